@@ -1,0 +1,52 @@
+"""Every setting of catdog-gradcam in one frozen dataclass, each default explained."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_path(name: str, default: Path) -> Path:
+    return Path(os.environ.get(name, default))
+
+
+@dataclass(frozen=True)
+class Config:
+    # ResNet-50's ImageNet input size, and the seed article's.
+    image_size: int = 224
+    # Label order: index 0 and 1. The one-logit head says class_names[1] when its logit is > 0.
+    class_names: tuple[str, str] = ("cat", "dog")
+    # The four stage outputs of ResNet-50, from fine (56x56, edges and fur) to coarse (7x7, "dog-ness").
+    stage_layers: tuple[str, ...] = (
+        "conv2_block3_out",
+        "conv3_block4_out",
+        "conv4_block6_out",
+        "conv5_block3_out",
+    )
+    # The last stage: the most semantic layer, the one Selvaraju et al. explain.
+    default_layer: str = "conv5_block3_out"
+    # Dropout before the new dense head, as in the keras-io transfer-learning recipe.
+    dropout: float = 0.2
+    # Fine-tuned models live here as <name>.keras with a <name>.json sidecar.
+    weights_dir: Path = field(default_factory=lambda: _env_path("CATDOG_WEIGHTS_DIR", ROOT / "weights"))
+    model_file: str = "model.keras"
+    # Where "random validation photo" picks from: a folder with one sub-folder per class.
+    validation_dir: Path = field(
+        default_factory=lambda: _env_path("CATDOG_VALIDATION_DIR", ROOT / "data" / "validation")
+    )
+    # Local copy of ResNet-50's ImageNet weights (no-top file) for offline machines; "" = Keras' cache.
+    backbone_weights: str = field(default_factory=lambda: os.environ.get("CATDOG_BACKBONE_WEIGHTS", ""))
+    # Local copy of the with-top file, for the zero-shot ImageNet classifier; "" = Keras' cache.
+    imagenet_weights: str = field(default_factory=lambda: os.environ.get("CATDOG_IMAGENET_WEIGHTS", ""))
+    # Decompression-bomb guard: refuse images with more pixels than this (a 50-megapixel photo passes).
+    max_pixels: int = 60_000_000
+    # Overlay colormap and opacity defaults (matplotlib colormap names).
+    colormap: str = "jet"
+    alpha: float = 0.4
+
+    @property
+    def model_path(self) -> Path:
+        return self.weights_dir / self.model_file

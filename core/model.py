@@ -1,0 +1,249 @@
+"""The cat/dog classifier: build it (fine-tune or zero-shot), save it with a sidecar, load and check it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from core.config import Config
+
+# ResNet-50 was trained on BGR images with these per-channel ImageNet means subtracted ("caffe" mode).
+CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
+# ImageNet-1k indices of the dog breeds (151 Chihuahua .. 268 Mexican hairless) and domestic cats
+# (281 tabby, 282 tiger cat, 283 Persian, 284 Siamese, 285 Egyptian cat).
+IMAGENET_DOGS = tuple(range(151, 269))
+IMAGENET_CATS = tuple(range(281, 286))
+
+
+class ModelError(ValueError):
+    """A model that cannot be built or loaded; the message is one line meant for the user."""
+
+
+@keras.saving.register_keras_serializable(package="catdog")
+class CaffePreprocess(keras.layers.Layer):
+    """0-255 RGB in, ResNet-50's input out: RGB->BGR, ImageNet channel means subtracted.
+
+    The seed article's 1/255 rescale feeds ImageNet ResNet-50 inputs it never saw; this is what
+    `keras.applications.resnet50.preprocess_input` does, as a saved layer so the model takes raw pixels.
+    """
+
+    def call(self, images):
+        bgr = keras.ops.flip(keras.ops.cast(images, "float32"), axis=-1)
+        return bgr - keras.ops.convert_to_tensor(CAFFE_BGR_MEAN, dtype="float32")
+
+
+@keras.saving.register_keras_serializable(package="catdog")
+class FoldCatDog(keras.layers.Layer):
+    """ImageNet logits in, one dog-vs-cat logit out: logsumexp(dog logits) - logsumexp(cat logits).
+
+    That is log P(dog) / P(cat) with each group's probabilities summed, so sigmoid of it is
+    P(dog | the photo is a cat or a dog), and its gradient explains the folded score.
+    """
+
+    def call(self, logits):
+        dogs = keras.ops.take(logits, IMAGENET_DOGS, axis=-1)
+        cats = keras.ops.take(logits, IMAGENET_CATS, axis=-1)
+        return keras.ops.logsumexp(dogs, axis=-1, keepdims=True) - keras.ops.logsumexp(
+            cats, axis=-1, keepdims=True
+        )
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The JSON sidecar saved beside every .keras file."""
+
+    kind: str = "fine-tuned"  # or "zero-shot" (ImageNet classes folded into cat/dog)
+    class_names: tuple[str, ...] = ("cat", "dog")
+    image_size: int = 224
+    backbone: str = "ResNet50"
+    backbone_weights: str = "imagenet"  # "imagenet", "none" or the file the backbone came from
+    trained_at: str | None = None
+    trained_on: str | None = None
+    val_accuracy: float | None = None
+    sha256: str | None = None  # of the .keras file, checked on load
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """A loaded model (outputs logits; never mutated after loading) and what its sidecar says."""
+
+    model: keras.Model
+    info: ModelInfo
+    imagenet_layer: str | None = None  # zero-shot: the 1000-class logits, to tell "neither cat nor dog"
+
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """(N, 1) sigmoid logits or (N, K) softmax logits -> (N, K) class probabilities."""
+        logits = np.asarray(logits, dtype=np.float64)
+        if logits.shape[-1] == 1:
+            dog = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+            return np.stack([1.0 - dog, dog], axis=-1)
+        shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return shifted / shifted.sum(axis=-1, keepdims=True)
+
+    def offered_layers(self, config: Config = Config()) -> dict[str, tuple[int, int]]:
+        """Layers the app offers, name -> (height, width): ResNet-50's stages, else every 4-D layer."""
+        shapes = conv_layer_shapes(self.model)
+        stages = {name: shapes[name] for name in config.stage_layers if name in shapes}
+        return stages or shapes
+
+
+def conv_layer_shapes(model: keras.Model) -> dict[str, tuple[int, int]]:
+    """Every layer with a 4-D (N, H, W, C) output, in graph order, mapped to (H, W)."""
+    shapes = {}
+    for layer in model.layers:
+        if isinstance(layer, (keras.layers.InputLayer, CaffePreprocess)):
+            continue
+        shape = getattr(layer.output, "shape", ())
+        if len(shape) == 4:
+            shapes[layer.name] = (int(shape[1]), int(shape[2]))
+    return shapes
+
+
+def resolve_backbone_weights(choice: str | None) -> str | None:
+    """'imagenet' | 'none' | PATH -> what keras.applications takes, or ModelError for a missing file."""
+    if choice in (None, "", "none"):
+        return None
+    if choice == "imagenet":
+        return "imagenet"
+    if not Path(choice).is_file():
+        raise ModelError(f"Backbone weights file {choice} does not exist.")
+    return str(choice)
+
+
+def _resnet50(include_top: bool, weights: str | None, input_tensor) -> keras.Model:
+    try:
+        return keras.applications.ResNet50(
+            include_top=include_top, weights=weights, input_tensor=input_tensor, classifier_activation=None
+        )
+    except Exception as error:  # Keras raises a bare Exception for a failed download
+        if weights == "imagenet":
+            file = "with-top" if include_top else "no-top"
+            raise ModelError(
+                f"ResNet-50's ImageNet weights ({file} file) are not in ~/.keras/models and could not be "
+                "downloaded (no internet?): connect once, or point CATDOG_BACKBONE_WEIGHTS / "
+                "CATDOG_IMAGENET_WEIGHTS (or --backbone-weights) at a local copy."
+            ) from None
+        raise ModelError(f"Could not load ResNet-50 weights from {weights}: {error}") from None
+
+
+def build_classifier(backbone_weights: str | None = "imagenet", config: Config = Config()) -> keras.Model:
+    """ResNet-50 (top removed) + global average pooling, dropout and a one-logit dense head.
+
+    Built as ONE flat graph: the head is applied to the backbone's own output tensor, so every conv
+    layer's output stays reachable with `model.get_layer(name).output` (a backbone nested as a single
+    layer breaks Grad-CAM in Keras 3 with "Graph disconnected"). Takes 0-255 RGB; `CaffePreprocess`
+    inside the model does ResNet-50's own preprocessing. Every BatchNormalization layer is frozen
+    (trainable=False, which in Keras 3 also means inference mode), so fine-tuning never updates the
+    ImageNet statistics with batches of 16. The output is the dog-vs-cat logit (> 0 means dog).
+    """
+    size = config.image_size
+    inputs = keras.Input((size, size, 3), name="image")
+    backbone = _resnet50(False, resolve_backbone_weights(backbone_weights), CaffePreprocess(name="preprocess")(inputs))
+    for layer in backbone.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(backbone.output)
+    x = keras.layers.Dropout(config.dropout, name="dropout")(x)
+    logit = keras.layers.Dense(1, name="logit")(x)
+    return keras.Model(inputs, logit, name="catdog_resnet50")
+
+
+def build_zero_shot(imagenet_weights: str | None = "imagenet", config: Config = Config()) -> Classifier:
+    """ResNet-50's own ImageNet classifier with its dog breeds and domestic cats folded into two classes."""
+    size = config.image_size
+    inputs = keras.Input((size, size, 3), name="image")
+    resnet = _resnet50(True, resolve_backbone_weights(imagenet_weights), CaffePreprocess(name="preprocess")(inputs))
+    logit = FoldCatDog(name="fold_cat_dog")(resnet.output)
+    model = keras.Model(inputs, logit, name="catdog_zero_shot")
+    info = ModelInfo(kind="zero-shot", image_size=size, backbone_weights=str(imagenet_weights))
+    return Classifier(model, info, imagenet_layer="predictions")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_classifier(model: keras.Model, info: ModelInfo, path: Path) -> Path:
+    """Write model and sidecar via temporary files, fsync and rename: a crash leaves the old pair."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
+    try:
+        model.save(temporary)
+        _fsync(temporary)
+        sidecar = {**asdict(info), "sha256": file_sha256(temporary)}
+        temporary_json = temporary.with_suffix(".json")
+        temporary_json.write_text(json.dumps(sidecar, indent=2))
+        _fsync(temporary_json)
+        os.replace(temporary, path)
+        os.replace(temporary_json, path.with_suffix(".json"))
+    finally:
+        temporary.unlink(missing_ok=True)
+        temporary.with_suffix(".json").unlink(missing_ok=True)
+    return path
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as file:
+        os.fsync(file.fileno())
+
+
+def load_classifier(path: Path, config: Config = Config()) -> Classifier:
+    """Load a .keras model (safe_mode=True) and its sidecar; refuse anything that does not match."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"No model at {path}: train one (Training page or `python -m core train`).")
+    info = _read_sidecar(path)
+    if info.sha256 and info.sha256 != file_sha256(path):
+        raise ModelError(f"{path.name} does not match its sidecar's SHA-256: it was changed or half-written.")
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelError(f"{path.name} is not a loadable Keras model ({first_line[:200]}).") from None
+    expected_input = (None, info.image_size, info.image_size, 3)
+    outputs = {1, len(info.class_names)}
+    if tuple(model.input_shape) != expected_input or model.output_shape[-1] not in outputs:
+        raise ModelError(
+            f"{path.name} takes {model.input_shape} and gives {model.output_shape}, but its sidecar expects "
+            f"{expected_input} in and {len(info.class_names)} classes out."
+        )
+    return Classifier(model, info)
+
+
+def _read_sidecar(path: Path) -> ModelInfo:
+    sidecar = path.with_suffix(".json")
+    if not sidecar.is_file():
+        raise ModelError(f"{path.name} has no sidecar {sidecar.name} (class names, input size): save it with core.")
+    try:
+        fields = json.loads(sidecar.read_text())
+        fields["class_names"] = tuple(fields["class_names"])
+        info = ModelInfo(**fields)
+    except (ValueError, TypeError, KeyError) as error:
+        raise ModelError(f"{sidecar.name} is not a valid sidecar ({error}).") from None
+    if len(info.class_names) != 2:
+        raise ModelError(f"{sidecar.name} names {len(info.class_names)} classes; this app explains exactly 2.")
+    return info
+
+
+def load_default(config: Config = Config()) -> Classifier:
+    """The app's model: the fine-tuned one in weights/, else zero-shot ImageNet, else ModelError."""
+    if config.model_path.exists():
+        return load_classifier(config.model_path, config)
+    try:
+        return build_zero_shot(config.imagenet_weights or "imagenet", config)
+    except ModelError as error:
+        raise ModelError(
+            f"No fine-tuned model at {config.model_path}, and no zero-shot fallback: {error}"
+        ) from None
