@@ -39,11 +39,12 @@ def normalize(raw_map: np.ndarray) -> np.ndarray:
 
 
 def flatten_model(model: keras.Model) -> keras.Model:
-    """A copy of `model` whose nested sub-models are inlined, sharing the same layers and weights.
+    """A copy of `model` with its nested sub-models inlined: same layers (cloned) and same weights.
 
     The usual transfer-learning recipe nests the backbone as ONE layer, which hides its conv outputs
     ("Graph disconnected", keras-team/keras-io#1999). Re-running the graph op by op on a new input
-    gives a flat model in which every layer's output is reachable. The original is left untouched.
+    gives a flat model in which every layer's output is reachable. Layers are cloned, not reused, so
+    each has one output tensor and the caller's model is left exactly as it was.
     """
 
     def call(operation, *args, **kwargs):
@@ -53,14 +54,17 @@ def flatten_model(model: keras.Model) -> keras.Model:
                 x = call(layer, x)
             return x
         if isinstance(operation, keras.Model):
-            # Keras' own graph walker; nested models are expanded recursively instead of called whole.
+            # Keras' own graph walker; every operation goes through `call`, so nested models are expanded.
             return operation._run_through_graph(
                 args[0],
-                operation_fn=lambda op: functools.partial(call, op) if isinstance(op, keras.Model) else op,
+                operation_fn=lambda op: functools.partial(call, op),
             )
-        return operation(*args, **kwargs)
+        clone = operation.__class__.from_config(operation.get_config())
+        outputs = clone(*args, **kwargs)
+        clone.set_weights(operation.get_weights())
+        return outputs
 
-    inputs = keras.Input(model.input_shape[1:], name=model.inputs[0].name if model.inputs else None)
+    inputs = keras.Input(model.input_shape[1:])
     return keras.Model(inputs, call(model, inputs), name=f"{model.name}_flat")
 
 
@@ -72,7 +76,7 @@ class GradCAM:
     """
 
     def __init__(self, model: keras.Model, layers: list[str], extra_outputs: tuple[str, ...] = ()):
-        if any(isinstance(layer, keras.Model) for layer in model.layers):
+        if isinstance(model, keras.Sequential) or any(isinstance(layer, keras.Model) for layer in model.layers):
             model = flatten_model(model)
         names = [layer.name for layer in model.layers]
         unknown = [name for name in [*layers, *extra_outputs] if name not in names]
