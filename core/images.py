@@ -42,7 +42,9 @@ def load_image(source: bytes | str | Path, name: str | None = None, config: Conf
                 return _to_rgb(ImageOps.exif_transpose(image))
     except ImageError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:
+        raise ImageError(f"{name} declares too many pixels to decode safely (a decompression bomb?).") from None
+    except UnidentifiedImageError:
         raise ImageError(f"{name} is not an image this app can read (use JPEG, PNG, WebP or BMP).") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise ImageError(f"{name} is truncated or corrupt ({error}).") from None

@@ -1,0 +1,91 @@
+"""The Explain page through Streamlit's own AppTest harness, with a tiny model in a temporary weights/."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def app(monkeypatch, tiny_weights, tmp_path):
+    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tiny_weights))
+    monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "no-validation"))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def png_bytes(seed=0, size=(40, 30)) -> bytes:
+    rgb = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def overlay_url(at) -> str:
+    # Streamlit names media files by a hash of their bytes: a new URL means a new picture.
+    return at.image[2].proto.imgs[0].url
+
+
+def test_empty_state_says_what_to_do(app):
+    assert any("Upload a photo" in info.value for info in app.info)
+    assert len(app.image) == 0
+
+
+def test_upload_shows_prediction_and_sliders_change_the_overlay(app):
+    app.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(), "image/png")).run()
+    assert not app.exception and not app.error
+    assert app.subheader[0].value.startswith("Prediction: **")
+    labels = [metric.label for metric in app.metric]
+    assert labels[:2] == ["P(cat)", "P(dog)"]
+    probabilities = [float(metric.value.rstrip("%")) for metric in app.metric[:2]]
+    assert abs(sum(probabilities) - 100) < 0.2
+    assert len(app.image) == 3 and "(40×30)" in app.image[0].proto.imgs[0].caption
+    first = overlay_url(app)
+
+    app.sidebar.slider[0].set_value(0.9).run()
+    assert overlay_url(app) != first
+    second = overlay_url(app)
+    app.sidebar.select_slider[0].set_value("conv_a").run()
+    assert not app.exception and overlay_url(app) != second
+    assert "conv_a" in app.image[1].proto.imgs[0].caption
+    app.sidebar.selectbox[0].set_value("dog").run()
+    assert "Grad-CAM for 'dog'" in app.image[1].proto.imgs[0].caption
+
+
+def test_corrupt_upload_is_one_line_no_trace(app):
+    app.sidebar.file_uploader[0].set_value(("broken.jpg", b"\xff\xd8\xff garbage", "image/jpeg")).run()
+    assert not app.exception
+    assert [e.value for e in app.error] == ["broken.jpg is not an image this app can read (use JPEG, PNG, WebP or BMP)."]
+
+
+def test_random_validation_photo(monkeypatch, tiny_weights, pets):
+    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tiny_weights))
+    monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(pets / "validation"))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.sidebar.radio[0].set_value("Random validation photo").run()
+    at.sidebar.button[0].click().run()
+    assert not at.exception and not at.error
+    assert at.session_state.random_photo.startswith(str(pets / "validation"))
+    assert len(at.image) == 3 and at.subheader[0].value.startswith("Prediction")
+
+
+def test_empty_validation_folder_is_explained(app, tmp_path):
+    app.sidebar.radio[0].set_value("Random validation photo").run()
+    app.sidebar.button[0].click().run()
+    assert not app.exception
+    assert any("No photos in" in warning.value for warning in app.warning)
+
+
+def test_no_model_explains_what_is_missing(monkeypatch, tmp_path):
+    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("CATDOG_IMAGENET_WEIGHTS", str(tmp_path / "absent.h5"))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert "No fine-tuned model" in at.error[0].value and "Training" in at.info[0].value

@@ -1,0 +1,110 @@
+"""Every kind of photo a user sends: converted and turned upright, or refused with one line."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.config import Config
+from core.images import ImageError, encode_png, list_images, load_image
+
+
+def encoded(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def gradient_rgb(width=40, height=20) -> Image.Image:
+    x = np.linspace(0, 255, width, dtype=np.uint8)
+    rgb = np.stack([np.tile(x, (height, 1)), np.full((height, width), 100, np.uint8), np.zeros((height, width), np.uint8)], -1)
+    return Image.fromarray(rgb)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "BMP", "TIFF"])
+def test_common_formats_decode_to_rgb_uint8(fmt):
+    photo = load_image(encoded(gradient_rgb(), fmt))
+    assert photo.shape == (20, 40, 3) and photo.dtype == np.uint8
+    assert photo[:, -1, 0].mean() > 200 and photo[:, 0, 0].mean() < 50  # red ramps left to right
+
+
+def test_cmyk_greyscale_and_palette_become_rgb():
+    for mode in ("CMYK", "L", "P"):
+        photo = load_image(encoded(gradient_rgb().convert(mode), "JPEG" if mode == "CMYK" else "PNG"))
+        assert photo.shape == (20, 40, 3), mode
+    grey = load_image(encoded(Image.new("L", (4, 4), 77), "PNG"))
+    assert (grey == 77).all()
+
+
+def test_sixteen_bit_greyscale_is_scaled_not_clipped():
+    values = np.array([[0, 16384], [32768, 65535]], dtype=np.uint16)
+    photo = load_image(encoded(Image.fromarray(values), "PNG"))
+    np.testing.assert_array_equal(photo[..., 0], [[0, 64], [128, 255]])
+
+
+def test_transparency_is_composited_on_white():
+    rgba = Image.new("RGBA", (4, 4), (255, 0, 0, 0))  # fully transparent red
+    rgba.putpixel((0, 0), (255, 0, 0, 255))
+    photo = load_image(encoded(rgba, "PNG"))
+    assert tuple(photo[0, 0]) == (255, 0, 0) and tuple(photo[3, 3]) == (255, 255, 255)
+    palette = Image.new("P", (2, 2), 0)
+    palette.putpalette([0, 0, 0, 10, 20, 30])
+    palette.putpixel((1, 1), 1)
+    photo = load_image(encoded(palette, "PNG", transparency=0))
+    assert tuple(photo[0, 0]) == (255, 255, 255) and tuple(photo[1, 1]) == (10, 20, 30)
+
+
+def test_exif_rotated_photo_is_turned_upright():
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: "rotate 90 degrees clockwise to view"
+    photo = load_image(encoded(gradient_rgb(40, 20), "JPEG", exif=exif))
+    assert photo.shape == (40, 20, 3)
+
+
+def test_animation_gives_first_frame_and_tiny_images_pass():
+    frames = [Image.new("RGB", (6, 6), colour) for colour in ((250, 0, 0), (0, 0, 250))]
+    gif = encoded(frames[0], "GIF", save_all=True, append_images=frames[1:])
+    assert load_image(gif)[0, 0, 0] > 200
+    assert load_image(encoded(Image.new("RGB", (5, 5), (1, 2, 3)), "PNG")).shape == (5, 5, 3)
+
+
+def test_bad_inputs_refused_with_one_line(tmp_path):
+    jpeg = encoded(gradient_rgb(200, 200), "JPEG")
+    cases = {
+        "not an image": (b"hello, I am text", "is not an image"),
+        "truncated": (jpeg[: len(jpeg) // 2], "truncated or corrupt"),
+        "zero bytes": (b"", "empty"),
+    }
+    for label, (data, message) in cases.items():
+        with pytest.raises(ImageError, match=message) as caught:
+            load_image(data, name="x.jpg")
+        assert "\n" not in str(caught.value), label
+    with pytest.raises(ImageError, match="no such file"):
+        load_image(tmp_path / "missing.jpg")
+
+
+def test_decompression_bomb_refused_before_decoding():
+    big = encoded(Image.new("L", (300, 300)), "PNG")  # 90,000 pixels against a 10,000-pixel limit
+    with pytest.raises(ImageError, match="300x300 pixels, over the 10,000-pixel limit"):
+        load_image(big, config=Config(max_pixels=10_000))
+    # Pillow's own guard (over twice its limit) also ends as a one-line refusal.
+    header = encoded(Image.new("1", (20000, 20000)), "PNG")
+    with pytest.raises(ImageError, match="too many pixels to decode safely"):
+        load_image(header, config=Config(max_pixels=10**12))
+
+
+def test_png_round_trip_and_listing(tmp_path):
+    rgb = np.random.default_rng(0).integers(0, 256, (7, 9, 3), dtype=np.uint8)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.png").write_bytes(encode_png(rgb))
+    (tmp_path / "notes.txt").write_text("not a photo")
+    assert list_images(tmp_path) == [tmp_path / "a" / "x.png"]
+    np.testing.assert_array_equal(load_image(tmp_path / "a" / "x.png"), rgb)
+    assert list_images(tmp_path / "absent") == []
+
+
+def test_real_photos_load(pets):
+    for path in list_images(pets / "validation")[:20]:
+        photo = load_image(path)
+        assert photo.ndim == 3 and photo.shape[2] == 3 and min(photo.shape[:2]) >= 64
