@@ -6,7 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from core import Config
-from core.app_support import explain_bytes, load_app_model, model_key
+from core.app_support import describe, explain_bytes, load_app_model, model_key
 from core.images import UPLOAD_TYPES, encode_png, list_images
 from core.overlay import COLORMAPS, colorize, blend
 
@@ -32,7 +32,7 @@ def pick_random_photo(folder: str) -> None:
     st.session_state.random_error = None if photos else f"No photos in {folder}: set the validation folder."
 
 
-st.title("🐾 Why does the model think it's a cat or a dog?")
+st.title("Why does the model think it's a cat or a dog?")
 key = model_key(config)
 loaded = cached_model(key)
 if loaded.error:
@@ -44,6 +44,7 @@ if loaded.error:
         "weights into `~/.keras/models` and folds ImageNet's dog breeds and cats into two classes."
     )
     st.stop()
+st.caption(describe(loaded.explainer.classifier.info))
 if loaded.explainer.classifier.info.kind == "zero-shot":
     st.info(
         "No fine-tuned model yet: this is ResNet-50's own ImageNet classifier, its 118 dog breeds and "

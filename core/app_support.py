@@ -12,7 +12,7 @@ import numpy as np
 from core.config import Config
 from core.explain import Explainer, Explanation
 from core.images import ImageError, load_image
-from core.model import ModelError, load_default
+from core.model import ModelError, ModelInfo, load_default
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,25 @@ def model_key(config: Config) -> str:
 
 def load_app_model(config: Config) -> LoadedModel:
     try:
-        return LoadedModel(Explainer(load_default(config), config=config))
+        explainer = Explainer(load_default(config), config=config)
     except ModelError as error:
         return LoadedModel(None, str(error))
+    # Trace and compile the gradient graph now, so the first photo is as fast as the others.
+    size = explainer.classifier.info.image_size
+    explainer.explain([np.zeros((size, size, 3), np.uint8)])
+    return LoadedModel(explainer)
+
+
+def describe(info: ModelInfo) -> str:
+    """One line on where the model came from, for the page's caption."""
+    if info.kind == "zero-shot":
+        return "Model: ResNet-50's ImageNet classifier, cats and dogs folded (zero-shot)."
+    parts = [f"Model: fine-tuned {info.backbone}", f"backbone weights: {info.backbone_weights}"]
+    if info.trained_on:
+        parts.append(f"trained on {info.trained_on}" + (f" at {info.trained_at}" if info.trained_at else ""))
+    if info.val_accuracy is not None:
+        parts.append(f"validation accuracy {info.val_accuracy:.1%}")
+    return " · ".join(parts)
 
 
 def explain_bytes(loaded: LoadedModel, data: bytes, name: str, target: str) -> tuple[np.ndarray, Explanation] | str:
