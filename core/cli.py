@@ -9,11 +9,17 @@ from pathlib import Path
 
 import numpy as np
 
+from core import jobs
 from core.config import Config
+from core.data import DataError
+from core.download import DownloadError, download_pets
 from core.explain import Explainer
 from core.images import ImageError, encode_png, load_image
 from core.model import Classifier, ModelError, load_classifier, load_default
+from core.jobs import Busy
 from core.overlay import COLORMAPS, overlay
+from core.store import new_run_dir
+from core.train import TrainConfig
 
 BATCH = 16  # photos explained per forward/backward pass
 
@@ -30,12 +36,67 @@ def main(argv: list[str] | None = None) -> int:
     explain.add_argument("--colormap", default=Config().colormap, choices=COLORMAPS)
     explain.add_argument("--out", type=Path, default=Path("out"), help="folder for the overlays")
     explain.add_argument("--raw", action="store_true", help="also save the raw map as <stem>_raw.npy")
+    add_train_parser(commands)
+    download = commands.add_parser("download-data", help="download Oxford-IIIT Pet as train/ and validation/")
+    download.add_argument("--dest", type=Path, default=Config().data_dir, help="where train/ and validation/ go")
     args = parser.parse_args(argv)
+    handlers = {"explain": run_explain, "train": run_train, "download-data": run_download}
     try:
-        return run_explain(args)
-    except (ModelError, ValueError) as error:
+        return handlers[args.command](args)
+    except (ModelError, DataError, DownloadError, Busy, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+def add_train_parser(commands) -> None:
+    defaults = TrainConfig()
+    train = commands.add_parser("train", help="fine-tune the classifier on a train/ + validation/ folder")
+    train.add_argument("--data", type=Path, required=True, help="folder with train/<class>/ (and validation/<class>/)")
+    train.add_argument("--epochs", type=int, default=defaults.epochs, help="head epochs on cached features")
+    train.add_argument("--fine-tune-epochs", type=int, default=defaults.fine_tune_epochs,
+                       help="then epochs with ResNet-50's last stage unfrozen (slow on a CPU)")
+    train.add_argument("--backbone-weights", default=Config().backbone_weights or defaults.backbone_weights,
+                       help="imagenet | none (random: offline smoke runs) | PATH to a no-top weights file")
+    train.add_argument("--out", type=Path, default=Config().weights_dir, help="the weights/ folder")
+    train.add_argument("--strategy", default=defaults.strategy, choices=["auto", "default", "mirrored", "multi-worker"])
+    train.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    train.add_argument("--patience", type=int, default=defaults.patience)
+    train.add_argument("--rotation", type=float, default=defaults.rotation, help="augmentation: fraction of a turn")
+    train.add_argument("--zoom", type=float, default=defaults.zoom, help="augmentation: fraction of the size")
+    train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)  # set by the Training page
+    train.add_argument("--lock-held", action="store_true", help=argparse.SUPPRESS)  # the page took the lock
+
+
+def run_train(args: argparse.Namespace) -> int:
+    config = TrainConfig(
+        epochs=args.epochs, fine_tune_epochs=args.fine_tune_epochs, backbone_weights=args.backbone_weights,
+        strategy=args.strategy, batch_size=args.batch_size, patience=args.patience, rotation=args.rotation,
+        zoom=args.zoom, seed=args.seed,
+    )
+    run_dir = args.run_dir or new_run_dir(args.out)
+    if not args.lock_held:
+        try:
+            jobs.acquire_lock(args.out, run_dir)
+        except jobs.Busy:
+            run_dir.rmdir()
+            raise
+    try:
+        state = jobs.run(args.data, args.out, config, run_dir=run_dir, verbose=1 if sys.stdout.isatty() else 2)
+    except OSError as error:
+        raise ValueError(jobs.one_line(error)) from None
+    finally:
+        jobs.release_lock(args.out)
+    print(state["message"])
+    return 0 if state["state"] == "done" else 1
+
+
+def run_download(args: argparse.Namespace) -> int:
+    counts = download_pets(args.dest)
+    print(json.dumps(counts["train"] | {"split": "train"}))
+    print(json.dumps(counts["validation"] | {"split": "validation"}))
+    print(f"{len(counts['dropped'])} broken file(s) dropped; data in {args.dest}")
+    return 0
 
 
 def run_explain(args: argparse.Namespace, config: Config = Config()) -> int:

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.store import current_model
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -47,6 +49,10 @@ class Config:
     colormap: str = "jet"
     alpha: float = 0.4
 
+    # Where the Training page looks for data by default: a folder with train/ and validation/.
+    data_dir: Path = field(default_factory=lambda: _env_path("CATDOG_DATA_DIR", ROOT / "data"))
+
     @property
     def model_path(self) -> Path:
-        return self.weights_dir / self.model_file
+        """The model the app uses: weights/current/model.keras, else weights/model.keras."""
+        return current_model(self.weights_dir, self.model_file)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
-import tensorflow as tf
 
 from core.config import Config
 from core.gradcam import PREDICTED, GradCAM, normalize
@@ -14,11 +14,11 @@ from core.model import IMAGENET_CATS, IMAGENET_DOGS, Classifier
 
 
 def to_model_input(photos: list[np.ndarray], size: int) -> np.ndarray:
-    """Squash each RGB photo to size x size (bilinear, as image_dataset_from_directory does in training).
+    """Squash each RGB photo to size x size, bilinear, as float32 0-255: the same in training and here.
 
     Squashing, not cropping, keeps the whole photo in view, so the map lines up with it when stretched back.
     """
-    return np.stack([tf.image.resize(photo, (size, size), method="bilinear").numpy() for photo in photos])
+    return np.stack([cv2.resize(p, (size, size), interpolation=cv2.INTER_LINEAR) for p in photos]).astype(np.float32)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,156 @@
+"""Training data: check a Kaggle-layout folder, skip and count bad files, stream it with tf.data."""
+
+from __future__ import annotations
+
+import random
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from core.explain import to_model_input
+from core.images import IMAGE_SUFFIXES, ImageError, load_image
+
+
+class DataError(ValueError):
+    """A data folder that cannot be trained on; the message is one line meant for the user."""
+
+
+@dataclass(frozen=True)
+class Split:
+    paths: tuple[str, ...]
+    labels: tuple[int, ...]
+
+    def counts(self, n_classes: int) -> list[int]:
+        return np.bincount(np.asarray(self.labels, dtype=int), minlength=n_classes).tolist()
+
+
+@dataclass(frozen=True)
+class DataFolders:
+    """A checked data folder: class names in label order, both splits, and the files skipped."""
+
+    class_names: tuple[str, ...]
+    train: Split
+    validation: Split
+    skipped: tuple[tuple[str, str], ...]  # (path, one-line reason)
+    held_out: bool  # True when validation/ was missing and a fraction of train/ was held out
+
+    def summary(self) -> str:
+        names = self.class_names
+        train, val = self.train.counts(len(names)), self.validation.counts(len(names))
+        text = ", ".join(f"{n}: {t} train / {v} validation" for n, t, v in zip(names, train, val))
+        return text + (f"; {len(self.skipped)} unreadable file(s) skipped" if self.skipped else "")
+
+
+def scan(root: Path, validation_fraction: float = 0.2, seed: int = 1337) -> DataFolders:
+    """Check `root/train/<class>/` (and `root/validation/<class>/`): exactly two classes, each with photos.
+
+    Unreadable files are skipped and counted. Without validation/, a seeded, per-class fraction of
+    train/ is held out. Raises DataError, before any training, for anything that cannot work.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"Data folder {root} does not exist.")
+    train_dir, validation_dir = root / "train", root / "validation"
+    if not train_dir.is_dir():
+        raise DataError(f"{root} has no train/ folder: expected train/<class>/ and validation/<class>/ (Kaggle layout).")
+    class_names = tuple(sorted(p.name for p in train_dir.iterdir() if p.is_dir() and not p.name.startswith(".")))
+    if len(class_names) != 2:
+        raise DataError(
+            f"{train_dir} has {len(class_names)} class folder(s) {list(class_names)}; this app trains exactly 2 (cats/ and dogs/)."
+        )
+    skipped: list[tuple[str, str]] = []
+    train = _read_split(train_dir, class_names, skipped)
+    if validation_dir.is_dir():
+        validation = _read_split(validation_dir, class_names, skipped)
+        held_out = False
+    else:
+        train, validation = _hold_out(train, validation_fraction, seed)
+        held_out = True
+    for split_name, split in (("train", train), ("validation", validation)):
+        for name, count in zip(class_names, split.counts(len(class_names))):
+            if count == 0:
+                raise DataError(f"The {split_name} split has no readable photo of class '{name}'.")
+    return DataFolders(class_names, train, validation, tuple(skipped), held_out)
+
+
+def _read_split(folder: Path, class_names: tuple[str, ...], skipped: list) -> Split:
+    paths, labels = [], []
+    for label, name in enumerate(class_names):
+        class_dir = folder / name
+        if not class_dir.is_dir():
+            raise DataError(f"{folder} has no {name}/ folder (train/ has it).")
+        files = sorted(p for p in class_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        # Decode every file once (threads: Pillow releases the GIL) so a bad one cannot stop training later.
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            problems = list(pool.map(_problem, files))
+        for path, problem in zip(files, problems):
+            if problem:
+                skipped.append((str(path), problem))
+            else:
+                paths.append(str(path))
+                labels.append(label)
+    return Split(tuple(paths), tuple(labels))
+
+
+def _problem(path: Path) -> str | None:
+    try:
+        load_image(path)
+    except ImageError as error:
+        return str(error)
+    return None
+
+
+def _hold_out(train: Split, fraction: float, seed: int) -> tuple[Split, Split]:
+    if not 0.0 < fraction < 1.0:
+        raise DataError(f"The validation fraction must be between 0 and 1, got {fraction}.")
+    rng = random.Random(seed)
+    keep, held = [], []
+    for label in sorted(set(train.labels)):
+        indices = [i for i, y in enumerate(train.labels) if y == label]
+        rng.shuffle(indices)
+        n_held = max(1, round(len(indices) * fraction)) if len(indices) > 1 else 0
+        held += indices[:n_held]
+        keep += indices[n_held:]
+
+    def pick(indices):
+        indices = sorted(indices)
+        return Split(tuple(train.paths[i] for i in indices), tuple(train.labels[i] for i in indices))
+
+    return pick(keep), pick(held)
+
+
+def augmenter(seed: int, rotation: float = 0.0, zoom: float = 0.0) -> keras.Sequential:
+    """The seed article's horizontal flips, and optionally a little rotation (fraction of a turn) and zoom."""
+    layers = [keras.layers.RandomFlip("horizontal", seed=seed)]
+    if rotation:
+        layers.append(keras.layers.RandomRotation(rotation, fill_mode="reflect", seed=seed))
+    if zoom:
+        layers.append(keras.layers.RandomZoom(zoom, fill_mode="reflect", seed=seed))
+    return keras.Sequential(layers, name="augment")
+
+
+def image_dataset(
+    split: Split, image_size: int, batch_size: int, shuffle_seed: int | None = None, augment: keras.Sequential | None = None
+) -> tf.data.Dataset:
+    """(images 0-255 float32, labels float32) batches; decoding is the app's own (EXIF, alpha, 16-bit)."""
+
+    def load(path):
+        photo = load_image(Path(path.decode()))
+        return to_model_input([photo], image_size)[0]
+
+    def load_tensor(path, label):
+        image = tf.numpy_function(load, [path], tf.float32)
+        image.set_shape((image_size, image_size, 3))
+        return image, tf.cast(label, tf.float32)
+
+    dataset = tf.data.Dataset.from_tensor_slices((list(split.paths), list(split.labels)))
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(len(split.paths), seed=shuffle_seed, reshuffle_each_iteration=True)
+    dataset = dataset.map(load_tensor, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
+    if augment is not None:
+        dataset = dataset.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,100 @@
+"""`python -m core download-data`: fetch Oxford-IIIT Pet, check it, lay it out as train/ and validation/."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+
+from core.images import ImageError, load_image
+
+
+@dataclass(frozen=True)
+class Source:
+    url: str
+    md5: str  # torchvision's OxfordIIITPet pins the same hash
+    # Files the set is known to ship broken (wrong content under .jpg, or unreadable): dropped by name.
+    known_bad: frozenset[str] = frozenset()
+
+
+OXFORD_PETS = Source(
+    url="https://www.robots.ox.ac.uk/~vgg/data/pets/data/images.tar.gz",
+    md5="5c4f3ee8e5d25df40f4fd59a7f44e54c",
+    known_bad=frozenset({"Egyptian_Mau_129", "Egyptian_Mau_186", "Abyssinian_5",
+                         "staffordshire_bull_terrier_2", "staffordshire_bull_terrier_22"}),
+)
+
+
+class DownloadError(RuntimeError):
+    """A download or archive that could not be used; the message is one line meant for the user."""
+
+
+def download_pets(dest: Path, source: Source = OXFORD_PETS, validation_fraction: float = 0.2, seed: int = 1337,
+                  cache_dir: Path | None = None) -> dict:
+    """Download (cached, checksum verified), drop broken files, write dest/{train,validation}/{cats,dogs}/.
+
+    Oxford-IIIT Pet names cat breeds with a capital letter (Abyssinian_1.jpg), dog breeds in lower case
+    (beagle_1.jpg). Returns counts: {"train": {...}, "validation": {...}, "dropped": [...]}.
+    """
+    dest = Path(dest)
+    if (dest / "train").exists():
+        raise DownloadError(f"{dest / 'train'} already exists; choose another --dest or remove it.")
+    archive = _fetch(source, cache_dir)
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            with tarfile.open(archive) as tar:
+                tar.extractall(scratch, filter="data")  # no absolute paths, links or ".." out of scratch
+        except (tarfile.TarError, OSError) as error:
+            raise DownloadError(f"The archive {archive} could not be unpacked ({error}).") from None
+        return _lay_out(Path(scratch), dest, source, validation_fraction, seed)
+
+
+def _fetch(source: Source, cache_dir: Path | None) -> Path:
+    try:
+        return Path(keras.utils.get_file(
+            Path(source.url).name, source.url, file_hash=source.md5, cache_subdir="datasets",
+            cache_dir=str(cache_dir) if cache_dir else None,
+        ))
+    except Exception as error:  # Keras raises a bare Exception for network and checksum failures
+        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+        raise DownloadError(f"Could not download {source.url} (no internet, or a bad copy?): {reason}") from None
+
+
+def _lay_out(extracted: Path, dest: Path, source: Source, validation_fraction: float, seed: int) -> dict:
+    groups: dict[str, list[Path]] = {"cats": [], "dogs": []}
+    dropped = []
+    for path in sorted(extracted.rglob("*.jpg")):
+        problem = "known broken in this set" if path.stem in source.known_bad else _unreadable(path)
+        if problem:
+            dropped.append(f"{path.name}: {problem}")
+            continue
+        groups["cats" if path.name[0].isupper() else "dogs"].append(path)
+    if not all(groups.values()):
+        raise DownloadError("The archive holds no cat or no dog photos in the Oxford-IIIT Pet naming.")
+    rng = random.Random(seed)
+    counts: dict = {"train": {}, "validation": {}, "dropped": dropped}
+    for name, paths in groups.items():
+        rng.shuffle(paths)
+        n_validation = max(1, round(len(paths) * validation_fraction))
+        for split, chosen in (("validation", paths[:n_validation]), ("train", paths[n_validation:])):
+            folder = dest / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for path in chosen:
+                shutil.move(path, folder / path.name)
+            counts[split][name] = len(chosen)
+    return counts
+
+
+def _unreadable(path: Path) -> str | None:
+    if path.stat().st_size == 0:
+        return "zero bytes"
+    try:
+        load_image(path)
+    except ImageError as error:
+        return str(error)
+    return None

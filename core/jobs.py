@@ -1,0 +1,213 @@
+"""A training run as a job: one at a time (a lock), in its own process, reporting through its run folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+
+from core.config import ROOT
+from core.data import DataError, DataFolders, scan
+from core.model import ModelError, ModelInfo, build_classifier, save_classifier
+from core.monitor import PROGRESS, RunMonitor, read_json
+from core.store import RUNS, new_run_dir, publish
+from core.train import TrainConfig, fine_tune, make_strategy, train_head_cached
+
+LOCK = "train.lock"
+
+
+class Busy(RuntimeError):
+    """Another training run holds the lock; the message says since when and how far it is."""
+
+
+def singular(folder: str) -> str:
+    """'cats' -> 'cat', so labels read naturally; other names are kept as they are."""
+    return folder[:-1] if folder.endswith("s") and not folder.endswith("ss") and len(folder) > 1 else folder
+
+
+def report(val_logits: np.ndarray, data: DataFolders) -> dict:
+    """Validation accuracy, confusion matrix (rows: true, columns: predicted) and the misclassified photos."""
+    predicted = (np.asarray(val_logits) > 0).astype(int)
+    truth = np.asarray(data.validation.labels, dtype=int)
+    confusion = np.zeros((2, 2), dtype=int)
+    np.add.at(confusion, (truth, predicted), 1)
+    dog = 1 / (1 + np.exp(-np.asarray(val_logits, dtype=np.float64)))
+    wrong = [
+        {"path": path, "true": int(t), "predicted": int(p), "confidence": float(d if p else 1 - d)}
+        for path, t, p, d in zip(data.validation.paths, truth, predicted, dog) if t != p
+    ]
+    return {"accuracy": float((predicted == truth).mean()), "confusion": confusion.tolist(), "misclassified": wrong}
+
+
+def run(data_root: Path, weights_dir: Path, config: TrainConfig = TrainConfig(), build: Callable | None = None,
+        run_dir: Path | None = None, verbose: int = 0) -> dict:
+    """Scan, train, evaluate, save into a run folder, then switch `current` to it. Returns progress.json's dict.
+
+    `build` makes the model (default: ResNet-50 with `config.backbone_weights`); it is called inside the
+    distribution strategy's scope. A stop request ends the run cleanly: "keep" saves the best epoch so
+    far, "discard" saves nothing. Any failure leaves `current`, the previous model, untouched.
+    """
+    run_dir = Path(run_dir or new_run_dir(weights_dir))
+    info = {"data": str(Path(data_root).resolve()), "run_dir": str(run_dir), "config": asdict(config)}
+    monitor = RunMonitor(run_dir, {}, info)
+    try:
+        data = scan(data_root, config.validation_fraction, config.seed)
+        n_train, n_val = len(data.train.paths), len(data.validation.paths)
+        monitor.phases.update({"features": 2 * n_train + n_val, "head": 8 * config.epochs,
+                               "fine-tune": config.fine_tune_epochs * (2.5 * n_train + n_val)})
+        monitor.state.update(summary=data.summary(), skipped=list(data.skipped), held_out=data.held_out)
+        with make_strategy(config.strategy).scope():
+            model = build() if build else build_classifier(config.backbone_weights)
+            result = train_head_cached(model, data, config, [_stopper(config), monitor], monitor, verbose=verbose)
+            if result and config.fine_tune_epochs and not monitor.stop_requested():
+                result = fine_tune(model, data, config, [_stopper(config), monitor], monitor, verbose=verbose)
+        stop = monitor.stop_requested()
+        if stop == "discard" or result is None or not result["history"].get("val_loss"):
+            monitor.finish("stopped", "Stopped before a full epoch: nothing saved." if stop != "discard"
+                           else "Stopped; the run's model was discarded as asked.")
+            return monitor.state
+        figures = report(result["val_logits"], data)
+        model_info = ModelInfo(
+            class_names=tuple(singular(n) for n in data.class_names), image_size=model.input_shape[1],
+            backbone_weights=config.backbone_weights, trained_at=time.strftime("%Y-%m-%d %H:%M"),
+            trained_on=str(Path(data_root).resolve()), val_accuracy=figures["accuracy"],
+            extra={"class_folders": list(data.class_names), "train_counts": data.train.counts(2)},
+        )
+        save_classifier(model, model_info, run_dir / "model.keras")
+        publish(run_dir, weights_dir)
+        done = "Stopped early; the best epoch so far was kept" if stop else "Done"
+        monitor.finish("done", f"{done}: validation accuracy {figures['accuracy']:.1%}.", report=figures)
+        return monitor.state
+    except (DataError, ModelError, OSError, ValueError) as error:
+        monitor.finish("failed", one_line(error))
+        raise
+
+
+def _stopper(config: TrainConfig) -> keras.callbacks.EarlyStopping:
+    return keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
+
+
+def one_line(error: Exception) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return f"Could not write the model ({error.strerror}); the previous model is unchanged."
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+# The lock: one run at a time ---------------------------------------------------------------------------
+
+def acquire_lock(weights_dir: Path, run_dir: Path, pid: int | None = None) -> None:
+    """Create weights/train.lock atomically (O_EXCL), or raise Busy saying who holds it."""
+    weights_dir = Path(weights_dir)
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            descriptor = os.open(weights_dir / LOCK, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            holder = lock_holder(weights_dir)
+            if holder:
+                raise Busy(describe_holder(holder)) from None
+            continue  # it was stale and is gone now
+        with os.fdopen(descriptor, "w") as file:
+            json.dump({"pid": pid or os.getpid(), "since": time.time(), "run_dir": str(run_dir)}, file)
+        return
+    raise Busy("Another run is starting right now; try again in a moment.")
+
+
+def set_lock_pid(weights_dir: Path, pid: int) -> None:
+    path = Path(weights_dir) / LOCK
+    holder = read_json(path) or {}
+    temporary = path.with_name(f".{LOCK}.{os.getpid()}")
+    temporary.write_text(json.dumps({**holder, "pid": pid}))
+    os.replace(temporary, path)
+
+
+def release_lock(weights_dir: Path) -> None:
+    (Path(weights_dir) / LOCK).unlink(missing_ok=True)
+
+
+def lock_holder(weights_dir: Path) -> dict | None:
+    """The lock's content while its process lives; a stale lock (process gone, e.g. kill -9) is removed."""
+    path = Path(weights_dir) / LOCK
+    holder = read_json(path)
+    if holder is None:
+        if path.exists() and time.time() - path.stat().st_mtime < 10:
+            return {"since": path.stat().st_mtime, "run_dir": None}  # being written right now
+        path.unlink(missing_ok=True)
+        return None
+    if _alive(holder.get("pid", -1)):
+        return holder
+    path.unlink(missing_ok=True)
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.waitpid(pid, os.WNOHANG)  # reaps our own finished worker, so it is not mistaken for a live one
+    except (ChildProcessError, OSError):
+        pass
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError, OverflowError):
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def describe_holder(holder: dict) -> str:
+    since = time.strftime("%H:%M:%S", time.localtime(holder.get("since", time.time())))
+    progress = read_json(Path(holder["run_dir"]) / PROGRESS) if holder.get("run_dir") else None
+    where = ""
+    if progress and progress.get("phase"):
+        where = f": {progress['phase']}, epoch {progress.get('epoch')}/{progress.get('epochs')}, {progress.get('fraction', 0):.0%} done"
+    return f"A training run is already in progress (since {since}{where})."
+
+
+# The worker process ------------------------------------------------------------------------------------
+
+def start_worker(data_root: Path, weights_dir: Path, arguments: list[str]) -> Path:
+    """Start `python -m core train` in its own session (it outlives page reruns and closed tabs).
+
+    The lock is taken here, before the process starts, so a second request is refused at once.
+    Returns the run folder, where progress.json and train.log appear. Raises Busy.
+    """
+    run_dir = new_run_dir(weights_dir)
+    acquire_lock(weights_dir, run_dir)
+    try:
+        log = open(run_dir / "train.log", "w")
+        command = [sys.executable, "-m", "core", "train", "--data", str(data_root), "--out", str(weights_dir),
+                   "--run-dir", str(run_dir), "--lock-held", *arguments]
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        set_lock_pid(weights_dir, process.pid)
+    except OSError:
+        release_lock(weights_dir)
+        raise
+    return run_dir
+
+
+def latest_run(weights_dir: Path) -> dict | None:
+    """The newest run's progress (running, done, failed, stopped, or killed if its process vanished)."""
+    runs = Path(weights_dir) / RUNS
+    folders = sorted((p for p in runs.iterdir() if p.is_dir()), reverse=True) if runs.is_dir() else []
+    holder = lock_holder(weights_dir)
+    for folder in folders:
+        progress = read_json(folder / PROGRESS)
+        running = bool(holder and holder.get("run_dir") == str(folder))
+        if progress is None and running:
+            return {"state": "starting", "run_dir": str(folder), "running": True, "history": {}}
+        if progress is None:
+            continue
+        if progress.get("state") == "running" and not running:
+            progress.update(state="killed", message="The run's process ended without finishing; the previous model is in use.")
+        return {**progress, "run_dir": str(folder), "running": running}
+    return None

@@ -1,0 +1,98 @@
+"""A training run's progress file (read by the Training page) and its stop request (written by it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import keras
+
+PROGRESS = "progress.json"
+STOP = "stop"
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Atomic: readers see the old file or the new one, never half of it."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(data))
+    os.replace(temporary, path)
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def request_stop(run_dir: Path, keep: bool) -> None:
+    """Ask a run to end cleanly after its current batch, keeping its best model so far or not."""
+    (Path(run_dir) / STOP).write_text("keep" if keep else "discard")
+
+
+class RunMonitor(keras.callbacks.Callback):
+    """Writes progress.json (phase, epoch, step, history, ETA) and obeys a stop request.
+
+    One monitor follows a whole run across its phases: "features" (the frozen backbone's pass over the
+    photos), "head" (training on cached features) and "fine-tune". `units` weigh each phase's cost so
+    the overall fraction and ETA are honest about where the time goes.
+    """
+
+    def __init__(self, run_dir: Path, phases: dict[str, float], info: dict | None = None):
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.phases = phases  # phase -> cost units (about one forward pass of one photo each)
+        self.started = time.time()
+        self.done_units = 0.0
+        self.state = {"state": "running", "pid": os.getpid(), "started_at": self.started, "history": {}, **(info or {})}
+        self.phase, self.epochs, self.steps, self.epoch = "", 0, 0, 0
+        self._last_write = 0.0
+
+    # Phases ------------------------------------------------------------------------------------------
+    def begin(self, phase: str, epochs: int, steps: int) -> None:
+        if self.phase:
+            self.done_units += self.phases.get(self.phase, 0.0)
+        self.phase, self.epochs, self.steps, self.epoch = phase, epochs, max(steps, 1), 0
+        self.state["history"].setdefault(phase, {})
+        self.update(0, force=True)
+
+    def update(self, step: int, force: bool = False) -> None:
+        now = time.time()
+        if not force and now - self._last_write < 0.5:
+            return
+        self._last_write = now
+        within = (self.epoch + min(step, self.steps) / self.steps) / max(self.epochs, 1)
+        total = sum(self.phases.values()) or 1.0
+        fraction = min((self.done_units + within * self.phases.get(self.phase, 0.0)) / total, 1.0)
+        elapsed = now - self.started
+        self.state.update(
+            phase=self.phase, epoch=min(self.epoch + 1, self.epochs), epochs=self.epochs, step=step, steps=self.steps,
+            fraction=fraction, elapsed=elapsed, updated_at=now,
+            eta_seconds=elapsed / fraction * (1 - fraction) if fraction > 0.02 else None,
+        )
+        write_json(self.run_dir / PROGRESS, self.state)
+
+    def finish(self, state: str, message: str, **extra) -> None:
+        self.state.update(state=state, message=message, fraction=1.0 if state == "done" else self.state.get("fraction", 0),
+                          eta_seconds=0, finished_at=time.time(), **extra)
+        write_json(self.run_dir / PROGRESS, self.state)
+
+    def stop_requested(self) -> str | None:
+        """None, or "keep" / "discard" when the page asked this run to stop."""
+        path = self.run_dir / STOP
+        return (path.read_text().strip() or "keep") if path.exists() else None
+
+    # Keras callback ----------------------------------------------------------------------------------
+    def on_train_batch_end(self, batch, logs=None):
+        self.update(batch + 1)
+        if self.stop_requested():
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        history = self.state["history"][self.phase]
+        for key, value in (logs or {}).items():
+            history.setdefault(key, []).append(float(value))
+        self.epoch = epoch + 1
+        self.update(0, force=True)
