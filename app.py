@@ -14,7 +14,7 @@ st.set_page_config(page_title="catdog-gradcam · Explain", page_icon="🐾", lay
 config = Config()
 
 
-@st.cache_resource(show_spinner="Loading the model (once per process)…")
+@st.cache_resource(max_entries=2, show_spinner="Loading the model (once per process)…")
 def cached_model(key: str):
     """One model per weights file and modification time; never mutated, shared by every session."""
     return load_app_model(config)

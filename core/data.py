@@ -52,16 +52,8 @@ def scan(root: Path, validation_fraction: float = 0.2, seed: int = 1337) -> Data
     train/ is held out. Raises DataError, before any training, for anything that cannot work.
     """
     root = Path(root)
-    if not root.is_dir():
-        raise DataError(f"Data folder {root} does not exist.")
+    class_names = class_folders(root)
     train_dir, validation_dir = root / "train", root / "validation"
-    if not train_dir.is_dir():
-        raise DataError(f"{root} has no train/ folder: expected train/<class>/ and validation/<class>/ (Kaggle layout).")
-    class_names = tuple(sorted(p.name for p in train_dir.iterdir() if p.is_dir() and not p.name.startswith(".")))
-    if len(class_names) != 2:
-        raise DataError(
-            f"{train_dir} has {len(class_names)} class folder(s) {list(class_names)}; this app trains exactly 2 (cats/ and dogs/)."
-        )
     skipped: list[tuple[str, str]] = []
     train = _read_split(train_dir, class_names, skipped)
     if validation_dir.is_dir():
@@ -75,6 +67,19 @@ def scan(root: Path, validation_fraction: float = 0.2, seed: int = 1337) -> Data
             if count == 0:
                 raise DataError(f"The {split_name} split has no readable photo of class '{name}'.")
     return DataFolders(class_names, train, validation, tuple(skipped), held_out)
+
+
+def class_folders(root: Path) -> tuple[str, ...]:
+    """The class names (sorted sub-folders of train/), checking the layout only: fast enough for a page."""
+    root, train_dir = Path(root), Path(root) / "train"
+    if not root.is_dir():
+        raise DataError(f"Data folder {root} does not exist.")
+    if not train_dir.is_dir():
+        raise DataError(f"{root} has no train/ folder: expected train/<class>/ and validation/<class>/ (Kaggle layout).")
+    names = tuple(sorted(p.name for p in train_dir.iterdir() if p.is_dir() and not p.name.startswith(".")))
+    if len(names) != 2:
+        raise DataError(f"{train_dir} has {len(names)} class folder(s) {list(names)}; this app trains exactly 2 (cats/ and dogs/).")
+    return names
 
 
 def _read_split(folder: Path, class_names: tuple[str, ...], skipped: list) -> Split:

@@ -96,7 +96,7 @@ def class_weights(labels) -> dict[int, float]:
 
 
 def train_head_cached(
-    model, data: DataFolders, config: TrainConfig, callbacks=(), monitor=None, flips=True, verbose=0
+    model, data: DataFolders, config: TrainConfig, callbacks=(), monitor=None, flips=True, shuffle=True, verbose=0
 ) -> dict | None:
     """Phase 1: the frozen backbone runs once per photo; the head trains on the cached features."""
     if monitor:
@@ -113,7 +113,7 @@ def train_head_cached(
         monitor.begin("head", config.epochs, math.ceil(len(train_x) / config.batch_size))
     history = head.fit(
         train_x, train_y, batch_size=config.batch_size, epochs=config.epochs, validation_data=(val_x, val_y),
-        shuffle=True, class_weight=class_weights(train_y), callbacks=list(callbacks), verbose=verbose,
+        shuffle=shuffle, class_weight=class_weights(train_y), callbacks=list(callbacks), verbose=verbose,
     )
     model.get_layer(LOGIT).set_weights(head.get_layer(LOGIT).get_weights())
     return {"history": history.history, "val_logits": head.predict(val_x, verbose=0)[:, 0]}
@@ -129,7 +129,8 @@ def train_head_uncached(model, data: DataFolders, config: TrainConfig, callbacks
     history = model.fit(
         image_dataset(data.train, size, config.batch_size, config.seed if augment else None, flips),
         validation_data=image_dataset(data.validation, size, config.batch_size),
-        epochs=config.epochs, class_weight=class_weights(data.train.labels), callbacks=list(callbacks), verbose=0,
+        epochs=config.epochs, class_weight=class_weights(data.train.labels), callbacks=list(callbacks), shuffle=False,
+        verbose=0,
     )
     return {"history": history.history}
 
@@ -150,7 +151,7 @@ def fine_tune(model, data: DataFolders, config: TrainConfig, callbacks=(), monit
     history = model.fit(
         train_set, validation_data=image_dataset(data.validation, size, config.batch_size),
         epochs=config.fine_tune_epochs, class_weight=class_weights(data.train.labels), callbacks=list(callbacks),
-        verbose=verbose,
+        shuffle=False, verbose=verbose,  # the dataset shuffles itself, each epoch
     )
     val_logits = model.predict(image_dataset(data.validation, size, config.batch_size), verbose=0)[:, 0]
     return {"history": history.history, "val_logits": val_logits}

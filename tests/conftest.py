@@ -17,7 +17,7 @@ PETS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pets"
 TINY_SIZE = 8
 
 
-def tiny_model(seed: int = 0) -> keras.Model:
+def tiny_model(seed: int = 0, dropout: float = 0.5) -> keras.Model:
     """8x8x3 in, two named convs (8x8 and 4x4), pooling, dropout, one-logit head; random but seeded."""
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((TINY_SIZE, TINY_SIZE, 3), name="image")
@@ -25,7 +25,7 @@ def tiny_model(seed: int = 0) -> keras.Model:
     x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv_a")(x)
     x = keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu", name="conv_b")(x)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    x = keras.layers.Dropout(0.5, name="dropout")(x)  # inference mode must switch it off
+    x = keras.layers.Dropout(dropout, name="dropout")(x)  # inference mode must switch it off
     logit = keras.layers.Dense(1, name="logit")(x)
     return keras.Model(inputs, logit, name="tiny")
 
@@ -55,3 +55,24 @@ def pets() -> Path:
 def photos() -> list[np.ndarray]:
     rng = np.random.default_rng(0)
     return [rng.integers(0, 256, size, dtype=np.uint8) for size in [(8, 8, 3), (30, 20, 3), (5, 9, 3)]]
+
+
+def make_pets(root: Path, n_train: int = 12, n_validation: int = 4, size: int = 24, seed: int = 0) -> Path:
+    """A Kaggle-layout folder of generated PNGs: bluish-dark "cats", reddish-bright "dogs" (separable)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for split, count in (("train", n_train), ("validation", n_validation)):
+        for name, colour in (("cats", (40, 60, 160)), ("dogs", (200, 90, 40))):
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(count):
+                noise = rng.integers(-30, 30, (size, size, 3))
+                pixels = np.clip(np.array(colour) + noise, 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(folder / f"{name[:-1]}_{i:03d}.png")
+    return root
+
+
+@pytest.fixture
+def generated_pets(tmp_path) -> Path:
+    return make_pets(tmp_path / "pets")

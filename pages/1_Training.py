@@ -1,0 +1,142 @@
+"""Training page: start a fine-tuning run in the background, watch it learn, stop it, see its mistakes."""
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from core import Config
+from core.app_support import explain_bytes, LoadedModel
+from core.data import DataError, class_folders
+from core.explain import Explainer
+from core.jobs import Busy, latest_run, start_worker
+from core.model import ModelError, load_classifier
+from core.monitor import request_stop
+from core.overlay import overlay
+from core.train import TrainConfig
+
+st.set_page_config(page_title="catdog-gradcam · Training", layout="wide")
+config, defaults = Config(), TrainConfig()
+
+
+def start_run() -> None:
+    state = st.session_state
+    try:
+        class_folders(Path(state.data_dir))  # layout only; the run itself skips and counts bad photos
+        arguments = ["--epochs", str(state.epochs), "--fine-tune-epochs", str(state.fine_tune_epochs),
+                     "--backbone-weights", state.backbone_weights.strip() or "imagenet"]
+        state.start_message = ("info", f"Started run {start_worker(Path(state.data_dir), config.weights_dir, arguments).name}.")
+    except (Busy, DataError, OSError) as error:
+        state.start_message = ("warning", str(error))
+
+
+@st.cache_resource(max_entries=1, show_spinner="Loading the run's model…")
+def run_model(model_path: str) -> LoadedModel:
+    try:
+        return LoadedModel(Explainer(load_classifier(Path(model_path), config), config=config))
+    except ModelError as error:
+        return LoadedModel(None, str(error))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def mistake_overlays(model_path: str, photo: str, predicted: str, true: str):
+    """Grad-CAM for the predicted class and for the true class, side by side."""
+    loaded = run_model(model_path)
+    data = Path(photo).read_bytes()
+    results = [explain_bytes(loaded, data, Path(photo).name, target) for target in (predicted, true)]
+    if any(isinstance(result, str) for result in results):
+        return None
+    layer = config.default_layer if config.default_layer in loaded.explainer.layers else loaded.explainer.layers[-1]
+    return [overlay(photo_array, explanation.heatmap(layer), 0.45) for photo_array, explanation in results]
+
+
+def curves(history: dict) -> pd.DataFrame:
+    """Both phases end to end, one row per epoch, for the seed article's accuracy and loss plots."""
+    rows = [{"phase": phase, **{k: v[i] for k, v in figures.items()}}
+            for phase, figures in history.items() for i in range(len(next(iter(figures.values()), [])))]
+    frame = pd.DataFrame(rows)
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="epoch")
+    return frame
+
+
+def show_report(status: dict) -> None:
+    report = status.get("report")
+    if not report:
+        return
+    names = report["class_names"]
+    left, right = st.columns([1, 2])
+    left.metric("Validation accuracy", f"{report['accuracy']:.1%}")
+    left.dataframe(pd.DataFrame(report["confusion"], index=[f"true {n}" for n in names],
+                                columns=[f"predicted {n}" for n in names]))
+    mistakes = report["misclassified"]
+    right.markdown(f"**{len(mistakes)} misclassified validation photos** (Grad-CAM for the predicted class | the true class)")
+    model_path = str(Path(status["run_dir"]) / "model.keras")
+    for mistake in mistakes[:8]:
+        predicted, true = names[mistake["predicted"]], names[mistake["true"]]
+        pictures = mistake_overlays(model_path, mistake["path"], predicted, true)
+        if pictures:
+            columns = right.columns(2)
+            columns[0].image(pictures[0], caption=f"{Path(mistake['path']).name}: why '{predicted}' ({mistake['confidence']:.0%})", width="stretch")
+            columns[1].image(pictures[1], caption=f"why '{true}' (the true class)", width="stretch")
+
+
+@st.fragment(run_every=1.0)
+def show_status() -> None:
+    status = latest_run(config.weights_dir)
+    if status is None:
+        st.info("No training run yet. Choose a data folder and start one.")
+        return
+    run_dir = Path(status["run_dir"])
+    state = status["state"]
+    st.subheader(f"Run {run_dir.name}: {state}")
+    if status.get("summary"):
+        weights = status.get("config", {}).get("backbone_weights", "?")
+        st.caption(f"{status['summary']} · backbone weights: {weights} · data: {status.get('data')}")
+    if status["running"]:
+        eta = status.get("eta_seconds")
+        text = f"{status.get('phase', 'starting')} · epoch {status.get('epoch', 0)}/{status.get('epochs', 0)}"
+        text += f" · ETA {int(eta // 60)}m {int(eta % 60):02d}s" if eta else ""
+        st.progress(float(status.get("fraction", 0.0)), text=text)
+        stop_keep, stop_discard = st.columns(2)
+        stop_keep.button("Stop, keep the best model so far", on_click=request_stop, args=(run_dir, True))
+        stop_discard.button("Stop, discard this run", on_click=request_stop, args=(run_dir, False))
+    elif state == "done":
+        st.success(status["message"] + " The Explain page now uses this model.")
+    elif state in ("failed", "killed"):
+        st.error(status.get("message", "The run failed."))
+    else:
+        st.info(status.get("message", state))
+    history = {phase: figures for phase, figures in status.get("history", {}).items() if figures}
+    if history:
+        frame = curves(history)
+        last = frame.iloc[-1]
+        figures = st.columns(4)
+        for column, key in zip(figures, ["accuracy", "val_accuracy", "loss", "val_loss"]):
+            if key in last:
+                column.metric(f"{key} (epoch {len(frame)})", f"{last[key]:.3f}")
+        accuracy, loss = st.columns(2)
+        accuracy.line_chart(frame[[c for c in ("accuracy", "val_accuracy") if c in frame]], x_label="epoch", y_label="accuracy")
+        loss.line_chart(frame[[c for c in ("loss", "val_loss") if c in frame]], x_label="epoch", y_label="loss")
+    if not status["running"]:
+        show_report(status)
+
+
+st.title("Retrain the classifier")
+st.markdown(
+    "Fine-tunes ResNet-50 on a folder in the Kaggle layout (`train/` and `validation/`, one sub-folder per "
+    "class). Phase 1 trains the new head on features computed once per photo (seconds per epoch on a CPU); "
+    "phase 2, optional, unfreezes the last stage at a low learning rate. The run continues in the background "
+    "if you leave this page, and the Explain page switches to the new model only when it has finished."
+)
+with st.form("start"):
+    st.text_input("Data folder", str(config.data_dir), key="data_dir")
+    left, middle, right = st.columns(3)
+    left.number_input("Head epochs", 1, 500, defaults.epochs, key="epochs")
+    middle.number_input("Fine-tune epochs (slow on a CPU)", 0, 100, defaults.fine_tune_epochs, key="fine_tune_epochs")
+    right.text_input("Backbone weights: imagenet, none, or a file", config.backbone_weights or "imagenet",
+                     key="backbone_weights", help="'none' starts from random weights: it runs offline but learns little.")
+    st.form_submit_button("Start training", on_click=start_run, type="primary")
+if "start_message" in st.session_state:
+    kind, text = st.session_state.start_message
+    getattr(st, kind)(text)
+show_status()

@@ -1,0 +1,187 @@
+"""Training: learns what the data allows, cached = uncached, stops cleanly, one run at a time, never loses a model."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from core import jobs
+from core.config import ROOT, Config
+from core.data import image_dataset, scan
+from core.model import file_sha256, load_default
+from core.monitor import PROGRESS, read_json, request_stop
+from core.train import TrainConfig, extract_features, train_head_cached, train_head_uncached
+from tests.conftest import make_pets, tiny_model
+
+FAST = TrainConfig(epochs=40, learning_rate=0.05, patience=40, backbone_weights="none", strategy="default")
+
+
+def test_tiny_model_learns_separable_data(generated_pets, tmp_path):
+    weights = tmp_path / "weights"
+    state = jobs.run(generated_pets, weights, FAST, build=tiny_model)
+    assert state["state"] == "done" and state["report"]["accuracy"] == 1.0
+    assert state["report"]["confusion"] == [[4, 0], [0, 4]] and state["report"]["misclassified"] == []
+    classifier = load_default(Config(weights_dir=weights))
+    assert classifier.info.class_names == ("cat", "dog") and classifier.info.val_accuracy == 1.0
+    assert (weights / "current").resolve() == Path(state["run_dir"]).resolve()
+    history = state["history"]["head"]
+    assert history["loss"][-1] < history["loss"][0] and len(history["val_loss"]) == 40
+
+
+def test_cached_and_uncached_head_training_agree(generated_pets):
+    data = scan(generated_pets)
+    config = TrainConfig(epochs=2, learning_rate=0.01)
+    cached, uncached = tiny_model(seed=5, dropout=0.0), tiny_model(seed=5, dropout=0.0)
+    features, _ = extract_features(cached, data.train, 16, flips=False)
+    images = np.concatenate([x.numpy() for x, _ in image_dataset(data.train, 8, 16)])
+    backbone = keras.Model(uncached.input, uncached.get_layer("avg_pool").output)
+    np.testing.assert_allclose(features, backbone.predict(images, verbose=0), rtol=1e-5, atol=1e-5)
+    train_head_cached(cached, data, config, flips=False, shuffle=False)
+    train_head_uncached(uncached, data, config, augment=False)
+    for a, b in zip(cached.get_layer("logit").get_weights(), uncached.get_layer("logit").get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(cached.get_layer("logit").get_weights()[0], tiny_model(seed=5).get_layer("logit").get_weights()[0])
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_stop_request_keeps_or_discards(generated_pets, tmp_path, keep):
+    weights = tmp_path / "weights"
+    run_dir = weights / "runs" / "r1"
+    run_dir.mkdir(parents=True)
+
+    def stop_after_three_epochs():
+        while True:
+            progress = read_json(run_dir / PROGRESS) or {}
+            if len(progress.get("history", {}).get("head", {}).get("val_loss", [])) >= 3:
+                return request_stop(run_dir, keep)
+            time.sleep(0.01)
+
+    stopper = threading.Thread(target=stop_after_three_epochs, daemon=True)
+    stopper.start()
+    state = jobs.run(generated_pets, weights, TrainConfig(epochs=10_000, patience=10_000, strategy="default"),
+                     build=tiny_model, run_dir=run_dir)
+    epochs_run = len(state["history"]["head"]["val_loss"])
+    assert 3 <= epochs_run < 10_000
+    if keep:
+        assert state["state"] == "done" and "Stopped early" in state["message"]
+        assert (weights / "current").resolve() == run_dir.resolve()
+    else:
+        assert state["state"] == "stopped" and not (weights / "current").exists()
+
+
+def test_full_disk_fails_the_run_not_the_model(generated_pets, tmp_path, monkeypatch):
+    weights = tmp_path / "weights"
+    jobs.run(generated_pets, weights, FAST, build=tiny_model)
+    before = Config(weights_dir=weights).model_path
+    digest = file_sha256(before)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(jobs, "save_classifier", disk_full)
+    with pytest.raises(OSError):
+        jobs.run(generated_pets, weights, FAST, build=tiny_model)
+    assert Config(weights_dir=weights).model_path == before and file_sha256(before) == digest
+    latest = jobs.latest_run(weights)
+    assert latest["state"] == "failed" and "No space left on device" in latest["message"]
+
+
+def test_lock_refuses_a_second_run_and_reclaims_a_stale_one(tmp_path, generated_pets):
+    weights = tmp_path / "weights"
+    jobs.acquire_lock(weights, weights / "runs" / "a")
+    with pytest.raises(jobs.Busy, match="already in progress \\(since"):
+        jobs.acquire_lock(weights, weights / "runs" / "b")
+    code = subprocess.run([sys.executable, "-m", "core", "train", "--data", str(generated_pets), "--out", str(weights),
+                           "--backbone-weights", "none"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert code.returncode == 2 and "already in progress" in code.stderr
+    jobs.release_lock(weights)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    jobs.acquire_lock(weights, weights / "runs" / "c", pid=dead.pid)
+    assert jobs.lock_holder(weights) is None  # its process is gone: stale, removed
+    jobs.acquire_lock(weights, weights / "runs" / "d")
+
+
+SLOW_RUN = """
+import sys
+from core import jobs
+from core.store import new_run_dir
+from core.train import TrainConfig
+from tests.conftest import tiny_model
+run_dir = new_run_dir(sys.argv[2])
+jobs.acquire_lock(sys.argv[2], run_dir)  # as `python -m core train` does
+jobs.run(sys.argv[1], sys.argv[2], TrainConfig(epochs=100000, patience=100000, strategy="default"), build=tiny_model,
+         run_dir=run_dir)
+"""
+
+
+def test_kill_9_mid_epoch_leaves_the_previous_model_loadable(generated_pets, tmp_path):
+    weights = tmp_path / "weights"
+    jobs.run(generated_pets, weights, FAST, build=tiny_model)
+    previous = Config(weights_dir=weights).model_path
+    digest = file_sha256(previous)
+    for delay in (0.0, 0.3, 1.0):  # wherever the head phase is once it has started, plus a little
+        process = subprocess.Popen([sys.executable, "-c", SLOW_RUN, str(generated_pets), str(weights)], cwd=ROOT)
+        deadline = time.time() + 120
+        while time.time() < deadline and not _in_head_phase(weights):
+            time.sleep(0.05)
+        assert _in_head_phase(weights)
+        time.sleep(delay)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        assert Config(weights_dir=weights).model_path == previous and file_sha256(previous) == digest
+        assert load_default(Config(weights_dir=weights)).info.val_accuracy == 1.0
+        assert jobs.latest_run(weights)["state"] == "killed"
+
+
+def _in_head_phase(weights: Path) -> bool:
+    latest = jobs.latest_run(weights)
+    return bool(latest and latest.get("state") == "running" and latest.get("phase") == "head")
+
+
+MIRRORED = """
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from core import jobs
+from core.train import TrainConfig, make_strategy
+from tests.conftest import tiny_model
+replicas = make_strategy("mirrored").num_replicas_in_sync
+state = jobs.run(sys.argv[1], sys.argv[2], TrainConfig(epochs=30, learning_rate=0.05, patience=30, strategy="mirrored"),
+                 build=tiny_model)
+print(json.dumps({"replicas": replicas, "state": state["state"], "accuracy": state["report"]["accuracy"],
+                  "loss": state["history"]["head"]["loss"]}))
+"""
+
+
+def test_mirrored_strategy_on_two_logical_cpus_trains(generated_pets, tmp_path):
+    result = subprocess.run([sys.executable, "-c", MIRRORED, str(generated_pets), str(tmp_path / "w")],
+                            capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["replicas"] == 2 and figures["state"] == "done"
+    assert figures["loss"][-1] < figures["loss"][0] and figures["accuracy"] == 1.0
+
+
+@pytest.mark.resnet
+def test_short_real_run_on_pets_lowers_the_training_loss(pets, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "core", "train", "--data", str(pets), "--epochs", "5", "--patience", "5",
+         "--backbone-weights", "none", "--out", str(tmp_path / "weights")],
+        capture_output=True, text=True, cwd=ROOT, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    state = jobs.latest_run(tmp_path / "weights")
+    loss = state["history"]["head"]["loss"]
+    assert state["state"] == "done" and loss[-1] < loss[0]
+    assert state["summary"].startswith("cats: 300 train / 100 validation, dogs: 300 train / 100 validation")
+    assert load_default(Config(weights_dir=tmp_path / "weights")).info.backbone_weights == "none"
