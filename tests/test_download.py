@@ -1,0 +1,68 @@
+"""download-data on an archive the test builds: checksum, broken files dropped, Kaggle layout out."""
+
+import hashlib
+import io
+import tarfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.download import DownloadError, Source, download_pets
+from core.cli import main
+
+
+def jpeg(seed: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def archive(tmp_path):
+    files = {f"images/Abyssinian_{i}.jpg": jpeg(i) for i in range(1, 11)}  # capitalised: cats
+    files |= {f"images/beagle_{i}.jpg": jpeg(100 + i) for i in range(1, 11)}  # lower case: dogs
+    files["images/Bengal_1.jpg"] = b""  # zero bytes
+    files["images/pug_1.jpg"] = jpeg(7)[:60]  # truncated
+    files["images/Egyptian_Mau_129.jpg"] = jpeg(8)  # on the known-bad list
+    files["images/Abyssinian_1.mat"] = b"not a photo"
+    path = tmp_path / "images.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def source_for(path, md5=None):
+    md5 = md5 or hashlib.md5(path.read_bytes()).hexdigest()
+    return Source(url=path.as_uri(), md5=md5, known_bad=frozenset({"Egyptian_Mau_129"}))
+
+
+def test_lays_out_train_and_validation_dropping_broken_files(archive, tmp_path):
+    counts = download_pets(tmp_path / "data", source_for(archive), cache_dir=tmp_path / "cache")
+    assert counts["train"] == {"cats": 8, "dogs": 8} and counts["validation"] == {"cats": 2, "dogs": 2}
+    assert sorted(d.split(":")[0] for d in counts["dropped"]) == ["Bengal_1.jpg", "Egyptian_Mau_129.jpg", "pug_1.jpg"]
+    cats = sorted(p.name for p in (tmp_path / "data" / "train" / "cats").iterdir())
+    assert len(cats) == 8 and all(name.startswith("Abyssinian_") for name in cats)
+    assert len(list((tmp_path / "data" / "validation" / "dogs").iterdir())) == 2
+    with pytest.raises(DownloadError, match="already exists"):
+        download_pets(tmp_path / "data", source_for(archive), cache_dir=tmp_path / "cache")
+
+
+def test_checksum_mismatch_is_refused(archive, tmp_path):
+    with pytest.raises(DownloadError, match="Could not download") as caught:
+        download_pets(tmp_path / "data", source_for(archive, md5="0" * 32), cache_dir=tmp_path / "cache")
+    assert "\n" not in str(caught.value)
+    assert not (tmp_path / "data" / "train").exists()
+
+
+def test_offline_is_one_clear_line(tmp_path, capsys, monkeypatch):
+    from core import cli
+
+    offline = Source(url="http://127.0.0.1:9/images.tar.gz", md5="0" * 32)
+    monkeypatch.setattr(cli, "download_pets", lambda dest: download_pets(dest, offline, cache_dir=tmp_path / "c"))
+    assert main(["download-data", "--dest", str(tmp_path / "data")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Could not download http://127.0.0.1:9/images.tar.gz") and err.count("\n") == 1
