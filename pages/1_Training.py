@@ -10,7 +10,7 @@ from core.app_support import explain_bytes, LoadedModel
 from core.data import DataError, class_folders
 from core.explain import Explainer
 from core.jobs import Busy, latest_run, start_worker
-from core.model import ModelError, load_classifier
+from core.model import ModelError, load_classifier, resolve_backbone_weights
 from core.monitor import request_stop
 from core.overlay import overlay
 from core.train import TrainConfig
@@ -23,10 +23,11 @@ def start_run() -> None:
     state = st.session_state
     try:
         class_folders(Path(state.data_dir))  # layout only; the run itself skips and counts bad photos
+        resolve_backbone_weights(state.backbone_weights.strip() or "imagenet")  # a named file must exist
         arguments = ["--epochs", str(state.epochs), "--fine-tune-epochs", str(state.fine_tune_epochs),
                      "--backbone-weights", state.backbone_weights.strip() or "imagenet"]
         state.start_message = ("info", f"Started run {start_worker(Path(state.data_dir), config.weights_dir, arguments).name}.")
-    except (Busy, DataError, OSError) as error:
+    except (Busy, DataError, ModelError, OSError) as error:
         state.start_message = ("warning", str(error))
 
 

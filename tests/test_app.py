@@ -89,3 +89,18 @@ def test_no_model_explains_what_is_missing(monkeypatch, tmp_path):
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
     assert "No fine-tuned model" in at.error[0].value and "Training" in at.info[0].value
+
+
+def test_new_model_is_picked_up_without_a_restart(app, tiny_weights):
+    from core.model import ModelInfo, save_classifier
+    from core.store import new_run_dir, publish
+    from tests.conftest import TINY_SIZE, tiny_model
+
+    assert "trained on" not in app.caption[0].value
+    run_dir = new_run_dir(tiny_weights)
+    info = ModelInfo(image_size=TINY_SIZE, backbone="tiny", backbone_weights="none", trained_on="fresh data",
+                     val_accuracy=0.75)
+    save_classifier(tiny_model(seed=11), info, run_dir / "model.keras")
+    publish(run_dir, tiny_weights)
+    app.run()
+    assert "trained on fresh data" in app.caption[0].value and "validation accuracy 75.0%" in app.caption[0].value

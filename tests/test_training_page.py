@@ -44,3 +44,13 @@ def test_page_refuses_a_folder_without_train(monkeypatch, tmp_path):
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     at.button[0].click().run()
     assert not at.exception and "has no train/ folder" in at.warning[0].value
+
+
+def test_page_refuses_a_missing_weights_file(monkeypatch, tmp_path, generated_pets):
+    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("CATDOG_DATA_DIR", str(generated_pets))
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.text_input(key="backbone_weights").set_value("imagenetnone")
+    at.button[0].click().run()
+    assert not at.exception and at.warning[0].value == "Backbone weights file imagenetnone does not exist."
+    assert not (tmp_path / "weights" / "runs").exists()
