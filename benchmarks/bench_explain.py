@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from core.config import Config  # noqa: E402
-from core.gradcam import GradCAM  # noqa: E402
+from core.cams import GradCAM  # noqa: E402
 from core.model import build_classifier  # noqa: E402
 from core.overlay import blend, colorize  # noqa: E402
 

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from core.config import Config
-from core.gradcam import PREDICTED, GradCAM, normalize
+from core.cams import CONTRAST, METHODS, PREDICTED, BaseCAM, normalize
 from core.model import IMAGENET_CATS, IMAGENET_DOGS, Classifier
 
 
@@ -32,46 +32,77 @@ class Explanation:
     raw_maps: dict[str, np.ndarray]  # layer -> signed map at the layer's resolution, before ReLU
     seconds: float  # the batch's explanation time, shared by its photos
     note: str | None = None  # e.g. zero-shot: "top ImageNet class is neither a cat nor a dog"
+    method: str = "Grad-CAM"
 
     def heatmap(self, layer: str) -> np.ndarray:
-        """The Grad-CAM heatmap: ReLU of the raw map, scaled to [0, 1], at the layer's resolution."""
+        """The heatmap: ReLU of the raw map, scaled to [0, 1], at the layer's resolution."""
         return normalize(self.raw_maps[layer])
+
+    def figures(self, layer: str) -> dict[str, float]:
+        """The raw numbers behind a map: its range, the share of cells ReLU zeroes, the score explained."""
+        raw = self.raw_maps[layer]
+        return {"min": float(raw.min()), "max": float(raw.max()), "zero share": float((raw <= 0).mean()),
+                "score": self.score}
 
 
 class Explainer:
-    """Grad-CAM for one loaded model: built once, then reused for every photo, layer and target."""
+    """CAMs for one loaded model: each method's graph is built once, then reused for every photo and layer."""
 
     def __init__(self, classifier: Classifier, layers: list[str] | None = None, config: Config = Config()):
         self.classifier = classifier
         self.class_names = list(classifier.info.class_names)
         self.layers = list(layers or classifier.offered_layers(config))
-        extra = (classifier.imagenet_layer,) if classifier.imagenet_layer else ()
-        self._cam = GradCAM(classifier.model, self.layers, extra_outputs=extra)
+        self._extra = (classifier.imagenet_layer,) if classifier.imagenet_layer else ()
+        self._cams: dict[tuple, BaseCAM] = {}
+        self.cam("Grad-CAM")  # build (and validate the layers) now
+
+    @property
+    def targets(self) -> list[str]:
+        return ["predicted", *self.class_names, self.contrast_name]
+
+    @property
+    def contrast_name(self) -> str:
+        return f"{self.class_names[1]} minus {self.class_names[0]}"
+
+    def cam(self, method: str, eigen_smooth: bool = False, top_n: int | None = 64) -> BaseCAM:
+        if method not in METHODS:
+            raise ValueError(f"Unknown method {method!r}; choose one of {list(METHODS)}.")
+        key = (method, eigen_smooth, top_n if method == "Score-CAM" else None)
+        if key not in self._cams:
+            options = {"top_n": top_n} if method == "Score-CAM" else {}
+            self._cams[key] = METHODS[method](self.classifier.model, self.layers, self._extra, eigen_smooth, **options)
+        return self._cams[key]
 
     def target_index(self, target: str) -> int:
         if target == "predicted":
             return PREDICTED
+        if target == self.contrast_name:
+            return CONTRAST
         if target not in self.class_names:
-            raise ValueError(f"Target {target!r} is not 'predicted' or one of {self.class_names}.")
+            raise ValueError(f"Target {target!r} is not one of {self.targets}.")
         return self.class_names.index(target)
 
-    def explain(self, photos: list[np.ndarray], target: str = "predicted") -> list[Explanation]:
+    def explain(self, photos: list[np.ndarray], target: str = "predicted", method: str = "Grad-CAM",
+                aug_smooth: bool = False, eigen_smooth: bool = False, top_n: int | None = 64) -> list[Explanation]:
         """Predict and explain a batch of RGB uint8 photos (any sizes) at every layer in one pass."""
         start = time.perf_counter()
         inputs = to_model_input(photos, self.classifier.info.image_size)
-        result = self._cam(inputs, self.target_index(target))
+        cam = self.cam(method, eigen_smooth, top_n)
+        result = cam(inputs, self.target_index(target), aug_smooth=aug_smooth)
         probabilities = self.classifier.probabilities(result["logits"])
         seconds = time.perf_counter() - start
         notes = _imagenet_notes(result["extra"][0]) if result["extra"] else [None] * len(photos)
+        explained = [self.contrast_name if i == CONTRAST else self.class_names[int(i)] for i in result["class_index"]]
         return [
             Explanation(
                 probabilities=dict(zip(self.class_names, map(float, probabilities[i]))),
                 label=self.class_names[int(np.argmax(probabilities[i]))],
-                target=self.class_names[int(result["class_index"][i])],
+                target=explained[i],
                 score=float(result["scores"][i]),
                 raw_maps={layer: maps[i] for layer, maps in result["maps"].items()},
                 seconds=seconds,
                 note=notes[i],
+                method=method,
             )
             for i in range(len(photos))
         ]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from core.gradcam import PREDICTED, GradCAM, class_scores, flatten_model, normalize
+from core.cams import PREDICTED, GradCAM, class_scores, flatten_model, normalize
 from core.model import ModelInfo, load_classifier, save_classifier
 from tests.conftest import TINY_SIZE, tiny_model
 

@@ -1,0 +1,17 @@
+"""CAM methods on one shared pipeline (`base.BaseCAM`); each method is one small module."""
+
+from core.cams.base import CONTRAST, PREDICTED, BaseCAM, class_scores, flatten_model, normalize
+from core.cams.eigen_cam import EigenCAM
+from core.cams.grad_cam import GradCAM
+from core.cams.grad_cam_plus_plus import GradCAMPlusPlus
+from core.cams.hires_cam import HiResCAM
+from core.cams.layer_cam import LayerCAM
+from core.cams.score_cam import ScoreCAM
+from core.cams.xgrad_cam import XGradCAM
+
+METHODS: dict[str, type[BaseCAM]] = {
+    cls.name: cls for cls in (GradCAM, GradCAMPlusPlus, HiResCAM, XGradCAM, LayerCAM, EigenCAM, ScoreCAM)
+}
+
+__all__ = ["BaseCAM", "CONTRAST", "METHODS", "PREDICTED", "class_scores", "flatten_model", "normalize", *[
+    cls.__name__ for cls in METHODS.values()]]

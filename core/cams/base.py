@@ -1,0 +1,183 @@
+"""The pipeline every CAM method shares: forward, target, backward, weighting, smoothing.
+
+A method is a small subclass that says how channels are weighted (`channel_weights`) or, for methods
+that weigh each position, how activations are weighted (`weighted_activations`). Arrays in, arrays
+out: no image I/O, colouring or display here.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+PREDICTED = -1  # class index meaning "whatever the model predicts for this image"
+CONTRAST = -2  # "class 1 minus class 0" (dog minus cat)
+TTA_FACTORS = (0.9, 1.0, 1.1)  # intensity scales of test-time augmentation, each with and without a flip
+
+
+def predicted_class(logits: tf.Tensor) -> tf.Tensor:
+    """(N,) int32: a one-logit head predicts class 1 when its logit is > 0; a K-logit head, the argmax."""
+    if logits.shape[-1] == 1:
+        return tf.cast(logits[:, 0] > 0, tf.int32)
+    return tf.argmax(logits, axis=-1, output_type=tf.int32)
+
+
+def class_scores(logits: tf.Tensor, class_index: tf.Tensor) -> tf.Tensor:
+    """(N,) logit of each image's chosen class: the score a CAM explains (never a probability).
+
+    A one-logit sigmoid head z = log P(class 1) / P(class 0): class 1 is explained by z, class 0 by -z.
+    CONTRAST explains class 1 minus class 0 (with one logit that is 2z: the dog map, doubled).
+    """
+    if logits.shape[-1] == 1:
+        z = logits[:, 0]
+        return tf.where(class_index == CONTRAST, 2.0 * z, tf.where(class_index == 1, z, -z))
+    difference = logits[:, 1] - logits[:, 0]
+    picked = tf.gather(logits, tf.maximum(class_index, 0), axis=1, batch_dims=1)
+    return tf.where(class_index == CONTRAST, difference, picked)
+
+
+def class_probabilities(logits: tf.Tensor, class_index: tf.Tensor) -> tf.Tensor:
+    """(N,) probability of each image's chosen class (sigmoid for one logit, softmax otherwise)."""
+    if logits.shape[-1] == 1:
+        dog = tf.sigmoid(logits[:, 0])
+        cat = 1.0 - dog
+    else:
+        probabilities = tf.nn.softmax(logits)
+        cat, dog = probabilities[:, 0], probabilities[:, 1]
+        picked = tf.gather(probabilities, tf.maximum(class_index, 0), axis=1, batch_dims=1)
+    if logits.shape[-1] == 1:
+        picked = tf.where(class_index == 1, dog, cat)
+    return tf.where(class_index == CONTRAST, dog - cat, picked)
+
+
+def normalize(raw_map: np.ndarray) -> np.ndarray:
+    """ReLU, then scale to [0, 1] by the map's maximum; an all-zero map stays zero, never NaN."""
+    positive = np.maximum(raw_map, 0.0)
+    top = positive.max(initial=0.0)
+    return positive / top if top > 0 else np.zeros_like(positive)
+
+
+def first_component(activations: tf.Tensor, reference: tf.Tensor | None = None) -> tf.Tensor:
+    """(N, h, w, C) -> (N, h, w): projection on the first principal component of the centred channels.
+
+    SVD leaves the sign free; it is chosen so that the map agrees with `reference` (default: the channel sum).
+    """
+    h, w, c = activations.shape[1:]
+    flat = tf.reshape(activations, (-1, h * w, c))
+    centred = flat - tf.reduce_mean(flat, axis=1, keepdims=True)
+    _, _, v = tf.linalg.svd(centred)
+    projection = tf.einsum("npc,nc->np", centred, v[:, :, 0])
+    reference = tf.reshape(tf.reduce_sum(activations, -1) if reference is None else reference, (-1, h * w))
+    sign = tf.sign(tf.reduce_sum(projection * (reference - tf.reduce_mean(reference, 1, keepdims=True)), 1))
+    return tf.reshape(projection * tf.where(sign == 0, 1.0, sign)[:, None], (-1, h, w))
+
+
+def flatten_model(model: keras.Model) -> keras.Model:
+    """A copy of `model` with its nested sub-models inlined: same layers (cloned) and same weights.
+
+    The usual transfer-learning recipe nests the backbone as ONE layer, which hides its conv outputs
+    ("Graph disconnected", keras-team/keras-io#1999). Re-running the graph op by op on a new input
+    gives a flat model in which every layer's output is reachable. Layers are cloned, not reused, so
+    each has one output tensor and the caller's model is left exactly as it was.
+    """
+
+    def call(operation, *args, **kwargs):
+        if isinstance(operation, keras.Sequential):
+            x = args[0]
+            for layer in operation.layers:
+                x = call(layer, x)
+            return x
+        if isinstance(operation, keras.Model):
+            # Keras' own graph walker; every operation goes through `call`, so nested models are expanded.
+            return operation._run_through_graph(args[0], operation_fn=lambda op: functools.partial(call, op))
+        clone = operation.__class__.from_config(operation.get_config())
+        outputs = clone(*args, **kwargs)
+        clone.set_weights(operation.get_weights())
+        return outputs
+
+    inputs = keras.Input(model.input_shape[1:])
+    return keras.Model(inputs, call(model, inputs), name=f"{model.name}_flat")
+
+
+class BaseCAM:
+    """Raw class activation maps of a model at chosen layers, compiled once and reused for every call."""
+
+    name = "base"
+    uses_gradients = True
+
+    def __init__(self, model: keras.Model, layers: list[str], extra_outputs: tuple[str, ...] = (),
+                 eigen_smooth: bool = False):
+        if isinstance(model, keras.Sequential) or any(isinstance(layer, keras.Model) for layer in model.layers):
+            model = flatten_model(model)
+        names = [layer.name for layer in model.layers]
+        unknown = [name for name in [*layers, *extra_outputs] if name not in names]
+        if unknown:
+            raise ValueError(f"Layer(s) {unknown} are not in model {model.name!r}; it has e.g. {names[-6:]}.")
+        flat = [name for name in layers if len(model.get_layer(name).output.shape) != 4]
+        if flat:
+            raise ValueError(f"Layer(s) {flat} have no (N, H, W, C) output; a CAM needs a conv layer.")
+        self.model, self.layers, self.eigen_smooth = model, list(layers), eigen_smooth
+        # A separate model over the same layers: the caller's model is never changed.
+        outputs = [model.get_layer(name).output for name in [*layers, *extra_outputs]]
+        self._graph = keras.Model(model.inputs, [*outputs[: len(layers)], model.output, *outputs[len(layers) :]])
+        self._step = tf.function(self._maps, reduce_retracing=True)
+
+    # The hooks a method overrides ----------------------------------------------------------------------
+    def channel_weights(self, activations: tf.Tensor, gradients: tf.Tensor, scores: tf.Tensor) -> tf.Tensor:
+        """(N, h, w, C) activations and gradients, (N,) scores -> (N, C) weight of each channel."""
+        raise NotImplementedError
+
+    def weighted_activations(self, activations, gradients, scores) -> tf.Tensor:
+        return activations * self.channel_weights(activations, gradients, scores)[:, None, None, :]
+
+    def combine(self, activations, gradients, scores) -> tf.Tensor:
+        """(N, h, w) raw map: the weighted channels summed, or their first principal component (eigen-smooth)."""
+        weighted = self.weighted_activations(activations, gradients, scores)
+        return first_component(weighted) if self.eigen_smooth else tf.reduce_sum(weighted, axis=-1)
+
+    # The shared pipeline -------------------------------------------------------------------------------
+    def _maps(self, images: tf.Tensor, class_index: tf.Tensor):
+        with tf.GradientTape() as tape:
+            outputs = self._graph(images, training=False)  # inference mode: dropout off, BN frozen
+            activations, logits = outputs[: len(self.layers)], outputs[len(self.layers)]
+            chosen = tf.where(class_index == PREDICTED, predicted_class(logits), class_index)
+            # Summing the per-image scores keeps each image's gradient its own (images don't interact).
+            scores = class_scores(logits, chosen)
+        gradients = tape.gradient(scores, activations) if self.uses_gradients else [None] * len(activations)
+        raw_maps = [self.combine(a, g, scores) for a, g in zip(activations, gradients)]
+        return raw_maps, logits, chosen, scores, outputs[len(self.layers) + 1 :]
+
+    def __call__(self, images: np.ndarray, class_index: int | np.ndarray = PREDICTED, aug_smooth: bool = False) -> dict:
+        """Raw (signed, pre-ReLU) maps at each layer's resolution for a batch of model inputs.
+
+        Returns a dict: "maps" {layer: (N, h, w)}, "logits" (N, K), "class_index" (N,) explained,
+        "scores" (N,) the logit explained, "extra" [arrays of the extra outputs]. With `aug_smooth`
+        the maps are averaged over flips x intensity scales (TTA_FACTORS), all in one batch.
+        """
+        images = np.asarray(images, dtype=np.float32)
+        n = len(images)
+        class_index = np.broadcast_to(np.asarray(class_index, dtype=np.int32), (n,))
+        if not aug_smooth:
+            return self._run(images, class_index)
+        variants = [images * f for f in TTA_FACTORS] + [images[:, :, ::-1] * f for f in TTA_FACTORS]
+        # The plain image decides what "predicted" means, so every variant explains the same class.
+        plain = self._run(images, class_index)
+        result = self._run(np.concatenate(variants), np.tile(plain["class_index"], len(variants)))
+        half = len(TTA_FACTORS) * n
+        for layer, maps in result["maps"].items():
+            maps = np.concatenate([maps[:half], maps[half:, :, ::-1]])  # flip the mirrored maps back
+            plain["maps"][layer] = maps.reshape(len(variants), n, *maps.shape[1:]).mean(axis=0)
+        return plain
+
+    def _run(self, images: np.ndarray, class_index: np.ndarray) -> dict:
+        raw_maps, logits, chosen, scores, extra = self._step(tf.constant(images), tf.constant(class_index))
+        return {
+            "maps": {name: m.numpy() for name, m in zip(self.layers, raw_maps)},
+            "logits": logits.numpy(),
+            "class_index": chosen.numpy(),
+            "scores": scores.numpy(),
+            "extra": [e.numpy() for e in extra],
+        }

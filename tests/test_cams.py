@@ -1,0 +1,140 @@
+"""Every CAM method: parity with tf-keras-vis where it has the method, golden values by hand elsewhere,
+batch = one at a time, no NaN, smoothing that does what it says."""
+
+import keras
+import numpy as np
+import pytest
+
+from core.cams import CONTRAST, METHODS, PREDICTED, GradCAM, normalize
+from core.cams.base import TTA_FACTORS
+from core.model import CaffePreprocess
+from tests.conftest import TINY_SIZE, tiny_model
+from tests.test_gradcam import golden_model
+
+DOG = 1
+IMAGE = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
+# From the golden model (tests/test_gradcam.py): activations and dog-gradients per channel.
+A1, A2 = np.array([[0, 4], [31, 40]], float), np.array([[0, 0], [6, 15]], float)
+G1, G2 = np.array([[1, 1], [1, -1]], float), np.array([[1, -1], [-1, -1]], float)
+
+
+def raw(method: str, model=None, layer="conv", images=IMAGE, target=DOG, **options):
+    cam = METHODS[method](model or golden_model(), [layer], **options)
+    return cam(images, target)["maps"][layer]
+
+
+def test_hirescam_golden():
+    np.testing.assert_allclose(raw("HiResCAM")[0], G1 * A1 + G2 * A2, atol=1e-5)  # [[0, 4], [25, -55]]
+
+
+def test_xgradcam_golden():
+    w1, w2 = (G1 * A1).sum() / A1.sum(), (G2 * A2).sum() / A2.sum()  # -5/75 and -21/21
+    np.testing.assert_allclose(raw("XGrad-CAM")[0], w1 * A1 + w2 * A2, atol=1e-5)
+
+
+def test_layercam_golden():
+    np.testing.assert_allclose(raw("Layer-CAM")[0], [[0, 4], [31, 0]], atol=1e-5)
+
+
+def test_eigencam_golden_is_the_first_principal_component():
+    rows = np.stack([A1.ravel(), A2.ravel()], axis=1)  # 4 positions x 2 channels
+    centred = rows - rows.mean(axis=0)
+    first = np.linalg.svd(centred)[2][0]
+    expected = (centred @ first).reshape(2, 2)
+    expected *= np.sign(((A1 + A2) - (A1 + A2).mean()).ravel() @ expected.ravel())  # sign: agree with the sum
+    np.testing.assert_allclose(raw("Eigen-CAM")[0], expected, atol=1e-4)
+    np.testing.assert_allclose(raw("Eigen-CAM", target=0)[0], expected, atol=1e-4)  # no target: class-agnostic
+
+
+def softmax_tiny(seed=0) -> keras.Model:
+    """The tiny model with a two-logit softmax head, the kind tf-keras-vis's Score-CAM expects."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((TINY_SIZE, TINY_SIZE, 3))
+    x = CaffePreprocess()(inputs)
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv_a")(x)
+    x = keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu", name="conv_b")(x)
+    return keras.Model(inputs, keras.layers.Dense(2, name="logits")(keras.layers.GlobalAveragePooling2D()(x)))
+
+
+IMAGES = np.random.default_rng(1).uniform(0, 255, (3, TINY_SIZE, TINY_SIZE, 3)).astype(np.float32)
+
+
+@pytest.mark.parametrize("target", [0, DOG])
+def test_gradcam_plus_plus_parity_with_tf_keras_vis(target):
+    from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
+
+    model = tiny_model(seed=2)
+    sign = 1.0 if target == DOG else -1.0
+    reference = GradcamPlusPlus(model, clone=True)(lambda out: sign * out[:, 0], IMAGES, penultimate_layer="conv_b",
+                                                   expand_cam=False, normalize_cam=False)
+    ours = raw("Grad-CAM++", model, "conv_b", IMAGES, target)
+    np.testing.assert_allclose(np.maximum(ours, 0), reference, rtol=1e-4, atol=1e-5)
+    assert np.abs(reference).max() > 0
+
+
+@pytest.mark.parametrize("target", [0, DOG])
+def test_layercam_parity_with_tf_keras_vis(target):
+    from tf_keras_vis.layercam import Layercam
+
+    model = tiny_model(seed=3)
+    sign = 1.0 if target == DOG else -1.0
+    reference = Layercam(model, clone=True)(lambda out: sign * out[:, 0], IMAGES, penultimate_layer="conv_a",
+                                            expand_cam=False, normalize_cam=False, activation_modifier=None)
+    np.testing.assert_allclose(raw("Layer-CAM", model, "conv_a", IMAGES, target), reference, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("top_n", [None, 3])
+def test_scorecam_parity_with_tf_keras_vis(top_n):
+    from tf_keras_vis.scorecam import Scorecam
+
+    model = softmax_tiny(seed=4)
+    image = IMAGES[:1]
+    reference = Scorecam(model, clone=True)(lambda probabilities: probabilities[:, 1], image, penultimate_layer="conv_b",
+                                            max_N=top_n, expand_cam=False, normalize_cam=False, activation_modifier=None)
+    ours = raw("Score-CAM", model, "conv_b", image, DOG, top_n=top_n)
+    np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_method_batch_equals_one_at_a_time_on_every_layer(method):
+    model = tiny_model(seed=5)
+    cam = METHODS[method](model, ["conv_a", "conv_b"])
+    batch = cam(IMAGES, PREDICTED)
+    for i in range(len(IMAGES)):
+        single = cam(IMAGES[i : i + 1], PREDICTED)
+        for layer in ("conv_a", "conv_b"):
+            assert batch["maps"][layer].shape[1:] == ({"conv_a": (8, 8), "conv_b": (4, 4)}[layer])
+            np.testing.assert_allclose(batch["maps"][layer][i], single["maps"][layer][0], rtol=1e-4, atol=1e-5)
+            assert not np.isnan(normalize(batch["maps"][layer][i])).any()
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_no_nan_on_an_all_black_image(method):
+    black = np.zeros((2, TINY_SIZE, TINY_SIZE, 3), np.float32)
+    maps = METHODS[method](tiny_model(seed=6), ["conv_b"])(black, DOG)["maps"]["conv_b"]
+    assert np.isfinite(maps).all()
+
+
+def test_contrast_target_with_one_logit_is_the_dog_map_doubled():
+    model = tiny_model(seed=7)
+    cam = GradCAM(model, ["conv_b"])
+    dog, contrast = cam(IMAGES, DOG), cam(IMAGES, CONTRAST)
+    np.testing.assert_allclose(contrast["maps"]["conv_b"], 2 * dog["maps"]["conv_b"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(contrast["scores"], 2 * dog["scores"], rtol=1e-6)
+
+
+def test_aug_smooth_is_the_mean_over_flips_and_intensity_scales():
+    cam = GradCAM(tiny_model(seed=8), ["conv_a"])
+    smooth = cam(IMAGES, DOG, aug_smooth=True)["maps"]["conv_a"]
+    parts = [cam(IMAGES * f, DOG)["maps"]["conv_a"] for f in TTA_FACTORS]
+    parts += [cam(IMAGES[:, :, ::-1] * f, DOG)["maps"]["conv_a"][:, :, ::-1] for f in TTA_FACTORS]
+    np.testing.assert_allclose(smooth, np.mean(parts, axis=0), rtol=1e-4, atol=1e-5)
+
+
+def test_eigen_smooth_projects_the_weighted_activations():
+    cam = METHODS["Grad-CAM"](golden_model(), ["conv"], eigen_smooth=True)
+    weighted = np.stack([0.5 * A1, -0.5 * A2], axis=-1).reshape(4, 2)  # dog weights 0.5 and -0.5
+    centred = weighted - weighted.mean(axis=0)
+    expected = (centred @ np.linalg.svd(centred)[2][0]).reshape(2, 2)
+    expected *= np.sign((weighted.sum(1) - weighted.sum(1).mean()) @ expected.ravel())
+    np.testing.assert_allclose(cam(IMAGE, DOG)["maps"]["conv"][0], expected, atol=1e-4)
