@@ -24,6 +24,7 @@ app: setup  ## set up and start the app on http://localhost:8501
 test: setup-dev  ## set up and run the test suite (the full ResNet-50 tests included)
 	$(PY) -m pytest
 
-bench: setup-dev  ## print the speed and memory figures (about 4 minutes)
+bench: setup-dev  ## print the speed and memory figures (about 6 minutes)
 	$(PY) benchmarks/bench_explain.py
 	$(PY) benchmarks/bench_train.py
+	$(PY) benchmarks/bench_cams.py

@@ -1,14 +1,21 @@
-"""Explain page: a photo in, the prediction and its Grad-CAM heatmap out."""
+"""Explain page: a photo in, the prediction and its class activation maps out."""
 
+import io
+import json
 import random
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import streamlit as st
 
 from core import Config
-from core.app_support import describe, explain_bytes, load_app_model, model_key
+from core.app_support import describe, explain_bytes, load_app_model, manifest, model_key
+from core.cams import METHODS
+from core.explain import to_model_input
+from core.faithfulness import faithfulness, sanity_check
 from core.images import UPLOAD_TYPES, encode_png, list_images
-from core.overlay import COLORMAPS, colorize, blend
+from core.overlay import COLORMAPS, DIVERGING, blend, colorize, signed_to_unit
 
 st.set_page_config(page_title="catdog-gradcam · Explain", page_icon="🐾", layout="wide")
 config = Config()
@@ -20,16 +27,22 @@ def cached_model(key: str):
     return load_app_model(config)
 
 
-@st.cache_data(max_entries=64, show_spinner="Explaining…")
-def cached_explanation(data: bytes, name: str, key: str, target: str):
-    """Per-photo results are data: keyed by the photo's bytes, the model file and the target."""
-    return explain_bytes(cached_model(key), data, name, target)
+@st.cache_data(max_entries=128, show_spinner="Explaining…")
+def cached_explanation(data: bytes, name: str, key: str, target: str, options: tuple):
+    """Per-photo results are data: keyed by the photo's bytes, the model file, the target and the method."""
+    return explain_bytes(cached_model(key), data, name, target, **dict(options))
 
 
 def pick_random_photo(folder: str) -> None:
     photos = list_images(Path(folder))
     st.session_state.random_photo = str(random.choice(photos)) if photos else None
     st.session_state.random_error = None if photos else f"No photos in {folder}: set the validation folder."
+
+
+def picture(raw_map: np.ndarray, photo: np.ndarray, relu: bool, colormap: str, smooth: bool, explanation, layer):
+    """The coloured map at the photo's size: ReLU'd and scaled, or signed on a diverging colormap."""
+    unit = explanation.heatmap(layer) if relu else signed_to_unit(raw_map)
+    return colorize(unit, *photo.shape[:2], colormap if relu else DIVERGING, smooth)
 
 
 st.title("Why does the model think it's a cat or a dog?")
@@ -44,11 +57,12 @@ if loaded.error:
         "weights into `~/.keras/models` and folds ImageNet's dog breeds and cats into two classes."
     )
     st.stop()
-st.caption(describe(loaded.explainer.classifier.info))
-if loaded.explainer.classifier.info.kind == "zero-shot":
+explainer = loaded.explainer
+st.caption(describe(explainer.classifier.info))
+if explainer.classifier.info.kind == "zero-shot":
     st.info(
         "No fine-tuned model yet: this is ResNet-50's own ImageNet classifier, its 118 dog breeds and "
-        "5 domestic-cat classes folded into *dog* and *cat*. Grad-CAM explains that folded score."
+        "5 domestic-cat classes folded into *dog* and *cat*. The maps explain that folded score."
     )
 
 with st.sidebar:
@@ -66,27 +80,33 @@ with st.sidebar:
         data, name = (Path(path).read_bytes(), Path(path).name) if path and Path(path).is_file() else (None, None)
 
     st.header("Explanation")
-    layers = loaded.explainer.classifier.offered_layers(config)
+    method = st.selectbox("Method", list(METHODS), key="method", help="Grad-CAM is the classic; see the README's table of methods.")
+    layers = explainer.classifier.offered_layers(config)
     default = config.default_layer if config.default_layer in layers else list(layers)[-1]
     layer = st.select_slider(
-        "Layer (fine → coarse)",
-        options=list(layers),
-        value=default,
-        format_func=lambda name: f"{name} · {layers[name][0]}×{layers[name][1]}",
+        "Layer (fine → coarse)", options=list(layers), value=default, key="layer",
+        format_func=lambda n: f"{n} · {layers[n][0]}×{layers[n][1]}",
         help="Early layers are sharp but see edges and fur; the last layer (7×7) sees 'cat' or 'dog'.",
     )
-    target = st.selectbox(
-        "Explain the class", ["predicted", *loaded.explainer.class_names],
-        help="Which class's logit the gradients come from.",
-    )
-    alpha = st.slider("Heatmap opacity (alpha)", 0.0, 1.0, config.alpha, 0.05)
-    colormap = st.selectbox("Colormap", COLORMAPS)
+    target = st.selectbox("Explain the class", explainer.targets, key="target", help="Which class's logit the gradients come from.")
+    top_n = 64
+    if method == "Score-CAM":
+        top_n = st.select_slider("Score-CAM channels tried", [16, 32, 64, 128, 256, 512, 1024, 2048], 64)
+        st.caption(f"Costs about {top_n * len(layers)} forward passes for this photo (all layers).")
+    alpha = st.slider("Heatmap opacity (alpha)", 0.0, 1.0, config.alpha, 0.05, key="alpha")
+    colormap = st.selectbox("Colormap", COLORMAPS, key="colormap")
+    with st.expander("Advanced"):
+        relu = st.checkbox("ReLU (only what speaks for the class)", True, key="relu", help="Off: signed map, blue against.")
+        smooth = st.radio("Upsampling", ["smooth", "nearest (true grid)"], horizontal=True, key="upsampling") == "smooth"
+        aug_smooth = st.checkbox("Test-time augmentation (flips × intensity scales)")
+        eigen_smooth = st.checkbox("Eigen-smooth (first principal component)")
 
 if data is None:
     st.info("Upload a photo or pick a random validation photo in the sidebar.")
     st.stop()
 
-result = cached_explanation(data, name, key, target)
+options = (("method", method), ("aug_smooth", aug_smooth), ("eigen_smooth", eigen_smooth), ("top_n", top_n))
+result = cached_explanation(data, name, key, target, options)
 if isinstance(result, str):
     st.error(result)
     st.stop()
@@ -96,20 +116,82 @@ st.subheader(f"Prediction: **{best}** ({explanation.probabilities[best]:.1%})")
 columns = st.columns(len(explanation.probabilities) + 1)
 for column, (class_name, probability) in zip(columns, explanation.probabilities.items()):
     column.metric(f"P({class_name})", f"{probability:.1%}")
-columns[-1].metric("Explained in", f"{explanation.seconds * 1000:.0f} ms")
+columns[-1].metric("Explained in", f"{explanation.seconds * 1000:.0f} ms", help="All layers, one pass.")
 if explanation.note:
     st.warning(explanation.note)
 
-heatmap = explanation.heatmap(layer)
-if heatmap.max() == 0:
-    st.warning(f"Nothing at {layer} speaks for '{explanation.target}': every contribution is negative.")
+raw_map = explanation.raw_maps[layer]
+if relu and explanation.heatmap(layer).max() == 0:
+    st.warning(f"Nothing at {layer} speaks for '{explanation.target}': every contribution is negative. "
+               "Untick ReLU under Advanced to see the signed map.")
 height, width = photo.shape[:2]
-colored = colorize(heatmap, height, width, colormap)
+colored = picture(raw_map, photo, relu, colormap, smooth, explanation, layer)
 overlaid = blend(photo, colored, alpha)
 left, middle, right = st.columns(3)
 left.image(photo, caption=f"{name} ({width}×{height})", width="stretch")
-middle.image(colored, caption=f"Grad-CAM for '{explanation.target}' at {layer}", width="stretch")
+middle.image(colored, caption=f"{method} for '{explanation.target}' at {layer}", width="stretch")
 right.image(overlaid, caption=f"Overlay, alpha {alpha:.2f}", width="stretch")
-st.download_button(
-    "Download the overlay (PNG)", encode_png(overlaid), file_name=f"{Path(name).stem}_overlay.png", mime="image/png"
-)
+figures = explanation.figures(layer)
+numbers = st.columns(4)
+for column, (label, value) in zip(numbers, figures.items()):
+    column.metric(f"map {label}" if label != "score" else "logit explained", f"{value:.3g}" if label != "zero share" else f"{value:.0%}")
+
+stem = Path(name).stem
+raw_file = io.BytesIO()
+np.save(raw_file, raw_map)
+record = manifest(loaded, explanation, layer, dict(options), config)
+downloads = st.columns(3)
+downloads[0].download_button("Overlay (PNG)", encode_png(overlaid), f"{stem}_overlay.png", "image/png")
+downloads[1].download_button("Raw map (.npy)", raw_file.getvalue(), f"{stem}_raw.npy", "application/octet-stream")
+downloads[2].download_button("Manifest (JSON)", json.dumps(record, indent=2), f"{stem}_manifest.json", "application/json")
+
+with st.expander("Why cat, why dog, and the contrast"):
+    cells = st.columns(3)
+    for cell, contrast_target in zip(cells, [*explainer.class_names, explainer.contrast_name]):
+        other = cached_explanation(data, name, key, contrast_target, options)[1]
+        if other.heatmap(layer).max() == 0 and relu:
+            cell.info(f"Why '{contrast_target}': nothing at {layer} speaks for it (all contributions negative).")
+            continue
+        cell.image(blend(photo, picture(other.raw_maps[layer], photo, relu, colormap, smooth, other, layer), alpha),
+                   caption=f"why '{contrast_target}' (logit {other.score:+.2f})", width="stretch")
+    st.caption("With a one-logit head, dog minus cat is twice the dog logit: its map is the dog map.")
+
+with st.expander("Every layer at once"):
+    strip = st.columns(len(layers))
+    for cell, each in zip(strip, layers):
+        cell.image(blend(photo, picture(explanation.raw_maps[each], photo, relu, colormap, smooth, explanation, each), alpha),
+                   caption=f"{each} · {layers[each][0]}×{layers[each][1]}", width="stretch")
+
+with st.expander("Is this map faithful?"):
+    st.caption("Deletion: remove pixels hottest first, the probability should fall fast (low AUC). Insertion: "
+               "add them to a blurred photo, it should rise fast (high AUC). Beside a random map of the same size.")
+    check_key = (hash(data), key, layer, target, options)
+    if st.button("Measure faithfulness (about 100 forward passes)", key="measure"):
+        model_input = to_model_input([photo], explainer.classifier.info.image_size)[0]
+        index = explainer.target_index(explanation.target) if explanation.target in explainer.class_names else 1
+        st.session_state.faithfulness = (check_key, faithfulness(explainer.classifier.model, model_input,
+                                                                explanation.heatmap(layer), index))
+    if st.session_state.get("faithfulness", (None,))[0] == check_key:
+        both = st.session_state.faithfulness[1]
+        a, b, c, d = st.columns(4)
+        a.metric("Deletion AUC", f"{both['map']['deletion_auc']:.3f}", f"{both['map']['deletion_auc'] - both['random']['deletion_auc']:+.3f} vs random", delta_color="inverse")
+        b.metric("Insertion AUC", f"{both['map']['insertion_auc']:.3f}", f"{both['map']['insertion_auc'] - both['random']['insertion_auc']:+.3f} vs random")
+        c.metric("Average drop", f"{both['map']['average_drop']:.1f} %")
+        d.metric("Confidence increases", "yes" if both["map"]["increase"] else "no")
+        curves = pd.DataFrame({"deletion (map)": both["map"]["deletion"], "deletion (random)": both["random"]["deletion"],
+                               "insertion (map)": both["map"]["insertion"], "insertion (random)": both["random"]["insertion"]},
+                              index=pd.Index(both["map"]["fractions"], name="fraction of pixels"))
+        st.line_chart(curves, x_label="fraction of pixels", y_label=f"P({explanation.target})")
+    if st.button("Sanity check: randomise the top layers of a copy", key="sanity_check"):
+        model_input = to_model_input([photo], explainer.classifier.info.image_size)[0]
+        st.session_state.sanity = (check_key, sanity_check(explainer.classifier.model, layer, model_input,
+                                                           explainer.target_index(target), method if method != "Score-CAM" else "Grad-CAM"))
+    if st.session_state.get("sanity", (None,))[0] == check_key:
+        steps = st.session_state.sanity[1]
+        st.dataframe(pd.DataFrame(steps).rename(columns={"randomised": "randomised up to", "rank_correlation": "rank correlation with the original"}))
+        last = steps[-1]["rank_correlation"] if steps else None
+        if last is not None and last > 0.8:
+            st.warning("The map barely changes when the model's top layers are randomised: it may show the photo's "
+                       "edges more than what the model uses.")
+        else:
+            st.success("The map changes when the model is randomised: it depends on what the model learned.")

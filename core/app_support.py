@@ -6,13 +6,14 @@ Plain functions without Streamlit; the pages wrap them in st.cache_resource / st
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import metadata
 
 import numpy as np
 
 from core.config import Config
 from core.explain import Explainer, Explanation
 from core.images import ImageError, load_image
-from core.model import ModelError, ModelInfo, load_default
+from core.model import ModelError, ModelInfo, file_sha256, load_default
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,36 @@ def describe(info: ModelInfo) -> str:
     return " · ".join(parts)
 
 
-def explain_bytes(loaded: LoadedModel, data: bytes, name: str, target: str) -> tuple[np.ndarray, Explanation] | str:
-    """Decode and explain one photo at every offered layer, or the one-line reason it was refused."""
+def explain_bytes(loaded: LoadedModel, data: bytes, name: str, target: str, **options) -> tuple[np.ndarray, Explanation] | str:
+    """Decode and explain one photo at every offered layer, or the one-line reason it was refused.
+
+    `options` go to Explainer.explain: method, aug_smooth, eigen_smooth, top_n.
+    """
     try:
         photo = load_image(data, name)
     except ImageError as error:
         return str(error)
-    return photo, loaded.explainer.explain([photo], target)[0]
+    return photo, loaded.explainer.explain([photo], target, **options)[0]
+
+
+def manifest(loaded: LoadedModel, explanation: Explanation, layer: str, options: dict, config: Config) -> dict:
+    """What is needed to reproduce a map: model file and hash, layer, target, method, options, versions."""
+    info = loaded.explainer.classifier.info
+    path = config.model_path
+    digest = info.sha256 or (file_sha256(path) if path.exists() else None)
+    return {
+        "model": {"file": str(path) if info.kind != "zero-shot" else None, "sha256": digest, "kind": info.kind,
+                  "backbone_weights": info.backbone_weights, "class_names": list(info.class_names)},
+        "layer": layer, "target": explanation.target, "method": explanation.method, "options": options,
+        "probabilities": explanation.probabilities, "score": explanation.score, "figures": explanation.figures(layer),
+        "versions": {name: metadata.version(name) for name in ("tensorflow-cpu", "keras", "numpy", "opencv-python-headless")
+                     if _installed(name)},
+    }
+
+
+def _installed(name: str) -> bool:
+    try:
+        metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return False
+    return True

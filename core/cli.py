@@ -14,7 +14,10 @@ from core.config import Config
 from core.data import DataError
 from core.download import DownloadError, download_pets
 from core.explain import Explainer
-from core.images import ImageError, encode_png, load_image
+from core.cams import METHODS
+from core.explain import to_model_input
+from core.faithfulness import faithfulness
+from core.images import ImageError, encode_png, list_images, load_image
 from core.model import Classifier, ModelError, load_classifier, load_default
 from core.jobs import Busy
 from core.overlay import COLORMAPS, overlay
@@ -36,16 +39,59 @@ def main(argv: list[str] | None = None) -> int:
     explain.add_argument("--colormap", default=Config().colormap, choices=COLORMAPS)
     explain.add_argument("--out", type=Path, default=Path("out"), help="folder for the overlays")
     explain.add_argument("--raw", action="store_true", help="also save the raw map as <stem>_raw.npy")
+    add_method_options(explain)
+    evaluate = commands.add_parser("evaluate", help="mean deletion/insertion AUC of each method over a folder")
+    evaluate.add_argument("--data", type=Path, required=True, help="a folder of photos (searched recursively)")
+    evaluate.add_argument("--weights", type=Path, help="a .keras model (default: the app's)")
+    evaluate.add_argument("--method", nargs="+", default=list(METHODS), choices=list(METHODS), metavar="NAME")
+    evaluate.add_argument("--layer", help="conv layer to explain (default: conv5_block3_out)")
+    evaluate.add_argument("--target", default="predicted")
+    evaluate.add_argument("--limit", type=int, default=10, help="photos to use (each costs ~100 forward passes per method)")
+    evaluate.add_argument("--steps", type=int, default=50, help="steps of each deletion/insertion curve")
     add_train_parser(commands)
     download = commands.add_parser("download-data", help="download Oxford-IIIT Pet as train/ and validation/")
     download.add_argument("--dest", type=Path, default=Config().data_dir, help="where train/ and validation/ go")
     args = parser.parse_args(argv)
-    handlers = {"explain": run_explain, "train": run_train, "download-data": run_download}
+    handlers = {"explain": run_explain, "train": run_train, "download-data": run_download, "evaluate": run_evaluate}
     try:
         return handlers[args.command](args)
     except (ModelError, DataError, DownloadError, Busy, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+def add_method_options(parser) -> None:
+    parser.add_argument("--method", default="Grad-CAM", choices=list(METHODS))
+    parser.add_argument("--aug-smooth", action="store_true", help="average over flips and intensity scales")
+    parser.add_argument("--eigen-smooth", action="store_true", help="first principal component of the weighted maps")
+    parser.add_argument("--top-n", type=int, default=64, help="Score-CAM: channels tried (0 = all)")
+
+
+def run_evaluate(args: argparse.Namespace, config: Config = Config()) -> int:
+    classifier = load_classifier(args.weights, config) if args.weights else load_default(config)
+    layer = args.layer or default_layer(classifier, config)
+    explainer = Explainer(classifier, [layer], config)
+    paths = list_images(args.data)[: args.limit]
+    if not paths:
+        raise ValueError(f"No photos under {args.data}.")
+    photos = [load_image(path) for path in paths]
+    inputs = to_model_input(photos, classifier.info.image_size)
+    rows = []
+    for method in args.method:
+        figures = []
+        for photo, image in zip(photos, inputs):
+            explanation = explainer.explain([photo], args.target, method)[0]
+            index = explainer.class_names.index(explanation.target) if explanation.target in explainer.class_names else 1
+            figures.append(faithfulness(classifier.model, image, explanation.heatmap(layer), index, args.steps))
+        mean = lambda which, key: float(np.mean([f[which][key] for f in figures]))  # noqa: E731
+        rows.append([method, mean("map", "deletion_auc"), mean("random", "deletion_auc"), mean("map", "insertion_auc"),
+                     mean("random", "insertion_auc"), mean("map", "average_drop"), mean("map", "increase")])
+    print(f"{len(photos)} photos from {args.data}, layer {layer}, target {args.target} (lower deletion and higher insertion AUC = more faithful)")
+    header = ["method", "deletion AUC", "random", "insertion AUC", "random", "avg drop %", "increase"]
+    print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+    for row in rows:
+        print(f"| {row[0]} | " + " | ".join(f"{v:.3f}" for v in row[1:]) + " |")
+    return 0
 
 
 def add_train_parser(commands) -> None:
@@ -106,6 +152,8 @@ def run_explain(args: argparse.Namespace, config: Config = Config()) -> int:
     layer = args.layer or default_layer(classifier, config)
     explainer = Explainer(classifier, [layer], config)
     explainer.target_index(args.target)  # refuse a bad target before any work
+    options = {"method": args.method, "aug_smooth": args.aug_smooth, "eigen_smooth": args.eigen_smooth,
+               "top_n": args.top_n or None}
     args.out.mkdir(parents=True, exist_ok=True)
     refused = 0
     for start in range(0, len(args.photos), BATCH):
@@ -118,7 +166,8 @@ def run_explain(args: argparse.Namespace, config: Config = Config()) -> int:
                 print(json.dumps({"image": str(path), "error": str(error)}), flush=True)
         if not photos:
             continue
-        for (path, photo), explanation in zip(photos.items(), explainer.explain(list(photos.values()), args.target)):
+        explanations = explainer.explain(list(photos.values()), args.target, **options)
+        for (path, photo), explanation in zip(photos.items(), explanations):
             (args.out / f"{path.stem}_overlay.png").write_bytes(
                 encode_png(overlay(photo, explanation.heatmap(layer), args.alpha, args.colormap))
             )
@@ -130,6 +179,7 @@ def run_explain(args: argparse.Namespace, config: Config = Config()) -> int:
                 "probabilities": {k: round(v, 6) for k, v in explanation.probabilities.items()},
                 "layer": layer,
                 "target": explanation.target,
+                "method": args.method,
                 "seconds": round(explanation.seconds / len(photos), 4),
             }
             if explanation.note:

@@ -23,7 +23,7 @@ def pixel_order(heatmap: np.ndarray, size: int) -> np.ndarray:
 
 
 def curves(model: keras.Model, image: np.ndarray, heatmap: np.ndarray, class_index: int, steps: int = 50,
-           blur_sigma: float = 11.0, batch_size: int = 32) -> dict:
+           blur_sigma: float = 11.0, batch_size: int = 32, insertion: bool = True) -> dict:
     """Deletion (pixels set to black, hottest first) and insertion (pixels copied onto a blurred image)
     curves of the class probability, with their areas under the curve, for one model input (S, S, 3).
 
@@ -37,13 +37,17 @@ def curves(model: keras.Model, image: np.ndarray, heatmap: np.ndarray, class_ind
     # Pixel p is among the first k when its rank < k: every step's mask comes from one comparison.
     masks = (rank[None, :] < counts[:, None]).reshape(-1, size, size, 1)
     blurred = cv2.GaussianBlur(image, (0, 0), blur_sigma).reshape(image.shape) if blur_sigma else np.zeros_like(image)
-    deleted = image[None] * (1 - masks)
-    inserted = blurred[None] * (1 - masks) + image[None] * masks
-    probabilities = predict_probabilities(model, np.concatenate([deleted, inserted]), class_index, batch_size)
-    deletion, insertion = probabilities[: steps + 1], probabilities[steps + 1 :]
+    batch = [image[None] * (1 - masks)]
+    if insertion:
+        batch.append(blurred[None] * (1 - masks) + image[None] * masks)
+    probabilities = predict_probabilities(model, np.concatenate(batch), class_index, batch_size)
     fractions = counts / (size * size)
-    return {"fractions": fractions, "deletion": deletion, "insertion": insertion,
-            "deletion_auc": float(np.trapezoid(deletion, fractions)), "insertion_auc": float(np.trapezoid(insertion, fractions))}
+    result = {"fractions": fractions, "deletion": probabilities[: steps + 1]}
+    result["deletion_auc"] = float(np.trapezoid(result["deletion"], fractions))
+    if insertion:
+        result["insertion"] = probabilities[steps + 1 :]
+        result["insertion_auc"] = float(np.trapezoid(result["insertion"], fractions))
+    return result
 
 
 def confidence_change(model: keras.Model, image: np.ndarray, heatmap: np.ndarray, class_index: int) -> dict:

@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib import colormaps
 
 COLORMAPS = ("jet", "turbo", "inferno", "viridis")
+DIVERGING = "RdBu_r"  # for signed maps: blue below zero, red above
 
 
 @functools.lru_cache(maxsize=16)
@@ -27,10 +28,16 @@ def upsample(heatmap: np.ndarray, height: int, width: int, smooth: bool = True) 
     return cv2.resize(heatmap.astype(np.float32), (width, height), interpolation=interpolation)
 
 
-def colorize(heatmap: np.ndarray, height: int, width: int, colormap: str = "jet") -> np.ndarray:
-    """A [0, 1] heatmap as an (height, width, 3) uint8 RGB picture."""
-    levels = np.clip(upsample(heatmap, height, width) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+def colorize(heatmap: np.ndarray, height: int, width: int, colormap: str = "jet", smooth: bool = True) -> np.ndarray:
+    """A [0, 1] heatmap as an (height, width, 3) uint8 RGB picture (nearest upsampling shows the true grid)."""
+    levels = np.clip(upsample(heatmap, height, width, smooth) * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return _lookup_table(colormap)[levels]
+
+
+def signed_to_unit(raw_map: np.ndarray) -> np.ndarray:
+    """A signed map (ReLU off) to [0, 1] with 0 at 0.5, for a diverging colormap such as RdBu_r."""
+    scale = np.abs(raw_map).max(initial=0.0)
+    return 0.5 + 0.5 * raw_map / scale if scale > 0 else np.full_like(raw_map, 0.5)
 
 
 def blend(photo: np.ndarray, colored: np.ndarray, alpha: float) -> np.ndarray:

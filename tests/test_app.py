@@ -46,16 +46,19 @@ def test_upload_shows_prediction_and_sliders_change_the_overlay(app):
     assert labels[:2] == ["P(cat)", "P(dog)"]
     probabilities = [float(metric.value.rstrip("%")) for metric in app.metric[:2]]
     assert abs(sum(probabilities) - 100) < 0.2
-    assert len(app.image) == 3 and "(40×30)" in app.image[0].proto.imgs[0].caption
+    # photo, map, overlay; why cat, why dog, the contrast; one per layer (the tiny model has two)
+    assert len(app.image) == 3 + 3 + 2 and "(40×30)" in app.image[0].proto.imgs[0].caption
+    captions = [image.proto.imgs[0].caption for image in app.image[3:]]
+    assert captions[:3] == [c for c in captions[:3] if c.startswith("why '")] and "dog minus cat" in captions[2]
     first = overlay_url(app)
 
-    app.sidebar.slider[0].set_value(0.9).run()
+    app.slider(key="alpha").set_value(0.9).run()
     assert overlay_url(app) != first
     second = overlay_url(app)
-    app.sidebar.select_slider[0].set_value("conv_a").run()
+    app.select_slider(key="layer").set_value("conv_a").run()
     assert not app.exception and overlay_url(app) != second
     assert "conv_a" in app.image[1].proto.imgs[0].caption
-    app.sidebar.selectbox[0].set_value("dog").run()
+    app.selectbox(key="target").set_value("dog").run()
     assert "Grad-CAM for 'dog'" in app.image[1].proto.imgs[0].caption
 
 
@@ -73,7 +76,7 @@ def test_random_validation_photo(monkeypatch, tiny_weights, pets):
     at.sidebar.button[0].click().run()
     assert not at.exception and not at.error
     assert at.session_state.random_photo.startswith(str(pets / "validation"))
-    assert len(at.image) == 3 and at.subheader[0].value.startswith("Prediction")
+    assert len(at.image) == 8 and at.subheader[0].value.startswith("Prediction")
 
 
 def test_empty_validation_folder_is_explained(app, tmp_path):
@@ -104,3 +107,28 @@ def test_new_model_is_picked_up_without_a_restart(app, tiny_weights):
     publish(run_dir, tiny_weights)
     app.run()
     assert "trained on fresh data" in app.caption[0].value and "validation accuracy 75.0%" in app.caption[0].value
+
+
+@pytest.mark.parametrize("method", ["Grad-CAM++", "HiResCAM", "XGrad-CAM", "Layer-CAM", "Eigen-CAM", "Score-CAM"])
+def test_every_method_renders_with_its_options(app, method):
+    app.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=3), "image/png")).run()
+    app.selectbox(key="method").set_value(method).run()
+    assert not app.exception and f"{method} for '" in app.image[1].proto.imgs[0].caption
+    app.checkbox(key="relu").set_value(False).run()
+    app.radio(key="upsampling").set_value("nearest (true grid)").run()
+    assert not app.exception and len(app.image) == 8
+
+
+def test_raw_numbers_downloads_faithfulness_and_sanity_check(app):
+    app.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=4), "image/png")).run()
+    labels = [metric.label for metric in app.metric]
+    assert {"map min", "map max", "map zero share", "logit explained"} <= set(labels)
+    assert [b.label for b in app.get("download_button")] == ["Overlay (PNG)", "Raw map (.npy)", "Manifest (JSON)"]
+    app.button(key="measure").click().run()
+    assert not app.exception
+    labels = [metric.label for metric in app.metric]
+    assert {"Deletion AUC", "Insertion AUC", "Average drop", "Confidence increases"} <= set(labels)
+    app.button(key="sanity_check").click().run()
+    assert not app.exception
+    table = app.dataframe[0].value
+    assert list(table["randomised up to"]) == ["logit", "conv_b", "conv_a"]

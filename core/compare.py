@@ -1,0 +1,42 @@
+"""The Compare page's grid: every chosen method at every chosen layer, with its time and deletion AUC."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.explain import Explainer, to_model_input
+from core.faithfulness import curves
+
+
+@dataclass(frozen=True)
+class Cell:
+    method: str
+    layer: str
+    heatmap: np.ndarray  # [0, 1] at the layer's resolution
+    seconds: float  # the method's time for the photo (all layers come from one pass)
+    deletion_auc: float
+
+
+def compare(explainer: Explainer, photo: np.ndarray, methods: list[str], layers: list[str], target: str = "predicted",
+            steps: int = 25, progress=None) -> list[Cell]:
+    """One pass per method (all layers at once), then a deletion curve per cell. `progress(fraction)` is optional."""
+    model_input = to_model_input([photo], explainer.classifier.info.image_size)[0]
+    cells = []
+    for i, method in enumerate(methods):
+        explanation = explainer.explain([photo], target, method)[0]
+        index = explainer.target_index(explanation.target) if explanation.target in explainer.class_names else 1
+        for layer in layers:
+            heatmap = explanation.heatmap(layer)
+            deletion = curves(explainer.classifier.model, model_input, heatmap, index, steps, insertion=False)
+            cells.append(Cell(method, layer, heatmap, explanation.seconds, deletion["deletion_auc"]))
+        if progress:
+            progress((i + 1) / len(methods))
+    return cells
+
+
+def cost(methods: list[str], layers: list[str], channels: int = 64, steps: int = 25) -> int:
+    """Forward passes the grid needs: one per method, Score-CAM's masked ones, one deletion curve per cell."""
+    score_cam = channels * len(layers) if "Score-CAM" in methods else 0
+    return len(methods) + score_cam + len(methods) * len(layers) * (steps + 1)

@@ -1,0 +1,36 @@
+"""The Compare page through AppTest, and the grid's figures."""
+
+from pathlib import Path
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+from core.cams import METHODS
+from core.compare import compare, cost
+from core.explain import Explainer
+from core.model import load_classifier
+from tests.test_app import png_bytes
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "2_Compare.py")
+
+
+def test_grid_has_every_method_and_layer(tiny_weights):
+    explainer = Explainer(load_classifier(tiny_weights / "model.keras"))
+    photo = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    seen = []
+    cells = compare(explainer, photo, list(METHODS), ["conv_a", "conv_b"], steps=5, progress=seen.append)
+    assert [(c.method, c.layer) for c in cells] == [(m, l) for m in METHODS for l in ("conv_a", "conv_b")]
+    assert all(0 <= c.deletion_auc <= 1 and c.seconds > 0 and c.heatmap.max() <= 1 for c in cells)
+    assert seen[-1] == 1.0 and cost(["Grad-CAM"], ["conv_a"], steps=5) == 1 + 6
+
+
+def test_compare_page_fills_its_grid(monkeypatch, tiny_weights, tmp_path):
+    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tiny_weights))
+    monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "none"))
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.exception and "Upload a photo" in at.info[0].value
+    at.file_uploader[0].set_value(("pet.png", png_bytes(seed=5), "image/png")).run()
+    at.button(key="fill").click().run()
+    assert not at.exception
+    captions = [image.proto.imgs[0].caption for image in at.image]
+    assert len(captions) == len(METHODS) * 2 and all("deletion AUC" in c for c in captions)
