@@ -75,3 +75,30 @@ def test_real_photos_through_the_cli(capsys, pets, tiny_weights, tmp_path):
     code, records, _ = run(capsys, "explain", *photos, "--weights", tiny_weights / "model.keras", "--out", tmp_path)
     assert code == 0 and len(records) == 6
     assert all((tmp_path / f"{p.stem}_overlay.png").is_file() for p in photos)
+
+
+def test_explain_with_another_method_and_smoothing(capsys, tiny_weights, tmp_path):
+    photo = write_photo(tmp_path / "a.png")
+    code, records, _ = run(capsys, "explain", photo, "--weights", tiny_weights / "model.keras", "--out", tmp_path,
+                           "--method", "Score-CAM", "--top-n", "3", "--aug-smooth", "--eigen-smooth", "--raw")
+    assert code == 0 and records[0]["method"] == "Score-CAM"
+    assert np.isfinite(np.load(tmp_path / "a_raw.npy")).all()
+
+
+def test_evaluate_prints_a_table_per_method(capsys, tiny_weights, tmp_path):
+    (tmp_path / "photos").mkdir()
+    for i in range(3):
+        write_photo(tmp_path / "photos" / f"p{i}.png")
+    code = main(["evaluate", "--data", str(tmp_path / "photos"), "--weights", str(tiny_weights / "model.keras"),
+                 "--method", "Grad-CAM", "Eigen-CAM", "--steps", "5"])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0 and out[0].startswith("3 photos from")
+    rows = [line for line in out if line.startswith("| Grad-CAM") or line.startswith("| Eigen-CAM")]
+    assert len(rows) == 2 and all(len(row.split("|")) == 9 for row in rows)
+    values = [float(v) for v in rows[0].split("|")[2:-1]]
+    assert all(0 <= v <= 1 for v in values[:4])
+
+
+def test_evaluate_refuses_an_empty_folder(capsys, tiny_weights, tmp_path):
+    assert main(["evaluate", "--data", str(tmp_path), "--weights", str(tiny_weights / "model.keras")]) == 2
+    assert "No photos under" in capsys.readouterr().err
