@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from benchmarks.timing import interleaved  # noqa: E402
 from core.cams import METHODS  # noqa: E402
 from core.faithfulness import curves  # noqa: E402
 from core.model import build_classifier  # noqa: E402
@@ -40,14 +41,7 @@ def main() -> None:
         runs[f"{name}" + (" (top 64)" if name == "Score-CAM" else "")] = lambda cam=cam: cam(photo)
     runs["Grad-CAM + TTA (6 variants)"] = lambda cam=METHODS["Grad-CAM"](model, [LAYER]): cam(photo, aug_smooth=True)
     runs["deletion + insertion, 50 steps"] = lambda: curves(model, photo[0], heatmap, 1, steps=50)
-    for run in runs.values():  # compile and warm up
-        run()
-    timings = {name: [] for name in runs}
-    for _ in range(args.repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            timings[name].append(time.perf_counter() - start)
+    timings = interleaved(runs, args.repeats, warmups=1)
     all_channels = METHODS["Score-CAM"](model, [LAYER], top_n=None)
     start = time.perf_counter()
     all_channels(photo)

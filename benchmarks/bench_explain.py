@@ -22,6 +22,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from benchmarks.timing import interleaved  # noqa: E402
 from core.config import Config  # noqa: E402
 from core.cams import GradCAM  # noqa: E402
 from core.model import build_classifier  # noqa: E402
@@ -64,14 +65,7 @@ def main() -> None:
         f"Grad-CAM all {len(config.stage_layers)} stages": lambda: all_layers(photo),
         "keras-io recipe (eager)": lambda: keras_io_recipe(model, photo, config.default_layer),
     }
-    for run in candidates.values():  # compile and warm up
-        run(), run()
-    timings = {name: [] for name in candidates}
-    for _ in range(args.repeats):
-        for name, run in candidates.items():
-            start = time.perf_counter()
-            run()
-            timings[name].append(time.perf_counter() - start)
+    timings = interleaved(candidates, args.repeats)
 
     big = np.random.default_rng(1).integers(0, 256, (768, 1024, 3), dtype=np.uint8)
     heatmap = np.random.default_rng(2).uniform(0, 1, (7, 7))
