@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: setup setup-dev app test test-all bench
+.PHONY: setup setup-dev browser app test bench
 
 $(VENV)/.stamp-app: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,13 @@ setup-dev: $(VENV)/.stamp-dev
 app: setup  ## set up and start the app on http://localhost:8501
 	$(PY) -m streamlit run app.py
 
-test: setup-dev  ## set up and run the test suite (the full ResNet-50 tests included)
+browser:  ## Debian's Chromium and ChromeDriver for the browser tests (installed with apt when root)
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else echo "No chromium/chromedriver and not root: the browser tests will skip (sudo apt-get install chromium chromium-driver)"; fi; \
+	fi
+
+test: setup-dev browser  ## set up and run the whole test suite (ResNet-50 and real-browser tests included)
 	$(PY) -m pytest
 
 bench: setup-dev  ## print the speed and memory figures (about 6 minutes)

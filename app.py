@@ -79,6 +79,17 @@ with st.sidebar:
         path = st.session_state.get("random_photo")
         data, name = (Path(path).read_bytes(), Path(path).name) if path and Path(path).is_file() else (None, None)
 
+    with st.expander("What am I looking at?"):
+        st.markdown(
+            "The model turns the photo into 2,048 feature maps and weighs them into one score: positive means "
+            "*dog*, negative *cat*. **Grad-CAM** asks which places in a layer's maps pushed that score up: it "
+            "takes the score's gradient, weighs each map by how much it helped, adds them up and keeps the "
+            "positive part. Red = strong evidence for the class, blue = none.\n\n"
+            "**The layer** trades sharpness for meaning: the first stages (56×56, 28×28) see edges and fur and "
+            "give sharp but less class-specific maps; the last stage (7×7) sees 'cat' or 'dog' and gives the "
+            "coarse map the decision actually rests on. Other methods (Grad-CAM++, Score-CAM, …) answer the same "
+            "question differently; the Compare page puts them side by side."
+        )
     st.header("Explanation")
     method = st.selectbox("Method", list(METHODS), key="method", help="Grad-CAM is the classic; see the README's table of methods.")
     layers = explainer.classifier.offered_layers(config)
@@ -128,9 +139,10 @@ height, width = photo.shape[:2]
 colored = picture(raw_map, photo, relu, colormap, smooth, explanation, layer)
 overlaid = blend(photo, colored, alpha)
 left, middle, right = st.columns(3)
-left.image(photo, caption=f"{name} ({width}×{height})", width="stretch")
-middle.image(colored, caption=f"{method} for '{explanation.target}' at {layer}", width="stretch")
-right.image(overlaid, caption=f"Overlay, alpha {alpha:.2f}", width="stretch")
+left.image(photo, caption=f"{name} ({width}×{height})", width="stretch", alt=f"The photo {name}")
+middle.image(colored, caption=f"{method} for '{explanation.target}' at {layer}", width="stretch",
+             alt=f"{method} heatmap for {explanation.target}: red where the evidence is strongest")
+right.image(overlaid, caption=f"Overlay, alpha {alpha:.2f}", width="stretch", alt="The heatmap blended over the photo")
 figures = explanation.figures(layer)
 numbers = st.columns(4)
 for column, (label, value) in zip(numbers, figures.items()):

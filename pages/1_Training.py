@@ -25,7 +25,7 @@ def start_run() -> None:
         class_folders(Path(state.data_dir))  # layout only; the run itself skips and counts bad photos
         resolve_backbone_weights(state.backbone_weights.strip() or "imagenet")  # a named file must exist
         arguments = ["--epochs", str(state.epochs), "--fine-tune-epochs", str(state.fine_tune_epochs),
-                     "--backbone-weights", state.backbone_weights.strip() or "imagenet"]
+                     "--patience", str(state.patience), "--backbone-weights", state.backbone_weights.strip() or "imagenet"]
         state.start_message = ("info", f"Started run {start_worker(Path(state.data_dir), config.weights_dir, arguments).name}.")
     except (Busy, DataError, ModelError, OSError) as error:
         state.start_message = ("warning", str(error))
@@ -77,8 +77,10 @@ def show_report(status: dict) -> None:
         pictures = mistake_overlays(model_path, mistake["path"], predicted, true)
         if pictures:
             columns = right.columns(2)
-            columns[0].image(pictures[0], caption=f"{Path(mistake['path']).name}: why '{predicted}' ({mistake['confidence']:.0%})", width="stretch")
-            columns[1].image(pictures[1], caption=f"why '{true}' (the true class)", width="stretch")
+            columns[0].image(pictures[0], caption=f"{Path(mistake['path']).name}: why '{predicted}' ({mistake['confidence']:.0%})",
+                             width="stretch", alt=f"Grad-CAM for the wrongly predicted class {predicted}")
+            columns[1].image(pictures[1], caption=f"why '{true}' (the true class)", width="stretch",
+                             alt=f"Grad-CAM for the true class {true}")
 
 
 @st.fragment(run_every=1.0)
@@ -131,9 +133,11 @@ st.markdown(
 )
 with st.form("start"):
     st.text_input("Data folder", str(config.data_dir), key="data_dir")
-    left, middle, right = st.columns(3)
-    left.number_input("Head epochs", 1, 500, defaults.epochs, key="epochs")
+    left, middle, patience, right = st.columns(4)
+    left.number_input("Head epochs", 1, 2000, defaults.epochs, key="epochs")
     middle.number_input("Fine-tune epochs (slow on a CPU)", 0, 100, defaults.fine_tune_epochs, key="fine_tune_epochs")
+    patience.number_input("Early-stopping patience", 1, 2000, defaults.patience, key="patience",
+                          help="Epochs without a better validation loss before a phase stops.")
     right.text_input("Backbone weights: imagenet, none, or a file", config.backbone_weights or "imagenet",
                      key="backbone_weights", help="'none' starts from random weights: it runs offline but learns little.")
     st.form_submit_button("Start training", on_click=start_run, type="primary")

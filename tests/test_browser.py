@@ -1,0 +1,199 @@
+"""The real app in a real browser: Debian's Chromium driven by Selenium, against `streamlit run` on loopback.
+
+Screenshots of each state go to artifacts/screenshots/ (not committed: they show the licensed dev photos).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from core.config import ROOT
+from tests.conftest import make_pets
+
+pytestmark = pytest.mark.browser
+SHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+if not (CHROMIUM and DRIVER):
+    pytest.skip("Debian's chromium and chromium-driver are not installed (make browser installs them as root)",
+                allow_module_level=True)
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, request):
+    """`streamlit run app.py` on a free loopback port, a small model in a temporary weights folder."""
+    from core.model import ModelInfo, save_classifier
+    from tests.conftest import TINY_SIZE, tiny_model
+
+    root = tmp_path_factory.mktemp("browser")
+    save_classifier(tiny_model(), ModelInfo(image_size=TINY_SIZE, backbone="tiny", backbone_weights="none"),
+                    root / "weights" / "model.keras")
+    pets = Path(__file__).resolve().parents[2] / "shared" / "data" / "pets"
+    validation = pets / "validation" if (pets / "validation").is_dir() else make_pets(root / "gen", 2, 4) / "validation"
+    port = free_port()
+    env = {**os.environ, "CATDOG_WEIGHTS_DIR": str(root / "weights"), "CATDOG_VALIDATION_DIR": str(validation),
+           "CATDOG_DATA_DIR": str(make_pets(root / "data", n_train=60, n_validation=20, size=32))}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--server.headless", "true"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    yield {"url": url, "root": root, "validation": validation, "pets": pets}
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture
+def browser(tmp_path, request):
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1400,1000", f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    options.add_experimental_option("prefs", {"download.default_directory": str(tmp_path / "downloads")})
+    driver = webdriver.Chrome(service=webdriver.ChromeService(DRIVER), options=options)
+    driver.downloads = tmp_path / "downloads"
+    yield driver
+    driver.quit()
+
+
+def shot(driver, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(SHOTS / f"{name}.png"))
+
+
+def wait(driver, condition, timeout: float = 60):
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.25).until(lambda d: condition(d))
+    except Exception:
+        shot(driver, "failed")  # what the page showed when the wait gave up
+        raise
+
+
+def text(driver) -> str:
+    return driver.find_element(By.TAG_NAME, "body").text
+
+
+def images(driver) -> list[str]:
+    return [img.get_attribute("src") for img in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stImage'] img")]
+
+
+def press(driver, label: str, *keys) -> None:
+    """Focus a slider (react-aria's hidden range input) and use the keyboard, as a keyboard user would."""
+    handle = driver.find_element(By.CSS_SELECTOR, f"input[type='range'][aria-label='{label}']")
+    driver.execute_script("arguments[0].focus()", handle)
+    ActionChains(driver).send_keys(*keys).perform()
+
+
+def upload(driver, path: Path) -> None:
+    driver.find_element(By.XPATH, "//input[@type='file']").send_keys(str(path))
+
+
+def test_explain_page_upload_sliders_download_random_and_corrupt(server, browser, tmp_path):
+    browser.get(server["url"])
+    wait(browser, lambda d: "Upload a photo or pick" in text(d))
+    photo = sorted((server["validation"]).rglob("*.*"))[0]
+    upload(browser, photo)
+    wait(browser, lambda d: "Prediction:" in text(d) and len(images(d)) >= 3)
+    shot(browser, "explain-uploaded")
+    overlay = images(browser)[2]
+
+    press(browser, "Heatmap opacity (alpha)", Keys.RIGHT, Keys.RIGHT)  # two steps of 0.05
+    wait(browser, lambda d: len(images(d)) >= 3 and images(d)[2] != overlay)
+    assert "Overlay, alpha 0.50" in text(browser)
+    overlay = images(browser)[2]
+
+    press(browser, "Layer (fine → coarse)", Keys.LEFT)
+    wait(browser, lambda d: "at conv_a" in text(d) and images(d)[2] != overlay)
+    shot(browser, "explain-layer-changed")
+
+    browser.find_element(By.XPATH, "//button[.//p[text()='Overlay (PNG)']]").click()
+    download = browser.downloads / f"{photo.stem}_overlay.png"
+    wait(browser, lambda d: download.is_file() and download.stat().st_size > 0, 30)
+    assert Image.open(download).size == Image.open(photo).size
+
+    browser.find_element(By.XPATH, "//label[.//p[text()='Random validation photo']]").click()
+    wait(browser, lambda d: d.find_elements(By.XPATH, "//button[.//p[contains(., 'Pick a random photo')]]"))
+    browser.find_element(By.XPATH, "//button[.//p[contains(., 'Pick a random photo')]]").click()
+    wait(browser, lambda d: "Prediction:" in text(d) and len(images(d)) >= 3)
+    shot(browser, "explain-random")
+
+    browser.find_element(By.XPATH, "//label[.//p[text()='Upload a photo']]").click()
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    wait(browser, lambda d: d.find_elements(By.XPATH, "//input[@type='file']"))
+    upload(browser, broken)
+    wait(browser, lambda d: "broken.jpg is truncated or corrupt" in text(d))
+    assert "Traceback" not in text(browser)
+    shot(browser, "explain-corrupt")
+
+
+def test_training_page_progress_curves_stop_and_settle(server, browser):
+    browser.get(f"{server['url']}/Training")
+    wait(browser, lambda d: "Start training" in text(d))
+    fields = {"Backbone weights: imagenet, none, or a file": "none", "Head epochs": "2000", "Early-stopping patience": "2000"}
+    for label, value in fields.items():
+        box = wait(browser, lambda d: d.find_element(By.XPATH, f"//input[@aria-label='{label}']"))
+        box.click()
+        box.send_keys(Keys.CONTROL + "a")
+        box.send_keys(value)
+        box.send_keys(Keys.TAB)
+        wait(browser, lambda d: box.get_attribute("value") == value, 10)
+    browser.find_element(By.XPATH, "//button[.//p[text()='Start training']]").click()
+    wait(browser, lambda d: "Started run" in text(d))
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid='stProgress']"), 120)
+    shot(browser, "training-progress")
+    wait(browser, lambda d: "val_loss (epoch" in text(d), 180)
+    first = int(text(browser).split("val_loss (epoch ")[1].split(")")[0])
+    wait(browser, lambda d: int(text(d).split("val_loss (epoch ")[1].split(")")[0]) > first, 60)  # the curves move
+    assert browser.find_elements(By.CSS_SELECTOR, "[data-testid='stVegaLiteChart'], [data-testid='stArrowVegaLiteChart']")
+    shot(browser, "training-curves")
+    browser.find_element(By.XPATH, "//button[.//p[text()='Stop, keep the best model so far']]").click()
+    wait(browser, lambda d: ": done" in text(d) and "Stopped early" in text(d), 120)
+    assert not browser.find_elements(By.CSS_SELECTOR, "[data-testid='stProgress']")
+    assert "Validation accuracy" in text(browser) and "Traceback" not in text(browser)
+    shot(browser, "training-stopped")
+
+
+def test_phone_width_and_dark_theme(server, browser):
+    browser.set_window_size(390, 844)
+    browser.get(server["url"])
+    wait(browser, lambda d: "Upload a photo or pick" in text(d))
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+    shot(browser, "explain-phone")
+    browser.set_window_size(1400, 1000)
+    browser.get(f"{server['url']}/?embed_options=dark_theme")
+    wait(browser, lambda d: "Upload a photo or pick" in text(d))
+    background = browser.execute_script(
+        "return getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor")
+    channels = [int(v) for v in background[background.index("(") + 1 : background.index(")")].split(",")[:3]]
+    assert sum(channels) < 150, background  # a dark background
+    shot(browser, "explain-dark")
