@@ -174,7 +174,8 @@ def test_training_page_progress_curves_stop_and_settle(server, browser):
     wait(browser, lambda d: "val_loss (epoch" in text(d), 180)
     first = int(text(browser).split("val_loss (epoch ")[1].split(")")[0])
     wait(browser, lambda d: int(text(d).split("val_loss (epoch ")[1].split(")")[0]) > first, 60)  # the curves move
-    assert browser.find_elements(By.CSS_SELECTOR, "[data-testid='stVegaLiteChart'], [data-testid='stArrowVegaLiteChart']")
+    charts = "[data-testid='stVegaLiteChart'], [data-testid='stArrowVegaLiteChart']"
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, charts)) == 2, 30)  # accuracy and loss (it redraws each second)
     shot(browser, "training-curves")
     browser.find_element(By.XPATH, "//button[.//p[text()='Stop, keep the best model so far']]").click()
     wait(browser, lambda d: ": done" in text(d) and "Stopped early" in text(d), 120)
