@@ -45,6 +45,8 @@ class Config:
     imagenet_weights: str = field(default_factory=lambda: os.environ.get("CATDOG_IMAGENET_WEIGHTS", ""))
     # Decompression-bomb guard: refuse images with more pixels than this (a 50-megapixel photo passes).
     max_pixels: int = 60_000_000
+    # Largest photo file accepted, in bytes; the same as server.maxUploadSize in .streamlit/config.toml.
+    max_bytes: int = 25 * 1024 * 1024
     # Overlay colormap and opacity defaults (matplotlib colormap names).
     colormap: str = "jet"
     alpha: float = 0.4

@@ -26,7 +26,9 @@ def load_image(source: bytes | str | Path, name: str | None = None, config: Conf
     converted, animations give their first frame. Anything else raises ImageError with one line.
     """
     name = name or (Path(source).name if isinstance(source, (str, Path)) else "upload")
-    data = _read_bytes(source, name)
+    data = _read_bytes(source, name, config.max_bytes)
+    if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftyphevc"):
+        raise ImageError(f"{name} is a HEIC/HEIF photo, which this app cannot read: export it as JPEG first.")
     try:
         with warnings.catch_warnings():
             # Pillow only warns between max_pixels and 2x; we refuse on our own limit below instead.
@@ -50,14 +52,18 @@ def load_image(source: bytes | str | Path, name: str | None = None, config: Conf
         raise ImageError(f"{name} is truncated or corrupt ({error}).") from None
 
 
-def _read_bytes(source: bytes | str | Path, name: str) -> bytes:
+def _read_bytes(source: bytes | str | Path, name: str, max_bytes: int) -> bytes:
     if isinstance(source, bytes):
         data = source
     else:
         path = Path(source)
         if not path.is_file():
             raise ImageError(f"{name}: no such file ({path}).")
+        if path.stat().st_size > max_bytes:
+            raise ImageError(f"{name} is {path.stat().st_size / 2**20:.1f} MB, over the {max_bytes / 2**20:.0f} MB limit.")
         data = path.read_bytes()
+    if len(data) > max_bytes:
+        raise ImageError(f"{name} is {len(data) / 2**20:.1f} MB, over the {max_bytes / 2**20:.0f} MB limit.")
     if not data:
         raise ImageError(f"{name} is empty (0 bytes).")
     return data

@@ -108,3 +108,39 @@ def test_real_photos_load(pets):
     for path in list_images(pets / "validation")[:20]:
         photo = load_image(path)
         assert photo.ndim == 3 and photo.shape[2] == 3 and min(photo.shape[:2]) >= 64
+
+
+def test_progressive_jpeg_animated_webp_and_16_bit_rgb_png():
+    assert load_image(encoded(gradient_rgb(), "JPEG", progressive=True)).shape == (20, 40, 3)
+    frames = [Image.new("RGB", (6, 6), colour) for colour in ((250, 0, 0), (0, 0, 250))]
+    assert load_image(encoded(frames[0], "WEBP", save_all=True, append_images=frames[1:], lossless=True))[0, 0, 0] > 200
+    import cv2
+
+    deep = np.zeros((3, 4, 3), np.uint16)
+    deep[..., 2] = 65535  # OpenCV writes BGR: this is a fully red 48-bit PNG
+    photo = load_image(cv2.imencode(".png", deep)[1].tobytes())
+    assert photo.shape == (3, 4, 3) and tuple(photo[0, 0]) == (255, 0, 0)
+
+
+def test_absurd_shapes_are_explained(tiny_weights):
+    from core.explain import Explainer
+    from core.model import load_classifier
+    from core.overlay import overlay
+
+    explainer = Explainer(load_classifier(tiny_weights / "model.keras"))
+    for size in [(10000, 3), (3, 10000), (1, 1)]:
+        photo = load_image(encoded(Image.new("RGB", size, (90, 120, 30)), "PNG"))
+        explanation = explainer.explain([photo])[0]
+        assert overlay(photo, explanation.heatmap("conv_b")).shape == (size[1], size[0], 3)
+
+
+def test_heic_and_oversized_files_are_refused_with_one_line(tmp_path):
+    heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 100
+    with pytest.raises(ImageError, match="HEIC/HEIF photo, which this app cannot read: export it as JPEG"):
+        load_image(heic, name="IMG_0001.HEIC")
+    with pytest.raises(ImageError, match="over the 0 MB limit"):
+        load_image(encoded(gradient_rgb(), "PNG"), config=Config(max_bytes=100))
+    path = tmp_path / "big.png"
+    path.write_bytes(encoded(gradient_rgb(), "PNG"))
+    with pytest.raises(ImageError, match="big.png is 0.0 MB, over"):
+        load_image(path, config=Config(max_bytes=100))
