@@ -53,6 +53,16 @@ class Config:
 
     # Where the Training page looks for data by default: a folder with train/ and validation/.
     data_dir: Path = field(default_factory=lambda: _env_path("CATDOG_DATA_DIR", ROOT / "data"))
+    # Folders the Training page may read (data_dir too); more with CATDOG_DATA_ROOTS=dir1:dir2.
+    extra_data_roots: tuple[Path, ...] = field(
+        default_factory=lambda: tuple(Path(p) for p in os.environ.get("CATDOG_DATA_ROOTS", "").split(os.pathsep) if p)
+    )
+    # Files listed per class folder before a folder counts as too big to train from the page.
+    max_files_per_class: int = 100_000
+
+    @property
+    def data_roots(self) -> tuple[Path, ...]:
+        return (self.data_dir, *self.extra_data_roots)
 
     @property
     def model_path(self) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ class DataFolders:
         return text + (f"; {len(self.skipped)} unreadable file(s) skipped" if self.skipped else "")
 
 
-def scan(root: Path, validation_fraction: float = 0.2, seed: int = 1337) -> DataFolders:
+def scan(root: Path, validation_fraction: float = 0.2, seed: int = 1337, max_files: int = 100_000) -> DataFolders:
     """Check `root/train/<class>/` (and `root/validation/<class>/`): exactly two classes, each with photos.
 
     Unreadable files are skipped and counted. Without validation/, a seeded, per-class fraction of
@@ -55,9 +56,9 @@ def scan(root: Path, validation_fraction: float = 0.2, seed: int = 1337) -> Data
     class_names = class_folders(root)
     train_dir, validation_dir = root / "train", root / "validation"
     skipped: list[tuple[str, str]] = []
-    train = _read_split(train_dir, class_names, skipped)
+    train = _read_split(train_dir, class_names, skipped, max_files)
     if validation_dir.is_dir():
-        validation = _read_split(validation_dir, class_names, skipped)
+        validation = _read_split(validation_dir, class_names, skipped, max_files)
         held_out = False
     else:
         train, validation = _hold_out(train, validation_fraction, seed)
@@ -67,6 +68,19 @@ def scan(root: Path, validation_fraction: float = 0.2, seed: int = 1337) -> Data
             if count == 0:
                 raise DataError(f"The {split_name} split has no readable photo of class '{name}'.")
     return DataFolders(class_names, train, validation, tuple(skipped), held_out)
+
+
+def check_data_path(typed: str, roots: tuple[Path, ...]) -> Path:
+    """A data folder typed into the page, accepted only inside one of `roots` (after following links)."""
+    path = Path(typed.strip()).expanduser()
+    if ".." in path.parts:
+        raise DataError(f"{typed} contains '..': give the folder's own path.")
+    resolved = path.resolve()
+    allowed = [Path(root).resolve() for root in roots]
+    if not any(resolved == root or resolved.is_relative_to(root) for root in allowed):
+        names = ", ".join(str(root) for root in allowed)
+        raise DataError(f"{typed} is outside the data folders this app may read ({names}); set CATDOG_DATA_ROOTS to allow it.")
+    return resolved
 
 
 def class_folders(root: Path) -> tuple[str, ...]:
@@ -82,13 +96,22 @@ def class_folders(root: Path) -> tuple[str, ...]:
     return names
 
 
-def _read_split(folder: Path, class_names: tuple[str, ...], skipped: list) -> Split:
+def _read_split(folder: Path, class_names: tuple[str, ...], skipped: list, max_files: int) -> Split:
     paths, labels = [], []
+    data_root = folder.parent.resolve()
     for label, name in enumerate(class_names):
         class_dir = folder / name
         if not class_dir.is_dir():
             raise DataError(f"{folder} has no {name}/ folder (train/ has it).")
-        files = sorted(p for p in class_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        listed = list(itertools.islice(class_dir.iterdir(), max_files + 1))  # lazy: a huge folder stops here
+        if len(listed) > max_files:
+            raise DataError(f"{class_dir} holds more than {max_files:,} files; train on it from the command line.")
+        files = []
+        for path in sorted(p for p in listed if p.suffix.lower() in IMAGE_SUFFIXES):
+            if not path.resolve().is_relative_to(data_root):
+                skipped.append((str(path), "a link pointing outside the data folder"))
+            elif path.is_file():
+                files.append(path)
         # Decode every file once (threads: Pillow releases the GIL) so a bad one cannot stop training later.
         with ThreadPoolExecutor(max_workers=4) as pool:
             problems = list(pool.map(_problem, files))

@@ -14,7 +14,7 @@ from typing import Callable
 import keras
 import numpy as np
 
-from core.config import ROOT
+from core.config import ROOT, Config
 from core.data import DataError, DataFolders, scan
 from core.model import ModelError, ModelInfo, build_classifier, save_classifier
 from core.monitor import PROGRESS, RunMonitor, read_json
@@ -59,7 +59,7 @@ def run(data_root: Path, weights_dir: Path, config: TrainConfig = TrainConfig(),
     info = {"data": str(Path(data_root).resolve()), "run_dir": str(run_dir), "config": asdict(config)}
     monitor = RunMonitor(run_dir, {}, info)
     try:
-        data = scan(data_root, config.validation_fraction, config.seed)
+        data = scan(data_root, config.validation_fraction, config.seed, Config().max_files_per_class)
         n_train, n_val = len(data.train.paths), len(data.validation.paths)
         monitor.phases.update({"features": 2 * n_train + n_val, "head": 8 * config.epochs,
                                "fine-tune": config.fine_tune_epochs * (2.5 * n_train + n_val)})

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core import Config
 from core.app_support import explain_bytes, LoadedModel
-from core.data import DataError, class_folders
+from core.data import DataError, check_data_path, class_folders
 from core.explain import Explainer
 from core.jobs import Busy, latest_run, start_worker
 from core.model import ModelError, load_classifier, resolve_backbone_weights
@@ -22,11 +22,12 @@ config, defaults = Config(), TrainConfig()
 def start_run() -> None:
     state = st.session_state
     try:
-        class_folders(Path(state.data_dir))  # layout only; the run itself skips and counts bad photos
+        data_dir = check_data_path(state.data_dir, config.data_roots)
+        class_folders(data_dir)  # layout only; the run itself skips and counts bad photos
         resolve_backbone_weights(state.backbone_weights.strip() or "imagenet")  # a named file must exist
         arguments = ["--epochs", str(state.epochs), "--fine-tune-epochs", str(state.fine_tune_epochs),
                      "--patience", str(state.patience), "--backbone-weights", state.backbone_weights.strip() or "imagenet"]
-        state.start_message = ("info", f"Started run {start_worker(Path(state.data_dir), config.weights_dir, arguments).name}.")
+        state.start_message = ("info", f"Started run {start_worker(data_dir, config.weights_dir, arguments).name}.")
     except (Busy, DataError, ModelError, OSError) as error:
         state.start_message = ("warning", str(error))
 

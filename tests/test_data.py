@@ -71,3 +71,29 @@ def test_dataset_batches_resized_images_and_flips(generated_pets):
     outputs = [flip(batch, training=True).numpy() for _ in range(8)]
     assert all(np.array_equal(o[i], batch[i]) or np.array_equal(o[i], batch[i, :, ::-1]) for o in outputs for i in range(2))
     assert any(not np.array_equal(o, batch) for o in outputs)
+
+
+def test_page_paths_stay_inside_the_data_roots(tmp_path, generated_pets):
+    from core.data import check_data_path
+
+    roots = (generated_pets.parent,)
+    assert check_data_path(str(generated_pets), roots) == generated_pets.resolve()
+    with pytest.raises(DataError, match="outside the data folders"):
+        check_data_path("/etc", roots)
+    with pytest.raises(DataError, match="contains '..'"):
+        check_data_path(f"{generated_pets}/../pets", roots)
+    (generated_pets.parent / "escape").symlink_to("/usr")
+    with pytest.raises(DataError, match="outside the data folders"):
+        check_data_path(str(generated_pets.parent / "escape"), roots)
+
+
+def test_links_out_loops_and_huge_folders(tmp_path, generated_pets):
+    outside = tmp_path / "secret.png"
+    outside.write_bytes((generated_pets / "train" / "cats" / "cat_000.png").read_bytes())
+    (generated_pets / "train" / "cats" / "leak.png").symlink_to(outside)
+    (generated_pets / "train" / "dogs" / "loop").symlink_to(generated_pets / "train" / "dogs")
+    data = scan(generated_pets)
+    assert data.train.counts(2) == [12, 12]
+    assert [(p.split("/")[-1], why) for p, why in data.skipped] == [("leak.png", "a link pointing outside the data folder")]
+    with pytest.raises(DataError, match="holds more than 5 files"):
+        scan(generated_pets, max_files=5)

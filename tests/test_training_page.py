@@ -54,3 +54,12 @@ def test_page_refuses_a_missing_weights_file(monkeypatch, tmp_path, generated_pe
     at.button[0].click().run()
     assert not at.exception and at.warning[0].value == "Backbone weights file imagenetnone does not exist."
     assert not (tmp_path / "weights" / "runs").exists()
+
+
+def test_page_refuses_a_folder_outside_the_data_roots(monkeypatch, tmp_path, generated_pets):
+    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("CATDOG_DATA_DIR", str(generated_pets))
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.text_input(key="data_dir").set_value("/etc")
+    at.button[0].click().run()
+    assert not at.exception and "/etc is outside the data folders this app may read" in at.warning[0].value
