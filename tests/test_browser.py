@@ -127,8 +127,7 @@ def test_explain_page_upload_sliders_download_random_and_corrupt(server, browser
     overlay = images(browser)[2]
 
     press(browser, "Heatmap opacity (alpha)", Keys.RIGHT, Keys.RIGHT)  # two steps of 0.05
-    wait(browser, lambda d: len(images(d)) >= 3 and images(d)[2] != overlay)
-    assert "Overlay, alpha 0.50" in text(browser)
+    wait(browser, lambda d: len(images(d)) >= 3 and images(d)[2] != overlay and "Overlay, alpha 0.50" in text(d))
     overlay = images(browser)[2]
 
     press(browser, "Layer (fine → coarse)", Keys.LEFT)
@@ -178,9 +177,10 @@ def test_training_page_progress_curves_stop_and_settle(server, browser):
     wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, charts)) == 2, 30)  # accuracy and loss (it redraws each second)
     shot(browser, "training-curves")
     browser.find_element(By.XPATH, "//button[.//p[text()='Stop, keep the best model so far']]").click()
-    wait(browser, lambda d: ": done" in text(d) and "Stopped early" in text(d), 120)
-    assert not browser.find_elements(By.CSS_SELECTOR, "[data-testid='stProgress']")
-    assert "Validation accuracy" in text(browser) and "Traceback" not in text(browser)
+    # The status redraws every second: wait for each part of the settled page rather than catch it mid-draw.
+    wait(browser, lambda d: ": done" in text(d) and "Stopped early" in text(d) and "Validation accuracy" in text(d), 120)
+    wait(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, "[data-testid='stProgress']"), 30)
+    assert "Traceback" not in text(browser)
     shot(browser, "training-stopped")
 
 
