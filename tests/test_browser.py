@@ -114,7 +114,7 @@ def press(driver, label: str, *keys) -> None:
 
 
 def upload(driver, path: Path) -> None:
-    driver.find_element(By.XPATH, "//input[@type='file']").send_keys(str(path))
+    wait(driver, lambda d: d.find_element(By.XPATH, "//input[@type='file']")).send_keys(str(path))
 
 
 def test_explain_page_upload_sliders_download_random_and_corrupt(server, browser, tmp_path):
@@ -139,16 +139,18 @@ def test_explain_page_upload_sliders_download_random_and_corrupt(server, browser
     wait(browser, lambda d: download.is_file() and download.stat().st_size > 0, 30)
     assert Image.open(download).size == Image.open(photo).size
 
-    browser.find_element(By.XPATH, "//label[.//p[text()='Random validation photo']]").click()
-    wait(browser, lambda d: d.find_elements(By.XPATH, "//button[.//p[contains(., 'Pick a random photo')]]"))
+    random_source = "//label[.//p[text()='Random validation photo']]"
+    # Click until the page has rerun with the new source (a click during a redraw can be lost).
+    wait(browser, lambda d: d.find_element(By.XPATH, random_source).click() or
+         d.find_elements(By.XPATH, "//button[.//p[contains(., 'Pick a random photo')]]"))
     browser.find_element(By.XPATH, "//button[.//p[contains(., 'Pick a random photo')]]").click()
     wait(browser, lambda d: "Prediction:" in text(d) and len(images(d)) >= 3)
     shot(browser, "explain-random")
 
-    browser.find_element(By.XPATH, "//label[.//p[text()='Upload a photo']]").click()
+    browser.get(server["url"])  # a fresh visit that uploads a corrupt file
+    wait(browser, lambda d: "Upload a photo or pick" in text(d))
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    wait(browser, lambda d: d.find_elements(By.XPATH, "//input[@type='file']"))
     upload(browser, broken)
     wait(browser, lambda d: "broken.jpg is truncated or corrupt" in text(d))
     assert "Traceback" not in text(browser)

@@ -1,0 +1,100 @@
+"""Faults: kill -9 at 20 random moments, a disk that really fills, two runs requested at once."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from multiprocessing import Barrier, Process, Queue
+from pathlib import Path
+
+import pytest
+
+from core import jobs
+from core.config import ROOT, Config
+from core.model import file_sha256, load_default
+from core.train import TrainConfig
+from tests.conftest import tiny_model
+from tests.test_train import FAST, SLOW_RUN
+
+KILLS = 20
+
+
+def test_kill_9_at_20_random_moments_never_loses_the_model(generated_pets, tmp_path):
+    weights = tmp_path / "weights"
+    jobs.run(generated_pets, weights, TrainConfig(epochs=3, patience=3, strategy="default"), build=tiny_model)
+    rng = random.Random(20)
+    survived, moments = 0, []
+    for _ in range(KILLS):
+        before = Config(weights_dir=weights).model_path
+        digest = file_sha256(before)
+        # A run that finishes quickly (30 epochs), killed anywhere from start-up to saving and switching.
+        script = SLOW_RUN.replace("epochs=100000, patience=100000", "epochs=30, patience=30")
+        process = subprocess.Popen([sys.executable, "-c", script, str(generated_pets), str(weights)], cwd=ROOT)
+        moment = rng.uniform(3.0, 9.0)
+        time.sleep(moment)
+        latest = jobs.latest_run(weights) or {}
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        moments.append((round(moment, 2), latest.get("phase") or latest.get("state", "starting")))
+        after = Config(weights_dir=weights).model_path
+        assert load_default(Config(weights_dir=weights)).model is not None  # loads, whichever model is current
+        if after == before:
+            assert file_sha256(after) == digest  # the previous model, intact
+        else:
+            assert (jobs.read_json(after.parent / "progress.json") or {}).get("state") == "done"  # a finished run
+        survived += 1
+    (ROOT / "artifacts").mkdir(exist_ok=True)
+    (ROOT / "artifacts" / "kill9.json").write_text(json.dumps({"kills": KILLS, "loadable_after": survived, "moments": moments}))
+    assert survived == KILLS
+
+
+def _mount_tmpfs(path: Path, size: str) -> bool:
+    path.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True).returncode == 0
+
+
+def test_a_disk_that_fills_during_saving_fails_the_run_not_the_model(generated_pets, tmp_path):
+    weights = tmp_path / "small-disk"
+    if os.geteuid() != 0 or not _mount_tmpfs(weights, "2m"):
+        pytest.skip("needs root to mount a 2 MB tmpfs (CI runs as root)")
+    try:
+        jobs.run(generated_pets, weights, FAST, build=tiny_model)
+        before = Config(weights_dir=weights).model_path
+        digest = file_sha256(before)
+        filler = weights / "filler"
+        with open(filler, "wb") as file:  # leave about 20 KB free: the next model (about 50 KB) cannot fit
+            free = os.statvfs(weights).f_bavail * os.statvfs(weights).f_frsize
+            file.write(b"\0" * max(free - 20_000, 0))
+        with pytest.raises(OSError):
+            jobs.run(generated_pets, weights, FAST, build=tiny_model)
+        assert Config(weights_dir=weights).model_path == before and file_sha256(before) == digest
+        assert load_default(Config(weights_dir=weights)).info.val_accuracy == 1.0
+        failed = jobs.latest_run(weights)
+        assert failed["state"] == "failed" and "No space left on device" in failed["message"]
+    finally:
+        subprocess.run(["umount", str(weights)], capture_output=True)
+
+
+def _request(weights: str, barrier, results) -> None:
+    barrier.wait()  # both ask at the same moment
+    try:
+        jobs.acquire_lock(Path(weights), Path(weights) / "runs" / str(os.getpid()))
+        results.put("ran")
+    except jobs.Busy:
+        results.put("refused")
+    barrier.wait()  # the winner keeps living (as a run would) until both have asked
+
+
+def test_two_requests_at_once_exactly_one_runs(tmp_path):
+    for attempt in range(20):
+        weights = tmp_path / f"w{attempt}"
+        barrier, results = Barrier(2), Queue()
+        workers = [Process(target=_request, args=(str(weights), barrier, results)) for _ in range(2)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(30)
+        assert sorted(results.get(timeout=5) for _ in range(2)) == ["ran", "refused"]
