@@ -25,9 +25,10 @@ class LoadedModel:
 
 
 def model_key(config: Config) -> str:
-    """Identity of the app's model file: path and modification time (new weights -> new key)."""
+    """Identity of the app's model: path and modification times of the file and its sidecar (either changes -> new key)."""
     path = config.model_path
-    return f"{path}:{path.stat().st_mtime_ns}" if path.exists() else f"{path}:absent"
+    stamps = [str(p.stat().st_mtime_ns) if p.exists() else "absent" for p in (path, path.with_suffix(".json"))]
+    return f"{path}:{':'.join(stamps)}"
 
 
 def load_app_model(config: Config) -> LoadedModel:

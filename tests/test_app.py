@@ -132,3 +132,21 @@ def test_raw_numbers_downloads_faithfulness_and_sanity_check(app):
     assert not app.exception
     table = app.dataframe[0].value
     assert list(table["randomised up to"]) == ["logit", "conv_b", "conv_a"]
+
+
+def test_model_replaced_under_the_running_app_is_never_half_loaded(app, tiny_weights, tmp_path):
+    import os
+
+    from core.model import ModelInfo, save_classifier
+    from tests.conftest import TINY_SIZE, tiny_model
+
+    other = save_classifier(tiny_model(seed=13), ModelInfo(image_size=TINY_SIZE, backbone="tiny", trained_on="other"),
+                            tmp_path / "other" / "model.keras")
+    target = tiny_weights / "model.keras"
+    target.write_bytes(other.read_bytes())  # copied over by hand: new weights, old sidecar
+    os.utime(target, ns=(target.stat().st_atime_ns, target.stat().st_mtime_ns + 10**9))
+    app.run()
+    assert not app.exception and "does not match its sidecar's SHA-256" in app.error[0].value
+    (tiny_weights / "model.json").write_bytes(other.with_suffix(".json").read_bytes())  # the pair is whole again
+    app.run()
+    assert not app.error and "trained on other" in app.caption[0].value
