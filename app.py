@@ -181,8 +181,9 @@ with st.expander("Is this map faithful?"):
     if st.button("Measure faithfulness (about 100 forward passes)", key="measure"):
         model_input = to_model_input([photo], explainer.classifier.info.image_size)[0]
         index = explainer.target_index(explanation.target) if explanation.target in explainer.class_names else 1
-        st.session_state.faithfulness = (check_key, faithfulness(explainer.classifier.model, model_input,
-                                                                explanation.heatmap(layer), index))
+        with st.spinner("Deleting and inserting pixels, 50 steps each…"):
+            st.session_state.faithfulness = (check_key, faithfulness(explainer.classifier.model, model_input,
+                                                                    explanation.heatmap(layer), index))
     if st.session_state.get("faithfulness", (None,))[0] == check_key:
         both = st.session_state.faithfulness[1]
         a, b, c, d = st.columns(4)
@@ -196,8 +197,9 @@ with st.expander("Is this map faithful?"):
         st.line_chart(curves, x_label="fraction of pixels", y_label=f"P({explanation.target})")
     if st.button("Sanity check: randomise the top layers of a copy", key="sanity_check"):
         model_input = to_model_input([photo], explainer.classifier.info.image_size)[0]
-        st.session_state.sanity = (check_key, sanity_check(explainer.classifier.model, layer, model_input,
-                                                           explainer.target_index(target), method if method != "Score-CAM" else "Grad-CAM"))
+        with st.spinner("Randomising a copy of the model, layer group by layer group…"):
+            st.session_state.sanity = (check_key, sanity_check(explainer.classifier.model, layer, model_input,
+                                                               explainer.target_index(target), method))
     if st.session_state.get("sanity", (None,))[0] == check_key:
         steps = st.session_state.sanity[1]
         st.dataframe(pd.DataFrame(steps).rename(columns={"randomised": "randomised up to", "rank_correlation": "rank correlation with the original"}))

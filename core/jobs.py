@@ -76,8 +76,9 @@ def run(data_root: Path, weights_dir: Path, config: TrainConfig = TrainConfig(),
             return monitor.state
         class_names = tuple(singular(n) for n in data.class_names)
         figures = {**report(result["val_logits"], data), "class_names": list(class_names)}
+        resnet = "conv5_block3_out" in {layer.name for layer in model.layers}
         model_info = ModelInfo(
-            class_names=class_names, image_size=model.input_shape[1],
+            class_names=class_names, image_size=model.input_shape[1], backbone="ResNet50" if resnet else model.name,
             backbone_weights=config.backbone_weights, trained_at=time.strftime("%Y-%m-%d %H:%M"),
             trained_on=str(Path(data_root).resolve()), val_accuracy=figures["accuracy"],
             extra={"class_folders": list(data.class_names), "train_counts": data.train.counts(2)},

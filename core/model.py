@@ -212,6 +212,8 @@ def load_classifier(path: Path, config: Config = Config()) -> Classifier:
     except Exception as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ModelError(f"{path.name} is not a loadable Keras model ({first_line[:200]}).") from None
+    if info.backbone == "ResNet50" and "conv5_block3_out" not in {layer.name for layer in model.layers}:
+        raise ModelError(f"{path.name} is not a ResNet-50 (no conv5_block3_out layer), but its sidecar says it is.")
     expected_input = (None, info.image_size, info.image_size, 3)
     outputs = {1, len(info.class_names)}
     if tuple(model.input_shape) != expected_input or model.output_shape[-1] not in outputs:

@@ -145,7 +145,7 @@ def test_repeated_calls_identical_and_nothing_mutated(tiny):
 
 def test_keras_round_trip_keeps_the_maps(tiny, tmp_path):
     images = np.random.default_rng(6).uniform(0, 255, (2, TINY_SIZE, TINY_SIZE, 3)).astype(np.float32)
-    path = save_classifier(tiny, ModelInfo(image_size=TINY_SIZE), tmp_path / "model.keras")
+    path = save_classifier(tiny, ModelInfo(image_size=TINY_SIZE, backbone="tiny"), tmp_path / "model.keras")
     loaded = load_classifier(path).model
     for layer in ("conv_a", "conv_b"):
         np.testing.assert_allclose(

@@ -107,7 +107,7 @@ def test_zero_shot_from_a_local_with_top_file(tmp_path):
 
 
 def test_save_load_round_trip_with_sidecar(tiny, tmp_path):
-    info = ModelInfo(image_size=TINY_SIZE, trained_on="pets", val_accuracy=0.5)
+    info = ModelInfo(image_size=TINY_SIZE, backbone="tiny", trained_on="pets", val_accuracy=0.5)
     path = save_classifier(tiny, info, tmp_path / "model.keras")
     sidecar = json.loads(path.with_suffix(".json").read_text())
     assert sidecar["class_names"] == ["cat", "dog"] and len(sidecar["sha256"]) == 64
@@ -119,7 +119,7 @@ def test_save_load_round_trip_with_sidecar(tiny, tmp_path):
 
 
 def test_mismatched_or_broken_models_are_refused(tiny, tmp_path):
-    path = save_classifier(tiny, ModelInfo(image_size=TINY_SIZE), tmp_path / "model.keras")
+    path = save_classifier(tiny, ModelInfo(image_size=TINY_SIZE, backbone="tiny"), tmp_path / "model.keras")
     sidecar = path.with_suffix(".json")
     good = json.loads(sidecar.read_text())
 
@@ -146,7 +146,7 @@ def test_mismatched_or_broken_models_are_refused(tiny, tmp_path):
 
 
 def test_failed_save_keeps_the_previous_model(tiny, tmp_path, monkeypatch):
-    path = save_classifier(tiny, ModelInfo(image_size=TINY_SIZE), tmp_path / "model.keras")
+    path = save_classifier(tiny, ModelInfo(image_size=TINY_SIZE, backbone="tiny"), tmp_path / "model.keras")
     before = path.read_bytes()
     other = tiny_model(seed=9)
 
@@ -155,7 +155,7 @@ def test_failed_save_keeps_the_previous_model(tiny, tmp_path, monkeypatch):
 
     monkeypatch.setattr(other, "save", disk_full)
     with pytest.raises(OSError):
-        save_classifier(other, ModelInfo(image_size=TINY_SIZE), path)
+        save_classifier(other, ModelInfo(image_size=TINY_SIZE, backbone="tiny"), path)
     assert path.read_bytes() == before and load_classifier(path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json", "model.keras"]
 
@@ -165,6 +165,12 @@ def test_safe_mode_refuses_lambda_layers(tmp_path):
     x = keras.layers.Lambda(lambda t: t * 2.0)(inputs)
     x = keras.layers.Conv2D(2, 3, name="conv")(x)
     model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.GlobalAveragePooling2D()(x)))
-    path = save_classifier(model, ModelInfo(image_size=TINY_SIZE), tmp_path / "model.keras")
+    path = save_classifier(model, ModelInfo(image_size=TINY_SIZE, backbone="tiny"), tmp_path / "model.keras")
     with pytest.raises(ModelError, match="not a loadable Keras model"):
+        load_classifier(path)
+
+
+def test_a_model_that_is_not_the_architecture_its_sidecar_names_is_refused(tiny, tmp_path):
+    path = save_classifier(tiny, ModelInfo(image_size=TINY_SIZE, backbone="ResNet50"), tmp_path / "model.keras")
+    with pytest.raises(ModelError, match="is not a ResNet-50 \\(no conv5_block3_out layer\\)"):
         load_classifier(path)
