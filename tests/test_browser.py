@@ -40,6 +40,17 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def wait_for_server(url: str, timeout: float = 90) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"no Streamlit server answered at {url}")
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, request):
     """`streamlit run app.py` on a free loopback port, a small model in a temporary weights folder."""
@@ -58,13 +69,7 @@ def server(tmp_path_factory, request):
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
          "--server.headless", "true"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.5)
+    wait_for_server(url)
     yield {"url": url, "root": root, "validation": validation, "pets": pets}
     process.terminate()
     process.wait(timeout=30)

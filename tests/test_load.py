@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 import numpy as np
 import pytest
@@ -21,7 +20,7 @@ from core.explain import Explainer
 from core.images import load_image
 from core.model import ModelInfo, build_classifier, load_classifier, save_classifier
 from tests.conftest import PETS, make_pets
-from tests.test_browser import CHROMIUM, DRIVER, free_port, images, press, text, upload, wait
+from tests.test_browser import CHROMIUM, DRIVER, free_port, images, press, text, upload, wait, wait_for_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.resnet]
 SESSIONS = 8
@@ -85,7 +84,7 @@ def test_eight_concurrent_sessions_each_see_their_own_photo(resnet_weights, tmp_
         env={**os.environ, "CATDOG_WEIGHTS_DIR": str(resnet_weights)})
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_health(url)
+        wait_for_server(url)
         warm_up, errors = [], []
         session(url, photos[0], expected[photos[0]], warm_up, errors)  # loads the model once (cold start: not measured)
         results = []
@@ -105,17 +104,6 @@ def test_eight_concurrent_sessions_each_see_their_own_photo(resnet_weights, tmp_
                "slider_to_new_overlay_s": {"p50": statistics.median(sliders), "p95": _p95(sliders)},
                "server_peak_rss_mib": peak_kib / 1024}
     _write("load.json", figures)
-
-
-def _wait_health(url: str) -> None:
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-            return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError("the server did not start")
 
 
 def _p95(values: list[float]) -> float:

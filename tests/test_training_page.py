@@ -38,18 +38,20 @@ def test_page_starts_a_real_run_shows_progress_and_refuses_a_second(monkeypatch,
     assert (weights / "current" / "model.keras").is_file()
 
 
+def open_page(monkeypatch, weights, data) -> AppTest:
+    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(weights))
+    monkeypatch.setenv("CATDOG_DATA_DIR", str(data))
+    return AppTest.from_file(PAGE, default_timeout=60).run()
+
+
 def test_page_refuses_a_folder_without_train(monkeypatch, tmp_path):
-    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tmp_path / "weights"))
-    monkeypatch.setenv("CATDOG_DATA_DIR", str(tmp_path))
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = open_page(monkeypatch, tmp_path / "weights", tmp_path)
     at.button[0].click().run()
     assert not at.exception and "has no train/ folder" in at.warning[0].value
 
 
 def test_page_refuses_a_missing_weights_file(monkeypatch, tmp_path, generated_pets):
-    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tmp_path / "weights"))
-    monkeypatch.setenv("CATDOG_DATA_DIR", str(generated_pets))
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = open_page(monkeypatch, tmp_path / "weights", generated_pets)
     at.text_input(key="backbone_weights").set_value("imagenetnone")
     at.button[0].click().run()
     assert not at.exception and at.warning[0].value == "Backbone weights file imagenetnone does not exist."
@@ -57,9 +59,7 @@ def test_page_refuses_a_missing_weights_file(monkeypatch, tmp_path, generated_pe
 
 
 def test_page_refuses_a_folder_outside_the_data_roots(monkeypatch, tmp_path, generated_pets):
-    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tmp_path / "weights"))
-    monkeypatch.setenv("CATDOG_DATA_DIR", str(generated_pets))
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = open_page(monkeypatch, tmp_path / "weights", generated_pets)
     at.text_input(key="data_dir").set_value("/etc")
     at.button[0].click().run()
     assert not at.exception and "/etc is outside the data folders this app may read" in at.warning[0].value
