@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Callable
+from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from core.data import DataFolders, Split, augmenter, image_dataset, scan
-from core.model import ModelInfo, build_classifier, save_classifier
-from core.monitor import RunMonitor
-from core.store import new_run_dir, publish
+from core.data import DataFolders, Split, augmenter, image_dataset
 
 FEATURES, HEAD, LOGIT = "avg_pool", "dropout", "logit"  # the classifier's layer names the recipe relies on
 

@@ -1,6 +1,5 @@
 """Compare page: one photo, every method at every layer, each with its time and deletion AUC."""
 
-from pathlib import Path
 
 import streamlit as st
 

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from core.cams import PREDICTED, GradCAM, class_scores, flatten_model, normalize
 from core.model import ModelInfo, load_classifier, save_classifier
-from tests.conftest import TINY_SIZE, tiny_model
+from tests.conftest import TINY_SIZE
 
 CAT, DOG = 0, 1
 

@@ -19,7 +19,7 @@ from core.data import image_dataset, scan
 from core.model import file_sha256, load_default
 from core.monitor import PROGRESS, read_json, request_stop
 from core.train import TrainConfig, extract_features, train_head_cached, train_head_uncached
-from tests.conftest import make_pets, tiny_model
+from tests.conftest import tiny_model
 
 FAST = TrainConfig(epochs=40, learning_rate=0.05, patience=40, backbone_weights="none", strategy="default")
 
