@@ -46,10 +46,12 @@ def test_upload_shows_prediction_and_sliders_change_the_overlay(app):
     assert labels[:2] == ["P(cat)", "P(dog)"]
     probabilities = [float(metric.value.rstrip("%")) for metric in app.metric[:2]]
     assert abs(sum(probabilities) - 100) < 0.2
-    # photo, map, overlay; why cat, why dog, the contrast; one per layer (the tiny model has two)
-    assert len(app.image) == 3 + 3 + 2 and "(40×30)" in app.image[0].proto.imgs[0].caption
+    # photo, map, overlay; one per layer (the tiny model has two); the contrast only when asked for
+    assert len(app.image) == 3 + 2 and "(40×30)" in app.image[0].proto.imgs[0].caption
+    app.toggle(key="contrast").set_value(True).run()
     captions = [image.proto.imgs[0].caption for image in app.image[3:]]
-    assert captions[:3] == [c for c in captions[:3] if c.startswith("why '")] and "dog minus cat" in captions[2]
+    assert len(captions) == 3 + 2 and all(c.startswith("why '") for c in captions[:3]) and "dog minus cat" in captions[2]
+    app.toggle(key="contrast").set_value(False).run()
     first = overlay_url(app)
 
     app.slider(key="alpha").set_value(0.9).run()
@@ -76,7 +78,7 @@ def test_random_validation_photo(monkeypatch, tiny_weights, pets):
     at.sidebar.button[0].click().run()
     assert not at.exception and not at.error
     assert at.session_state.random_photo.startswith(str(pets / "validation"))
-    assert len(at.image) == 8 and at.subheader[0].value.startswith("Prediction")
+    assert len(at.image) == 5 and at.subheader[0].value.startswith("Prediction")
 
 
 def test_empty_validation_folder_is_explained(app, tmp_path):
@@ -116,6 +118,7 @@ def test_every_method_renders_with_its_options(app, method):
     assert not app.exception and f"{method} for '" in app.image[1].proto.imgs[0].caption
     app.checkbox(key="relu").set_value(False).run()
     app.radio(key="upsampling").set_value("nearest (true grid)").run()
+    app.toggle(key="contrast").set_value(True).run()
     assert not app.exception and len(app.image) == 8
 
 
