@@ -181,7 +181,7 @@ with st.expander("Is this map faithful?"):
     check_key = (hash(data), key, layer, target, options)
     if st.button("Measure faithfulness (about 100 forward passes)", key="measure"):
         model_input = to_model_input([photo], explainer.classifier.info.image_size)[0]
-        index = explainer.target_index(explanation.target) if explanation.target in explainer.class_names else 1
+        index = explainer.scored_class(explanation)
         with st.spinner("Deleting and inserting pixels, 50 steps each…"):
             st.session_state.faithfulness = (check_key, faithfulness(explainer.classifier.model, model_input,
                                                                     explanation.heatmap(layer), index))

@@ -81,7 +81,7 @@ def run_evaluate(args: argparse.Namespace, config: Config = Config()) -> int:
         figures = []
         for photo, image in zip(photos, inputs):
             explanation = explainer.explain([photo], args.target, method)[0]
-            index = explainer.class_names.index(explanation.target) if explanation.target in explainer.class_names else 1
+            index = explainer.scored_class(explanation)
             figures.append(faithfulness(classifier.model, image, explanation.heatmap(layer), index, args.steps))
         mean = lambda which, key: float(np.mean([f[which][key] for f in figures]))  # noqa: E731
         rows.append([method, mean("map", "deletion_auc"), mean("random", "deletion_auc"), mean("map", "insertion_auc"),

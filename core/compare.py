@@ -26,7 +26,7 @@ def compare(explainer: Explainer, photo: np.ndarray, methods: list[str], layers:
     cells = []
     for i, method in enumerate(methods):
         explanation = explainer.explain([photo], target, method)[0]
-        index = explainer.target_index(explanation.target) if explanation.target in explainer.class_names else 1
+        index = explainer.scored_class(explanation)
         for layer in layers:
             heatmap = explanation.heatmap(layer)
             deletion = curves(explainer.classifier.model, model_input, heatmap, index, steps, insertion=False)

@@ -82,6 +82,10 @@ class Explainer:
             raise ValueError(f"Target {target!r} is not one of {self.targets}.")
         return self.class_names.index(target)
 
+    def scored_class(self, explanation: Explanation) -> int:
+        """The class whose probability faithfulness curves follow: the explained one (class 1 for the contrast)."""
+        return self.class_names.index(explanation.target) if explanation.target in self.class_names else 1
+
     def explain(self, photos: list[np.ndarray], target: str = "predicted", method: str = "Grad-CAM",
                 aug_smooth: bool = False, eigen_smooth: bool = False, top_n: int | None = 64) -> list[Explanation]:
         """Predict and explain a batch of RGB uint8 photos (any sizes) at every layer in one pass."""
