@@ -13,7 +13,7 @@ import tensorflow as tf
 from scipy.stats import spearmanr
 
 from core.cams import METHODS
-from core.cams.base import class_probabilities
+from core.cams.base import class_probabilities, normalize
 from core.overlay import upsample
 
 
@@ -87,20 +87,66 @@ def layer_groups(model: keras.Model, depth: int) -> list[tuple[str, list[str]]]:
     return list(groups.items())[:depth]
 
 
+SANITY_THRESHOLD = 0.5  # a map "changed" once SSIM, |Spearman| and Spearman of |maps| are all below this
+SSIM_WINDOW = 11  # tf.image.ssim's default filter size
+
+
+def reinitialise(layer: keras.layers.Layer, seed: int) -> None:
+    """Fresh weights from the layer's own initializers: He/Glorot kernels, zero biases, and for BatchNorm
+    gamma 1, beta 0, moving mean 0 and moving variance 1 (statistics stay valid: no negative variance)."""
+    for i, variable in enumerate(layer.weights):
+        initializer = getattr(layer, f"{variable.name}_initializer", None)
+        if initializer is None:  # a layer without named initializers: Keras' own defaults
+            initializer = keras.initializers.GlorotUniform() if len(variable.shape) > 1 else keras.initializers.Zeros()
+        config = initializer.get_config()
+        if "seed" in config:
+            initializer = initializer.__class__.from_config({**config, "seed": seed + i})
+        variable.assign(initializer(variable.shape, variable.dtype))
+
+
+def similarity(original: np.ndarray, randomised: np.ndarray, size: int) -> dict:
+    """Spearman of the raw maps, Spearman of their absolute values, and SSIM of the normalised maps
+    after the overlay's bilinear upsampling to the model's input size (tf.image.ssim's 11-px window
+    does not fit a 7x7 map). A figure that cannot be computed (a constant map) is None."""
+    signed = spearmanr(original.ravel(), randomised.ravel()).statistic
+    absolute = spearmanr(np.abs(original).ravel(), np.abs(randomised).ravel()).statistic
+    ssim = float("nan")  # tf.image.ssim needs at least its 11-px window
+    if size >= SSIM_WINDOW:
+        a, b = (upsample(normalize(m), size, size)[None, ..., None] for m in (original, randomised))
+        ssim = float(tf.image.ssim(tf.constant(a), tf.constant(b), max_val=1.0)[0])
+    figures = {"spearman": signed, "spearman_abs": absolute, "ssim": ssim}
+    return {k: None if not np.isfinite(v) else float(v) for k, v in figures.items()}
+
+
 def sanity_check(model: keras.Model, layer: str, image: np.ndarray, class_index: int, method: str = "Grad-CAM",
                  depth: int = 3, seed: int = 0) -> list[dict]:
-    """Randomise the top layers of a COPY of the model one group at a time (cascading), and give the rank
-    correlation of each map with the original. A map that stays the same does not depend on the model."""
-    original = METHODS[method](model, [layer])(image[None], class_index)["maps"][layer][0]
+    """The cascading randomisation of Adebayo et al. (2018) on a COPY of the model: from the top, one layer
+    group after another is re-initialised with its own initializers, and each map is compared with the
+    original. The class stays the one the original explained ("predicted" is resolved once, up front)."""
+    original = METHODS[method](model, [layer])(image[None], class_index)
+    fixed_class = int(original["class_index"][0])
+    original = original["maps"][layer][0]
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
-    rng = np.random.default_rng(seed)
     steps = []
-    for key, group in layer_groups(copy, depth):
+    for step, (key, group) in enumerate(layer_groups(copy, depth)):
         for name in group:
-            target = copy.get_layer(name)
-            target.set_weights([rng.normal(0.0, w.std() or 0.05, w.shape).astype(w.dtype) for w in target.get_weights()])
-        randomised = METHODS[method](copy, [layer])(image[None], class_index)["maps"][layer][0]
-        correlation = spearmanr(original.ravel(), randomised.ravel()).statistic
-        steps.append({"randomised": key, "rank_correlation": None if np.isnan(correlation) else float(correlation)})
+            reinitialise(copy.get_layer(name), seed + 1000 * step)
+        randomised = METHODS[method](copy, [layer])(image[None], fixed_class)["maps"][layer][0]
+        figures = similarity(original, randomised, image.shape[0]) if np.isfinite(randomised).all() else {
+            "spearman": None, "spearman_abs": None, "ssim": None}
+        steps.append({"randomised": key, "class_index": fixed_class, **figures})
     return steps
+
+
+def sanity_verdict(steps: list[dict]) -> tuple[str, str]:
+    """("pass" | "fail" | "unknown", one line). A step that could not be computed never counts as a pass."""
+    missing = [step["randomised"] for step in steps if None in (step["spearman"], step["spearman_abs"], step["ssim"])]
+    if not steps or missing:
+        return "unknown", f"No verdict: the similarity could not be computed after randomising {', '.join(missing) or 'anything'}."
+    last = steps[-1]
+    if max(abs(last["spearman"]), abs(last["spearman_abs"]), last["ssim"]) < SANITY_THRESHOLD:
+        return "pass", ("The map changes when the model is randomised (SSIM and |Spearman| below "
+                        f"{SANITY_THRESHOLD}): it depends on what the model learned.")
+    return "fail", ("The map stays similar when the model's top layers are randomised (SSIM or |Spearman| of "
+                    f"{SANITY_THRESHOLD} or more): it may show the photo's structure more than what the model uses.")

@@ -4,6 +4,7 @@ batch = one at a time, no NaN, smoothing that does what it says."""
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from core.cams import CONTRAST, METHODS, PREDICTED, GradCAM, normalize
 from core.cams.base import TTA_FACTORS
@@ -59,17 +60,35 @@ def softmax_tiny(seed=0) -> keras.Model:
 IMAGES = np.random.default_rng(1).uniform(0, 255, (3, TINY_SIZE, TINY_SIZE, 3)).astype(np.float32)
 
 
-@pytest.mark.parametrize("target", [0, DOG])
-def test_gradcam_plus_plus_parity_with_tf_keras_vis(target):
-    from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
+def test_gradcam_plus_plus_golden_eq_19():
+    # alpha = g^2 / (2 g^2 + sum(A) g^3) where g != 0; weight = sum(alpha * relu(g)); exp(S) cancels.
+    # Dog: channel 1 (sum 75) has g = +1 at three places: 3 / 77; channel 2 (sum 21) at one place: 1 / 23.
+    np.testing.assert_allclose(raw("Grad-CAM++")[0], 3 / 77 * A1 + 1 / 23 * A2, rtol=1e-5)
+    # Cat explains -z, so the gradients flip: channel 1 has g = +1 at one place, channel 2 at three.
+    np.testing.assert_allclose(raw("Grad-CAM++", target=0)[0], 1 / 77 * A1 + 3 / 23 * A2, rtol=1e-5)
 
+
+def test_gradcam_plus_plus_weights_are_never_negative_for_relu_activations():
+    rng = np.random.default_rng(0)
+    activations = tf.constant(np.maximum(rng.normal(size=(4, 5, 5, 8)), 0), tf.float32)
+    gradients = tf.constant(rng.normal(size=(4, 5, 5, 8)), tf.float32)
+    weights = METHODS["Grad-CAM++"](golden_model(), ["conv"]).channel_weights(activations, gradients, tf.zeros(4))
+    assert (weights.numpy() >= 0).all() and (weights.numpy() > 0).any()
+
+
+def test_gradcam_plus_plus_map_ignores_how_large_the_logit_is():
+    """Moving only the head's bias moves the logit to about -100, 0 and +100: the normalised map must not move."""
     model = tiny_model(seed=2)
-    sign = 1.0 if target == DOG else -1.0
-    reference = GradcamPlusPlus(model, clone=True)(lambda out: sign * out[:, 0], IMAGES, penultimate_layer="conv_b",
-                                                   expand_cam=False, normalize_cam=False)
-    ours = raw("Grad-CAM++", model, "conv_b", IMAGES, target)
-    np.testing.assert_allclose(np.maximum(ours, 0), reference, rtol=1e-4, atol=1e-5)
-    assert np.abs(reference).max() > 0
+    kernel, _ = model.get_layer("logit").get_weights()
+    maps = []
+    for bias in (-100.0, 0.0, 100.0):
+        model.get_layer("logit").set_weights([kernel, np.array([bias], np.float32)])
+        result = METHODS["Grad-CAM++"](model, ["conv_b"])(IMAGES, DOG)
+        assert np.isfinite(result["maps"]["conv_b"]).all() and abs(result["scores"][0] - bias) < 20
+        maps.append(np.stack([normalize(m) for m in result["maps"]["conv_b"]]))
+    assert maps[1].max() > 0
+    np.testing.assert_allclose(maps[0], maps[1], atol=1e-5)
+    np.testing.assert_allclose(maps[2], maps[1], atol=1e-5)
 
 
 @pytest.mark.parametrize("target", [0, DOG])
@@ -123,12 +142,22 @@ def test_contrast_target_with_one_logit_is_the_dog_map_doubled():
     np.testing.assert_allclose(contrast["scores"], 2 * dog["scores"], rtol=1e-6)
 
 
-def test_aug_smooth_is_the_mean_over_flips_and_intensity_scales():
+def test_aug_smooth_weighs_each_variant_equally_and_keeps_the_sign():
     cam = GradCAM(tiny_model(seed=8), ["conv_a"])
     smooth = cam(IMAGES, DOG, aug_smooth=True)["maps"]["conv_a"]
     parts = [cam(IMAGES * f, DOG)["maps"]["conv_a"] for f in TTA_FACTORS]
     parts += [cam(IMAGES[:, :, ::-1] * f, DOG)["maps"]["conv_a"][:, :, ::-1] for f in TTA_FACTORS]
-    np.testing.assert_allclose(smooth, np.mean(parts, axis=0), rtol=1e-4, atol=1e-5)
+    scaled = [part / np.abs(part).max(axis=(1, 2), keepdims=True) for part in parts]
+    np.testing.assert_allclose(smooth, np.mean(scaled, axis=0), rtol=1e-4, atol=1e-5)
+    assert (smooth < 0).any() and np.abs(smooth).max() <= 1 + 1e-6  # signed (no ReLU), at most 1 in size
+
+
+def test_equal_weight_mean_gives_a_loud_variant_no_more_say():
+    from core.cams.base import equal_weight_mean
+
+    quiet, loud = np.array([[[1.0, 0.0]]]), np.array([[[0.0, -1000.0]]])  # (N=1, h=1, w=2) each
+    np.testing.assert_allclose(equal_weight_mean(np.stack([quiet, loud])), [[[0.5, -0.5]]])
+    np.testing.assert_allclose(equal_weight_mean(np.zeros((2, 1, 2, 2))), np.zeros((1, 2, 2)))  # no NaN
 
 
 def test_eigen_smooth_projects_the_weighted_activations():

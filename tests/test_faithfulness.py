@@ -4,7 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from core.faithfulness import confidence_change, curves, faithfulness, layer_groups, sanity_check
+from core.cams import PREDICTED
+from core.faithfulness import (
+    confidence_change, curves, faithfulness, layer_groups, reinitialise, sanity_check, sanity_verdict)
 from tests.conftest import TINY_SIZE, tiny_model
 
 W, B = 0.5, -2.0
@@ -58,13 +60,86 @@ def test_average_drop_and_increase_closed_form():
     assert result["increase"] == float(masked > original)
 
 
+BN_SIZE = 16  # large enough for SSIM's 11-px window
+
+
+def batchnorm_model(seed: int = 0) -> keras.Model:
+    """Two conv + BatchNorm + ReLU stages, pooling and a one-logit head, fitted for a few steps so that the
+    BatchNorm layers hold real moving statistics (means far from 0, variances far from 1)."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((BN_SIZE, BN_SIZE, 3))
+    x = inputs
+    for i, filters in enumerate((6, 8)):
+        x = keras.layers.Conv2D(filters, 3, padding="same", name=f"conv{i + 2}_block1_conv")(x)
+        x = keras.layers.BatchNormalization(momentum=0.5, name=f"conv{i + 2}_block1_bn")(x)
+        x = keras.layers.ReLU(name=f"conv{i + 2}_block1_out")(x)
+    logit = keras.layers.Dense(1, name="logit")(keras.layers.GlobalAveragePooling2D()(x))
+    model = keras.Model(inputs, logit)
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(0, 255, (64, BN_SIZE, BN_SIZE, 3)).astype(np.float32)
+    model.compile("adam", keras.losses.BinaryCrossentropy(from_logits=True))
+    model.fit(images, (images[:, :4].mean(axis=(1, 2, 3)) > 127).astype(np.float32), epochs=3, verbose=0)
+    return model
+
+
+def test_sanity_check_on_batchnorm_keeps_statistics_valid_and_the_class_fixed():
+    model = batchnorm_model()
+    variances = model.get_layer("conv2_block1_bn").moving_variance.numpy()
+    assert np.abs(variances - 1).max() > 10  # real statistics, not the initial ones
+    before = [w.copy() for w in model.get_weights()]
+    image = np.random.default_rng(1).uniform(0, 255, (BN_SIZE, BN_SIZE, 3)).astype(np.float32)
+    steps = sanity_check(model, "conv3_block1_out", image, PREDICTED, depth=3)
+    assert [s["randomised"] for s in steps] == ["logit", "conv3_block1", "conv2_block1"]
+    predicted = int(model(image[None]).numpy()[0, 0] > 0)
+    assert {s["class_index"] for s in steps} == {predicted}  # never the randomised copy's own prediction
+    for step in steps:
+        assert all(step[k] is not None and np.isfinite(step[k]) for k in ("spearman", "spearman_abs", "ssim")), step
+    assert sanity_verdict(steps)[0] in ("pass", "fail")
+    for after, original in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(after, original)  # the copy was randomised, not the model
+
+
+def test_reinitialise_uses_each_layers_own_initializers():
+    model = batchnorm_model()
+    bn, conv = model.get_layer("conv2_block1_bn"), model.get_layer("conv2_block1_conv")
+    reinitialise(bn, seed=0)
+    reinitialise(conv, seed=0)
+    np.testing.assert_array_equal(bn.moving_variance.numpy(), 1.0)
+    np.testing.assert_array_equal(bn.moving_mean.numpy(), 0.0)
+    np.testing.assert_array_equal(conv.bias.numpy(), 0.0)
+    limit = np.sqrt(6 / (3 * 3 * 3 + 3 * 3 * 6))  # Glorot uniform, Conv2D's default
+    kernel = conv.kernel.numpy()
+    assert np.abs(kernel).max() <= limit and kernel.std() > limit / 4
+
+
+def test_sanity_verdict_counts_only_computed_steps_and_uses_absolute_values():
+    step = {"randomised": "logit", "class_index": 1}
+    assert sanity_verdict([{**step, "spearman": 0.1, "spearman_abs": 0.2, "ssim": 0.3}])[0] == "pass"
+    assert sanity_verdict([{**step, "spearman": -0.95, "spearman_abs": 0.2, "ssim": 0.3}])[0] == "fail"  # inverted
+    assert sanity_verdict([{**step, "spearman": 0.1, "spearman_abs": 0.2, "ssim": 0.8}])[0] == "fail"
+    assert sanity_verdict([{**step, "spearman": None, "spearman_abs": 0.2, "ssim": 0.1}])[0] == "unknown"
+    assert sanity_verdict([])[0] == "unknown"
+
+
 def test_sanity_check_randomising_the_top_changes_the_map():
     model = tiny_model(seed=12)
-    before = [w.copy() for w in model.get_weights()]
     image = np.random.default_rng(0).uniform(0, 255, (TINY_SIZE, TINY_SIZE, 3)).astype(np.float32)
     assert [key for key, _ in layer_groups(model, 3)] == ["logit", "conv_b", "conv_a"]
     steps = sanity_check(model, "conv_a", image, 1, depth=3)
     assert [s["randomised"] for s in steps] == ["logit", "conv_b", "conv_a"]
-    assert steps[-1]["rank_correlation"] is not None and steps[-1]["rank_correlation"] < 0.9
-    for after, original in zip(model.get_weights(), before):
-        np.testing.assert_array_equal(after, original)  # the copy was randomised, not the model
+    assert steps[-1]["spearman"] is not None and abs(steps[-1]["spearman"]) < 0.9
+    assert steps[-1]["ssim"] is None and sanity_verdict(steps)[0] == "unknown"  # 8 px: no room for SSIM's window
+
+
+@pytest.mark.resnet
+def test_sanity_check_on_resnet50_is_finite_at_every_step():
+    from core.model import build_classifier
+
+    model = build_classifier("none")
+    image = np.random.default_rng(2).uniform(0, 255, (224, 224, 3)).astype(np.float32)
+    steps = sanity_check(model, "conv5_block3_out", image, PREDICTED, depth=3)
+    assert [s["randomised"] for s in steps] == ["logit", "conv5_block3", "conv5_block2"]
+    for step in steps:
+        assert all(step[k] is not None for k in ("spearman", "spearman_abs", "ssim")), step
+    verdict, line = sanity_verdict(steps)
+    assert verdict in ("pass", "fail") and line

@@ -75,6 +75,16 @@ def first_component(activations: tf.Tensor, reference: tf.Tensor | None = None) 
     return tf.reshape(projection * tf.where(sign == 0, 1.0, sign)[:, None], (-1, h, w))
 
 
+def equal_weight_mean(variants: np.ndarray) -> np.ndarray:
+    """(V, N, h, w) signed maps -> (N, h, w): each scaled by its own max |value|, then averaged.
+
+    A plain mean lets the variant with the largest gradients decide (and Grad-CAM++'s grow with e^score);
+    scaled first, every variant has the same say. Signs are kept, so ReLU-off views still show "against".
+    """
+    scale = np.abs(variants).max(axis=(2, 3), keepdims=True)
+    return (variants / np.where(scale > 0, scale, 1.0)).mean(axis=0)
+
+
 def flatten_model(model: keras.Model) -> keras.Model:
     """A copy of `model` with its nested sub-models inlined: same layers (cloned) and same weights.
 
@@ -155,7 +165,8 @@ class BaseCAM:
 
         Returns a dict: "maps" {layer: (N, h, w)}, "logits" (N, K), "class_index" (N,) explained,
         "scores" (N,) the logit explained, "extra" [arrays of the extra outputs]. With `aug_smooth`
-        the maps are averaged over flips x intensity scales (TTA_FACTORS), all in one batch.
+        the maps are averaged over flips x intensity scales (TTA_FACTORS), all in one batch, each
+        variant first scaled by its own largest |value|: still signed, but with a maximum of 1 at most.
         """
         images = np.asarray(images, dtype=np.float32)
         n = len(images)
@@ -169,7 +180,7 @@ class BaseCAM:
         half = len(TTA_FACTORS) * n
         for layer, maps in result["maps"].items():
             maps = np.concatenate([maps[:half], maps[half:, :, ::-1]])  # flip the mirrored maps back
-            plain["maps"][layer] = maps.reshape(len(variants), n, *maps.shape[1:]).mean(axis=0)
+            plain["maps"][layer] = equal_weight_mean(maps.reshape(len(variants), n, *maps.shape[1:]))
         return plain
 
     def _run(self, images: np.ndarray, class_index: np.ndarray) -> dict:

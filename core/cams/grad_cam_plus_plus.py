@@ -1,8 +1,11 @@
-"""Grad-CAM++ (Chattopadhay et al. 2018): positive gradients weighted by per-position alphas.
+"""Grad-CAM++ (Chattopadhay et al. 2018), eq. 19, as pytorch-grad-cam computes it.
 
-With Y = exp(score), the higher derivatives are powers of the first, so
-alpha = g^2 / (2 g^2 + sum(A) g^3); the alphas are then normalised over positions, as in the authors'
-reference code and tf-keras-vis; weight = sum over positions of alpha * relu(exp(score) * g).
+With Y = exp(S), every higher derivative is a power of the first: alpha = g^2 / (2 g^2 + sum(A) g^3), and the
+channel weight is sum over positions of alpha * relu(exp(S) g). exp(S) is one positive number per image, so it
+scales the whole map and cancels once the map is normalised: it is left out, which keeps the map finite at any
+logit (exp(90) overflows float32). Where the gradient is 0 the alpha is 0. Unlike tf-keras-vis, the alphas are
+not normalised over positions, so a channel's weight is never negative when its activations are not.
+pytorch-grad-cam adds 1e-6 to the denominator; here a zero denominator is guarded instead (no other change).
 """
 
 import tensorflow as tf
@@ -14,10 +17,7 @@ class GradCAMPlusPlus(BaseCAM):
     name = "Grad-CAM++"
 
     def channel_weights(self, activations, gradients, scores):
-        first = tf.exp(scores)[:, None, None, None] * gradients
-        second, third = first * gradients, first * gradients * gradients
-        denominator = 2.0 * second + third * tf.reduce_sum(activations, axis=(1, 2), keepdims=True)
-        alphas = second / tf.where(second == 0.0, 1.0, denominator)
-        total = tf.reduce_sum(alphas, axis=(1, 2), keepdims=True)
-        alphas = alphas / tf.where(total == 0.0, 1.0, total)
-        return tf.reduce_sum(alphas * tf.nn.relu(first), axis=(1, 2))
+        squared, cubed = gradients**2, gradients**3
+        denominator = 2.0 * squared + tf.reduce_sum(activations, axis=(1, 2), keepdims=True) * cubed
+        alphas = tf.where(gradients != 0.0, squared / tf.where(denominator == 0.0, 1.0, denominator), 0.0)
+        return tf.reduce_sum(alphas * tf.nn.relu(gradients), axis=(1, 2))
