@@ -1,5 +1,7 @@
 """Explain page: a photo in, the prediction and its class activation maps out."""
 
+import functools
+import hashlib
 import io
 import json
 import random
@@ -9,28 +11,41 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+import ui
 from core import Config
-from core.app_support import describe, explain_bytes, load_app_model, manifest, model_key
+from core.app_support import colored_map, describe, explain_bytes, full_size_overlay, manifest
 from core.cams import METHODS
-from core.explain import to_model_input
-from core.faithfulness import faithfulness, sanity_check
-from core.images import UPLOAD_TYPES, encode_png, list_images
-from core.overlay import COLORMAPS, DIVERGING, blend, colorize, signed_to_unit
+from core.faithfulness import faithfulness, sanity_check, sanity_verdict
+from core.images import UPLOAD_TYPES, encode_jpeg, list_images, shrink, to_model_input
+from core.overlay import COLORMAPS, blend
 
 st.set_page_config(page_title="catdog-gradcam · Explain", page_icon="🐾", layout="wide")
 config = Config()
+THUMB_SIDE = 384  # the layer strip and the contrast cells: a quarter or a third of the page
 
 
-@st.cache_resource(max_entries=2, show_spinner="Loading the model (once per process)…")
-def cached_model(key: str):
-    """One model per weights file and modification time; never mutated, shared by every session."""
-    return load_app_model(config)
+@st.cache_data(max_entries=64, show_spinner="Explaining…")
+def cached_explanation(_data: bytes, photo_id: str, name: str, key: str, target: str, options: tuple):
+    """Per-photo results are data: keyed by the photo's digest, the model, the target and the method's options."""
+    return explain_bytes(ui.app_model()[0], _data, name, target, **dict(options))
 
 
-@st.cache_data(max_entries=128, show_spinner="Explaining…")
-def cached_explanation(data: bytes, name: str, key: str, target: str, options: tuple):
-    """Per-photo results are data: keyed by the photo's bytes, the model file, the target and the method."""
-    return explain_bytes(cached_model(key), data, name, target, **dict(options))
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_picture(_explanation, photo_id: str, key: str, target: str, options: tuple, layer: str, relu: bool,
+                   colormap: str, smooth: bool, height: int, width: int) -> np.ndarray:
+    """The coloured map at display size, keyed by everything that changes it: an alpha step only blends."""
+    return colored_map(_explanation, layer, height, width, relu, colormap, smooth)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_jpeg(_picture: np.ndarray, *identity) -> bytes:
+    """A picture that an alpha step does not change, encoded once (st.image sends bytes as they are)."""
+    return encode_jpeg(_picture)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_thumbnail(_photo: np.ndarray, photo_id: str) -> np.ndarray:
+    return shrink(_photo, THUMB_SIDE)
 
 
 def pick_random_photo(folder: str) -> None:
@@ -39,15 +54,8 @@ def pick_random_photo(folder: str) -> None:
     st.session_state.random_error = None if photos else f"No photos in {folder}: set the validation folder."
 
 
-def picture(raw_map: np.ndarray, photo: np.ndarray, relu: bool, colormap: str, smooth: bool, explanation, layer):
-    """The coloured map at the photo's size: ReLU'd and scaled, or signed on a diverging colormap."""
-    unit = explanation.heatmap(layer) if relu else signed_to_unit(raw_map)
-    return colorize(unit, *photo.shape[:2], colormap if relu else DIVERGING, smooth)
-
-
 st.title("Why does the model think it's a cat or a dog?")
-key = model_key(config)
-loaded = cached_model(key)
+loaded, key = ui.app_model()
 if loaded.error:
     st.error(loaded.error)
     st.info(
@@ -117,7 +125,8 @@ if data is None:
     st.stop()
 
 options = (("method", method), ("aug_smooth", aug_smooth), ("eigen_smooth", eigen_smooth), ("top_n", top_n))
-result = cached_explanation(data, name, key, target, options)
+photo_id = hashlib.sha1(data).hexdigest()
+result = cached_explanation(data, photo_id, name, key, target, options)
 if isinstance(result, str):
     st.error(result)
     st.stop()
@@ -136,13 +145,21 @@ if relu and explanation.heatmap(layer).max() == 0:
     st.warning(f"Nothing at {layer} speaks for '{explanation.target}': every contribution is negative. "
                "Untick ReLU under Advanced to see the signed map.")
 height, width = photo.shape[:2]
-colored = picture(raw_map, photo, relu, colormap, smooth, explanation, layer)
-overlaid = blend(photo, colored, alpha)
+look = (relu, colormap, smooth)
+
+
+def picture(explanation, layer: str, shape: tuple) -> np.ndarray:
+    return cached_picture(explanation, photo_id, key, explanation.target, options, layer, *look, *shape[:2])
+
+
+colored = picture(explanation, layer, photo.shape)
 left, middle, right = st.columns(3)
-left.image(photo, caption=f"{name} ({width}×{height})", width="stretch", alt=f"The photo {name}")
-middle.image(colored, caption=f"{method} for '{explanation.target}' at {layer}", width="stretch",
+left.image(cached_jpeg(photo, photo_id), caption=f"{name} ({width}×{height})", width="stretch", alt=f"The photo {name}")
+middle.image(cached_jpeg(colored, photo_id, key, target, options, layer, *look), width="stretch",
+             caption=f"{method} for '{explanation.target}' at {layer}",
              alt=f"{method} heatmap for {explanation.target}: red where the evidence is strongest")
-right.image(overlaid, caption=f"Overlay, alpha {alpha:.2f}", width="stretch", alt="The heatmap blended over the photo")
+right.image(blend(photo, colored, alpha), caption=f"Overlay, alpha {alpha:.2f}", width="stretch",
+            alt="The heatmap blended over the photo")
 figures = explanation.figures(layer)
 numbers = st.columns(4)
 for column, (label, value) in zip(numbers, figures.items()):
@@ -153,32 +170,35 @@ raw_file = io.BytesIO()
 np.save(raw_file, raw_map)
 record = manifest(loaded, explanation, layer, dict(options), config)
 downloads = st.columns(3)
-downloads[0].download_button("Overlay (PNG)", encode_png(overlaid), f"{stem}_overlay.png", "image/png")
+# The full-size overlay is made only when asked for (Streamlit calls the function on the click).
+downloads[0].download_button("Overlay (PNG)", functools.partial(full_size_overlay, data, name, explanation, layer, alpha, *look),
+                             f"{stem}_overlay.png", "image/png")
 downloads[1].download_button("Raw map (.npy)", raw_file.getvalue(), f"{stem}_raw.npy", "application/octet-stream")
 downloads[2].download_button("Manifest (JSON)", json.dumps(record, indent=2), f"{stem}_manifest.json", "application/json")
 
+thumb = cached_thumbnail(photo, photo_id)
 # Three more passes (six seconds with Score-CAM on a CPU): only when asked for.
 if st.toggle("Why cat, why dog, and the contrast", key="contrast"):
     cells = st.columns(3)
     for cell, contrast_target in zip(cells, [*explainer.class_names, explainer.contrast_name]):
-        other = cached_explanation(data, name, key, contrast_target, options)[1]
+        other = cached_explanation(data, photo_id, name, key, contrast_target, options)[1]
         if other.heatmap(layer).max() == 0 and relu:
             cell.info(f"Why '{contrast_target}': nothing at {layer} speaks for it (all contributions negative).")
             continue
-        cell.image(blend(photo, picture(other.raw_maps[layer], photo, relu, colormap, smooth, other, layer), alpha),
+        cell.image(blend(thumb, picture(other, layer, thumb.shape), alpha),
                    caption=f"why '{contrast_target}' (logit {other.score:+.2f})", width="stretch")
     st.caption("With a one-logit head, dog minus cat is twice the dog logit: its map is the dog map.")
 
 with st.expander("Every layer at once"):
     strip = st.columns(len(layers))
     for cell, each in zip(strip, layers):
-        cell.image(blend(photo, picture(explanation.raw_maps[each], photo, relu, colormap, smooth, explanation, each), alpha),
+        cell.image(blend(thumb, picture(explanation, each, thumb.shape), alpha),
                    caption=f"{each} · {layers[each][0]}×{layers[each][1]}", width="stretch")
 
 with st.expander("Is this map faithful?"):
     st.caption("Deletion: remove pixels hottest first, the probability should fall fast (low AUC). Insertion: "
                "add them to a blurred photo, it should rise fast (high AUC). Beside a random map of the same size.")
-    check_key = (hash(data), key, layer, target, options)
+    check_key = (photo_id, key, layer, target, options)
     if st.button("Measure faithfulness (about 100 forward passes)", key="measure"):
         model_input = to_model_input([photo], explainer.classifier.info.image_size)[0]
         index = explainer.scored_class(explanation)
@@ -203,10 +223,8 @@ with st.expander("Is this map faithful?"):
                                                                explainer.target_index(target), method))
     if st.session_state.get("sanity", (None,))[0] == check_key:
         steps = st.session_state.sanity[1]
-        st.dataframe(pd.DataFrame(steps).rename(columns={"randomised": "randomised up to", "rank_correlation": "rank correlation with the original"}))
-        last = steps[-1]["rank_correlation"] if steps else None
-        if last is not None and last > 0.8:
-            st.warning("The map barely changes when the model's top layers are randomised: it may show the photo's "
-                       "edges more than what the model uses.")
-        else:
-            st.success("The map changes when the model is randomised: it depends on what the model learned.")
+        table = pd.DataFrame(steps).drop(columns="class_index").rename(columns={
+            "randomised": "randomised up to", "spearman": "Spearman", "spearman_abs": "Spearman of |map|", "ssim": "SSIM"})
+        st.dataframe(table.astype(object).fillna("cannot be computed"))
+        verdict, line = sanity_verdict(steps)
+        {"pass": st.success, "fail": st.warning, "unknown": st.info}[verdict](line)

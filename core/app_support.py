@@ -1,19 +1,25 @@
-"""What the pages need besides widgets: load the app's model once, explain uploaded bytes.
+"""What the pages need besides widgets: load the app's model once, explain uploaded bytes, draw maps.
 
 Plain functions without Streamlit; the pages wrap them in st.cache_resource / st.cache_data.
+The browser gets display-size pictures (DISPLAY_SIDE); only a download works at the photo's own size.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 
 from core.config import Config
 from core.explain import Explainer, Explanation
-from core.images import ImageError, load_image
-from core.model import ModelError, ModelInfo, file_sha256, load_default
+from core.images import ImageError, encode_png, load_image
+from core.model import ModelError, ModelInfo, file_sha256, load_classifier, load_default
+from core.overlay import DIVERGING, blend, colorize, signed_to_unit
+
+# Long side of every picture sent to the browser: a page column is ~450 px, a full-width image ~1,000 px.
+DISPLAY_SIDE = 1024
 
 
 @dataclass(frozen=True)
@@ -24,16 +30,18 @@ class LoadedModel:
     error: str | None = None
 
 
-def model_key(config: Config) -> str:
-    """Identity of the app's model: path and modification times of the file and its sidecar (either changes -> new key)."""
-    path = config.model_path
+def model_key(path: Path) -> str:
+    """Identity of a model file: path and modification times of the file and its sidecar (either changes -> new key)."""
+    path = Path(path)
     stamps = [str(p.stat().st_mtime_ns) if p.exists() else "absent" for p in (path, path.with_suffix(".json"))]
     return f"{path}:{':'.join(stamps)}"
 
 
-def load_app_model(config: Config) -> LoadedModel:
+def load_app_model(config: Config, path: Path | None = None) -> LoadedModel:
+    """The app's model (`path` None: weights/current, else zero-shot) or a given model file, warmed up."""
     try:
-        explainer = Explainer(load_default(config), config=config)
+        classifier = load_classifier(path, config) if path else load_default(config)
+        explainer = Explainer(classifier, config=config)
     except ModelError as error:
         return LoadedModel(None, str(error))
     # Trace and compile the gradient graph now, so the first photo is as fast as the others.
@@ -54,16 +62,33 @@ def describe(info: ModelInfo) -> str:
     return " · ".join(parts)
 
 
-def explain_bytes(loaded: LoadedModel, data: bytes, name: str, target: str, **options) -> tuple[np.ndarray, Explanation] | str:
-    """Decode and explain one photo at every offered layer, or the one-line reason it was refused.
+def explain_bytes(loaded: LoadedModel, data: bytes, name: str, target: str, max_side: int | None = DISPLAY_SIDE,
+                  **options) -> tuple[np.ndarray, Explanation] | str:
+    """Decode one photo at display size and explain it at every offered layer, or the one-line refusal.
 
+    The model input comes from the display-size photo: area-averaged, it matches the full-size photo's
+    input to within a grey level or two (tests/test_images.py), at a fraction of the decoding time.
     `options` go to Explainer.explain: method, aug_smooth, eigen_smooth, top_n.
     """
     try:
-        photo = load_image(data, name)
+        photo = load_image(data, name, max_side=max_side)
     except ImageError as error:
         return str(error)
     return photo, loaded.explainer.explain([photo], target, **options)[0]
+
+
+def colored_map(explanation: Explanation, layer: str, height: int, width: int, relu: bool = True,
+                colormap: str = "jet", smooth: bool = True) -> np.ndarray:
+    """The map as an RGB picture of (height, width): ReLU'd and scaled, or signed on a diverging colormap."""
+    unit = explanation.heatmap(layer) if relu else signed_to_unit(explanation.raw_maps[layer])
+    return colorize(unit, height, width, colormap if relu else DIVERGING, smooth)
+
+
+def full_size_overlay(data: bytes, name: str, explanation: Explanation, layer: str, alpha: float, relu: bool = True,
+                      colormap: str = "jet", smooth: bool = True) -> bytes:
+    """PNG of the overlay at the photo's own size: made only when a person downloads it."""
+    photo = load_image(data, name)
+    return encode_png(blend(photo, colored_map(explanation, layer, *photo.shape[:2], relu, colormap, smooth), alpha))
 
 
 def manifest(loaded: LoadedModel, explanation: Explanation, layer: str, options: dict, config: Config) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -15,9 +16,8 @@ from core.data import DataError
 from core.download import DownloadError, download_pets
 from core.explain import Explainer
 from core.cams import METHODS
-from core.explain import to_model_input
 from core.faithfulness import faithfulness
-from core.images import ImageError, encode_png, list_images, load_image
+from core.images import ImageError, encode_png, list_images, load_image, to_model_input
 from core.model import Classifier, ModelError, load_classifier, load_default
 from core.jobs import Busy
 from core.overlay import COLORMAPS, overlay
@@ -115,6 +115,8 @@ def add_train_parser(commands) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    if os.environ.get(jobs.BACKGROUND):
+        jobs.run_in_background(int(os.environ[jobs.BACKGROUND]))
     config = TrainConfig(
         epochs=args.epochs, fine_tune_epochs=args.fine_tune_epochs, backbone_weights=args.backbone_weights,
         strategy=args.strategy, batch_size=args.batch_size, patience=args.patience, rotation=args.rotation,

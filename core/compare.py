@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.explain import Explainer, to_model_input
+from core.explain import Explainer
+from core.images import to_model_input
 from core.faithfulness import curves
 
 

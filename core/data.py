@@ -12,8 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from core.explain import to_model_input
-from core.images import IMAGE_SUFFIXES, ImageError, load_image
+from core.images import IMAGE_SUFFIXES, ImageError, load_image, to_model_input
 
 
 class DataError(ValueError):

@@ -5,20 +5,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from core.config import Config
 from core.cams import CONTRAST, METHODS, PREDICTED, BaseCAM, normalize
+from core.images import to_model_input
 from core.model import IMAGENET_CATS, IMAGENET_DOGS, Classifier
-
-
-def to_model_input(photos: list[np.ndarray], size: int) -> np.ndarray:
-    """Squash each RGB photo to size x size, bilinear, as float32 0-255: the same in training and here.
-
-    Squashing, not cropping, keeps the whole photo in view, so the map lines up with it when stretched back.
-    """
-    return np.stack([cv2.resize(p, (size, size), interpolation=cv2.INTER_LINEAR) for p in photos]).astype(np.float32)
 
 
 @dataclass(frozen=True)

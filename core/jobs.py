@@ -13,6 +13,7 @@ from typing import Callable
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from core.config import ROOT, Config
 from core.data import DataError, DataFolders, scan
@@ -22,6 +23,7 @@ from core.store import RUNS, new_run_dir, publish
 from core.train import TrainConfig, fine_tune, make_strategy, train_head_cached
 
 LOCK = "train.lock"
+BACKGROUND = "CATDOG_BACKGROUND_THREADS"  # set for a worker started by the page: its TensorFlow thread count
 
 
 class Busy(RuntimeError):
@@ -188,13 +190,32 @@ def start_worker(data_root: Path, weights_dir: Path, arguments: list[str]) -> Pa
         log = open(run_dir / "train.log", "w")
         command = [sys.executable, "-m", "core", "train", "--data", str(data_root), "--out", str(weights_dir),
                    "--run-dir", str(run_dir), "--lock-held", *arguments]
-        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        # One core fewer than the machine has: the app keeps one to explain photos while the run goes on.
+        env = {**os.environ, BACKGROUND: str(max(1, (os.cpu_count() or 2) - 1))}
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
         set_lock_pid(weights_dir, process.pid)
     except OSError:
         release_lock(weights_dir)
         raise
     return run_dir
+
+
+def run_in_background(threads: int, niceness: int = 10) -> None:
+    """A page-started worker yields to the app: lower CPU priority, and TensorFlow bounded to `threads`.
+
+    Call before the first TensorFlow op (thread counts are fixed once its runtime starts). tf.data's own
+    decoding threads are not bounded, but they run at the same lowered priority. The worker leads its own
+    session, and Linux schedules each session as one group ("autogroup") whose share nice() does not
+    touch: the group's own nice value is lowered too, where the kernel has one.
+    """
+    os.nice(niceness)
+    try:
+        Path("/proc/self/autogroup").write_text(str(niceness))
+    except OSError:
+        pass  # no autogroups here (another OS, or a kernel without them): nice() alone rules
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
 def latest_run(weights_dir: Path) -> dict | None:

@@ -5,12 +5,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+import ui
 from core import Config
-from core.app_support import explain_bytes, LoadedModel
+from core.app_support import explain_bytes
 from core.data import DataError, check_data_path, class_folders
-from core.explain import Explainer
 from core.jobs import Busy, latest_run, start_worker
-from core.model import ModelError, load_classifier, resolve_backbone_weights
+from core.model import ModelError, resolve_backbone_weights
 from core.monitor import request_stop
 from core.overlay import overlay
 from core.train import TrainConfig
@@ -32,20 +32,14 @@ def start_run() -> None:
         state.start_message = ("warning", str(error))
 
 
-@st.cache_resource(max_entries=1, show_spinner="Loading the run's model…")
-def run_model(model_path: str) -> LoadedModel:
-    try:
-        return LoadedModel(Explainer(load_classifier(Path(model_path), config), config=config))
-    except ModelError as error:
-        return LoadedModel(None, str(error))
-
-
 @st.cache_data(max_entries=64, show_spinner=False)
 def mistake_overlays(model_path: str, photo: str, predicted: str, true: str):
     """Grad-CAM for the predicted class and for the true class, side by side."""
-    loaded = run_model(model_path)
+    loaded = ui.model_at(Path(model_path))  # the Explain page's own model when the run is the current one
+    if loaded.error:
+        return None
     data = Path(photo).read_bytes()
-    results = [explain_bytes(loaded, data, Path(photo).name, target) for target in (predicted, true)]
+    results = [explain_bytes(loaded, data, Path(photo).name, target, max_side=512) for target in (predicted, true)]
     if any(isinstance(result, str) for result in results):
         return None
     layer = config.default_layer if config.default_layer in loaded.explainer.layers else loaded.explainer.layers[-1]

@@ -3,26 +3,22 @@
 
 import streamlit as st
 
+import ui
 from core import Config
-from core.app_support import load_app_model, model_key
+from core.app_support import DISPLAY_SIDE
 from core.cams import METHODS
 from core.compare import compare, cost
-from core.images import ImageError, UPLOAD_TYPES, list_images, load_image
+from core.images import ImageError, UPLOAD_TYPES, list_images, load_image, shrink
 from core.overlay import blend, colorize
 
 st.set_page_config(page_title="catdog-gradcam · Compare", layout="wide")
 config = Config()
 
 
-@st.cache_resource(max_entries=2, show_spinner="Loading the model (once per process)…")
-def cached_model(key: str):
-    return load_app_model(config)
-
-
 st.title("Compare methods and layers")
 st.markdown("One photo, a grid of methods × layers. Each cell gives the method's time and its **deletion AUC**: "
             "the probability left as the hottest pixels are removed first, so **lower is more faithful**.")
-loaded = cached_model(model_key(config))
+loaded, _ = ui.app_model()
 if loaded.error:
     st.error(loaded.error)
     st.stop()
@@ -41,7 +37,7 @@ if data is None:
     st.info("Upload a photo, or set a validation folder with photos (CATDOG_VALIDATION_DIR).")
     st.stop()
 try:
-    photo = load_image(data, name)
+    photo = load_image(data, name, max_side=DISPLAY_SIDE)
 except ImageError as error:
     st.error(str(error))
     st.stop()
@@ -54,6 +50,7 @@ if st.button("Fill the grid", type="primary", key="fill", disabled=not (methods 
 
 if st.session_state.get("grid") and st.session_state.grid[:2] == (name, target):
     cells = st.session_state.grid[2]
+    thumb = shrink(photo, 384)  # a grid cell is a fifth of the page
     grid_layers = list(dict.fromkeys(cell.layer for cell in cells))
     header = st.columns([1] + [2] * len(grid_layers))
     for column, layer in zip(header[1:], grid_layers):
@@ -62,5 +59,5 @@ if st.session_state.get("grid") and st.session_state.grid[:2] == (name, target):
         row = st.columns([1] + [2] * len(grid_layers))
         row[0].markdown(f"**{method}**")
         for column, cell in zip(row[1:], [c for c in cells if c.method == method]):
-            column.image(blend(photo, colorize(cell.heatmap, *photo.shape[:2]), 0.45), width="stretch",
+            column.image(blend(thumb, colorize(cell.heatmap, *thumb.shape[:2]), 0.45), width="stretch",
                          caption=f"{cell.seconds * 1000:.0f} ms · deletion AUC {cell.deletion_auc:.3f}")

@@ -64,6 +64,23 @@ def test_upload_shows_prediction_and_sliders_change_the_overlay(app):
     assert "Grad-CAM for 'dog'" in app.image[1].proto.imgs[0].caption
 
 
+def test_a_rerun_never_clears_the_keras_session(app, monkeypatch):
+    """Streamlit's per-rerun clean-up calls keras.backend.clear_session(); the app must not pay for it."""
+    import keras
+
+    import ui
+
+    calls = []
+    monkeypatch.setattr(keras.backend, "clear_session", lambda *args, **kwargs: calls.append(args))
+    ui.STREAMLIT_CLEANUP()  # the spy does catch Streamlit's own hook...
+    assert len(calls) == 1
+    app.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(), "image/png")).run()
+    app.slider(key="alpha").set_value(0.7).run()
+    app.select_slider(key="layer").set_value("conv_a").run()
+    assert not app.exception and app.subheader[0].value.startswith("Prediction: **")
+    assert len(calls) == 1  # ...and three reruns never reach it
+
+
 def test_corrupt_upload_is_one_line_no_trace(app):
     app.sidebar.file_uploader[0].set_value(("broken.jpg", b"\xff\xd8\xff garbage", "image/jpeg")).run()
     assert not app.exception
@@ -135,6 +152,8 @@ def test_raw_numbers_downloads_faithfulness_and_sanity_check(app):
     assert not app.exception
     table = app.dataframe[0].value
     assert list(table["randomised up to"]) == ["logit", "conv_b", "conv_a"]
+    assert set(table["SSIM"]) == {"cannot be computed"}  # an 8 px input has no room for SSIM's 11 px window
+    assert any(info.value.startswith("No verdict") for info in app.info)  # so it is never called a pass
 
 
 def test_model_replaced_under_the_running_app_is_never_half_loaded(app, tiny_weights, tmp_path):

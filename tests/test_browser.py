@@ -5,50 +5,21 @@ Screenshots of each state go to artifacts/screenshots/ (not committed: they show
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from core.config import ROOT
+from tests.browser_support import CHROMIUM, DRIVER, chrome, images, press, shot, streamlit_server, text, upload, wait
 from tests.conftest import make_pets
 
 pytestmark = pytest.mark.browser
-SHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 if not (CHROMIUM and DRIVER):
     pytest.skip("Debian's chromium and chromium-driver are not installed (make browser installs them as root)",
                 allow_module_level=True)
 
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_server(url: str, timeout: float = 90) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-            return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"no Streamlit server answered at {url}")
 
 
 @pytest.fixture(scope="module")
@@ -62,64 +33,17 @@ def server(tmp_path_factory, request):
                     root / "weights" / "model.keras")
     pets = Path(__file__).resolve().parents[2] / "shared" / "data" / "pets"
     validation = pets / "validation" if (pets / "validation").is_dir() else make_pets(root / "gen", 2, 4) / "validation"
-    port = free_port()
-    env = {**os.environ, "CATDOG_WEIGHTS_DIR": str(root / "weights"), "CATDOG_VALIDATION_DIR": str(validation),
+    env = {"CATDOG_WEIGHTS_DIR": str(root / "weights"), "CATDOG_VALIDATION_DIR": str(validation),
            "CATDOG_DATA_DIR": str(make_pets(root / "data", n_train=60, n_validation=20, size=32))}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    wait_for_server(url)
-    yield {"url": url, "root": root, "validation": validation, "pets": pets}
-    process.terminate()
-    process.wait(timeout=30)
+    with streamlit_server(env) as (url, _):
+        yield {"url": url, "root": root, "validation": validation, "pets": pets}
 
 
 @pytest.fixture
-def browser(tmp_path, request):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1400,1000", f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)
-    options.add_experimental_option("prefs", {"download.default_directory": str(tmp_path / "downloads")})
-    driver = webdriver.Chrome(service=webdriver.ChromeService(DRIVER), options=options)
-    driver.downloads = tmp_path / "downloads"
+def browser(tmp_path):
+    driver = chrome(profile=tmp_path / "profile", downloads=tmp_path / "downloads")
     yield driver
     driver.quit()
-
-
-def shot(driver, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(SHOTS / f"{name}.png"))
-
-
-def wait(driver, condition, timeout: float = 60):
-    try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.25).until(lambda d: condition(d))
-    except Exception:
-        shot(driver, "failed")  # what the page showed when the wait gave up
-        raise
-
-
-def text(driver) -> str:
-    return driver.find_element(By.TAG_NAME, "body").text
-
-
-def images(driver) -> list[str]:
-    return [img.get_attribute("src") for img in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stImage'] img")]
-
-
-def press(driver, label: str, *keys) -> None:
-    """Focus a slider (react-aria's hidden range input) and use the keyboard, as a keyboard user would."""
-    handle = driver.find_element(By.CSS_SELECTOR, f"input[type='range'][aria-label='{label}']")
-    driver.execute_script("arguments[0].focus()", handle)
-    ActionChains(driver).send_keys(*keys).perform()
-
-
-def upload(driver, path: Path) -> None:
-    wait(driver, lambda d: d.find_element(By.XPATH, "//input[@type='file']")).send_keys(str(path))
 
 
 def test_explain_page_upload_sliders_download_random_and_corrupt(server, browser, tmp_path):

@@ -2,6 +2,8 @@
 
 import io
 
+import cv2
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -144,3 +146,17 @@ def test_heic_and_oversized_files_are_refused_with_one_line(tmp_path):
     path.write_bytes(encoded(gradient_rgb(), "PNG"))
     with pytest.raises(ImageError, match="big.png is 0.0 MB, over"):
         load_image(path, config=Config(max_bytes=100))
+
+
+def test_display_size_decode_gives_the_full_size_model_input(pets):
+    """The app decodes a 12-MP JPEG at display size; its 224 px model input must match the full decode's."""
+    from core.images import encode_jpeg, to_model_input
+
+    photo = load_image(sorted((pets / "validation" / "dogs").glob("*.jpg"))[5])
+    phone = encode_jpeg(cv2.resize(photo, (4032, 3024), interpolation=cv2.INTER_CUBIC))
+    full, display = load_image(phone), load_image(phone, max_side=1024)
+    assert full.shape == (3024, 4032, 3) and display.shape == (768, 1024, 3)
+    gap = np.abs(to_model_input([full], 224) - to_model_input([display], 224))
+    assert gap.mean() < 0.5 and np.percentile(gap, 99) <= 2.0, (gap.mean(), np.percentile(gap, 99))
+    small = load_image(encode_jpeg(photo), max_side=1024)  # smaller than the display size: untouched
+    assert small.shape == photo.shape

@@ -4,11 +4,8 @@ process. Each writes its figures to artifacts/ for the README."""
 from __future__ import annotations
 
 import json
-import os
 import resource
 import statistics
-import subprocess
-import sys
 import threading
 import time
 
@@ -20,7 +17,7 @@ from core.explain import Explainer
 from core.images import load_image
 from core.model import ModelInfo, build_classifier, load_classifier, save_classifier
 from tests.conftest import PETS, make_pets
-from tests.test_browser import CHROMIUM, DRIVER, free_port, images, press, text, upload, wait, wait_for_server
+from tests.browser_support import CHROMIUM, DRIVER, chrome, images, press, streamlit_server, text, upload, wait
 
 pytestmark = [pytest.mark.browser, pytest.mark.resnet]
 SESSIONS = 8
@@ -40,14 +37,7 @@ def photos_for_sessions(tmp_path, pets) -> list:
 
 
 def session(url: str, photo, expected: str, results: list, errors: list) -> None:
-    from selenium import webdriver
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1200,900"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=webdriver.ChromeService(DRIVER), options=options)
+    driver = chrome("1200,900")
     try:
         driver.get(url)
         wait(driver, lambda d: "Upload a photo or pick" in text(d), 120)
@@ -69,6 +59,7 @@ def session(url: str, photo, expected: str, results: list, errors: list) -> None
         driver.quit()
 
 
+@pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="Debian's chromium and chromium-driver are not installed")
 def test_eight_concurrent_sessions_each_see_their_own_photo(resnet_weights, tmp_path):
     photos = photos_for_sessions(tmp_path, PETS)
     assert len(photos) == SESSIONS
@@ -77,14 +68,7 @@ def test_eight_concurrent_sessions_each_see_their_own_photo(resnet_weights, tmp_
     for photo in photos:
         explanation = explainer.explain([load_image(photo)])[0]
         expected[photo] = f"{explanation.label} ({explanation.probabilities[explanation.label]:.1%})"
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "CATDOG_WEIGHTS_DIR": str(resnet_weights)})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_server(url)
+    with streamlit_server({"CATDOG_WEIGHTS_DIR": str(resnet_weights)}) as (url, server):
         warm_up, errors = [], []
         session(url, photos[0], expected[photos[0]], warm_up, errors)  # loads the model once (cold start: not measured)
         results = []
@@ -94,9 +78,6 @@ def test_eight_concurrent_sessions_each_see_their_own_photo(resnet_weights, tmp_
         for thread in threads:
             thread.join(600)
         peak_kib = int(next(line.split()[1] for line in open(f"/proc/{server.pid}/status") if line.startswith("VmHWM")))
-    finally:
-        server.terminate()
-        server.wait(30)
     assert errors == [] and len(results) == SESSIONS
     uploads = sorted(r["upload_s"] for r in results)
     sliders = sorted(r["slider_s"] for r in results)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from core.config import Config
-from core.explain import Explainer, to_model_input
+from core.explain import Explainer
+from core.images import to_model_input
 from core.model import (
     IMAGENET_CATS,
     IMAGENET_DOGS,

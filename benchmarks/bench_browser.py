@@ -1,0 +1,222 @@
+"""What a person waits for: the real app (`streamlit run app.py`) in Debian's Chromium, with a ResNet-50.
+
+    .venv/bin/python benchmarks/bench_browser.py [--photos 5]
+
+Development photos at their own size (~500 px) and copies upscaled to 12 MP (4032x3024 JPEG, as a phone
+takes them) are uploaded one after another; then the alpha and layer sliders are stepped. Each figure is
+the median over the photos, timed from the browser action to the new picture loaded on screen. The same
+is measured again while a training run started the page's way (jobs.start_worker) goes on. F, a compiled
+forward pass, and the core's explanation of the same photos are measured in this process, on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from benchmarks.timing import interleaved  # noqa: E402
+from core.app_support import DISPLAY_SIDE  # noqa: E402
+from core.explain import Explainer  # noqa: E402
+from core.images import encode_jpeg, load_image  # noqa: E402
+from core.jobs import lock_holder, start_worker  # noqa: E402
+from core.model import ModelInfo, build_classifier, load_classifier, save_classifier  # noqa: E402
+from core.monitor import PROGRESS, read_json, request_stop  # noqa: E402
+from tests.browser_support import CHROMIUM, DRIVER, chrome, press, streamlit_server, upload, wait  # noqa: E402
+from tests.conftest import PETS  # noqa: E402
+
+# Everything the page shows of the three main pictures, read in one round trip.
+PAGE = """
+const imgs = [...document.querySelectorAll("[data-testid='stImage'] img")].slice(0, 3);
+return [document.body.innerText, imgs.map(i => i.src), imgs.every(i => i.complete && i.naturalWidth > 0)];
+"""
+# While waiting, only the overlay's address is read: reading the page's text lays it out, and would slow it down.
+OVERLAY = """
+const img = document.querySelectorAll("[data-testid='stImage'] img")[2];
+return img && img.complete && img.naturalWidth > 0 ? img.src : null;
+"""
+# Timed inside the page, so Selenium's own round trips do not count: the person's action (a key down, a file
+# chosen), the page's rerun request going out, and each picture's load.
+CLOCK = """
+if (!window.clock) {
+  window.clock = {action: 0, sent: 0, loads: {}};
+  const act = () => { window.clock.action = performance.now(); window.clock.sent = 0; };
+  document.addEventListener("keydown", act, true);
+  document.addEventListener("change", e => { if (e.target.type === "file") act(); }, true);
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    if (!window.clock.sent) window.clock.sent = performance.now();
+    return send.call(this, data);
+  };
+  const watch = img => img.addEventListener("load", () => { window.clock.loads[img.src] = performance.now(); });
+  new MutationObserver(changes => changes.forEach(change => {
+    if (change.type === "attributes" && change.target.tagName === "IMG") watch(change.target);
+    change.addedNodes.forEach(node => node.querySelectorAll && [node, ...node.querySelectorAll("img")]
+      .filter(n => n.tagName === "IMG").forEach(watch));
+  })).observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ["src"]});
+}
+"""
+
+
+def until(driver, done, timeout: float = 120.0) -> tuple[float, float]:
+    """Once `done(text, srcs)` holds with the three pictures loaded: seconds from the action to the new overlay's
+    load, and from the action to the rerun request leaving the browser."""
+    start, seen = time.perf_counter(), None
+    while time.perf_counter() - start < timeout:
+        overlay = driver.execute_script(OVERLAY)
+        if overlay == seen:
+            time.sleep(0.1)
+            continue
+        seen = overlay
+        body, srcs, loaded = driver.execute_script(PAGE)
+        if len(srcs) == 3 and loaded and done(body, srcs):
+            clock = driver.execute_script("return window.clock")
+            loaded_at = clock["loads"].get(srcs[2])
+            if loaded_at is not None:
+                return (loaded_at - clock["action"]) / 1000, (clock["sent"] - clock["action"]) / 1000
+        seen = None  # the right picture, not yet the right text: look again
+    raise TimeoutError("the page did not show the expected state")
+
+
+def explained_ms(driver) -> float:
+    body = driver.execute_script(PAGE)[0]
+    return float(body.split("Explained in")[1].split("ms")[0].strip().replace(",", ""))
+
+
+def measure(driver, photos: list[Path], layers: list[str]) -> dict[str, list[float]]:
+    """Upload each photo, then one alpha step and one layer step: seconds until the new overlay is shown."""
+    figures: dict[str, list[float]] = {"upload": [], "alpha": [], "layer": [], "page_ms": [], "sent": []}
+    driver.execute_script(CLOCK)
+    for photo in photos:
+        before = driver.execute_script(PAGE)[1]
+        upload(driver, photo)
+        seconds, _ = until(driver, lambda body, srcs: f"{photo.name} (" in body and srcs[2] not in before)
+        figures["upload"].append(seconds)
+        figures["page_ms"].append(explained_ms(driver))
+
+        body, (_, _, overlay), _ = driver.execute_script(PAGE)
+        alpha = float(body.split("Overlay, alpha ")[1][:4])
+        step, new_alpha = ("\ue014", alpha + 0.05) if alpha < 0.9 else ("\ue012", alpha - 0.05)
+        press(driver, "Heatmap opacity (alpha)", step)
+        seconds, sent = until(driver, lambda body, srcs: f"Overlay, alpha {new_alpha:.2f}" in body and srcs[2] != overlay)
+        figures["alpha"].append(seconds)
+        figures["sent"].append(sent)
+
+        body, (_, _, overlay), _ = driver.execute_script(PAGE)
+        now = next(name for name in layers if f"at {name}" in body)
+        key, layer = ("\ue012", layers[-2]) if now == layers[-1] else ("\ue014", layers[layers.index(now) + 1])
+        press(driver, "Layer (fine → coarse)", key)
+        seconds, sent = until(driver, lambda body, srcs: f"at {layer}" in body and srcs[2] != overlay)
+        figures["layer"].append(seconds)
+        figures["sent"].append(sent)
+        print(f"  {photo.name}: upload {figures['upload'][-1]:.2f} s, alpha {figures['alpha'][-1]:.2f} s, "
+              f"layer {figures['layer'][-1]:.2f} s (request out after {sent:.2f} s)", file=sys.stderr, flush=True)
+    return figures
+
+
+def phone_copies(photos: list[Path], folder: Path) -> list[Path]:
+    """12-MP JPEG copies (4032x3024, quality 90) of the photos, in a temporary folder."""
+    copies = []
+    for photo in photos:
+        big = cv2.resize(load_image(photo), (4032, 3024), interpolation=cv2.INTER_CUBIC)
+        copies.append(folder / f"{photo.stem}_12mp.jpg")
+        copies[-1].write_bytes(encode_jpeg(big))
+    return copies
+
+
+def core_figures(model_file: Path, photos: list[Path], repeats: int) -> tuple[float, dict[Path, float]]:
+    """F (median compiled forward, batch 1) and the core's explanation time of each photo, as the page decodes it."""
+    explainer = Explainer(load_classifier(model_file))
+    model = explainer.classifier.model
+    forward = tf.function(lambda x: model(x, training=False))
+    image = np.zeros((1, 224, 224, 3), np.float32)
+    runs = {"forward": lambda: forward(image).numpy()}
+    decoded = {photo: load_image(photo, max_side=DISPLAY_SIDE) for photo in photos}
+    for photo, array in decoded.items():
+        runs[str(photo)] = lambda array=array: explainer.explain([array])
+    timings = interleaved(runs, repeats)
+    return statistics.median(timings["forward"]), {p: statistics.median(timings[str(p)]) for p in photos}
+
+
+def row(name: str, seconds: list[float], target: float | None) -> str:
+    median = statistics.median(seconds)
+    verdict = "" if target is None else (" ok" if median <= target else " MISSED")
+    bound = "" if target is None else f"{target:.2f} s"
+    return f"| {name} | {median:.3f} s | {min(seconds):.3f}–{max(seconds):.3f} s | {bound}{verdict} |"
+
+
+def report(title: str, small: dict, large: dict, F: float, core: dict, small_photos, large_photos, idle=None) -> dict:
+    upload_bound = 6 * F + 0.5
+    print(f"\n### {title}\n")
+    print("| what a person does | median | range | target |\n|---|---|---|---|")
+    print(row("upload a ~500 px photo → overlay", small["upload"], upload_bound if idle is None else 2 * idle["small"]))
+    print(row("upload a 12-MP photo → overlay", large["upload"], upload_bound if idle is None else 2 * idle["large"]))
+    print(row("alpha step, ~500 px photo", small["alpha"], 0.25 if idle is None else None))
+    print(row("alpha step, 12-MP photo", large["alpha"], 0.40 if idle is None else None))
+    print(row("layer step, ~500 px photo", small["layer"], 0.25 if idle is None else None))
+    print(row("layer step, 12-MP photo", large["layer"], 0.40 if idle is None else None))
+    page = [ms / 1000 for ms in small["page_ms"] + large["page_ms"]]
+    mine = [core[p] for p in small_photos + large_photos]
+    ratio = statistics.median(np.divide(page, mine))
+    print(f"\nThe page's own 'Explained in': median {statistics.median(page) * 1000:.0f} ms; the core on the same "
+          f"photos {statistics.median(mine) * 1000:.0f} ms: **{ratio:.2f}x** (target <= 1.2x)")
+    return {"small": statistics.median(small["upload"]), "large": statistics.median(large["upload"])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--photos", type=int, default=5, help="photos per size (and per condition)")
+    args = parser.parse_args()
+    if not (CHROMIUM and DRIVER):
+        sys.exit("Debian's chromium and chromium-driver are needed: `make browser` installs them (as root).")
+    if not (PETS / "validation").is_dir():
+        sys.exit(f"The development photos are not at {PETS}: this benchmark uploads real photos.")
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        save_classifier(build_classifier("none"), ModelInfo(backbone_weights="none"), folder / "weights" / "model.keras")
+        pool = sorted((PETS / "validation").rglob("*.jpg"))
+        small = pool[:: max(1, len(pool) // (2 * args.photos))][: 2 * args.photos]
+        large = phone_copies(small, folder)
+        F, core = core_figures(folder / "weights" / "model.keras", small + large, repeats=5)
+        print(f"ResNet-50 (random weights), {len(small) // 2} photos per size and condition; F = compiled forward "
+              f"= {F * 1000:.1f} ms, so upload → overlay must take <= 6 F + 0.5 s = {6 * F + 0.5:.2f} s")
+        layers = ["conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out"]
+        env = {"CATDOG_WEIGHTS_DIR": str(folder / "weights"), "CATDOG_DATA_DIR": str(PETS)}
+        with streamlit_server(env, folder / "server.log") as (url, _):
+            driver = chrome()
+            try:
+                driver.get(url)
+                wait(driver, lambda d: "Upload a photo or pick" in d.execute_script(PAGE)[0], 180)
+                measure(driver, [small[-1]], layers)  # warm-up: the first rerun's one-off costs
+                half = len(small) // 2
+                idle = report("Idle server", measure(driver, small[:half], layers), measure(driver, large[:half], layers),
+                              F, core, small[:half], large[:half])
+                run_dir = start_worker(PETS, folder / "weights", ["--backbone-weights", "none", "--epochs", "200",
+                                                                  "--fine-tune-epochs", "5"])
+                try:
+                    time.sleep(15)  # past the worker's start-up, into the feature pass
+                    report("During a training run (the page's worker: nice 10, one core fewer)",
+                           measure(driver, small[half:], layers), measure(driver, large[half:], layers), F, core,
+                           small[half:], large[half:], idle)
+                    progress = read_json(run_dir / PROGRESS) or {}
+                    print(f"\nThe run was in its {progress.get('phase', '?')!r} phase at the end of the measurements.")
+                finally:
+                    request_stop(run_dir, keep=False)
+                    deadline = time.time() + 300
+                    while lock_holder(folder / "weights") and time.time() < deadline:
+                        time.sleep(1)
+            finally:
+                driver.quit()
+
+
+if __name__ == "__main__":
+    main()

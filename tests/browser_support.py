@@ -1,0 +1,112 @@
+"""Driving the real app in Debian's Chromium: one server and one browser helper for the browser tests,
+the load test and benchmarks/bench_browser.py. Not a test module: nothing here is collected."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from core.config import ROOT
+
+SHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_server(url: str, timeout: float = 90) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"no Streamlit server answered at {url}")
+
+
+@contextlib.contextmanager
+def streamlit_server(env: dict[str, str], log: Path | None = None):
+    """`streamlit run app.py` on a free loopback port with `env` added; yields (url, process)."""
+    port = free_port()
+    output = open(log, "w") if log else subprocess.DEVNULL
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--server.headless", "true"], cwd=ROOT, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_server(url)
+        yield url, process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def chrome(size: str = "1400,1000", profile: Path | None = None, downloads: Path | None = None):
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (*FLAGS, f"--window-size={size}", *([f"--user-data-dir={profile}"] if profile else [])):
+        options.add_argument(flag)
+    if downloads:
+        options.add_experimental_option("prefs", {"download.default_directory": str(downloads)})
+    driver = webdriver.Chrome(service=webdriver.ChromeService(DRIVER), options=options)
+    driver.downloads = downloads
+    return driver
+
+
+def shot(driver, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(SHOTS / f"{name}.png"))
+
+
+def wait(driver, condition, timeout: float = 60, poll: float = 0.25):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=poll).until(lambda d: condition(d))
+    except Exception:
+        shot(driver, "failed")  # what the page showed when the wait gave up
+        raise
+
+
+def text(driver) -> str:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.TAG_NAME, "body").text
+
+
+def images(driver) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    return [img.get_attribute("src") for img in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stImage'] img")]
+
+
+def press(driver, label: str, *keys) -> None:
+    """Focus a slider (react-aria's hidden range input) and use the keyboard, as a keyboard user would."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    handle = driver.find_element(By.CSS_SELECTOR, f"input[type='range'][aria-label='{label}']")
+    driver.execute_script("arguments[0].focus()", handle)
+    ActionChains(driver).send_keys(*keys).perform()
+
+
+def upload(driver, path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    wait(driver, lambda d: d.find_element(By.XPATH, "//input[@type='file']")).send_keys(str(path))
