@@ -30,7 +30,8 @@ browser:  ## Debian's Chromium and ChromeDriver for the browser tests (installed
 test: setup-dev browser  ## set up and run the whole test suite (ResNet-50 and real-browser tests included)
 	$(PY) -m pytest
 
-bench: setup-dev  ## print the speed and memory figures (about 6 minutes)
+bench: setup-dev browser  ## print the speed and memory figures (about 10 minutes)
 	$(PY) benchmarks/bench_explain.py
+	$(PY) benchmarks/bench_browser.py
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_cams.py

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 from core import jobs
 from core.config import Config
@@ -20,6 +21,7 @@ from core.faithfulness import faithfulness
 from core.images import ImageError, encode_png, list_images, load_image, to_model_input
 from core.model import Classifier, ModelError, load_classifier, load_default
 from core.jobs import Busy
+from core.localization import TOLERANCE, annotations_for, centre_prior, localization
 from core.overlay import COLORMAPS, overlay
 from core.store import new_run_dir
 from core.train import TrainConfig
@@ -47,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--layer", help="conv layer to explain (default: conv5_block3_out)")
     evaluate.add_argument("--target", default="predicted")
     evaluate.add_argument("--limit", type=int, default=10, help="photos to use (each costs ~100 forward passes per method)")
-    evaluate.add_argument("--steps", type=int, default=50, help="steps of each deletion/insertion curve")
+    evaluate.add_argument("--steps", type=int, default=50, help="steps of each deletion/insertion curve (0: none)")
+    evaluate.add_argument("--annotations", type=Path, help="trimaps/ and xmls/ of Oxford-IIIT Pet (download-data "
+                          "keeps them in DEST/annotations): adds the pointing game and its energy form")
     add_train_parser(commands)
     download = commands.add_parser("download-data", help="download Oxford-IIIT Pet as train/ and validation/")
     download.add_argument("--dest", type=Path, default=Config().data_dir, help="where train/ and validation/ go")
@@ -67,6 +71,11 @@ def add_method_options(parser) -> None:
     parser.add_argument("--top-n", type=int, default=64, help="Score-CAM: channels tried (0 = all)")
 
 
+FAITHFULNESS = {"deletion AUC": ("map", "deletion_auc"), "random": ("random", "deletion_auc"),
+                "insertion AUC": ("map", "insertion_auc"), "random ": ("random", "insertion_auc"),
+                "avg drop %": ("map", "average_drop"), "increase": ("map", "increase")}
+
+
 def run_evaluate(args: argparse.Namespace, config: Config = Config()) -> int:
     classifier = load_classifier(args.weights, config) if args.weights else load_default(config)
     layer = args.layer or default_layer(classifier, config)
@@ -76,22 +85,39 @@ def run_evaluate(args: argparse.Namespace, config: Config = Config()) -> int:
         raise ValueError(f"No photos under {args.data}.")
     photos = [load_image(path) for path in paths]
     inputs = to_model_input(photos, classifier.info.image_size)
-    rows = []
+    masks = [annotations_for(path, args.annotations, *photo.shape[:2]) if args.annotations else {}
+             for path, photo in zip(paths, photos)]
+    rows: dict[str, list[dict]] = {}
     for method in args.method:
-        figures = []
-        for photo, image in zip(photos, inputs):
+        rows[method] = []
+        for photo, image, mask in zip(photos, inputs, masks):
             explanation = explainer.explain([photo], args.target, method)[0]
-            index = explainer.scored_class(explanation)
-            figures.append(faithfulness(classifier.model, image, explanation.heatmap(layer), index, args.steps))
-        mean = lambda which, key: float(np.mean([f[which][key] for f in figures]))  # noqa: E731
-        rows.append([method, mean("map", "deletion_auc"), mean("random", "deletion_auc"), mean("map", "insertion_auc"),
-                     mean("random", "insertion_auc"), mean("map", "average_drop"), mean("map", "increase")])
-    print(f"{len(photos)} photos from {args.data}, layer {layer}, target {args.target} (lower deletion and higher insertion AUC = more faithful)")
-    header = ["method", "deletion AUC", "random", "insertion AUC", "random", "avg drop %", "increase"]
-    print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
-    for row in rows:
-        print(f"| {row[0]} | " + " | ".join(f"{v:.3f}" for v in row[1:]) + " |")
+            figures = localization(explanation.heatmap(layer), mask)
+            if args.steps:
+                index = explainer.scored_class(explanation)
+                both = faithfulness(classifier.model, image, explanation.heatmap(layer), index, args.steps)
+                figures |= {name: both[which][key] for name, (which, key) in FAITHFULNESS.items()}
+            rows[method].append(figures)
+    if args.annotations:
+        rows["centre prior"] = [localization(centre_prior(*photo.shape[:2]), mask) for photo, mask in zip(photos, masks)]
+    annotated = sum(bool(mask) for mask in masks)
+    print(f"{len(photos)} photos from {args.data} ({annotated} with a mask), layer {layer}, target {args.target}; "
+          "lower deletion and higher insertion AUC = more faithful; pointing = the hottest point on the object "
+          f"(within {TOLERANCE} px), energy = the map's share on it")
+    print_table(rows)
     return 0
+
+
+def print_table(rows: dict[str, list[dict]]) -> None:
+    """A Markdown table of each row's mean figures, over the photos that have them."""
+    columns = list(dict.fromkeys(key for figures in rows.values() for each in figures for key in each))
+    print("| method | " + " | ".join(c.strip() for c in columns) + " |\n|" + "---|" * (len(columns) + 1))
+    for name, figures in rows.items():
+        means = []
+        for column in columns:
+            values = [each[column] for each in figures if each.get(column) is not None]
+            means.append(f"{np.mean(values):.3f}" if values else "–")
+        print(f"| {name} | " + " | ".join(means) + " |")
 
 
 def add_train_parser(commands) -> None:
@@ -117,6 +143,8 @@ def add_train_parser(commands) -> None:
 def run_train(args: argparse.Namespace) -> int:
     if os.environ.get(jobs.BACKGROUND):
         jobs.run_in_background(int(os.environ[jobs.BACKGROUND]))
+    # Deterministic kernels: on a CPU they cost little, and with --seed a run can be repeated exactly.
+    tf.config.experimental.enable_op_determinism()
     config = TrainConfig(
         epochs=args.epochs, fine_tune_epochs=args.fine_tune_epochs, backbone_weights=args.backbone_weights,
         strategy=args.strategy, batch_size=args.batch_size, patience=args.patience, rotation=args.rotation,

@@ -37,6 +37,26 @@ def compare(explainer: Explainer, photo: np.ndarray, methods: list[str], layers:
     return cells
 
 
+# Why methods coincide, for the page: the layers in question feed global average pooling and then a dense layer.
+WHY_THE_SAME = ("A layer that feeds global average pooling and then a dense layer (ResNet-50's conv5_block3_out) gets "
+                "the same gradient at every position, so Grad-CAM, HiResCAM and XGrad-CAM are one method there.")
+
+
+def coincidences(cells: list[Cell], tolerance: float = 1e-4) -> list[str]:
+    """One line per layer where several methods gave the same normalised map (within `tolerance`)."""
+    lines = []
+    for layer in dict.fromkeys(cell.layer for cell in cells):
+        groups: list[list[Cell]] = []
+        for cell in (c for c in cells if c.layer == layer):
+            match = next((g for g in groups if np.allclose(g[0].heatmap, cell.heatmap, atol=tolerance)), None)
+            if match:
+                match.append(cell)
+            else:
+                groups.append([cell])
+        lines += [f"At {layer}, {', '.join(c.method for c in g)} give the same map." for g in groups if len(g) > 1]
+    return lines
+
+
 def cost(methods: list[str], layers: list[str], channels: int = 64, steps: int = 25) -> int:
     """Forward passes the grid needs: one per method, Score-CAM's masked ones, one deletion curve per cell."""
     score_cam = channels * len(layers) if "Score-CAM" in methods else 0

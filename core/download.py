@@ -20,6 +20,9 @@ class Source:
     md5: str  # torchvision's OxfordIIITPet pins the same hash
     # Files the set is known to ship broken (wrong content under .jpg, or unreadable): dropped by name.
     known_bad: frozenset[str] = frozenset()
+    # The trimaps (every photo) and head boxes (trainval photos), kept as DEST/annotations/; "" = none.
+    annotations_url: str = ""
+    annotations_md5: str = ""
 
 
 OXFORD_PETS = Source(
@@ -27,6 +30,8 @@ OXFORD_PETS = Source(
     md5="5c4f3ee8e5d25df40f4fd59a7f44e54c",
     known_bad=frozenset({"Egyptian_Mau_129", "Egyptian_Mau_186", "Abyssinian_5",
                          "staffordshire_bull_terrier_2", "staffordshire_bull_terrier_22"}),
+    annotations_url="https://www.robots.ox.ac.uk/~vgg/data/pets/data/annotations.tar.gz",
+    annotations_md5="95a8c909bbe2e81eed6a22bccdf3f68f",  # torchvision's pin too
 )
 
 
@@ -44,25 +49,36 @@ def download_pets(dest: Path, source: Source = OXFORD_PETS, validation_fraction:
     dest = Path(dest)
     if (dest / "train").exists():
         raise DownloadError(f"{dest / 'train'} already exists; choose another --dest or remove it.")
-    archive = _fetch(source, cache_dir)
+    archive = _fetch(source.url, source.md5, cache_dir)
+    annotations = _fetch(source.annotations_url, source.annotations_md5, cache_dir) if source.annotations_url else None
     with tempfile.TemporaryDirectory() as scratch:
-        try:
-            with tarfile.open(archive) as tar:
-                tar.extractall(scratch, filter="data")  # no absolute paths, links or ".." out of scratch
-        except (tarfile.TarError, OSError) as error:
-            raise DownloadError(f"The archive {archive} could not be unpacked ({error}).") from None
-        return _lay_out(Path(scratch), dest, source, validation_fraction, seed)
+        _unpack(archive, Path(scratch))
+        counts = _lay_out(Path(scratch), dest, source, validation_fraction, seed)
+    if annotations:
+        with tempfile.TemporaryDirectory(dir=dest) as scratch:
+            _unpack(annotations, Path(scratch))
+            if not (Path(scratch) / "annotations" / "trimaps").is_dir():
+                raise DownloadError(f"The archive {annotations} holds no annotations/trimaps/ folder.")
+            shutil.move(Path(scratch) / "annotations", dest / "annotations")  # trimaps/, xmls/, the lists
+    return counts
 
 
-def _fetch(source: Source, cache_dir: Path | None) -> Path:
+def _unpack(archive: Path, folder: Path) -> None:
+    try:
+        with tarfile.open(archive) as tar:
+            tar.extractall(folder, filter="data")  # no absolute paths, links or ".." out of the folder
+    except (tarfile.TarError, OSError) as error:
+        raise DownloadError(f"The archive {archive} could not be unpacked ({error}).") from None
+
+
+def _fetch(url: str, md5: str, cache_dir: Path | None) -> Path:
     try:
         return Path(keras.utils.get_file(
-            Path(source.url).name, source.url, file_hash=source.md5, cache_subdir="datasets",
-            cache_dir=str(cache_dir) if cache_dir else None,
+            Path(url).name, url, file_hash=md5, cache_subdir="datasets", cache_dir=str(cache_dir) if cache_dir else None,
         ))
     except Exception as error:  # Keras raises a bare Exception for network and checksum failures
         reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
-        raise DownloadError(f"Could not download {source.url} (no internet, or a bad copy?): {reason}") from None
+        raise DownloadError(f"Could not download {url} (no internet, or a bad copy?): {reason}") from None
 
 
 def _lay_out(extracted: Path, dest: Path, source: Source, validation_fraction: float, seed: int) -> dict:

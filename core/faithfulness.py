@@ -17,20 +17,23 @@ from core.cams.base import class_probabilities, normalize
 from core.overlay import upsample
 
 
-def pixel_order(heatmap: np.ndarray, size: int) -> np.ndarray:
-    """Flat indices of a size x size input, hottest first (stable for ties)."""
-    return np.argsort(-upsample(heatmap, size, size).ravel(), kind="stable")
+def pixel_order(heatmap: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
+    """Flat indices of a size x size input, hottest first; ties (a map's many zeros) in a seeded random order,
+    not row by row, so a flat region is deleted evenly instead of from the top."""
+    values = upsample(heatmap, size, size).ravel()
+    tie_breaker = np.random.default_rng(seed).permutation(values.size)
+    return np.lexsort((tie_breaker, -values))
 
 
 def curves(model: keras.Model, image: np.ndarray, heatmap: np.ndarray, class_index: int, steps: int = 50,
-           blur_sigma: float = 11.0, batch_size: int = 32, insertion: bool = True) -> dict:
+           blur_sigma: float = 11.0, batch_size: int = 32, insertion: bool = True, seed: int = 0) -> dict:
     """Deletion (pixels set to black, hottest first) and insertion (pixels copied onto a blurred image)
     curves of the class probability, with their areas under the curve, for one model input (S, S, 3).
 
     A faithful map makes the probability fall fast on deletion (low AUC) and rise fast on insertion (high AUC).
     """
     size = image.shape[0]
-    order = pixel_order(heatmap, size)
+    order = pixel_order(heatmap, size, seed)
     counts = np.round(np.linspace(0, size * size, steps + 1)).astype(int)
     rank = np.empty(size * size, dtype=np.int64)
     rank[order] = np.arange(size * size)

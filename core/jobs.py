@@ -58,6 +58,9 @@ def run(data_root: Path, weights_dir: Path, config: TrainConfig = TrainConfig(),
     far, "discard" saves nothing. Any failure leaves `current`, the previous model, untouched.
     """
     run_dir = Path(run_dir or new_run_dir(weights_dir))
+    # Python, NumPy and TensorFlow from one seed: initial weights, dropout, shuffling and flips, so the same
+    # data and seed give the same model on the same machine (the worker also makes ops deterministic).
+    keras.utils.set_random_seed(config.seed)
     info = {"data": str(Path(data_root).resolve()), "run_dir": str(run_dir), "config": asdict(config)}
     monitor = RunMonitor(run_dir, {}, info)
     try:

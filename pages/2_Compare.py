@@ -7,7 +7,7 @@ import ui
 from core import Config
 from core.app_support import DISPLAY_SIDE
 from core.cams import METHODS
-from core.compare import compare, cost
+from core.compare import WHY_THE_SAME, coincidences, compare, cost
 from core.images import ImageError, UPLOAD_TYPES, list_images, load_image, shrink
 from core.overlay import blend, colorize
 
@@ -61,3 +61,6 @@ if st.session_state.get("grid") and st.session_state.grid[:2] == (name, target):
         for column, cell in zip(row[1:], [c for c in cells if c.method == method]):
             column.image(blend(thumb, colorize(cell.heatmap, *thumb.shape[:2]), 0.45), width="stretch",
                          caption=f"{cell.seconds * 1000:.0f} ms · deletion AUC {cell.deletion_auc:.3f}")
+    same = coincidences(cells)
+    if same:
+        st.info(" ".join(same) + " " + WHY_THE_SAME)

@@ -57,6 +57,7 @@ def streamlit_server(env: dict[str, str], log: Path | None = None):
 
 def chrome(size: str = "1400,1000", profile: Path | None = None, downloads: Path | None = None):
     from selenium import webdriver
+    from selenium.common.exceptions import WebDriverException
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
@@ -64,7 +65,14 @@ def chrome(size: str = "1400,1000", profile: Path | None = None, downloads: Path
         options.add_argument(flag)
     if downloads:
         options.add_experimental_option("prefs", {"download.default_directory": str(downloads)})
-    driver = webdriver.Chrome(service=webdriver.ChromeService(DRIVER), options=options)
+    for attempt in range(3):
+        try:
+            driver = webdriver.Chrome(service=webdriver.ChromeService(DRIVER), options=options)
+            break
+        except WebDriverException:  # chromedriver can lose the race for a port when many start at once
+            if attempt == 2:
+                raise
+            time.sleep(1 + attempt)
     driver.downloads = downloads
     return driver
 

@@ -76,3 +76,28 @@ def make_pets(root: Path, n_train: int = 12, n_validation: int = 4, size: int = 
 @pytest.fixture
 def generated_pets(tmp_path) -> Path:
     return make_pets(tmp_path / "pets")
+
+
+def make_located_pets(root: Path, n_train: int = 24, n_validation: int = 12, size: int = 224, seed: int = 0) -> Path:
+    """Kaggle layout plus Oxford-style trimaps: grey noise with one square of evidence at a random place, reddish
+    for "dogs" and bluish for "cats". annotations/trimaps/<stem>.png marks the square 1 and the rest 2."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    side = size // 4
+    trimaps = root / "annotations" / "trimaps"
+    trimaps.mkdir(parents=True, exist_ok=True)
+    for split, count in (("train", n_train), ("validation", n_validation)):
+        for name, colour in (("cats", (40, 60, 200)), ("dogs", (210, 70, 40))):
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(count):
+                pixels = rng.integers(60, 190, (size, size, 3)).astype(np.uint8)
+                top, left = rng.integers(0, size - side, 2)
+                pixels[top : top + side, left : left + side] = colour
+                trimap = np.full((size, size), 2, np.uint8)
+                trimap[top : top + side, left : left + side] = 1
+                stem = f"{split}_{name[:-1]}_{i:03d}"
+                Image.fromarray(pixels).save(folder / f"{stem}.png")
+                Image.fromarray(trimap).save(trimaps / f"{stem}.png")
+    return root

@@ -167,3 +167,43 @@ def test_eigen_smooth_projects_the_weighted_activations():
     expected = (centred @ np.linalg.svd(centred)[2][0]).reshape(2, 2)
     expected *= np.sign((weighted.sum(1) - weighted.sum(1).mean()) @ expected.ravel())
     np.testing.assert_allclose(cam(IMAGE, DOG)["maps"]["conv"][0], expected, atol=1e-4)
+
+
+def two_channel_model() -> keras.Model:
+    """2x2x1 input -> 1x1 conv: channel 1 = x, channel 2 = relu(5 - x) -> global mean -> z = mean1 - mean2."""
+    inputs = keras.Input((2, 2, 1))
+    conv = keras.layers.Conv2D(2, 1, activation="relu", name="conv")
+    dense = keras.layers.Dense(1)
+    model = keras.Model(inputs, dense(keras.layers.GlobalAveragePooling2D()(conv(inputs))))
+    conv.set_weights([np.array([[[[1.0, -1.0]]]]), np.array([0.0, 5.0])])
+    dense.set_weights([np.array([[1.0], [-1.0]]), np.array([0.0])])
+    return model
+
+
+def test_scorecam_golden_with_one_logit_cat_dog_and_contrast():
+    # x = [[1, 2], [3, 4]]: A1 = [[1, 2], [3, 4]], A2 = relu(5 - x) = [[4, 3], [2, 1]].
+    # Masks (min-max scaled, same resolution): M1 = [[0, 1/3], [2/3, 1]], M2 = [[1, 2/3], [1/3, 0]].
+    # x * M1 = [[0, 2/3], [2, 4]]: mean1 = 5/3, mean2 = mean(relu(5 - x*M1)) = 10/3, so z1 = -5/3.
+    # x * M2 = [[1, 4/3], [1, 0]]: mean1 = 5/6, mean2 = 25/6, so z2 = -10/3.
+    # Dog weighs each channel by sigmoid(z), cat by 1 - sigmoid(z), the contrast by dog - cat = 2 sigmoid(z) - 1.
+    image = np.array([[1, 2], [3, 4]], np.float32).reshape(1, 2, 2, 1)
+    a1, a2 = np.array([[1, 2], [3, 4]], float), np.array([[4, 3], [2, 1]], float)
+    dog = 1 / (1 + np.exp(-np.array([-5 / 3, -10 / 3])))
+    for target, weights in ((DOG, dog), (0, 1 - dog), (CONTRAST, 2 * dog - 1)):
+        ours = raw("Score-CAM", two_channel_model(), "conv", image, target, top_n=None)
+        np.testing.assert_allclose(ours[0], weights[0] * a1 + weights[1] * a2, rtol=1e-5, err_msg=str(target))
+
+
+def test_where_methods_coincide_and_where_they_do_not():
+    """conv_b feeds global average pooling and the dense head: every position has the same gradient, so
+    Grad-CAM = HiResCAM = XGrad-CAM there (raw maps). Grad-CAM++ (eq. 19) scales each channel by
+    1 / (2 + g * sum(A)), so it is not Layer-CAM; at conv_a, which is not pooled directly, all differ."""
+    model = tiny_model(seed=9)
+    at_b = {m: raw(m, model, "conv_b", IMAGES, DOG) for m in METHODS}
+    np.testing.assert_allclose(at_b["HiResCAM"], at_b["Grad-CAM"], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(at_b["XGrad-CAM"], at_b["Grad-CAM"], rtol=1e-4, atol=1e-6)
+    plus, layer = (np.stack([normalize(m) for m in at_b[name]]) for name in ("Grad-CAM++", "Layer-CAM"))
+    assert np.abs(plus - layer).max() > 1e-3
+    at_a = {m: raw(m, model, "conv_a", IMAGES, DOG) for m in ("Grad-CAM", "HiResCAM", "XGrad-CAM")}
+    assert np.abs(at_a["HiResCAM"] - at_a["Grad-CAM"]).max() > 1e-3
+    assert np.abs(at_a["XGrad-CAM"] - at_a["Grad-CAM"]).max() > 1e-3

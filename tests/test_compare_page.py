@@ -6,7 +6,7 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from core.cams import METHODS
-from core.compare import compare, cost
+from core.compare import coincidences, compare, cost
 from core.explain import Explainer
 from core.model import load_classifier
 from tests.test_app import png_bytes
@@ -22,6 +22,8 @@ def test_grid_has_every_method_and_layer(tiny_weights):
     assert [(c.method, c.layer) for c in cells] == [(m, l) for m in METHODS for l in ("conv_a", "conv_b")]
     assert all(0 <= c.deletion_auc <= 1 and c.seconds > 0 and c.heatmap.max() <= 1 for c in cells)
     assert seen[-1] == 1.0 and cost(["Grad-CAM"], ["conv_a"], steps=5) == 1 + 6
+    # conv_b feeds pooling and the dense head: one gradient per channel, so three methods are one there.
+    assert coincidences(cells) == ["At conv_b, Grad-CAM, HiResCAM, XGrad-CAM give the same map."]
 
 
 def test_compare_page_fills_its_grid(monkeypatch, tiny_weights, tmp_path):
@@ -34,3 +36,4 @@ def test_compare_page_fills_its_grid(monkeypatch, tiny_weights, tmp_path):
     assert not at.exception
     captions = [image.proto.imgs[0].caption for image in at.image]
     assert len(captions) == len(METHODS) * 2 and all("deletion AUC" in c for c in captions)
+    assert "At conv_b, Grad-CAM, HiResCAM, XGrad-CAM give the same map." in at.info[0].value

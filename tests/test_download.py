@@ -3,6 +3,7 @@
 import hashlib
 import io
 import tarfile
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -33,6 +34,41 @@ def archive(tmp_path):
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return path
+
+
+def tar_of(path, files: dict[str, bytes]):
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_annotations_are_kept_beside_the_photos(archive, tmp_path):
+    trimap = np.full((20, 20), 2, np.uint8)
+    trimap[5:15, 5:15] = 1
+    annotations = tar_of(tmp_path / "annotations.tar.gz", {
+        "annotations/trimaps/Abyssinian_1.png": png(trimap), "annotations/xmls/Abyssinian_1.xml": b"<annotation/>",
+        "annotations/trainval.txt": b"Abyssinian_1 1 1 1\n"})
+    md5 = hashlib.md5(annotations.read_bytes()).hexdigest()
+    source = Source(archive.as_uri(), hashlib.md5(archive.read_bytes()).hexdigest(), frozenset({"Egyptian_Mau_129"}),
+                    annotations.as_uri(), md5)
+    with pytest.raises(DownloadError, match="Could not download .*annotations.tar.gz"):
+        download_pets(tmp_path / "bad", replace(source, annotations_md5="0" * 32), cache_dir=tmp_path / "c0")
+    assert not (tmp_path / "bad" / "train").exists()  # both archives are checked before anything is written
+    download_pets(tmp_path / "data", source, cache_dir=tmp_path / "cache")
+    kept = tmp_path / "data" / "annotations"
+    assert (kept / "xmls" / "Abyssinian_1.xml").is_file() and (kept / "trainval.txt").is_file()
+    from core.localization import read_trimap
+
+    assert read_trimap(kept / "trimaps" / "Abyssinian_1.png").sum() == 100
 
 
 def source_for(path, md5=None):

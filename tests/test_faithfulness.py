@@ -143,3 +143,17 @@ def test_sanity_check_on_resnet50_is_finite_at_every_step():
         assert all(step[k] is not None for k in ("spearman", "spearman_abs", "ssim")), step
     verdict, line = sanity_verdict(steps)
     assert verdict in ("pass", "fail") and line
+
+
+def test_ties_are_removed_in_a_seeded_random_order_not_row_by_row():
+    from core.faithfulness import pixel_order
+
+    flat = np.zeros((7, 7))  # all cells tie, as the zeros of a ReLU'd map do
+    order = pixel_order(flat, 28, seed=0)
+    rows = set(order[: 28 * 28 // 10] // 28)  # the rows of the first tenth removed
+    assert len(rows) > 20, rows  # spread over the photo, not its top three rows
+    np.testing.assert_array_equal(order, pixel_order(flat, 28, seed=0))  # seeded: the same every time
+    assert not np.array_equal(order, pixel_order(flat, 28, seed=1))
+    heat = np.zeros((4, 4))
+    heat[2, 1] = 1.0
+    assert pixel_order(heat, 4)[0] == 2 * 4 + 1  # the hottest pixel still goes first

@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 import resource
 import statistics
+import tempfile
 import threading
 import time
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,7 +40,7 @@ def photos_for_sessions(tmp_path, pets) -> list:
 
 
 def session(url: str, photo, expected: str, results: list, errors: list) -> None:
-    driver = chrome("1200,900")
+    driver = chrome("1200,900", profile=Path(tempfile.mkdtemp(prefix="chromium-")))
     try:
         driver.get(url)
         wait(driver, lambda d: "Upload a photo or pick" in text(d), 120)

@@ -185,3 +185,22 @@ def test_short_real_run_on_pets_lowers_the_training_loss(pets, tmp_path):
     assert state["state"] == "done" and loss[-1] < loss[0]
     assert state["summary"].startswith("cats: 300 train / 100 validation, dogs: 300 train / 100 validation")
     assert load_default(Config(weights_dir=tmp_path / "weights")).info.backbone_weights == "none"
+
+
+def test_the_same_seed_gives_the_same_weights_and_maps(generated_pets, tmp_path):
+    from dataclasses import replace
+
+    from core.cams import GradCAM
+    from core.model import load_classifier
+
+    template = tiny_model()
+    build = lambda: keras.models.clone_model(template)  # noqa: E731 - fresh random initial weights on every call
+    runs = [jobs.run(generated_pets, tmp_path / f"w{i}", replace(FAST, epochs=3, seed=seed), build=build)
+            for i, seed in enumerate((7, 7, 8))]
+    models = [load_classifier(Path(run["run_dir"]) / "model.keras").model for run in runs]
+    images = np.random.default_rng(0).uniform(0, 255, (3, 8, 8, 3)).astype(np.float32)
+    for a, b in zip(models[0].get_weights(), models[1].get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(GradCAM(models[0], ["conv_b"])(images)["maps"]["conv_b"],
+                                  GradCAM(models[1], ["conv_b"])(images)["maps"]["conv_b"])
+    assert not all(np.array_equal(a, b) for a, b in zip(models[0].get_weights(), models[2].get_weights()))
