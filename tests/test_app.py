@@ -172,3 +172,25 @@ def test_model_replaced_under_the_running_app_is_never_half_loaded(app, tiny_wei
     (tiny_weights / "model.json").write_bytes(other.with_suffix(".json").read_bytes())  # the pair is whole again
     app.run()
     assert not app.error and "trained on other" in app.caption[0].value
+
+
+def test_one_model_per_process_shared_by_every_page_and_the_gallery(monkeypatch, tiny_weights, tmp_path):
+    import ui
+    from core import Config
+    from core.model import ModelInfo, save_classifier
+    from tests.conftest import TINY_SIZE, tiny_model
+
+    loads, real = [], ui.load_app_model
+    monkeypatch.setattr(ui, "load_app_model", lambda *args: loads.append(args) or real(*args))
+    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tiny_weights))
+    monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "none"))
+    ui._model.clear()
+    for page in ("app.py", "pages/2_Compare.py"):
+        at = AppTest.from_file(str(Path(APP).parent / page), default_timeout=60).run()
+        assert not at.exception
+    assert len(loads) == 1  # the Explain and Compare pages share one model
+    loaded, _ = ui.app_model()
+    assert ui.model_at(Config().model_path) is loaded and len(loads) == 1  # the gallery of mistakes reuses it
+    other = save_classifier(tiny_model(seed=3), ModelInfo(image_size=TINY_SIZE, backbone="tiny"),
+                            tmp_path / "run" / "model.keras")
+    assert ui.model_at(other) is not loaded and len(loads) == 2  # another run's model is its own entry

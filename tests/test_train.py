@@ -204,3 +204,19 @@ def test_the_same_seed_gives_the_same_weights_and_maps(generated_pets, tmp_path)
     np.testing.assert_array_equal(GradCAM(models[0], ["conv_b"])(images)["maps"]["conv_b"],
                                   GradCAM(models[1], ["conv_b"])(images)["maps"]["conv_b"])
     assert not all(np.array_equal(a, b) for a, b in zip(models[0].get_weights(), models[2].get_weights()))
+
+
+def test_a_page_started_worker_yields_the_cpu_to_the_app(tmp_path, monkeypatch):
+    code = ("import os, pathlib, tensorflow as tf\nfrom core import jobs\njobs.run_in_background(1)\n"
+            "group = pathlib.Path('/proc/self/autogroup')\n"
+            "print(os.nice(0), tf.config.threading.get_intra_op_parallelism_threads(),"
+            " tf.config.threading.get_inter_op_parallelism_threads(), group.read_text().split()[-1] if group.exists() else 10)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                         start_new_session=True).stdout.split()  # its own session, as the worker has
+    assert out == [str(min(os.nice(0) + 10, 19)), "1", "1", "10"]
+    launched = {}
+    monkeypatch.setattr(jobs.subprocess, "Popen", lambda command, **kwargs: launched.update(kwargs) or
+                        type("Process", (), {"pid": os.getpid()})())
+    jobs.start_worker(tmp_path / "data", tmp_path / "weights", [])
+    assert launched["env"][jobs.BACKGROUND] == str(max(1, os.cpu_count() - 1)) and launched["start_new_session"]
+    jobs.release_lock(tmp_path / "weights")
