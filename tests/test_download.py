@@ -27,16 +27,11 @@ def archive(tmp_path):
     files["images/pug_1.jpg"] = jpeg(7)[:60]  # truncated
     files["images/Egyptian_Mau_129.jpg"] = jpeg(8)  # on the known-bad list
     files["images/Abyssinian_1.mat"] = b"not a photo"
-    path = tmp_path / "images.tar.gz"
-    with tarfile.open(path, "w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return path
+    return tar_of(tmp_path / "images.tar.gz", files)
 
 
 def tar_of(path, files: dict[str, bytes]):
+    """A .tar.gz at `path` holding `files` (name -> bytes)."""
     with tarfile.open(path, "w:gz") as tar:
         for name, data in files.items():
             info = tarfile.TarInfo(name)
