@@ -48,14 +48,35 @@ def cached_thumbnail(_photo: np.ndarray, photo_id: str) -> np.ndarray:
     return shrink(_photo, THUMB_SIDE)
 
 
+def method_options(method: str, aug_smooth: bool, eigen_smooth: bool, top_n: int) -> tuple:
+    return (("method", method), ("aug_smooth", aug_smooth), ("eigen_smooth", eigen_smooth),
+            ("top_n", top_n if method == "Score-CAM" else 64))
+
+
+def explain_first(key: str) -> None:
+    """A new upload is explained before the page is drawn, from the widgets' values, so the browser has
+    nothing new to render while the model works: on a machine they share (2 cores here), drawing at the same
+    time cost the explanation 30 %. The page below then finds the result in the cache."""
+    state = st.session_state
+    upload = state.get("upload")
+    if state.get("source") != "Upload a photo" or upload is None or "target" not in state:
+        return
+    data = upload.getvalue()
+    options = method_options(state.get("method", "Grad-CAM"), state.get("aug_smooth", False),
+                             state.get("eigen_smooth", False), state.get("top_n", 64))
+    cached_explanation(data, hashlib.sha1(data).hexdigest(), upload.name, key, state.target, options)
+
+
 def pick_random_photo(folder: str) -> None:
     photos = list_images(Path(folder))
     st.session_state.random_photo = str(random.choice(photos)) if photos else None
     st.session_state.random_error = None if photos else f"No photos in {folder}: set the validation folder."
 
 
-st.title("Why does the model think it's a cat or a dog?")
 loaded, key = ui.app_model()
+if not loaded.error:
+    explain_first(key)
+st.title("Why does the model think it's a cat or a dog?")
 if loaded.error:
     st.error(loaded.error)
     st.info(
@@ -75,9 +96,9 @@ if explainer.classifier.info.kind == "zero-shot":
 
 with st.sidebar:
     st.header("Photo")
-    source = st.radio("Source", ["Upload a photo", "Random validation photo"], horizontal=True)
+    source = st.radio("Source", ["Upload a photo", "Random validation photo"], horizontal=True, key="source")
     if source == "Upload a photo":
-        upload = st.file_uploader("A photo of a cat or a dog", type=list(UPLOAD_TYPES))
+        upload = st.file_uploader("A photo of a cat or a dog", type=list(UPLOAD_TYPES), key="upload")
         data, name = (upload.getvalue(), upload.name) if upload else (None, None)
     else:
         folder = st.text_input("Validation folder", str(config.validation_dir))
@@ -110,21 +131,21 @@ with st.sidebar:
     target = st.selectbox("Explain the class", explainer.targets, key="target", help="Which class's logit the gradients come from.")
     top_n = 64
     if method == "Score-CAM":
-        top_n = st.select_slider("Score-CAM channels tried", [16, 32, 64, 128, 256, 512, 1024, 2048], 64)
+        top_n = st.select_slider("Score-CAM channels tried", [16, 32, 64, 128, 256, 512, 1024, 2048], 64, key="top_n")
         st.caption(f"Costs about {top_n * len(layers)} forward passes for this photo (all layers).")
     alpha = st.slider("Heatmap opacity (alpha)", 0.0, 1.0, config.alpha, 0.05, key="alpha")
     colormap = st.selectbox("Colormap", COLORMAPS, key="colormap")
     with st.expander("Advanced"):
         relu = st.checkbox("ReLU (only what speaks for the class)", True, key="relu", help="Off: signed map, blue against.")
         smooth = st.radio("Upsampling", ["smooth", "nearest (true grid)"], horizontal=True, key="upsampling") == "smooth"
-        aug_smooth = st.checkbox("Test-time augmentation (flips × intensity scales)")
-        eigen_smooth = st.checkbox("Eigen-smooth (first principal component)")
+        aug_smooth = st.checkbox("Test-time augmentation (flips × intensity scales)", key="aug_smooth")
+        eigen_smooth = st.checkbox("Eigen-smooth (first principal component)", key="eigen_smooth")
 
 if data is None:
     st.info("Upload a photo or pick a random validation photo in the sidebar.")
     st.stop()
 
-options = (("method", method), ("aug_smooth", aug_smooth), ("eigen_smooth", eigen_smooth), ("top_n", top_n))
+options = method_options(method, aug_smooth, eigen_smooth, top_n)
 photo_id = hashlib.sha1(data).hexdigest()
 result = cached_explanation(data, photo_id, name, key, target, options)
 if isinstance(result, str):
