@@ -16,11 +16,14 @@ from core import Config
 from core.app_support import colored_map, describe, explain_bytes, full_size_overlay, manifest
 from core.cams import METHODS
 from core.faithfulness import faithfulness, sanity_check, sanity_verdict
-from core.images import UPLOAD_TYPES, encode_jpeg, list_images, shrink, to_model_input
+from core import choices
+from core.choices import images_in
+from core.images import UPLOAD_TYPES, encode_jpeg, shrink, to_model_input
 from core.overlay import COLORMAPS, blend
 
 st.set_page_config(page_title="catdog-gradcam · Explain", page_icon="🐾", layout="wide")
 config = Config()
+roots = (*config.data_roots, config.validation_dir)  # what a page may read photos from
 THUMB_SIDE = 384  # the layer strip and the contrast cells: a quarter or a third of the page
 
 
@@ -67,10 +70,10 @@ def explain_first(key: str) -> None:
     cached_explanation(data, hashlib.sha1(data).hexdigest(), upload.name, key, state.target, options)
 
 
-def pick_random_photo(folder: str) -> None:
-    photos = list_images(Path(folder))
+def pick_random_photo(folder: Path) -> None:
+    photos = images_in(folder)  # bounded, and never outside the chosen folder
     st.session_state.random_photo = str(random.choice(photos)) if photos else None
-    st.session_state.random_error = None if photos else f"No photos in {folder}: set the validation folder."
+    st.session_state.random_error = None if photos else f"No photos in {choices.label(folder, roots)}."
 
 
 loaded, key = ui.app_model()
@@ -101,8 +104,13 @@ with st.sidebar:
         upload = st.file_uploader("A photo of a cat or a dog", type=list(UPLOAD_TYPES), key="upload")
         data, name = (upload.getvalue(), upload.name) if upload else (None, None)
     else:
-        folder = st.text_input("Validation folder", str(config.validation_dir))
-        st.button("🎲 Pick a random photo", on_click=pick_random_photo, args=(folder,))
+        # A choice, never a typed path: the validation folders found under the data roots.
+        folders = choices.validation_folders(config.data_roots, config.validation_dir)
+        folder = st.selectbox("Validation folder", folders, format_func=lambda f: choices.label(f, roots),
+                              key="validation_folder")
+        if folder is None:
+            st.info("No validation folder under the data roots yet: download or upload data on the Training page.")
+        st.button("🎲 Pick a random photo", on_click=pick_random_photo, args=(folder,), disabled=folder is None)
         if st.session_state.get("random_error"):
             st.warning(st.session_state.random_error)
         path = st.session_state.get("random_photo")

@@ -8,6 +8,7 @@ import streamlit as st
 import ui
 from core import Config
 from core.app_support import explain_bytes
+from core import choices
 from core.data import DataError, check_data_path, class_folders
 from core.jobs import Busy, latest_run, start_worker
 from core.model import ModelError, resolve_backbone_weights
@@ -21,12 +22,15 @@ config, defaults = Config(), TrainConfig()
 
 def start_run() -> None:
     state = st.session_state
+    if state.data_dir is None:
+        state.start_message = ("warning", "No dataset under the data roots: add one (train/<class>/, validation/<class>/).")
+        return
     try:
-        data_dir = check_data_path(state.data_dir, config.data_roots)
+        data_dir = check_data_path(str(state.data_dir), config.data_roots)  # a choice; checked all the same
         class_folders(data_dir)  # layout only; the run itself skips and counts bad photos
-        resolve_backbone_weights(state.backbone_weights.strip() or "imagenet")  # a named file must exist
+        resolve_backbone_weights(str(state.backbone_weights))  # a file chosen a moment ago must still exist
         arguments = ["--epochs", str(state.epochs), "--fine-tune-epochs", str(state.fine_tune_epochs),
-                     "--patience", str(state.patience), "--backbone-weights", state.backbone_weights.strip() or "imagenet"]
+                     "--patience", str(state.patience), "--backbone-weights", str(state.backbone_weights)]
         state.start_message = ("info", f"Started run {start_worker(data_dir, config.weights_dir, arguments).name}.")
     except (Busy, DataError, ModelError, OSError) as error:
         state.start_message = ("warning", str(error))
@@ -126,15 +130,24 @@ st.markdown(
     "phase 2, optional, unfreezes the last stage at a low learning rate. The run continues in the background "
     "if you leave this page, and the Explain page switches to the new model only when it has finished."
 )
+# Choices, never typed paths: the datasets and weights files found under the data roots and the weights folder.
+found = choices.datasets(config.data_roots)
+backbones = ["imagenet", "none", *map(str, choices.weights_files((*config.data_roots, config.weights_dir)))]
+if config.backbone_weights and config.backbone_weights not in backbones:
+    backbones.append(config.backbone_weights)  # the operator's CATDOG_BACKBONE_WEIGHTS
 with st.form("start"):
-    st.text_input("Data folder", str(config.data_dir), key="data_dir")
+    default = found.index(config.data_dir.resolve()) if config.data_dir.resolve() in found else 0
+    st.selectbox("Dataset", found, index=default if found else None, key="data_dir",
+                 format_func=lambda path: choices.label(path, config.data_roots),
+                 placeholder="No dataset under the data roots", help="Folders with train/<class>/ under the data roots.")
     left, middle, patience, right = st.columns(4)
     left.number_input("Head epochs", 1, 2000, defaults.epochs, key="epochs")
     middle.number_input("Fine-tune epochs (slow on a CPU)", 0, 100, defaults.fine_tune_epochs, key="fine_tune_epochs")
     patience.number_input("Early-stopping patience", 1, 2000, defaults.patience, key="patience",
                           help="Epochs without a better validation loss before a phase stops.")
-    right.text_input("Backbone weights: imagenet, none, or a file", config.backbone_weights or "imagenet",
-                     key="backbone_weights", help="'none' starts from random weights: it runs offline but learns little.")
+    right.selectbox("Backbone weights", backbones, index=backbones.index(config.backbone_weights or "imagenet"),
+                    format_func=lambda choice: Path(choice).name if "/" in choice else choice, key="backbone_weights",
+                    help="'none' starts from random weights: it runs offline but learns little. Files: .h5 under the roots.")
     st.form_submit_button("Start training", on_click=start_run, type="primary")
 if "start_message" in st.session_state:
     kind, text = st.session_state.start_message

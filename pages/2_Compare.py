@@ -8,7 +8,8 @@ from core import Config
 from core.app_support import DISPLAY_SIDE
 from core.cams import METHODS
 from core.compare import WHY_THE_SAME, coincidences, compare, cost
-from core.images import ImageError, UPLOAD_TYPES, list_images, load_image, shrink
+from core.choices import images_in
+from core.images import ImageError, UPLOAD_TYPES, load_image, shrink
 from core.overlay import blend, colorize
 
 st.set_page_config(page_title="catdog-gradcam · Compare", layout="wide")
@@ -26,7 +27,7 @@ explainer = loaded.explainer
 layers = explainer.classifier.offered_layers(config)
 
 upload = st.file_uploader("A photo (or leave empty for the first validation photo)", type=list(UPLOAD_TYPES))
-validation = list_images(config.validation_dir)
+validation = images_in(config.validation_dir)
 data, name = (upload.getvalue(), upload.name) if upload else ((validation[0].read_bytes(), validation[0].name) if validation else (None, None))
 methods = st.multiselect("Methods", list(METHODS), default=list(METHODS), key="methods")
 chosen_layers = st.multiselect("Layers", list(layers), default=list(layers), key="layers")

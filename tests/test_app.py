@@ -98,11 +98,16 @@ def test_random_validation_photo(monkeypatch, tiny_weights, pets):
     assert len(at.image) == 5 and at.subheader[0].value.startswith("Prediction")
 
 
-def test_empty_validation_folder_is_explained(app, tmp_path):
+def test_missing_or_empty_validation_folder_is_explained(app, monkeypatch, tiny_weights, tmp_path):
     app.sidebar.radio[0].set_value("Random validation photo").run()
-    app.sidebar.button[0].click().run()
-    assert not app.exception
-    assert any("No photos in" in warning.value for warning in app.warning)
+    assert not app.exception and app.sidebar.button[0].disabled
+    assert any("No validation folder under the data roots" in info.value for info in app.sidebar.info)
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "empty"))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.sidebar.radio[0].set_value("Random validation photo").run()
+    at.sidebar.button[0].click().run()
+    assert not at.exception and any("No photos in" in warning.value for warning in at.warning)
 
 
 def test_no_model_explains_what_is_missing(monkeypatch, tmp_path):

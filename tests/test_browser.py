@@ -34,6 +34,7 @@ def server(tmp_path_factory, request):
     pets = Path(__file__).resolve().parents[2] / "shared" / "data" / "pets"
     validation = pets / "validation" if (pets / "validation").is_dir() else make_pets(root / "gen", 2, 4) / "validation"
     env = {"CATDOG_WEIGHTS_DIR": str(root / "weights"), "CATDOG_VALIDATION_DIR": str(validation),
+           "CATDOG_BACKBONE_WEIGHTS": "none",  # the operator's default: the Training page's choice starts there
            "CATDOG_DATA_DIR": str(make_pets(root / "data", n_train=60, n_validation=20, size=32))}
     with streamlit_server(env) as (url, _):
         yield {"url": url, "root": root, "validation": validation, "pets": pets}
@@ -89,7 +90,7 @@ def test_explain_page_upload_sliders_download_random_and_corrupt(server, browser
 def test_training_page_progress_curves_stop_and_settle(server, browser):
     browser.get(f"{server['url']}/Training")
     wait(browser, lambda d: "Start training" in text(d))
-    fields = {"Backbone weights: imagenet, none, or a file": "none", "Head epochs": "2000", "Early-stopping patience": "2000"}
+    fields = {"Head epochs": "2000", "Early-stopping patience": "2000"}
     for label, value in fields.items():
         box = wait(browser, lambda d: d.find_element(By.XPATH, f"//input[@aria-label='{label}']"))
         box.click()

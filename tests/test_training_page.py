@@ -14,7 +14,7 @@ def test_page_starts_a_real_run_shows_progress_and_refuses_a_second(monkeypatch,
     monkeypatch.setenv("CATDOG_DATA_DIR", str(generated_pets))
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception and "No training run yet" in at.info[-1].value
-    at.text_input(key="backbone_weights").set_value("none")
+    at.selectbox(key="backbone_weights").set_value("none")
     at.number_input(key="epochs").set_value(4)
     at.button[0].click().run()
     assert not at.exception and at.info[0].value.startswith("Started run")
@@ -44,22 +44,32 @@ def open_page(monkeypatch, weights, data) -> AppTest:
     return AppTest.from_file(PAGE, default_timeout=60).run()
 
 
-def test_page_refuses_a_folder_without_train(monkeypatch, tmp_path):
-    at = open_page(monkeypatch, tmp_path / "weights", tmp_path)
+def test_page_without_a_dataset_says_so(monkeypatch, tmp_path):
+    (tmp_path / "data").mkdir()
+    at = open_page(monkeypatch, tmp_path / "weights", tmp_path / "data")
+    assert at.selectbox(key="data_dir").options == []
     at.button[0].click().run()
-    assert not at.exception and "has no train/ folder" in at.warning[0].value
+    assert not at.exception and at.warning[0].value.startswith("No dataset under the data roots")
 
 
-def test_page_refuses_a_missing_weights_file(monkeypatch, tmp_path, generated_pets):
+def test_weights_files_are_choices_and_a_vanished_one_is_refused(monkeypatch, tmp_path, generated_pets):
+    (generated_pets / "resnet50_notop.h5").write_bytes(b"weights")
     at = open_page(monkeypatch, tmp_path / "weights", generated_pets)
-    at.text_input(key="backbone_weights").set_value("imagenetnone")
+    options = at.selectbox(key="backbone_weights").options
+    assert options[:2] == ["imagenet", "none"] and options[2:] == ["resnet50_notop.h5"]
+    at.selectbox(key="backbone_weights").select_index(2)
+    (generated_pets / "resnet50_notop.h5").unlink()  # gone between the choice and the click
     at.button[0].click().run()
-    assert not at.exception and at.warning[0].value == "Backbone weights file imagenetnone does not exist."
+    assert not at.exception and at.warning[0].value.endswith("resnet50_notop.h5 does not exist.")
     assert not (tmp_path / "weights" / "runs").exists()
 
 
-def test_page_refuses_a_folder_outside_the_data_roots(monkeypatch, tmp_path, generated_pets):
+def test_only_datasets_inside_the_data_roots_are_offered(monkeypatch, tmp_path, generated_pets):
+    from tests.conftest import make_pets
+
+    outside = make_pets(tmp_path / "outside", 1, 1)
+    (generated_pets / "escape").symlink_to(outside)  # a link out of the root: never offered
+    make_pets(generated_pets / "more" / "second", 1, 1)  # a second dataset inside: offered
     at = open_page(monkeypatch, tmp_path / "weights", generated_pets)
-    at.text_input(key="data_dir").set_value("/etc")
-    at.button[0].click().run()
-    assert not at.exception and "/etc is outside the data folders this app may read" in at.warning[0].value
+    offered = at.selectbox(key="data_dir").options
+    assert offered == ["pets", "pets/more/second"], offered

@@ -1,0 +1,53 @@
+"""Choices instead of typed paths: what the pages offer stays inside the roots, and every listing is bounded."""
+
+import time
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from core.choices import datasets, images_in, label, validation_folders, walk, weights_files
+from tests.conftest import make_pets
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def test_nothing_outside_the_root_is_offered(tmp_path):
+    root = make_pets(tmp_path / "data" / "pets", 2, 2).parent
+    outside = make_pets(tmp_path / "outside", 1, 1)
+    (root / "escape").symlink_to(outside)  # a link out
+    (root / "up").symlink_to(root / "..")  # '..' by another name
+    (outside / "weights.h5").write_bytes(b"x")
+    (root / "pets" / "train" / "cats" / "leak.png").symlink_to(outside / "train" / "cats" / "cat_000.png")
+    listed = [path.resolve() for path in walk(root)]
+    assert listed and all(path.is_relative_to(root.resolve()) for path in listed)
+    assert datasets((root,)) == [(root / "pets").resolve()]
+    assert validation_folders((root,)) == [(root / "pets" / "validation").resolve()]
+    assert weights_files((root,)) == []
+    assert not any(p.name == "leak.png" for p in images_in(root / "pets" / "train"))
+    assert label((root / "pets" / "validation").resolve(), (root,)) == "data/pets/validation"
+
+
+def test_the_whole_filesystem_and_a_huge_folder_are_bounded(tmp_path):
+    start = time.monotonic()
+    everything = list(walk(Path("/"), max_entries=5_000, seconds=1.0))
+    assert len(everything) <= 5_000 and time.monotonic() - start < 3  # "/" as a root: bounded, not a full walk
+    huge = tmp_path / "huge"
+    huge.mkdir()
+    for i in range(3_000):
+        (huge / f"{i}.png").touch()
+    assert len(images_in(huge, max_entries=1_000)) == 1_000
+
+
+def test_explain_page_offers_validation_folders_not_a_text_field(monkeypatch, tiny_weights, tmp_path):
+    data = make_pets(tmp_path / "data", 1, 2)
+    (data / "linked").symlink_to("/usr/share")
+    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tiny_weights))
+    monkeypatch.setenv("CATDOG_DATA_DIR", str(data))
+    monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "absent"))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.sidebar.radio(key="source").set_value("Random validation photo").run()
+    assert not at.sidebar.text_input  # no field takes a path
+    assert at.sidebar.selectbox(key="validation_folder").options == ["data/validation"]
+    at.sidebar.button[0].click().run()
+    assert not at.exception and not at.error
+    assert Path(at.session_state.random_photo).resolve().is_relative_to((data / "validation").resolve())
