@@ -48,8 +48,11 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     raise ValueError(f"Unknown strategy {name!r}: use auto, default, mirrored or multi-worker.")
 
 
-def extract_features(model: keras.Model, split: Split, batch_size: int, flips: bool, monitor=None) -> tuple:
-    """Pooled backbone features of every photo (and of its mirror image): computed once, reused each epoch."""
+def extract_features(model: keras.Model, split: Split, batch_size: int, flips: bool, monitor=None, done: int = 0) -> tuple:
+    """Pooled backbone features of every photo (and of its mirror image): computed once, reused each epoch.
+
+    The monitor hears photos: `done` before this pass, plus those of this pass, so that the training and the
+    validation passes make one count that only moves forward."""
     backbone = keras.Model(model.input, model.get_layer(FEATURES).output)
     features_of = tf.function(lambda x: backbone(x, training=False))
     size = model.input_shape[1]
@@ -59,7 +62,7 @@ def extract_features(model: keras.Model, split: Split, batch_size: int, flips: b
         features.append(features_of(batch).numpy())
         labels.append(np.concatenate([y, y]) if flips else y.numpy())
         if monitor:
-            monitor.update(step + 1)
+            monitor.update(done + min((step + 1) * batch_size, len(split.paths)))
             if monitor.stop_requested():
                 return None, None
     return np.concatenate(features), np.concatenate(labels)
@@ -93,12 +96,12 @@ def train_head_cached(
     model, data: DataFolders, config: TrainConfig, callbacks=(), monitor=None, flips=True, shuffle=True, verbose=0
 ) -> dict | None:
     """Phase 1: the frozen backbone runs once per photo; the head trains on the cached features."""
-    if monitor:
-        monitor.begin("features", 1, math.ceil(len(data.train.paths) / config.batch_size) + math.ceil(len(data.validation.paths) / config.batch_size))
+    if monitor:  # one count of photos over both passes
+        monitor.begin("features", 1, len(data.train.paths) + len(data.validation.paths))
     train_x, train_y = extract_features(model, data.train, config.batch_size, flips, monitor)
     if train_x is None:
         return None
-    val_x, val_y = extract_features(model, data.validation, config.batch_size, False, monitor)
+    val_x, val_y = extract_features(model, data.validation, config.batch_size, False, monitor, len(data.train.paths))
     if val_x is None:
         return None
     head = head_model(model)

@@ -96,7 +96,10 @@ def show_status() -> None:
         st.caption(f"{status['summary']} · backbone weights: {weights} · data: {status.get('data')}")
     if status["running"]:
         eta = status.get("eta_seconds")
-        text = f"{status.get('phase', 'starting')} · epoch {status.get('epoch', 0)}/{status.get('epochs', 0)}"
+        if status.get("phase") == "features":  # one forward pass per photo, training then validation
+            text = f"features · {status.get('step', 0):,}/{status.get('steps', 0):,} photos"
+        else:
+            text = f"{status.get('phase', 'starting')} · epoch {status.get('epoch', 0)}/{status.get('epochs', 0)}"
         text += f" · ETA {int(eta // 60)}m {int(eta % 60):02d}s" if eta else ""
         st.progress(float(status.get("fraction", 0.0)), text=text)
         stop_keep, stop_discard = st.columns(2)

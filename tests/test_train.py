@@ -220,3 +220,19 @@ def test_a_page_started_worker_yields_the_cpu_to_the_app(tmp_path, monkeypatch):
     jobs.start_worker(tmp_path / "data", tmp_path / "weights", [])
     assert launched["env"][jobs.BACKGROUND] == str(max(1, os.cpu_count() - 1)) and launched["start_new_session"]
     jobs.release_lock(tmp_path / "weights")
+
+
+def test_progress_only_moves_forward_and_counts_photos(generated_pets, tmp_path, monkeypatch):
+    from core import monitor as monitor_module
+
+    written, real = [], monitor_module.write_json
+    monkeypatch.setattr(monitor_module, "write_json", lambda path, data: written.append(dict(data)) or real(path, data))
+    update = monitor_module.RunMonitor.update  # it writes at most every 0.5 s: here, every update
+    monkeypatch.setattr(monitor_module.RunMonitor, "update", lambda self, step, force=False: update(self, step, True))
+    state = jobs.run(generated_pets, tmp_path / "weights", FAST, build=tiny_model)
+    assert state["state"] == "done"
+    fractions = [w["fraction"] for w in written if "fraction" in w]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    features = [(w["step"], w["steps"]) for w in written if w.get("phase") == "features" and w["state"] == "running"]
+    assert features[-1] == (24 + 8, 24 + 8)  # 12 + 12 training photos, then 4 + 4 validation photos, one count
+    assert [step for step, _ in features] == sorted(step for step, _ in features)
