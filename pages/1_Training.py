@@ -22,6 +22,9 @@ config, defaults = Config(), TrainConfig()
 
 def start_run() -> None:
     state = st.session_state
+    if not ui.may_train():  # the button is disabled too; checked here all the same
+        state.start_message = ("warning", "Starting a run needs an authorised user in this public demo.")
+        return
     if state.data_dir is None:
         state.start_message = ("warning", "No dataset under the data roots: add one (train/<class>/, validation/<class>/).")
         return
@@ -34,6 +37,11 @@ def start_run() -> None:
         state.start_message = ("info", f"Started run {start_worker(data_dir, config.weights_dir, arguments).name}.")
     except (Busy, DataError, ModelError, OSError) as error:
         state.start_message = ("warning", str(error))
+
+
+def stop_run(run_dir: Path, keep: bool) -> None:
+    if ui.may_train():
+        request_stop(run_dir, keep)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -86,7 +94,7 @@ def show_report(status: dict) -> None:
 def show_status() -> None:
     status = latest_run(config.weights_dir)
     if status is None:
-        st.info("No training run yet. Choose a data folder and start one.")
+        st.info("No training run yet. Choose a dataset and start one.")
         return
     run_dir = Path(status["run_dir"])
     state = status["state"]
@@ -103,8 +111,9 @@ def show_status() -> None:
         text += f" · ETA {int(eta // 60)}m {int(eta % 60):02d}s" if eta else ""
         st.progress(float(status.get("fraction", 0.0)), text=text)
         stop_keep, stop_discard = st.columns(2)
-        stop_keep.button("Stop, keep the best model so far", on_click=request_stop, args=(run_dir, True))
-        stop_discard.button("Stop, discard this run", on_click=request_stop, args=(run_dir, False))
+        allowed = ui.may_train()
+        stop_keep.button("Stop, keep the best model so far", on_click=stop_run, args=(run_dir, True), disabled=not allowed)
+        stop_discard.button("Stop, discard this run", on_click=stop_run, args=(run_dir, False), disabled=not allowed)
     elif state == "done":
         st.success(status["message"] + " The Explain page now uses this model.")
     elif state in ("failed", "killed"):
@@ -133,6 +142,7 @@ st.markdown(
     "phase 2, optional, unfreezes the last stage at a low learning rate. The run continues in the background "
     "if you leave this page, and the Explain page switches to the new model only when it has finished."
 )
+ui.access_panel()
 # Choices, never typed paths: the datasets and weights files found under the data roots and the weights folder.
 found = choices.datasets(config.data_roots)
 backbones = ["imagenet", "none", *map(str, choices.weights_files((*config.data_roots, config.weights_dir)))]
@@ -151,7 +161,7 @@ with st.form("start"):
     right.selectbox("Backbone weights", backbones, index=backbones.index(config.backbone_weights or "imagenet"),
                     format_func=lambda choice: Path(choice).name if "/" in choice else choice, key="backbone_weights",
                     help="'none' starts from random weights: it runs offline but learns little. Files: .h5 under the roots.")
-    st.form_submit_button("Start training", on_click=start_run, type="primary")
+    st.form_submit_button("Start training", on_click=start_run, type="primary", disabled=not ui.may_train())
 if "start_message" in st.session_state:
     kind, text = st.session_state.start_message
     getattr(st, kind)(text)

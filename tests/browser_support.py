@@ -39,13 +39,13 @@ def wait_for_server(url: str, timeout: float = 90) -> None:
 
 
 @contextlib.contextmanager
-def streamlit_server(env: dict[str, str], log: Path | None = None):
-    """`streamlit run app.py` on a free loopback port with `env` added; yields (url, process)."""
+def streamlit_server(env: dict[str, str], log: Path | None = None, args: tuple[str, ...] = ()):
+    """`streamlit run app.py` on a free loopback port with `env` added (and `args`); yields (url, process)."""
     port = free_port()
     output = open(log, "w") if log else subprocess.DEVNULL
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true"], cwd=ROOT, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT)
+         "--server.headless", "true", *args], cwd=ROOT, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_server(url)

@@ -130,3 +130,36 @@ def test_phone_width_and_dark_theme(server, browser):
     channels = [int(v) for v in background[background.index("(") + 1 : background.index(")")].split(",")[:3]]
     assert sum(channels) < 150, background  # a dark background
     shot(browser, "explain-dark")
+
+
+def test_public_demo_trains_only_with_the_password(tmp_path):
+    from core.model import ModelInfo, save_classifier
+    from tests.conftest import TINY_SIZE, tiny_model
+
+    save_classifier(tiny_model(), ModelInfo(image_size=TINY_SIZE, backbone="tiny", backbone_weights="none"),
+                    tmp_path / "weights" / "model.keras")
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('training_password = "s3cret"\n')
+    env = {"CATDOG_WEIGHTS_DIR": str(tmp_path / "weights"), "CATDOG_PUBLIC": "1", "CATDOG_BACKBONE_WEIGHTS": "none",
+           "CATDOG_DATA_DIR": str(make_pets(tmp_path / "data", n_train=40, n_validation=10, size=32))}
+    start = "//button[.//p[text()='Start training']]"
+    with streamlit_server(env, args=("--secrets.files", str(secrets))) as (url, _):
+        driver = chrome(profile=tmp_path / "profile")
+        try:
+            driver.get(f"{url}/Training")
+            wait(driver, lambda d: "the training password starts or stops one" in text(d))
+            assert not driver.find_element(By.XPATH, start).is_enabled()  # an anonymous visitor cannot start
+            shot(driver, "public-training-locked")
+            box = driver.find_element(By.XPATH, "//input[@aria-label='Training password']")
+            box.send_keys("s3cret")
+            driver.find_element(By.XPATH, "//button[.//p[text()='Unlock training']]").click()
+            wait(driver, lambda d: "unlocked for this session" in text(d) and d.find_element(By.XPATH, start).is_enabled())
+            driver.find_element(By.XPATH, start).click()
+            wait(driver, lambda d: "Started run" in text(d))
+            discard = "//button[.//p[text()='Stop, discard this run']]"
+            wait(driver, lambda d: d.find_elements(By.XPATH, discard) and d.find_element(By.XPATH, discard).is_enabled(), 120)
+            driver.find_element(By.XPATH, discard).click()
+            wait(driver, lambda d: "discarded" in text(d) or ": stopped" in text(d), 180)
+            shot(driver, "public-training-unlocked")
+        finally:
+            driver.quit()

@@ -1,6 +1,8 @@
 """The Training page through AppTest: a real background run (ResNet-50, random weights, tiny data)."""
 
 import time
+
+import pytest
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -73,3 +75,69 @@ def test_only_datasets_inside_the_data_roots_are_offered(monkeypatch, tmp_path, 
     at = open_page(monkeypatch, tmp_path / "weights", generated_pets)
     offered = at.selectbox(key="data_dir").options
     assert offered == ["pets", "pets/more/second"], offered
+
+
+def public_page(monkeypatch, tmp_path, data, **secrets) -> tuple[AppTest, list]:
+    """The page in public mode, with start_worker recorded instead of run."""
+    from core import jobs
+
+    started = []
+    monkeypatch.setattr(jobs, "start_worker", lambda *args: started.append(args) or tmp_path / "weights" / "runs" / "r")
+    monkeypatch.setenv("CATDOG_PUBLIC", "1")
+    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("CATDOG_DATA_DIR", str(data))
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    for key, value in secrets.items():
+        at.secrets[key] = value
+    return at, started
+
+
+def start_button(at):
+    return next(button for button in at.button if button.label == "Start training")
+
+
+def test_public_mode_password_unlocks_training(monkeypatch, tmp_path, generated_pets):
+    at, started = public_page(monkeypatch, tmp_path, generated_pets, training_password="s3cret")
+    at.run()
+    assert not at.exception and start_button(at).disabled  # an anonymous visitor cannot start a run
+    assert "the training password starts or stops one" in at.info[0].value
+    at.text_input(key="password").set_value("guess")
+    next(b for b in at.button if b.label == "Unlock training").click().run()
+    assert at.warning[0].value == "Wrong password." and start_button(at).disabled
+    at.text_input(key="password").set_value("s3cret")
+    next(b for b in at.button if b.label == "Unlock training").click().run()
+    assert not start_button(at).disabled and "unlocked" in at.caption[-1].value
+    start_button(at).click().run()
+    assert not at.exception and len(started) == 1 and at.info[-2].value.startswith("Started run")
+
+
+def test_public_mode_wrong_passwords_are_rate_limited(monkeypatch, tmp_path, generated_pets):
+    at, _ = public_page(monkeypatch, tmp_path, generated_pets, training_password="s3cret")
+    at.run()
+    for _ in range(5):
+        at.text_input(key="password").set_value("guess")
+        next(b for b in at.button if b.label == "Unlock training").click().run()
+    at.text_input(key="password").set_value("s3cret")  # right, but too soon after five wrong ones
+    next(b for b in at.button if b.label == "Unlock training").click().run()
+    assert at.warning[0].value.startswith("Too many wrong passwords") and start_button(at).disabled
+
+
+@pytest.mark.parametrize("logged_in", [False, True])
+def test_public_mode_with_an_identity_provider(monkeypatch, tmp_path, generated_pets, logged_in):
+    auth = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32, "client_id": "demo",
+            "client_secret": "demo", "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}
+    at, started = public_page(monkeypatch, tmp_path, generated_pets, auth=auth)
+    at.user = {"is_logged_in": logged_in, "email": "ada@example.com"}
+    at.run()
+    assert not at.exception and start_button(at).disabled is not logged_in
+    labels = [button.label for button in at.button]
+    assert ("Log out" if logged_in else "Log in") in labels and "Training password" not in [t.label for t in at.text_input]
+    if logged_in:
+        start_button(at).click().run()
+        assert len(started) == 1
+
+
+def test_public_mode_without_password_or_provider_keeps_training_off(monkeypatch, tmp_path, generated_pets):
+    at, _ = public_page(monkeypatch, tmp_path, generated_pets)
+    at.run()
+    assert start_button(at).disabled and "training is off here" in at.info[0].value
