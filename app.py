@@ -1,5 +1,6 @@
 """Explain page: a photo in, the prediction and its class activation maps out."""
 
+import contextlib
 import functools
 import hashlib
 import io
@@ -64,6 +65,8 @@ def explain_first(key: str) -> None:
     upload = state.get("upload")
     if state.get("source") != "Upload a photo" or upload is None or "target" not in state:
         return
+    if state.get("method") == "Score-CAM":
+        return  # an expensive method waits for its slot below
     data = upload.getvalue()
     options = method_options(state.get("method", "Grad-CAM"), state.get("aug_smooth", False),
                              state.get("eigen_smooth", False), state.get("top_n", 64))
@@ -155,7 +158,8 @@ if data is None:
 
 options = method_options(method, aug_smooth, eigen_smooth, top_n)
 photo_id = hashlib.sha1(data).hexdigest()
-result = cached_explanation(data, photo_id, name, key, target, options)
+with ui.expensive("explain with Score-CAM") if method == "Score-CAM" else contextlib.nullcontext():
+    result = cached_explanation(data, photo_id, name, key, target, options)
 if isinstance(result, str):
     st.error(result)
     st.stop()
@@ -231,7 +235,7 @@ with st.expander("Is this map faithful?"):
     if st.button("Measure faithfulness (about 100 forward passes)", key="measure"):
         model_input = to_model_input([photo], explainer.classifier.info.image_size)[0]
         index = explainer.scored_class(explanation)
-        with st.spinner("Deleting and inserting pixels, 50 steps each…"):
+        with ui.expensive("measure faithfulness"), st.spinner("Deleting and inserting pixels, 50 steps each…"):
             st.session_state.faithfulness = (check_key, faithfulness(explainer.classifier.model, model_input,
                                                                     explanation.heatmap(layer), index))
     if st.session_state.get("faithfulness", (None,))[0] == check_key:
@@ -247,7 +251,7 @@ with st.expander("Is this map faithful?"):
         st.line_chart(curves, x_label="fraction of pixels", y_label=f"P({explanation.target})")
     if st.button("Sanity check: randomise the top layers of a copy", key="sanity_check"):
         model_input = to_model_input([photo], explainer.classifier.info.image_size)[0]
-        with st.spinner("Randomising a copy of the model, layer group by layer group…"):
+        with ui.expensive("run the sanity check"), st.spinner("Randomising a copy of the model, layer group by layer group…"):
             st.session_state.sanity = (check_key, sanity_check(explainer.classifier.model, layer, model_input,
                                                                explainer.target_index(target), method))
     if st.session_state.get("sanity", (None,))[0] == check_key:

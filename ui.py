@@ -5,9 +5,11 @@ Beside `app.py`, not in `core/`, because it imports Streamlit; `core/` stays imp
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -131,3 +133,29 @@ def access_panel() -> None:
             st.warning(st.session_state.password_message)
     else:
         st.info("A public demo: training is off here (no identity provider and no training password configured).")
+
+
+# Expensive actions --------------------------------------------------------------------------------------
+
+# Process-wide: how many expensive actions (Score-CAM, the faithfulness and sanity checks, the Compare grid) run
+# at once, sized to the cores; however many tabs a visitor opens, they share these.
+SLOTS = max(1, (os.cpu_count() or 2) // 2)
+_slots = threading.BoundedSemaphore(SLOTS)
+
+
+@contextlib.contextmanager
+def expensive(what: str):
+    """Hold one of the SLOTS while `what` runs. When all are taken the visitor is told so and waits; the Cancel
+    button (any click does) reruns the page, which ends the wait: Streamlit stops a script at its next call."""
+    if not _slots.acquire(blocking=False):
+        started = time.monotonic()
+        with st.status(f"This server runs {SLOTS} expensive task(s) at once and all are busy: waiting to {what}…") as box:
+            st.button("Cancel", key=f"cancel {what}")
+            clock = st.empty()
+            while not _slots.acquire(timeout=0.5):
+                clock.caption(f"Waiting for {time.monotonic() - started:.0f} s")  # the point where a click stops us
+            box.update(label=f"A slot came free after {time.monotonic() - started:.0f} s.", state="complete")
+    try:
+        yield
+    finally:
+        _slots.release()

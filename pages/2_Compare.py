@@ -44,10 +44,11 @@ except ImageError as error:
     st.stop()
 
 if st.button("Fill the grid", type="primary", key="fill", disabled=not (methods and chosen_layers)):
-    bar = st.progress(0.0, text="Explaining…")
-    st.session_state.grid = (name, target, compare(explainer, photo, methods, chosen_layers, target,
-                                                   progress=lambda f: bar.progress(f, text=f"Explaining… {f:.0%}")))
-    bar.empty()
+    with ui.expensive("fill the grid"):
+        bar = st.progress(0.0, text="Explaining…")
+        st.session_state.grid = (name, target, compare(explainer, photo, methods, chosen_layers, target,
+                                                       progress=lambda f: bar.progress(f, text=f"Explaining… {f:.0%}")))
+        bar.empty()
 
 if st.session_state.get("grid") and st.session_state.grid[:2] == (name, target):
     cells = st.session_state.grid[2]

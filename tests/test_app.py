@@ -199,3 +199,23 @@ def test_one_model_per_process_shared_by_every_page_and_the_gallery(monkeypatch,
     other = save_classifier(tiny_model(seed=3), ModelInfo(image_size=TINY_SIZE, backbone="tiny"),
                             tmp_path / "run" / "model.keras")
     assert ui.model_at(other) is not loaded and len(loads) == 2  # another run's model is its own entry
+
+
+def test_expensive_checks_wait_for_a_free_slot(app):
+    """With every process-wide slot taken, a visitor who asks for the faithfulness check is told so and waits;
+    when a slot comes free the check runs."""
+    import threading
+
+    import ui
+
+    app.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=6), "image/png")).run()
+    for _ in range(ui.SLOTS):
+        assert ui._slots.acquire(blocking=False)  # as if other visitors held them all
+    threading.Timer(2.0, lambda: [ui._slots.release() for _ in range(ui.SLOTS)]).start()
+    app.button(key="measure").click().run()
+    assert not app.exception
+    assert [status.label[:22] for status in app.get("status")] == ["A slot came free after"]  # the wait was shown
+    assert "Deletion AUC" in [metric.label for metric in app.metric]
+    assert all(ui._slots.acquire(blocking=False) for _ in range(ui.SLOTS))  # every slot was given back
+    for _ in range(ui.SLOTS):
+        ui._slots.release()
