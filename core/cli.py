@@ -20,7 +20,7 @@ from core.cams import METHODS
 from core.faithfulness import faithfulness
 from core.images import ImageError, encode_png, list_images, load_image, to_model_input
 from core.model import Classifier, ModelError, load_classifier, load_default
-from core.jobs import Busy
+from core.lease import Busy, kept_alive
 from core.localization import TOLERANCE, annotations_for, centre_prior, localization
 from core.overlay import COLORMAPS, overlay
 from core.store import new_run_dir
@@ -154,11 +154,12 @@ def run_train(args: argparse.Namespace) -> int:
     if not args.lock_held:
         try:
             jobs.acquire_lock(args.out, run_dir)
-        except jobs.Busy:
+        except Busy:
             run_dir.rmdir()
             raise
     try:
-        state = jobs.run(args.data, args.out, config, run_dir=run_dir, verbose=1 if sys.stdout.isatty() else 2)
+        with kept_alive(args.out):  # the lease's heartbeat, so other replicas know this run is alive
+            state = jobs.run(args.data, args.out, config, run_dir=run_dir, verbose=1 if sys.stdout.isatty() else 2)
     except OSError as error:
         raise ValueError(jobs.one_line(error)) from None
     finally:

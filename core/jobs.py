@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -19,15 +18,11 @@ from core.config import ROOT, Config
 from core.data import DataError, DataFolders, scan
 from core.model import ModelError, ModelInfo, build_classifier, save_classifier
 from core.monitor import PROGRESS, RunMonitor, read_json
+from core.lease import acquire_lock, hand_over, lock_holder, release_lock
 from core.store import RUNS, new_run_dir, publish
 from core.train import TrainConfig, fine_tune, make_strategy, train_head_cached
 
-LOCK = "train.lock"
 BACKGROUND = "CATDOG_BACKGROUND_THREADS"  # set for a worker started by the page: its TensorFlow thread count
-
-
-class Busy(RuntimeError):
-    """Another training run holds the lock; the message says since when and how far it is."""
 
 
 def singular(folder: str) -> str:
@@ -108,77 +103,6 @@ def one_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
-# The lock: one run at a time ---------------------------------------------------------------------------
-
-def acquire_lock(weights_dir: Path, run_dir: Path, pid: int | None = None) -> None:
-    """Create weights/train.lock atomically (O_EXCL), or raise Busy saying who holds it."""
-    weights_dir = Path(weights_dir)
-    weights_dir.mkdir(parents=True, exist_ok=True)
-    for _ in range(2):
-        try:
-            descriptor = os.open(weights_dir / LOCK, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            holder = lock_holder(weights_dir)
-            if holder:
-                raise Busy(describe_holder(holder)) from None
-            continue  # it was stale and is gone now
-        with os.fdopen(descriptor, "w") as file:
-            json.dump({"pid": pid or os.getpid(), "since": time.time(), "run_dir": str(run_dir)}, file)
-        return
-    raise Busy("Another run is starting right now; try again in a moment.")
-
-
-def set_lock_pid(weights_dir: Path, pid: int) -> None:
-    path = Path(weights_dir) / LOCK
-    holder = read_json(path) or {}
-    temporary = path.with_name(f".{LOCK}.{os.getpid()}")
-    temporary.write_text(json.dumps({**holder, "pid": pid}))
-    os.replace(temporary, path)
-
-
-def release_lock(weights_dir: Path) -> None:
-    (Path(weights_dir) / LOCK).unlink(missing_ok=True)
-
-
-def lock_holder(weights_dir: Path) -> dict | None:
-    """The lock's content while its process lives; a stale lock (process gone, e.g. kill -9) is removed."""
-    path = Path(weights_dir) / LOCK
-    holder = read_json(path)
-    if holder is None:
-        if path.exists() and time.time() - path.stat().st_mtime < 10:
-            return {"since": path.stat().st_mtime, "run_dir": None}  # being written right now
-        path.unlink(missing_ok=True)
-        return None
-    if _alive(holder.get("pid", -1)):
-        return holder
-    path.unlink(missing_ok=True)
-    return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.waitpid(pid, os.WNOHANG)  # reaps our own finished worker, so it is not mistaken for a live one
-    except (ChildProcessError, OSError):
-        pass
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError, OverflowError):
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
-def describe_holder(holder: dict) -> str:
-    since = time.strftime("%H:%M:%S", time.localtime(holder.get("since", time.time())))
-    progress = read_json(Path(holder["run_dir"]) / PROGRESS) if holder.get("run_dir") else None
-    where = ""
-    if progress and progress.get("phase"):
-        where = f": {progress['phase']}, epoch {progress.get('epoch')}/{progress.get('epochs')}, {progress.get('fraction', 0):.0%} done"
-    return f"A training run is already in progress (since {since}{where})."
-
-
 # The worker process ------------------------------------------------------------------------------------
 
 def start_worker(data_root: Path, weights_dir: Path, arguments: list[str]) -> Path:
@@ -197,7 +121,7 @@ def start_worker(data_root: Path, weights_dir: Path, arguments: list[str]) -> Pa
         env = {**os.environ, BACKGROUND: str(max(1, (os.cpu_count() or 2) - 1))}
         process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
-        set_lock_pid(weights_dir, process.pid)
+        hand_over(weights_dir, process.pid)
     except OSError:
         release_lock(weights_dir)
         raise

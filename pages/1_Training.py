@@ -10,7 +10,8 @@ from core import Config
 from core.app_support import explain_bytes
 from core import choices
 from core.data import DataError, check_data_path, class_folders
-from core.jobs import Busy, latest_run, start_worker
+from core.jobs import latest_run, start_worker
+from core.lease import Busy
 from core.model import ModelError, resolve_backbone_weights
 from core.monitor import request_stop
 from core.overlay import overlay

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from core import jobs
+from core import jobs, lease
 from core.config import ROOT, Config
 from core.model import file_sha256, load_default
 from core.train import TrainConfig
@@ -84,7 +84,7 @@ def _request(weights: str, barrier, results) -> None:
     try:
         jobs.acquire_lock(Path(weights), Path(weights) / "runs" / str(os.getpid()))
         results.put("ran")
-    except jobs.Busy:
+    except lease.Busy:
         results.put("refused")
     barrier.wait()  # the winner keeps living (as a run would) until both have asked
 

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from core import jobs
+from core import jobs, lease
 from core.config import ROOT, Config
 from core.data import image_dataset, scan
 from core.model import file_sha256, load_default
@@ -97,7 +97,7 @@ def test_full_disk_fails_the_run_not_the_model(generated_pets, tmp_path, monkeyp
 def test_lock_refuses_a_second_run_and_reclaims_a_stale_one(tmp_path, generated_pets):
     weights = tmp_path / "weights"
     jobs.acquire_lock(weights, weights / "runs" / "a")
-    with pytest.raises(jobs.Busy, match="already in progress \\(since"):
+    with pytest.raises(lease.Busy, match="already in progress \\(since"):
         jobs.acquire_lock(weights, weights / "runs" / "b")
     code = subprocess.run([sys.executable, "-m", "core", "train", "--data", str(generated_pets), "--out", str(weights),
                            "--backbone-weights", "none"], capture_output=True, text=True, cwd=ROOT, timeout=300)
@@ -236,3 +236,27 @@ def test_progress_only_moves_forward_and_counts_photos(generated_pets, tmp_path,
     features = [(w["step"], w["steps"]) for w in written if w.get("phase") == "features" and w["state"] == "running"]
     assert features[-1] == (24 + 8, 24 + 8)  # 12 + 12 training photos, then 4 + 4 validation photos, one count
     assert [step for step, _ in features] == sorted(step for step, _ in features)
+
+
+def test_the_lease_expires_unless_renewed_and_is_reclaimed(tmp_path):
+    import socket
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    other_host = {"host": "replica-2.example", "pid": 1, "since": time.time(), "run_dir": None}
+    (weights / lease.LOCK).write_text(json.dumps({**other_host, "heartbeat": time.time()}))
+    assert lease.lock_holder(weights)["host"] == "replica-2.example"  # another host: its pid means nothing here
+    with pytest.raises(lease.Busy):
+        lease.acquire_lock(weights, weights / "runs" / "a")
+    (weights / lease.LOCK).write_text(json.dumps({**other_host, "heartbeat": time.time() - lease.LEASE_SECONDS - 1}))
+    lease.acquire_lock(weights, weights / "runs" / "b")  # expired: reclaimed
+    holder = lease.lock_holder(weights)
+    assert holder["host"] == socket.gethostname() and holder["pid"] == os.getpid()
+    first = holder["heartbeat"]
+    with lease.kept_alive(weights, every=0.05):
+        time.sleep(0.3)
+    assert lease.lock_holder(weights)["heartbeat"] > first  # renewed while held
+    assert lease.lock_holder(weights, lease_seconds=60)  # and so still live
+    lease.hand_over(weights, 1)  # handed to another process: this one may no longer renew it
+    assert not lease.renew(weights)
+    lease.release_lock(weights)

@@ -1,0 +1,134 @@
+"""One training run at a time, across processes and hosts: a lease in weights/train.lock.
+
+The lease names its holder (host, pid) and a heartbeat time that the holder renews every RENEW_SECONDS.
+It is reclaimed once its heartbeat is older than LEASE_SECONDS, or at once when its holder is on this host and
+its process is gone (kill -9). Two app replicas sharing one weights folder, on one host or several (a shared
+filesystem), so never run two trainings at once, and a crashed holder never blocks them for long.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+from core.monitor import PROGRESS, read_json
+
+LOCK = "train.lock"
+LEASE_SECONDS = 60.0  # a heartbeat older than this: the holder is gone
+RENEW_SECONDS = 10.0  # how often a holder renews its heartbeat
+
+
+class Busy(RuntimeError):
+    """Another training run holds the lease; the message says since when and how far it is."""
+
+
+def acquire_lock(weights_dir: Path, run_dir: Path, pid: int | None = None) -> None:
+    """Create weights/train.lock atomically (O_EXCL), or raise Busy saying who holds it."""
+    weights_dir = Path(weights_dir)
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            descriptor = os.open(weights_dir / LOCK, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            holder = lock_holder(weights_dir)
+            if holder:
+                raise Busy(describe_holder(holder)) from None
+            continue  # it was stale and is gone now
+        now = time.time()
+        with os.fdopen(descriptor, "w") as file:
+            json.dump({"host": socket.gethostname(), "pid": pid or os.getpid(), "since": now, "heartbeat": now,
+                       "run_dir": str(run_dir)}, file)
+        return
+    raise Busy("Another run is starting right now; try again in a moment.")
+
+
+def _rewrite(weights_dir: Path, **changes) -> None:
+    path = Path(weights_dir) / LOCK
+    holder = read_json(path) or {}
+    temporary = path.with_name(f".{LOCK}.{os.getpid()}.{threading.get_ident()}")
+    temporary.write_text(json.dumps({**holder, **changes}))
+    os.replace(temporary, path)
+
+
+def hand_over(weights_dir: Path, pid: int) -> None:
+    """The page took the lease; the worker process it started holds it from now on."""
+    _rewrite(weights_dir, pid=pid, heartbeat=time.time())
+
+
+def renew(weights_dir: Path) -> bool:
+    """Push this process's heartbeat forward; False (and nothing written) when the lease is not ours any more."""
+    holder = read_json(Path(weights_dir) / LOCK)
+    if not holder or holder.get("pid") != os.getpid() or holder.get("host") != socket.gethostname():
+        return False
+    _rewrite(weights_dir, heartbeat=time.time())
+    return True
+
+
+@contextlib.contextmanager
+def kept_alive(weights_dir: Path, every: float = RENEW_SECONDS):
+    """Renew this process's lease every `every` seconds while the block runs (a daemon thread)."""
+    done = threading.Event()
+
+    def beat():
+        while not done.wait(every):
+            renew(weights_dir)
+
+    thread = threading.Thread(target=beat, name="lease-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def release_lock(weights_dir: Path) -> None:
+    (Path(weights_dir) / LOCK).unlink(missing_ok=True)
+
+
+def lock_holder(weights_dir: Path, lease_seconds: float = LEASE_SECONDS) -> dict | None:
+    """The lease while it is live; a stale one (heartbeat expired, or its process gone on this host) is removed."""
+    path = Path(weights_dir) / LOCK
+    holder = read_json(path)
+    if holder is None:
+        if path.exists() and time.time() - path.stat().st_mtime < 10:
+            return {"since": path.stat().st_mtime, "run_dir": None}  # being written right now
+        path.unlink(missing_ok=True)
+        return None
+    expired = time.time() - holder.get("heartbeat", holder.get("since", 0)) > lease_seconds
+    gone = holder.get("host", socket.gethostname()) == socket.gethostname() and not _alive(holder.get("pid", -1))
+    if expired or gone:
+        path.unlink(missing_ok=True)
+        return None
+    return holder
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.waitpid(pid, os.WNOHANG)  # reaps our own finished worker, so it is not mistaken for a live one
+    except (ChildProcessError, OSError):
+        pass
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError, OverflowError):
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def describe_holder(holder: dict) -> str:
+    since = time.strftime("%H:%M:%S", time.localtime(holder.get("since", time.time())))
+    progress = read_json(Path(holder["run_dir"]) / PROGRESS) if holder.get("run_dir") else None
+    where = ""
+    if progress and progress.get("phase"):
+        where = f": {progress['phase']}, epoch {progress.get('epoch')}/{progress.get('epochs')}, {progress.get('fraction', 0):.0%} done"
+    return f"A training run is already in progress (since {since}{where})."
+
+
