@@ -39,9 +39,9 @@ def wait_for_server(url: str, timeout: float = 90) -> None:
 
 
 @contextlib.contextmanager
-def streamlit_server(env: dict[str, str], log: Path | None = None, args: tuple[str, ...] = ()):
-    """`streamlit run app.py` on a free loopback port with `env` added (and `args`); yields (url, process)."""
-    port = free_port()
+def streamlit_server(env: dict[str, str], log: Path | None = None, args: tuple[str, ...] = (), port: int = 0):
+    """`streamlit run app.py` on loopback (a free port unless given) with `env` added (and `args`); yields (url, process)."""
+    port = port or free_port()
     output = open(log, "w") if log else subprocess.DEVNULL
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",

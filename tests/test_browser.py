@@ -163,3 +163,39 @@ def test_public_demo_trains_only_with_the_password(tmp_path):
             shot(driver, "public-training-unlocked")
         finally:
             driver.quit()
+
+
+def test_public_demo_login_with_an_identity_provider(tmp_path):
+    """The st.login branch end to end: a mock OpenID Connect provider on loopback, Chromium through its login."""
+    oidc = pytest.importorskip("oidc_provider_mock", reason="oidc-provider-mock (requirements-dev.txt) is not installed")
+    from core.model import ModelInfo, save_classifier
+    from tests.browser_support import free_port
+    from tests.conftest import TINY_SIZE, tiny_model
+
+    save_classifier(tiny_model(), ModelInfo(image_size=TINY_SIZE, backbone="tiny", backbone_weights="none"),
+                    tmp_path / "weights" / "model.keras")
+    env = {"CATDOG_WEIGHTS_DIR": str(tmp_path / "weights"), "CATDOG_PUBLIC": "1", "CATDOG_BACKBONE_WEIGHTS": "none",
+           "CATDOG_DATA_DIR": str(make_pets(tmp_path / "data", n_train=4, n_validation=2, size=16))}
+    start = "//button[.//p[text()='Start training']]"
+    with oidc.run_server_in_thread(user_claims=[oidc.User(sub="ada", claims={"email": "ada@example.com"})]) as provider:
+        port = free_port()
+        secrets = tmp_path / "secrets.toml"
+        secrets.write_text(
+            f'[auth]\nredirect_uri = "http://127.0.0.1:{port}/oauth2callback"\ncookie_secret = "{"c" * 32}"\n'
+            'client_id = "catdog"\nclient_secret = "catdog-secret"\n'
+            f'server_metadata_url = "http://127.0.0.1:{provider.server_port}/.well-known/openid-configuration"\n')
+        with streamlit_server(env, args=("--secrets.files", str(secrets)), port=port) as (url, _):
+            driver = chrome(profile=tmp_path / "profile")
+            try:
+                driver.get(f"{url}/Training")
+                wait(driver, lambda d: "log in to start or stop one" in text(d))
+                assert not driver.find_element(By.XPATH, start).is_enabled()  # anonymous: no training
+                driver.find_element(By.XPATH, "//button[.//p[text()='Log in']]").click()
+                wait(driver, lambda d: d.find_elements(By.XPATH, "//button[text()='ada']"), 60)  # the provider's page
+                driver.find_element(By.XPATH, "//button[text()='ada']").click()
+                wait(driver, lambda d: d.current_url.startswith(url), 60)
+                driver.get(f"{url}/Training")
+                wait(driver, lambda d: "Signed in as ada@example.com" in text(d) and d.find_element(By.XPATH, start).is_enabled())
+                shot(driver, "public-training-logged-in")
+            finally:
+                driver.quit()
