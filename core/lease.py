@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from core.monitor import PROGRESS, read_json
+from core.monitor import PROGRESS, read_json, write_json
 
 LOCK = "train.lock"
 LEASE_SECONDS = 60.0  # a heartbeat older than this: the holder is gone
@@ -49,10 +49,7 @@ def acquire_lock(weights_dir: Path, run_dir: Path, pid: int | None = None) -> No
 
 def _rewrite(weights_dir: Path, **changes) -> None:
     path = Path(weights_dir) / LOCK
-    holder = read_json(path) or {}
-    temporary = path.with_name(f".{LOCK}.{os.getpid()}.{threading.get_ident()}")
-    temporary.write_text(json.dumps({**holder, **changes}))
-    os.replace(temporary, path)
+    write_json(path, {**(read_json(path) or {}), **changes})
 
 
 def hand_over(weights_dir: Path, pid: int) -> None:
