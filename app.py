@@ -13,12 +13,11 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core import Config
+from core import Config, choices
 from core.app_support import colored_map, describe, explain_bytes, full_size_overlay, manifest
 from core.cams import METHODS
-from core.faithfulness import faithfulness, sanity_check, sanity_verdict
-from core import choices
 from core.choices import images_in
+from core.faithfulness import faithfulness, sanity_check, sanity_verdict
 from core.images import UPLOAD_TYPES, encode_jpeg, shrink, to_model_input
 from core.overlay import COLORMAPS, blend
 
@@ -29,21 +28,37 @@ THUMB_SIDE = 384  # the layer strip and the contrast cells: a quarter or a third
 
 
 @st.cache_data(max_entries=64, show_spinner="Explaining…")
-def cached_explanation(_data: bytes, photo_id: str, name: str, key: str, target: str, options: tuple):
-    """Per-photo results are data: keyed by the photo's digest, the model, the target and the method's options."""
+def cached_explanation(
+    _data: bytes, photo_id: str, name: str, key: str, target: str, options: tuple
+):
+    """Per-photo results are data: keyed by the photo's digest, the model, the target and the
+    method's options."""
     return explain_bytes(ui.app_model()[0], _data, name, target, **dict(options))
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def cached_picture(_explanation, photo_id: str, key: str, target: str, options: tuple, layer: str, relu: bool,
-                   colormap: str, smooth: bool, height: int, width: int) -> np.ndarray:
-    """The coloured map at display size, keyed by everything that changes it: an alpha step only blends."""
+def cached_picture(
+    _explanation,
+    photo_id: str,
+    key: str,
+    target: str,
+    options: tuple,
+    layer: str,
+    relu: bool,
+    colormap: str,
+    smooth: bool,
+    height: int,
+    width: int,
+) -> np.ndarray:
+    """The coloured map at display size, keyed by everything that changes it: an alpha step only
+    blends."""
     return colored_map(_explanation, layer, height, width, relu, colormap, smooth)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def cached_jpeg(_picture: np.ndarray, *identity) -> bytes:
-    """A picture that an alpha step does not change, encoded once (st.image sends bytes as they are)."""
+    """A picture that an alpha step does not change, encoded once (st.image sends bytes as they
+    are)."""
     return encode_jpeg(_picture)
 
 
@@ -53,13 +68,19 @@ def cached_thumbnail(_photo: np.ndarray, photo_id: str) -> np.ndarray:
 
 
 def method_options(method: str, aug_smooth: bool, eigen_smooth: bool, top_n: int) -> tuple:
-    return (("method", method), ("aug_smooth", aug_smooth), ("eigen_smooth", eigen_smooth),
-            ("top_n", top_n if method == "Score-CAM" else 64))
+    return (
+        ("method", method),
+        ("aug_smooth", aug_smooth),
+        ("eigen_smooth", eigen_smooth),
+        ("top_n", top_n if method == "Score-CAM" else 64),
+    )
 
 
 def explain_first(key: str) -> None:
-    """A new upload is explained before the page is drawn, from the widgets' values, so the browser has
-    nothing new to render while the model works: on a machine they share (2 cores here), drawing at the same
+    """A new upload is explained before the page is drawn, from the widgets' values, so the browser
+    has
+    nothing new to render while the model works: on a machine they share (2 cores here), drawing at
+    the same
     time cost the explanation 30 %. The page below then finds the result in the cache."""
     state = st.session_state
     upload = state.get("upload")
@@ -68,15 +89,23 @@ def explain_first(key: str) -> None:
     if state.get("method") == "Score-CAM":
         return  # an expensive method waits for its slot below
     data = upload.getvalue()
-    options = method_options(state.get("method", "Grad-CAM"), state.get("aug_smooth", False),
-                             state.get("eigen_smooth", False), state.get("top_n", 64))
-    cached_explanation(data, hashlib.sha1(data).hexdigest(), upload.name, key, state.target, options)
+    options = method_options(
+        state.get("method", "Grad-CAM"),
+        state.get("aug_smooth", False),
+        state.get("eigen_smooth", False),
+        state.get("top_n", 64),
+    )
+    cached_explanation(
+        data, hashlib.sha1(data).hexdigest(), upload.name, key, state.target, options
+    )
 
 
 def pick_random_photo(folder: Path) -> None:
     photos = images_in(folder)  # bounded, and never outside the chosen folder
     st.session_state.random_photo = str(random.choice(photos)) if photos else None
-    st.session_state.random_error = None if photos else f"No photos in {choices.label(folder, roots)}."
+    st.session_state.random_error = (
+        None if photos else f"No photos in {choices.label(folder, roots)}."
+    )
 
 
 loaded, key = ui.app_model()
@@ -86,70 +115,125 @@ st.title("Why does the model think it's a cat or a dog?")
 if loaded.error:
     st.error(loaded.error)
     st.info(
-        "To get a model: train one on the **Training** page (or `python -m core train --data DIR`), "
-        f"or copy a `model.keras` with its `model.json` into `{config.weights_dir}`. "
-        "With internet, the app also works before any training: it downloads ResNet-50's ImageNet "
-        "weights into `~/.keras/models` and folds ImageNet's dog breeds and cats into two classes."
+        "To get a model: train one on the **Training** page (or `python -m core train --data "
+        f"DIR`), or copy a `model.keras` with its `model.json` into `{config.weights_dir}`. With "
+        "internet, the app also works before any training: it downloads ResNet-50's ImageNet "
+        "weights into `~/.keras/models` and folds ImageNet's dog breeds and cats into two "
+        "classes."
     )
     st.stop()
 explainer = loaded.explainer
 st.caption(describe(explainer.classifier.info))
 if explainer.classifier.info.kind == "zero-shot":
     st.info(
-        "No fine-tuned model yet: this is ResNet-50's own ImageNet classifier, its 118 dog breeds and "
-        "5 domestic-cat classes folded into *dog* and *cat*. The maps explain that folded score."
+        "No fine-tuned model yet: this is ResNet-50's own ImageNet classifier, its 118 dog breeds "
+        "and 5 domestic-cat classes folded into *dog* and *cat*. The maps explain that folded "
+        "score."
     )
 
 with st.sidebar:
     st.header("Photo")
-    source = st.radio("Source", ["Upload a photo", "Random validation photo"], horizontal=True, key="source")
+    source = st.radio(
+        "Source", ["Upload a photo", "Random validation photo"], horizontal=True, key="source"
+    )
     if source == "Upload a photo":
-        upload = st.file_uploader("A photo of a cat or a dog", type=list(UPLOAD_TYPES), key="upload")
+        upload = st.file_uploader(
+            "A photo of a cat or a dog", type=list(UPLOAD_TYPES), key="upload"
+        )
         data, name = (upload.getvalue(), upload.name) if upload else (None, None)
     else:
         # A choice, never a typed path: the validation folders found under the data roots.
         folders = choices.validation_folders(config.data_roots, config.validation_dir)
-        folder = st.selectbox("Validation folder", folders, format_func=lambda f: choices.label(f, roots),
-                              key="validation_folder")
+        folder = st.selectbox(
+            "Validation folder",
+            folders,
+            format_func=lambda f: choices.label(f, roots),
+            key="validation_folder",
+        )
         if folder is None:
-            st.info("No validation folder under the data roots yet: download or upload data on the Training page.")
-        st.button("🎲 Pick a random photo", on_click=pick_random_photo, args=(folder,), disabled=folder is None)
+            st.info(
+                "No validation folder under the data roots yet: download or upload data on the "
+                "Training page."
+            )
+        st.button(
+            "🎲 Pick a random photo",
+            on_click=pick_random_photo,
+            args=(folder,),
+            disabled=folder is None,
+        )
         if st.session_state.get("random_error"):
             st.warning(st.session_state.random_error)
         path = st.session_state.get("random_photo")
-        data, name = (Path(path).read_bytes(), Path(path).name) if path and Path(path).is_file() else (None, None)
+        data, name = (
+            (Path(path).read_bytes(), Path(path).name)
+            if path and Path(path).is_file()
+            else (None, None)
+        )
 
     with st.expander("What am I looking at?"):
         st.markdown(
-            "The model turns the photo into 2,048 feature maps and weighs them into one score: positive means "
-            "*dog*, negative *cat*. **Grad-CAM** asks which places in a layer's maps pushed that score up: it "
-            "takes the score's gradient, weighs each map by how much it helped, adds them up and keeps the "
-            "positive part. Red = strong evidence for the class, blue = none.\n\n"
-            "**The layer** trades sharpness for meaning: the first stages (56×56, 28×28) see edges and fur and "
-            "give sharp but less class-specific maps; the last stage (7×7) sees 'cat' or 'dog' and gives the "
-            "coarse map the decision actually rests on. Other methods (Grad-CAM++, Score-CAM, …) answer the same "
-            "question differently; the Compare page puts them side by side."
+            "The model turns the photo into 2,048 feature maps and weighs them into one score: "
+            "positive means *dog*, negative *cat*. **Grad-CAM** asks which places in a layer's "
+            "maps pushed that score up: it takes the score's gradient, weighs each map by how "
+            "much it helped, adds them up and keeps the positive part. Red = strong evidence for "
+            "the class, blue = none.\n\n**The layer** trades sharpness for meaning: the first "
+            "stages (56×56, 28×28) see edges and fur and give sharp but less class-specific maps; "
+            "the last stage (7×7) sees 'cat' or 'dog' and gives the coarse map the decision "
+            "actually rests on. Other methods (Grad-CAM++, Score-CAM, …) answer the same question "
+            "differently; the Compare page puts them side by side."
         )
     st.header("Explanation")
-    method = st.selectbox("Method", list(METHODS), key="method", help="Grad-CAM is the classic; see the README's table of methods.")
+    method = st.selectbox(
+        "Method",
+        list(METHODS),
+        key="method",
+        help="Grad-CAM is the classic; see the README's table of methods.",
+    )
     layers = explainer.classifier.offered_layers(config)
     default = config.default_layer if config.default_layer in layers else list(layers)[-1]
     layer = st.select_slider(
-        "Layer (fine → coarse)", options=list(layers), value=default, key="layer",
+        "Layer (fine → coarse)",
+        options=list(layers),
+        value=default,
+        key="layer",
         format_func=lambda n: f"{n} · {layers[n][0]}×{layers[n][1]}",
-        help="Early layers are sharp but see edges and fur; the last layer (7×7) sees 'cat' or 'dog'.",
+        help=(
+            "Early layers are sharp but see edges and fur; the last layer (7×7) sees 'cat' or "
+            "'dog'."
+        ),
     )
-    target = st.selectbox("Explain the class", explainer.targets, key="target", help="Which class's logit the gradients come from.")
+    target = st.selectbox(
+        "Explain the class",
+        explainer.targets,
+        key="target",
+        help="Which class's logit the gradients come from.",
+    )
     top_n = 64
     if method == "Score-CAM":
-        top_n = st.select_slider("Score-CAM channels tried", [16, 32, 64, 128, 256, 512, 1024, 2048], 64, key="top_n")
-        st.caption(f"Costs about {top_n * len(layers)} forward passes for this photo (all layers).")
+        top_n = st.select_slider(
+            "Score-CAM channels tried", [16, 32, 64, 128, 256, 512, 1024, 2048], 64, key="top_n"
+        )
+        st.caption(
+            f"Costs about {top_n * len(layers)} forward passes for this photo (all layers)."
+        )
     alpha = st.slider("Heatmap opacity (alpha)", 0.0, 1.0, config.alpha, 0.05, key="alpha")
     colormap = st.selectbox("Colormap", COLORMAPS, key="colormap")
     with st.expander("Advanced"):
-        relu = st.checkbox("ReLU (only what speaks for the class)", True, key="relu", help="Off: signed map, blue against.")
-        smooth = st.radio("Upsampling", ["smooth", "nearest (true grid)"], horizontal=True, key="upsampling") == "smooth"
-        aug_smooth = st.checkbox("Test-time augmentation (flips × intensity scales)", key="aug_smooth")
+        relu = st.checkbox(
+            "ReLU (only what speaks for the class)",
+            True,
+            key="relu",
+            help="Off: signed map, blue against.",
+        )
+        smooth = (
+            st.radio(
+                "Upsampling", ["smooth", "nearest (true grid)"], horizontal=True, key="upsampling"
+            )
+            == "smooth"
+        )
+        aug_smooth = st.checkbox(
+            "Test-time augmentation (flips × intensity scales)", key="aug_smooth"
+        )
         eigen_smooth = st.checkbox("Eigen-smooth (first principal component)", key="eigen_smooth")
 
 if data is None:
@@ -169,34 +253,55 @@ st.subheader(f"Prediction: **{best}** ({explanation.probabilities[best]:.1%})")
 columns = st.columns(len(explanation.probabilities) + 1)
 for column, (class_name, probability) in zip(columns, explanation.probabilities.items()):
     column.metric(f"P({class_name})", f"{probability:.1%}")
-columns[-1].metric("Explained in", f"{explanation.seconds * 1000:.0f} ms", help="All layers, one pass.")
+columns[-1].metric(
+    "Explained in", f"{explanation.seconds * 1000:.0f} ms", help="All layers, one pass."
+)
 if explanation.note:
     st.warning(explanation.note)
 
 raw_map = explanation.raw_maps[layer]
 if relu and explanation.heatmap(layer).max() == 0:
-    st.warning(f"Nothing at {layer} speaks for '{explanation.target}': every contribution is negative. "
-               "Untick ReLU under Advanced to see the signed map.")
+    st.warning(
+        f"Nothing at {layer} speaks for '{explanation.target}': every contribution is negative. "
+        "Untick ReLU under Advanced to see the signed map."
+    )
 height, width = photo.shape[:2]
 look = (relu, colormap, smooth)
 
 
 def picture(explanation, layer: str, shape: tuple) -> np.ndarray:
-    return cached_picture(explanation, photo_id, key, explanation.target, options, layer, *look, *shape[:2])
+    return cached_picture(
+        explanation, photo_id, key, explanation.target, options, layer, *look, *shape[:2]
+    )
 
 
 colored = picture(explanation, layer, photo.shape)
 left, middle, right = st.columns(3)
-left.image(cached_jpeg(photo, photo_id), caption=f"{name} ({width}×{height})", width="stretch", alt=f"The photo {name}")
-middle.image(cached_jpeg(colored, photo_id, key, target, options, layer, *look), width="stretch",
-             caption=f"{method} for '{explanation.target}' at {layer}",
-             alt=f"{method} heatmap for {explanation.target}: red where the evidence is strongest")
-right.image(blend(photo, colored, alpha), caption=f"Overlay, alpha {alpha:.2f}", width="stretch",
-            alt="The heatmap blended over the photo")
+left.image(
+    cached_jpeg(photo, photo_id),
+    caption=f"{name} ({width}×{height})",
+    width="stretch",
+    alt=f"The photo {name}",
+)
+middle.image(
+    cached_jpeg(colored, photo_id, key, target, options, layer, *look),
+    width="stretch",
+    caption=f"{method} for '{explanation.target}' at {layer}",
+    alt=f"{method} heatmap for {explanation.target}: red where the evidence is strongest",
+)
+right.image(
+    blend(photo, colored, alpha),
+    caption=f"Overlay, alpha {alpha:.2f}",
+    width="stretch",
+    alt="The heatmap blended over the photo",
+)
 figures = explanation.figures(layer)
 numbers = st.columns(4)
 for column, (label, value) in zip(numbers, figures.items()):
-    column.metric(f"map {label}" if label != "score" else "logit explained", f"{value:.3g}" if label != "zero share" else f"{value:.0%}")
+    column.metric(
+        f"map {label}" if label != "score" else "logit explained",
+        f"{value:.3g}" if label != "zero share" else f"{value:.0%}",
+    )
 
 stem = Path(name).stem
 raw_file = io.BytesIO()
@@ -204,10 +309,18 @@ np.save(raw_file, raw_map)
 record = manifest(loaded, explanation, layer, dict(options), config)
 downloads = st.columns(3)
 # The full-size overlay is made only when asked for (Streamlit calls the function on the click).
-downloads[0].download_button("Overlay (PNG)", functools.partial(full_size_overlay, data, name, explanation, layer, alpha, *look),
-                             f"{stem}_overlay.png", "image/png")
-downloads[1].download_button("Raw map (.npy)", raw_file.getvalue(), f"{stem}_raw.npy", "application/octet-stream")
-downloads[2].download_button("Manifest (JSON)", json.dumps(record, indent=2), f"{stem}_manifest.json", "application/json")
+downloads[0].download_button(
+    "Overlay (PNG)",
+    functools.partial(full_size_overlay, data, name, explanation, layer, alpha, *look),
+    f"{stem}_overlay.png",
+    "image/png",
+)
+downloads[1].download_button(
+    "Raw map (.npy)", raw_file.getvalue(), f"{stem}_raw.npy", "application/octet-stream"
+)
+downloads[2].download_button(
+    "Manifest (JSON)", json.dumps(record, indent=2), f"{stem}_manifest.json", "application/json"
+)
 
 thumb = cached_thumbnail(photo, photo_id)
 # Three more passes (six seconds with Score-CAM on a CPU): only when asked for.
@@ -216,48 +329,105 @@ if st.toggle("Why cat, why dog, and the contrast", key="contrast"):
     for cell, contrast_target in zip(cells, [*explainer.class_names, explainer.contrast_name]):
         other = cached_explanation(data, photo_id, name, key, contrast_target, options)[1]
         if other.heatmap(layer).max() == 0 and relu:
-            cell.info(f"Why '{contrast_target}': nothing at {layer} speaks for it (all contributions negative).")
+            cell.info(
+                f"Why '{contrast_target}': nothing at {layer} speaks for it (all contributions "
+                "negative)."
+            )
             continue
-        cell.image(blend(thumb, picture(other, layer, thumb.shape), alpha),
-                   caption=f"why '{contrast_target}' (logit {other.score:+.2f})", width="stretch")
-    st.caption("With a one-logit head, dog minus cat is twice the dog logit: its map is the dog map.")
+        cell.image(
+            blend(thumb, picture(other, layer, thumb.shape), alpha),
+            caption=f"why '{contrast_target}' (logit {other.score:+.2f})",
+            width="stretch",
+        )
+    st.caption(
+        "With a one-logit head, dog minus cat is twice the dog logit: its map is the dog map."
+    )
 
 with st.expander("Every layer at once"):
     strip = st.columns(len(layers))
     for cell, each in zip(strip, layers):
-        cell.image(blend(thumb, picture(explanation, each, thumb.shape), alpha),
-                   caption=f"{each} · {layers[each][0]}×{layers[each][1]}", width="stretch")
+        cell.image(
+            blend(thumb, picture(explanation, each, thumb.shape), alpha),
+            caption=f"{each} · {layers[each][0]}×{layers[each][1]}",
+            width="stretch",
+        )
 
 with st.expander("Is this map faithful?"):
-    st.caption("Deletion: remove pixels hottest first, the probability should fall fast (low AUC). Insertion: "
-               "add them to a blurred photo, it should rise fast (high AUC). Beside a random map of the same size.")
+    st.caption(
+        "Deletion: remove pixels hottest first, the probability should fall fast (low AUC). "
+        "Insertion: add them to a blurred photo, it should rise fast (high AUC). Beside a random "
+        "map of the same size."
+    )
     check_key = (photo_id, key, layer, target, options)
     if st.button("Measure faithfulness (about 100 forward passes)", key="measure"):
         model_input = to_model_input([photo], explainer.classifier.info.image_size)[0]
         index = explainer.scored_class(explanation)
-        with ui.expensive("measure faithfulness"), st.spinner("Deleting and inserting pixels, 50 steps each…"):
-            st.session_state.faithfulness = (check_key, faithfulness(explainer.classifier.model, model_input,
-                                                                    explanation.heatmap(layer), index))
+        with (
+            ui.expensive("measure faithfulness"),
+            st.spinner("Deleting and inserting pixels, 50 steps each…"),
+        ):
+            st.session_state.faithfulness = (
+                check_key,
+                faithfulness(
+                    explainer.classifier.model, model_input, explanation.heatmap(layer), index
+                ),
+            )
     if st.session_state.get("faithfulness", (None,))[0] == check_key:
         both = st.session_state.faithfulness[1]
         a, b, c, d = st.columns(4)
-        a.metric("Deletion AUC", f"{both['map']['deletion_auc']:.3f}", f"{both['map']['deletion_auc'] - both['random']['deletion_auc']:+.3f} vs random", delta_color="inverse")
-        b.metric("Insertion AUC", f"{both['map']['insertion_auc']:.3f}", f"{both['map']['insertion_auc'] - both['random']['insertion_auc']:+.3f} vs random")
+        a.metric(
+            "Deletion AUC",
+            f"{both['map']['deletion_auc']:.3f}",
+            f"{both['map']['deletion_auc'] - both['random']['deletion_auc']:+.3f} vs random",
+            delta_color="inverse",
+        )
+        b.metric(
+            "Insertion AUC",
+            f"{both['map']['insertion_auc']:.3f}",
+            f"{both['map']['insertion_auc'] - both['random']['insertion_auc']:+.3f} vs random",
+        )
         c.metric("Average drop", f"{both['map']['average_drop']:.1f} %")
         d.metric("Confidence increases", "yes" if both["map"]["increase"] else "no")
-        curves = pd.DataFrame({"deletion (map)": both["map"]["deletion"], "deletion (random)": both["random"]["deletion"],
-                               "insertion (map)": both["map"]["insertion"], "insertion (random)": both["random"]["insertion"]},
-                              index=pd.Index(both["map"]["fractions"], name="fraction of pixels"))
+        curves = pd.DataFrame(
+            {
+                "deletion (map)": both["map"]["deletion"],
+                "deletion (random)": both["random"]["deletion"],
+                "insertion (map)": both["map"]["insertion"],
+                "insertion (random)": both["random"]["insertion"],
+            },
+            index=pd.Index(both["map"]["fractions"], name="fraction of pixels"),
+        )
         st.line_chart(curves, x_label="fraction of pixels", y_label=f"P({explanation.target})")
     if st.button("Sanity check: randomise the top layers of a copy", key="sanity_check"):
         model_input = to_model_input([photo], explainer.classifier.info.image_size)[0]
-        with ui.expensive("run the sanity check"), st.spinner("Randomising a copy of the model, layer group by layer group…"):
-            st.session_state.sanity = (check_key, sanity_check(explainer.classifier.model, layer, model_input,
-                                                               explainer.target_index(target), method))
+        with (
+            ui.expensive("run the sanity check"),
+            st.spinner("Randomising a copy of the model, layer group by layer group…"),
+        ):
+            st.session_state.sanity = (
+                check_key,
+                sanity_check(
+                    explainer.classifier.model,
+                    layer,
+                    model_input,
+                    explainer.target_index(target),
+                    method,
+                ),
+            )
     if st.session_state.get("sanity", (None,))[0] == check_key:
         steps = st.session_state.sanity[1]
-        table = pd.DataFrame(steps).drop(columns="class_index").rename(columns={
-            "randomised": "randomised up to", "spearman": "Spearman", "spearman_abs": "Spearman of |map|", "ssim": "SSIM"})
+        table = (
+            pd.DataFrame(steps)
+            .drop(columns="class_index")
+            .rename(
+                columns={
+                    "randomised": "randomised up to",
+                    "spearman": "Spearman",
+                    "spearman_abs": "Spearman of |map|",
+                    "ssim": "SSIM",
+                }
+            )
+        )
         st.dataframe(table.astype(object).fillna("cannot be computed"))
         verdict, line = sanity_verdict(steps)
         {"pass": st.success, "fail": st.warning, "unknown": st.info}[verdict](line)

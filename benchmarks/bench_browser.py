@@ -1,12 +1,18 @@
-"""What a person waits for: the real app (`streamlit run app.py`) in Debian's Chromium, with a ResNet-50.
+"""What a person waits for: the real app (`streamlit run app.py`) in Debian's Chromium, with a
+ResNet-50.
 
     .venv/bin/python benchmarks/bench_browser.py [--photos 5]
 
-Development photos at their own size (~500 px) and copies upscaled to 12 MP (4032x3024 JPEG, as a phone
-takes them) are uploaded one after another; then the alpha and layer sliders are stepped. Each figure is
-the median over the photos, timed from the browser action to the new picture loaded on screen. The same
-is measured again while a training run started the page's way (jobs.start_worker) goes on. F, a compiled
-forward pass, and the core's explanation of the same photos are measured in this process, on this machine.
+Development photos at their own size (~500 px) and copies upscaled to 12 MP (4032x3024 JPEG, as a
+phone
+takes them) are uploaded one after another; then the alpha and layer sliders are stepped. Each
+figure is
+the median over the photos, timed from the browser action to the new picture loaded on screen. The
+same
+is measured again while a training run started the page's way (jobs.start_worker) goes on. F, a
+compiled
+forward pass, and the core's explanation of the same photos are measured in this process, on this
+machine.
 """
 
 from __future__ import annotations
@@ -38,14 +44,17 @@ from tests.conftest import PETS  # noqa: E402
 # Everything the page shows of the three main pictures, read in one round trip.
 PAGE = """
 const imgs = [...document.querySelectorAll("[data-testid='stImage'] img")].slice(0, 3);
-return [document.body.innerText, imgs.map(i => i.src), imgs.every(i => i.complete && i.naturalWidth > 0)];
+return [document.body.innerText, imgs.map(i => i.src), imgs.every(i => i.complete && i.naturalWidth
+> 0)];
 """
-# While waiting, only the overlay's address is read: reading the page's text lays it out, and would slow it down.
+# While waiting, only the overlay's address is read: reading the page's text lays it out, and would
+# slow it down.
 OVERLAY = """
 const img = document.querySelectorAll("[data-testid='stImage'] img")[2];
 return img && img.complete && img.naturalWidth > 0 ? img.src : null;
 """
-# Timed inside the page, so Selenium's own round trips do not count: the person's action (a key down, a file
+# Timed inside the page, so Selenium's own round trips do not count: the person's action (a key
+# down, a file
 # chosen), the page's rerun request going out, and each picture's load.
 CLOCK = """
 if (!window.clock) {
@@ -58,18 +67,22 @@ if (!window.clock) {
     if (!window.clock.sent) window.clock.sent = performance.now();
     return send.call(this, data);
   };
-  const watch = img => img.addEventListener("load", () => { window.clock.loads[img.src] = performance.now(); });
+  const watch = img => img.addEventListener("load", () => { window.clock.loads[img.src] =
+  performance.now(); });
   new MutationObserver(changes => changes.forEach(change => {
     if (change.type === "attributes" && change.target.tagName === "IMG") watch(change.target);
-    change.addedNodes.forEach(node => node.querySelectorAll && [node, ...node.querySelectorAll("img")]
+    change.addedNodes.forEach(node => node.querySelectorAll && [node,
+    ...node.querySelectorAll("img")]
       .filter(n => n.tagName === "IMG").forEach(watch));
-  })).observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ["src"]});
+  })).observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter:
+  ["src"]});
 }
 """
 
 
 def until(driver, done, timeout: float = 120.0) -> tuple[float, float]:
-    """Once `done(text, srcs)` holds with the three pictures loaded: seconds from the action to the new overlay's
+    """Once `done(text, srcs)` holds with the three pictures loaded: seconds from the action to the
+    new overlay's
     load, and from the action to the rerun request leaving the browser."""
     start, seen = time.perf_counter(), None
     while time.perf_counter() - start < timeout:
@@ -83,7 +96,9 @@ def until(driver, done, timeout: float = 120.0) -> tuple[float, float]:
             clock = driver.execute_script("return window.clock")
             loaded_at = clock["loads"].get(srcs[2])
             if loaded_at is not None:
-                return (loaded_at - clock["action"]) / 1000, (clock["sent"] - clock["action"]) / 1000
+                return (loaded_at - clock["action"]) / 1000, (
+                    clock["sent"] - clock["action"]
+                ) / 1000
         seen = None  # the right picture, not yet the right text: look again
     raise TimeoutError("the page did not show the expected state")
 
@@ -102,14 +117,19 @@ def chromium_cpu_seconds() -> float:
 
 
 def page_without_browser(weights: Path, photos: list[Path]) -> list[float]:
-    """The page's 'Explained in' (ms) under Streamlit's AppTest: the same script and runner, no browser beside it."""
+    """The page's 'Explained in' (ms) under Streamlit's AppTest: the same script and runner, no
+    browser beside it."""
     from streamlit.testing.v1 import AppTest
 
     os.environ["CATDOG_WEIGHTS_DIR"] = str(weights)
-    app = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=300).run()
+    app = AppTest.from_file(
+        str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=300
+    ).run()
     figures = []
     for photo in photos:
-        app.sidebar.file_uploader[0].set_value((photo.name, photo.read_bytes(), "image/jpeg")).run()
+        app.sidebar.file_uploader[0].set_value(
+            (photo.name, photo.read_bytes(), "image/jpeg")
+        ).run()
         figures.append(float(app.metric[2].value.split()[0].replace(",", "")))
     return figures
 
@@ -120,13 +140,23 @@ def explained_ms(driver) -> float:
 
 
 def measure(driver, photos: list[Path], layers: list[str]) -> dict[str, list[float]]:
-    """Upload each photo, then one alpha step and one layer step: seconds until the new overlay is shown."""
-    figures: dict[str, list[float]] = {"upload": [], "alpha": [], "layer": [], "page_ms": [], "sent": [], "browser_cpu": []}
+    """Upload each photo, then one alpha step and one layer step: seconds until the new overlay is
+    shown."""
+    figures: dict[str, list[float]] = {
+        "upload": [],
+        "alpha": [],
+        "layer": [],
+        "page_ms": [],
+        "sent": [],
+        "browser_cpu": [],
+    }
     driver.execute_script(CLOCK)
     for photo in photos:
         before, cpu = driver.execute_script(PAGE)[1], chromium_cpu_seconds()
         upload(driver, photo)
-        seconds, _ = until(driver, lambda body, srcs: f"{photo.name} (" in body and srcs[2] not in before)
+        seconds, _ = until(
+            driver, lambda body, srcs: f"{photo.name} (" in body and srcs[2] not in before
+        )
         figures["upload"].append(seconds)
         figures["browser_cpu"].append(chromium_cpu_seconds() - cpu)
         figures["page_ms"].append(explained_ms(driver))
@@ -135,19 +165,33 @@ def measure(driver, photos: list[Path], layers: list[str]) -> dict[str, list[flo
         alpha = float(body.split("Overlay, alpha ")[1][:4])
         step, new_alpha = ("\ue014", alpha + 0.05) if alpha < 0.9 else ("\ue012", alpha - 0.05)
         press(driver, "Heatmap opacity (alpha)", step)
-        seconds, sent = until(driver, lambda body, srcs: f"Overlay, alpha {new_alpha:.2f}" in body and srcs[2] != overlay)
+        seconds, sent = until(
+            driver,
+            lambda body, srcs: f"Overlay, alpha {new_alpha:.2f}" in body and srcs[2] != overlay,
+        )
         figures["alpha"].append(seconds)
         figures["sent"].append(sent)
 
         body, (_, _, overlay), _ = driver.execute_script(PAGE)
         now = next(name for name in layers if f"at {name}" in body)
-        key, layer = ("\ue012", layers[-2]) if now == layers[-1] else ("\ue014", layers[layers.index(now) + 1])
+        key, layer = (
+            ("\ue012", layers[-2])
+            if now == layers[-1]
+            else ("\ue014", layers[layers.index(now) + 1])
+        )
         press(driver, "Layer (fine → coarse)", key)
-        seconds, sent = until(driver, lambda body, srcs: f"at {layer}" in body and srcs[2] != overlay)
+        seconds, sent = until(
+            driver, lambda body, srcs: f"at {layer}" in body and srcs[2] != overlay
+        )
         figures["layer"].append(seconds)
         figures["sent"].append(sent)
-        print(f"  {photo.name}: upload {figures['upload'][-1]:.2f} s, alpha {figures['alpha'][-1]:.2f} s, "
-              f"layer {figures['layer'][-1]:.2f} s (request out after {sent:.2f} s)", file=sys.stderr, flush=True)
+        print(
+            f"  {photo.name}: upload {figures['upload'][-1]:.2f} s, alpha "
+            f"{figures['alpha'][-1]:.2f} s, "
+            f"layer {figures['layer'][-1]:.2f} s (request out after {sent:.2f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
     return figures
 
 
@@ -161,8 +205,11 @@ def phone_copies(photos: list[Path], folder: Path) -> list[Path]:
     return copies
 
 
-def core_figures(model_file: Path, photos: list[Path], repeats: int) -> tuple[float, dict[Path, float]]:
-    """F (median compiled forward, batch 1) and the core's explanation time of each photo, as the page decodes it."""
+def core_figures(
+    model_file: Path, photos: list[Path], repeats: int
+) -> tuple[float, dict[Path, float]]:
+    """F (median compiled forward, batch 1) and the core's explanation time of each photo, as the
+    page decodes it."""
     explainer = Explainer(load_classifier(model_file))
     model = explainer.classifier.model
     forward = tf.function(lambda x: model(x, training=False))
@@ -172,22 +219,47 @@ def core_figures(model_file: Path, photos: list[Path], repeats: int) -> tuple[fl
     for photo, array in decoded.items():
         runs[str(photo)] = lambda array=array: explainer.explain([array])
     timings = interleaved(runs, repeats)
-    return statistics.median(timings["forward"]), {p: statistics.median(timings[str(p)]) for p in photos}
+    return statistics.median(timings["forward"]), {
+        p: statistics.median(timings[str(p)]) for p in photos
+    }
 
 
 def row(name: str, seconds: list[float], target: float | None) -> str:
     median = statistics.median(seconds)
     verdict = "" if target is None else (" ok" if median <= target else " MISSED")
     bound = "" if target is None else f"{target:.2f} s"
-    return f"| {name} | {median:.3f} s | {min(seconds):.3f}–{max(seconds):.3f} s | {bound}{verdict} |"
+    return (
+        f"| {name} | {median:.3f} s | {min(seconds):.3f}–{max(seconds):.3f} s | {bound}{verdict} |"
+    )
 
 
-def report(title: str, small: dict, large: dict, F: float, core: dict, small_photos, large_photos, idle=None) -> dict:
+def report(
+    title: str,
+    small: dict,
+    large: dict,
+    F: float,
+    core: dict,
+    small_photos,
+    large_photos,
+    idle=None,
+) -> dict:
     upload_bound = 6 * F + 0.5
     print(f"\n### {title}\n")
     print("| what a person does | median | range | target |\n|---|---|---|---|")
-    print(row("upload a ~500 px photo → overlay", small["upload"], upload_bound if idle is None else 2 * idle["small"]))
-    print(row("upload a 12-MP photo → overlay", large["upload"], upload_bound if idle is None else 2 * idle["large"]))
+    print(
+        row(
+            "upload a ~500 px photo → overlay",
+            small["upload"],
+            upload_bound if idle is None else 2 * idle["small"],
+        )
+    )
+    print(
+        row(
+            "upload a 12-MP photo → overlay",
+            large["upload"],
+            upload_bound if idle is None else 2 * idle["large"],
+        )
+    )
     print(row("alpha step, ~500 px photo", small["alpha"], 0.25 if idle is None else None))
     print(row("alpha step, 12-MP photo", large["alpha"], 0.40 if idle is None else None))
     print(row("layer step, ~500 px photo", small["layer"], 0.25 if idle is None else None))
@@ -195,33 +267,58 @@ def report(title: str, small: dict, large: dict, F: float, core: dict, small_pho
     page = [ms / 1000 for ms in small["page_ms"] + large["page_ms"]]
     mine = [core[p] for p in small_photos + large_photos]
     ratio = statistics.median(np.divide(page, mine))
-    print(f"\nThe page's own 'Explained in': median {statistics.median(page) * 1000:.0f} ms; the core on the same "
-          f"photos {statistics.median(mine) * 1000:.0f} ms: **{ratio:.2f}x** (target <= 1.2x). Chromium, on the same "
-          f"2 cores, used a median {statistics.median(small['browser_cpu'] + large['browser_cpu']):.2f} CPU-s per upload.")
-    return {"small": statistics.median(small["upload"]), "large": statistics.median(large["upload"])}
+    print(
+        f"\nThe page's own 'Explained in': median {statistics.median(page) * 1000:.0f} ms; the "
+        f"core on the same photos {statistics.median(mine) * 1000:.0f} ms: **{ratio:.2f}x** "
+        "(target <= 1.2x). Chromium, on the same 2 cores, used a median "
+        f"{statistics.median(small['browser_cpu'] + large['browser_cpu']):.2f} CPU-s per upload."
+    )
+    return {
+        "small": statistics.median(small["upload"]),
+        "large": statistics.median(large["upload"]),
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--photos", type=int, default=5, help="photos per size (and per condition)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--photos", type=int, default=5, help="photos per size (and per condition)"
+    )
     args = parser.parse_args()
     if not (CHROMIUM and DRIVER):
-        sys.exit("Debian's chromium and chromium-driver are needed: `make browser` installs them (as root).")
+        sys.exit(
+            "Debian's chromium and chromium-driver are needed: `make browser` installs them (as "
+            "root)."
+        )
     if not (PETS / "validation").is_dir():
         sys.exit(f"The development photos are not at {PETS}: this benchmark uploads real photos.")
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        save_classifier(build_classifier("none"), ModelInfo(backbone_weights="none"), folder / "weights" / "model.keras")
+        save_classifier(
+            build_classifier("none"),
+            ModelInfo(backbone_weights="none"),
+            folder / "weights" / "model.keras",
+        )
         pool = sorted((PETS / "validation").rglob("*.jpg"))
         small = pool[:: max(1, len(pool) // (2 * args.photos))][: 2 * args.photos]
         large = phone_copies(small, folder)
         F, core = core_figures(folder / "weights" / "model.keras", small + large, repeats=5)
-        print(f"ResNet-50 (random weights), {len(small) // 2} photos per size and condition; F = compiled forward "
-              f"= {F * 1000:.1f} ms, so upload → overlay must take <= 6 F + 0.5 s = {6 * F + 0.5:.2f} s")
+        print(
+            f"ResNet-50 (random weights), {len(small) // 2} photos per size and condition; F = "
+            f"compiled forward = {F * 1000:.1f} ms, so upload → overlay must take <= 6 F + 0.5 s "
+            f"= {6 * F + 0.5:.2f} s"
+        )
         alone = page_without_browser(folder / "weights", small + large)
-        ratio = statistics.median(np.divide(np.array(alone) / 1000, [core[p] for p in small + large]))
-        print(f"The page's 'Explained in' with no browser on the machine (AppTest, same script and runner): median "
-              f"{statistics.median(alone):.0f} ms, **{ratio:.2f}x** the core's (target <= 1.2x)")
+        ratio = statistics.median(
+            np.divide(np.array(alone) / 1000, [core[p] for p in small + large])
+        )
+        print(
+            "The page's 'Explained in' with no browser on the machine (AppTest, same script and "
+            f"runner): median {statistics.median(alone):.0f} ms, **{ratio:.2f}x** the core's "
+            "(target <= 1.2x)"
+        )
         layers = ["conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out"]
         env = {"CATDOG_WEIGHTS_DIR": str(folder / "weights"), "CATDOG_DATA_DIR": str(PETS)}
         with streamlit_server(env, folder / "server.log") as (url, _):
@@ -231,17 +328,37 @@ def main() -> None:
                 wait(driver, lambda d: "Upload a photo or pick" in d.execute_script(PAGE)[0], 180)
                 measure(driver, [small[-1]], layers)  # warm-up: the first rerun's one-off costs
                 half = len(small) // 2
-                idle = report("Idle server", measure(driver, small[:half], layers), measure(driver, large[:half], layers),
-                              F, core, small[:half], large[:half])
-                run_dir = start_worker(PETS, folder / "weights", ["--backbone-weights", "none", "--epochs", "200",
-                                                                  "--fine-tune-epochs", "5"])
+                idle = report(
+                    "Idle server",
+                    measure(driver, small[:half], layers),
+                    measure(driver, large[:half], layers),
+                    F,
+                    core,
+                    small[:half],
+                    large[:half],
+                )
+                run_dir = start_worker(
+                    PETS,
+                    folder / "weights",
+                    ["--backbone-weights", "none", "--epochs", "200", "--fine-tune-epochs", "5"],
+                )
                 try:
                     time.sleep(15)  # past the worker's start-up, into the feature pass
-                    report("During a training run (the page's worker: nice 10, one core fewer)",
-                           measure(driver, small[half:], layers), measure(driver, large[half:], layers), F, core,
-                           small[half:], large[half:], idle)
+                    report(
+                        "During a training run (the page's worker: nice 10, one core fewer)",
+                        measure(driver, small[half:], layers),
+                        measure(driver, large[half:], layers),
+                        F,
+                        core,
+                        small[half:],
+                        large[half:],
+                        idle,
+                    )
                     progress = read_json(run_dir / PROGRESS) or {}
-                    print(f"\nThe run was in its {progress.get('phase', '?')!r} phase at the end of the measurements.")
+                    print(
+                        f"\nThe run was in its {progress.get('phase', '?')!r} phase at the end of "
+                        "the measurements."
+                    )
                 finally:
                     request_stop(run_dir, keep=False)
                     deadline = time.time() + 300

@@ -1,5 +1,7 @@
-"""Each CAM method's time for one photo at conv5_block3_out, and the faithfulness curves, as ratios to a
-compiled forward measured in the same run (ResNet-50, 224 px, random weights, median of interleaved repeats).
+"""Each CAM method's time for one photo at conv5_block3_out, and the faithfulness curves, as ratios
+to a
+compiled forward measured in the same run (ResNet-50, 224 px, random weights, median of interleaved
+repeats).
 
     .venv/bin/python benchmarks/bench_cams.py [--repeats 5]
 """
@@ -39,7 +41,9 @@ def main() -> None:
     for name, method in METHODS.items():
         cam = method(model, [LAYER], top_n=64) if name == "Score-CAM" else method(model, [LAYER])
         runs[f"{name}" + (" (top 64)" if name == "Score-CAM" else "")] = lambda cam=cam: cam(photo)
-    runs["Grad-CAM + TTA (6 variants)"] = lambda cam=METHODS["Grad-CAM"](model, [LAYER]): cam(photo, aug_smooth=True)
+    runs["Grad-CAM + TTA (6 variants)"] = lambda cam=METHODS["Grad-CAM"](model, [LAYER]): cam(
+        photo, aug_smooth=True
+    )
     runs["deletion + insertion, 50 steps"] = lambda: curves(model, photo[0], heatmap, 1, steps=50)
     timings = interleaved(runs, args.repeats, warmups=1)
     all_channels = METHODS["Score-CAM"](model, [LAYER], top_n=None)
@@ -48,10 +52,19 @@ def main() -> None:
     score_cam_all = time.perf_counter() - start
 
     base = statistics.median(timings["compiled forward"])
-    print(f"ResNet-50 224x224, one photo, layer {LAYER}, median of {args.repeats}; TF {tf.__version__}")
+    print(
+        f"ResNet-50 224x224, one photo, layer {LAYER}, median of {args.repeats}; TF "
+        f"{tf.__version__}"
+    )
     for name, values in timings.items():
-        print(f"{name:34s} {statistics.median(values) * 1000:9.1f} ms  {statistics.median(values) / base:7.2f}x")
-    print(f"{'Score-CAM (all 2048 channels)':34s} {score_cam_all * 1000:9.1f} ms  {score_cam_all / base:7.2f}x  (one run)")
+        print(
+            f"{name:34s} {statistics.median(values) * 1000:9.1f} ms  "
+            f"{statistics.median(values) / base:7.2f}x"
+        )
+    print(
+        f"{'Score-CAM (all 2048 channels)':34s} {score_cam_all * 1000:9.1f} ms  "
+        f"{score_cam_all / base:7.2f}x  (one run)"
+    )
 
 
 if __name__ == "__main__":

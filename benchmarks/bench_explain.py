@@ -1,4 +1,5 @@
-"""Speed of the explain path on ResNet-50 at 224 px, as ratios to a compiled forward measured in the same run.
+"""Speed of the explain path on ResNet-50 at 224 px, as ratios to a compiled forward measured in
+the same run.
 
     .venv/bin/python benchmarks/bench_explain.py [--repeats 30]
 
@@ -23,18 +24,18 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from benchmarks.timing import interleaved  # noqa: E402
-from core.config import Config  # noqa: E402
 from core.cams import GradCAM  # noqa: E402
+from core.config import Config  # noqa: E402
 from core.model import build_classifier  # noqa: E402
 from core.overlay import blend, colorize  # noqa: E402
-
 
 # Keras notes that a bare tensor is fed to a model whose input is named; harmless, and noisy here.
 warnings.filterwarnings("ignore", message="The structure of `inputs`")
 
 
 def keras_io_recipe(model: keras.Model, images: np.ndarray, layer: str) -> np.ndarray:
-    """keras-io's make_gradcam_heatmap as published: eager, gradient model rebuilt on every call."""
+    """keras-io's make_gradcam_heatmap as published: eager, gradient model rebuilt on every
+    call."""
     grad_model = keras.models.Model(model.inputs, [model.get_layer(layer).output, model.output])
     with tf.GradientTape() as tape:
         activations, predictions = grad_model(images)
@@ -80,16 +81,27 @@ def main() -> None:
         recolor.append(time.perf_counter() - start)
 
     base = median_ms(timings["compiled forward"])
-    print(f"ResNet-50, 224x224, batch 1, {args.repeats} interleaved repeats, median; TF {tf.__version__}")
+    print(
+        f"ResNet-50, 224x224, batch 1, {args.repeats} interleaved repeats, median; TF "
+        f"{tf.__version__}"
+    )
     print(f"{'compiled forward':34s} {base:8.1f} ms   1.00x")
-    targets = {f"Grad-CAM {config.default_layer}": 1.2, f"Grad-CAM all {len(config.stage_layers)} stages": 3.0}
+    targets = {
+        f"Grad-CAM {config.default_layer}": 1.2,
+        f"Grad-CAM all {len(config.stage_layers)} stages": 3.0,
+    }
     for name in list(candidates)[1:]:
         ms = median_ms(timings[name])
         target = f"  (target <= {targets[name]})" if name in targets else ""
         print(f"{name:34s} {ms:8.1f} ms  {ms / base:5.2f}x{target}")
-    print(f"{'alpha re-blend 1024x768':34s} {median_ms(reblend):8.2f} ms          (target <= 30 ms)")
+    print(
+        f"{'alpha re-blend 1024x768':34s} {median_ms(reblend):8.2f} ms          (target <= 30 ms)"
+    )
     print(f"{'colour + blend 1024x768':34s} {median_ms(recolor):8.2f} ms")
-    print(f"{'peak memory (max RSS)':34s} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:8.0f} MiB")
+    print(
+        f"{'peak memory (max RSS)':34s} "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:8.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Training speed, measured in one run: the cached-feature pass against a compiled forward, head epochs.
+"""Training speed, measured in one run: the cached-feature pass against a compiled forward, head
+epochs.
 
     .venv/bin/python benchmarks/bench_train.py [--images 2000] [--feature-images 320]
 
@@ -23,7 +24,14 @@ from PIL import Image  # noqa: E402
 
 from core.data import DataFolders, Split  # noqa: E402
 from core.model import build_classifier  # noqa: E402
-from core.train import FEATURES, TrainConfig, compile_binary, extract_features, head_model, train_head_uncached  # noqa: E402
+from core.train import (
+    FEATURES,
+    TrainConfig,
+    compile_binary,
+    extract_features,
+    head_model,
+    train_head_uncached,
+)  # noqa: E402
 
 warnings.filterwarnings("ignore", message="The structure of `inputs`")
 
@@ -49,7 +57,9 @@ def timed(function) -> float:
 def head_epoch_seconds(model: keras.Model, n_images: int) -> float:
     """One warm epoch of the head over n_images cached features (both flips, as training does)."""
     rng = np.random.default_rng(1)
-    features = rng.normal(size=(2 * n_images, model.get_layer(FEATURES).output.shape[-1])).astype(np.float32)
+    features = rng.normal(size=(2 * n_images, model.get_layer(FEATURES).output.shape[-1])).astype(
+        np.float32
+    )
     labels = rng.integers(0, 2, 2 * n_images).astype(np.float32)
     head = head_model(model)
     compile_binary(head, 1e-3)
@@ -59,39 +69,73 @@ def head_epoch_seconds(model: keras.Model, n_images: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--images", type=int, default=2000, help="images in the head / uncached epochs")
-    parser.add_argument("--feature-images", type=int, default=320, help="images in the feature-pass measurement")
+    parser.add_argument(
+        "--images", type=int, default=2000, help="images in the head / uncached epochs"
+    )
+    parser.add_argument(
+        "--feature-images", type=int, default=320, help="images in the feature-pass measurement"
+    )
     args = parser.parse_args()
     model = build_classifier("none")
     backbone = keras.Model(model.input, model.get_layer(FEATURES).output)
     forward = tf.function(lambda x: backbone(x, training=False))
-    batch = np.random.default_rng(2).uniform(0, 255, (32, 224, 224, 3)).astype(np.float32)  # 16 photos + flips
+    batch = (
+        np.random.default_rng(2).uniform(0, 255, (32, 224, 224, 3)).astype(np.float32)
+    )  # 16 photos + flips
     forward(batch), forward(batch)
 
     with tempfile.TemporaryDirectory() as folder:
         split = write_photos(Path(folder), max(args.images, args.feature_images))
-        feature_split = Split(split.paths[: args.feature_images], split.labels[: args.feature_images])
-        extract_features(model, Split(split.paths[:32], split.labels[:32]), 16, flips=True)  # warm up
+        feature_split = Split(
+            split.paths[: args.feature_images], split.labels[: args.feature_images]
+        )
+        extract_features(
+            model, Split(split.paths[:32], split.labels[:32]), 16, flips=True
+        )  # warm up
         # Interleave the two measurements, three rounds each, and keep the medians.
         forward_seconds, feature_seconds = [], []
         steps = args.feature_images // 16
         for _ in range(3):
             forward_seconds.append(timed(lambda: [forward(batch).numpy() for _ in range(steps)]))
-            feature_seconds.append(timed(lambda: extract_features(model, feature_split, 16, flips=True)))
+            feature_seconds.append(
+                timed(lambda: extract_features(model, feature_split, 16, flips=True))
+            )
         forward_rate = 32 * steps / np.median(forward_seconds)
         feature_rate = 2 * args.feature_images / np.median(feature_seconds)
 
-        data = DataFolders(("cats", "dogs"), Split(split.paths[: args.images], split.labels[: args.images]),
-                           Split(split.paths[:16], split.labels[:16]), (), False)
-        uncached = timed(lambda: train_head_uncached(build_classifier("none"), data, TrainConfig(epochs=1)))
+        data = DataFolders(
+            ("cats", "dogs"),
+            Split(split.paths[: args.images], split.labels[: args.images]),
+            Split(split.paths[:16], split.labels[:16]),
+            (),
+            False,
+        )
+        uncached = timed(
+            lambda: train_head_uncached(build_classifier("none"), data, TrainConfig(epochs=1))
+        )
 
-    print(f"ResNet-50 224x224, batch 16 (+ flips), TF {tf.__version__}, {tf.config.threading.get_inter_op_parallelism_threads() or 'default'} threads")
+    print(
+        f"ResNet-50 224x224, batch 16 (+ flips), TF {tf.__version__}, "
+        f"{tf.config.threading.get_inter_op_parallelism_threads() or 'default'} threads"
+    )
     print(f"compiled forward throughput           {forward_rate:8.1f} images/s")
-    print(f"feature pass (decode+resize+forward)  {feature_rate:8.1f} images/s   ratio {feature_rate / forward_rate:.2f}  (target >= 0.9)")
+    print(
+        f"feature pass (decode+resize+forward)  {feature_rate:8.1f} images/s   ratio "
+        f"{feature_rate / forward_rate:.2f}  (target >= 0.9)"
+    )
     for n in (500, 2000, 8000):
-        print(f"cached head epoch, {n:5d} images       {head_epoch_seconds(model, n):8.3f} s" + ("   (target <= 1 s)" if n == 2000 else ""))
-    print(f"uncached head epoch, {args.images:5d} images     {uncached:8.1f} s   (frozen backbone run on every photo)")
-    print(f"feature pass for {args.images} images (both flips, extrapolated)  {2 * args.images / feature_rate:6.1f} s, once per run")
+        print(
+            f"cached head epoch, {n:5d} images       {head_epoch_seconds(model, n):8.3f} s"
+            + ("   (target <= 1 s)" if n == 2000 else "")
+        )
+    print(
+        f"uncached head epoch, {args.images:5d} images     {uncached:8.1f} s   (frozen backbone "
+        "run on every photo)"
+    )
+    print(
+        f"feature pass for {args.images} images (both flips, extrapolated)  "
+        f"{2 * args.images / feature_rate:6.1f} s, once per run"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Timing shared by the benchmarks: warm up, then run every candidate in turn, round after round."""
+"""Timing shared by the benchmarks: warm up, then run every candidate in turn, round after
+round."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import time
 from typing import Callable
 
 
-def interleaved(runs: dict[str, Callable], repeats: int, warmups: int = 2) -> dict[str, list[float]]:
-    """Seconds of each run per round. Interleaving spreads the machine's noise over all candidates alike."""
+def interleaved(
+    runs: dict[str, Callable], repeats: int, warmups: int = 2
+) -> dict[str, list[float]]:
+    """Seconds of each run per round. Interleaving spreads the machine's noise over all candidates
+    alike."""
     for run in runs.values():
         for _ in range(warmups):
             run()  # compile and warm up

@@ -1,7 +1,9 @@
-"""What the pages need besides widgets: load the app's model once, explain uploaded bytes, draw maps.
+"""What the pages need besides widgets: load the app's model once, explain uploaded bytes, draw
+maps.
 
 Plain functions without Streamlit; the pages wrap them in st.cache_resource / st.cache_data.
-The browser gets display-size pictures (DISPLAY_SIDE); only a download works at the photo's own size.
+The browser gets display-size pictures (DISPLAY_SIDE); only a download works at the photo's own
+size.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from core.images import ImageError, encode_png, load_image
 from core.model import ModelError, ModelInfo, file_sha256, load_classifier, load_default
 from core.overlay import DIVERGING, blend, colorize, signed_to_unit
 
-# Long side of every picture sent to the browser: a page column is ~450 px, a full-width image ~1,000 px.
+# Long side of every picture sent to the browser: a page column is ~450 px, a full-width image
+# ~1,000 px.
 DISPLAY_SIDE = 1024
 
 
@@ -31,14 +34,19 @@ class LoadedModel:
 
 
 def model_key(path: Path) -> str:
-    """Identity of a model file: path and modification times of the file and its sidecar (either changes -> new key)."""
+    """Identity of a model file: path and modification times of the file and its sidecar (either
+    changes -> new key)."""
     path = Path(path)
-    stamps = [str(p.stat().st_mtime_ns) if p.exists() else "absent" for p in (path, path.with_suffix(".json"))]
+    stamps = [
+        str(p.stat().st_mtime_ns) if p.exists() else "absent"
+        for p in (path, path.with_suffix(".json"))
+    ]
     return f"{path}:{':'.join(stamps)}"
 
 
 def load_app_model(config: Config, path: Path | None = None) -> LoadedModel:
-    """The app's model (`path` None: weights/current, else zero-shot) or a given model file, warmed up."""
+    """The app's model (`path` None: weights/current, else zero-shot) or a given model file, warmed
+    up."""
     try:
         classifier = load_classifier(path, config) if path else load_default(config)
         explainer = Explainer(classifier, config=config)
@@ -56,17 +64,27 @@ def describe(info: ModelInfo) -> str:
         return "Model: ResNet-50's ImageNet classifier, cats and dogs folded (zero-shot)."
     parts = [f"Model: fine-tuned {info.backbone}", f"backbone weights: {info.backbone_weights}"]
     if info.trained_on:
-        parts.append(f"trained on {info.trained_on}" + (f" at {info.trained_at}" if info.trained_at else ""))
+        parts.append(
+            f"trained on {info.trained_on}" + (f" at {info.trained_at}" if info.trained_at else "")
+        )
     if info.val_accuracy is not None:
         parts.append(f"validation accuracy {info.val_accuracy:.1%}")
     return " · ".join(parts)
 
 
-def explain_bytes(loaded: LoadedModel, data: bytes, name: str, target: str, max_side: int | None = DISPLAY_SIDE,
-                  **options) -> tuple[np.ndarray, Explanation] | str:
-    """Decode one photo at display size and explain it at every offered layer, or the one-line refusal.
+def explain_bytes(
+    loaded: LoadedModel,
+    data: bytes,
+    name: str,
+    target: str,
+    max_side: int | None = DISPLAY_SIDE,
+    **options,
+) -> tuple[np.ndarray, Explanation] | str:
+    """Decode one photo at display size and explain it at every offered layer, or the one-line
+    refusal.
 
-    The model input comes from the display-size photo: area-averaged, it matches the full-size photo's
+    The model input comes from the display-size photo: area-averaged, it matches the full-size
+    photo's
     input to within a grey level or two (tests/test_images.py), at a fraction of the decoding time.
     `options` go to Explainer.explain: method, aug_smooth, eigen_smooth, top_n.
     """
@@ -77,32 +95,68 @@ def explain_bytes(loaded: LoadedModel, data: bytes, name: str, target: str, max_
     return photo, loaded.explainer.explain([photo], target, **options)[0]
 
 
-def colored_map(explanation: Explanation, layer: str, height: int, width: int, relu: bool = True,
-                colormap: str = "jet", smooth: bool = True) -> np.ndarray:
-    """The map as an RGB picture of (height, width): ReLU'd and scaled, or signed on a diverging colormap."""
+def colored_map(
+    explanation: Explanation,
+    layer: str,
+    height: int,
+    width: int,
+    relu: bool = True,
+    colormap: str = "jet",
+    smooth: bool = True,
+) -> np.ndarray:
+    """The map as an RGB picture of (height, width): ReLU'd and scaled, or signed on a diverging
+    colormap."""
     unit = explanation.heatmap(layer) if relu else signed_to_unit(explanation.raw_maps[layer])
     return colorize(unit, height, width, colormap if relu else DIVERGING, smooth)
 
 
-def full_size_overlay(data: bytes, name: str, explanation: Explanation, layer: str, alpha: float, relu: bool = True,
-                      colormap: str = "jet", smooth: bool = True) -> bytes:
+def full_size_overlay(
+    data: bytes,
+    name: str,
+    explanation: Explanation,
+    layer: str,
+    alpha: float,
+    relu: bool = True,
+    colormap: str = "jet",
+    smooth: bool = True,
+) -> bytes:
     """PNG of the overlay at the photo's own size: made only when a person downloads it."""
     photo = load_image(data, name)
-    return encode_png(blend(photo, colored_map(explanation, layer, *photo.shape[:2], relu, colormap, smooth), alpha))
+    return encode_png(
+        blend(
+            photo, colored_map(explanation, layer, *photo.shape[:2], relu, colormap, smooth), alpha
+        )
+    )
 
 
-def manifest(loaded: LoadedModel, explanation: Explanation, layer: str, options: dict, config: Config) -> dict:
-    """What is needed to reproduce a map: model file and hash, layer, target, method, options, versions."""
+def manifest(
+    loaded: LoadedModel, explanation: Explanation, layer: str, options: dict, config: Config
+) -> dict:
+    """What is needed to reproduce a map: model file and hash, layer, target, method, options,
+    versions."""
     info = loaded.explainer.classifier.info
     path = config.model_path
     digest = info.sha256 or (file_sha256(path) if path.exists() else None)
     return {
-        "model": {"file": str(path) if info.kind != "zero-shot" else None, "sha256": digest, "kind": info.kind,
-                  "backbone_weights": info.backbone_weights, "class_names": list(info.class_names)},
-        "layer": layer, "target": explanation.target, "method": explanation.method, "options": options,
-        "probabilities": explanation.probabilities, "score": explanation.score, "figures": explanation.figures(layer),
-        "versions": {name: metadata.version(name) for name in ("tensorflow-cpu", "keras", "numpy", "opencv-python-headless")
-                     if _installed(name)},
+        "model": {
+            "file": str(path) if info.kind != "zero-shot" else None,
+            "sha256": digest,
+            "kind": info.kind,
+            "backbone_weights": info.backbone_weights,
+            "class_names": list(info.class_names),
+        },
+        "layer": layer,
+        "target": explanation.target,
+        "method": explanation.method,
+        "options": options,
+        "probabilities": explanation.probabilities,
+        "score": explanation.score,
+        "figures": explanation.figures(layer),
+        "versions": {
+            name: metadata.version(name)
+            for name in ("tensorflow-cpu", "keras", "numpy", "opencv-python-headless")
+            if _installed(name)
+        },
     }
 
 

@@ -1,7 +1,10 @@
-"""What a page may offer: datasets, validation folders and weights files found under the configured roots.
+"""What a page may offer: datasets, validation folders and weights files found under the configured
+roots.
 
-A visitor chooses among these; nothing typed in a browser becomes a server path (the CLI, the operator's tool,
-still takes paths). Every walk is bounded in depth, entries and time, and never leaves its root: a link that
+A visitor chooses among these; nothing typed in a browser becomes a server path (the CLI, the
+operator's tool,
+still takes paths). Every walk is bounded in depth, entries and time, and never leaves its root: a
+link that
 points out of it is skipped, not followed.
 """
 
@@ -21,9 +24,13 @@ SECONDS = 1.0  # time one walk may take at most
 WEIGHTS_SUFFIXES = (".h5",)  # Keras weights files, e.g. resnet50_..._notop.h5
 
 
-def walk(root: Path, depth: int = DEPTH, max_entries: int = MAX_ENTRIES, seconds: float = SECONDS) -> Iterator[Path]:
-    """Every file and folder below `root` (breadth first, hidden ones skipped), none outside it once links are
-    followed, stopping at `depth` levels, `max_entries` entries or `seconds`, whichever comes first."""
+def walk(
+    root: Path, depth: int = DEPTH, max_entries: int = MAX_ENTRIES, seconds: float = SECONDS
+) -> Iterator[Path]:
+    """Every file and folder below `root` (breadth first, hidden ones skipped), none outside it
+    once links are
+    followed, stopping at `depth` levels, `max_entries` entries or `seconds`, whichever comes
+    first."""
     try:
         root = Path(root).resolve(strict=True)
     except OSError:
@@ -43,13 +50,16 @@ def walk(root: Path, depth: int = DEPTH, max_entries: int = MAX_ENTRIES, seconds
 
 
 def _entries(folder: Path, root: Path, budget: int) -> list[tuple[Path, bool]]:
-    """Up to `budget` entries of one folder as (path, is a folder), links out of `root` and hidden ones left out."""
+    """Up to `budget` entries of one folder as (path, is a folder), links out of `root` and hidden
+    ones left out."""
     kept = []
     try:
         with os.scandir(folder) as entries:
             for entry in itertools.islice(entries, budget):
                 path = Path(entry.path)
-                if entry.name.startswith(".") or (entry.is_symlink() and not path.resolve().is_relative_to(root)):
+                if entry.name.startswith(".") or (
+                    entry.is_symlink() and not path.resolve().is_relative_to(root)
+                ):
                     continue
                 kept.append((path, entry.is_dir()))
     except OSError:
@@ -59,12 +69,18 @@ def _entries(folder: Path, root: Path, budget: int) -> list[tuple[Path, bool]]:
 
 def datasets(roots: tuple[Path, ...]) -> list[Path]:
     """Folders in the Kaggle layout (with a train/ folder) at or below the roots."""
-    found = [path.parent for root in roots for path in walk(root) if path.name == "train" and path.is_dir()]
+    found = [
+        path.parent
+        for root in roots
+        for path in walk(root)
+        if path.name == "train" and path.is_dir()
+    ]
     return sorted(dict.fromkeys(path.resolve() for path in found))
 
 
 def validation_folders(roots: tuple[Path, ...], configured: Path | None = None) -> list[Path]:
-    """The validation/ folder of every dataset under the roots, and the operator's configured folder."""
+    """The validation/ folder of every dataset under the roots, and the operator's configured
+    folder."""
     folders = [path / "validation" for path in datasets(roots) if (path / "validation").is_dir()]
     if configured and Path(configured).is_dir():
         folders.insert(0, Path(configured).resolve())
@@ -72,19 +88,33 @@ def validation_folders(roots: tuple[Path, ...], configured: Path | None = None) 
 
 
 def weights_files(roots: tuple[Path, ...]) -> list[Path]:
-    """Keras weights files (.h5) found under the roots: the backbone-weights choices besides imagenet and none."""
-    return sorted({path.resolve() for root in roots for path in walk(root)
-                   if path.name.endswith(WEIGHTS_SUFFIXES) and path.is_file()})
+    """Keras weights files (.h5) found under the roots: the backbone-weights choices besides
+    imagenet and none."""
+    return sorted(
+        {
+            path.resolve()
+            for root in roots
+            for path in walk(root)
+            if path.name.endswith(WEIGHTS_SUFFIXES) and path.is_file()
+        }
+    )
 
 
-def images_in(folder: Path, max_entries: int = MAX_ENTRIES, seconds: float = SECONDS) -> list[Path]:
-    """Image files in a folder and its sub-folders (two levels: validation/<class>/), bounded and inside it."""
-    return sorted(path for path in walk(folder, 2, max_entries, seconds)
-                  if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file())
+def images_in(
+    folder: Path, max_entries: int = MAX_ENTRIES, seconds: float = SECONDS
+) -> list[Path]:
+    """Image files in a folder and its sub-folders (two levels: validation/<class>/), bounded and
+    inside it."""
+    return sorted(
+        path
+        for path in walk(folder, 2, max_entries, seconds)
+        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
+    )
 
 
 def label(path: Path, roots: tuple[Path, ...]) -> str:
-    """A choice as a person reads it: the path below its root, with the root's own name in front."""
+    """A choice as a person reads it: the path below its root, with the root's own name in
+    front."""
     for root in roots:
         root = Path(root).resolve()
         if path == root or path.is_relative_to(root):

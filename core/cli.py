@@ -12,16 +12,16 @@ import numpy as np
 import tensorflow as tf
 
 from core import jobs
+from core.cams import METHODS
 from core.config import Config
 from core.data import DataError
 from core.download import DownloadError, download_pets
 from core.explain import Explainer
-from core.cams import METHODS
 from core.faithfulness import faithfulness
 from core.images import ImageError, encode_png, list_images, load_image, to_model_input
-from core.model import Classifier, ModelError, load_classifier, load_default
 from core.lease import Busy, kept_alive
 from core.localization import TOLERANCE, annotations_for, centre_prior, localization
+from core.model import Classifier, ModelError, load_classifier, load_default
 from core.overlay import COLORMAPS, overlay
 from core.store import new_run_dir
 from core.train import TrainConfig
@@ -30,33 +30,67 @@ BATCH = 16  # photos explained per forward/backward pass
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core", description="Explain a cat/dog classifier.")
+    parser = argparse.ArgumentParser(
+        prog="python -m core", description="Explain a cat/dog classifier."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     explain = commands.add_parser("explain", help="predict and write Grad-CAM overlays for photos")
     explain.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
-    explain.add_argument("--weights", type=Path, help="a .keras model (default: weights/model.keras)")
+    explain.add_argument(
+        "--weights", type=Path, help="a .keras model (default: weights/model.keras)"
+    )
     explain.add_argument("--layer", help="conv layer to explain (default: conv5_block3_out)")
     explain.add_argument("--target", default="predicted", help="predicted | cat | dog")
-    explain.add_argument("--alpha", type=float, default=Config().alpha, help="overlay opacity, 0-1")
+    explain.add_argument(
+        "--alpha", type=float, default=Config().alpha, help="overlay opacity, 0-1"
+    )
     explain.add_argument("--colormap", default=Config().colormap, choices=COLORMAPS)
     explain.add_argument("--out", type=Path, default=Path("out"), help="folder for the overlays")
-    explain.add_argument("--raw", action="store_true", help="also save the raw map as <stem>_raw.npy")
+    explain.add_argument(
+        "--raw", action="store_true", help="also save the raw map as <stem>_raw.npy"
+    )
     add_method_options(explain)
-    evaluate = commands.add_parser("evaluate", help="mean deletion/insertion AUC of each method over a folder")
-    evaluate.add_argument("--data", type=Path, required=True, help="a folder of photos (searched recursively)")
+    evaluate = commands.add_parser(
+        "evaluate", help="mean deletion/insertion AUC of each method over a folder"
+    )
+    evaluate.add_argument(
+        "--data", type=Path, required=True, help="a folder of photos (searched recursively)"
+    )
     evaluate.add_argument("--weights", type=Path, help="a .keras model (default: the app's)")
-    evaluate.add_argument("--method", nargs="+", default=list(METHODS), choices=list(METHODS), metavar="NAME")
+    evaluate.add_argument(
+        "--method", nargs="+", default=list(METHODS), choices=list(METHODS), metavar="NAME"
+    )
     evaluate.add_argument("--layer", help="conv layer to explain (default: conv5_block3_out)")
     evaluate.add_argument("--target", default="predicted")
-    evaluate.add_argument("--limit", type=int, default=10, help="photos to use (each costs ~100 forward passes per method)")
-    evaluate.add_argument("--steps", type=int, default=50, help="steps of each deletion/insertion curve (0: none)")
-    evaluate.add_argument("--annotations", type=Path, help="trimaps/ and xmls/ of Oxford-IIIT Pet (download-data "
-                          "keeps them in DEST/annotations): adds the pointing game and its energy form")
+    evaluate.add_argument(
+        "--limit",
+        type=int,
+        default=10,
+        help="photos to use (each costs ~100 forward passes per method)",
+    )
+    evaluate.add_argument(
+        "--steps", type=int, default=50, help="steps of each deletion/insertion curve (0: none)"
+    )
+    evaluate.add_argument(
+        "--annotations",
+        type=Path,
+        help="trimaps/ and xmls/ of Oxford-IIIT Pet (download-data "
+        "keeps them in DEST/annotations): adds the pointing game and its energy form",
+    )
     add_train_parser(commands)
-    download = commands.add_parser("download-data", help="download Oxford-IIIT Pet as train/ and validation/")
-    download.add_argument("--dest", type=Path, default=Config().data_dir, help="where train/ and validation/ go")
+    download = commands.add_parser(
+        "download-data", help="download Oxford-IIIT Pet as train/ and validation/"
+    )
+    download.add_argument(
+        "--dest", type=Path, default=Config().data_dir, help="where train/ and validation/ go"
+    )
     args = parser.parse_args(argv)
-    handlers = {"explain": run_explain, "train": run_train, "download-data": run_download, "evaluate": run_evaluate}
+    handlers = {
+        "explain": run_explain,
+        "train": run_train,
+        "download-data": run_download,
+        "evaluate": run_evaluate,
+    }
     try:
         return handlers[args.command](args)
     except (ModelError, DataError, DownloadError, Busy, ValueError) as error:
@@ -66,14 +100,27 @@ def main(argv: list[str] | None = None) -> int:
 
 def add_method_options(parser) -> None:
     parser.add_argument("--method", default="Grad-CAM", choices=list(METHODS))
-    parser.add_argument("--aug-smooth", action="store_true", help="average over flips and intensity scales")
-    parser.add_argument("--eigen-smooth", action="store_true", help="first principal component of the weighted maps")
-    parser.add_argument("--top-n", type=int, default=64, help="Score-CAM: channels tried (0 = all)")
+    parser.add_argument(
+        "--aug-smooth", action="store_true", help="average over flips and intensity scales"
+    )
+    parser.add_argument(
+        "--eigen-smooth",
+        action="store_true",
+        help="first principal component of the weighted maps",
+    )
+    parser.add_argument(
+        "--top-n", type=int, default=64, help="Score-CAM: channels tried (0 = all)"
+    )
 
 
-FAITHFULNESS = {"deletion AUC": ("map", "deletion_auc"), "random": ("random", "deletion_auc"),
-                "insertion AUC": ("map", "insertion_auc"), "random ": ("random", "insertion_auc"),
-                "avg drop %": ("map", "average_drop"), "increase": ("map", "increase")}
+FAITHFULNESS = {
+    "deletion AUC": ("map", "deletion_auc"),
+    "random": ("random", "deletion_auc"),
+    "insertion AUC": ("map", "insertion_auc"),
+    "random ": ("random", "insertion_auc"),
+    "avg drop %": ("map", "average_drop"),
+    "increase": ("map", "increase"),
+}
 
 
 def run_evaluate(args: argparse.Namespace, config: Config = Config()) -> int:
@@ -85,8 +132,10 @@ def run_evaluate(args: argparse.Namespace, config: Config = Config()) -> int:
         raise ValueError(f"No photos under {args.data}.")
     photos = [load_image(path) for path in paths]
     inputs = to_model_input(photos, classifier.info.image_size)
-    masks = [annotations_for(path, args.annotations, *photo.shape[:2]) if args.annotations else {}
-             for path, photo in zip(paths, photos)]
+    masks = [
+        annotations_for(path, args.annotations, *photo.shape[:2]) if args.annotations else {}
+        for path, photo in zip(paths, photos)
+    ]
     rows: dict[str, list[dict]] = {}
     for method in args.method:
         rows[method] = []
@@ -95,23 +144,37 @@ def run_evaluate(args: argparse.Namespace, config: Config = Config()) -> int:
             figures = localization(explanation.heatmap(layer), mask)
             if args.steps:
                 index = explainer.scored_class(explanation)
-                both = faithfulness(classifier.model, image, explanation.heatmap(layer), index, args.steps)
+                both = faithfulness(
+                    classifier.model, image, explanation.heatmap(layer), index, args.steps
+                )
                 figures |= {name: both[which][key] for name, (which, key) in FAITHFULNESS.items()}
             rows[method].append(figures)
     if args.annotations:
-        rows["centre prior"] = [localization(centre_prior(*photo.shape[:2]), mask) for photo, mask in zip(photos, masks)]
+        rows["centre prior"] = [
+            localization(centre_prior(*photo.shape[:2]), mask)
+            for photo, mask in zip(photos, masks)
+        ]
     annotated = sum(bool(mask) for mask in masks)
-    print(f"{len(photos)} photos from {args.data} ({annotated} with a mask), layer {layer}, target {args.target}; "
-          "lower deletion and higher insertion AUC = more faithful; pointing = the hottest point on the object "
-          f"(within {TOLERANCE} px), energy = the map's share on it")
+    print(
+        f"{len(photos)} photos from {args.data} ({annotated} with a mask), layer {layer}, target "
+        f"{args.target}; lower deletion and higher insertion AUC = more faithful; pointing = the "
+        f"hottest point on the object (within {TOLERANCE} px), energy = the map's share on it"
+    )
     print_table(rows)
     return 0
 
 
 def print_table(rows: dict[str, list[dict]]) -> None:
     """A Markdown table of each row's mean figures, over the photos that have them."""
-    columns = list(dict.fromkeys(key for figures in rows.values() for each in figures for key in each))
-    print("| method | " + " | ".join(c.strip() for c in columns) + " |\n|" + "---|" * (len(columns) + 1))
+    columns = list(
+        dict.fromkeys(key for figures in rows.values() for each in figures for key in each)
+    )
+    print(
+        "| method | "
+        + " | ".join(c.strip() for c in columns)
+        + " |\n|"
+        + "---|" * (len(columns) + 1)
+    )
     for name, figures in rows.items():
         means = []
         for column in columns:
@@ -122,33 +185,71 @@ def print_table(rows: dict[str, list[dict]]) -> None:
 
 def add_train_parser(commands) -> None:
     defaults = TrainConfig()
-    train = commands.add_parser("train", help="fine-tune the classifier on a train/ + validation/ folder")
-    train.add_argument("--data", type=Path, required=True, help="folder with train/<class>/ (and validation/<class>/)")
-    train.add_argument("--epochs", type=int, default=defaults.epochs, help="head epochs on cached features")
-    train.add_argument("--fine-tune-epochs", type=int, default=defaults.fine_tune_epochs,
-                       help="then epochs with ResNet-50's last stage unfrozen (slow on a CPU)")
-    train.add_argument("--backbone-weights", default=Config().backbone_weights or defaults.backbone_weights,
-                       help="imagenet | none (random: offline smoke runs) | PATH to a no-top weights file")
-    train.add_argument("--out", type=Path, default=Config().weights_dir, help="the weights/ folder")
-    train.add_argument("--strategy", default=defaults.strategy, choices=["auto", "default", "mirrored", "multi-worker"])
+    train = commands.add_parser(
+        "train", help="fine-tune the classifier on a train/ + validation/ folder"
+    )
+    train.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="folder with train/<class>/ (and validation/<class>/)",
+    )
+    train.add_argument(
+        "--epochs", type=int, default=defaults.epochs, help="head epochs on cached features"
+    )
+    train.add_argument(
+        "--fine-tune-epochs",
+        type=int,
+        default=defaults.fine_tune_epochs,
+        help="then epochs with ResNet-50's last stage unfrozen (slow on a CPU)",
+    )
+    train.add_argument(
+        "--backbone-weights",
+        default=Config().backbone_weights or defaults.backbone_weights,
+        help="imagenet | none (random: offline smoke runs) | PATH to a no-top weights file",
+    )
+    train.add_argument(
+        "--out", type=Path, default=Config().weights_dir, help="the weights/ folder"
+    )
+    train.add_argument(
+        "--strategy",
+        default=defaults.strategy,
+        choices=["auto", "default", "mirrored", "multi-worker"],
+    )
     train.add_argument("--batch-size", type=int, default=defaults.batch_size)
     train.add_argument("--patience", type=int, default=defaults.patience)
-    train.add_argument("--rotation", type=float, default=defaults.rotation, help="augmentation: fraction of a turn")
-    train.add_argument("--zoom", type=float, default=defaults.zoom, help="augmentation: fraction of the size")
+    train.add_argument(
+        "--rotation",
+        type=float,
+        default=defaults.rotation,
+        help="augmentation: fraction of a turn",
+    )
+    train.add_argument(
+        "--zoom", type=float, default=defaults.zoom, help="augmentation: fraction of the size"
+    )
     train.add_argument("--seed", type=int, default=defaults.seed)
     train.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)  # set by the Training page
-    train.add_argument("--lock-held", action="store_true", help=argparse.SUPPRESS)  # the page took the lock
+    train.add_argument(
+        "--lock-held", action="store_true", help=argparse.SUPPRESS
+    )  # the page took the lock
 
 
 def run_train(args: argparse.Namespace) -> int:
     if os.environ.get(jobs.BACKGROUND):
         jobs.run_in_background(int(os.environ[jobs.BACKGROUND]))
-    # Deterministic kernels: on a CPU they cost little, and with --seed a run can be repeated exactly.
+    # Deterministic kernels: on a CPU they cost little, and with --seed a run can be repeated
+    # exactly.
     tf.config.experimental.enable_op_determinism()
     config = TrainConfig(
-        epochs=args.epochs, fine_tune_epochs=args.fine_tune_epochs, backbone_weights=args.backbone_weights,
-        strategy=args.strategy, batch_size=args.batch_size, patience=args.patience, rotation=args.rotation,
-        zoom=args.zoom, seed=args.seed,
+        epochs=args.epochs,
+        fine_tune_epochs=args.fine_tune_epochs,
+        backbone_weights=args.backbone_weights,
+        strategy=args.strategy,
+        batch_size=args.batch_size,
+        patience=args.patience,
+        rotation=args.rotation,
+        zoom=args.zoom,
+        seed=args.seed,
     )
     run_dir = args.run_dir or new_run_dir(args.out)
     if not args.lock_held:
@@ -158,8 +259,16 @@ def run_train(args: argparse.Namespace) -> int:
             run_dir.rmdir()
             raise
     try:
-        with kept_alive(args.out):  # the lease's heartbeat, so other replicas know this run is alive
-            state = jobs.run(args.data, args.out, config, run_dir=run_dir, verbose=1 if sys.stdout.isatty() else 2)
+        with kept_alive(
+            args.out
+        ):  # the lease's heartbeat, so other replicas know this run is alive
+            state = jobs.run(
+                args.data,
+                args.out,
+                config,
+                run_dir=run_dir,
+                verbose=1 if sys.stdout.isatty() else 2,
+            )
     except OSError as error:
         raise ValueError(jobs.one_line(error)) from None
     finally:
@@ -183,8 +292,12 @@ def run_explain(args: argparse.Namespace, config: Config = Config()) -> int:
     layer = args.layer or default_layer(classifier, config)
     explainer = Explainer(classifier, [layer], config)
     explainer.target_index(args.target)  # refuse a bad target before any work
-    options = {"method": args.method, "aug_smooth": args.aug_smooth, "eigen_smooth": args.eigen_smooth,
-               "top_n": args.top_n or None}
+    options = {
+        "method": args.method,
+        "aug_smooth": args.aug_smooth,
+        "eigen_smooth": args.eigen_smooth,
+        "top_n": args.top_n or None,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     refused = 0
     for start in range(0, len(args.photos), BATCH):

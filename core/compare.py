@@ -1,4 +1,5 @@
-"""The Compare page's grid: every chosen method at every chosen layer, with its time and deletion AUC."""
+"""The Compare page's grid: every chosen method at every chosen layer, with its time and deletion
+AUC."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.explain import Explainer
-from core.images import to_model_input
 from core.faithfulness import curves
+from core.images import to_model_input
 
 
 @dataclass(frozen=True)
@@ -20,9 +21,17 @@ class Cell:
     deletion_auc: float
 
 
-def compare(explainer: Explainer, photo: np.ndarray, methods: list[str], layers: list[str], target: str = "predicted",
-            steps: int = 25, progress=None) -> list[Cell]:
-    """One pass per method (all layers at once), then a deletion curve per cell. `progress(fraction)` is optional."""
+def compare(
+    explainer: Explainer,
+    photo: np.ndarray,
+    methods: list[str],
+    layers: list[str],
+    target: str = "predicted",
+    steps: int = 25,
+    progress=None,
+) -> list[Cell]:
+    """One pass per method (all layers at once), then a deletion curve per cell.
+    `progress(fraction)` is optional."""
     model_input = to_model_input([photo], explainer.classifier.info.image_size)[0]
     cells = []
     for i, method in enumerate(methods):
@@ -30,34 +39,51 @@ def compare(explainer: Explainer, photo: np.ndarray, methods: list[str], layers:
         index = explainer.scored_class(explanation)
         for layer in layers:
             heatmap = explanation.heatmap(layer)
-            deletion = curves(explainer.classifier.model, model_input, heatmap, index, steps, insertion=False)
-            cells.append(Cell(method, layer, heatmap, explanation.seconds, deletion["deletion_auc"]))
+            deletion = curves(
+                explainer.classifier.model, model_input, heatmap, index, steps, insertion=False
+            )
+            cells.append(
+                Cell(method, layer, heatmap, explanation.seconds, deletion["deletion_auc"])
+            )
         if progress:
             progress((i + 1) / len(methods))
     return cells
 
 
-# Why methods coincide, for the page: the layers in question feed global average pooling and then a dense layer.
-WHY_THE_SAME = ("A layer that feeds global average pooling and then a dense layer (ResNet-50's conv5_block3_out) gets "
-                "the same gradient at every position, so Grad-CAM, HiResCAM and XGrad-CAM are one method there.")
+# Why methods coincide, for the page: the layers in question feed global average pooling and then a
+# dense layer.
+WHY_THE_SAME = (
+    "A layer that feeds global average pooling and then a dense layer (ResNet-50's "
+    "conv5_block3_out) gets the same gradient at every position, so Grad-CAM, HiResCAM and "
+    "XGrad-CAM are one method there."
+)
 
 
 def coincidences(cells: list[Cell], tolerance: float = 1e-4) -> list[str]:
-    """One line per layer where several methods gave the same normalised map (within `tolerance`)."""
+    """One line per layer where several methods gave the same normalised map (within
+    `tolerance`)."""
     lines = []
     for layer in dict.fromkeys(cell.layer for cell in cells):
         groups: list[list[Cell]] = []
         for cell in (c for c in cells if c.layer == layer):
-            match = next((g for g in groups if np.allclose(g[0].heatmap, cell.heatmap, atol=tolerance)), None)
+            match = next(
+                (g for g in groups if np.allclose(g[0].heatmap, cell.heatmap, atol=tolerance)),
+                None,
+            )
             if match:
                 match.append(cell)
             else:
                 groups.append([cell])
-        lines += [f"At {layer}, {', '.join(c.method for c in g)} give the same map." for g in groups if len(g) > 1]
+        lines += [
+            f"At {layer}, {', '.join(c.method for c in g)} give the same map."
+            for g in groups
+            if len(g) > 1
+        ]
     return lines
 
 
 def cost(methods: list[str], layers: list[str], channels: int = 64, steps: int = 25) -> int:
-    """Forward passes the grid needs: one per method, Score-CAM's masked ones, one deletion curve per cell."""
+    """Forward passes the grid needs: one per method, Score-CAM's masked ones, one deletion curve
+    per cell."""
     score_cam = channels * len(layers) if "Score-CAM" in methods else 0
     return len(methods) + score_cam + len(methods) * len(layers) * (steps + 1)

@@ -21,7 +21,8 @@ class Config:
     image_size: int = 224
     # Label order: index 0 and 1. The one-logit head says class_names[1] when its logit is > 0.
     class_names: tuple[str, str] = ("cat", "dog")
-    # The four stage outputs of ResNet-50, from fine (56x56, edges and fur) to coarse (7x7, "dog-ness").
+    # The four stage outputs of ResNet-50, from fine (56x56, edges and fur) to coarse (7x7,
+    # "dog-ness").
     stage_layers: tuple[str, ...] = (
         "conv2_block3_out",
         "conv3_block4_out",
@@ -33,19 +34,28 @@ class Config:
     # Dropout before the new dense head, as in the keras-io transfer-learning recipe.
     dropout: float = 0.2
     # Fine-tuned models live here as <name>.keras with a <name>.json sidecar.
-    weights_dir: Path = field(default_factory=lambda: _env_path("CATDOG_WEIGHTS_DIR", ROOT / "weights"))
+    weights_dir: Path = field(
+        default_factory=lambda: _env_path("CATDOG_WEIGHTS_DIR", ROOT / "weights")
+    )
     model_file: str = "model.keras"
     # Where "random validation photo" picks from: a folder with one sub-folder per class.
     validation_dir: Path = field(
         default_factory=lambda: _env_path("CATDOG_VALIDATION_DIR", ROOT / "data" / "validation")
     )
-    # Local copy of ResNet-50's ImageNet weights (no-top file) for offline machines; "" = Keras' cache.
-    backbone_weights: str = field(default_factory=lambda: os.environ.get("CATDOG_BACKBONE_WEIGHTS", ""))
+    # Local copy of ResNet-50's ImageNet weights (no-top file) for offline machines; "" = Keras'
+    # cache.
+    backbone_weights: str = field(
+        default_factory=lambda: os.environ.get("CATDOG_BACKBONE_WEIGHTS", "")
+    )
     # Local copy of the with-top file, for the zero-shot ImageNet classifier; "" = Keras' cache.
-    imagenet_weights: str = field(default_factory=lambda: os.environ.get("CATDOG_IMAGENET_WEIGHTS", ""))
-    # Decompression-bomb guard: refuse images with more pixels than this (a 50-megapixel photo passes).
+    imagenet_weights: str = field(
+        default_factory=lambda: os.environ.get("CATDOG_IMAGENET_WEIGHTS", "")
+    )
+    # Decompression-bomb guard: refuse images with more pixels than this (a 50-megapixel photo
+    # passes).
     max_pixels: int = 60_000_000
-    # Largest photo file accepted, in bytes; the same as server.maxUploadSize in .streamlit/config.toml.
+    # Largest photo file accepted, in bytes; the same as server.maxUploadSize in
+    # .streamlit/config.toml.
     max_bytes: int = 25 * 1024 * 1024
     # Overlay colormap and opacity defaults (matplotlib colormap names).
     colormap: str = "jet"
@@ -55,7 +65,9 @@ class Config:
     data_dir: Path = field(default_factory=lambda: _env_path("CATDOG_DATA_DIR", ROOT / "data"))
     # Folders the Training page may read (data_dir too); more with CATDOG_DATA_ROOTS=dir1:dir2.
     extra_data_roots: tuple[Path, ...] = field(
-        default_factory=lambda: tuple(Path(p) for p in os.environ.get("CATDOG_DATA_ROOTS", "").split(os.pathsep) if p)
+        default_factory=lambda: tuple(
+            Path(p) for p in os.environ.get("CATDOG_DATA_ROOTS", "").split(os.pathsep) if p
+        )
     )
     # Files listed per class folder before a folder counts as too big to train from the page.
     max_files_per_class: int = 100_000

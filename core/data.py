@@ -1,4 +1,5 @@
-"""Training data: check a Kaggle-layout folder, skip and count bad files, stream it with tf.data."""
+"""Training data: check a Kaggle-layout folder, skip and count bad files, stream it with
+tf.data."""
 
 from __future__ import annotations
 
@@ -45,8 +46,11 @@ class DataFolders:
         return text + (f"; {len(self.skipped)} unreadable file(s) skipped" if self.skipped else "")
 
 
-def scan(root: Path, validation_fraction: float = 0.2, seed: int = 1337, max_files: int = 100_000) -> DataFolders:
-    """Check `root/train/<class>/` (and `root/validation/<class>/`): exactly two classes, each with photos.
+def scan(
+    root: Path, validation_fraction: float = 0.2, seed: int = 1337, max_files: int = 100_000
+) -> DataFolders:
+    """Check `root/train/<class>/` (and `root/validation/<class>/`): exactly two classes, each with
+    photos.
 
     Unreadable files are skipped and counted. Without validation/, a seeded, per-class fraction of
     train/ is held out. Raises DataError, before any training, for anything that cannot work.
@@ -70,7 +74,8 @@ def scan(root: Path, validation_fraction: float = 0.2, seed: int = 1337, max_fil
 
 
 def check_data_path(typed: str, roots: tuple[Path, ...]) -> Path:
-    """A data folder typed into the page, accepted only inside one of `roots` (after following links)."""
+    """A data folder typed into the page, accepted only inside one of `roots` (after following
+    links)."""
     path = Path(typed.strip()).expanduser()
     if ".." in path.parts:
         raise DataError(f"{typed} contains '..': give the folder's own path.")
@@ -78,40 +83,60 @@ def check_data_path(typed: str, roots: tuple[Path, ...]) -> Path:
     allowed = [Path(root).resolve() for root in roots]
     if not any(resolved == root or resolved.is_relative_to(root) for root in allowed):
         names = ", ".join(str(root) for root in allowed)
-        raise DataError(f"{typed} is outside the data folders this app may read ({names}); set CATDOG_DATA_ROOTS to allow it.")
+        raise DataError(
+            f"{typed} is outside the data folders this app may read ({names}); set "
+            "CATDOG_DATA_ROOTS to allow it."
+        )
     return resolved
 
 
 def class_folders(root: Path) -> tuple[str, ...]:
-    """The class names (sorted sub-folders of train/), checking the layout only: fast enough for a page."""
+    """The class names (sorted sub-folders of train/), checking the layout only: fast enough for a
+    page."""
     root, train_dir = Path(root), Path(root) / "train"
     if not root.is_dir():
         raise DataError(f"Data folder {root} does not exist.")
     if not train_dir.is_dir():
-        raise DataError(f"{root} has no train/ folder: expected train/<class>/ and validation/<class>/ (Kaggle layout).")
-    names = tuple(sorted(p.name for p in train_dir.iterdir() if p.is_dir() and not p.name.startswith(".")))
+        raise DataError(
+            f"{root} has no train/ folder: expected train/<class>/ and validation/<class>/ "
+            "(Kaggle layout)."
+        )
+    names = tuple(
+        sorted(p.name for p in train_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    )
     if len(names) != 2:
-        raise DataError(f"{train_dir} has {len(names)} class folder(s) {list(names)}; this app trains exactly 2 (cats/ and dogs/).")
+        raise DataError(
+            f"{train_dir} has {len(names)} class folder(s) {list(names)}; this app trains exactly "
+            "2 (cats/ and dogs/)."
+        )
     return names
 
 
-def _read_split(folder: Path, class_names: tuple[str, ...], skipped: list, max_files: int) -> Split:
+def _read_split(
+    folder: Path, class_names: tuple[str, ...], skipped: list, max_files: int
+) -> Split:
     paths, labels = [], []
     data_root = folder.parent.resolve()
     for label, name in enumerate(class_names):
         class_dir = folder / name
         if not class_dir.is_dir():
             raise DataError(f"{folder} has no {name}/ folder (train/ has it).")
-        listed = list(itertools.islice(class_dir.iterdir(), max_files + 1))  # lazy: a huge folder stops here
+        listed = list(
+            itertools.islice(class_dir.iterdir(), max_files + 1)
+        )  # lazy: a huge folder stops here
         if len(listed) > max_files:
-            raise DataError(f"{class_dir} holds more than {max_files:,} files; train on it from the command line.")
+            raise DataError(
+                f"{class_dir} holds more than {max_files:,} files; train on it from the command "
+                "line."
+            )
         files = []
         for path in sorted(p for p in listed if p.suffix.lower() in IMAGE_SUFFIXES):
             if not path.resolve().is_relative_to(data_root):
                 skipped.append((str(path), "a link pointing outside the data folder"))
             elif path.is_file():
                 files.append(path)
-        # Decode every file once (threads: Pillow releases the GIL) so a bad one cannot stop training later.
+        # Decode every file once (threads: Pillow releases the GIL) so a bad one cannot stop
+        # training later.
         with ThreadPoolExecutor(max_workers=4) as pool:
             problems = list(pool.map(_problem, files))
         for path, problem in zip(files, problems):
@@ -145,13 +170,16 @@ def _hold_out(train: Split, fraction: float, seed: int) -> tuple[Split, Split]:
 
     def pick(indices):
         indices = sorted(indices)
-        return Split(tuple(train.paths[i] for i in indices), tuple(train.labels[i] for i in indices))
+        return Split(
+            tuple(train.paths[i] for i in indices), tuple(train.labels[i] for i in indices)
+        )
 
     return pick(keep), pick(held)
 
 
 def augmenter(seed: int, rotation: float = 0.0, zoom: float = 0.0) -> keras.Sequential:
-    """The seed article's horizontal flips, and optionally a little rotation (fraction of a turn) and zoom."""
+    """The seed article's horizontal flips, and optionally a little rotation (fraction of a turn)
+    and zoom."""
     layers = [keras.layers.RandomFlip("horizontal", seed=seed)]
     if rotation:
         layers.append(keras.layers.RandomRotation(rotation, fill_mode="reflect", seed=seed))
@@ -161,9 +189,14 @@ def augmenter(seed: int, rotation: float = 0.0, zoom: float = 0.0) -> keras.Sequ
 
 
 def image_dataset(
-    split: Split, image_size: int, batch_size: int, shuffle_seed: int | None = None, augment: keras.Sequential | None = None
+    split: Split,
+    image_size: int,
+    batch_size: int,
+    shuffle_seed: int | None = None,
+    augment: keras.Sequential | None = None,
 ) -> tf.data.Dataset:
-    """(images 0-255 float32, labels float32) batches; decoding is the app's own (EXIF, alpha, 16-bit)."""
+    """(images 0-255 float32, labels float32) batches; decoding is the app's own (EXIF, alpha,
+    16-bit)."""
 
     def load(path):
         photo = load_image(Path(path.decode()))
@@ -176,8 +209,12 @@ def image_dataset(
 
     dataset = tf.data.Dataset.from_tensor_slices((list(split.paths), list(split.labels)))
     if shuffle_seed is not None:
-        dataset = dataset.shuffle(len(split.paths), seed=shuffle_seed, reshuffle_each_iteration=True)
+        dataset = dataset.shuffle(
+            len(split.paths), seed=shuffle_seed, reshuffle_each_iteration=True
+        )
     dataset = dataset.map(load_tensor, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
     if augment is not None:
-        dataset = dataset.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = dataset.map(
+            lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE
+        )
     return dataset.prefetch(tf.data.AUTOTUNE)

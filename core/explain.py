@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.config import Config
 from core.cams import CONTRAST, METHODS, PREDICTED, BaseCAM, normalize
+from core.config import Config
 from core.images import to_model_input
 from core.model import IMAGENET_CATS, IMAGENET_DOGS, Classifier
 
@@ -31,16 +31,24 @@ class Explanation:
         return normalize(self.raw_maps[layer])
 
     def figures(self, layer: str) -> dict[str, float]:
-        """The raw numbers behind a map: its range, the share of cells ReLU zeroes, the score explained."""
+        """The raw numbers behind a map: its range, the share of cells ReLU zeroes, the score
+        explained."""
         raw = self.raw_maps[layer]
-        return {"min": float(raw.min()), "max": float(raw.max()), "zero share": float((raw <= 0).mean()),
-                "score": self.score}
+        return {
+            "min": float(raw.min()),
+            "max": float(raw.max()),
+            "zero share": float((raw <= 0).mean()),
+            "score": self.score,
+        }
 
 
 class Explainer:
-    """CAMs for one loaded model: each method's graph is built once, then reused for every photo and layer."""
+    """CAMs for one loaded model: each method's graph is built once, then reused for every photo
+    and layer."""
 
-    def __init__(self, classifier: Classifier, layers: list[str] | None = None, config: Config = Config()):
+    def __init__(
+        self, classifier: Classifier, layers: list[str] | None = None, config: Config = Config()
+    ):
         self.classifier = classifier
         self.class_names = list(classifier.info.class_names)
         self.layers = list(layers or classifier.offered_layers(config))
@@ -62,7 +70,9 @@ class Explainer:
         key = (method, eigen_smooth, top_n if method == "Score-CAM" else None)
         if key not in self._cams:
             options = {"top_n": top_n} if method == "Score-CAM" else {}
-            self._cams[key] = METHODS[method](self.classifier.model, self.layers, self._extra, eigen_smooth, **options)
+            self._cams[key] = METHODS[method](
+                self.classifier.model, self.layers, self._extra, eigen_smooth, **options
+            )
         return self._cams[key]
 
     def target_index(self, target: str) -> int:
@@ -75,12 +85,25 @@ class Explainer:
         return self.class_names.index(target)
 
     def scored_class(self, explanation: Explanation) -> int:
-        """The class whose probability faithfulness curves follow: the explained one (class 1 for the contrast)."""
-        return self.class_names.index(explanation.target) if explanation.target in self.class_names else 1
+        """The class whose probability faithfulness curves follow: the explained one (class 1 for
+        the contrast)."""
+        return (
+            self.class_names.index(explanation.target)
+            if explanation.target in self.class_names
+            else 1
+        )
 
-    def explain(self, photos: list[np.ndarray], target: str = "predicted", method: str = "Grad-CAM",
-                aug_smooth: bool = False, eigen_smooth: bool = False, top_n: int | None = 64) -> list[Explanation]:
-        """Predict and explain a batch of RGB uint8 photos (any sizes) at every layer in one pass."""
+    def explain(
+        self,
+        photos: list[np.ndarray],
+        target: str = "predicted",
+        method: str = "Grad-CAM",
+        aug_smooth: bool = False,
+        eigen_smooth: bool = False,
+        top_n: int | None = 64,
+    ) -> list[Explanation]:
+        """Predict and explain a batch of RGB uint8 photos (any sizes) at every layer in one
+        pass."""
         start = time.perf_counter()
         inputs = to_model_input(photos, self.classifier.info.image_size)
         cam = self.cam(method, eigen_smooth, top_n)
@@ -88,7 +111,10 @@ class Explainer:
         probabilities = self.classifier.probabilities(result["logits"])
         seconds = time.perf_counter() - start
         notes = _imagenet_notes(result["extra"][0]) if result["extra"] else [None] * len(photos)
-        explained = [self.contrast_name if i == CONTRAST else self.class_names[int(i)] for i in result["class_index"]]
+        explained = [
+            self.contrast_name if i == CONTRAST else self.class_names[int(i)]
+            for i in result["class_index"]
+        ]
         return [
             Explanation(
                 probabilities=dict(zip(self.class_names, map(float, probabilities[i]))),
@@ -105,7 +131,8 @@ class Explainer:
 
 
 def _imagenet_notes(imagenet_logits: np.ndarray) -> list[str | None]:
-    """Zero-shot only: say when the photo's top ImageNet class is neither a dog breed nor a domestic cat."""
+    """Zero-shot only: say when the photo's top ImageNet class is neither a dog breed nor a
+    domestic cat."""
     notes = []
     for top in np.argmax(imagenet_logits, axis=-1):
         if top in IMAGENET_DOGS or top in IMAGENET_CATS:

@@ -1,5 +1,6 @@
 """Is a map faithful? Deletion/insertion curves (Petsiuk et al. 2018), average drop and increase in
-confidence (Chattopadhay et al. 2018), each beside a random map of the same size; and the sanity check
+confidence (Chattopadhay et al. 2018), each beside a random map of the same size; and the sanity
+check
 of Adebayo et al. 2018 (cascading randomisation of the top layers of a copy of the model)."""
 
 from __future__ import annotations
@@ -18,19 +19,32 @@ from core.overlay import upsample
 
 
 def pixel_order(heatmap: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
-    """Flat indices of a size x size input, hottest first; ties (a map's many zeros) in a seeded random order,
+    """Flat indices of a size x size input, hottest first; ties (a map's many zeros) in a seeded
+    random order,
     not row by row, so a flat region is deleted evenly instead of from the top."""
     values = upsample(heatmap, size, size).ravel()
     tie_breaker = np.random.default_rng(seed).permutation(values.size)
     return np.lexsort((tie_breaker, -values))
 
 
-def curves(model: keras.Model, image: np.ndarray, heatmap: np.ndarray, class_index: int, steps: int = 50,
-           blur_sigma: float = 11.0, batch_size: int = 32, insertion: bool = True, seed: int = 0) -> dict:
-    """Deletion (pixels set to black, hottest first) and insertion (pixels copied onto a blurred image)
-    curves of the class probability, with their areas under the curve, for one model input (S, S, 3).
+def curves(
+    model: keras.Model,
+    image: np.ndarray,
+    heatmap: np.ndarray,
+    class_index: int,
+    steps: int = 50,
+    blur_sigma: float = 11.0,
+    batch_size: int = 32,
+    insertion: bool = True,
+    seed: int = 0,
+) -> dict:
+    """Deletion (pixels set to black, hottest first) and insertion (pixels copied onto a blurred
+    image)
+    curves of the class probability, with their areas under the curve, for one model input (S, S,
+    3).
 
-    A faithful map makes the probability fall fast on deletion (low AUC) and rise fast on insertion (high AUC).
+    A faithful map makes the probability fall fast on deletion (low AUC) and rise fast on insertion
+    (high AUC).
     """
     size = image.shape[0]
     order = pixel_order(heatmap, size, seed)
@@ -39,7 +53,11 @@ def curves(model: keras.Model, image: np.ndarray, heatmap: np.ndarray, class_ind
     rank[order] = np.arange(size * size)
     # Pixel p is among the first k when its rank < k: every step's mask comes from one comparison.
     masks = (rank[None, :] < counts[:, None]).reshape(-1, size, size, 1)
-    blurred = cv2.GaussianBlur(image, (0, 0), blur_sigma).reshape(image.shape) if blur_sigma else np.zeros_like(image)
+    blurred = (
+        cv2.GaussianBlur(image, (0, 0), blur_sigma).reshape(image.shape)
+        if blur_sigma
+        else np.zeros_like(image)
+    )
     batch = [image[None] * (1 - masks)]
     if insertion:
         batch.append(blurred[None] * (1 - masks) + image[None] * masks)
@@ -53,17 +71,27 @@ def curves(model: keras.Model, image: np.ndarray, heatmap: np.ndarray, class_ind
     return result
 
 
-def confidence_change(model: keras.Model, image: np.ndarray, heatmap: np.ndarray, class_index: int) -> dict:
-    """Average drop (%) and increase (0/1) in confidence when the input is multiplied by the map."""
+def confidence_change(
+    model: keras.Model, image: np.ndarray, heatmap: np.ndarray, class_index: int
+) -> dict:
+    """Average drop (%) and increase (0/1) in confidence when the input is multiplied by the
+    map."""
     size = image.shape[0]
     explanation = image * upsample(heatmap, size, size)[..., None]
     original, masked = predict_probabilities(model, np.stack([image, explanation]), class_index)
-    return {"average_drop": float(max(0.0, original - masked) / max(original, 1e-12) * 100.0),
-            "increase": float(masked > original)}
+    return {
+        "average_drop": float(max(0.0, original - masked) / max(original, 1e-12) * 100.0),
+        "increase": float(masked > original),
+    }
 
 
-def predict_probabilities(model: keras.Model, images: np.ndarray, class_index: int, batch_size: int = 32) -> np.ndarray:
-    outputs = [model(tf.constant(images[i : i + batch_size], tf.float32), training=False) for i in range(0, len(images), batch_size)]
+def predict_probabilities(
+    model: keras.Model, images: np.ndarray, class_index: int, batch_size: int = 32
+) -> np.ndarray:
+    outputs = [
+        model(tf.constant(images[i : i + batch_size], tf.float32), training=False)
+        for i in range(0, len(images), batch_size)
+    ]
     logits = tf.concat(outputs, axis=0)
     return class_probabilities(logits, tf.fill([len(images)], class_index)).numpy()
 
@@ -72,16 +100,31 @@ def random_map(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).uniform(0, 1, shape)
 
 
-def faithfulness(model: keras.Model, image: np.ndarray, heatmap: np.ndarray, class_index: int, steps: int = 50,
-                 seed: int = 0) -> dict:
+def faithfulness(
+    model: keras.Model,
+    image: np.ndarray,
+    heatmap: np.ndarray,
+    class_index: int,
+    steps: int = 50,
+    seed: int = 0,
+) -> dict:
     """Curves and confidence figures for the map and for a random map of the same size."""
     baseline = random_map(heatmap.shape, seed)
-    return {"map": {**curves(model, image, heatmap, class_index, steps), **confidence_change(model, image, heatmap, class_index)},
-            "random": {**curves(model, image, baseline, class_index, steps), **confidence_change(model, image, baseline, class_index)}}
+    return {
+        "map": {
+            **curves(model, image, heatmap, class_index, steps),
+            **confidence_change(model, image, heatmap, class_index),
+        },
+        "random": {
+            **curves(model, image, baseline, class_index, steps),
+            **confidence_change(model, image, baseline, class_index),
+        },
+    }
 
 
 def layer_groups(model: keras.Model, depth: int) -> list[tuple[str, list[str]]]:
-    """The top `depth` groups of weighted layers, output side first: ResNet blocks (conv5_block3) or single layers."""
+    """The top `depth` groups of weighted layers, output side first: ResNet blocks (conv5_block3)
+    or single layers."""
     groups: dict[str, list[str]] = {}
     for layer in reversed(model.layers):
         if layer.weights:
@@ -90,17 +133,25 @@ def layer_groups(model: keras.Model, depth: int) -> list[tuple[str, list[str]]]:
     return list(groups.items())[:depth]
 
 
-SANITY_THRESHOLD = 0.5  # a map "changed" once SSIM, |Spearman| and Spearman of |maps| are all below this
+SANITY_THRESHOLD = (
+    0.5  # a map "changed" once SSIM, |Spearman| and Spearman of |maps| are all below this
+)
 SSIM_WINDOW = 11  # tf.image.ssim's default filter size
 
 
 def reinitialise(layer: keras.layers.Layer, seed: int) -> None:
-    """Fresh weights from the layer's own initializers: He/Glorot kernels, zero biases, and for BatchNorm
-    gamma 1, beta 0, moving mean 0 and moving variance 1 (statistics stay valid: no negative variance)."""
+    """Fresh weights from the layer's own initializers: He/Glorot kernels, zero biases, and for
+    BatchNorm
+    gamma 1, beta 0, moving mean 0 and moving variance 1 (statistics stay valid: no negative
+    variance)."""
     for i, variable in enumerate(layer.weights):
         initializer = getattr(layer, f"{variable.name}_initializer", None)
         if initializer is None:  # a layer without named initializers: Keras' own defaults
-            initializer = keras.initializers.GlorotUniform() if len(variable.shape) > 1 else keras.initializers.Zeros()
+            initializer = (
+                keras.initializers.GlorotUniform()
+                if len(variable.shape) > 1
+                else keras.initializers.Zeros()
+            )
         config = initializer.get_config()
         if "seed" in config:
             initializer = initializer.__class__.from_config({**config, "seed": seed + i})
@@ -115,17 +166,29 @@ def similarity(original: np.ndarray, randomised: np.ndarray, size: int) -> dict:
     absolute = spearmanr(np.abs(original).ravel(), np.abs(randomised).ravel()).statistic
     ssim = float("nan")  # tf.image.ssim needs at least its 11-px window
     if size >= SSIM_WINDOW:
-        a, b = (upsample(normalize(m), size, size)[None, ..., None] for m in (original, randomised))
+        a, b = (
+            upsample(normalize(m), size, size)[None, ..., None] for m in (original, randomised)
+        )
         ssim = float(tf.image.ssim(tf.constant(a), tf.constant(b), max_val=1.0)[0])
     figures = {"spearman": signed, "spearman_abs": absolute, "ssim": ssim}
     return {k: None if not np.isfinite(v) else float(v) for k, v in figures.items()}
 
 
-def sanity_check(model: keras.Model, layer: str, image: np.ndarray, class_index: int, method: str = "Grad-CAM",
-                 depth: int = 3, seed: int = 0) -> list[dict]:
-    """The cascading randomisation of Adebayo et al. (2018) on a COPY of the model: from the top, one layer
-    group after another is re-initialised with its own initializers, and each map is compared with the
-    original. The class stays the one the original explained ("predicted" is resolved once, up front)."""
+def sanity_check(
+    model: keras.Model,
+    layer: str,
+    image: np.ndarray,
+    class_index: int,
+    method: str = "Grad-CAM",
+    depth: int = 3,
+    seed: int = 0,
+) -> list[dict]:
+    """The cascading randomisation of Adebayo et al. (2018) on a COPY of the model: from the top,
+    one layer
+    group after another is re-initialised with its own initializers, and each map is compared with
+    the
+    original. The class stays the one the original explained ("predicted" is resolved once, up
+    front)."""
     original = METHODS[method](model, [layer])(image[None], class_index)
     fixed_class = int(original["class_index"][0])
     original = original["maps"][layer][0]
@@ -136,20 +199,37 @@ def sanity_check(model: keras.Model, layer: str, image: np.ndarray, class_index:
         for name in group:
             reinitialise(copy.get_layer(name), seed + 1000 * step)
         randomised = METHODS[method](copy, [layer])(image[None], fixed_class)["maps"][layer][0]
-        figures = similarity(original, randomised, image.shape[0]) if np.isfinite(randomised).all() else {
-            "spearman": None, "spearman_abs": None, "ssim": None}
+        figures = (
+            similarity(original, randomised, image.shape[0])
+            if np.isfinite(randomised).all()
+            else {"spearman": None, "spearman_abs": None, "ssim": None}
+        )
         steps.append({"randomised": key, "class_index": fixed_class, **figures})
     return steps
 
 
 def sanity_verdict(steps: list[dict]) -> tuple[str, str]:
-    """("pass" | "fail" | "unknown", one line). A step that could not be computed never counts as a pass."""
-    missing = [step["randomised"] for step in steps if None in (step["spearman"], step["spearman_abs"], step["ssim"])]
+    """("pass" | "fail" | "unknown", one line). A step that could not be computed never counts as a
+    pass."""
+    missing = [
+        step["randomised"]
+        for step in steps
+        if None in (step["spearman"], step["spearman_abs"], step["ssim"])
+    ]
     if not steps or missing:
-        return "unknown", f"No verdict: the similarity could not be computed after randomising {', '.join(missing) or 'anything'}."
+        return (
+            "unknown",
+            f"No verdict: the similarity could not be computed after randomising "
+            f"{', '.join(missing) or 'anything'}.",
+        )
     last = steps[-1]
     if max(abs(last["spearman"]), abs(last["spearman_abs"]), last["ssim"]) < SANITY_THRESHOLD:
-        return "pass", ("The map changes when the model is randomised (SSIM and |Spearman| below "
-                        f"{SANITY_THRESHOLD}): it depends on what the model learned.")
-    return "fail", ("The map stays similar when the model's top layers are randomised (SSIM or |Spearman| of "
-                    f"{SANITY_THRESHOLD} or more): it may show the photo's structure more than what the model uses.")
+        return "pass", (
+            "The map changes when the model is randomised (SSIM and |Spearman| below "
+            f"{SANITY_THRESHOLD}): it depends on what the model learned."
+        )
+    return "fail", (
+        "The map stays similar when the model's top layers are randomised (SSIM or |Spearman| of "
+        f"{SANITY_THRESHOLD} or more): it may show the photo's structure more than what the model "
+        "uses."
+    )

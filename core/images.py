@@ -20,11 +20,16 @@ class ImageError(ValueError):
     """A photo that cannot be used; the message is one line meant for the user."""
 
 
-def load_image(source: bytes | str | Path, name: str | None = None, config: Config = Config(),
-               max_side: int | None = None) -> np.ndarray:
+def load_image(
+    source: bytes | str | Path,
+    name: str | None = None,
+    config: Config = Config(),
+    max_side: int | None = None,
+) -> np.ndarray:
     """Decode a file or bytes into an upright (H, W, 3) uint8 RGB array.
 
-    EXIF rotation is applied, alpha is composited on white, palette/CMYK/greyscale/16-bit images are
+    EXIF rotation is applied, alpha is composited on white, palette/CMYK/greyscale/16-bit images
+    are
     converted, animations give their first frame. Anything else raises ImageError with one line.
     With `max_side`, the photo comes back with its long side at most that: a JPEG is decoded at a
     reduced DCT scale (a 12-MP photo in 50 ms instead of 200-450 ms), then area-averaged down.
@@ -32,28 +37,37 @@ def load_image(source: bytes | str | Path, name: str | None = None, config: Conf
     name = name or (Path(source).name if isinstance(source, (str, Path)) else "upload")
     data = _read_bytes(source, name, config.max_bytes)
     if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftyphevc"):
-        raise ImageError(f"{name} is a HEIC/HEIF photo, which this app cannot read: export it as JPEG first.")
+        raise ImageError(
+            f"{name} is a HEIC/HEIF photo, which this app cannot read: export it as JPEG first."
+        )
     try:
         with warnings.catch_warnings():
-            # Pillow only warns between max_pixels and 2x; we refuse on our own limit below instead.
+            # Pillow only warns between max_pixels and 2x; we refuse on our own limit below
+            # instead.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 width, height = image.size
                 if width * height > config.max_pixels:
                     raise ImageError(
-                        f"{name} is {width}x{height} pixels, over the {config.max_pixels:,}-pixel limit; "
-                        "resize it first."
+                        f"{name} is {width}x{height} pixels, over the {config.max_pixels:,}-pixel "
+                        "limit; resize it first."
                     )
                 if max_side:
-                    image.draft(None, (max_side, max_side))  # JPEG only: a scale whose result is >= max_side
+                    image.draft(
+                        None, (max_side, max_side)
+                    )  # JPEG only: a scale whose result is >= max_side
                 image.load()
                 return shrink(_to_rgb(ImageOps.exif_transpose(image)), max_side)
     except ImageError:
         raise
     except Image.DecompressionBombError:
-        raise ImageError(f"{name} declares too many pixels to decode safely (a decompression bomb?).") from None
+        raise ImageError(
+            f"{name} declares too many pixels to decode safely (a decompression bomb?)."
+        ) from None
     except UnidentifiedImageError:
-        raise ImageError(f"{name} is not an image this app can read (use JPEG, PNG, WebP or BMP).") from None
+        raise ImageError(
+            f"{name} is not an image this app can read (use JPEG, PNG, WebP or BMP)."
+        ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise ImageError(f"{name} is truncated or corrupt ({error}).") from None
 
@@ -66,10 +80,15 @@ def _read_bytes(source: bytes | str | Path, name: str, max_bytes: int) -> bytes:
         if not path.is_file():
             raise ImageError(f"{name}: no such file ({path}).")
         if path.stat().st_size > max_bytes:
-            raise ImageError(f"{name} is {path.stat().st_size / 2**20:.1f} MB, over the {max_bytes / 2**20:.0f} MB limit.")
+            raise ImageError(
+                f"{name} is {path.stat().st_size / 2**20:.1f} MB, over the "
+                f"{max_bytes / 2**20:.0f} MB limit."
+            )
         data = path.read_bytes()
     if len(data) > max_bytes:
-        raise ImageError(f"{name} is {len(data) / 2**20:.1f} MB, over the {max_bytes / 2**20:.0f} MB limit.")
+        raise ImageError(
+            f"{name} is {len(data) / 2**20:.1f} MB, over the {max_bytes / 2**20:.0f} MB limit."
+        )
     if not data:
         raise ImageError(f"{name} is empty (0 bytes).")
     return data
@@ -91,7 +110,8 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
 
 
 def shrink(photo: np.ndarray, max_side: int | None) -> np.ndarray:
-    """The photo with its long side at most `max_side`, area-averaged (no aliasing); unchanged if smaller."""
+    """The photo with its long side at most `max_side`, area-averaged (no aliasing); unchanged if
+    smaller."""
     height, width = photo.shape[:2]
     scale = (max_side or 0) / max(height, width)
     if not max_side or scale >= 1.0:
@@ -101,9 +121,11 @@ def shrink(photo: np.ndarray, max_side: int | None) -> np.ndarray:
 
 
 def to_model_input(photos: list[np.ndarray], size: int) -> np.ndarray:
-    """Squash each RGB photo to size x size, as float32 0-255: the same in training, the app and the CLI.
+    """Squash each RGB photo to size x size, as float32 0-255: the same in training, the app and
+    the CLI.
 
-    Squashing, not cropping, keeps the whole photo in view, so the map lines up with it when stretched back.
+    Squashing, not cropping, keeps the whole photo in view, so the map lines up with it when
+    stretched back.
     Shrinking averages areas, so a 12-MP photo and its display-size copy give nearly the same input
     (bilinear sampling would alias: it reads 4 of the ~300 pixels each input pixel stands for).
     """
@@ -112,11 +134,14 @@ def to_model_input(photos: list[np.ndarray], size: int) -> np.ndarray:
 
 def _squash(photo: np.ndarray, size: int) -> np.ndarray:
     shrinking = min(photo.shape[:2]) >= size
-    return cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    return cv2.resize(
+        photo, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    )
 
 
 def encode_jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
-    """JPEG bytes of an RGB uint8 array: what the page sends the browser (Streamlit then sends them as they are)."""
+    """JPEG bytes of an RGB uint8 array: what the page sends the browser (Streamlit then sends them
+    as they are)."""
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()
@@ -133,4 +158,6 @@ def list_images(folder: Path) -> list[Path]:
     """Image files below a folder, sorted; empty when the folder does not exist."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    return sorted(
+        p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+    )

@@ -1,4 +1,5 @@
-"""A training run as a job: one at a time (a lock), in its own process, reporting through its run folder."""
+"""A training run as a job: one at a time (a lock), in its own process, reporting through its run
+folder."""
 
 from __future__ import annotations
 
@@ -16,22 +17,28 @@ import tensorflow as tf
 
 from core.config import ROOT, Config
 from core.data import DataError, DataFolders, scan
+from core.lease import acquire_lock, hand_over, lock_holder, release_lock
 from core.model import ModelError, ModelInfo, build_classifier, save_classifier
 from core.monitor import PROGRESS, RunMonitor, read_json
-from core.lease import acquire_lock, hand_over, lock_holder, release_lock
 from core.store import RUNS, new_run_dir, publish
 from core.train import TrainConfig, fine_tune, make_strategy, train_head_cached
 
-BACKGROUND = "CATDOG_BACKGROUND_THREADS"  # set for a worker started by the page: its TensorFlow thread count
+# set for a worker started by the page: its TensorFlow thread count
+BACKGROUND = "CATDOG_BACKGROUND_THREADS"
 
 
 def singular(folder: str) -> str:
     """'cats' -> 'cat', so labels read naturally; other names are kept as they are."""
-    return folder[:-1] if folder.endswith("s") and not folder.endswith("ss") and len(folder) > 1 else folder
+    return (
+        folder[:-1]
+        if folder.endswith("s") and not folder.endswith("ss") and len(folder) > 1
+        else folder
+    )
 
 
 def report(val_logits: np.ndarray, data: DataFolders) -> dict:
-    """Validation accuracy, confusion matrix (rows: true, columns: predicted) and the misclassified photos."""
+    """Validation accuracy, confusion matrix (rows: true, columns: predicted) and the misclassified
+    photos."""
     predicted = (np.asarray(val_logits) > 0).astype(int)
     truth = np.asarray(data.validation.labels, dtype=int)
     confusion = np.zeros((2, 2), dtype=int)
@@ -39,54 +46,97 @@ def report(val_logits: np.ndarray, data: DataFolders) -> dict:
     dog = 1 / (1 + np.exp(-np.asarray(val_logits, dtype=np.float64)))
     wrong = [
         {"path": path, "true": int(t), "predicted": int(p), "confidence": float(d if p else 1 - d)}
-        for path, t, p, d in zip(data.validation.paths, truth, predicted, dog) if t != p
+        for path, t, p, d in zip(data.validation.paths, truth, predicted, dog)
+        if t != p
     ]
-    return {"accuracy": float((predicted == truth).mean()), "confusion": confusion.tolist(), "misclassified": wrong}
+    return {
+        "accuracy": float((predicted == truth).mean()),
+        "confusion": confusion.tolist(),
+        "misclassified": wrong,
+    }
 
 
-def run(data_root: Path, weights_dir: Path, config: TrainConfig = TrainConfig(), build: Callable | None = None,
-        run_dir: Path | None = None, verbose: int = 0) -> dict:
-    """Scan, train, evaluate, save into a run folder, then switch `current` to it. Returns progress.json's dict.
+def run(
+    data_root: Path,
+    weights_dir: Path,
+    config: TrainConfig = TrainConfig(),
+    build: Callable | None = None,
+    run_dir: Path | None = None,
+    verbose: int = 0,
+) -> dict:
+    """Scan, train, evaluate, save into a run folder, then switch `current` to it. Returns
+    progress.json's dict.
 
-    `build` makes the model (default: ResNet-50 with `config.backbone_weights`); it is called inside the
-    distribution strategy's scope. A stop request ends the run cleanly: "keep" saves the best epoch so
+    `build` makes the model (default: ResNet-50 with `config.backbone_weights`); it is called
+    inside the
+    distribution strategy's scope. A stop request ends the run cleanly: "keep" saves the best epoch
+    so
     far, "discard" saves nothing. Any failure leaves `current`, the previous model, untouched.
     """
     run_dir = Path(run_dir or new_run_dir(weights_dir))
-    # Python, NumPy and TensorFlow from one seed: initial weights, dropout, shuffling and flips, so the same
-    # data and seed give the same model on the same machine (the worker also makes ops deterministic).
+    # Python, NumPy and TensorFlow from one seed: initial weights, dropout, shuffling and flips, so
+    # the same
+    # data and seed give the same model on the same machine (the worker also makes ops
+    # deterministic).
     keras.utils.set_random_seed(config.seed)
-    info = {"data": str(Path(data_root).resolve()), "run_dir": str(run_dir), "config": asdict(config)}
+    info = {
+        "data": str(Path(data_root).resolve()),
+        "run_dir": str(run_dir),
+        "config": asdict(config),
+    }
     monitor = RunMonitor(run_dir, {}, info)
     try:
-        data = scan(data_root, config.validation_fraction, config.seed, Config().max_files_per_class)
+        data = scan(
+            data_root, config.validation_fraction, config.seed, Config().max_files_per_class
+        )
         n_train, n_val = len(data.train.paths), len(data.validation.paths)
-        monitor.phases.update({"features": 2 * n_train + n_val, "head": 8 * config.epochs,
-                               "fine-tune": config.fine_tune_epochs * (2.5 * n_train + n_val)})
-        monitor.state.update(summary=data.summary(), skipped=list(data.skipped), held_out=data.held_out)
+        monitor.phases.update(
+            {
+                "features": 2 * n_train + n_val,
+                "head": 8 * config.epochs,
+                "fine-tune": config.fine_tune_epochs * (2.5 * n_train + n_val),
+            }
+        )
+        monitor.state.update(
+            summary=data.summary(), skipped=list(data.skipped), held_out=data.held_out
+        )
         with make_strategy(config.strategy).scope():
             model = build() if build else build_classifier(config.backbone_weights)
-            result = train_head_cached(model, data, config, [_stopper(config), monitor], monitor, verbose=verbose)
+            result = train_head_cached(
+                model, data, config, [_stopper(config), monitor], monitor, verbose=verbose
+            )
             if result and config.fine_tune_epochs and not monitor.stop_requested():
-                result = fine_tune(model, data, config, [_stopper(config), monitor], monitor, verbose=verbose)
+                result = fine_tune(
+                    model, data, config, [_stopper(config), monitor], monitor, verbose=verbose
+                )
         stop = monitor.stop_requested()
         if stop == "discard" or result is None or not result["history"].get("val_loss"):
-            monitor.finish("stopped", "Stopped before a full epoch: nothing saved." if stop != "discard"
-                           else "Stopped; the run's model was discarded as asked.")
+            monitor.finish(
+                "stopped",
+                "Stopped before a full epoch: nothing saved."
+                if stop != "discard"
+                else "Stopped; the run's model was discarded as asked.",
+            )
             return monitor.state
         class_names = tuple(singular(n) for n in data.class_names)
         figures = {**report(result["val_logits"], data), "class_names": list(class_names)}
         resnet = "conv5_block3_out" in {layer.name for layer in model.layers}
         model_info = ModelInfo(
-            class_names=class_names, image_size=model.input_shape[1], backbone="ResNet50" if resnet else model.name,
-            backbone_weights=config.backbone_weights, trained_at=time.strftime("%Y-%m-%d %H:%M"),
-            trained_on=str(Path(data_root).resolve()), val_accuracy=figures["accuracy"],
+            class_names=class_names,
+            image_size=model.input_shape[1],
+            backbone="ResNet50" if resnet else model.name,
+            backbone_weights=config.backbone_weights,
+            trained_at=time.strftime("%Y-%m-%d %H:%M"),
+            trained_on=str(Path(data_root).resolve()),
+            val_accuracy=figures["accuracy"],
             extra={"class_folders": list(data.class_names), "train_counts": data.train.counts(2)},
         )
         save_classifier(model, model_info, run_dir / "model.keras")
         publish(run_dir, weights_dir)
         done = "Stopped early; the best epoch so far was kept" if stop else "Done"
-        monitor.finish("done", f"{done}: validation accuracy {figures['accuracy']:.1%}.", report=figures)
+        monitor.finish(
+            "done", f"{done}: validation accuracy {figures['accuracy']:.1%}.", report=figures
+        )
         return monitor.state
     except (DataError, ModelError, OSError, ValueError) as error:
         monitor.finish("failed", one_line(error))
@@ -94,7 +144,9 @@ def run(data_root: Path, weights_dir: Path, config: TrainConfig = TrainConfig(),
 
 
 def _stopper(config: TrainConfig) -> keras.callbacks.EarlyStopping:
-    return keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
+    return keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=config.patience, restore_best_weights=True
+    )
 
 
 def one_line(error: Exception) -> str:
@@ -103,7 +155,9 @@ def one_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
-# The worker process ------------------------------------------------------------------------------------
+# The worker process
+# ------------------------------------------------------------------------------------
+
 
 def start_worker(data_root: Path, weights_dir: Path, arguments: list[str]) -> Path:
     """Start `python -m core train` in its own session (it outlives page reruns and closed tabs).
@@ -115,12 +169,32 @@ def start_worker(data_root: Path, weights_dir: Path, arguments: list[str]) -> Pa
     acquire_lock(weights_dir, run_dir)
     try:
         log = open(run_dir / "train.log", "w")
-        command = [sys.executable, "-m", "core", "train", "--data", str(data_root), "--out", str(weights_dir),
-                   "--run-dir", str(run_dir), "--lock-held", *arguments]
-        # One core fewer than the machine has: the app keeps one to explain photos while the run goes on.
+        command = [
+            sys.executable,
+            "-m",
+            "core",
+            "train",
+            "--data",
+            str(data_root),
+            "--out",
+            str(weights_dir),
+            "--run-dir",
+            str(run_dir),
+            "--lock-held",
+            *arguments,
+        ]
+        # One core fewer than the machine has: the app keeps one to explain photos while the run
+        # goes on.
         env = {**os.environ, BACKGROUND: str(max(1, (os.cpu_count() or 2) - 1))}
-        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         hand_over(weights_dir, process.pid)
     except OSError:
         release_lock(weights_dir)
@@ -129,11 +203,15 @@ def start_worker(data_root: Path, weights_dir: Path, arguments: list[str]) -> Pa
 
 
 def run_in_background(threads: int, niceness: int = 10) -> None:
-    """A page-started worker yields to the app: lower CPU priority, and TensorFlow bounded to `threads`.
+    """A page-started worker yields to the app: lower CPU priority, and TensorFlow bounded to
+    `threads`.
 
-    Call before the first TensorFlow op (thread counts are fixed once its runtime starts). tf.data's own
-    decoding threads are not bounded, but they run at the same lowered priority. The worker leads its own
-    session, and Linux schedules each session as one group ("autogroup") whose share nice() does not
+    Call before the first TensorFlow op (thread counts are fixed once its runtime starts).
+    tf.data's own
+    decoding threads are not bounded, but they run at the same lowered priority. The worker leads
+    its own
+    session, and Linux schedules each session as one group ("autogroup") whose share nice() does
+    not
     touch: the group's own nice value is lowered too, where the kernel has one.
     """
     os.nice(niceness)
@@ -146,9 +224,12 @@ def run_in_background(threads: int, niceness: int = 10) -> None:
 
 
 def latest_run(weights_dir: Path) -> dict | None:
-    """The newest run's progress (running, done, failed, stopped, or killed if its process vanished)."""
+    """The newest run's progress (running, done, failed, stopped, or killed if its process
+    vanished)."""
     runs = Path(weights_dir) / RUNS
-    folders = sorted((p for p in runs.iterdir() if p.is_dir()), reverse=True) if runs.is_dir() else []
+    folders = (
+        sorted((p for p in runs.iterdir() if p.is_dir()), reverse=True) if runs.is_dir() else []
+    )
     holder = lock_holder(weights_dir)
     for folder in folders:
         progress = read_json(folder / PROGRESS)
@@ -158,6 +239,9 @@ def latest_run(weights_dir: Path) -> dict | None:
         if progress is None:
             continue
         if progress.get("state") == "running" and not running:
-            progress.update(state="killed", message="The run's process ended without finishing; the previous model is in use.")
+            progress.update(
+                state="killed",
+                message="The run's process ended without finishing; the previous model is in use.",
+            )
         return {**progress, "run_dir": str(folder), "running": running}
     return None

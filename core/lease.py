@@ -1,8 +1,11 @@
 """One training run at a time, across processes and hosts: a lease in weights/train.lock.
 
-The lease names its holder (host, pid) and a heartbeat time that the holder renews every RENEW_SECONDS.
-It is reclaimed once its heartbeat is older than LEASE_SECONDS, or at once when its holder is on this host and
-its process is gone (kill -9). Two app replicas sharing one weights folder, on one host or several (a shared
+The lease names its holder (host, pid) and a heartbeat time that the holder renews every
+RENEW_SECONDS.
+It is reclaimed once its heartbeat is older than LEASE_SECONDS, or at once when its holder is on
+this host and
+its process is gone (kill -9). Two app replicas sharing one weights folder, on one host or several
+(a shared
 filesystem), so never run two trainings at once, and a crashed holder never blocks them for long.
 """
 
@@ -41,8 +44,16 @@ def acquire_lock(weights_dir: Path, run_dir: Path, pid: int | None = None) -> No
             continue  # it was stale and is gone now
         now = time.time()
         with os.fdopen(descriptor, "w") as file:
-            json.dump({"host": socket.gethostname(), "pid": pid or os.getpid(), "since": now, "heartbeat": now,
-                       "run_dir": str(run_dir)}, file)
+            json.dump(
+                {
+                    "host": socket.gethostname(),
+                    "pid": pid or os.getpid(),
+                    "since": now,
+                    "heartbeat": now,
+                    "run_dir": str(run_dir),
+                },
+                file,
+            )
         return
     raise Busy("Another run is starting right now; try again in a moment.")
 
@@ -58,9 +69,14 @@ def hand_over(weights_dir: Path, pid: int) -> None:
 
 
 def renew(weights_dir: Path) -> bool:
-    """Push this process's heartbeat forward; False (and nothing written) when the lease is not ours any more."""
+    """Push this process's heartbeat forward; False (and nothing written) when the lease is not
+    ours any more."""
     holder = read_json(Path(weights_dir) / LOCK)
-    if not holder or holder.get("pid") != os.getpid() or holder.get("host") != socket.gethostname():
+    if (
+        not holder
+        or holder.get("pid") != os.getpid()
+        or holder.get("host") != socket.gethostname()
+    ):
         return False
     _rewrite(weights_dir, heartbeat=time.time())
     return True
@@ -89,7 +105,8 @@ def release_lock(weights_dir: Path) -> None:
 
 
 def lock_holder(weights_dir: Path, lease_seconds: float = LEASE_SECONDS) -> dict | None:
-    """The lease while it is live; a stale one (heartbeat expired, or its process gone on this host) is removed."""
+    """The lease while it is live; a stale one (heartbeat expired, or its process gone on this
+    host) is removed."""
     path = Path(weights_dir) / LOCK
     holder = read_json(path)
     if holder is None:
@@ -98,7 +115,9 @@ def lock_holder(weights_dir: Path, lease_seconds: float = LEASE_SECONDS) -> dict
         path.unlink(missing_ok=True)
         return None
     expired = time.time() - holder.get("heartbeat", holder.get("since", 0)) > lease_seconds
-    gone = holder.get("host", socket.gethostname()) == socket.gethostname() and not _alive(holder.get("pid", -1))
+    gone = holder.get("host", socket.gethostname()) == socket.gethostname() and not _alive(
+        holder.get("pid", -1)
+    )
     if expired or gone:
         path.unlink(missing_ok=True)
         return None
@@ -107,7 +126,9 @@ def lock_holder(weights_dir: Path, lease_seconds: float = LEASE_SECONDS) -> dict
 
 def _alive(pid: int) -> bool:
     try:
-        os.waitpid(pid, os.WNOHANG)  # reaps our own finished worker, so it is not mistaken for a live one
+        os.waitpid(
+            pid, os.WNOHANG
+        )  # reaps our own finished worker, so it is not mistaken for a live one
     except (ChildProcessError, OSError):
         pass
     try:
@@ -125,7 +146,8 @@ def describe_holder(holder: dict) -> str:
     progress = read_json(Path(holder["run_dir"]) / PROGRESS) if holder.get("run_dir") else None
     where = ""
     if progress and progress.get("phase"):
-        where = f": {progress['phase']}, epoch {progress.get('epoch')}/{progress.get('epochs')}, {progress.get('fraction', 0):.0%} done"
+        where = (
+            f": {progress['phase']}, epoch {progress.get('epoch')}/{progress.get('epochs')}, "
+            f"{progress.get('fraction', 0):.0%} done"
+        )
     return f"A training run is already in progress (since {since}{where})."
-
-

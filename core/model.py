@@ -1,4 +1,5 @@
-"""The cat/dog classifier: build it (fine-tune or zero-shot), save it with a sidecar, load and check it."""
+"""The cat/dog classifier: build it (fine-tune or zero-shot), save it with a sidecar, load and
+check it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import numpy as np
 
 from core.config import Config
 
-# ResNet-50 was trained on BGR images with these per-channel ImageNet means subtracted ("caffe" mode).
+# ResNet-50 was trained on BGR images with these per-channel ImageNet means subtracted ("caffe"
+# mode).
 CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 # ImageNet-1k indices of the dog breeds (151 Chihuahua .. 268 Mexican hairless) and domestic cats
 # (281 tabby, 282 tiger cat, 283 Persian, 284 Siamese, 285 Egyptian cat).
@@ -30,7 +32,8 @@ class CaffePreprocess(keras.layers.Layer):
     """0-255 RGB in, ResNet-50's input out: RGB->BGR, ImageNet channel means subtracted.
 
     The seed article's 1/255 rescale feeds ImageNet ResNet-50 inputs it never saw; this is what
-    `keras.applications.resnet50.preprocess_input` does, as a saved layer so the model takes raw pixels.
+    `keras.applications.resnet50.preprocess_input` does, as a saved layer so the model takes raw
+    pixels.
     """
 
     def call(self, images):
@@ -76,7 +79,9 @@ class Classifier:
 
     model: keras.Model
     info: ModelInfo
-    imagenet_layer: str | None = None  # zero-shot: the 1000-class logits, to tell "neither cat nor dog"
+    imagenet_layer: str | None = (
+        None  # zero-shot: the 1000-class logits, to tell "neither cat nor dog"
+    )
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
         """(N, 1) sigmoid logits or (N, K) softmax logits -> (N, K) class probabilities."""
@@ -88,7 +93,8 @@ class Classifier:
         return shifted / shifted.sum(axis=-1, keepdims=True)
 
     def offered_layers(self, config: Config = Config()) -> dict[str, tuple[int, int]]:
-        """Layers the app offers, name -> (height, width): ResNet-50's stages, else every 4-D layer."""
+        """Layers the app offers, name -> (height, width): ResNet-50's stages, else every 4-D
+        layer."""
         shapes = conv_layer_shapes(self.model)
         stages = {name: shapes[name] for name in config.stage_layers if name in shapes}
         return stages or shapes
@@ -107,7 +113,8 @@ def conv_layer_shapes(model: keras.Model) -> dict[str, tuple[int, int]]:
 
 
 def resolve_backbone_weights(choice: str | None) -> str | None:
-    """'imagenet' | 'none' | PATH -> what keras.applications takes, or ModelError for a missing file."""
+    """'imagenet' | 'none' | PATH -> what keras.applications takes, or ModelError for a missing
+    file."""
     if choice in (None, "", "none"):
         return None
     if choice == "imagenet":
@@ -120,24 +127,30 @@ def resolve_backbone_weights(choice: str | None) -> str | None:
 def _resnet50(include_top: bool, weights: str | None, input_tensor) -> keras.Model:
     try:
         return keras.applications.ResNet50(
-            include_top=include_top, weights=weights, input_tensor=input_tensor, classifier_activation=None
+            include_top=include_top,
+            weights=weights,
+            input_tensor=input_tensor,
+            classifier_activation=None,
         )
     except Exception as error:  # Keras raises a bare Exception for a failed download
         if weights == "imagenet":
             file = "with-top" if include_top else "no-top"
             raise ModelError(
-                f"ResNet-50's ImageNet weights ({file} file) are not in ~/.keras/models and could not be "
-                "downloaded (no internet?): connect once, or point CATDOG_BACKBONE_WEIGHTS / "
-                "CATDOG_IMAGENET_WEIGHTS (or --backbone-weights) at a local copy."
+                f"ResNet-50's ImageNet weights ({file} file) are not in ~/.keras/models and could "
+                "not be downloaded (no internet?): connect once, or point CATDOG_BACKBONE_WEIGHTS "
+                "/ CATDOG_IMAGENET_WEIGHTS (or --backbone-weights) at a local copy."
             ) from None
         raise ModelError(f"Could not load ResNet-50 weights from {weights}: {error}") from None
 
 
-def build_classifier(backbone_weights: str | None = "imagenet", config: Config = Config()) -> keras.Model:
+def build_classifier(
+    backbone_weights: str | None = "imagenet", config: Config = Config()
+) -> keras.Model:
     """ResNet-50 (top removed) + global average pooling, dropout and a one-logit dense head.
 
     Built as ONE flat graph: the head is applied to the backbone's own output tensor, so every conv
-    layer's output stays reachable with `model.get_layer(name).output` (a backbone nested as a single
+    layer's output stays reachable with `model.get_layer(name).output` (a backbone nested as a
+    single
     layer breaks Grad-CAM in Keras 3 with "Graph disconnected"). Takes 0-255 RGB; `CaffePreprocess`
     inside the model does ResNet-50's own preprocessing. Every BatchNormalization layer is frozen
     (trainable=False, which in Keras 3 also means inference mode), so fine-tuning never updates the
@@ -145,7 +158,11 @@ def build_classifier(backbone_weights: str | None = "imagenet", config: Config =
     """
     size = config.image_size
     inputs = keras.Input((size, size, 3), name="image")
-    backbone = _resnet50(False, resolve_backbone_weights(backbone_weights), CaffePreprocess(name="preprocess")(inputs))
+    backbone = _resnet50(
+        False,
+        resolve_backbone_weights(backbone_weights),
+        CaffePreprocess(name="preprocess")(inputs),
+    )
     for layer in backbone.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.trainable = False
@@ -155,11 +172,18 @@ def build_classifier(backbone_weights: str | None = "imagenet", config: Config =
     return keras.Model(inputs, logit, name="catdog_resnet50")
 
 
-def build_zero_shot(imagenet_weights: str | None = "imagenet", config: Config = Config()) -> Classifier:
-    """ResNet-50's own ImageNet classifier with its dog breeds and domestic cats folded into two classes."""
+def build_zero_shot(
+    imagenet_weights: str | None = "imagenet", config: Config = Config()
+) -> Classifier:
+    """ResNet-50's own ImageNet classifier with its dog breeds and domestic cats folded into two
+    classes."""
     size = config.image_size
     inputs = keras.Input((size, size, 3), name="image")
-    resnet = _resnet50(True, resolve_backbone_weights(imagenet_weights), CaffePreprocess(name="preprocess")(inputs))
+    resnet = _resnet50(
+        True,
+        resolve_backbone_weights(imagenet_weights),
+        CaffePreprocess(name="preprocess")(inputs),
+    )
     logit = FoldCatDog(name="fold_cat_dog")(resnet.output)
     model = keras.Model(inputs, logit, name="catdog_zero_shot")
     info = ModelInfo(kind="zero-shot", image_size=size, backbone_weights=str(imagenet_weights))
@@ -175,7 +199,8 @@ def file_sha256(path: Path) -> str:
 
 
 def save_classifier(model: keras.Model, info: ModelInfo, path: Path) -> Path:
-    """Write model and sidecar via temporary files, fsync and rename: a crash leaves the old pair."""
+    """Write model and sidecar via temporary files, fsync and rename: a crash leaves the old
+    pair."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
@@ -200,26 +225,40 @@ def _fsync(path: Path) -> None:
 
 
 def load_classifier(path: Path, config: Config = Config()) -> Classifier:
-    """Load a .keras model (safe_mode=True) and its sidecar; refuse anything that does not match."""
+    """Load a .keras model (safe_mode=True) and its sidecar; refuse anything that does not
+    match."""
     path = Path(path)
     if not path.is_file():
-        raise ModelError(f"No model at {path}: train one (Training page or `python -m core train`).")
+        raise ModelError(
+            f"No model at {path}: train one (Training page or `python -m core train`)."
+        )
     info = _read_sidecar(path)
     if info.sha256 and info.sha256 != file_sha256(path):
-        raise ModelError(f"{path.name} does not match its sidecar's SHA-256: it was changed or half-written.")
+        raise ModelError(
+            f"{path.name} does not match its sidecar's SHA-256: it was changed or half-written."
+        )
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ModelError(f"{path.name} is not a loadable Keras model ({first_line[:200]}).") from None
-    if info.backbone == "ResNet50" and "conv5_block3_out" not in {layer.name for layer in model.layers}:
-        raise ModelError(f"{path.name} is not a ResNet-50 (no conv5_block3_out layer), but its sidecar says it is.")
+        first_line = (
+            str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        )
+        raise ModelError(
+            f"{path.name} is not a loadable Keras model ({first_line[:200]})."
+        ) from None
+    if info.backbone == "ResNet50" and "conv5_block3_out" not in {
+        layer.name for layer in model.layers
+    }:
+        raise ModelError(
+            f"{path.name} is not a ResNet-50 (no conv5_block3_out layer), but its sidecar says it "
+            "is."
+        )
     expected_input = (None, info.image_size, info.image_size, 3)
     outputs = {1, len(info.class_names)}
     if tuple(model.input_shape) != expected_input or model.output_shape[-1] not in outputs:
         raise ModelError(
-            f"{path.name} takes {model.input_shape} and gives {model.output_shape}, but its sidecar expects "
-            f"{expected_input} in and {len(info.class_names)} classes out."
+            f"{path.name} takes {model.input_shape} and gives {model.output_shape}, but its "
+            f"sidecar expects {expected_input} in and {len(info.class_names)} classes out."
         )
     return Classifier(model, info)
 
@@ -227,7 +266,10 @@ def load_classifier(path: Path, config: Config = Config()) -> Classifier:
 def _read_sidecar(path: Path) -> ModelInfo:
     sidecar = path.with_suffix(".json")
     if not sidecar.is_file():
-        raise ModelError(f"{path.name} has no sidecar {sidecar.name} (class names, input size): save it with core.")
+        raise ModelError(
+            f"{path.name} has no sidecar {sidecar.name} (class names, input size): save it with "
+            "core."
+        )
     try:
         fields = json.loads(sidecar.read_text())
         fields["class_names"] = tuple(fields["class_names"])
@@ -235,12 +277,15 @@ def _read_sidecar(path: Path) -> ModelInfo:
     except (ValueError, TypeError, KeyError) as error:
         raise ModelError(f"{sidecar.name} is not a valid sidecar ({error}).") from None
     if len(info.class_names) != 2:
-        raise ModelError(f"{sidecar.name} names {len(info.class_names)} classes; this app explains exactly 2.")
+        raise ModelError(
+            f"{sidecar.name} names {len(info.class_names)} classes; this app explains exactly 2."
+        )
     return info
 
 
 def load_default(config: Config = Config()) -> Classifier:
-    """The app's model: the fine-tuned one in weights/, else zero-shot ImageNet, else ModelError."""
+    """The app's model: the fine-tuned one in weights/, else zero-shot ImageNet, else
+    ModelError."""
     if config.model_path.exists():
         return load_classifier(config.model_path, config)
     try:

@@ -1,4 +1,5 @@
-"""A training run's progress file (read by the Training page) and its stop request (written by it)."""
+"""A training run's progress file (read by the Training page) and its stop request (written by
+it)."""
 
 from __future__ import annotations
 
@@ -35,8 +36,10 @@ def request_stop(run_dir: Path, keep: bool) -> None:
 class RunMonitor(keras.callbacks.Callback):
     """Writes progress.json (phase, epoch, step, history, ETA) and obeys a stop request.
 
-    One monitor follows a whole run across its phases: "features" (the frozen backbone's pass over the
-    photos), "head" (training on cached features) and "fine-tune". `units` weigh each phase's cost so
+    One monitor follows a whole run across its phases: "features" (the frozen backbone's pass over
+    the
+    photos), "head" (training on cached features) and "fine-tune". `units` weigh each phase's cost
+    so
     the overall fraction and ETA are honest about where the time goes.
     """
 
@@ -46,11 +49,18 @@ class RunMonitor(keras.callbacks.Callback):
         self.phases = phases  # phase -> cost units (about one forward pass of one photo each)
         self.started = time.time()
         self.done_units = 0.0
-        self.state = {"state": "running", "pid": os.getpid(), "started_at": self.started, "history": {}, **(info or {})}
+        self.state = {
+            "state": "running",
+            "pid": os.getpid(),
+            "started_at": self.started,
+            "history": {},
+            **(info or {}),
+        }
         self.phase, self.epochs, self.steps, self.epoch = "", 0, 0, 0
         self._last_write = 0.0
 
-    # Phases ------------------------------------------------------------------------------------------
+    # Phases
+    # ------------------------------------------------------------------------------------------
     def begin(self, phase: str, epochs: int, steps: int) -> None:
         if self.phase:
             self.done_units += self.phases.get(self.phase, 0.0)
@@ -68,15 +78,27 @@ class RunMonitor(keras.callbacks.Callback):
         fraction = min((self.done_units + within * self.phases.get(self.phase, 0.0)) / total, 1.0)
         elapsed = now - self.started
         self.state.update(
-            phase=self.phase, epoch=min(self.epoch + 1, self.epochs), epochs=self.epochs, step=step, steps=self.steps,
-            fraction=fraction, elapsed=elapsed, updated_at=now,
+            phase=self.phase,
+            epoch=min(self.epoch + 1, self.epochs),
+            epochs=self.epochs,
+            step=step,
+            steps=self.steps,
+            fraction=fraction,
+            elapsed=elapsed,
+            updated_at=now,
             eta_seconds=elapsed / fraction * (1 - fraction) if fraction > 0.02 else None,
         )
         write_json(self.run_dir / PROGRESS, self.state)
 
     def finish(self, state: str, message: str, **extra) -> None:
-        self.state.update(state=state, message=message, fraction=1.0 if state == "done" else self.state.get("fraction", 0),
-                          eta_seconds=0, finished_at=time.time(), **extra)
+        self.state.update(
+            state=state,
+            message=message,
+            fraction=1.0 if state == "done" else self.state.get("fraction", 0),
+            eta_seconds=0,
+            finished_at=time.time(),
+            **extra,
+        )
         write_json(self.run_dir / PROGRESS, self.state)
 
     def stop_requested(self) -> str | None:
@@ -84,7 +106,8 @@ class RunMonitor(keras.callbacks.Callback):
         path = self.run_dir / STOP
         return (path.read_text().strip() or "keep") if path.exists() else None
 
-    # Keras callback ----------------------------------------------------------------------------------
+    # Keras callback
+    # ----------------------------------------------------------------------------------
     def on_train_batch_end(self, batch, logs=None):
         self.update(batch + 1)
         if self.stop_requested():

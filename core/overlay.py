@@ -28,9 +28,14 @@ def upsample(heatmap: np.ndarray, height: int, width: int, smooth: bool = True) 
     return cv2.resize(heatmap.astype(np.float32), (width, height), interpolation=interpolation)
 
 
-def colorize(heatmap: np.ndarray, height: int, width: int, colormap: str = "jet", smooth: bool = True) -> np.ndarray:
-    """A [0, 1] heatmap as an (height, width, 3) uint8 RGB picture (nearest upsampling shows the true grid)."""
-    levels = np.clip(upsample(heatmap, height, width, smooth) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+def colorize(
+    heatmap: np.ndarray, height: int, width: int, colormap: str = "jet", smooth: bool = True
+) -> np.ndarray:
+    """A [0, 1] heatmap as an (height, width, 3) uint8 RGB picture (nearest upsampling shows the
+    true grid)."""
+    levels = np.clip(upsample(heatmap, height, width, smooth) * 255.0 + 0.5, 0, 255).astype(
+        np.uint8
+    )
     return _lookup_table(colormap)[levels]
 
 
@@ -49,7 +54,10 @@ def blend(photo: np.ndarray, colored: np.ndarray, alpha: float) -> np.ndarray:
     return cv2.addWeighted(colored, alpha, photo, 1.0 - alpha, 0.0)
 
 
-def overlay(photo: np.ndarray, heatmap: np.ndarray, alpha: float = 0.4, colormap: str = "jet") -> np.ndarray:
-    """The heatmap coloured, stretched to the photo and blended over it: RGB uint8 at the photo's size."""
+def overlay(
+    photo: np.ndarray, heatmap: np.ndarray, alpha: float = 0.4, colormap: str = "jet"
+) -> np.ndarray:
+    """The heatmap coloured, stretched to the photo and blended over it: RGB uint8 at the photo's
+    size."""
     height, width = photo.shape[:2]
     return blend(photo, colorize(heatmap, height, width, colormap), alpha)

@@ -1,12 +1,16 @@
-"""Where models live: one folder per training run, and a `current` link switched in one atomic rename.
+"""Where models live: one folder per training run, and a `current` link switched in one atomic
+rename.
 
     weights/
       runs/20261125-180102/  model.keras  model.json  progress.json  train.log
       current -> runs/20261125-180102
-      model.keras, model.json      (optional: a model copied in by hand, used when there is no `current`)
+      model.keras, model.json      (optional: a model copied in by hand, used when there is no
+      `current`)
 
-A run writes only inside its own folder; the app switches models only when `current` is replaced, so a
-run killed at any moment (kill -9) leaves the previous model, model file and sidecar together, loadable.
+A run writes only inside its own folder; the app switches models only when `current` is replaced,
+so a
+run killed at any moment (kill -9) leaves the previous model, model file and sidecar together,
+loadable.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ KEEP_RUNS = 5  # finished runs kept on disk, the current one included
 
 
 def current_model(weights_dir: Path, model_file: str = "model.keras") -> Path:
-    """The model file the app should load, with `current` resolved once so file and sidecar match."""
+    """The model file the app should load, with `current` resolved once so file and sidecar
+    match."""
     link = Path(weights_dir) / CURRENT
     if link.is_symlink() and link.exists():
         return link.resolve() / model_file

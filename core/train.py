@@ -1,4 +1,5 @@
-"""Fine-tune the classifier: head on cached features (phase 1), optionally the top stage (phase 2)."""
+"""Fine-tune the classifier: head on cached features (phase 1), optionally the top stage (phase
+2)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,27 @@ import tensorflow as tf
 
 from core.data import DataFolders, Split, augmenter, image_dataset
 
-FEATURES, HEAD, LOGIT = "avg_pool", "dropout", "logit"  # the classifier's layer names the recipe relies on
+FEATURES, HEAD, LOGIT = (
+    "avg_pool",
+    "dropout",
+    "logit",
+)  # the classifier's layer names the recipe relies on
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 20  # phase 1 (head) epochs: on cached features they take well under a second each
+    epochs: int = (
+        20  # phase 1 (head) epochs: on cached features they take well under a second each
+    )
     fine_tune_epochs: int = 0  # phase 2 epochs with the top stage unfrozen: minutes each on a CPU
     batch_size: int = 16  # the seed article's
     learning_rate: float = 1e-3  # phase 1, Adam
-    fine_tune_learning_rate: float = 1e-5  # phase 2: low, so the ImageNet features are nudged, not wiped
-    fine_tune_from: str = "conv5_block1_1_conv"  # first layer unfrozen in phase 2: ResNet-50's last stage
+    fine_tune_learning_rate: float = (
+        1e-5  # phase 2: low, so the ImageNet features are nudged, not wiped
+    )
+    fine_tune_from: str = (
+        "conv5_block1_1_conv"  # first layer unfrozen in phase 2: ResNet-50's last stage
+    )
     patience: int = 3  # early stopping on validation loss; the best epoch's weights are kept
     validation_fraction: float = 0.2  # held out of train/ when there is no validation/ folder
     seed: int = 1337  # shuffling, flips, hold-out
@@ -42,16 +53,22 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy(gpus or [d.name for d in tf.config.list_logical_devices("CPU")])
+        return tf.distribute.MirroredStrategy(
+            gpus or [d.name for d in tf.config.list_logical_devices("CPU")]
+        )
     if name == "multi-worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"Unknown strategy {name!r}: use auto, default, mirrored or multi-worker.")
 
 
-def extract_features(model: keras.Model, split: Split, batch_size: int, flips: bool, monitor=None, done: int = 0) -> tuple:
-    """Pooled backbone features of every photo (and of its mirror image): computed once, reused each epoch.
+def extract_features(
+    model: keras.Model, split: Split, batch_size: int, flips: bool, monitor=None, done: int = 0
+) -> tuple:
+    """Pooled backbone features of every photo (and of its mirror image): computed once, reused
+    each epoch.
 
-    The monitor hears photos: `done` before this pass, plus those of this pass, so that the training and the
+    The monitor hears photos: `done` before this pass, plus those of this pass, so that the
+    training and the
     validation passes make one count that only moves forward."""
     backbone = keras.Model(model.input, model.get_layer(FEATURES).output)
     features_of = tf.function(lambda x: backbone(x, training=False))
@@ -69,7 +86,8 @@ def extract_features(model: keras.Model, split: Split, batch_size: int, flips: b
 
 
 def head_model(model: keras.Model) -> keras.Model:
-    """Dropout + dense over pooled features, a copy of the classifier's head starting from its weights."""
+    """Dropout + dense over pooled features, a copy of the classifier's head starting from its
+    weights."""
     inputs = keras.Input(model.get_layer(FEATURES).output.shape[1:])
     dropout = keras.layers.Dropout(model.get_layer(HEAD).rate)
     dense = keras.layers.Dense(1, name=LOGIT)
@@ -82,7 +100,9 @@ def compile_binary(model: keras.Model, learning_rate: float) -> None:
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=keras.losses.BinaryCrossentropy(from_logits=True),
-        metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")],  # logit > 0 means class 1
+        metrics=[
+            keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")
+        ],  # logit > 0 means class 1
     )
 
 
@@ -93,7 +113,14 @@ def class_weights(labels) -> dict[int, float]:
 
 
 def train_head_cached(
-    model, data: DataFolders, config: TrainConfig, callbacks=(), monitor=None, flips=True, shuffle=True, verbose=0
+    model,
+    data: DataFolders,
+    config: TrainConfig,
+    callbacks=(),
+    monitor=None,
+    flips=True,
+    shuffle=True,
+    verbose=0,
 ) -> dict | None:
     """Phase 1: the frozen backbone runs once per photo; the head trains on the cached features."""
     if monitor:  # one count of photos over both passes
@@ -101,7 +128,9 @@ def train_head_cached(
     train_x, train_y = extract_features(model, data.train, config.batch_size, flips, monitor)
     if train_x is None:
         return None
-    val_x, val_y = extract_features(model, data.validation, config.batch_size, False, monitor, len(data.train.paths))
+    val_x, val_y = extract_features(
+        model, data.validation, config.batch_size, False, monitor, len(data.train.paths)
+    )
     if val_x is None:
         return None
     head = head_model(model)
@@ -109,30 +138,47 @@ def train_head_cached(
     if monitor:
         monitor.begin("head", config.epochs, math.ceil(len(train_x) / config.batch_size))
     history = head.fit(
-        train_x, train_y, batch_size=config.batch_size, epochs=config.epochs, validation_data=(val_x, val_y),
-        shuffle=shuffle, class_weight=class_weights(train_y), callbacks=list(callbacks), verbose=verbose,
+        train_x,
+        train_y,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        validation_data=(val_x, val_y),
+        shuffle=shuffle,
+        class_weight=class_weights(train_y),
+        callbacks=list(callbacks),
+        verbose=verbose,
     )
     model.get_layer(LOGIT).set_weights(head.get_layer(LOGIT).get_weights())
     return {"history": history.history, "val_logits": head.predict(val_x, verbose=0)[:, 0]}
 
 
-def train_head_uncached(model, data: DataFolders, config: TrainConfig, callbacks=(), augment=True) -> dict:
-    """Phase 1 the plain way: every epoch runs every photo through the frozen backbone (for comparison)."""
+def train_head_uncached(
+    model, data: DataFolders, config: TrainConfig, callbacks=(), augment=True
+) -> dict:
+    """Phase 1 the plain way: every epoch runs every photo through the frozen backbone (for
+    comparison)."""
     for layer in model.layers:
         layer.trainable = layer.name == LOGIT
     compile_binary(model, config.learning_rate)
     size = model.input_shape[1]
     flips = augmenter(config.seed) if augment else None
     history = model.fit(
-        image_dataset(data.train, size, config.batch_size, config.seed if augment else None, flips),
+        image_dataset(
+            data.train, size, config.batch_size, config.seed if augment else None, flips
+        ),
         validation_data=image_dataset(data.validation, size, config.batch_size),
-        epochs=config.epochs, class_weight=class_weights(data.train.labels), callbacks=list(callbacks), shuffle=False,
+        epochs=config.epochs,
+        class_weight=class_weights(data.train.labels),
+        callbacks=list(callbacks),
+        shuffle=False,
         verbose=0,
     )
     return {"history": history.history}
 
 
-def fine_tune(model, data: DataFolders, config: TrainConfig, callbacks=(), monitor=None, verbose=0) -> dict:
+def fine_tune(
+    model, data: DataFolders, config: TrainConfig, callbacks=(), monitor=None, verbose=0
+) -> dict:
     """Phase 2: unfreeze from `fine_tune_from` on (BatchNorm stays frozen), low learning rate."""
     unfrozen = False
     for layer in model.layers:
@@ -141,14 +187,28 @@ def fine_tune(model, data: DataFolders, config: TrainConfig, callbacks=(), monit
     compile_binary(model, config.fine_tune_learning_rate)
     size = model.input_shape[1]
     train_set = image_dataset(
-        data.train, size, config.batch_size, config.seed, augmenter(config.seed, config.rotation, config.zoom)
+        data.train,
+        size,
+        config.batch_size,
+        config.seed,
+        augmenter(config.seed, config.rotation, config.zoom),
     )
     if monitor:
-        monitor.begin("fine-tune", config.fine_tune_epochs, math.ceil(len(data.train.paths) / config.batch_size))
+        monitor.begin(
+            "fine-tune",
+            config.fine_tune_epochs,
+            math.ceil(len(data.train.paths) / config.batch_size),
+        )
     history = model.fit(
-        train_set, validation_data=image_dataset(data.validation, size, config.batch_size),
-        epochs=config.fine_tune_epochs, class_weight=class_weights(data.train.labels), callbacks=list(callbacks),
-        shuffle=False, verbose=verbose,  # the dataset shuffles itself, each epoch
+        train_set,
+        validation_data=image_dataset(data.validation, size, config.batch_size),
+        epochs=config.fine_tune_epochs,
+        class_weight=class_weights(data.train.labels),
+        callbacks=list(callbacks),
+        shuffle=False,
+        verbose=verbose,  # the dataset shuffles itself, each epoch
     )
-    val_logits = model.predict(image_dataset(data.validation, size, config.batch_size), verbose=0)[:, 0]
+    val_logits = model.predict(image_dataset(data.validation, size, config.batch_size), verbose=0)[
+        :, 0
+    ]
     return {"history": history.history, "val_logits": val_logits}

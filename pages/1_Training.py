@@ -1,4 +1,5 @@
-"""Training page: start a fine-tuning run in the background, watch it learn, stop it, see its mistakes."""
+"""Training page: start a fine-tuning run in the background, watch it learn, stop it, see its
+mistakes."""
 
 from pathlib import Path
 
@@ -6,9 +7,8 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core import Config
+from core import Config, choices
 from core.app_support import explain_bytes
-from core import choices
 from core.data import DataError, check_data_path, class_folders
 from core.jobs import latest_run, start_worker
 from core.lease import Busy
@@ -24,18 +24,39 @@ config, defaults = Config(), TrainConfig()
 def start_run() -> None:
     state = st.session_state
     if not ui.may_train():  # the button is disabled too; checked here all the same
-        state.start_message = ("warning", "Starting a run needs an authorised user in this public demo.")
+        state.start_message = (
+            "warning",
+            "Starting a run needs an authorised user in this public demo.",
+        )
         return
     if state.data_dir is None:
-        state.start_message = ("warning", "No dataset under the data roots: add one (train/<class>/, validation/<class>/).")
+        state.start_message = (
+            "warning",
+            "No dataset under the data roots: add one (train/<class>/, validation/<class>/).",
+        )
         return
     try:
-        data_dir = check_data_path(str(state.data_dir), config.data_roots)  # a choice; checked all the same
+        data_dir = check_data_path(
+            str(state.data_dir), config.data_roots
+        )  # a choice; checked all the same
         class_folders(data_dir)  # layout only; the run itself skips and counts bad photos
-        resolve_backbone_weights(str(state.backbone_weights))  # a file chosen a moment ago must still exist
-        arguments = ["--epochs", str(state.epochs), "--fine-tune-epochs", str(state.fine_tune_epochs),
-                     "--patience", str(state.patience), "--backbone-weights", str(state.backbone_weights)]
-        state.start_message = ("info", f"Started run {start_worker(data_dir, config.weights_dir, arguments).name}.")
+        resolve_backbone_weights(
+            str(state.backbone_weights)
+        )  # a file chosen a moment ago must still exist
+        arguments = [
+            "--epochs",
+            str(state.epochs),
+            "--fine-tune-epochs",
+            str(state.fine_tune_epochs),
+            "--patience",
+            str(state.patience),
+            "--backbone-weights",
+            str(state.backbone_weights),
+        ]
+        state.start_message = (
+            "info",
+            f"Started run {start_worker(data_dir, config.weights_dir, arguments).name}.",
+        )
     except (Busy, DataError, ModelError, OSError) as error:
         state.start_message = ("warning", str(error))
 
@@ -48,21 +69,37 @@ def stop_run(run_dir: Path, keep: bool) -> None:
 @st.cache_data(max_entries=64, show_spinner=False)
 def mistake_overlays(model_path: str, photo: str, predicted: str, true: str):
     """Grad-CAM for the predicted class and for the true class, side by side."""
-    loaded = ui.model_at(Path(model_path))  # the Explain page's own model when the run is the current one
+    loaded = ui.model_at(
+        Path(model_path)
+    )  # the Explain page's own model when the run is the current one
     if loaded.error:
         return None
     data = Path(photo).read_bytes()
-    results = [explain_bytes(loaded, data, Path(photo).name, target, max_side=512) for target in (predicted, true)]
+    results = [
+        explain_bytes(loaded, data, Path(photo).name, target, max_side=512)
+        for target in (predicted, true)
+    ]
     if any(isinstance(result, str) for result in results):
         return None
-    layer = config.default_layer if config.default_layer in loaded.explainer.layers else loaded.explainer.layers[-1]
-    return [overlay(photo_array, explanation.heatmap(layer), 0.45) for photo_array, explanation in results]
+    layer = (
+        config.default_layer
+        if config.default_layer in loaded.explainer.layers
+        else loaded.explainer.layers[-1]
+    )
+    return [
+        overlay(photo_array, explanation.heatmap(layer), 0.45)
+        for photo_array, explanation in results
+    ]
 
 
 def curves(history: dict) -> pd.DataFrame:
-    """Both phases end to end, one row per epoch, for the seed article's accuracy and loss plots."""
-    rows = [{"phase": phase, **{k: v[i] for k, v in figures.items()}}
-            for phase, figures in history.items() for i in range(len(next(iter(figures.values()), [])))]
+    """Both phases end to end, one row per epoch, for the seed article's accuracy and loss
+    plots."""
+    rows = [
+        {"phase": phase, **{k: v[i] for k, v in figures.items()}}
+        for phase, figures in history.items()
+        for i in range(len(next(iter(figures.values()), [])))
+    ]
     frame = pd.DataFrame(rows)
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="epoch")
     return frame
@@ -75,20 +112,39 @@ def show_report(status: dict) -> None:
     names = report["class_names"]
     left, right = st.columns([1, 2])
     left.metric("Validation accuracy", f"{report['accuracy']:.1%}")
-    left.dataframe(pd.DataFrame(report["confusion"], index=[f"true {n}" for n in names],
-                                columns=[f"predicted {n}" for n in names]))
+    left.dataframe(
+        pd.DataFrame(
+            report["confusion"],
+            index=[f"true {n}" for n in names],
+            columns=[f"predicted {n}" for n in names],
+        )
+    )
     mistakes = report["misclassified"]
-    right.markdown(f"**{len(mistakes)} misclassified validation photos** (Grad-CAM for the predicted class | the true class)")
+    right.markdown(
+        f"**{len(mistakes)} misclassified validation photos** (Grad-CAM for the predicted class | "
+        "the true class)"
+    )
     model_path = str(Path(status["run_dir"]) / "model.keras")
     for mistake in mistakes[:8]:
         predicted, true = names[mistake["predicted"]], names[mistake["true"]]
         pictures = mistake_overlays(model_path, mistake["path"], predicted, true)
         if pictures:
             columns = right.columns(2)
-            columns[0].image(pictures[0], caption=f"{Path(mistake['path']).name}: why '{predicted}' ({mistake['confidence']:.0%})",
-                             width="stretch", alt=f"Grad-CAM for the wrongly predicted class {predicted}")
-            columns[1].image(pictures[1], caption=f"why '{true}' (the true class)", width="stretch",
-                             alt=f"Grad-CAM for the true class {true}")
+            columns[0].image(
+                pictures[0],
+                caption=(
+                    f"{Path(mistake['path']).name}: why '{predicted}' "
+                    f"({mistake['confidence']:.0%})"
+                ),
+                width="stretch",
+                alt=f"Grad-CAM for the wrongly predicted class {predicted}",
+            )
+            columns[1].image(
+                pictures[1],
+                caption=f"why '{true}' (the true class)",
+                width="stretch",
+                alt=f"Grad-CAM for the true class {true}",
+            )
 
 
 @st.fragment(run_every=1.0)
@@ -102,19 +158,36 @@ def show_status() -> None:
     st.subheader(f"Run {run_dir.name}: {state}")
     if status.get("summary"):
         weights = status.get("config", {}).get("backbone_weights", "?")
-        st.caption(f"{status['summary']} · backbone weights: {weights} · data: {status.get('data')}")
+        st.caption(
+            f"{status['summary']} · backbone weights: {weights} · data: {status.get('data')}"
+        )
     if status["running"]:
         eta = status.get("eta_seconds")
-        if status.get("phase") == "features":  # one forward pass per photo, training then validation
+        if (
+            status.get("phase") == "features"
+        ):  # one forward pass per photo, training then validation
             text = f"features · {status.get('step', 0):,}/{status.get('steps', 0):,} photos"
         else:
-            text = f"{status.get('phase', 'starting')} · epoch {status.get('epoch', 0)}/{status.get('epochs', 0)}"
+            text = (
+                f"{status.get('phase', 'starting')} · epoch "
+                f"{status.get('epoch', 0)}/{status.get('epochs', 0)}"
+            )
         text += f" · ETA {int(eta // 60)}m {int(eta % 60):02d}s" if eta else ""
         st.progress(float(status.get("fraction", 0.0)), text=text)
         stop_keep, stop_discard = st.columns(2)
         allowed = ui.may_train()
-        stop_keep.button("Stop, keep the best model so far", on_click=stop_run, args=(run_dir, True), disabled=not allowed)
-        stop_discard.button("Stop, discard this run", on_click=stop_run, args=(run_dir, False), disabled=not allowed)
+        stop_keep.button(
+            "Stop, keep the best model so far",
+            on_click=stop_run,
+            args=(run_dir, True),
+            disabled=not allowed,
+        )
+        stop_discard.button(
+            "Stop, discard this run",
+            on_click=stop_run,
+            args=(run_dir, False),
+            disabled=not allowed,
+        )
     elif state == "done":
         st.success(status["message"] + " The Explain page now uses this model.")
     elif state in ("failed", "killed"):
@@ -130,39 +203,79 @@ def show_status() -> None:
             if key in last:
                 column.metric(f"{key} (epoch {len(frame)})", f"{last[key]:.3f}")
         accuracy, loss = st.columns(2)
-        accuracy.line_chart(frame[[c for c in ("accuracy", "val_accuracy") if c in frame]], x_label="epoch", y_label="accuracy")
-        loss.line_chart(frame[[c for c in ("loss", "val_loss") if c in frame]], x_label="epoch", y_label="loss")
+        accuracy.line_chart(
+            frame[[c for c in ("accuracy", "val_accuracy") if c in frame]],
+            x_label="epoch",
+            y_label="accuracy",
+        )
+        loss.line_chart(
+            frame[[c for c in ("loss", "val_loss") if c in frame]], x_label="epoch", y_label="loss"
+        )
     if not status["running"]:
         show_report(status)
 
 
 st.title("Retrain the classifier")
 st.markdown(
-    "Fine-tunes ResNet-50 on a folder in the Kaggle layout (`train/` and `validation/`, one sub-folder per "
-    "class). Phase 1 trains the new head on features computed once per photo (seconds per epoch on a CPU); "
-    "phase 2, optional, unfreezes the last stage at a low learning rate. The run continues in the background "
-    "if you leave this page, and the Explain page switches to the new model only when it has finished."
+    "Fine-tunes ResNet-50 on a folder in the Kaggle layout (`train/` and `validation/`, one "
+    "sub-folder per class). Phase 1 trains the new head on features computed once per photo "
+    "(seconds per epoch on a CPU); phase 2, optional, unfreezes the last stage at a low learning "
+    "rate. The run continues in the background if you leave this page, and the Explain page "
+    "switches to the new model only when it has finished."
 )
 ui.access_panel()
-# Choices, never typed paths: the datasets and weights files found under the data roots and the weights folder.
+# Choices, never typed paths: the datasets and weights files found under the data roots and the
+# weights folder.
 found = choices.datasets(config.data_roots)
-backbones = ["imagenet", "none", *map(str, choices.weights_files((*config.data_roots, config.weights_dir)))]
+backbones = [
+    "imagenet",
+    "none",
+    *map(str, choices.weights_files((*config.data_roots, config.weights_dir))),
+]
 if config.backbone_weights and config.backbone_weights not in backbones:
     backbones.append(config.backbone_weights)  # the operator's CATDOG_BACKBONE_WEIGHTS
 with st.form("start"):
     default = found.index(config.data_dir.resolve()) if config.data_dir.resolve() in found else 0
-    st.selectbox("Dataset", found, index=default if found else None, key="data_dir",
-                 format_func=lambda path: choices.label(path, config.data_roots),
-                 placeholder="No dataset under the data roots", help="Folders with train/<class>/ under the data roots.")
+    st.selectbox(
+        "Dataset",
+        found,
+        index=default if found else None,
+        key="data_dir",
+        format_func=lambda path: choices.label(path, config.data_roots),
+        placeholder="No dataset under the data roots",
+        help="Folders with train/<class>/ under the data roots.",
+    )
     left, middle, patience, right = st.columns(4)
     left.number_input("Head epochs", 1, 2000, defaults.epochs, key="epochs")
-    middle.number_input("Fine-tune epochs (slow on a CPU)", 0, 100, defaults.fine_tune_epochs, key="fine_tune_epochs")
-    patience.number_input("Early-stopping patience", 1, 2000, defaults.patience, key="patience",
-                          help="Epochs without a better validation loss before a phase stops.")
-    right.selectbox("Backbone weights", backbones, index=backbones.index(config.backbone_weights or "imagenet"),
-                    format_func=lambda choice: Path(choice).name if "/" in choice else choice, key="backbone_weights",
-                    help="'none' starts from random weights: it runs offline but learns little. Files: .h5 under the roots.")
-    st.form_submit_button("Start training", on_click=start_run, type="primary", disabled=not ui.may_train())
+    middle.number_input(
+        "Fine-tune epochs (slow on a CPU)",
+        0,
+        100,
+        defaults.fine_tune_epochs,
+        key="fine_tune_epochs",
+    )
+    patience.number_input(
+        "Early-stopping patience",
+        1,
+        2000,
+        defaults.patience,
+        key="patience",
+        help="Epochs without a better validation loss before a phase stops.",
+    )
+    right.selectbox(
+        "Backbone weights",
+        backbones,
+        index=backbones.index(config.backbone_weights or "imagenet"),
+        format_func=lambda choice: Path(choice).name if "/" in choice else choice,
+        key="backbone_weights",
+        help=(
+            "'none' starts from random weights: it runs offline but learns little. Files: .h5 "
+            "under the roots."
+        ),
+    )
+    st.form_submit_button(
+        "Start training", on_click=start_run, type="primary", disabled=not ui.may_train()
+    )
 if "start_message" in st.session_state:
     kind, text = st.session_state.start_message
     getattr(st, kind)(text)

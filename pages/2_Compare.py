@@ -1,15 +1,14 @@
 """Compare page: one photo, every method at every layer, each with its time and deletion AUC."""
 
-
 import streamlit as st
 
 import ui
 from core import Config
 from core.app_support import DISPLAY_SIDE
 from core.cams import METHODS
-from core.compare import WHY_THE_SAME, coincidences, compare, cost
 from core.choices import images_in
-from core.images import ImageError, UPLOAD_TYPES, load_image, shrink
+from core.compare import WHY_THE_SAME, coincidences, compare, cost
+from core.images import UPLOAD_TYPES, ImageError, load_image, shrink
 from core.overlay import blend, colorize
 
 st.set_page_config(page_title="catdog-gradcam · Compare", layout="wide")
@@ -17,8 +16,11 @@ config = Config()
 
 
 st.title("Compare methods and layers")
-st.markdown("One photo, a grid of methods × layers. Each cell gives the method's time and its **deletion AUC**: "
-            "the probability left as the hottest pixels are removed first, so **lower is more faithful**.")
+st.markdown(
+    "One photo, a grid of methods × layers. Each cell gives the method's time and its **deletion "
+    "AUC**: the probability left as the hottest pixels are removed first, so **lower is more "
+    "faithful**."
+)
 loaded, _ = ui.app_model()
 if loaded.error:
     st.error(loaded.error)
@@ -26,13 +28,22 @@ if loaded.error:
 explainer = loaded.explainer
 layers = explainer.classifier.offered_layers(config)
 
-upload = st.file_uploader("A photo (or leave empty for the first validation photo)", type=list(UPLOAD_TYPES))
+upload = st.file_uploader(
+    "A photo (or leave empty for the first validation photo)", type=list(UPLOAD_TYPES)
+)
 validation = images_in(config.validation_dir)
-data, name = (upload.getvalue(), upload.name) if upload else ((validation[0].read_bytes(), validation[0].name) if validation else (None, None))
+data, name = (
+    (upload.getvalue(), upload.name)
+    if upload
+    else ((validation[0].read_bytes(), validation[0].name) if validation else (None, None))
+)
 methods = st.multiselect("Methods", list(METHODS), default=list(METHODS), key="methods")
 chosen_layers = st.multiselect("Layers", list(layers), default=list(layers), key="layers")
 target = st.selectbox("Explain the class", explainer.targets, key="target")
-st.caption(f"About {cost(methods, chosen_layers):,} forward passes (Score-CAM tries its top 64 channels per layer).")
+st.caption(
+    f"About {cost(methods, chosen_layers):,} forward passes (Score-CAM tries its top 64 channels "
+    "per layer)."
+)
 
 if data is None:
     st.info("Upload a photo, or set a validation folder with photos (CATDOG_VALIDATION_DIR).")
@@ -43,11 +54,23 @@ except ImageError as error:
     st.error(str(error))
     st.stop()
 
-if st.button("Fill the grid", type="primary", key="fill", disabled=not (methods and chosen_layers)):
+if st.button(
+    "Fill the grid", type="primary", key="fill", disabled=not (methods and chosen_layers)
+):
     with ui.expensive("fill the grid"):
         bar = st.progress(0.0, text="Explaining…")
-        st.session_state.grid = (name, target, compare(explainer, photo, methods, chosen_layers, target,
-                                                       progress=lambda f: bar.progress(f, text=f"Explaining… {f:.0%}")))
+        st.session_state.grid = (
+            name,
+            target,
+            compare(
+                explainer,
+                photo,
+                methods,
+                chosen_layers,
+                target,
+                progress=lambda f: bar.progress(f, text=f"Explaining… {f:.0%}"),
+            ),
+        )
         bar.empty()
 
 if st.session_state.get("grid") and st.session_state.grid[:2] == (name, target):
@@ -61,8 +84,11 @@ if st.session_state.get("grid") and st.session_state.grid[:2] == (name, target):
         row = st.columns([1] + [2] * len(grid_layers))
         row[0].markdown(f"**{method}**")
         for column, cell in zip(row[1:], [c for c in cells if c.method == method]):
-            column.image(blend(thumb, colorize(cell.heatmap, *thumb.shape[:2]), 0.45), width="stretch",
-                         caption=f"{cell.seconds * 1000:.0f} ms · deletion AUC {cell.deletion_auc:.3f}")
+            column.image(
+                blend(thumb, colorize(cell.heatmap, *thumb.shape[:2]), 0.45),
+                width="stretch",
+                caption=f"{cell.seconds * 1000:.0f} ms · deletion AUC {cell.deletion_auc:.3f}",
+            )
     same = coincidences(cells)
     if same:
         st.info(" ".join(same) + " " + WHY_THE_SAME)

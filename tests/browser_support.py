@@ -1,4 +1,5 @@
-"""Driving the real app in Debian's Chromium: one server and one browser helper for the browser tests,
+"""Driving the real app in Debian's Chromium: one server and one browser helper for the browser
+tests,
 the load test and benchmarks/bench_browser.py. Not a test module: nothing here is collected."""
 
 from __future__ import annotations
@@ -17,8 +18,16 @@ from core.config import ROOT
 
 SHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync")
+FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
 
 
 def free_port() -> int:
@@ -39,13 +48,33 @@ def wait_for_server(url: str, timeout: float = 90) -> None:
 
 
 @contextlib.contextmanager
-def streamlit_server(env: dict[str, str], log: Path | None = None, args: tuple[str, ...] = (), port: int = 0):
-    """`streamlit run app.py` on loopback (a free port unless given) with `env` added (and `args`); yields (url, process)."""
+def streamlit_server(
+    env: dict[str, str], log: Path | None = None, args: tuple[str, ...] = (), port: int = 0
+):
+    """`streamlit run app.py` on loopback (a free port unless given) with `env` added (and `args`);
+    yields (url, process)."""
     port = port or free_port()
     output = open(log, "w") if log else subprocess.DEVNULL
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", *args], cwd=ROOT, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            *args,
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=output,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_server(url)
@@ -61,7 +90,11 @@ def chrome(size: str = "1400,1000", profile: Path | None = None, downloads: Path
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in (*FLAGS, f"--window-size={size}", *([f"--user-data-dir={profile}"] if profile else [])):
+    for flag in (
+        *FLAGS,
+        f"--window-size={size}",
+        *([f"--user-data-dir={profile}"] if profile else []),
+    ):
         options.add_argument(flag)
     if downloads:
         options.add_experimental_option("prefs", {"download.default_directory": str(downloads)})
@@ -69,7 +102,9 @@ def chrome(size: str = "1400,1000", profile: Path | None = None, downloads: Path
         try:
             driver = webdriver.Chrome(service=webdriver.ChromeService(DRIVER), options=options)
             break
-        except WebDriverException:  # chromedriver can lose the race for a port when many start at once
+        except (
+            WebDriverException
+        ):  # chromedriver can lose the race for a port when many start at once
             if attempt == 2:
                 raise
             time.sleep(1 + attempt)
@@ -101,11 +136,15 @@ def text(driver) -> str:
 def images(driver) -> list[str]:
     from selenium.webdriver.common.by import By
 
-    return [img.get_attribute("src") for img in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stImage'] img")]
+    return [
+        img.get_attribute("src")
+        for img in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stImage'] img")
+    ]
 
 
 def press(driver, label: str, *keys) -> None:
-    """Focus a slider (react-aria's hidden range input) and use the keyboard, as a keyboard user would."""
+    """Focus a slider (react-aria's hidden range input) and use the keyboard, as a keyboard user
+    would."""
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 

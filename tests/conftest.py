@@ -18,7 +18,8 @@ TINY_SIZE = 8
 
 
 def tiny_model(seed: int = 0, dropout: float = 0.5) -> keras.Model:
-    """8x8x3 in, two named convs (8x8 and 4x4), pooling, dropout, one-logit head; random but seeded."""
+    """8x8x3 in, two named convs (8x8 and 4x4), pooling, dropout, one-logit head; random but
+    seeded."""
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((TINY_SIZE, TINY_SIZE, 3), name="image")
     x = CaffePreprocess(name="preprocess")(inputs)
@@ -39,8 +40,11 @@ def tiny() -> keras.Model:
 def tiny_weights(tmp_path) -> Path:
     """A weights/ folder holding the tiny model as model.keras with its sidecar."""
     folder = tmp_path / "weights"
-    save_classifier(tiny_model(), ModelInfo(image_size=TINY_SIZE, backbone="tiny", backbone_weights="none"),
-                    folder / "model.keras")
+    save_classifier(
+        tiny_model(),
+        ModelInfo(image_size=TINY_SIZE, backbone="tiny", backbone_weights="none"),
+        folder / "model.keras",
+    )
     return folder
 
 
@@ -54,11 +58,16 @@ def pets() -> Path:
 @pytest.fixture
 def photos() -> list[np.ndarray]:
     rng = np.random.default_rng(0)
-    return [rng.integers(0, 256, size, dtype=np.uint8) for size in [(8, 8, 3), (30, 20, 3), (5, 9, 3)]]
+    return [
+        rng.integers(0, 256, size, dtype=np.uint8) for size in [(8, 8, 3), (30, 20, 3), (5, 9, 3)]
+    ]
 
 
-def make_pets(root: Path, n_train: int = 12, n_validation: int = 4, size: int = 24, seed: int = 0) -> Path:
-    """A Kaggle-layout folder of generated PNGs: bluish-dark "cats", reddish-bright "dogs" (separable)."""
+def make_pets(
+    root: Path, n_train: int = 12, n_validation: int = 4, size: int = 24, seed: int = 0
+) -> Path:
+    """A Kaggle-layout folder of generated PNGs: bluish-dark "cats", reddish-bright "dogs"
+    (separable)."""
     from PIL import Image
 
     rng = np.random.default_rng(seed)
@@ -78,9 +87,13 @@ def generated_pets(tmp_path) -> Path:
     return make_pets(tmp_path / "pets")
 
 
-def make_located_pets(root: Path, n_train: int = 24, n_validation: int = 12, size: int = 224, seed: int = 0) -> Path:
-    """Kaggle layout plus Oxford-style trimaps: grey noise with one square of evidence at a random place, reddish
-    for "dogs" and bluish for "cats". annotations/trimaps/<stem>.png marks the square 1 and the rest 2."""
+def make_located_pets(
+    root: Path, n_train: int = 24, n_validation: int = 12, size: int = 224, seed: int = 0
+) -> Path:
+    """Kaggle layout plus Oxford-style trimaps: grey noise with one square of evidence at a random
+    place, reddish
+    for "dogs" and bluish for "cats". annotations/trimaps/<stem>.png marks the square 1 and the
+    rest 2."""
     from PIL import Image
 
     rng = np.random.default_rng(seed)

@@ -1,4 +1,5 @@
-"""The Explain page through Streamlit's own AppTest harness, with a tiny model in a temporary weights/."""
+"""The Explain page through Streamlit's own AppTest harness, with a tiny model in a temporary
+weights/."""
 
 import io
 from pathlib import Path
@@ -50,7 +51,11 @@ def test_upload_shows_prediction_and_sliders_change_the_overlay(app):
     assert len(app.image) == 3 + 2 and "(40×30)" in app.image[0].proto.imgs[0].caption
     app.toggle(key="contrast").set_value(True).run()
     captions = [image.proto.imgs[0].caption for image in app.image[3:]]
-    assert len(captions) == 3 + 2 and all(c.startswith("why '") for c in captions[:3]) and "dog minus cat" in captions[2]
+    assert (
+        len(captions) == 3 + 2
+        and all(c.startswith("why '") for c in captions[:3])
+        and "dog minus cat" in captions[2]
+    )
     app.toggle(key="contrast").set_value(False).run()
     first = overlay_url(app)
 
@@ -65,7 +70,8 @@ def test_upload_shows_prediction_and_sliders_change_the_overlay(app):
 
 
 def test_a_rerun_never_clears_the_keras_session(app, monkeypatch):
-    """Streamlit's per-rerun clean-up calls keras.backend.clear_session(); the app must not pay for it."""
+    """Streamlit's per-rerun clean-up calls keras.backend.clear_session(); the app must not pay for
+    it."""
     import keras
 
     import ui
@@ -82,9 +88,13 @@ def test_a_rerun_never_clears_the_keras_session(app, monkeypatch):
 
 
 def test_corrupt_upload_is_one_line_no_trace(app):
-    app.sidebar.file_uploader[0].set_value(("broken.jpg", b"\xff\xd8\xff garbage", "image/jpeg")).run()
+    app.sidebar.file_uploader[0].set_value(
+        ("broken.jpg", b"\xff\xd8\xff garbage", "image/jpeg")
+    ).run()
     assert not app.exception
-    assert [e.value for e in app.error] == ["broken.jpg is not an image this app can read (use JPEG, PNG, WebP or BMP)."]
+    assert [e.value for e in app.error] == [
+        "broken.jpg is not an image this app can read (use JPEG, PNG, WebP or BMP)."
+    ]
 
 
 def test_random_validation_photo(monkeypatch, tiny_weights, pets):
@@ -94,14 +104,18 @@ def test_random_validation_photo(monkeypatch, tiny_weights, pets):
     at.sidebar.radio[0].set_value("Random validation photo").run()
     at.sidebar.button[0].click().run()
     assert not at.exception and not at.error
-    assert Path(at.session_state.random_photo).is_relative_to((pets / "validation").resolve())  # choices are resolved
+    assert Path(at.session_state.random_photo).is_relative_to(
+        (pets / "validation").resolve()
+    )  # choices are resolved
     assert len(at.image) == 5 and at.subheader[0].value.startswith("Prediction")
 
 
 def test_missing_or_empty_validation_folder_is_explained(app, monkeypatch, tiny_weights, tmp_path):
     app.sidebar.radio[0].set_value("Random validation photo").run()
     assert not app.exception and app.sidebar.button[0].disabled
-    assert any("No validation folder under the data roots" in info.value for info in app.sidebar.info)
+    assert any(
+        "No validation folder under the data roots" in info.value for info in app.sidebar.info
+    )
     (tmp_path / "empty").mkdir()
     monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "empty"))
     at = AppTest.from_file(APP, default_timeout=60).run()
@@ -125,15 +139,25 @@ def test_new_model_is_picked_up_without_a_restart(app, tiny_weights):
 
     assert "trained on" not in app.caption[0].value
     run_dir = new_run_dir(tiny_weights)
-    info = ModelInfo(image_size=TINY_SIZE, backbone="tiny", backbone_weights="none", trained_on="fresh data",
-                     val_accuracy=0.75)
+    info = ModelInfo(
+        image_size=TINY_SIZE,
+        backbone="tiny",
+        backbone_weights="none",
+        trained_on="fresh data",
+        val_accuracy=0.75,
+    )
     save_classifier(tiny_model(seed=11), info, run_dir / "model.keras")
     publish(run_dir, tiny_weights)
     app.run()
-    assert "trained on fresh data" in app.caption[0].value and "validation accuracy 75.0%" in app.caption[0].value
+    assert (
+        "trained on fresh data" in app.caption[0].value
+        and "validation accuracy 75.0%" in app.caption[0].value
+    )
 
 
-@pytest.mark.parametrize("method", ["Grad-CAM++", "HiResCAM", "XGrad-CAM", "Layer-CAM", "Eigen-CAM", "Score-CAM"])
+@pytest.mark.parametrize(
+    "method", ["Grad-CAM++", "HiResCAM", "XGrad-CAM", "Layer-CAM", "Eigen-CAM", "Score-CAM"]
+)
 def test_every_method_renders_with_its_options(app, method):
     app.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=3), "image/png")).run()
     app.selectbox(key="method").set_value(method).run()
@@ -148,7 +172,11 @@ def test_raw_numbers_downloads_faithfulness_and_sanity_check(app):
     app.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=4), "image/png")).run()
     labels = [metric.label for metric in app.metric]
     assert {"map min", "map max", "map zero share", "logit explained"} <= set(labels)
-    assert [b.label for b in app.get("download_button")] == ["Overlay (PNG)", "Raw map (.npy)", "Manifest (JSON)"]
+    assert [b.label for b in app.get("download_button")] == [
+        "Overlay (PNG)",
+        "Raw map (.npy)",
+        "Manifest (JSON)",
+    ]
     app.button(key="measure").click().run()
     assert not app.exception
     labels = [metric.label for metric in app.metric]
@@ -157,8 +185,12 @@ def test_raw_numbers_downloads_faithfulness_and_sanity_check(app):
     assert not app.exception
     table = app.dataframe[0].value
     assert list(table["randomised up to"]) == ["logit", "conv_b", "conv_a"]
-    assert set(table["SSIM"]) == {"cannot be computed"}  # an 8 px input has no room for SSIM's 11 px window
-    assert any(info.value.startswith("No verdict") for info in app.info)  # so it is never called a pass
+    assert set(table["SSIM"]) == {
+        "cannot be computed"
+    }  # an 8 px input has no room for SSIM's 11 px window
+    assert any(
+        info.value.startswith("No verdict") for info in app.info
+    )  # so it is never called a pass
 
 
 def test_model_replaced_under_the_running_app_is_never_half_loaded(app, tiny_weights, tmp_path):
@@ -167,19 +199,26 @@ def test_model_replaced_under_the_running_app_is_never_half_loaded(app, tiny_wei
     from core.model import ModelInfo, save_classifier
     from tests.conftest import TINY_SIZE, tiny_model
 
-    other = save_classifier(tiny_model(seed=13), ModelInfo(image_size=TINY_SIZE, backbone="tiny", trained_on="other"),
-                            tmp_path / "other" / "model.keras")
+    other = save_classifier(
+        tiny_model(seed=13),
+        ModelInfo(image_size=TINY_SIZE, backbone="tiny", trained_on="other"),
+        tmp_path / "other" / "model.keras",
+    )
     target = tiny_weights / "model.keras"
     target.write_bytes(other.read_bytes())  # copied over by hand: new weights, old sidecar
     os.utime(target, ns=(target.stat().st_atime_ns, target.stat().st_mtime_ns + 10**9))
     app.run()
     assert not app.exception and "does not match its sidecar's SHA-256" in app.error[0].value
-    (tiny_weights / "model.json").write_bytes(other.with_suffix(".json").read_bytes())  # the pair is whole again
+    (tiny_weights / "model.json").write_bytes(
+        other.with_suffix(".json").read_bytes()
+    )  # the pair is whole again
     app.run()
     assert not app.error and "trained on other" in app.caption[0].value
 
 
-def test_one_model_per_process_shared_by_every_page_and_the_gallery(monkeypatch, tiny_weights, tmp_path):
+def test_one_model_per_process_shared_by_every_page_and_the_gallery(
+    monkeypatch, tiny_weights, tmp_path
+):
     import ui
     from core import Config
     from core.model import ModelInfo, save_classifier
@@ -195,14 +234,22 @@ def test_one_model_per_process_shared_by_every_page_and_the_gallery(monkeypatch,
         assert not at.exception
     assert len(loads) == 1  # the Explain and Compare pages share one model
     loaded, _ = ui.app_model()
-    assert ui.model_at(Config().model_path) is loaded and len(loads) == 1  # the gallery of mistakes reuses it
-    other = save_classifier(tiny_model(seed=3), ModelInfo(image_size=TINY_SIZE, backbone="tiny"),
-                            tmp_path / "run" / "model.keras")
-    assert ui.model_at(other) is not loaded and len(loads) == 2  # another run's model is its own entry
+    assert (
+        ui.model_at(Config().model_path) is loaded and len(loads) == 1
+    )  # the gallery of mistakes reuses it
+    other = save_classifier(
+        tiny_model(seed=3),
+        ModelInfo(image_size=TINY_SIZE, backbone="tiny"),
+        tmp_path / "run" / "model.keras",
+    )
+    assert (
+        ui.model_at(other) is not loaded and len(loads) == 2
+    )  # another run's model is its own entry
 
 
 def test_expensive_checks_wait_for_a_free_slot(app):
-    """With every process-wide slot taken, a visitor who asks for the faithfulness check is told so and waits;
+    """With every process-wide slot taken, a visitor who asks for the faithfulness check is told so
+    and waits;
     when a slot comes free the check runs."""
     import threading
 
@@ -214,8 +261,12 @@ def test_expensive_checks_wait_for_a_free_slot(app):
     threading.Timer(2.0, lambda: [ui._slots.release() for _ in range(ui.SLOTS)]).start()
     app.button(key="measure").click().run()
     assert not app.exception
-    assert [status.label[:22] for status in app.get("status")] == ["A slot came free after"]  # the wait was shown
+    assert [status.label[:22] for status in app.get("status")] == [
+        "A slot came free after"
+    ]  # the wait was shown
     assert "Deletion AUC" in [metric.label for metric in app.metric]
-    assert all(ui._slots.acquire(blocking=False) for _ in range(ui.SLOTS))  # every slot was given back
+    assert all(
+        ui._slots.acquire(blocking=False) for _ in range(ui.SLOTS)
+    )  # every slot was given back
     for _ in range(ui.SLOTS):
         ui._slots.release()

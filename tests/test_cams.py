@@ -1,4 +1,5 @@
-"""Every CAM method: parity with tf-keras-vis where it has the method, golden values by hand elsewhere,
+"""Every CAM method: parity with tf-keras-vis where it has the method, golden values by hand
+elsewhere,
 batch = one at a time, no NaN, smoothing that does what it says."""
 
 import keras
@@ -25,7 +26,9 @@ def raw(method: str, model=None, layer="conv", images=IMAGE, target=DOG, **optio
 
 
 def test_hirescam_golden():
-    np.testing.assert_allclose(raw("HiResCAM")[0], G1 * A1 + G2 * A2, atol=1e-5)  # [[0, 4], [25, -55]]
+    np.testing.assert_allclose(
+        raw("HiResCAM")[0], G1 * A1 + G2 * A2, atol=1e-5
+    )  # [[0, 4], [25, -55]]
 
 
 def test_xgradcam_golden():
@@ -42,9 +45,13 @@ def test_eigencam_golden_is_the_first_principal_component():
     centred = rows - rows.mean(axis=0)
     first = np.linalg.svd(centred)[2][0]
     expected = (centred @ first).reshape(2, 2)
-    expected *= np.sign(((A1 + A2) - (A1 + A2).mean()).ravel() @ expected.ravel())  # sign: agree with the sum
+    expected *= np.sign(
+        ((A1 + A2) - (A1 + A2).mean()).ravel() @ expected.ravel()
+    )  # sign: agree with the sum
     np.testing.assert_allclose(raw("Eigen-CAM")[0], expected, atol=1e-4)
-    np.testing.assert_allclose(raw("Eigen-CAM", target=0)[0], expected, atol=1e-4)  # no target: class-agnostic
+    np.testing.assert_allclose(
+        raw("Eigen-CAM", target=0)[0], expected, atol=1e-4
+    )  # no target: class-agnostic
 
 
 def softmax_tiny(seed=0) -> keras.Model:
@@ -54,30 +61,40 @@ def softmax_tiny(seed=0) -> keras.Model:
     x = CaffePreprocess()(inputs)
     x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv_a")(x)
     x = keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu", name="conv_b")(x)
-    return keras.Model(inputs, keras.layers.Dense(2, name="logits")(keras.layers.GlobalAveragePooling2D()(x)))
+    return keras.Model(
+        inputs, keras.layers.Dense(2, name="logits")(keras.layers.GlobalAveragePooling2D()(x))
+    )
 
 
 IMAGES = np.random.default_rng(1).uniform(0, 255, (3, TINY_SIZE, TINY_SIZE, 3)).astype(np.float32)
 
 
 def test_gradcam_plus_plus_golden_eq_19():
-    # alpha = g^2 / (2 g^2 + sum(A) g^3) where g != 0; weight = sum(alpha * relu(g)); exp(S) cancels.
-    # Dog: channel 1 (sum 75) has g = +1 at three places: 3 / 77; channel 2 (sum 21) at one place: 1 / 23.
+    # alpha = g^2 / (2 g^2 + sum(A) g^3) where g != 0; weight = sum(alpha * relu(g)); exp(S)
+    # cancels.
+    # Dog: channel 1 (sum 75) has g = +1 at three places: 3 / 77; channel 2 (sum 21) at one place:
+    # 1 / 23.
     np.testing.assert_allclose(raw("Grad-CAM++")[0], 3 / 77 * A1 + 1 / 23 * A2, rtol=1e-5)
-    # Cat explains -z, so the gradients flip: channel 1 has g = +1 at one place, channel 2 at three.
-    np.testing.assert_allclose(raw("Grad-CAM++", target=0)[0], 1 / 77 * A1 + 3 / 23 * A2, rtol=1e-5)
+    # Cat explains -z, so the gradients flip: channel 1 has g = +1 at one place, channel 2 at
+    # three.
+    np.testing.assert_allclose(
+        raw("Grad-CAM++", target=0)[0], 1 / 77 * A1 + 3 / 23 * A2, rtol=1e-5
+    )
 
 
 def test_gradcam_plus_plus_weights_are_never_negative_for_relu_activations():
     rng = np.random.default_rng(0)
     activations = tf.constant(np.maximum(rng.normal(size=(4, 5, 5, 8)), 0), tf.float32)
     gradients = tf.constant(rng.normal(size=(4, 5, 5, 8)), tf.float32)
-    weights = METHODS["Grad-CAM++"](golden_model(), ["conv"]).channel_weights(activations, gradients, tf.zeros(4))
+    weights = METHODS["Grad-CAM++"](golden_model(), ["conv"]).channel_weights(
+        activations, gradients, tf.zeros(4)
+    )
     assert (weights.numpy() >= 0).all() and (weights.numpy() > 0).any()
 
 
 def test_gradcam_plus_plus_map_ignores_how_large_the_logit_is():
-    """Moving only the head's bias moves the logit to about -100, 0 and +100: the normalised map must not move."""
+    """Moving only the head's bias moves the logit to about -100, 0 and +100: the normalised map
+    must not move."""
     model = tiny_model(seed=2)
     kernel, _ = model.get_layer("logit").get_weights()
     maps = []
@@ -97,9 +114,17 @@ def test_layercam_parity_with_tf_keras_vis(target):
 
     model = tiny_model(seed=3)
     sign = 1.0 if target == DOG else -1.0
-    reference = Layercam(model, clone=True)(lambda out: sign * out[:, 0], IMAGES, penultimate_layer="conv_a",
-                                            expand_cam=False, normalize_cam=False, activation_modifier=None)
-    np.testing.assert_allclose(raw("Layer-CAM", model, "conv_a", IMAGES, target), reference, rtol=1e-5, atol=1e-5)
+    reference = Layercam(model, clone=True)(
+        lambda out: sign * out[:, 0],
+        IMAGES,
+        penultimate_layer="conv_a",
+        expand_cam=False,
+        normalize_cam=False,
+        activation_modifier=None,
+    )
+    np.testing.assert_allclose(
+        raw("Layer-CAM", model, "conv_a", IMAGES, target), reference, rtol=1e-5, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("top_n", [None, 3])
@@ -108,8 +133,15 @@ def test_scorecam_parity_with_tf_keras_vis(top_n):
 
     model = softmax_tiny(seed=4)
     image = IMAGES[:1]
-    reference = Scorecam(model, clone=True)(lambda probabilities: probabilities[:, 1], image, penultimate_layer="conv_b",
-                                            max_N=top_n, expand_cam=False, normalize_cam=False, activation_modifier=None)
+    reference = Scorecam(model, clone=True)(
+        lambda probabilities: probabilities[:, 1],
+        image,
+        penultimate_layer="conv_b",
+        max_N=top_n,
+        expand_cam=False,
+        normalize_cam=False,
+        activation_modifier=None,
+    )
     ours = raw("Score-CAM", model, "conv_b", image, DOG, top_n=top_n)
     np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-5)
 
@@ -123,7 +155,9 @@ def test_every_method_batch_equals_one_at_a_time_on_every_layer(method):
         single = cam(IMAGES[i : i + 1], PREDICTED)
         for layer in ("conv_a", "conv_b"):
             assert batch["maps"][layer].shape[1:] == ({"conv_a": (8, 8), "conv_b": (4, 4)}[layer])
-            np.testing.assert_allclose(batch["maps"][layer][i], single["maps"][layer][0], rtol=1e-4, atol=1e-5)
+            np.testing.assert_allclose(
+                batch["maps"][layer][i], single["maps"][layer][0], rtol=1e-4, atol=1e-5
+            )
             assert not np.isnan(normalize(batch["maps"][layer][i])).any()
 
 
@@ -138,7 +172,9 @@ def test_contrast_target_with_one_logit_is_the_dog_map_doubled():
     model = tiny_model(seed=7)
     cam = GradCAM(model, ["conv_b"])
     dog, contrast = cam(IMAGES, DOG), cam(IMAGES, CONTRAST)
-    np.testing.assert_allclose(contrast["maps"]["conv_b"], 2 * dog["maps"]["conv_b"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        contrast["maps"]["conv_b"], 2 * dog["maps"]["conv_b"], rtol=1e-5, atol=1e-6
+    )
     np.testing.assert_allclose(contrast["scores"], 2 * dog["scores"], rtol=1e-6)
 
 
@@ -149,7 +185,9 @@ def test_aug_smooth_weighs_each_variant_equally_and_keeps_the_sign():
     parts += [cam(IMAGES[:, :, ::-1] * f, DOG)["maps"]["conv_a"][:, :, ::-1] for f in TTA_FACTORS]
     scaled = [part / np.abs(part).max(axis=(1, 2), keepdims=True) for part in parts]
     np.testing.assert_allclose(smooth, np.mean(scaled, axis=0), rtol=1e-4, atol=1e-5)
-    assert (smooth < 0).any() and np.abs(smooth).max() <= 1 + 1e-6  # signed (no ReLU), at most 1 in size
+    assert (smooth < 0).any() and np.abs(
+        smooth
+    ).max() <= 1 + 1e-6  # signed (no ReLU), at most 1 in size
 
 
 def test_equal_weight_mean_gives_a_loud_variant_no_more_say():
@@ -157,7 +195,9 @@ def test_equal_weight_mean_gives_a_loud_variant_no_more_say():
 
     quiet, loud = np.array([[[1.0, 0.0]]]), np.array([[[0.0, -1000.0]]])  # (N=1, h=1, w=2) each
     np.testing.assert_allclose(equal_weight_mean(np.stack([quiet, loud])), [[[0.5, -0.5]]])
-    np.testing.assert_allclose(equal_weight_mean(np.zeros((2, 1, 2, 2))), np.zeros((1, 2, 2)))  # no NaN
+    np.testing.assert_allclose(
+        equal_weight_mean(np.zeros((2, 1, 2, 2))), np.zeros((1, 2, 2))
+    )  # no NaN
 
 
 def test_eigen_smooth_projects_the_weighted_activations():
@@ -170,7 +210,8 @@ def test_eigen_smooth_projects_the_weighted_activations():
 
 
 def two_channel_model() -> keras.Model:
-    """2x2x1 input -> 1x1 conv: channel 1 = x, channel 2 = relu(5 - x) -> global mean -> z = mean1 - mean2."""
+    """2x2x1 input -> 1x1 conv: channel 1 = x, channel 2 = relu(5 - x) -> global mean -> z = mean1
+    - mean2."""
     inputs = keras.Input((2, 2, 1))
     conv = keras.layers.Conv2D(2, 1, activation="relu", name="conv")
     dense = keras.layers.Dense(1)
@@ -182,27 +223,35 @@ def two_channel_model() -> keras.Model:
 
 def test_scorecam_golden_with_one_logit_cat_dog_and_contrast():
     # x = [[1, 2], [3, 4]]: A1 = [[1, 2], [3, 4]], A2 = relu(5 - x) = [[4, 3], [2, 1]].
-    # Masks (min-max scaled, same resolution): M1 = [[0, 1/3], [2/3, 1]], M2 = [[1, 2/3], [1/3, 0]].
+    # Masks (min-max scaled, same resolution): M1 = [[0, 1/3], [2/3, 1]], M2 = [[1, 2/3], [1/3,
+    # 0]].
     # x * M1 = [[0, 2/3], [2, 4]]: mean1 = 5/3, mean2 = mean(relu(5 - x*M1)) = 10/3, so z1 = -5/3.
     # x * M2 = [[1, 4/3], [1, 0]]: mean1 = 5/6, mean2 = 25/6, so z2 = -10/3.
-    # Dog weighs each channel by sigmoid(z), cat by 1 - sigmoid(z), the contrast by dog - cat = 2 sigmoid(z) - 1.
+    # Dog weighs each channel by sigmoid(z), cat by 1 - sigmoid(z), the contrast by dog - cat = 2
+    # sigmoid(z) - 1.
     image = np.array([[1, 2], [3, 4]], np.float32).reshape(1, 2, 2, 1)
     a1, a2 = np.array([[1, 2], [3, 4]], float), np.array([[4, 3], [2, 1]], float)
     dog = 1 / (1 + np.exp(-np.array([-5 / 3, -10 / 3])))
     for target, weights in ((DOG, dog), (0, 1 - dog), (CONTRAST, 2 * dog - 1)):
         ours = raw("Score-CAM", two_channel_model(), "conv", image, target, top_n=None)
-        np.testing.assert_allclose(ours[0], weights[0] * a1 + weights[1] * a2, rtol=1e-5, err_msg=str(target))
+        np.testing.assert_allclose(
+            ours[0], weights[0] * a1 + weights[1] * a2, rtol=1e-5, err_msg=str(target)
+        )
 
 
 def test_where_methods_coincide_and_where_they_do_not():
-    """conv_b feeds global average pooling and the dense head: every position has the same gradient, so
+    """conv_b feeds global average pooling and the dense head: every position has the same
+    gradient, so
     Grad-CAM = HiResCAM = XGrad-CAM there (raw maps). Grad-CAM++ (eq. 19) scales each channel by
-    1 / (2 + g * sum(A)), so it is not Layer-CAM; at conv_a, which is not pooled directly, all differ."""
+    1 / (2 + g * sum(A)), so it is not Layer-CAM; at conv_a, which is not pooled directly, all
+    differ."""
     model = tiny_model(seed=9)
     at_b = {m: raw(m, model, "conv_b", IMAGES, DOG) for m in METHODS}
     np.testing.assert_allclose(at_b["HiResCAM"], at_b["Grad-CAM"], rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(at_b["XGrad-CAM"], at_b["Grad-CAM"], rtol=1e-4, atol=1e-6)
-    plus, layer = (np.stack([normalize(m) for m in at_b[name]]) for name in ("Grad-CAM++", "Layer-CAM"))
+    plus, layer = (
+        np.stack([normalize(m) for m in at_b[name]]) for name in ("Grad-CAM++", "Layer-CAM")
+    )
     assert np.abs(plus - layer).max() > 1e-3
     at_a = {m: raw(m, model, "conv_a", IMAGES, DOG) for m in ("Grad-CAM", "HiResCAM", "XGrad-CAM")}
     assert np.abs(at_a["HiResCAM"] - at_a["Grad-CAM"]).max() > 1e-3

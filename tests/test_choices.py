@@ -1,4 +1,5 @@
-"""Choices instead of typed paths: what the pages offer stays inside the roots, and every listing is bounded."""
+"""Choices instead of typed paths: what the pages offer stays inside the roots, and every listing
+is bounded."""
 
 import time
 from pathlib import Path
@@ -17,7 +18,9 @@ def test_nothing_outside_the_root_is_offered(tmp_path):
     (root / "escape").symlink_to(outside)  # a link out
     (root / "up").symlink_to(root / "..")  # '..' by another name
     (outside / "weights.h5").write_bytes(b"x")
-    (root / "pets" / "train" / "cats" / "leak.png").symlink_to(outside / "train" / "cats" / "cat_000.png")
+    (root / "pets" / "train" / "cats" / "leak.png").symlink_to(
+        outside / "train" / "cats" / "cat_000.png"
+    )
     listed = [path.resolve() for path in walk(root)]
     assert listed and all(path.is_relative_to(root.resolve()) for path in listed)
     assert datasets((root,)) == [(root / "pets").resolve()]
@@ -30,7 +33,9 @@ def test_nothing_outside_the_root_is_offered(tmp_path):
 def test_the_whole_filesystem_and_a_huge_folder_are_bounded(tmp_path):
     start = time.monotonic()
     everything = list(walk(Path("/"), max_entries=5_000, seconds=1.0))
-    assert len(everything) <= 5_000 and time.monotonic() - start < 3  # "/" as a root: bounded, not a full walk
+    assert (
+        len(everything) <= 5_000 and time.monotonic() - start < 3
+    )  # "/" as a root: bounded, not a full walk
     huge = tmp_path / "huge"
     huge.mkdir()
     for i in range(3_000):
@@ -38,7 +43,9 @@ def test_the_whole_filesystem_and_a_huge_folder_are_bounded(tmp_path):
     assert len(images_in(huge, max_entries=1_000)) == 1_000
 
 
-def test_explain_page_offers_validation_folders_not_a_text_field(monkeypatch, tiny_weights, tmp_path):
+def test_explain_page_offers_validation_folders_not_a_text_field(
+    monkeypatch, tiny_weights, tmp_path
+):
     data = make_pets(tmp_path / "data", 1, 2)
     (data / "linked").symlink_to("/usr/share")
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tiny_weights))
@@ -50,4 +57,8 @@ def test_explain_page_offers_validation_folders_not_a_text_field(monkeypatch, ti
     assert at.sidebar.selectbox(key="validation_folder").options == ["data/validation"]
     at.sidebar.button[0].click().run()
     assert not at.exception and not at.error
-    assert Path(at.session_state.random_photo).resolve().is_relative_to((data / "validation").resolve())
+    assert (
+        Path(at.session_state.random_photo)
+        .resolve()
+        .is_relative_to((data / "validation").resolve())
+    )

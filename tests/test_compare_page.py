@@ -18,11 +18,16 @@ def test_grid_has_every_method_and_layer(tiny_weights):
     explainer = Explainer(load_classifier(tiny_weights / "model.keras"))
     photo = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
     seen = []
-    cells = compare(explainer, photo, list(METHODS), ["conv_a", "conv_b"], steps=5, progress=seen.append)
-    assert [(c.method, c.layer) for c in cells] == [(m, l) for m in METHODS for l in ("conv_a", "conv_b")]
+    cells = compare(
+        explainer, photo, list(METHODS), ["conv_a", "conv_b"], steps=5, progress=seen.append
+    )
+    assert [(c.method, c.layer) for c in cells] == [
+        (m, layer) for m in METHODS for layer in ("conv_a", "conv_b")
+    ]
     assert all(0 <= c.deletion_auc <= 1 and c.seconds > 0 and c.heatmap.max() <= 1 for c in cells)
     assert seen[-1] == 1.0 and cost(["Grad-CAM"], ["conv_a"], steps=5) == 1 + 6
-    # conv_b feeds pooling and the dense head: one gradient per channel, so three methods are one there.
+    # conv_b feeds pooling and the dense head: one gradient per channel, so three methods are one
+    # there.
     assert coincidences(cells) == ["At conv_b, Grad-CAM, HiResCAM, XGrad-CAM give the same map."]
 
 

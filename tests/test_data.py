@@ -32,7 +32,9 @@ def test_missing_validation_split_holds_out_a_seeded_fraction(tmp_path):
         folder.rmdir()
     (root / "validation").rmdir()
     first, second = scan(root, validation_fraction=0.2), scan(root, validation_fraction=0.2)
-    assert first.held_out and first.validation.counts(2) == [2, 2] and first.train.counts(2) == [8, 8]
+    assert (
+        first.held_out and first.validation.counts(2) == [2, 2] and first.train.counts(2) == [8, 8]
+    )
     assert first.validation.paths == second.validation.paths
     assert not set(first.validation.paths) & set(first.train.paths)
 
@@ -40,11 +42,20 @@ def test_missing_validation_split_holds_out_a_seeded_fraction(tmp_path):
 @pytest.mark.parametrize(
     "breakage, message",
     [
-        (lambda root: [p.unlink() for p in (root / "train" / "cats").iterdir()], "no readable photo of class 'cats'"),
+        (
+            lambda root: [p.unlink() for p in (root / "train" / "cats").iterdir()],
+            "no readable photo of class 'cats'",
+        ),
         (lambda root: shutil.rmtree(root / "train" / "dogs"), "1 class folder"),
         (lambda root: (root / "train" / "birds").mkdir(), "3 class folder"),
-        (lambda root: [p.unlink() for p in (root / "validation" / "dogs").iterdir()], "validation split has no readable"),
-        (lambda root: (root / "validation" / "dogs").rename(root / "validation" / "puppies"), "has no dogs/ folder"),
+        (
+            lambda root: [p.unlink() for p in (root / "validation" / "dogs").iterdir()],
+            "validation split has no readable",
+        ),
+        (
+            lambda root: (root / "validation" / "dogs").rename(root / "validation" / "puppies"),
+            "has no dogs/ folder",
+        ),
     ],
 )
 def test_unusable_folders_fail_before_training(generated_pets, breakage, message):
@@ -69,7 +80,11 @@ def test_dataset_batches_resized_images_and_flips(generated_pets):
     flip = augmenter(seed=0)
     batch = np.arange(2 * 4 * 4 * 3, dtype=np.float32).reshape(2, 4, 4, 3)
     outputs = [flip(batch, training=True).numpy() for _ in range(8)]
-    assert all(np.array_equal(o[i], batch[i]) or np.array_equal(o[i], batch[i, :, ::-1]) for o in outputs for i in range(2))
+    assert all(
+        np.array_equal(o[i], batch[i]) or np.array_equal(o[i], batch[i, :, ::-1])
+        for o in outputs
+        for i in range(2)
+    )
     assert any(not np.array_equal(o, batch) for o in outputs)
 
 
@@ -94,6 +109,8 @@ def test_links_out_loops_and_huge_folders(tmp_path, generated_pets):
     (generated_pets / "train" / "dogs" / "loop").symlink_to(generated_pets / "train" / "dogs")
     data = scan(generated_pets)
     assert data.train.counts(2) == [12, 12]
-    assert [(p.split("/")[-1], why) for p, why in data.skipped] == [("leak.png", "a link pointing outside the data folder")]
+    assert [(p.split("/")[-1], why) for p, why in data.skipped] == [
+        ("leak.png", "a link pointing outside the data folder")
+    ]
     with pytest.raises(DataError, match="holds more than 5 files"):
         scan(generated_pets, max_files=5)

@@ -1,4 +1,5 @@
-"""download-data on an archive the test builds: checksum, broken files dropped, Kaggle layout out."""
+"""download-data on an archive the test builds: checksum, broken files dropped, Kaggle layout
+out."""
 
 import hashlib
 import io
@@ -9,13 +10,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.download import DownloadError, Source, download_pets
 from core.cli import main
+from core.download import DownloadError, Source, download_pets
 
 
 def jpeg(seed: int) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(buffer, "JPEG")
+    Image.fromarray(
+        np.random.default_rng(seed).integers(0, 256, (20, 20, 3), dtype=np.uint8)
+    ).save(buffer, "JPEG")
     return buffer.getvalue()
 
 
@@ -49,15 +52,29 @@ def png(array: np.ndarray) -> bytes:
 def test_annotations_are_kept_beside_the_photos(archive, tmp_path):
     trimap = np.full((20, 20), 2, np.uint8)
     trimap[5:15, 5:15] = 1
-    annotations = tar_of(tmp_path / "annotations.tar.gz", {
-        "annotations/trimaps/Abyssinian_1.png": png(trimap), "annotations/xmls/Abyssinian_1.xml": b"<annotation/>",
-        "annotations/trainval.txt": b"Abyssinian_1 1 1 1\n"})
+    annotations = tar_of(
+        tmp_path / "annotations.tar.gz",
+        {
+            "annotations/trimaps/Abyssinian_1.png": png(trimap),
+            "annotations/xmls/Abyssinian_1.xml": b"<annotation/>",
+            "annotations/trainval.txt": b"Abyssinian_1 1 1 1\n",
+        },
+    )
     md5 = hashlib.md5(annotations.read_bytes()).hexdigest()
-    source = Source(archive.as_uri(), hashlib.md5(archive.read_bytes()).hexdigest(), frozenset({"Egyptian_Mau_129"}),
-                    annotations.as_uri(), md5)
+    source = Source(
+        archive.as_uri(),
+        hashlib.md5(archive.read_bytes()).hexdigest(),
+        frozenset({"Egyptian_Mau_129"}),
+        annotations.as_uri(),
+        md5,
+    )
     with pytest.raises(DownloadError, match="Could not download .*annotations.tar.gz"):
-        download_pets(tmp_path / "bad", replace(source, annotations_md5="0" * 32), cache_dir=tmp_path / "c0")
-    assert not (tmp_path / "bad" / "train").exists()  # both archives are checked before anything is written
+        download_pets(
+            tmp_path / "bad", replace(source, annotations_md5="0" * 32), cache_dir=tmp_path / "c0"
+        )
+    assert not (
+        tmp_path / "bad" / "train"
+    ).exists()  # both archives are checked before anything is written
     download_pets(tmp_path / "data", source, cache_dir=tmp_path / "cache")
     kept = tmp_path / "data" / "annotations"
     assert (kept / "xmls" / "Abyssinian_1.xml").is_file() and (kept / "trainval.txt").is_file()
@@ -73,8 +90,15 @@ def source_for(path, md5=None):
 
 def test_lays_out_train_and_validation_dropping_broken_files(archive, tmp_path):
     counts = download_pets(tmp_path / "data", source_for(archive), cache_dir=tmp_path / "cache")
-    assert counts["train"] == {"cats": 8, "dogs": 8} and counts["validation"] == {"cats": 2, "dogs": 2}
-    assert sorted(d.split(":")[0] for d in counts["dropped"]) == ["Bengal_1.jpg", "Egyptian_Mau_129.jpg", "pug_1.jpg"]
+    assert counts["train"] == {"cats": 8, "dogs": 8} and counts["validation"] == {
+        "cats": 2,
+        "dogs": 2,
+    }
+    assert sorted(d.split(":")[0] for d in counts["dropped"]) == [
+        "Bengal_1.jpg",
+        "Egyptian_Mau_129.jpg",
+        "pug_1.jpg",
+    ]
     cats = sorted(p.name for p in (tmp_path / "data" / "train" / "cats").iterdir())
     assert len(cats) == 8 and all(name.startswith("Abyssinian_") for name in cats)
     assert len(list((tmp_path / "data" / "validation" / "dogs").iterdir())) == 2
@@ -84,7 +108,9 @@ def test_lays_out_train_and_validation_dropping_broken_files(archive, tmp_path):
 
 def test_checksum_mismatch_is_refused(archive, tmp_path):
     with pytest.raises(DownloadError, match="Could not download") as caught:
-        download_pets(tmp_path / "data", source_for(archive, md5="0" * 32), cache_dir=tmp_path / "cache")
+        download_pets(
+            tmp_path / "data", source_for(archive, md5="0" * 32), cache_dir=tmp_path / "cache"
+        )
     assert "\n" not in str(caught.value)
     assert not (tmp_path / "data" / "train").exists()
 
@@ -93,7 +119,12 @@ def test_offline_is_one_clear_line(tmp_path, capsys, monkeypatch):
     from core import cli
 
     offline = Source(url="http://127.0.0.1:9/images.tar.gz", md5="0" * 32)
-    monkeypatch.setattr(cli, "download_pets", lambda dest: download_pets(dest, offline, cache_dir=tmp_path / "c"))
+    monkeypatch.setattr(
+        cli, "download_pets", lambda dest: download_pets(dest, offline, cache_dir=tmp_path / "c")
+    )
     assert main(["download-data", "--dest", str(tmp_path / "data")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: Could not download http://127.0.0.1:9/images.tar.gz") and err.count("\n") == 1
+    assert (
+        err.startswith("error: Could not download http://127.0.0.1:9/images.tar.gz")
+        and err.count("\n") == 1
+    )

@@ -1,4 +1,5 @@
-"""Faithfulness metrics on hand-weighted toy models whose curves have a closed form; the sanity check."""
+"""Faithfulness metrics on hand-weighted toy models whose curves have a closed form; the sanity
+check."""
 
 import keras
 import numpy as np
@@ -6,14 +7,22 @@ import pytest
 
 from core.cams import PREDICTED
 from core.faithfulness import (
-    confidence_change, curves, faithfulness, layer_groups, reinitialise, sanity_check, sanity_verdict)
+    confidence_change,
+    curves,
+    faithfulness,
+    layer_groups,
+    reinitialise,
+    sanity_check,
+    sanity_verdict,
+)
 from tests.conftest import TINY_SIZE, tiny_model
 
 W, B = 0.5, -2.0
 
 
 def mean_model() -> keras.Model:
-    """logit = W * mean(pixels of channel sums) + B: the probability depends only on which pixels remain."""
+    """logit = W * mean(pixels of channel sums) + B: the probability depends only on which pixels
+    remain."""
     inputs = keras.Input((4, 4, 1))
     x = keras.layers.GlobalAveragePooling2D()(inputs)
     dense = keras.layers.Dense(1)
@@ -36,9 +45,15 @@ def test_deletion_and_insertion_have_their_closed_form():
     values = np.sort(IMAGE.ravel())[::-1]  # brightest first
     kept_after = [values[k:].sum() for k in (0, 4, 8, 12, 16)]
     inserted = [values[:k].sum() for k in (0, 4, 8, 12, 16)]
-    np.testing.assert_allclose(result["deletion"], sigmoid(W * np.array(kept_after) / 16 + B), rtol=1e-5)
-    np.testing.assert_allclose(result["insertion"], sigmoid(W * np.array(inserted) / 16 + B), rtol=1e-5)
-    np.testing.assert_allclose(result["deletion_auc"], np.trapezoid(result["deletion"], result["fractions"]))
+    np.testing.assert_allclose(
+        result["deletion"], sigmoid(W * np.array(kept_after) / 16 + B), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        result["insertion"], sigmoid(W * np.array(inserted) / 16 + B), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        result["deletion_auc"], np.trapezoid(result["deletion"], result["fractions"])
+    )
     # "cat" (class 0) reads the same curves as 1 - p.
     cat = curves(mean_model(), IMAGE, HEAT, class_index=0, steps=4, blur_sigma=0)
     np.testing.assert_allclose(cat["deletion"], 1 - result["deletion"], rtol=1e-5)
@@ -47,7 +62,10 @@ def test_deletion_and_insertion_have_their_closed_form():
 def test_a_faithful_map_beats_a_reversed_and_a_random_one():
     good = curves(mean_model(), IMAGE, HEAT, 1, steps=16, blur_sigma=0)
     reversed_ = curves(mean_model(), IMAGE, 1 - HEAT, 1, steps=16, blur_sigma=0)
-    assert good["deletion_auc"] < reversed_["deletion_auc"] and good["insertion_auc"] > reversed_["insertion_auc"]
+    assert (
+        good["deletion_auc"] < reversed_["deletion_auc"]
+        and good["insertion_auc"] > reversed_["insertion_auc"]
+    )
     both = faithfulness(mean_model(), IMAGE, HEAT, 1, steps=16)
     assert both["map"]["deletion_auc"] <= both["random"]["deletion_auc"]
 
@@ -56,7 +74,9 @@ def test_average_drop_and_increase_closed_form():
     result = confidence_change(mean_model(), IMAGE, HEAT, 1)
     original = sigmoid(W * IMAGE.mean() + B)
     masked = sigmoid(W * (IMAGE[..., 0] * HEAT).mean() + B)
-    assert result["average_drop"] == pytest.approx(max(0, original - masked) / original * 100, rel=1e-5)
+    assert result["average_drop"] == pytest.approx(
+        max(0, original - masked) / original * 100, rel=1e-5
+    )
     assert result["increase"] == float(masked > original)
 
 
@@ -64,7 +84,8 @@ BN_SIZE = 16  # large enough for SSIM's 11-px window
 
 
 def batchnorm_model(seed: int = 0) -> keras.Model:
-    """Two conv + BatchNorm + ReLU stages, pooling and a one-logit head, fitted for a few steps so that the
+    """Two conv + BatchNorm + ReLU stages, pooling and a one-logit head, fitted for a few steps so
+    that the
     BatchNorm layers hold real moving statistics (means far from 0, variances far from 1)."""
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((BN_SIZE, BN_SIZE, 3))
@@ -78,7 +99,9 @@ def batchnorm_model(seed: int = 0) -> keras.Model:
     rng = np.random.default_rng(seed)
     images = rng.uniform(0, 255, (64, BN_SIZE, BN_SIZE, 3)).astype(np.float32)
     model.compile("adam", keras.losses.BinaryCrossentropy(from_logits=True))
-    model.fit(images, (images[:, :4].mean(axis=(1, 2, 3)) > 127).astype(np.float32), epochs=3, verbose=0)
+    model.fit(
+        images, (images[:, :4].mean(axis=(1, 2, 3)) > 127).astype(np.float32), epochs=3, verbose=0
+    )
     return model
 
 
@@ -91,9 +114,14 @@ def test_sanity_check_on_batchnorm_keeps_statistics_valid_and_the_class_fixed():
     steps = sanity_check(model, "conv3_block1_out", image, PREDICTED, depth=3)
     assert [s["randomised"] for s in steps] == ["logit", "conv3_block1", "conv2_block1"]
     predicted = int(model(image[None]).numpy()[0, 0] > 0)
-    assert {s["class_index"] for s in steps} == {predicted}  # never the randomised copy's own prediction
+    assert {s["class_index"] for s in steps} == {
+        predicted
+    }  # never the randomised copy's own prediction
     for step in steps:
-        assert all(step[k] is not None and np.isfinite(step[k]) for k in ("spearman", "spearman_abs", "ssim")), step
+        assert all(
+            step[k] is not None and np.isfinite(step[k])
+            for k in ("spearman", "spearman_abs", "ssim")
+        ), step
     assert sanity_verdict(steps)[0] in ("pass", "fail")
     for after, original in zip(model.get_weights(), before):
         np.testing.assert_array_equal(after, original)  # the copy was randomised, not the model
@@ -114,10 +142,20 @@ def test_reinitialise_uses_each_layers_own_initializers():
 
 def test_sanity_verdict_counts_only_computed_steps_and_uses_absolute_values():
     step = {"randomised": "logit", "class_index": 1}
-    assert sanity_verdict([{**step, "spearman": 0.1, "spearman_abs": 0.2, "ssim": 0.3}])[0] == "pass"
-    assert sanity_verdict([{**step, "spearman": -0.95, "spearman_abs": 0.2, "ssim": 0.3}])[0] == "fail"  # inverted
-    assert sanity_verdict([{**step, "spearman": 0.1, "spearman_abs": 0.2, "ssim": 0.8}])[0] == "fail"
-    assert sanity_verdict([{**step, "spearman": None, "spearman_abs": 0.2, "ssim": 0.1}])[0] == "unknown"
+    assert (
+        sanity_verdict([{**step, "spearman": 0.1, "spearman_abs": 0.2, "ssim": 0.3}])[0] == "pass"
+    )
+    assert (
+        sanity_verdict([{**step, "spearman": -0.95, "spearman_abs": 0.2, "ssim": 0.3}])[0]
+        == "fail"
+    )  # inverted
+    assert (
+        sanity_verdict([{**step, "spearman": 0.1, "spearman_abs": 0.2, "ssim": 0.8}])[0] == "fail"
+    )
+    assert (
+        sanity_verdict([{**step, "spearman": None, "spearman_abs": 0.2, "ssim": 0.1}])[0]
+        == "unknown"
+    )
     assert sanity_verdict([])[0] == "unknown"
 
 
@@ -128,7 +166,9 @@ def test_sanity_check_randomising_the_top_changes_the_map():
     steps = sanity_check(model, "conv_a", image, 1, depth=3)
     assert [s["randomised"] for s in steps] == ["logit", "conv_b", "conv_a"]
     assert steps[-1]["spearman"] is not None and abs(steps[-1]["spearman"]) < 0.9
-    assert steps[-1]["ssim"] is None and sanity_verdict(steps)[0] == "unknown"  # 8 px: no room for SSIM's window
+    assert (
+        steps[-1]["ssim"] is None and sanity_verdict(steps)[0] == "unknown"
+    )  # 8 px: no room for SSIM's window
 
 
 @pytest.mark.resnet
@@ -152,7 +192,9 @@ def test_ties_are_removed_in_a_seeded_random_order_not_row_by_row():
     order = pixel_order(flat, 28, seed=0)
     rows = set(order[: 28 * 28 // 10] // 28)  # the rows of the first tenth removed
     assert len(rows) > 20, rows  # spread over the photo, not its top three rows
-    np.testing.assert_array_equal(order, pixel_order(flat, 28, seed=0))  # seeded: the same every time
+    np.testing.assert_array_equal(
+        order, pixel_order(flat, 28, seed=0)
+    )  # seeded: the same every time
     assert not np.array_equal(order, pixel_order(flat, 28, seed=1))
     heat = np.zeros((4, 4))
     heat[2, 1] = 1.0

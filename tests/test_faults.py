@@ -24,37 +24,65 @@ KILLS = 20
 
 def test_kill_9_at_20_random_moments_never_loses_the_model(generated_pets, tmp_path):
     weights = tmp_path / "weights"
-    jobs.run(generated_pets, weights, TrainConfig(epochs=3, patience=3, strategy="default"), build=tiny_model)
+    jobs.run(
+        generated_pets,
+        weights,
+        TrainConfig(epochs=3, patience=3, strategy="default"),
+        build=tiny_model,
+    )
     rng = random.Random(20)
     survived, moments = 0, []
     for _ in range(KILLS):
         before = Config(weights_dir=weights).model_path
         digest = file_sha256(before)
-        # A run of about 8 s (150 head epochs), killed anywhere from start-up to saving and switching.
+        # A run of about 8 s (150 head epochs), killed anywhere from start-up to saving and
+        # switching.
         script = SLOW_RUN.replace("epochs=100000, patience=100000", "epochs=150, patience=150")
-        process = subprocess.Popen([sys.executable, "-c", script, str(generated_pets), str(weights)], cwd=ROOT)
+        process = subprocess.Popen(
+            [sys.executable, "-c", script, str(generated_pets), str(weights)], cwd=ROOT
+        )
         moment = rng.uniform(0.5, 8.0)
         time.sleep(moment)
         latest = jobs.latest_run(weights) or {}
         process.send_signal(signal.SIGKILL)  # a no-op when the run has already finished
         process.wait()
-        where = latest.get("state", "starting") if latest.get("run_dir") != str(before.parent) else "not started"
-        moments.append((round(moment, 2), f"{where}/{latest.get('phase', '-')}" if where == "running" else where))
+        where = (
+            latest.get("state", "starting")
+            if latest.get("run_dir") != str(before.parent)
+            else "not started"
+        )
+        moments.append(
+            (
+                round(moment, 2),
+                f"{where}/{latest.get('phase', '-')}" if where == "running" else where,
+            )
+        )
         after = Config(weights_dir=weights).model_path
-        assert load_default(Config(weights_dir=weights)).model is not None  # loads, whichever model is current
+        assert (
+            load_default(Config(weights_dir=weights)).model is not None
+        )  # loads, whichever model is current
         if after == before:
             assert file_sha256(after) == digest  # the previous model, intact
         else:
-            assert (jobs.read_json(after.parent / "progress.json") or {}).get("state") == "done"  # a finished run
+            assert (jobs.read_json(after.parent / "progress.json") or {}).get(
+                "state"
+            ) == "done"  # a finished run
         survived += 1
     (ROOT / "artifacts").mkdir(exist_ok=True)
-    (ROOT / "artifacts" / "kill9.json").write_text(json.dumps({"kills": KILLS, "loadable_after": survived, "moments": moments}))
+    (ROOT / "artifacts" / "kill9.json").write_text(
+        json.dumps({"kills": KILLS, "loadable_after": survived, "moments": moments})
+    )
     assert survived == KILLS
 
 
 def _mount_tmpfs(path: Path, size: str) -> bool:
     path.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True).returncode == 0
+    return (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+        ).returncode
+        == 0
+    )
 
 
 def test_a_disk_that_fills_during_saving_fails_the_run_not_the_model(generated_pets, tmp_path):
@@ -66,7 +94,9 @@ def test_a_disk_that_fills_during_saving_fails_the_run_not_the_model(generated_p
         before = Config(weights_dir=weights).model_path
         digest = file_sha256(before)
         filler = weights / "filler"
-        with open(filler, "wb") as file:  # leave about 20 KB free: the next model (about 50 KB) cannot fit
+        with open(
+            filler, "wb"
+        ) as file:  # leave about 20 KB free: the next model (about 50 KB) cannot fit
             free = os.statvfs(weights).f_bavail * os.statvfs(weights).f_frsize
             file.write(b"\0" * max(free - 20_000, 0))
         with pytest.raises(OSError):
@@ -93,7 +123,9 @@ def test_two_requests_at_once_exactly_one_runs(tmp_path):
     for attempt in range(20):
         weights = tmp_path / f"w{attempt}"
         barrier, results = Barrier(2), Queue()
-        workers = [Process(target=_request, args=(str(weights), barrier, results)) for _ in range(2)]
+        workers = [
+            Process(target=_request, args=(str(weights), barrier, results)) for _ in range(2)
+        ]
         for worker in workers:
             worker.start()
         for worker in workers:

@@ -1,4 +1,5 @@
-"""Fuzzing the loader the app and the CLI share: random bytes and mutated real images, 10,000 cases in all.
+"""Fuzzing the loader the app and the CLI share: random bytes and mutated real images, 10,000 cases
+in all.
 Every case ends as an upright RGB image or a one-line ImageError: no other exception, no hang."""
 
 import io
@@ -21,7 +22,14 @@ def seeds() -> list[bytes]:
     rng = np.random.default_rng(0)
     photo = Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
     out = []
-    for fmt, options in [("JPEG", {}), ("JPEG", {"progressive": True}), ("PNG", {}), ("WEBP", {}), ("GIF", {}), ("BMP", {})]:
+    for fmt, options in [
+        ("JPEG", {}),
+        ("JPEG", {"progressive": True}),
+        ("PNG", {}),
+        ("WEBP", {}),
+        ("GIF", {}),
+        ("BMP", {}),
+    ]:
         buffer = io.BytesIO()
         photo.save(buffer, format=fmt, **options)
         out.append(buffer.getvalue())
@@ -42,15 +50,22 @@ def check(data: bytes) -> None:
     OUTCOMES["decoded"] += 1
 
 
-@settings(max_examples=CASES, deadline=2000, derandomize=True, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=CASES, deadline=2000, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 @given(st.binary(max_size=4096))
 def test_random_bytes(data):
     check(data)
 
 
-@settings(max_examples=CASES, deadline=2000, derandomize=True, suppress_health_check=list(HealthCheck))
-@given(st.sampled_from(range(len(SEEDS))), st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=12),
-       st.one_of(st.none(), st.integers(0, 10**6)))
+@settings(
+    max_examples=CASES, deadline=2000, derandomize=True, suppress_health_check=list(HealthCheck)
+)
+@given(
+    st.sampled_from(range(len(SEEDS))),
+    st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=12),
+    st.one_of(st.none(), st.integers(0, 10**6)),
+)
 def test_mutated_images(seed, flips, cut):
     data = bytearray(SEEDS[seed])
     for position, value in flips:

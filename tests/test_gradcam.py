@@ -13,11 +13,14 @@ CAT, DOG = 0, 1
 
 
 def golden_model() -> keras.Model:
-    """4x4x1 input -> two all-ones 3x3 filters (biases -50, -75, ReLU) -> channel-first flatten -> +-1 dense."""
+    """4x4x1 input -> two all-ones 3x3 filters (biases -50, -75, ReLU) -> channel-first flatten ->
+    +-1 dense."""
     inputs = keras.Input((4, 4, 1))
     conv = keras.layers.Conv2D(2, 3, activation="relu", name="conv")
     x = conv(inputs)
-    x = keras.layers.Permute((3, 1, 2))(x)  # (2, 2, 2) channel-first, so the dense weights read per channel
+    x = keras.layers.Permute((3, 1, 2))(
+        x
+    )  # (2, 2, 2) channel-first, so the dense weights read per channel
     x = keras.layers.Flatten()(x)
     dense = keras.layers.Dense(1, use_bias=False)
     logit = dense(x)
@@ -30,9 +33,11 @@ def test_golden_case_worked_by_hand():
     # Input 0..15 row-major. Each 3x3 window sums to 9*(4i+j) + 45: [[45, 54], [81, 90]].
     # Channel 1 (bias -50, ReLU): [[0, 4], [31, 40]];  channel 2 (bias -75): [[0, 0], [6, 15]].
     # Logit z = (0 + 4 + 31 - 40) + (0 - 0 - 6 - 15) = -26, so the model predicts class 0 (cat).
-    # dz/dA is the dense weights: channel 1 [[1, 1], [1, -1]] -> mean 0.5; channel 2 [[1, -1], [-1, -1]] -> -0.5.
+    # dz/dA is the dense weights: channel 1 [[1, 1], [1, -1]] -> mean 0.5; channel 2 [[1, -1], [-1,
+    # -1]] -> -0.5.
     # "dog" map = 0.5 * ch1 - 0.5 * ch2 = [[0, 2], [12.5, 12.5]] -> normalised [[0, 0.16], [1, 1]].
-    # "cat" explains -z: every weight flips sign, the map is [[0, -2], [-12.5, -12.5]] -> ReLU -> all zero.
+    # "cat" explains -z: every weight flips sign, the map is [[0, -2], [-12.5, -12.5]] -> ReLU ->
+    # all zero.
     image = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
     cam = GradCAM(golden_model(), ["conv"])
 
@@ -50,7 +55,8 @@ def test_golden_case_worked_by_hand():
 
 
 def test_bright_quadrant_lights_up_its_quadrant():
-    # A 1x1 conv that sums the channels and a mean-pooled +1 head: the heat sits where the light is.
+    # A 1x1 conv that sums the channels and a mean-pooled +1 head: the heat sits where the light
+    # is.
     inputs = keras.Input((8, 8, 3))
     conv = keras.layers.Conv2D(1, 1, use_bias=False, name="conv")
     x = keras.layers.GlobalAveragePooling2D()(conv(inputs))
@@ -59,7 +65,11 @@ def test_bright_quadrant_lights_up_its_quadrant():
     image = np.zeros((1, 8, 8, 3), np.float32)
     image[0, :4, 4:] = 1.0  # top-right quadrant
     heatmap = normalize(GradCAM(model, ["conv"])(image, DOG)["maps"]["conv"][0])
-    assert (heatmap[:4, 4:] == 1).all() and (heatmap[4:, :] == 0).all() and (heatmap[:, :4] == 0).all()
+    assert (
+        (heatmap[:4, 4:] == 1).all()
+        and (heatmap[4:, :] == 0).all()
+        and (heatmap[:, :4] == 0).all()
+    )
 
 
 def test_one_logit_head_explains_cat_by_the_negated_logit():
@@ -75,7 +85,9 @@ def test_one_logit_head_explains_cat_by_the_negated_logit():
 def test_parity_with_tf_keras_vis(tiny, class_index):
     from tf_keras_vis.gradcam import Gradcam
 
-    images = np.random.default_rng(1).uniform(0, 255, (3, TINY_SIZE, TINY_SIZE, 3)).astype(np.float32)
+    images = (
+        np.random.default_rng(1).uniform(0, 255, (3, TINY_SIZE, TINY_SIZE, 3)).astype(np.float32)
+    )
     sign = 1.0 if class_index == DOG else -1.0
     reference = Gradcam(tiny, clone=True)(
         lambda output: sign * output[:, 0],
@@ -90,13 +102,17 @@ def test_parity_with_tf_keras_vis(tiny, class_index):
 
 
 def test_batch_equals_one_at_a_time(tiny):
-    images = np.random.default_rng(2).uniform(0, 255, (4, TINY_SIZE, TINY_SIZE, 3)).astype(np.float32)
+    images = (
+        np.random.default_rng(2).uniform(0, 255, (4, TINY_SIZE, TINY_SIZE, 3)).astype(np.float32)
+    )
     cam = GradCAM(tiny, ["conv_a", "conv_b"])
     batch = cam(images, PREDICTED)
     for i in range(4):
         single = cam(images[i : i + 1], PREDICTED)
         for layer in ("conv_a", "conv_b"):
-            np.testing.assert_allclose(batch["maps"][layer][i], single["maps"][layer][0], rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(
+                batch["maps"][layer][i], single["maps"][layer][0], rtol=1e-5, atol=1e-6
+            )
         assert batch["class_index"][i] == single["class_index"][0]
 
 
@@ -118,10 +134,14 @@ def test_nested_model_explained_as_its_flattened_copy():
     )
     flat.set_weights(nested.get_weights())
 
-    images = np.random.default_rng(4).uniform(0, 255, (2, TINY_SIZE, TINY_SIZE, 3)).astype(np.float32)
+    images = (
+        np.random.default_rng(4).uniform(0, 255, (2, TINY_SIZE, TINY_SIZE, 3)).astype(np.float32)
+    )
     copy = flatten_model(nested)
     assert "conv_b" in [layer.name for layer in copy.layers]
-    np.testing.assert_allclose(copy.predict(images, verbose=0), nested.predict(images, verbose=0), rtol=1e-6)
+    np.testing.assert_allclose(
+        copy.predict(images, verbose=0), nested.predict(images, verbose=0), rtol=1e-6
+    )
     ours = GradCAM(nested, ["conv_b"])(images, DOG)["maps"]["conv_b"]
     expected = GradCAM(flat, ["conv_b"])(images, DOG)["maps"]["conv_b"]
     np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
@@ -129,13 +149,17 @@ def test_nested_model_explained_as_its_flattened_copy():
 
 
 def test_repeated_calls_identical_and_nothing_mutated(tiny):
-    images = np.random.default_rng(5).uniform(0, 255, (2, TINY_SIZE, TINY_SIZE, 3)).astype(np.float32)
+    images = (
+        np.random.default_rng(5).uniform(0, 255, (2, TINY_SIZE, TINY_SIZE, 3)).astype(np.float32)
+    )
     before_images = images.copy()
     before_weights = [w.copy() for w in tiny.get_weights()]
     before_layers = [layer.name for layer in tiny.layers]
     cam = GradCAM(tiny, ["conv_a"])
     first, second = cam(images), cam(images)
-    np.testing.assert_array_equal(first["maps"]["conv_a"], second["maps"]["conv_a"])  # dropout is off
+    np.testing.assert_array_equal(
+        first["maps"]["conv_a"], second["maps"]["conv_a"]
+    )  # dropout is off
     np.testing.assert_array_equal(images, before_images)
     for after, before in zip(tiny.get_weights(), before_weights):
         np.testing.assert_array_equal(after, before)
@@ -144,12 +168,18 @@ def test_repeated_calls_identical_and_nothing_mutated(tiny):
 
 
 def test_keras_round_trip_keeps_the_maps(tiny, tmp_path):
-    images = np.random.default_rng(6).uniform(0, 255, (2, TINY_SIZE, TINY_SIZE, 3)).astype(np.float32)
-    path = save_classifier(tiny, ModelInfo(image_size=TINY_SIZE, backbone="tiny"), tmp_path / "model.keras")
+    images = (
+        np.random.default_rng(6).uniform(0, 255, (2, TINY_SIZE, TINY_SIZE, 3)).astype(np.float32)
+    )
+    path = save_classifier(
+        tiny, ModelInfo(image_size=TINY_SIZE, backbone="tiny"), tmp_path / "model.keras"
+    )
     loaded = load_classifier(path).model
     for layer in ("conv_a", "conv_b"):
         np.testing.assert_allclose(
-            GradCAM(loaded, [layer])(images)["maps"][layer], GradCAM(tiny, [layer])(images)["maps"][layer], rtol=1e-6
+            GradCAM(loaded, [layer])(images)["maps"][layer],
+            GradCAM(tiny, [layer])(images)["maps"][layer],
+            rtol=1e-6,
         )
 
 

@@ -3,7 +3,6 @@
 import io
 
 import cv2
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -20,7 +19,14 @@ def encoded(image: Image.Image, fmt: str, **options) -> bytes:
 
 def gradient_rgb(width=40, height=20) -> Image.Image:
     x = np.linspace(0, 255, width, dtype=np.uint8)
-    rgb = np.stack([np.tile(x, (height, 1)), np.full((height, width), 100, np.uint8), np.zeros((height, width), np.uint8)], -1)
+    rgb = np.stack(
+        [
+            np.tile(x, (height, 1)),
+            np.full((height, width), 100, np.uint8),
+            np.zeros((height, width), np.uint8),
+        ],
+        -1,
+    )
     return Image.fromarray(rgb)
 
 
@@ -33,7 +39,9 @@ def test_common_formats_decode_to_rgb_uint8(fmt):
 
 def test_cmyk_greyscale_and_palette_become_rgb():
     for mode in ("CMYK", "L", "P"):
-        photo = load_image(encoded(gradient_rgb().convert(mode), "JPEG" if mode == "CMYK" else "PNG"))
+        photo = load_image(
+            encoded(gradient_rgb().convert(mode), "JPEG" if mode == "CMYK" else "PNG")
+        )
         assert photo.shape == (20, 40, 3), mode
     grey = load_image(encoded(Image.new("L", (4, 4), 77), "PNG"))
     assert (grey == 77).all()
@@ -115,7 +123,12 @@ def test_real_photos_load(pets):
 def test_progressive_jpeg_animated_webp_and_16_bit_rgb_png():
     assert load_image(encoded(gradient_rgb(), "JPEG", progressive=True)).shape == (20, 40, 3)
     frames = [Image.new("RGB", (6, 6), colour) for colour in ((250, 0, 0), (0, 0, 250))]
-    assert load_image(encoded(frames[0], "WEBP", save_all=True, append_images=frames[1:], lossless=True))[0, 0, 0] > 200
+    assert (
+        load_image(
+            encoded(frames[0], "WEBP", save_all=True, append_images=frames[1:], lossless=True)
+        )[0, 0, 0]
+        > 200
+    )
     import cv2
 
     deep = np.zeros((3, 4, 3), np.uint16)
@@ -138,7 +151,9 @@ def test_absurd_shapes_are_explained(tiny_weights):
 
 def test_heic_and_oversized_files_are_refused_with_one_line(tmp_path):
     heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 100
-    with pytest.raises(ImageError, match="HEIC/HEIF photo, which this app cannot read: export it as JPEG"):
+    with pytest.raises(
+        ImageError, match="HEIC/HEIF photo, which this app cannot read: export it as JPEG"
+    ):
         load_image(heic, name="IMG_0001.HEIC")
     with pytest.raises(ImageError, match="over the 0 MB limit"):
         load_image(encoded(gradient_rgb(), "PNG"), config=Config(max_bytes=100))
@@ -149,7 +164,8 @@ def test_heic_and_oversized_files_are_refused_with_one_line(tmp_path):
 
 
 def test_display_size_decode_gives_the_full_size_model_input(pets):
-    """The app decodes a 12-MP JPEG at display size; its 224 px model input must match the full decode's."""
+    """The app decodes a 12-MP JPEG at display size; its 224 px model input must match the full
+    decode's."""
     from core.images import encode_jpeg, to_model_input
 
     photo = load_image(sorted((pets / "validation" / "dogs").glob("*.jpg"))[5])
@@ -158,5 +174,7 @@ def test_display_size_decode_gives_the_full_size_model_input(pets):
     assert full.shape == (3024, 4032, 3) and display.shape == (768, 1024, 3)
     gap = np.abs(to_model_input([full], 224) - to_model_input([display], 224))
     assert gap.mean() < 0.5 and np.percentile(gap, 99) <= 2.0, (gap.mean(), np.percentile(gap, 99))
-    small = load_image(encode_jpeg(photo), max_side=1024)  # smaller than the display size: untouched
+    small = load_image(
+        encode_jpeg(photo), max_side=1024
+    )  # smaller than the display size: untouched
     assert small.shape == photo.shape

@@ -1,4 +1,5 @@
-"""Many users: 8 concurrent browser sessions against one real server (ResNet-50), and 500 explanations in one
+"""Many users: 8 concurrent browser sessions against one real server (ResNet-50), and 500
+explanations in one
 process. Each writes its figures to artifacts/ for the README."""
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ import statistics
 import tempfile
 import threading
 import time
-
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +19,18 @@ from core.config import ROOT
 from core.explain import Explainer
 from core.images import load_image
 from core.model import ModelInfo, build_classifier, load_classifier, save_classifier
+from tests.browser_support import (
+    CHROMIUM,
+    DRIVER,
+    chrome,
+    images,
+    press,
+    streamlit_server,
+    text,
+    upload,
+    wait,
+)
 from tests.conftest import PETS, make_pets
-from tests.browser_support import CHROMIUM, DRIVER, chrome, images, press, streamlit_server, text, upload, wait
 
 pytestmark = [pytest.mark.browser, pytest.mark.resnet]
 SESSIONS = 8
@@ -29,14 +39,20 @@ SESSIONS = 8
 @pytest.fixture(scope="module")
 def resnet_weights(tmp_path_factory):
     folder = tmp_path_factory.mktemp("resnet") / "weights"
-    save_classifier(build_classifier("none"), ModelInfo(backbone_weights="none"), folder / "model.keras")
+    save_classifier(
+        build_classifier("none"), ModelInfo(backbone_weights="none"), folder / "model.keras"
+    )
     return folder
 
 
 def photos_for_sessions(tmp_path, pets) -> list:
     if (pets / "validation").is_dir():
         return sorted((pets / "validation").rglob("*.jpg"))[:: 200 // SESSIONS][:SESSIONS]
-    return sorted(make_pets(tmp_path / "photos", n_train=0, n_validation=SESSIONS // 2, size=96).rglob("*.png"))
+    return sorted(
+        make_pets(tmp_path / "photos", n_train=0, n_validation=SESSIONS // 2, size=96).rglob(
+            "*.png"
+        )
+    )
 
 
 def session(url: str, photo, expected: str, results: list, errors: list) -> None:
@@ -55,14 +71,22 @@ def session(url: str, photo, expected: str, results: list, errors: list) -> None
         start = time.perf_counter()
         press(driver, "Heatmap opacity (alpha)", "\ue014")  # arrow right
         wait(driver, lambda d: len(images(d)) >= 3 and images(d)[2] != overlay, 120)
-        results.append({"photo": photo.name, "upload_s": upload_seconds, "slider_s": time.perf_counter() - start})
+        results.append(
+            {
+                "photo": photo.name,
+                "upload_s": upload_seconds,
+                "slider_s": time.perf_counter() - start,
+            }
+        )
     except Exception as error:  # collected and asserted on in the main thread
         errors.append(f"{photo.name}: {type(error).__name__}: {str(error)[:200]}")
     finally:
         driver.quit()
 
 
-@pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="Debian's chromium and chromium-driver are not installed")
+@pytest.mark.skipif(
+    not (CHROMIUM and DRIVER), reason="Debian's chromium and chromium-driver are not installed"
+)
 def test_eight_concurrent_sessions_each_see_their_own_photo(resnet_weights, tmp_path):
     photos = photos_for_sessions(tmp_path, PETS)
     assert len(photos) == SESSIONS
@@ -70,23 +94,40 @@ def test_eight_concurrent_sessions_each_see_their_own_photo(resnet_weights, tmp_
     expected = {}
     for photo in photos:
         explanation = explainer.explain([load_image(photo)])[0]
-        expected[photo] = f"{explanation.label} ({explanation.probabilities[explanation.label]:.1%})"
+        expected[photo] = (
+            f"{explanation.label} ({explanation.probabilities[explanation.label]:.1%})"
+        )
     with streamlit_server({"CATDOG_WEIGHTS_DIR": str(resnet_weights)}) as (url, server):
         warm_up, errors = [], []
-        session(url, photos[0], expected[photos[0]], warm_up, errors)  # loads the model once (cold start: not measured)
+        session(
+            url, photos[0], expected[photos[0]], warm_up, errors
+        )  # loads the model once (cold start: not measured)
         results = []
-        threads = [threading.Thread(target=session, args=(url, photo, expected[photo], results, errors)) for photo in photos]
+        threads = [
+            threading.Thread(target=session, args=(url, photo, expected[photo], results, errors))
+            for photo in photos
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(600)
-        peak_kib = int(next(line.split()[1] for line in open(f"/proc/{server.pid}/status") if line.startswith("VmHWM")))
+        peak_kib = int(
+            next(
+                line.split()[1]
+                for line in open(f"/proc/{server.pid}/status")
+                if line.startswith("VmHWM")
+            )
+        )
     assert errors == [] and len(results) == SESSIONS
     uploads = sorted(r["upload_s"] for r in results)
     sliders = sorted(r["slider_s"] for r in results)
-    figures = {"sessions": SESSIONS, "cold_start_upload_s": warm_up[0]["upload_s"], "upload_to_prediction_s": {"p50": statistics.median(uploads), "p95": _p95(uploads)},
-               "slider_to_new_overlay_s": {"p50": statistics.median(sliders), "p95": _p95(sliders)},
-               "server_peak_rss_mib": peak_kib / 1024}
+    figures = {
+        "sessions": SESSIONS,
+        "cold_start_upload_s": warm_up[0]["upload_s"],
+        "upload_to_prediction_s": {"p50": statistics.median(uploads), "p95": _p95(uploads)},
+        "slider_to_new_overlay_s": {"p50": statistics.median(sliders), "p95": _p95(sliders)},
+        "server_peak_rss_mib": peak_kib / 1024,
+    }
     _write("load.json", figures)
 
 
@@ -100,19 +141,34 @@ def _write(name: str, figures: dict) -> None:
 
 
 def _rss_mib() -> float:
-    return int(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmRSS"))) / 1024
+    return (
+        int(
+            next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmRSS"))
+        )
+        / 1024
+    )
 
 
 def test_500_explanations_do_not_grow_memory(resnet_weights):
     explainer = Explainer(load_classifier(resnet_weights / "model.keras"))
     rng = np.random.default_rng(0)
-    photos = [rng.integers(0, 256, (rng.integers(100, 400), rng.integers(100, 400), 3), dtype=np.uint8) for _ in range(10)]
+    photos = [
+        rng.integers(0, 256, (rng.integers(100, 400), rng.integers(100, 400), 3), dtype=np.uint8)
+        for _ in range(10)
+    ]
     for photo in photos * 5:  # warm up: traces, allocator pools
         explainer.explain([photo])
     before = _rss_mib()
     for i in range(500):
         explainer.explain([photos[i % len(photos)]])
     growth = _rss_mib() - before
-    _write("memory.json", {"explanations": 500, "rss_before_mib": before, "growth_mib": growth,
-                           "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+    _write(
+        "memory.json",
+        {
+            "explanations": 500,
+            "rss_before_mib": before,
+            "growth_mib": growth,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        },
+    )
     assert growth < 64, f"RSS grew {growth:.1f} MiB over 500 explanations"

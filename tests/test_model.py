@@ -1,4 +1,5 @@
-"""The classifier: flat ResNet-50, its preprocessing, weights files, sidecar checks, zero-shot fold."""
+"""The classifier: flat ResNet-50, its preprocessing, weights files, sidecar checks, zero-shot
+fold."""
 
 import json
 
@@ -46,21 +47,30 @@ def test_classifier_is_one_flat_graph_with_frozen_batchnorm():
     for stage in Config().stage_layers:
         assert stage in names
     assert model.input_shape == (None, 224, 224, 3) and model.output_shape == (None, 1)
-    batchnorms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    batchnorms = [
+        layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)
+    ]
     assert len(batchnorms) == 53 and not any(layer.trainable for layer in batchnorms)
 
 
 @pytest.mark.resnet
 def test_backbone_weights_from_a_local_file(tmp_path):
-    # A weights file the test writes from a randomly initialised ResNet-50 stands in for ImageNet's.
+    # A weights file the test writes from a randomly initialised ResNet-50 stands in for
+    # ImageNet's.
     keras.utils.set_random_seed(7)
-    source = keras.applications.ResNet50(include_top=False, weights=None, input_shape=(224, 224, 3))
+    source = keras.applications.ResNet50(
+        include_top=False, weights=None, input_shape=(224, 224, 3)
+    )
     path = tmp_path / "resnet50_notop.weights.h5"
     source.save_weights(path)
     model = build_classifier(str(path))
-    np.testing.assert_array_equal(model.get_layer("conv1_conv").get_weights()[0], source.get_layer("conv1_conv").get_weights()[0])
     np.testing.assert_array_equal(
-        model.get_layer("conv5_block3_3_conv").get_weights()[0], source.get_layer("conv5_block3_3_conv").get_weights()[0]
+        model.get_layer("conv1_conv").get_weights()[0],
+        source.get_layer("conv1_conv").get_weights()[0],
+    )
+    np.testing.assert_array_equal(
+        model.get_layer("conv5_block3_3_conv").get_weights()[0],
+        source.get_layer("conv5_block3_3_conv").get_weights()[0],
     )
     with pytest.raises(ModelError, match="does not exist"):
         build_classifier(str(tmp_path / "absent.h5"))
@@ -81,7 +91,11 @@ def test_imagenet_download_failure_is_one_clear_sentence(monkeypatch, tmp_path):
     with pytest.raises(ModelError) as caught:
         build_classifier("imagenet")
     message = str(caught.value)
-    assert "\n" not in message and "could not be downloaded" in message and "CATDOG_BACKBONE_WEIGHTS" in message
+    assert (
+        "\n" not in message
+        and "could not be downloaded" in message
+        and "CATDOG_BACKBONE_WEIGHTS" in message
+    )
     with pytest.raises(ModelError, match="no zero-shot fallback"):
         load_default(Config(weights_dir=tmp_path / "no-weights", imagenet_weights=""))
 
@@ -89,7 +103,9 @@ def test_imagenet_download_failure_is_one_clear_sentence(monkeypatch, tmp_path):
 @pytest.mark.resnet
 def test_zero_shot_from_a_local_with_top_file(tmp_path):
     keras.utils.set_random_seed(8)
-    source = keras.applications.ResNet50(include_top=True, weights=None, classifier_activation=None)
+    source = keras.applications.ResNet50(
+        include_top=True, weights=None, classifier_activation=None
+    )
     path = tmp_path / "resnet50.weights.h5"
     source.save_weights(path)
     classifier = build_zero_shot(str(path))
@@ -99,7 +115,9 @@ def test_zero_shot_from_a_local_with_top_file(tmp_path):
     # Reference: the source model's own ImageNet logits on the same input, folded by hand.
     inputs = keras.applications.resnet50.preprocess_input(to_model_input([photo], 224))
     logits = source.predict(inputs, verbose=0)[0]
-    log_odds = np.logaddexp.reduce(logits[list(IMAGENET_DOGS)]) - np.logaddexp.reduce(logits[list(IMAGENET_CATS)])
+    log_odds = np.logaddexp.reduce(logits[list(IMAGENET_DOGS)]) - np.logaddexp.reduce(
+        logits[list(IMAGENET_CATS)]
+    )
     assert explanation.score == pytest.approx(log_odds, rel=1e-3, abs=1e-3)
     assert explanation.probabilities["dog"] == pytest.approx(1 / (1 + np.exp(-log_odds)), abs=1e-4)
     top = int(np.argmax(logits))
@@ -114,13 +132,22 @@ def test_save_load_round_trip_with_sidecar(tiny, tmp_path):
     assert sidecar["class_names"] == ["cat", "dog"] and len(sidecar["sha256"]) == 64
     loaded = load_classifier(path)
     assert loaded.info.trained_on == "pets" and loaded.info.val_accuracy == 0.5
-    images = np.random.default_rng(3).uniform(0, 255, (2, TINY_SIZE, TINY_SIZE, 3)).astype(np.float32)
-    np.testing.assert_allclose(loaded.model.predict(images, verbose=0), tiny.predict(images, verbose=0), rtol=1e-6)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json", "model.keras"]  # no temporaries left
+    images = (
+        np.random.default_rng(3).uniform(0, 255, (2, TINY_SIZE, TINY_SIZE, 3)).astype(np.float32)
+    )
+    np.testing.assert_allclose(
+        loaded.model.predict(images, verbose=0), tiny.predict(images, verbose=0), rtol=1e-6
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "model.json",
+        "model.keras",
+    ]  # no temporaries left
 
 
 def test_mismatched_or_broken_models_are_refused(tiny, tmp_path):
-    path = save_classifier(tiny, ModelInfo(image_size=TINY_SIZE, backbone="tiny"), tmp_path / "model.keras")
+    path = save_classifier(
+        tiny, ModelInfo(image_size=TINY_SIZE, backbone="tiny"), tmp_path / "model.keras"
+    )
     sidecar = path.with_suffix(".json")
     good = json.loads(sidecar.read_text())
 
@@ -147,7 +174,9 @@ def test_mismatched_or_broken_models_are_refused(tiny, tmp_path):
 
 
 def test_failed_save_keeps_the_previous_model(tiny, tmp_path, monkeypatch):
-    path = save_classifier(tiny, ModelInfo(image_size=TINY_SIZE, backbone="tiny"), tmp_path / "model.keras")
+    path = save_classifier(
+        tiny, ModelInfo(image_size=TINY_SIZE, backbone="tiny"), tmp_path / "model.keras"
+    )
     before = path.read_bytes()
     other = tiny_model(seed=9)
 
@@ -166,12 +195,16 @@ def test_safe_mode_refuses_lambda_layers(tmp_path):
     x = keras.layers.Lambda(lambda t: t * 2.0)(inputs)
     x = keras.layers.Conv2D(2, 3, name="conv")(x)
     model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.GlobalAveragePooling2D()(x)))
-    path = save_classifier(model, ModelInfo(image_size=TINY_SIZE, backbone="tiny"), tmp_path / "model.keras")
+    path = save_classifier(
+        model, ModelInfo(image_size=TINY_SIZE, backbone="tiny"), tmp_path / "model.keras"
+    )
     with pytest.raises(ModelError, match="not a loadable Keras model"):
         load_classifier(path)
 
 
 def test_a_model_that_is_not_the_architecture_its_sidecar_names_is_refused(tiny, tmp_path):
-    path = save_classifier(tiny, ModelInfo(image_size=TINY_SIZE, backbone="ResNet50"), tmp_path / "model.keras")
+    path = save_classifier(
+        tiny, ModelInfo(image_size=TINY_SIZE, backbone="ResNet50"), tmp_path / "model.keras"
+    )
     with pytest.raises(ModelError, match="is not a ResNet-50 \\(no conv5_block3_out layer\\)"):
         load_classifier(path)

@@ -1,4 +1,5 @@
-"""Colouring and blending: at the photo's own size, exact at the ends of alpha, colour and I/O kept apart."""
+"""Colouring and blending: at the photo's own size, exact at the ends of alpha, colour and I/O kept
+apart."""
 
 import numpy as np
 import pytest

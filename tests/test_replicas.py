@@ -1,5 +1,7 @@
-"""Two app replicas (`streamlit run` twice) on one weights folder, as behind a load balancer: one run at a time
-across both, a run published by one is used by the other, and a stale lease is reclaimed. Driven in Chromium."""
+"""Two app replicas (`streamlit run` twice) on one weights folder, as behind a load balancer: one
+run at a time
+across both, a run published by one is used by the other, and a stale lease is reclaimed. Driven in
+Chromium."""
 
 from __future__ import annotations
 
@@ -11,7 +13,10 @@ import pytest
 from tests.browser_support import CHROMIUM, DRIVER, chrome, shot, streamlit_server, text, wait
 from tests.conftest import TINY_SIZE, make_pets, tiny_model
 
-pytestmark = [pytest.mark.browser, pytest.mark.resnet]  # the run trains a ResNet-50 (random weights)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.resnet,
+]  # the run trains a ResNet-50 (random weights)
 if not (CHROMIUM and DRIVER):
     pytest.skip("Debian's chromium and chromium-driver are not installed", allow_module_level=True)
 
@@ -22,7 +27,12 @@ START = "//button[.//p[text()='Start training']]"
 
 def start_training(driver, url: str) -> str:
     driver.get(f"{url}/Training")
-    wait(driver, lambda d: d.find_elements(By.XPATH, START) and d.find_element(By.XPATH, START).is_enabled())
+    wait(
+        driver,
+        lambda d: (
+            d.find_elements(By.XPATH, START) and d.find_element(By.XPATH, START).is_enabled()
+        ),
+    )
     driver.find_element(By.XPATH, START).click()
     wait(driver, lambda d: "Started run" in text(d) or "already in progress" in text(d))
     return text(driver)
@@ -33,26 +43,44 @@ def test_two_replicas_share_one_weights_folder(tmp_path):
     from core.model import ModelInfo, save_classifier
 
     weights = tmp_path / "weights"
-    save_classifier(tiny_model(), ModelInfo(image_size=TINY_SIZE, backbone="tiny", backbone_weights="none"),
-                    weights / "model.keras")
-    env = {"CATDOG_WEIGHTS_DIR": str(weights), "CATDOG_BACKBONE_WEIGHTS": "none",
-           "CATDOG_DATA_DIR": str(make_pets(tmp_path / "data", n_train=30, n_validation=10, size=32))}
+    save_classifier(
+        tiny_model(),
+        ModelInfo(image_size=TINY_SIZE, backbone="tiny", backbone_weights="none"),
+        weights / "model.keras",
+    )
+    env = {
+        "CATDOG_WEIGHTS_DIR": str(weights),
+        "CATDOG_BACKBONE_WEIGHTS": "none",
+        "CATDOG_DATA_DIR": str(make_pets(tmp_path / "data", n_train=30, n_validation=10, size=32)),
+    }
     with streamlit_server(env) as (one, _), streamlit_server(env) as (two, _):
         driver = chrome(profile=tmp_path / "profile")
         try:
             driver.get(two)
-            wait(driver, lambda d: "Model: fine-tuned tiny" in text(d) and "trained on" not in text(d))
+            wait(
+                driver,
+                lambda d: "Model: fine-tuned tiny" in text(d) and "trained on" not in text(d),
+            )
             assert "Started run" in start_training(driver, one)
-            assert "already in progress" in start_training(driver, two)  # one run at a time across both
+            assert "already in progress" in start_training(
+                driver, two
+            )  # one run at a time across both
             driver.get(f"{one}/Training")
             wait(driver, lambda d: ": done" in text(d), 300)
             driver.get(two)  # the other replica's next rerun uses the published model
             wait(driver, lambda d: "trained on" in text(d) and str(tmp_path / "data") in text(d))
             shot(driver, "replicas-published")
 
-            stale = {"host": "replica-on-another-host", "pid": 1, "since": 0, "run_dir": None,
-                     "heartbeat": time.time() - LEASE_SECONDS - 1}
-            (weights / LOCK).write_text(json.dumps(stale))  # a holder that stopped renewing its lease
+            stale = {
+                "host": "replica-on-another-host",
+                "pid": 1,
+                "since": 0,
+                "run_dir": None,
+                "heartbeat": time.time() - LEASE_SECONDS - 1,
+            }
+            (weights / LOCK).write_text(
+                json.dumps(stale)
+            )  # a holder that stopped renewing its lease
             assert "Started run" in start_training(driver, two)  # reclaimed
             discard = "//button[.//p[text()='Stop, discard this run']]"
             wait(driver, lambda d: d.find_elements(By.XPATH, discard), 120)

@@ -1,4 +1,5 @@
-"""Training: learns what the data allows, cached = uncached, stops cleanly, one run at a time, never loses a model."""
+"""Training: learns what the data allows, cached = uncached, stops cleanly, one run at a time,
+never loses a model."""
 
 import json
 import os
@@ -21,14 +22,18 @@ from core.monitor import PROGRESS, read_json, request_stop
 from core.train import TrainConfig, extract_features, train_head_cached, train_head_uncached
 from tests.conftest import tiny_model
 
-FAST = TrainConfig(epochs=40, learning_rate=0.05, patience=40, backbone_weights="none", strategy="default")
+FAST = TrainConfig(
+    epochs=40, learning_rate=0.05, patience=40, backbone_weights="none", strategy="default"
+)
 
 
 def test_tiny_model_learns_separable_data(generated_pets, tmp_path):
     weights = tmp_path / "weights"
     state = jobs.run(generated_pets, weights, FAST, build=tiny_model)
     assert state["state"] == "done" and state["report"]["accuracy"] == 1.0
-    assert state["report"]["confusion"] == [[4, 0], [0, 4]] and state["report"]["misclassified"] == []
+    assert (
+        state["report"]["confusion"] == [[4, 0], [0, 4]] and state["report"]["misclassified"] == []
+    )
     classifier = load_default(Config(weights_dir=weights))
     assert classifier.info.class_names == ("cat", "dog") and classifier.info.val_accuracy == 1.0
     assert (weights / "current").resolve() == Path(state["run_dir"]).resolve()
@@ -46,9 +51,14 @@ def test_cached_and_uncached_head_training_agree(generated_pets):
     np.testing.assert_allclose(features, backbone.predict(images, verbose=0), rtol=1e-5, atol=1e-5)
     train_head_cached(cached, data, config, flips=False, shuffle=False)
     train_head_uncached(uncached, data, config, augment=False)
-    for a, b in zip(cached.get_layer("logit").get_weights(), uncached.get_layer("logit").get_weights()):
+    for a, b in zip(
+        cached.get_layer("logit").get_weights(), uncached.get_layer("logit").get_weights()
+    ):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
-    assert not np.allclose(cached.get_layer("logit").get_weights()[0], tiny_model(seed=5).get_layer("logit").get_weights()[0])
+    assert not np.allclose(
+        cached.get_layer("logit").get_weights()[0],
+        tiny_model(seed=5).get_layer("logit").get_weights()[0],
+    )
 
 
 @pytest.mark.parametrize("keep", [True, False])
@@ -66,8 +76,13 @@ def test_stop_request_keeps_or_discards(generated_pets, tmp_path, keep):
 
     stopper = threading.Thread(target=stop_after_three_epochs, daemon=True)
     stopper.start()
-    state = jobs.run(generated_pets, weights, TrainConfig(epochs=10_000, patience=10_000, strategy="default"),
-                     build=tiny_model, run_dir=run_dir)
+    state = jobs.run(
+        generated_pets,
+        weights,
+        TrainConfig(epochs=10_000, patience=10_000, strategy="default"),
+        build=tiny_model,
+        run_dir=run_dir,
+    )
     epochs_run = len(state["history"]["head"]["val_loss"])
     assert 3 <= epochs_run < 10_000
     if keep:
@@ -99,8 +114,24 @@ def test_lock_refuses_a_second_run_and_reclaims_a_stale_one(tmp_path, generated_
     jobs.acquire_lock(weights, weights / "runs" / "a")
     with pytest.raises(lease.Busy, match="already in progress \\(since"):
         jobs.acquire_lock(weights, weights / "runs" / "b")
-    code = subprocess.run([sys.executable, "-m", "core", "train", "--data", str(generated_pets), "--out", str(weights),
-                           "--backbone-weights", "none"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    code = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "core",
+            "train",
+            "--data",
+            str(generated_pets),
+            "--out",
+            str(weights),
+            "--backbone-weights",
+            "none",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert code.returncode == 2 and "already in progress" in code.stderr
     jobs.release_lock(weights)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -118,7 +149,8 @@ from core.train import TrainConfig
 from tests.conftest import tiny_model
 run_dir = new_run_dir(sys.argv[2])
 jobs.acquire_lock(sys.argv[2], run_dir)  # as `python -m core train` does
-jobs.run(sys.argv[1], sys.argv[2], TrainConfig(epochs=100000, patience=100000, strategy="default"), build=tiny_model,
+jobs.run(sys.argv[1], sys.argv[2], TrainConfig(epochs=100000, patience=100000, strategy="default"),
+build=tiny_model,
          run_dir=run_dir)
 """
 
@@ -129,7 +161,9 @@ def test_kill_9_mid_epoch_leaves_the_previous_model_loadable(generated_pets, tmp
     previous = Config(weights_dir=weights).model_path
     digest = file_sha256(previous)
     for delay in (0.0, 0.3, 1.0):  # wherever the head phase is once it has started, plus a little
-        process = subprocess.Popen([sys.executable, "-c", SLOW_RUN, str(generated_pets), str(weights)], cwd=ROOT)
+        process = subprocess.Popen(
+            [sys.executable, "-c", SLOW_RUN, str(generated_pets), str(weights)], cwd=ROOT
+        )
         deadline = time.time() + 120
         while time.time() < deadline and not _in_head_phase(weights):
             time.sleep(0.05)
@@ -137,7 +171,9 @@ def test_kill_9_mid_epoch_leaves_the_previous_model_loadable(generated_pets, tmp
         time.sleep(delay)
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
-        assert Config(weights_dir=weights).model_path == previous and file_sha256(previous) == digest
+        assert (
+            Config(weights_dir=weights).model_path == previous and file_sha256(previous) == digest
+        )
         assert load_default(Config(weights_dir=weights)).info.val_accuracy == 1.0
         assert jobs.latest_run(weights)["state"] == "killed"
 
@@ -156,16 +192,23 @@ from core import jobs
 from core.train import TrainConfig, make_strategy
 from tests.conftest import tiny_model
 replicas = make_strategy("mirrored").num_replicas_in_sync
-state = jobs.run(sys.argv[1], sys.argv[2], TrainConfig(epochs=30, learning_rate=0.05, patience=30, strategy="mirrored"),
+state = jobs.run(sys.argv[1], sys.argv[2], TrainConfig(epochs=30, learning_rate=0.05, patience=30,
+strategy="mirrored"),
                  build=tiny_model)
-print(json.dumps({"replicas": replicas, "state": state["state"], "accuracy": state["report"]["accuracy"],
+print(json.dumps({"replicas": replicas, "state": state["state"], "accuracy":
+state["report"]["accuracy"],
                   "loss": state["history"]["head"]["loss"]}))
 """
 
 
 def test_mirrored_strategy_on_two_logical_cpus_trains(generated_pets, tmp_path):
-    result = subprocess.run([sys.executable, "-c", MIRRORED, str(generated_pets), str(tmp_path / "w")],
-                            capture_output=True, text=True, cwd=ROOT, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", MIRRORED, str(generated_pets), str(tmp_path / "w")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["replicas"] == 2 and figures["state"] == "done"
@@ -175,15 +218,34 @@ def test_mirrored_strategy_on_two_logical_cpus_trains(generated_pets, tmp_path):
 @pytest.mark.resnet
 def test_short_real_run_on_pets_lowers_the_training_loss(pets, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "core", "train", "--data", str(pets), "--epochs", "5", "--patience", "5",
-         "--backbone-weights", "none", "--out", str(tmp_path / "weights")],
-        capture_output=True, text=True, cwd=ROOT, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "core",
+            "train",
+            "--data",
+            str(pets),
+            "--epochs",
+            "5",
+            "--patience",
+            "5",
+            "--backbone-weights",
+            "none",
+            "--out",
+            str(tmp_path / "weights"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     state = jobs.latest_run(tmp_path / "weights")
     loss = state["history"]["head"]["loss"]
     assert state["state"] == "done" and loss[-1] < loss[0]
-    assert state["summary"].startswith("cats: 300 train / 100 validation, dogs: 300 train / 100 validation")
+    assert state["summary"].startswith(
+        "cats: 300 train / 100 validation, dogs: 300 train / 100 validation"
+    )
     assert load_default(Config(weights_dir=tmp_path / "weights")).info.backbone_weights == "none"
 
 
@@ -195,30 +257,56 @@ def test_the_same_seed_gives_the_same_weights_and_maps(generated_pets, tmp_path)
 
     template = tiny_model()
     build = lambda: keras.models.clone_model(template)  # noqa: E731 - fresh random initial weights on every call
-    runs = [jobs.run(generated_pets, tmp_path / f"w{i}", replace(FAST, epochs=3, seed=seed), build=build)
-            for i, seed in enumerate((7, 7, 8))]
+    runs = [
+        jobs.run(
+            generated_pets, tmp_path / f"w{i}", replace(FAST, epochs=3, seed=seed), build=build
+        )
+        for i, seed in enumerate((7, 7, 8))
+    ]
     models = [load_classifier(Path(run["run_dir"]) / "model.keras").model for run in runs]
     images = np.random.default_rng(0).uniform(0, 255, (3, 8, 8, 3)).astype(np.float32)
     for a, b in zip(models[0].get_weights(), models[1].get_weights()):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(GradCAM(models[0], ["conv_b"])(images)["maps"]["conv_b"],
-                                  GradCAM(models[1], ["conv_b"])(images)["maps"]["conv_b"])
-    assert not all(np.array_equal(a, b) for a, b in zip(models[0].get_weights(), models[2].get_weights()))
+    np.testing.assert_array_equal(
+        GradCAM(models[0], ["conv_b"])(images)["maps"]["conv_b"],
+        GradCAM(models[1], ["conv_b"])(images)["maps"]["conv_b"],
+    )
+    assert not all(
+        np.array_equal(a, b) for a, b in zip(models[0].get_weights(), models[2].get_weights())
+    )
 
 
 def test_a_page_started_worker_yields_the_cpu_to_the_app(tmp_path, monkeypatch):
-    code = ("import os, pathlib, tensorflow as tf\nfrom core import jobs\njobs.run_in_background(1)\n"
-            "group = pathlib.Path('/proc/self/autogroup')\n"
-            "print(os.nice(0), tf.config.threading.get_intra_op_parallelism_threads(),"
-            " tf.config.threading.get_inter_op_parallelism_threads(), group.read_text().split()[-1] if group.exists() else 10)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
-                         start_new_session=True).stdout.split()  # its own session, as the worker has
+    code = (
+        "import os, pathlib, tensorflow as tf\nfrom core import "
+        "jobs\njobs.run_in_background(1)\ngroup = "
+        "pathlib.Path('/proc/self/autogroup')\nprint(os.nice(0), "
+        "tf.config.threading.get_intra_op_parallelism_threads(), "
+        "tf.config.threading.get_inter_op_parallelism_threads(), group.read_text().split()[-1] if "
+        "group.exists() else 10)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        start_new_session=True,
+    ).stdout.split()  # its own session, as the worker has
     assert out == [str(min(os.nice(0) + 10, 19)), "1", "1", "10"]
     launched = {}
-    monkeypatch.setattr(jobs.subprocess, "Popen", lambda command, **kwargs: launched.update(kwargs) or
-                        type("Process", (), {"pid": os.getpid()})())
+    monkeypatch.setattr(
+        jobs.subprocess,
+        "Popen",
+        lambda command, **kwargs: (
+            launched.update(kwargs) or type("Process", (), {"pid": os.getpid()})()
+        ),
+    )
     jobs.start_worker(tmp_path / "data", tmp_path / "weights", [])
-    assert launched["env"][jobs.BACKGROUND] == str(max(1, os.cpu_count() - 1)) and launched["start_new_session"]
+    assert (
+        launched["env"][jobs.BACKGROUND] == str(max(1, os.cpu_count() - 1))
+        and launched["start_new_session"]
+    )
     jobs.release_lock(tmp_path / "weights")
 
 
@@ -226,15 +314,30 @@ def test_progress_only_moves_forward_and_counts_photos(generated_pets, tmp_path,
     from core import monitor as monitor_module
 
     written, real = [], monitor_module.write_json
-    monkeypatch.setattr(monitor_module, "write_json", lambda path, data: written.append(dict(data)) or real(path, data))
+    monkeypatch.setattr(
+        monitor_module,
+        "write_json",
+        lambda path, data: written.append(dict(data)) or real(path, data),
+    )
     update = monitor_module.RunMonitor.update  # it writes at most every 0.5 s: here, every update
-    monkeypatch.setattr(monitor_module.RunMonitor, "update", lambda self, step, force=False: update(self, step, True))
+    monkeypatch.setattr(
+        monitor_module.RunMonitor,
+        "update",
+        lambda self, step, force=False: update(self, step, True),
+    )
     state = jobs.run(generated_pets, tmp_path / "weights", FAST, build=tiny_model)
     assert state["state"] == "done"
     fractions = [w["fraction"] for w in written if "fraction" in w]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
-    features = [(w["step"], w["steps"]) for w in written if w.get("phase") == "features" and w["state"] == "running"]
-    assert features[-1] == (24 + 8, 24 + 8)  # 12 + 12 training photos, then 4 + 4 validation photos, one count
+    features = [
+        (w["step"], w["steps"])
+        for w in written
+        if w.get("phase") == "features" and w["state"] == "running"
+    ]
+    assert features[-1] == (
+        24 + 8,
+        24 + 8,
+    )  # 12 + 12 training photos, then 4 + 4 validation photos, one count
     assert [step for step, _ in features] == sorted(step for step, _ in features)
 
 
@@ -245,10 +348,14 @@ def test_the_lease_expires_unless_renewed_and_is_reclaimed(tmp_path):
     weights.mkdir()
     other_host = {"host": "replica-2.example", "pid": 1, "since": time.time(), "run_dir": None}
     (weights / lease.LOCK).write_text(json.dumps({**other_host, "heartbeat": time.time()}))
-    assert lease.lock_holder(weights)["host"] == "replica-2.example"  # another host: its pid means nothing here
+    assert (
+        lease.lock_holder(weights)["host"] == "replica-2.example"
+    )  # another host: its pid means nothing here
     with pytest.raises(lease.Busy):
         lease.acquire_lock(weights, weights / "runs" / "a")
-    (weights / lease.LOCK).write_text(json.dumps({**other_host, "heartbeat": time.time() - lease.LEASE_SECONDS - 1}))
+    (weights / lease.LOCK).write_text(
+        json.dumps({**other_host, "heartbeat": time.time() - lease.LEASE_SECONDS - 1})
+    )
     lease.acquire_lock(weights, weights / "runs" / "b")  # expired: reclaimed
     holder = lease.lock_holder(weights)
     assert holder["host"] == socket.gethostname() and holder["pid"] == os.getpid()

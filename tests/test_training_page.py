@@ -1,16 +1,18 @@
-"""The Training page through AppTest: a real background run (ResNet-50, random weights, tiny data)."""
+"""The Training page through AppTest: a real background run (ResNet-50, random weights, tiny
+data)."""
 
 import time
-
-import pytest
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "1_Training.py")
 
 
-def test_page_starts_a_real_run_shows_progress_and_refuses_a_second(monkeypatch, tmp_path, generated_pets):
+def test_page_starts_a_real_run_shows_progress_and_refuses_a_second(
+    monkeypatch, tmp_path, generated_pets
+):
     weights = tmp_path / "weights"
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(weights))
     monkeypatch.setenv("CATDOG_DATA_DIR", str(generated_pets))
@@ -54,7 +56,9 @@ def test_page_without_a_dataset_says_so(monkeypatch, tmp_path):
     assert not at.exception and at.warning[0].value.startswith("No dataset under the data roots")
 
 
-def test_weights_files_are_choices_and_a_vanished_one_is_refused(monkeypatch, tmp_path, generated_pets):
+def test_weights_files_are_choices_and_a_vanished_one_is_refused(
+    monkeypatch, tmp_path, generated_pets
+):
     (generated_pets / "resnet50_notop.h5").write_bytes(b"weights")
     at = open_page(monkeypatch, tmp_path / "weights", generated_pets)
     options = at.selectbox(key="backbone_weights").options
@@ -82,7 +86,11 @@ def public_page(monkeypatch, tmp_path, data, **secrets) -> tuple[AppTest, list]:
     from core import jobs
 
     started = []
-    monkeypatch.setattr(jobs, "start_worker", lambda *args: started.append(args) or tmp_path / "weights" / "runs" / "r")
+    monkeypatch.setattr(
+        jobs,
+        "start_worker",
+        lambda *args: started.append(args) or tmp_path / "weights" / "runs" / "r",
+    )
     monkeypatch.setenv("CATDOG_PUBLIC", "1")
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tmp_path / "weights"))
     monkeypatch.setenv("CATDOG_DATA_DIR", str(data))
@@ -99,7 +107,9 @@ def start_button(at):
 def test_public_mode_password_unlocks_training(monkeypatch, tmp_path, generated_pets):
     at, started = public_page(monkeypatch, tmp_path, generated_pets, training_password="s3cret")
     at.run()
-    assert not at.exception and start_button(at).disabled  # an anonymous visitor cannot start a run
+    assert (
+        not at.exception and start_button(at).disabled
+    )  # an anonymous visitor cannot start a run
     assert "the training password starts or stops one" in at.info[0].value
     at.text_input(key="password").set_value("guess")
     next(b for b in at.button if b.label == "Unlock training").click().run()
@@ -124,20 +134,29 @@ def test_public_mode_wrong_passwords_are_rate_limited(monkeypatch, tmp_path, gen
 
 @pytest.mark.parametrize("logged_in", [False, True])
 def test_public_mode_with_an_identity_provider(monkeypatch, tmp_path, generated_pets, logged_in):
-    auth = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32, "client_id": "demo",
-            "client_secret": "demo", "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}
+    auth = {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "x" * 32,
+        "client_id": "demo",
+        "client_secret": "demo",
+        "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
+    }
     at, started = public_page(monkeypatch, tmp_path, generated_pets, auth=auth)
     at.user = {"is_logged_in": logged_in, "email": "ada@example.com"}
     at.run()
     assert not at.exception and start_button(at).disabled is not logged_in
     labels = [button.label for button in at.button]
-    assert ("Log out" if logged_in else "Log in") in labels and "Training password" not in [t.label for t in at.text_input]
+    assert ("Log out" if logged_in else "Log in") in labels and "Training password" not in [
+        t.label for t in at.text_input
+    ]
     if logged_in:
         start_button(at).click().run()
         assert len(started) == 1
 
 
-def test_public_mode_without_password_or_provider_keeps_training_off(monkeypatch, tmp_path, generated_pets):
+def test_public_mode_without_password_or_provider_keeps_training_off(
+    monkeypatch, tmp_path, generated_pets
+):
     at, _ = public_page(monkeypatch, tmp_path, generated_pets)
     at.run()
     assert start_button(at).disabled and "training is off here" in at.info[0].value

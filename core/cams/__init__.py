@@ -10,8 +10,17 @@ from core.cams.score_cam import ScoreCAM
 from core.cams.xgrad_cam import XGradCAM
 
 METHODS: dict[str, type[BaseCAM]] = {
-    cls.name: cls for cls in (GradCAM, GradCAMPlusPlus, HiResCAM, XGradCAM, LayerCAM, EigenCAM, ScoreCAM)
+    cls.name: cls
+    for cls in (GradCAM, GradCAMPlusPlus, HiResCAM, XGradCAM, LayerCAM, EigenCAM, ScoreCAM)
 }
 
-__all__ = ["BaseCAM", "CONTRAST", "METHODS", "PREDICTED", "class_scores", "flatten_model", "normalize", *[
-    cls.__name__ for cls in METHODS.values()]]
+__all__ = [
+    "BaseCAM",
+    "CONTRAST",
+    "METHODS",
+    "PREDICTED",
+    "class_scores",
+    "flatten_model",
+    "normalize",
+    *[cls.__name__ for cls in METHODS.values()],
+]

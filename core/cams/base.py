@@ -1,6 +1,7 @@
 """The pipeline every CAM method shares: forward, target, backward, weighting, smoothing.
 
-A method is a small subclass that says how channels are weighted (`channel_weights`) or, for methods
+A method is a small subclass that says how channels are weighted (`channel_weights`) or, for
+methods
 that weigh each position, how activations are weighted (`weighted_activations`). Arrays in, arrays
 out: no image I/O, colouring or display here.
 """
@@ -15,11 +16,16 @@ import tensorflow as tf
 
 PREDICTED = -1  # class index meaning "whatever the model predicts for this image"
 CONTRAST = -2  # "class 1 minus class 0" (dog minus cat)
-TTA_FACTORS = (0.9, 1.0, 1.1)  # intensity scales of test-time augmentation, each with and without a flip
+TTA_FACTORS = (
+    0.9,
+    1.0,
+    1.1,
+)  # intensity scales of test-time augmentation, each with and without a flip
 
 
 def predicted_class(logits: tf.Tensor) -> tf.Tensor:
-    """(N,) int32: a one-logit head predicts class 1 when its logit is > 0; a K-logit head, the argmax."""
+    """(N,) int32: a one-logit head predicts class 1 when its logit is > 0; a K-logit head, the
+    argmax."""
     if logits.shape[-1] == 1:
         return tf.cast(logits[:, 0] > 0, tf.int32)
     return tf.argmax(logits, axis=-1, output_type=tf.int32)
@@ -28,7 +34,8 @@ def predicted_class(logits: tf.Tensor) -> tf.Tensor:
 def class_scores(logits: tf.Tensor, class_index: tf.Tensor) -> tf.Tensor:
     """(N,) logit of each image's chosen class: the score a CAM explains (never a probability).
 
-    A one-logit sigmoid head z = log P(class 1) / P(class 0): class 1 is explained by z, class 0 by -z.
+    A one-logit sigmoid head z = log P(class 1) / P(class 0): class 1 is explained by z, class 0 by
+    -z.
     CONTRAST explains class 1 minus class 0 (with one logit that is 2z: the dog map, doubled).
     """
     if logits.shape[-1] == 1:
@@ -61,25 +68,33 @@ def normalize(raw_map: np.ndarray) -> np.ndarray:
 
 
 def first_component(activations: tf.Tensor, reference: tf.Tensor | None = None) -> tf.Tensor:
-    """(N, h, w, C) -> (N, h, w): projection on the first principal component of the centred channels.
+    """(N, h, w, C) -> (N, h, w): projection on the first principal component of the centred
+    channels.
 
-    SVD leaves the sign free; it is chosen so that the map agrees with `reference` (default: the channel sum).
+    SVD leaves the sign free; it is chosen so that the map agrees with `reference` (default: the
+    channel sum).
     """
     h, w, c = activations.shape[1:]
     flat = tf.reshape(activations, (-1, h * w, c))
     centred = flat - tf.reduce_mean(flat, axis=1, keepdims=True)
     _, _, v = tf.linalg.svd(centred)
     projection = tf.einsum("npc,nc->np", centred, v[:, :, 0])
-    reference = tf.reshape(tf.reduce_sum(activations, -1) if reference is None else reference, (-1, h * w))
-    sign = tf.sign(tf.reduce_sum(projection * (reference - tf.reduce_mean(reference, 1, keepdims=True)), 1))
+    reference = tf.reshape(
+        tf.reduce_sum(activations, -1) if reference is None else reference, (-1, h * w)
+    )
+    sign = tf.sign(
+        tf.reduce_sum(projection * (reference - tf.reduce_mean(reference, 1, keepdims=True)), 1)
+    )
     return tf.reshape(projection * tf.where(sign == 0, 1.0, sign)[:, None], (-1, h, w))
 
 
 def equal_weight_mean(variants: np.ndarray) -> np.ndarray:
     """(V, N, h, w) signed maps -> (N, h, w): each scaled by its own max |value|, then averaged.
 
-    A plain mean lets the variant with the largest gradients decide (and Grad-CAM++'s grow with e^score);
-    scaled first, every variant has the same say. Signs are kept, so ReLU-off views still show "against".
+    A plain mean lets the variant with the largest gradients decide (and Grad-CAM++'s grow with
+    e^score);
+    scaled first, every variant has the same say. Signs are kept, so ReLU-off views still show
+    "against".
     """
     scale = np.abs(variants).max(axis=(2, 3), keepdims=True)
     return (variants / np.where(scale > 0, scale, 1.0)).mean(axis=0)
@@ -88,9 +103,11 @@ def equal_weight_mean(variants: np.ndarray) -> np.ndarray:
 def flatten_model(model: keras.Model) -> keras.Model:
     """A copy of `model` with its nested sub-models inlined: same layers (cloned) and same weights.
 
-    The usual transfer-learning recipe nests the backbone as ONE layer, which hides its conv outputs
+    The usual transfer-learning recipe nests the backbone as ONE layer, which hides its conv
+    outputs
     ("Graph disconnected", keras-team/keras-io#1999). Re-running the graph op by op on a new input
-    gives a flat model in which every layer's output is reachable. Layers are cloned, not reused, so
+    gives a flat model in which every layer's output is reachable. Layers are cloned, not reused,
+    so
     each has one output tensor and the caller's model is left exactly as it was.
     """
 
@@ -101,8 +118,11 @@ def flatten_model(model: keras.Model) -> keras.Model:
                 x = call(layer, x)
             return x
         if isinstance(operation, keras.Model):
-            # Keras' own graph walker; every operation goes through `call`, so nested models are expanded.
-            return operation._run_through_graph(args[0], operation_fn=lambda op: functools.partial(call, op))
+            # Keras' own graph walker; every operation goes through `call`, so nested models are
+            # expanded.
+            return operation._run_through_graph(
+                args[0], operation_fn=lambda op: functools.partial(call, op)
+            )
         clone = operation.__class__.from_config(operation.get_config())
         outputs = clone(*args, **kwargs)
         clone.set_weights(operation.get_weights())
@@ -113,30 +133,47 @@ def flatten_model(model: keras.Model) -> keras.Model:
 
 
 class BaseCAM:
-    """Raw class activation maps of a model at chosen layers, compiled once and reused for every call."""
+    """Raw class activation maps of a model at chosen layers, compiled once and reused for every
+    call."""
 
     name = "base"
     uses_gradients = True
 
-    def __init__(self, model: keras.Model, layers: list[str], extra_outputs: tuple[str, ...] = (),
-                 eigen_smooth: bool = False):
-        if isinstance(model, keras.Sequential) or any(isinstance(layer, keras.Model) for layer in model.layers):
+    def __init__(
+        self,
+        model: keras.Model,
+        layers: list[str],
+        extra_outputs: tuple[str, ...] = (),
+        eigen_smooth: bool = False,
+    ):
+        if isinstance(model, keras.Sequential) or any(
+            isinstance(layer, keras.Model) for layer in model.layers
+        ):
             model = flatten_model(model)
         names = [layer.name for layer in model.layers]
         unknown = [name for name in [*layers, *extra_outputs] if name not in names]
         if unknown:
-            raise ValueError(f"Layer(s) {unknown} are not in model {model.name!r}; it has e.g. {names[-6:]}.")
+            raise ValueError(
+                f"Layer(s) {unknown} are not in model {model.name!r}; it has e.g. {names[-6:]}."
+            )
         flat = [name for name in layers if len(model.get_layer(name).output.shape) != 4]
         if flat:
-            raise ValueError(f"Layer(s) {flat} have no (N, H, W, C) output; a CAM needs a conv layer.")
+            raise ValueError(
+                f"Layer(s) {flat} have no (N, H, W, C) output; a CAM needs a conv layer."
+            )
         self.model, self.layers, self.eigen_smooth = model, list(layers), eigen_smooth
         # A separate model over the same layers: the caller's model is never changed.
         outputs = [model.get_layer(name).output for name in [*layers, *extra_outputs]]
-        self._graph = keras.Model(model.inputs, [*outputs[: len(layers)], model.output, *outputs[len(layers) :]])
+        self._graph = keras.Model(
+            model.inputs, [*outputs[: len(layers)], model.output, *outputs[len(layers) :]]
+        )
         self._step = tf.function(self._maps, reduce_retracing=True)
 
-    # The hooks a method overrides ----------------------------------------------------------------------
-    def channel_weights(self, activations: tf.Tensor, gradients: tf.Tensor, scores: tf.Tensor) -> tf.Tensor:
+    # The hooks a method overrides
+    # ----------------------------------------------------------------------
+    def channel_weights(
+        self, activations: tf.Tensor, gradients: tf.Tensor, scores: tf.Tensor
+    ) -> tf.Tensor:
         """(N, h, w, C) activations and gradients, (N,) scores -> (N, C) weight of each channel."""
         raise NotImplementedError
 
@@ -144,47 +181,68 @@ class BaseCAM:
         return activations * self.channel_weights(activations, gradients, scores)[:, None, None, :]
 
     def combine(self, activations, gradients, scores) -> tf.Tensor:
-        """(N, h, w) raw map: the weighted channels summed, or their first principal component (eigen-smooth)."""
+        """(N, h, w) raw map: the weighted channels summed, or their first principal component
+        (eigen-smooth)."""
         weighted = self.weighted_activations(activations, gradients, scores)
         return first_component(weighted) if self.eigen_smooth else tf.reduce_sum(weighted, axis=-1)
 
-    # The shared pipeline -------------------------------------------------------------------------------
+    # The shared pipeline
+    # -------------------------------------------------------------------------------
     def _maps(self, images: tf.Tensor, class_index: tf.Tensor):
         with tf.GradientTape() as tape:
             outputs = self._graph(images, training=False)  # inference mode: dropout off, BN frozen
             activations, logits = outputs[: len(self.layers)], outputs[len(self.layers)]
             chosen = tf.where(class_index == PREDICTED, predicted_class(logits), class_index)
-            # Summing the per-image scores keeps each image's gradient its own (images don't interact).
+            # Summing the per-image scores keeps each image's gradient its own (images don't
+            # interact).
             scores = class_scores(logits, chosen)
-        gradients = tape.gradient(scores, activations) if self.uses_gradients else [None] * len(activations)
+        gradients = (
+            tape.gradient(scores, activations)
+            if self.uses_gradients
+            else [None] * len(activations)
+        )
         raw_maps = [self.combine(a, g, scores) for a, g in zip(activations, gradients)]
         return raw_maps, logits, chosen, scores, outputs[len(self.layers) + 1 :]
 
-    def __call__(self, images: np.ndarray, class_index: int | np.ndarray = PREDICTED, aug_smooth: bool = False) -> dict:
+    def __call__(
+        self,
+        images: np.ndarray,
+        class_index: int | np.ndarray = PREDICTED,
+        aug_smooth: bool = False,
+    ) -> dict:
         """Raw (signed, pre-ReLU) maps at each layer's resolution for a batch of model inputs.
 
         Returns a dict: "maps" {layer: (N, h, w)}, "logits" (N, K), "class_index" (N,) explained,
         "scores" (N,) the logit explained, "extra" [arrays of the extra outputs]. With `aug_smooth`
         the maps are averaged over flips x intensity scales (TTA_FACTORS), all in one batch, each
-        variant first scaled by its own largest |value|: still signed, but with a maximum of 1 at most.
+        variant first scaled by its own largest |value|: still signed, but with a maximum of 1 at
+        most.
         """
         images = np.asarray(images, dtype=np.float32)
         n = len(images)
         class_index = np.broadcast_to(np.asarray(class_index, dtype=np.int32), (n,))
         if not aug_smooth:
             return self._run(images, class_index)
-        variants = [images * f for f in TTA_FACTORS] + [images[:, :, ::-1] * f for f in TTA_FACTORS]
+        variants = [images * f for f in TTA_FACTORS] + [
+            images[:, :, ::-1] * f for f in TTA_FACTORS
+        ]
         # The plain image decides what "predicted" means, so every variant explains the same class.
         plain = self._run(images, class_index)
         result = self._run(np.concatenate(variants), np.tile(plain["class_index"], len(variants)))
         half = len(TTA_FACTORS) * n
         for layer, maps in result["maps"].items():
-            maps = np.concatenate([maps[:half], maps[half:, :, ::-1]])  # flip the mirrored maps back
-            plain["maps"][layer] = equal_weight_mean(maps.reshape(len(variants), n, *maps.shape[1:]))
+            maps = np.concatenate(
+                [maps[:half], maps[half:, :, ::-1]]
+            )  # flip the mirrored maps back
+            plain["maps"][layer] = equal_weight_mean(
+                maps.reshape(len(variants), n, *maps.shape[1:])
+            )
         return plain
 
     def _run(self, images: np.ndarray, class_index: np.ndarray) -> dict:
-        raw_maps, logits, chosen, scores, extra = self._step(tf.constant(images), tf.constant(class_index))
+        raw_maps, logits, chosen, scores, extra = self._step(
+            tf.constant(images), tf.constant(class_index)
+        )
         return {
             "maps": {name: m.numpy() for name, m in zip(self.layers, raw_maps)},
             "logits": logits.numpy(),

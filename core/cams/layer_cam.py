@@ -1,4 +1,5 @@
-"""Layer-CAM (Jiang et al. 2021): activations weighted by their positive gradients, position by position."""
+"""Layer-CAM (Jiang et al. 2021): activations weighted by their positive gradients, position by
+position."""
 
 import tensorflow as tf
 

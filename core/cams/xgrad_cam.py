@@ -10,4 +10,6 @@ class XGradCAM(BaseCAM):
 
     def channel_weights(self, activations, gradients, scores):
         total = tf.reduce_sum(activations, axis=(1, 2))
-        return tf.reduce_sum(activations * gradients, axis=(1, 2)) / tf.where(total == 0.0, 1.0, total)
+        return tf.reduce_sum(activations * gradients, axis=(1, 2)) / tf.where(
+            total == 0.0, 1.0, total
+        )
