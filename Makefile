@@ -27,7 +27,8 @@ browser:  ## Debian's Chromium and ChromeDriver for the browser tests (installed
 	  else echo "No chromium/chromedriver and not root: the browser tests will skip (sudo apt-get install chromium chromium-driver)"; fi; \
 	fi
 
-test: setup-dev browser  ## set up and run the whole test suite (ResNet-50 and real-browser tests included)
+test: setup-dev browser  ## set up, lint and run the whole test suite (ResNet-50 and real-browser tests included)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 bench: setup-dev browser  ## print the speed and memory figures (about 10 minutes)
