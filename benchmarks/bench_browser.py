@@ -82,8 +82,7 @@ if (!window.clock) {
 
 def until(driver, done, timeout: float = 120.0) -> tuple[float, float]:
     """Once `done(text, srcs)` holds with the three pictures loaded: seconds from the action to the
-    new overlay's
-    load, and from the action to the rerun request leaving the browser."""
+    new overlay's load, and from the action to the rerun request leaving the browser."""
     start, seen = time.perf_counter(), None
     while time.perf_counter() - start < timeout:
         overlay = driver.execute_script(OVERLAY)

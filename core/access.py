@@ -11,6 +11,5 @@ WAIT_SECONDS = 30.0  # how long, after MAX_TRIES wrong ones
 
 def password_matches(given: str, expected: str) -> bool:
     """Constant-time comparison (hmac.compare_digest), so timing does not reveal a prefix; an empty
-    expected
-    password never matches, so an unset password cannot be guessed as ''."""
+    expected password never matches, so an unset password cannot be guessed as ''."""
     return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())

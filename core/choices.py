@@ -28,9 +28,8 @@ def walk(
     root: Path, depth: int = DEPTH, max_entries: int = MAX_ENTRIES, seconds: float = SECONDS
 ) -> Iterator[Path]:
     """Every file and folder below `root` (breadth first, hidden ones skipped), none outside it
-    once links are
-    followed, stopping at `depth` levels, `max_entries` entries or `seconds`, whichever comes
-    first."""
+    once links are followed, stopping at `depth` levels, `max_entries` entries or `seconds`,
+    whichever comes first."""
     try:
         root = Path(root).resolve(strict=True)
     except OSError:

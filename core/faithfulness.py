@@ -20,8 +20,7 @@ from core.overlay import upsample
 
 def pixel_order(heatmap: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
     """Flat indices of a size x size input, hottest first; ties (a map's many zeros) in a seeded
-    random order,
-    not row by row, so a flat region is deleted evenly instead of from the top."""
+    random order, not row by row, so a flat region is deleted evenly instead of from the top."""
     values = upsample(heatmap, size, size).ravel()
     tie_breaker = np.random.default_rng(seed).permutation(values.size)
     return np.lexsort((tie_breaker, -values))
@@ -39,9 +38,8 @@ def curves(
     seed: int = 0,
 ) -> dict:
     """Deletion (pixels set to black, hottest first) and insertion (pixels copied onto a blurred
-    image)
-    curves of the class probability, with their areas under the curve, for one model input (S, S,
-    3).
+    image) curves of the class probability, with their areas under the curve, for one model input
+    (S, S, 3).
 
     A faithful map makes the probability fall fast on deletion (low AUC) and rise fast on insertion
     (high AUC).
@@ -141,9 +139,8 @@ SSIM_WINDOW = 11  # tf.image.ssim's default filter size
 
 def reinitialise(layer: keras.layers.Layer, seed: int) -> None:
     """Fresh weights from the layer's own initializers: He/Glorot kernels, zero biases, and for
-    BatchNorm
-    gamma 1, beta 0, moving mean 0 and moving variance 1 (statistics stay valid: no negative
-    variance)."""
+    BatchNorm gamma 1, beta 0, moving mean 0 and moving variance 1 (statistics stay valid: no
+    negative variance)."""
     for i, variable in enumerate(layer.weights):
         initializer = getattr(layer, f"{variable.name}_initializer", None)
         if initializer is None:  # a layer without named initializers: Keras' own defaults
@@ -184,11 +181,9 @@ def sanity_check(
     seed: int = 0,
 ) -> list[dict]:
     """The cascading randomisation of Adebayo et al. (2018) on a COPY of the model: from the top,
-    one layer
-    group after another is re-initialised with its own initializers, and each map is compared with
-    the
-    original. The class stays the one the original explained ("predicted" is resolved once, up
-    front)."""
+    one layer group after another is re-initialised with its own initializers, and each map is
+    compared with the original. The class stays the one the original explained ("predicted" is
+    resolved once, up front)."""
     original = METHODS[method](model, [layer])(image[None], class_index)
     fixed_class = int(original["class_index"][0])
     original = original["maps"][layer][0]

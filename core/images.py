@@ -29,10 +29,9 @@ def load_image(
     """Decode a file or bytes into an upright (H, W, 3) uint8 RGB array.
 
     EXIF rotation is applied, alpha is composited on white, palette/CMYK/greyscale/16-bit images
-    are
-    converted, animations give their first frame. Anything else raises ImageError with one line.
-    With `max_side`, the photo comes back with its long side at most that: a JPEG is decoded at a
-    reduced DCT scale (a 12-MP photo in 50 ms instead of 200-450 ms), then area-averaged down.
+    are converted, animations give their first frame. Anything else raises ImageError with one
+    line. With `max_side`, the photo comes back with its long side at most that: a JPEG is decoded
+    at a reduced DCT scale (a 12-MP photo in 50 ms instead of 200-450 ms), then area-averaged down.
     """
     name = name or (Path(source).name if isinstance(source, (str, Path)) else "upload")
     data = _read_bytes(source, name, config.max_bytes)
@@ -125,9 +124,9 @@ def to_model_input(photos: list[np.ndarray], size: int) -> np.ndarray:
     the CLI.
 
     Squashing, not cropping, keeps the whole photo in view, so the map lines up with it when
-    stretched back.
-    Shrinking averages areas, so a 12-MP photo and its display-size copy give nearly the same input
-    (bilinear sampling would alias: it reads 4 of the ~300 pixels each input pixel stands for).
+    stretched back. Shrinking averages areas, so a 12-MP photo and its display-size copy give
+    nearly the same input (bilinear sampling would alias: it reads 4 of the ~300 pixels each input
+    pixel stands for).
     """
     return np.stack([_squash(p, size) for p in photos]).astype(np.float32)
 

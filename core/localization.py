@@ -69,8 +69,8 @@ def read_head_box(path: Path, height: int, width: int) -> np.ndarray:
 
 def annotations_for(photo: Path, folder: Path, height: int, width: int) -> dict[str, np.ndarray]:
     """The photo's masks found under `folder` (trimaps/<stem>.png, xmls/<stem>.xml): "pet", "head",
-    or none.
-    A mask of another size than the photo's is ignored (the annotation is of another image)."""
+    or none. A mask of another size than the photo's is ignored (the annotation is of another
+    image)."""
     masks = {}
     trimap = Path(folder) / "trimaps" / f"{photo.stem}.png"
     if trimap.is_file():

@@ -37,10 +37,8 @@ class RunMonitor(keras.callbacks.Callback):
     """Writes progress.json (phase, epoch, step, history, ETA) and obeys a stop request.
 
     One monitor follows a whole run across its phases: "features" (the frozen backbone's pass over
-    the
-    photos), "head" (training on cached features) and "fine-tune". `units` weigh each phase's cost
-    so
-    the overall fraction and ETA are honest about where the time goes.
+    the photos), "head" (training on cached features) and "fine-tune". `units` weigh each phase's
+    cost so the overall fraction and ETA are honest about where the time goes.
     """
 
     def __init__(self, run_dir: Path, phases: dict[str, float], info: dict | None = None):

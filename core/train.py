@@ -68,8 +68,7 @@ def extract_features(
     each epoch.
 
     The monitor hears photos: `done` before this pass, plus those of this pass, so that the
-    training and the
-    validation passes make one count that only moves forward."""
+    training and the validation passes make one count that only moves forward."""
     backbone = keras.Model(model.input, model.get_layer(FEATURES).output)
     features_of = tf.function(lambda x: backbone(x, training=False))
     size = model.input_shape[1]

@@ -91,9 +91,8 @@ def make_located_pets(
     root: Path, n_train: int = 24, n_validation: int = 12, size: int = 224, seed: int = 0
 ) -> Path:
     """Kaggle layout plus Oxford-style trimaps: grey noise with one square of evidence at a random
-    place, reddish
-    for "dogs" and bluish for "cats". annotations/trimaps/<stem>.png marks the square 1 and the
-    rest 2."""
+    place, reddish for "dogs" and bluish for "cats". annotations/trimaps/<stem>.png marks the
+    square 1 and the rest 2."""
     from PIL import Image
 
     rng = np.random.default_rng(seed)

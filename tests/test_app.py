@@ -249,8 +249,7 @@ def test_one_model_per_process_shared_by_every_page_and_the_gallery(
 
 def test_expensive_checks_wait_for_a_free_slot(app):
     """With every process-wide slot taken, a visitor who asks for the faithfulness check is told so
-    and waits;
-    when a slot comes free the check runs."""
+    and waits; when a slot comes free the check runs."""
     import threading
 
     import ui

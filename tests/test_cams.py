@@ -241,10 +241,9 @@ def test_scorecam_golden_with_one_logit_cat_dog_and_contrast():
 
 def test_where_methods_coincide_and_where_they_do_not():
     """conv_b feeds global average pooling and the dense head: every position has the same
-    gradient, so
-    Grad-CAM = HiResCAM = XGrad-CAM there (raw maps). Grad-CAM++ (eq. 19) scales each channel by
-    1 / (2 + g * sum(A)), so it is not Layer-CAM; at conv_a, which is not pooled directly, all
-    differ."""
+    gradient, so Grad-CAM = HiResCAM = XGrad-CAM there (raw maps). Grad-CAM++ (eq. 19) scales each
+    channel by 1 / (2 + g * sum(A)), so it is not Layer-CAM; at conv_a, which is not pooled
+    directly, all differ."""
     model = tiny_model(seed=9)
     at_b = {m: raw(m, model, "conv_b", IMAGES, DOG) for m in METHODS}
     np.testing.assert_allclose(at_b["HiResCAM"], at_b["Grad-CAM"], rtol=1e-4, atol=1e-6)

@@ -85,8 +85,8 @@ BN_SIZE = 16  # large enough for SSIM's 11-px window
 
 def batchnorm_model(seed: int = 0) -> keras.Model:
     """Two conv + BatchNorm + ReLU stages, pooling and a one-logit head, fitted for a few steps so
-    that the
-    BatchNorm layers hold real moving statistics (means far from 0, variances far from 1)."""
+    that the BatchNorm layers hold real moving statistics (means far from 0, variances far from
+    1)."""
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((BN_SIZE, BN_SIZE, 3))
     x = inputs

@@ -108,8 +108,8 @@ def test_evaluate_adds_the_pointing_game_and_the_centre_prior(capsys, tiny_weigh
 @pytest.mark.resnet
 def test_resnet50_trained_here_points_at_the_evidence(tmp_path):
     """Class evidence (a coloured square) at a random place per photo; a ResNet-50 trained by
-    jobs.run, the page's
-    own path, with a random backbone (no internet); Grad-CAM at conv5 must point into the square on
+    jobs.run, the page's own path, with a random backbone (no internet); Grad-CAM at conv5 must
+    point into the square on
     >= 90 % of the
     held-out photos, and the README's table comes from `evaluate` on the same set."""
     from core import jobs

@@ -92,9 +92,8 @@ def equal_weight_mean(variants: np.ndarray) -> np.ndarray:
     """(V, N, h, w) signed maps -> (N, h, w): each scaled by its own max |value|, then averaged.
 
     A plain mean lets the variant with the largest gradients decide (and Grad-CAM++'s grow with
-    e^score);
-    scaled first, every variant has the same say. Signs are kept, so ReLU-off views still show
-    "against".
+    e^score); scaled first, every variant has the same say. Signs are kept, so ReLU-off views still
+    show "against".
     """
     scale = np.abs(variants).max(axis=(2, 3), keepdims=True)
     return (variants / np.where(scale > 0, scale, 1.0)).mean(axis=0)
@@ -104,11 +103,9 @@ def flatten_model(model: keras.Model) -> keras.Model:
     """A copy of `model` with its nested sub-models inlined: same layers (cloned) and same weights.
 
     The usual transfer-learning recipe nests the backbone as ONE layer, which hides its conv
-    outputs
-    ("Graph disconnected", keras-team/keras-io#1999). Re-running the graph op by op on a new input
-    gives a flat model in which every layer's output is reachable. Layers are cloned, not reused,
-    so
-    each has one output tensor and the caller's model is left exactly as it was.
+    outputs ("Graph disconnected", keras-team/keras-io#1999). Re-running the graph op by op on a
+    new input gives a flat model in which every layer's output is reachable. Layers are cloned, not
+    reused, so each has one output tensor and the caller's model is left exactly as it was.
     """
 
     def call(operation, *args, **kwargs):
