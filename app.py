@@ -78,10 +78,9 @@ def method_options(method: str, aug_smooth: bool, eigen_smooth: bool, top_n: int
 
 def explain_first(key: str) -> None:
     """A new upload is explained before the page is drawn, from the widgets' values, so the browser
-    has
-    nothing new to render while the model works: on a machine they share (2 cores here), drawing at
-    the same
-    time cost the explanation 30 %. The page below then finds the result in the cache."""
+    has nothing new to render while the model works: on a machine they share (2 cores here),
+    drawing at the same time cost the explanation 30 %. The page below then finds the result in the
+    cache."""
     state = st.session_state
     upload = state.get("upload")
     if state.get("source") != "Upload a photo" or upload is None or "target" not in state:
@@ -189,8 +188,8 @@ with st.sidebar:
         key="method",
         help="Grad-CAM is the classic; see the README's table of methods.",
     )
-    layers = explainer.classifier.offered_layers(config)
-    default = config.default_layer if config.default_layer in layers else list(layers)[-1]
+    layers = explainer.classifier.layers
+    default = explainer.classifier.default_layer
     layer = st.select_slider(
         "Layer (fine → coarse)",
         options=list(layers),

@@ -21,23 +21,20 @@ from streamlit.runtime.scriptrunner import script_runner
 from core import Config
 from core.access import MAX_TRIES, WAIT_SECONDS, password_matches
 from core.app_support import LoadedModel, load_app_model, model_key
+from core.model import app_model_path
 
 
 def _close_figures_only() -> None:
     """What Streamlit's per-rerun clean-up does, less `keras.backend.clear_session()`.
 
     Streamlit calls `_clean_problem_modules()` after every rerun. In Keras 3 its `clear_session()`
-    drops
-    TensorFlow's kernel cache and runs `gc.collect()`: 0.3 s, and the next explanation then takes
-    6-10x
-    longer. This app never builds models in the script thread (it keeps one compiled model per
-    process),
-    so there is nothing for that call to clean. Replacing Streamlit's hook, rather than muting
-    `keras.backend.clear_session` for the whole process, leaves that function working for any other
-    caller; matplotlib figures are still closed as Streamlit does. If a future Streamlit renames
-    the hook,
-    the assignment below adds a harmless attribute and tests/test_app.py's spy on `clear_session`
-    fails.
+    drops TensorFlow's kernel cache and runs `gc.collect()`: 0.3 s, and the next explanation then
+    takes 6-10x longer. This app never builds models in the script thread (it keeps one compiled
+    model per process), so there is nothing for that call to clean. Replacing Streamlit's hook,
+    rather than muting `keras.backend.clear_session` for the whole process, leaves that function
+    working for any other caller; matplotlib figures are still closed as Streamlit does. If a
+    future Streamlit renames the hook, the assignment below adds a harmless attribute and
+    tests/test_app.py's spy on `clear_session` fails.
     """
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is not None:
@@ -56,8 +53,7 @@ def _model(key: str, path: str | None) -> LoadedModel:
     mutated.
 
     A loaded ResNet-50 is ~400,000 Python objects, and a full garbage collection that scans them
-    costs
-    0.35 s: Streamlit forces one after every rerun (runner.postScriptGC, switched off in
+    costs 0.35 s: Streamlit forces one after every rerun (runner.postScriptGC, switched off in
     .streamlit/config.toml) and Python runs them on its own now and then. `gc.freeze()` moves every
     object alive now, the model included, out of the collector's sight, so neither costs a person
     anything.
@@ -71,14 +67,14 @@ def app_model() -> tuple[LoadedModel, str]:
     """The app's model (weights/current, else weights/model.keras, else zero-shot) and its cache
     key."""
     config = Config()
-    key = model_key(config.model_path)
+    key = model_key(app_model_path(config))
     return _model(key, None), key
 
 
 def model_at(path: Path) -> LoadedModel:
     """A run's model; the very same object as `app_model()` when it is the app's model file."""
     path = Path(path)
-    if path.resolve() == Config().model_path.resolve():
+    if path.resolve() == app_model_path().resolve():
         return app_model()[0]
     return _model(model_key(path), str(path))
 
@@ -103,9 +99,8 @@ def is_public() -> bool:
 
 def may_train() -> bool:
     """May this visitor start, stop and discard runs? Locally, yes. In public mode: a user logged
-    in with the
-    identity provider when `[auth]` is configured, else one who gave the training password this
-    session."""
+    in with the identity provider when `[auth]` is configured, else one who gave the training
+    password this session."""
     if not is_public():
         return True
     if "auth" in _secrets():
@@ -165,8 +160,8 @@ def access_panel() -> None:
 # --------------------------------------------------------------------------------------
 
 # Process-wide: how many expensive actions (Score-CAM, the faithfulness and sanity checks, the
-# Compare grid) run
-# at once, sized to the cores; however many tabs a visitor opens, they share these.
+# Compare grid) run at once, sized to the cores; however many tabs a visitor opens, they share
+# these.
 SLOTS = max(1, (os.cpu_count() or 2) // 2)
 _slots = threading.BoundedSemaphore(SLOTS)
 
@@ -174,9 +169,8 @@ _slots = threading.BoundedSemaphore(SLOTS)
 @contextlib.contextmanager
 def expensive(what: str):
     """Hold one of the SLOTS while `what` runs. When all are taken the visitor is told so and
-    waits; the Cancel
-    button (any click does) reruns the page, which ends the wait: Streamlit stops a script at its
-    next call."""
+    waits; the Cancel button (any click does) reruns the page, which ends the wait: Streamlit stops
+    a script at its next call."""
     if not _slots.acquire(blocking=False):
         started = time.monotonic()
         with st.status(

@@ -9,7 +9,7 @@ takes them) are uploaded one after another; then the alpha and layer sliders are
 figure is
 the median over the photos, timed from the browser action to the new picture loaded on screen. The
 same
-is measured again while a training run started the page's way (jobs.start_worker) goes on. F, a
+is measured again while a training run started the page's way (jobs.start) goes on. F, a
 compiled
 forward pass, and the core's explanation of the same photos are measured in this process, on this
 machine.
@@ -32,12 +32,14 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from benchmarks.timing import interleaved  # noqa: E402
+from core import jobs  # noqa: E402
 from core.app_support import DISPLAY_SIDE  # noqa: E402
 from core.explain import Explainer  # noqa: E402
 from core.images import encode_jpeg, load_image  # noqa: E402
-from core.jobs import lock_holder, start_worker  # noqa: E402
+from core.jobs import lock_holder  # noqa: E402
 from core.model import ModelInfo, build_classifier, load_classifier, save_classifier  # noqa: E402
 from core.monitor import PROGRESS, read_json, request_stop  # noqa: E402
+from core.train import TrainConfig  # noqa: E402
 from tests.browser_support import CHROMIUM, DRIVER, chrome, press, streamlit_server, upload, wait  # noqa: E402
 from tests.conftest import PETS  # noqa: E402
 
@@ -336,10 +338,10 @@ def main() -> None:
                     small[:half],
                     large[:half],
                 )
-                run_dir = start_worker(
+                run_dir = jobs.start(
                     PETS,
                     folder / "weights",
-                    ["--backbone-weights", "none", "--epochs", "200", "--fine-tune-epochs", "5"],
+                    TrainConfig(backbone_weights="none", epochs=200, fine_tune_epochs=5),
                 )
                 try:
                     time.sleep(15)  # past the worker's start-up, into the feature pass

@@ -17,7 +17,14 @@ import numpy as np
 from core.config import Config
 from core.explain import Explainer, Explanation
 from core.images import ImageError, encode_png, load_image
-from core.model import ModelError, ModelInfo, file_sha256, load_classifier, load_default
+from core.model import (
+    ModelError,
+    ModelInfo,
+    app_model_path,
+    file_sha256,
+    load_classifier,
+    load_default,
+)
 from core.overlay import DIVERGING, blend, colorize, signed_to_unit
 
 # Long side of every picture sent to the browser: a page column is ~450 px, a full-width image
@@ -44,12 +51,12 @@ def model_key(path: Path) -> str:
     return f"{path}:{':'.join(stamps)}"
 
 
-def load_app_model(config: Config, path: Path | None = None) -> LoadedModel:
+def load_app_model(config: Config | None = None, path: Path | None = None) -> LoadedModel:
     """The app's model (`path` None: weights/current, else zero-shot) or a given model file, warmed
     up."""
     try:
-        classifier = load_classifier(path, config) if path else load_default(config)
-        explainer = Explainer(classifier, config=config)
+        classifier = load_classifier(path) if path else load_default(config)
+        explainer = Explainer(classifier)
     except ModelError as error:
         return LoadedModel(None, str(error))
     # Trace and compile the gradient graph now, so the first photo is as fast as the others.
@@ -84,9 +91,8 @@ def explain_bytes(
     refusal.
 
     The model input comes from the display-size photo: area-averaged, it matches the full-size
-    photo's
-    input to within a grey level or two (tests/test_images.py), at a fraction of the decoding time.
-    `options` go to Explainer.explain: method, aug_smooth, eigen_smooth, top_n.
+    photo's input to within a grey level or two (tests/test_images.py), at a fraction of the
+    decoding time. `options` go to Explainer.explain: method, aug_smooth, eigen_smooth, top_n.
     """
     try:
         photo = load_image(data, name, max_side=max_side)
@@ -135,7 +141,7 @@ def manifest(
     """What is needed to reproduce a map: model file and hash, layer, target, method, options,
     versions."""
     info = loaded.explainer.classifier.info
-    path = config.model_path
+    path = app_model_path(config)
     digest = info.sha256 or (file_sha256(path) if path.exists() else None)
     return {
         "model": {

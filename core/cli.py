@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 
 from core import jobs
 from core.cams import METHODS
@@ -19,11 +17,10 @@ from core.download import DownloadError, download_pets
 from core.explain import Explainer
 from core.faithfulness import faithfulness
 from core.images import ImageError, encode_png, list_images, load_image, to_model_input
-from core.lease import Busy, kept_alive
+from core.lease import Busy
 from core.localization import TOLERANCE, annotations_for, centre_prior, localization
-from core.model import Classifier, ModelError, load_classifier, load_default
+from core.model import ModelError, load_classifier, load_default
 from core.overlay import COLORMAPS, overlay
-from core.store import new_run_dir
 from core.train import TrainConfig
 
 BATCH = 16  # photos explained per forward/backward pass
@@ -123,10 +120,10 @@ FAITHFULNESS = {
 }
 
 
-def run_evaluate(args: argparse.Namespace, config: Config = Config()) -> int:
-    classifier = load_classifier(args.weights, config) if args.weights else load_default(config)
-    layer = args.layer or default_layer(classifier, config)
-    explainer = Explainer(classifier, [layer], config)
+def run_evaluate(args: argparse.Namespace) -> int:
+    classifier = load_classifier(args.weights) if args.weights else load_default()
+    layer = args.layer or classifier.default_layer
+    explainer = Explainer(classifier, [layer])
     paths = list_images(args.data)[: args.limit]
     if not paths:
         raise ValueError(f"No photos under {args.data}.")
@@ -228,18 +225,9 @@ def add_train_parser(commands) -> None:
         "--zoom", type=float, default=defaults.zoom, help="augmentation: fraction of the size"
     )
     train.add_argument("--seed", type=int, default=defaults.seed)
-    train.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)  # set by the Training page
-    train.add_argument(
-        "--lock-held", action="store_true", help=argparse.SUPPRESS
-    )  # the page took the lock
 
 
 def run_train(args: argparse.Namespace) -> int:
-    if os.environ.get(jobs.BACKGROUND):
-        jobs.run_in_background(int(os.environ[jobs.BACKGROUND]))
-    # Deterministic kernels: on a CPU they cost little, and with --seed a run can be repeated
-    # exactly.
-    tf.config.experimental.enable_op_determinism()
     config = TrainConfig(
         epochs=args.epochs,
         fine_tune_epochs=args.fine_tune_epochs,
@@ -251,28 +239,7 @@ def run_train(args: argparse.Namespace) -> int:
         zoom=args.zoom,
         seed=args.seed,
     )
-    run_dir = args.run_dir or new_run_dir(args.out)
-    if not args.lock_held:
-        try:
-            jobs.acquire_lock(args.out, run_dir)
-        except Busy:
-            run_dir.rmdir()
-            raise
-    try:
-        with kept_alive(
-            args.out
-        ):  # the lease's heartbeat, so other replicas know this run is alive
-            state = jobs.run(
-                args.data,
-                args.out,
-                config,
-                run_dir=run_dir,
-                verbose=1 if sys.stdout.isatty() else 2,
-            )
-    except OSError as error:
-        raise ValueError(jobs.one_line(error)) from None
-    finally:
-        jobs.release_lock(args.out)
+    state = jobs.train(args.data, args.out, config, verbose=1 if sys.stdout.isatty() else 2)
     print(state["message"])
     return 0 if state["state"] == "done" else 1
 
@@ -285,12 +252,12 @@ def run_download(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_explain(args: argparse.Namespace, config: Config = Config()) -> int:
+def run_explain(args: argparse.Namespace) -> int:
     if not 0.0 <= args.alpha <= 1.0:
         raise ValueError(f"--alpha must be between 0 and 1, got {args.alpha}.")
-    classifier = load_classifier(args.weights, config) if args.weights else load_default(config)
-    layer = args.layer or default_layer(classifier, config)
-    explainer = Explainer(classifier, [layer], config)
+    classifier = load_classifier(args.weights) if args.weights else load_default()
+    layer = args.layer or classifier.default_layer
+    explainer = Explainer(classifier, [layer])
     explainer.target_index(args.target)  # refuse a bad target before any work
     options = {
         "method": args.method,
@@ -330,8 +297,3 @@ def run_explain(args: argparse.Namespace, config: Config = Config()) -> int:
                 record["note"] = explanation.note
             print(json.dumps(record), flush=True)
     return 1 if refused else 0
-
-
-def default_layer(classifier: Classifier, config: Config) -> str:
-    offered = classifier.offered_layers(config)
-    return config.default_layer if config.default_layer in offered else list(offered)[-1]

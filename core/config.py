@@ -6,9 +6,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.store import current_model
-
 ROOT = Path(__file__).resolve().parent.parent
+# The four stage outputs of ResNet-50, from fine (56x56, edges and fur) to coarse (7x7,
+# "dog-ness"). The last is the most semantic layer, the one Selvaraju et al. explain, and the
+# default.
+STAGE_LAYERS = ("conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out")
 
 
 def _env_path(name: str, default: Path) -> Path:
@@ -21,16 +23,6 @@ class Config:
     image_size: int = 224
     # Label order: index 0 and 1. The one-logit head says class_names[1] when its logit is > 0.
     class_names: tuple[str, str] = ("cat", "dog")
-    # The four stage outputs of ResNet-50, from fine (56x56, edges and fur) to coarse (7x7,
-    # "dog-ness").
-    stage_layers: tuple[str, ...] = (
-        "conv2_block3_out",
-        "conv3_block4_out",
-        "conv4_block6_out",
-        "conv5_block3_out",
-    )
-    # The last stage: the most semantic layer, the one Selvaraju et al. explain.
-    default_layer: str = "conv5_block3_out"
     # Dropout before the new dense head, as in the keras-io transfer-learning recipe.
     dropout: float = 0.2
     # Fine-tuned models live here as <name>.keras with a <name>.json sidecar.
@@ -75,8 +67,3 @@ class Config:
     @property
     def data_roots(self) -> tuple[Path, ...]:
         return (self.data_dir, *self.extra_data_roots)
-
-    @property
-    def model_path(self) -> Path:
-        """The model the app uses: weights/current/model.keras, else weights/model.keras."""
-        return current_model(self.weights_dir, self.model_file)

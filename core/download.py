@@ -12,6 +12,7 @@ from pathlib import Path
 
 import keras
 
+from core.errors import one_line
 from core.images import ImageError, load_image
 
 
@@ -60,8 +61,7 @@ def download_pets(
     dest/{train,validation}/{cats,dogs}/.
 
     Oxford-IIIT Pet names cat breeds with a capital letter (Abyssinian_1.jpg), dog breeds in lower
-    case
-    (beagle_1.jpg). Returns counts: {"train": {...}, "validation": {...}, "dropped": [...]}.
+    case (beagle_1.jpg). Returns counts: {"train": {...}, "validation": {...}, "dropped": [...]}.
     """
     dest = Path(dest)
     if (dest / "train").exists():
@@ -112,11 +112,7 @@ def _fetch(url: str, md5: str, cache_dir: Path | None) -> Path:
             )
         )
     except Exception as error:  # Keras raises a bare Exception for network and checksum failures
-        reason = (
-            str(error).strip().splitlines()[0][:200]
-            if str(error).strip()
-            else type(error).__name__
-        )
+        reason = one_line(error, 200)
         raise DownloadError(
             f"Could not download {url} (no internet, or a bad copy?): {reason}"
         ) from None

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.cams import CONTRAST, METHODS, PREDICTED, BaseCAM, normalize
-from core.config import Config
 from core.images import to_model_input
 from core.model import IMAGENET_CATS, IMAGENET_DOGS, Classifier
 
@@ -46,12 +45,10 @@ class Explainer:
     """CAMs for one loaded model: each method's graph is built once, then reused for every photo
     and layer."""
 
-    def __init__(
-        self, classifier: Classifier, layers: list[str] | None = None, config: Config = Config()
-    ):
+    def __init__(self, classifier: Classifier, layers: list[str] | None = None):
         self.classifier = classifier
         self.class_names = list(classifier.info.class_names)
-        self.layers = list(layers or classifier.offered_layers(config))
+        self.layers = list(layers or classifier.layers)
         self._extra = (classifier.imagenet_layer,) if classifier.imagenet_layer else ()
         self._cams: dict[tuple, BaseCAM] = {}
         self.cam("Grad-CAM")  # build (and validate the layers) now

@@ -1,5 +1,10 @@
-"""A training run as a job: one at a time (a lock), in its own process, reporting through its run
-folder."""
+"""A training run as a job: one at a time (a lock), reporting through its run folder.
+
+A run's settings travel once, as a TrainConfig: the page calls `start`, which takes the lock,
+writes run_dir/config.json and starts a worker process (`python -m core.worker RUN_DIR`) that reads
+it; the CLI calls `train`, which does the same in its own process. The lock is taken and released
+here only.
+"""
 
 from __future__ import annotations
 
@@ -15,16 +20,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from core.cams.base import probabilities
 from core.config import ROOT, Config
 from core.data import DataError, DataFolders, scan
-from core.lease import acquire_lock, hand_over, lock_holder, release_lock
-from core.model import ModelError, ModelInfo, build_classifier, save_classifier
-from core.monitor import PROGRESS, RunMonitor, read_json
+from core.errors import one_line
+from core.lease import acquire_lock, hand_over, kept_alive, lock_holder, release_lock
+from core.model import LAST_STAGE, ModelError, ModelInfo, build_classifier, save_classifier
+from core.monitor import PROGRESS, RunMonitor, read_json, write_json
 from core.store import RUNS, new_run_dir, publish
 from core.train import TrainConfig, fine_tune, make_strategy, train_head_cached
 
-# set for a worker started by the page: its TensorFlow thread count
-BACKGROUND = "CATDOG_BACKGROUND_THREADS"
+SETTINGS = "config.json"  # a page-started run's settings, written by `start`, read by its worker
 
 
 def singular(folder: str) -> str:
@@ -43,7 +49,7 @@ def report(val_logits: np.ndarray, data: DataFolders) -> dict:
     truth = np.asarray(data.validation.labels, dtype=int)
     confusion = np.zeros((2, 2), dtype=int)
     np.add.at(confusion, (truth, predicted), 1)
-    dog = 1 / (1 + np.exp(-np.asarray(val_logits, dtype=np.float64)))
+    dog = probabilities(np.asarray(val_logits, dtype=np.float64).reshape(-1, 1)).numpy()[:, 1]
     wrong = [
         {"path": path, "true": int(t), "predicted": int(p), "confidence": float(d if p else 1 - d)}
         for path, t, p, d in zip(data.validation.paths, truth, predicted, dog)
@@ -68,15 +74,13 @@ def run(
     progress.json's dict.
 
     `build` makes the model (default: ResNet-50 with `config.backbone_weights`); it is called
-    inside the
-    distribution strategy's scope. A stop request ends the run cleanly: "keep" saves the best epoch
-    so
-    far, "discard" saves nothing. Any failure leaves `current`, the previous model, untouched.
+    inside the distribution strategy's scope. A stop request ends the run cleanly: "keep" saves the
+    best epoch so far, "discard" saves nothing. Any failure leaves `current`, the previous model,
+    untouched.
     """
     run_dir = Path(run_dir or new_run_dir(weights_dir))
     # Python, NumPy and TensorFlow from one seed: initial weights, dropout, shuffling and flips, so
-    # the same
-    # data and seed give the same model on the same machine (the worker also makes ops
+    # the same data and seed give the same model on the same machine (the worker also makes ops
     # deterministic).
     keras.utils.set_random_seed(config.seed)
     info = {
@@ -84,19 +88,12 @@ def run(
         "run_dir": str(run_dir),
         "config": asdict(config),
     }
-    monitor = RunMonitor(run_dir, {}, info)
+    monitor = RunMonitor(run_dir, info)
     try:
         data = scan(
             data_root, config.validation_fraction, config.seed, Config().max_files_per_class
         )
-        n_train, n_val = len(data.train.paths), len(data.validation.paths)
-        monitor.phases.update(
-            {
-                "features": 2 * n_train + n_val,
-                "head": 8 * config.epochs,
-                "fine-tune": config.fine_tune_epochs * (2.5 * n_train + n_val),
-            }
-        )
+        monitor.plan(len(data.train.paths), len(data.validation.paths), config)
         monitor.state.update(
             summary=data.summary(), skipped=list(data.skipped), held_out=data.held_out
         )
@@ -120,7 +117,7 @@ def run(
             return monitor.state
         class_names = tuple(singular(n) for n in data.class_names)
         figures = {**report(result["val_logits"], data), "class_names": list(class_names)}
-        resnet = "conv5_block3_out" in {layer.name for layer in model.layers}
+        resnet = LAST_STAGE in {layer.name for layer in model.layers}
         model_info = ModelInfo(
             class_names=class_names,
             image_size=model.input_shape[1],
@@ -139,7 +136,7 @@ def run(
         )
         return monitor.state
     except (DataError, ModelError, OSError, ValueError) as error:
-        monitor.finish("failed", one_line(error))
+        monitor.finish("failed", _reason(error))
         raise
 
 
@@ -149,49 +146,42 @@ def _stopper(config: TrainConfig) -> keras.callbacks.EarlyStopping:
     )
 
 
-def one_line(error: Exception) -> str:
+def _reason(error: Exception) -> str:
     if isinstance(error, OSError) and error.strerror:
         return f"Could not write the model ({error.strerror}); the previous model is unchanged."
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return one_line(error)
 
 
-# The worker process
-# ------------------------------------------------------------------------------------
+# Taking the lock, running, releasing it ---------------------------------------------------------
 
 
-def start_worker(data_root: Path, weights_dir: Path, arguments: list[str]) -> Path:
-    """Start `python -m core train` in its own session (it outlives page reruns and closed tabs).
+def train(data_root: Path, weights_dir: Path, config: TrainConfig, verbose: int = 0) -> dict:
+    """A run in this process (the CLI): take the lock, run, release it. Raises Busy."""
+    run_dir = new_run_dir(weights_dir)
+    try:
+        acquire_lock(weights_dir, run_dir)
+    except Exception:
+        run_dir.rmdir()
+        raise
+    return _holding_lock(Path(data_root), Path(weights_dir), config, run_dir, verbose)
 
-    The lock is taken here, before the process starts, so a second request is refused at once.
-    Returns the run folder, where progress.json and train.log appear. Raises Busy.
-    """
+
+def start(data_root: Path, weights_dir: Path, config: TrainConfig) -> Path:
+    """A run in a worker process of its own session, so that it outlives page reruns and closed
+    tabs (the Training page). The lock is taken here, before the worker starts, so a second request
+    is refused at once. Returns the run folder, where progress.json and train.log appear. Raises
+    Busy."""
     run_dir = new_run_dir(weights_dir)
     acquire_lock(weights_dir, run_dir)
     try:
+        settings = {"data": str(data_root), "weights": str(weights_dir), "config": asdict(config)}
+        write_json(run_dir / SETTINGS, settings)
         log = open(run_dir / "train.log", "w")
-        command = [
-            sys.executable,
-            "-m",
-            "core",
-            "train",
-            "--data",
-            str(data_root),
-            "--out",
-            str(weights_dir),
-            "--run-dir",
-            str(run_dir),
-            "--lock-held",
-            *arguments,
-        ]
-        # One core fewer than the machine has: the app keeps one to explain photos while the run
-        # goes on.
-        env = {**os.environ, BACKGROUND: str(max(1, (os.cpu_count() or 2) - 1))}
         process = subprocess.Popen(
-            command,
+            [sys.executable, "-m", "core.worker", str(run_dir)],
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=env,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
@@ -202,17 +192,36 @@ def start_worker(data_root: Path, weights_dir: Path, arguments: list[str]) -> Pa
     return run_dir
 
 
+def work(run_dir: Path) -> dict:
+    """The worker's body: the settings `start` wrote, at a lower priority, one core left to the
+    app."""
+    run_in_background(max(1, (os.cpu_count() or 2) - 1))
+    settings = read_json(Path(run_dir) / SETTINGS)
+    config = TrainConfig(**settings["config"])
+    return _holding_lock(Path(settings["data"]), Path(settings["weights"]), config, Path(run_dir))
+
+
+def _holding_lock(data_root: Path, weights_dir: Path, config, run_dir: Path, verbose=2) -> dict:
+    # Deterministic kernels: on a CPU they cost little, and with a seed a run can be repeated.
+    tf.config.experimental.enable_op_determinism()
+    try:
+        with kept_alive(weights_dir):  # the lease's heartbeat: other replicas see the run alive
+            return run(data_root, weights_dir, config, run_dir=run_dir, verbose=verbose)
+    except OSError as error:
+        raise ValueError(_reason(error)) from None
+    finally:
+        release_lock(weights_dir)
+
+
 def run_in_background(threads: int, niceness: int = 10) -> None:
     """A page-started worker yields to the app: lower CPU priority, and TensorFlow bounded to
     `threads`.
 
     Call before the first TensorFlow op (thread counts are fixed once its runtime starts).
-    tf.data's own
-    decoding threads are not bounded, but they run at the same lowered priority. The worker leads
-    its own
-    session, and Linux schedules each session as one group ("autogroup") whose share nice() does
-    not
-    touch: the group's own nice value is lowered too, where the kernel has one.
+    tf.data's own decoding threads are not bounded, but they run at the same lowered priority. The
+    worker leads its own session, and Linux schedules each session as one group ("autogroup") whose
+    share nice() does not touch: the group's own nice value is lowered too, where the kernel has
+    one.
     """
     os.nice(niceness)
     try:

@@ -12,7 +12,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from core.config import Config
+from core.cams.base import probabilities
+from core.config import STAGE_LAYERS, Config
+from core.errors import one_line
+from core.store import current_model
 
 # ResNet-50 was trained on BGR images with these per-channel ImageNet means subtracted ("caffe"
 # mode).
@@ -21,6 +24,9 @@ CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 # (281 tabby, 282 tiger cat, 283 Persian, 284 Siamese, 285 Egyptian cat).
 IMAGENET_DOGS = tuple(range(151, 269))
 IMAGENET_CATS = tuple(range(281, 286))
+# The classifier's own layers, which training relies on; LAST_STAGE is ResNet-50's 7x7 output.
+FEATURES, HEAD, LOGIT = "avg_pool", "dropout", "logit"
+LAST_STAGE = STAGE_LAYERS[-1]
 
 
 class ModelError(ValueError):
@@ -45,8 +51,8 @@ class CaffePreprocess(keras.layers.Layer):
 class FoldCatDog(keras.layers.Layer):
     """ImageNet logits in, one dog-vs-cat logit out: logsumexp(dog logits) - logsumexp(cat logits).
 
-    That is log P(dog) / P(cat) with each group's probabilities summed, so sigmoid of it is
-    P(dog | the photo is a cat or a dog), and its gradient explains the folded score.
+    That is log P(dog) / P(cat) with each group's probabilities summed, so sigmoid of it is P(dog |
+    the photo is a cat or a dog), and its gradient explains the folded score.
     """
 
     def call(self, logits):
@@ -79,25 +85,26 @@ class Classifier:
 
     model: keras.Model
     info: ModelInfo
-    imagenet_layer: str | None = (
-        None  # zero-shot: the 1000-class logits, to tell "neither cat nor dog"
-    )
+    # zero-shot: the 1000-class logits, to tell "neither cat nor dog"
+    imagenet_layer: str | None = None
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
         """(N, 1) sigmoid logits or (N, K) softmax logits -> (N, K) class probabilities."""
-        logits = np.asarray(logits, dtype=np.float64)
-        if logits.shape[-1] == 1:
-            dog = 1.0 / (1.0 + np.exp(-logits[:, 0]))
-            return np.stack([1.0 - dog, dog], axis=-1)
-        shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        return shifted / shifted.sum(axis=-1, keepdims=True)
+        return probabilities(np.asarray(logits, dtype=np.float64)).numpy()
 
-    def offered_layers(self, config: Config = Config()) -> dict[str, tuple[int, int]]:
-        """Layers the app offers, name -> (height, width): ResNet-50's stages, else every 4-D
-        layer."""
+    @property
+    def layers(self) -> dict[str, tuple[int, int]]:
+        """Layers offered for explaining, name -> (height, width): ResNet-50's four stages, else
+        every layer with a 4-D output."""
         shapes = conv_layer_shapes(self.model)
-        stages = {name: shapes[name] for name in config.stage_layers if name in shapes}
+        stages = {name: shapes[name] for name in STAGE_LAYERS if name in shapes}
         return stages or shapes
+
+    @property
+    def default_layer(self) -> str:
+        """The layer explained unless a person picks another: the last stage (Selvaraju et al.'s
+        choice), or the last 4-D layer of another model."""
+        return LAST_STAGE if LAST_STAGE in self.layers else list(self.layers)[-1]
 
 
 def conv_layer_shapes(model: keras.Model) -> dict[str, tuple[int, int]]:
@@ -144,18 +151,19 @@ def _resnet50(include_top: bool, weights: str | None, input_tensor) -> keras.Mod
 
 
 def build_classifier(
-    backbone_weights: str | None = "imagenet", config: Config = Config()
+    backbone_weights: str | None = "imagenet", config: Config | None = None
 ) -> keras.Model:
     """ResNet-50 (top removed) + global average pooling, dropout and a one-logit dense head.
 
     Built as ONE flat graph: the head is applied to the backbone's own output tensor, so every conv
     layer's output stays reachable with `model.get_layer(name).output` (a backbone nested as a
-    single
-    layer breaks Grad-CAM in Keras 3 with "Graph disconnected"). Takes 0-255 RGB; `CaffePreprocess`
-    inside the model does ResNet-50's own preprocessing. Every BatchNormalization layer is frozen
-    (trainable=False, which in Keras 3 also means inference mode), so fine-tuning never updates the
-    ImageNet statistics with batches of 16. The output is the dog-vs-cat logit (> 0 means dog).
+    single layer breaks Grad-CAM in Keras 3 with "Graph disconnected"). Takes 0-255 RGB;
+    `CaffePreprocess` inside the model does ResNet-50's own preprocessing. Every BatchNormalization
+    layer is frozen (trainable=False, which in Keras 3 also means inference mode), so fine-tuning
+    never updates the ImageNet statistics with batches of 16. The output is the dog-vs-cat logit (>
+    0 means dog).
     """
+    config = config or Config()
     size = config.image_size
     inputs = keras.Input((size, size, 3), name="image")
     backbone = _resnet50(
@@ -166,18 +174,18 @@ def build_classifier(
     for layer in backbone.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.trainable = False
-    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(backbone.output)
-    x = keras.layers.Dropout(config.dropout, name="dropout")(x)
-    logit = keras.layers.Dense(1, name="logit")(x)
+    x = keras.layers.GlobalAveragePooling2D(name=FEATURES)(backbone.output)
+    x = keras.layers.Dropout(config.dropout, name=HEAD)(x)
+    logit = keras.layers.Dense(1, name=LOGIT)(x)
     return keras.Model(inputs, logit, name="catdog_resnet50")
 
 
 def build_zero_shot(
-    imagenet_weights: str | None = "imagenet", config: Config = Config()
+    imagenet_weights: str | None = "imagenet", config: Config | None = None
 ) -> Classifier:
     """ResNet-50's own ImageNet classifier with its dog breeds and domestic cats folded into two
     classes."""
-    size = config.image_size
+    size = (config or Config()).image_size
     inputs = keras.Input((size, size, 3), name="image")
     resnet = _resnet50(
         True,
@@ -224,7 +232,7 @@ def _fsync(path: Path) -> None:
         os.fsync(file.fileno())
 
 
-def load_classifier(path: Path, config: Config = Config()) -> Classifier:
+def load_classifier(path: Path) -> Classifier:
     """Load a .keras model (safe_mode=True) and its sidecar; refuse anything that does not
     match."""
     path = Path(path)
@@ -240,18 +248,12 @@ def load_classifier(path: Path, config: Config = Config()) -> Classifier:
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:
-        first_line = (
-            str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        )
         raise ModelError(
-            f"{path.name} is not a loadable Keras model ({first_line[:200]})."
+            f"{path.name} is not a loadable Keras model ({one_line(error, 200)})."
         ) from None
-    if info.backbone == "ResNet50" and "conv5_block3_out" not in {
-        layer.name for layer in model.layers
-    }:
+    if info.backbone == "ResNet50" and LAST_STAGE not in {layer.name for layer in model.layers}:
         raise ModelError(
-            f"{path.name} is not a ResNet-50 (no conv5_block3_out layer), but its sidecar says it "
-            "is."
+            f"{path.name} is not a ResNet-50 (no {LAST_STAGE} layer), but its sidecar says it is."
         )
     expected_input = (None, info.image_size, info.image_size, 3)
     outputs = {1, len(info.class_names)}
@@ -283,14 +285,21 @@ def _read_sidecar(path: Path) -> ModelInfo:
     return info
 
 
-def load_default(config: Config = Config()) -> Classifier:
-    """The app's model: the fine-tuned one in weights/, else zero-shot ImageNet, else
-    ModelError."""
-    if config.model_path.exists():
-        return load_classifier(config.model_path, config)
+def app_model_path(config: Config | None = None) -> Path:
+    """The model the app uses: weights/current/model.keras, else weights/model.keras."""
+    config = config or Config()
+    return current_model(config.weights_dir, config.model_file)
+
+
+def load_default(config: Config | None = None) -> Classifier:
+    """The app's model: the fine-tuned one in weights/, else zero-shot ImageNet, else an error."""
+    config = config or Config()
+    path = app_model_path(config)
+    if path.exists():
+        return load_classifier(path)
     try:
         return build_zero_shot(config.imagenet_weights or "imagenet", config)
     except ModelError as error:
         raise ModelError(
-            f"No fine-tuned model at {config.model_path}, and no zero-shot fallback: {error}"
+            f"No fine-tuned model at {path}, and no zero-shot fallback: {error}"
         ) from None

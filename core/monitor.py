@@ -37,14 +37,16 @@ class RunMonitor(keras.callbacks.Callback):
     """Writes progress.json (phase, epoch, step, history, ETA) and obeys a stop request.
 
     One monitor follows a whole run across its phases: "features" (the frozen backbone's pass over
-    the photos), "head" (training on cached features) and "fine-tune". `units` weigh each phase's
-    cost so the overall fraction and ETA are honest about where the time goes.
+    the photos), "head" (training on cached features) and "fine-tune". `plan` weighs each phase's
+    cost, so the overall fraction and ETA are honest about where the time goes.
     """
 
-    def __init__(self, run_dir: Path, phases: dict[str, float], info: dict | None = None):
+    def __init__(self, run_dir: Path, info: dict | None = None, phases: dict | None = None):
         super().__init__()
         self.run_dir = Path(run_dir)
-        self.phases = phases  # phase -> cost units (about one forward pass of one photo each)
+        self.phases = (
+            phases or {}
+        )  # phase -> cost units (about one forward pass of one photo each)
         self.started = time.time()
         self.done_units = 0.0
         self.state = {
@@ -56,6 +58,18 @@ class RunMonitor(keras.callbacks.Callback):
         }
         self.phase, self.epochs, self.steps, self.epoch = "", 0, 0, 0
         self._last_write = 0.0
+
+    def plan(self, n_train: int, n_validation: int, config) -> None:
+        """Each phase's cost in forward passes of one photo, from a run's photo counts and its
+        TrainConfig: the feature pass sees each training photo twice (it and its mirror image) and
+        each validation photo once; a head epoch on cached features costs about 8; a fine-tune
+        epoch a forward and a backward pass (about 2.5) per training photo and one per validation
+        photo."""
+        self.phases = {
+            "features": 2 * n_train + n_validation,
+            "head": 8 * config.epochs,
+            "fine-tune": config.fine_tune_epochs * (2.5 * n_train + n_validation),
+        }
 
     # Phases
     # ------------------------------------------------------------------------------------------

@@ -7,10 +7,9 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core import Config, choices
+from core import Config, choices, jobs
 from core.app_support import explain_bytes
 from core.data import DataError, check_data_path, class_folders
-from core.jobs import latest_run, start_worker
 from core.lease import Busy
 from core.model import ModelError, resolve_backbone_weights
 from core.monitor import request_stop
@@ -35,28 +34,19 @@ def start_run() -> None:
             "No dataset under the data roots: add one (train/<class>/, validation/<class>/).",
         )
         return
+    run = TrainConfig(
+        epochs=state.epochs,
+        fine_tune_epochs=state.fine_tune_epochs,
+        patience=state.patience,
+        backbone_weights=str(state.backbone_weights),
+    )
     try:
-        data_dir = check_data_path(
-            str(state.data_dir), config.data_roots
-        )  # a choice; checked all the same
+        # A choice from the list; checked all the same, as is a file chosen a moment ago.
+        data_dir = check_data_path(str(state.data_dir), config.data_roots)
         class_folders(data_dir)  # layout only; the run itself skips and counts bad photos
-        resolve_backbone_weights(
-            str(state.backbone_weights)
-        )  # a file chosen a moment ago must still exist
-        arguments = [
-            "--epochs",
-            str(state.epochs),
-            "--fine-tune-epochs",
-            str(state.fine_tune_epochs),
-            "--patience",
-            str(state.patience),
-            "--backbone-weights",
-            str(state.backbone_weights),
-        ]
-        state.start_message = (
-            "info",
-            f"Started run {start_worker(data_dir, config.weights_dir, arguments).name}.",
-        )
+        resolve_backbone_weights(run.backbone_weights)
+        run_dir = jobs.start(data_dir, config.weights_dir, run)
+        state.start_message = ("info", f"Started run {run_dir.name}.")
     except (Busy, DataError, ModelError, OSError) as error:
         state.start_message = ("warning", str(error))
 
@@ -81,11 +71,7 @@ def mistake_overlays(model_path: str, photo: str, predicted: str, true: str):
     ]
     if any(isinstance(result, str) for result in results):
         return None
-    layer = (
-        config.default_layer
-        if config.default_layer in loaded.explainer.layers
-        else loaded.explainer.layers[-1]
-    )
+    layer = loaded.explainer.classifier.default_layer
     return [
         overlay(photo_array, explanation.heatmap(layer), 0.45)
         for photo_array, explanation in results
@@ -149,7 +135,7 @@ def show_report(status: dict) -> None:
 
 @st.fragment(run_every=1.0)
 def show_status() -> None:
-    status = latest_run(config.weights_dir)
+    status = jobs.latest_run(config.weights_dir)
     if status is None:
         st.info("No training run yet. Choose a dataset and start one.")
         return

@@ -26,7 +26,7 @@ if loaded.error:
     st.error(loaded.error)
     st.stop()
 explainer = loaded.explainer
-layers = explainer.classifier.offered_layers(config)
+layers = explainer.classifier.layers
 
 upload = st.file_uploader(
     "A photo (or leave empty for the first validation photo)", type=list(UPLOAD_TYPES)

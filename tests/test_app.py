@@ -220,8 +220,7 @@ def test_one_model_per_process_shared_by_every_page_and_the_gallery(
     monkeypatch, tiny_weights, tmp_path
 ):
     import ui
-    from core import Config
-    from core.model import ModelInfo, save_classifier
+    from core.model import ModelInfo, app_model_path, save_classifier
     from tests.conftest import TINY_SIZE, tiny_model
 
     loads, real = [], ui.load_app_model
@@ -234,9 +233,8 @@ def test_one_model_per_process_shared_by_every_page_and_the_gallery(
         assert not at.exception
     assert len(loads) == 1  # the Explain and Compare pages share one model
     loaded, _ = ui.app_model()
-    assert (
-        ui.model_at(Config().model_path) is loaded and len(loads) == 1
-    )  # the gallery of mistakes reuses it
+    # The gallery of mistakes reuses it.
+    assert ui.model_at(app_model_path()) is loaded and len(loads) == 1
     other = save_classifier(
         tiny_model(seed=3),
         ModelInfo(image_size=TINY_SIZE, backbone="tiny"),

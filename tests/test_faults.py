@@ -14,7 +14,7 @@ import pytest
 
 from core import jobs, lease
 from core.config import ROOT, Config
-from core.model import file_sha256, load_default
+from core.model import app_model_path, file_sha256, load_default
 from core.train import TrainConfig
 from tests.conftest import tiny_model
 from tests.test_train import FAST, SLOW_RUN
@@ -33,7 +33,7 @@ def test_kill_9_at_20_random_moments_never_loses_the_model(generated_pets, tmp_p
     rng = random.Random(20)
     survived, moments = 0, []
     for _ in range(KILLS):
-        before = Config(weights_dir=weights).model_path
+        before = app_model_path(Config(weights_dir=weights))
         digest = file_sha256(before)
         # A run of about 8 s (150 head epochs), killed anywhere from start-up to saving and
         # switching.
@@ -57,7 +57,7 @@ def test_kill_9_at_20_random_moments_never_loses_the_model(generated_pets, tmp_p
                 f"{where}/{latest.get('phase', '-')}" if where == "running" else where,
             )
         )
-        after = Config(weights_dir=weights).model_path
+        after = app_model_path(Config(weights_dir=weights))
         assert (
             load_default(Config(weights_dir=weights)).model is not None
         )  # loads, whichever model is current
@@ -91,7 +91,7 @@ def test_a_disk_that_fills_during_saving_fails_the_run_not_the_model(generated_p
         pytest.skip("needs root to mount a 2 MB tmpfs (CI runs as root)")
     try:
         jobs.run(generated_pets, weights, FAST, build=tiny_model)
-        before = Config(weights_dir=weights).model_path
+        before = app_model_path(Config(weights_dir=weights))
         digest = file_sha256(before)
         filler = weights / "filler"
         with open(
@@ -101,7 +101,8 @@ def test_a_disk_that_fills_during_saving_fails_the_run_not_the_model(generated_p
             file.write(b"\0" * max(free - 20_000, 0))
         with pytest.raises(OSError):
             jobs.run(generated_pets, weights, FAST, build=tiny_model)
-        assert Config(weights_dir=weights).model_path == before and file_sha256(before) == digest
+        after = app_model_path(Config(weights_dir=weights))
+        assert after == before and file_sha256(before) == digest
         assert load_default(Config(weights_dir=weights)).info.val_accuracy == 1.0
         failed = jobs.latest_run(weights)
         assert failed["state"] == "failed" and "No space left on device" in failed["message"]

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from core.config import Config
+from core.config import STAGE_LAYERS, Config
 from core.explain import Explainer
 from core.images import to_model_input
 from core.model import (
@@ -44,7 +44,7 @@ def test_classifier_is_one_flat_graph_with_frozen_batchnorm():
     model = build_classifier("none")
     names = [layer.name for layer in model.layers]
     assert not any(isinstance(layer, keras.Model) for layer in model.layers)
-    for stage in Config().stage_layers:
+    for stage in STAGE_LAYERS:
         assert stage in names
     assert model.input_shape == (None, 224, 224, 3) and model.output_shape == (None, 1)
     batchnorms = [

@@ -17,7 +17,7 @@ import pytest
 from core import jobs, lease
 from core.config import ROOT, Config
 from core.data import image_dataset, scan
-from core.model import file_sha256, load_default
+from core.model import app_model_path, file_sha256, load_default
 from core.monitor import PROGRESS, read_json, request_stop
 from core.train import TrainConfig, extract_features, train_head_cached, train_head_uncached
 from tests.conftest import tiny_model
@@ -95,7 +95,7 @@ def test_stop_request_keeps_or_discards(generated_pets, tmp_path, keep):
 def test_full_disk_fails_the_run_not_the_model(generated_pets, tmp_path, monkeypatch):
     weights = tmp_path / "weights"
     jobs.run(generated_pets, weights, FAST, build=tiny_model)
-    before = Config(weights_dir=weights).model_path
+    before = app_model_path(Config(weights_dir=weights))
     digest = file_sha256(before)
 
     def disk_full(*args, **kwargs):
@@ -104,7 +104,7 @@ def test_full_disk_fails_the_run_not_the_model(generated_pets, tmp_path, monkeyp
     monkeypatch.setattr(jobs, "save_classifier", disk_full)
     with pytest.raises(OSError):
         jobs.run(generated_pets, weights, FAST, build=tiny_model)
-    assert Config(weights_dir=weights).model_path == before and file_sha256(before) == digest
+    assert app_model_path(Config(weights_dir=weights)) == before and file_sha256(before) == digest
     latest = jobs.latest_run(weights)
     assert latest["state"] == "failed" and "No space left on device" in latest["message"]
 
@@ -148,7 +148,7 @@ from core.store import new_run_dir
 from core.train import TrainConfig
 from tests.conftest import tiny_model
 run_dir = new_run_dir(sys.argv[2])
-jobs.acquire_lock(sys.argv[2], run_dir)  # as `python -m core train` does
+jobs.acquire_lock(sys.argv[2], run_dir)  # as jobs.train does
 jobs.run(sys.argv[1], sys.argv[2], TrainConfig(epochs=100000, patience=100000, strategy="default"),
 build=tiny_model,
          run_dir=run_dir)
@@ -158,7 +158,7 @@ build=tiny_model,
 def test_kill_9_mid_epoch_leaves_the_previous_model_loadable(generated_pets, tmp_path):
     weights = tmp_path / "weights"
     jobs.run(generated_pets, weights, FAST, build=tiny_model)
-    previous = Config(weights_dir=weights).model_path
+    previous = app_model_path(Config(weights_dir=weights))
     digest = file_sha256(previous)
     for delay in (0.0, 0.3, 1.0):  # wherever the head phase is once it has started, plus a little
         process = subprocess.Popen(
@@ -171,9 +171,8 @@ def test_kill_9_mid_epoch_leaves_the_previous_model_loadable(generated_pets, tmp
         time.sleep(delay)
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
-        assert (
-            Config(weights_dir=weights).model_path == previous and file_sha256(previous) == digest
-        )
+        after = app_model_path(Config(weights_dir=weights))
+        assert after == previous and file_sha256(previous) == digest
         assert load_default(Config(weights_dir=weights)).info.val_accuracy == 1.0
         assert jobs.latest_run(weights)["state"] == "killed"
 
@@ -299,14 +298,17 @@ def test_a_page_started_worker_yields_the_cpu_to_the_app(tmp_path, monkeypatch):
         jobs.subprocess,
         "Popen",
         lambda command, **kwargs: (
-            launched.update(kwargs) or type("Process", (), {"pid": os.getpid()})()
+            launched.update(kwargs, command=command) or type("Process", (), {"pid": os.getpid()})()
         ),
     )
-    jobs.start_worker(tmp_path / "data", tmp_path / "weights", [])
-    assert (
-        launched["env"][jobs.BACKGROUND] == str(max(1, os.cpu_count() - 1))
-        and launched["start_new_session"]
-    )
+    settings = TrainConfig(epochs=3, fine_tune_epochs=1, backbone_weights="none", seed=7)
+    run_dir = jobs.start(tmp_path / "data", tmp_path / "weights", settings)
+    # The settings travel once, as the TrainConfig itself: no argv strings, the worker reads them.
+    assert launched["command"] == [sys.executable, "-m", "core.worker", str(run_dir)]
+    assert launched["start_new_session"] and jobs.lock_holder(tmp_path / "weights")
+    written = json.loads((run_dir / jobs.SETTINGS).read_text())
+    assert TrainConfig(**written["config"]) == settings
+    assert written["data"] == str(tmp_path / "data")
     jobs.release_lock(tmp_path / "weights")
 
 

@@ -82,13 +82,13 @@ def test_only_datasets_inside_the_data_roots_are_offered(monkeypatch, tmp_path, 
 
 
 def public_page(monkeypatch, tmp_path, data, **secrets) -> tuple[AppTest, list]:
-    """The page in public mode, with start_worker recorded instead of run."""
+    """The page in public mode, with jobs.start recorded instead of run."""
     from core import jobs
 
     started = []
     monkeypatch.setattr(
         jobs,
-        "start_worker",
+        "start",
         lambda *args: started.append(args) or tmp_path / "weights" / "runs" / "r",
     )
     monkeypatch.setenv("CATDOG_PUBLIC", "1")

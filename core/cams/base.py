@@ -46,18 +46,21 @@ def class_scores(logits: tf.Tensor, class_index: tf.Tensor) -> tf.Tensor:
     return tf.where(class_index == CONTRAST, difference, picked)
 
 
-def class_probabilities(logits: tf.Tensor, class_index: tf.Tensor) -> tf.Tensor:
-    """(N,) probability of each image's chosen class (sigmoid for one logit, softmax otherwise)."""
+def probabilities(logits) -> tf.Tensor:
+    """(N, 1) sigmoid logits or (N, K) softmax logits -> (N, K) class probabilities: the app's one
+    conversion from logits (predictions, training reports, Score-CAM, faithfulness)."""
+    logits = tf.convert_to_tensor(logits)
     if logits.shape[-1] == 1:
         dog = tf.sigmoid(logits[:, 0])
-        cat = 1.0 - dog
-    else:
-        probabilities = tf.nn.softmax(logits)
-        cat, dog = probabilities[:, 0], probabilities[:, 1]
-        picked = tf.gather(probabilities, tf.maximum(class_index, 0), axis=1, batch_dims=1)
-    if logits.shape[-1] == 1:
-        picked = tf.where(class_index == 1, dog, cat)
-    return tf.where(class_index == CONTRAST, dog - cat, picked)
+        return tf.stack([1.0 - dog, dog], axis=-1)
+    return tf.nn.softmax(logits)
+
+
+def class_probabilities(logits: tf.Tensor, class_index: tf.Tensor) -> tf.Tensor:
+    """(N,) probability of each image's chosen class; for CONTRAST, class 1's minus class 0's."""
+    every = probabilities(logits)
+    picked = tf.gather(every, tf.maximum(class_index, 0), axis=1, batch_dims=1)
+    return tf.where(class_index == CONTRAST, every[:, 1] - every[:, 0], picked)
 
 
 def normalize(raw_map: np.ndarray) -> np.ndarray:

@@ -1,0 +1,17 @@
+"""`python -m core.worker RUN_DIR`: the process `jobs.start` launches for a run a page started."""
+
+import sys
+from pathlib import Path
+
+from core import jobs
+from core.data import DataError
+from core.model import ModelError
+
+if __name__ == "__main__":
+    try:
+        state = jobs.work(Path(sys.argv[1]))
+    except (DataError, ModelError, ValueError) as error:  # progress.json already says "failed"
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    print(state["message"])
+    sys.exit(0 if state["state"] == "done" else 1)
