@@ -156,17 +156,23 @@ def _problem(path: Path) -> str | None:
     return None
 
 
+def hold_out(items: list, fraction: float, rng: random.Random) -> tuple[list, list]:
+    """(kept, held out): one class's items shuffled by `rng`, then round(n x fraction) of them held
+    out for validation, at least one, none of a lone item. Used by `scan` and `download-data`."""
+    items = list(items)
+    rng.shuffle(items)
+    n_held = max(1, round(len(items) * fraction)) if len(items) > 1 else 0
+    return items[n_held:], items[:n_held]
+
+
 def _hold_out(train: Split, fraction: float, seed: int) -> tuple[Split, Split]:
     if not 0.0 < fraction < 1.0:
         raise DataError(f"The validation fraction must be between 0 and 1, got {fraction}.")
     rng = random.Random(seed)
     keep, held = [], []
     for label in sorted(set(train.labels)):
-        indices = [i for i, y in enumerate(train.labels) if y == label]
-        rng.shuffle(indices)
-        n_held = max(1, round(len(indices) * fraction)) if len(indices) > 1 else 0
-        held += indices[:n_held]
-        keep += indices[n_held:]
+        kept, out = hold_out([i for i, y in enumerate(train.labels) if y == label], fraction, rng)
+        keep, held = keep + kept, held + out
 
     def pick(indices):
         indices = sorted(indices)

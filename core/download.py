@@ -12,6 +12,7 @@ from pathlib import Path
 
 import keras
 
+from core.data import hold_out
 from core.errors import one_line
 from core.images import ImageError, load_image
 
@@ -138,12 +139,8 @@ def _lay_out(
     rng = random.Random(seed)
     counts: dict = {"train": {}, "validation": {}, "dropped": dropped}
     for name, paths in groups.items():
-        rng.shuffle(paths)
-        n_validation = max(1, round(len(paths) * validation_fraction))
-        for split, chosen in (
-            ("validation", paths[:n_validation]),
-            ("train", paths[n_validation:]),
-        ):
+        train, validation = hold_out(paths, validation_fraction, rng)
+        for split, chosen in (("validation", validation), ("train", train)):
             folder = dest / split / name
             folder.mkdir(parents=True, exist_ok=True)
             for path in chosen:

@@ -23,7 +23,7 @@ class ImageError(ValueError):
 def load_image(
     source: bytes | str | Path,
     name: str | None = None,
-    config: Config = Config(),
+    config: Config | None = None,
     max_side: int | None = None,
 ) -> np.ndarray:
     """Decode a file or bytes into an upright (H, W, 3) uint8 RGB array.
@@ -33,6 +33,7 @@ def load_image(
     line. With `max_side`, the photo comes back with its long side at most that: a JPEG is decoded
     at a reduced DCT scale (a 12-MP photo in 50 ms instead of 200-450 ms), then area-averaged down.
     """
+    config = config or Config()
     name = name or (Path(source).name if isinstance(source, (str, Path)) else "upload")
     data = _read_bytes(source, name, config.max_bytes)
     if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftyphevc"):

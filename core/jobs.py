@@ -65,7 +65,7 @@ def report(val_logits: np.ndarray, data: DataFolders) -> dict:
 def run(
     data_root: Path,
     weights_dir: Path,
-    config: TrainConfig = TrainConfig(),
+    config: TrainConfig | None = None,
     build: Callable | None = None,
     run_dir: Path | None = None,
     verbose: int = 0,
@@ -78,6 +78,7 @@ def run(
     best epoch so far, "discard" saves nothing. Any failure leaves `current`, the previous model,
     untouched.
     """
+    config = config or TrainConfig()
     run_dir = Path(run_dir or new_run_dir(weights_dir))
     # Python, NumPy and TensorFlow from one seed: initial weights, dropout, shuffling and flips, so
     # the same data and seed give the same model on the same machine (the worker also makes ops
