@@ -17,8 +17,8 @@ from core import Config, choices
 from core.app_support import colored_map, describe, explain_bytes, full_size_overlay, manifest
 from core.cams import METHODS
 from core.choices import images_in
-from core.faithfulness import faithfulness, sanity_check, sanity_verdict
-from core.images import UPLOAD_TYPES, encode_jpeg, shrink, to_model_input
+from core.faithfulness import sanity_verdict
+from core.images import UPLOAD_TYPES, encode_jpeg, shrink
 from core.overlay import COLORMAPS, blend
 
 st.set_page_config(page_title="catdog-gradcam · Explain", page_icon="🐾", layout="wide")
@@ -67,16 +67,14 @@ def cached_thumbnail(_photo: np.ndarray, photo_id: str) -> np.ndarray:
     return shrink(_photo, THUMB_SIDE)
 
 
-def method_options(method: str, aug_smooth: bool, eigen_smooth: bool, top_n: int) -> tuple:
-    return (
-        ("method", method),
-        ("aug_smooth", aug_smooth),
-        ("eigen_smooth", eigen_smooth),
-        ("top_n", top_n if method == "Score-CAM" else 64),
-    )
+def method_options(method: str, aug_smooth: bool, eigen_smooth: bool, values: dict) -> tuple:
+    """The method and its settings as a hashable key; only the options `method` declares."""
+    declared = METHODS[method].options
+    own = tuple((name, values.get(name, option.default)) for name, option in declared.items())
+    return (("method", method), ("aug_smooth", aug_smooth), ("eigen_smooth", eigen_smooth), *own)
 
 
-def explain_first(key: str) -> None:
+def explain_first(explainer, key: str) -> None:
     """A new upload is explained before the page is drawn, from the widgets' values, so the browser
     has nothing new to render while the model works: on a machine they share (2 cores here),
     drawing at the same time cost the explanation 30 %. The page below then finds the result in the
@@ -85,15 +83,12 @@ def explain_first(key: str) -> None:
     upload = state.get("upload")
     if state.get("source") != "Upload a photo" or upload is None or "target" not in state:
         return
-    if state.get("method") == "Score-CAM":
+    method = state.get("method", "Grad-CAM")
+    aug_smooth, eigen_smooth = state.get("aug_smooth", False), state.get("eigen_smooth", False)
+    options = method_options(method, aug_smooth, eigen_smooth, state)
+    if explainer.cost(method, **dict(options[3:])) > 1:
         return  # an expensive method waits for its slot below
     data = upload.getvalue()
-    options = method_options(
-        state.get("method", "Grad-CAM"),
-        state.get("aug_smooth", False),
-        state.get("eigen_smooth", False),
-        state.get("top_n", 64),
-    )
     cached_explanation(
         data, hashlib.sha1(data).hexdigest(), upload.name, key, state.target, options
     )
@@ -109,7 +104,7 @@ def pick_random_photo(folder: Path) -> None:
 
 loaded, key = ui.app_model()
 if not loaded.error:
-    explain_first(key)
+    explain_first(loaded.explainer, key)
 st.title("Why does the model think it's a cat or a dog?")
 if loaded.error:
     st.error(loaded.error)
@@ -207,14 +202,16 @@ with st.sidebar:
         key="target",
         help="Which class's logit the gradients come from.",
     )
-    top_n = 64
-    if method == "Score-CAM":
-        top_n = st.select_slider(
-            "Score-CAM channels tried", [16, 32, 64, 128, 256, 512, 1024, 2048], 64, key="top_n"
+    # The options the method declares (Score-CAM: the channels it tries), and what they cost.
+    values = {
+        name: st.select_slider(
+            option.label, option.choices, option.default, key=name, help=option.help
         )
-        st.caption(
-            f"Costs about {top_n * len(layers)} forward passes for this photo (all layers)."
-        )
+        for name, option in METHODS[method].options.items()
+    }
+    passes = explainer.cost(method, **values)
+    if passes > 1:
+        st.caption(f"Costs about {passes:,} forward passes for this photo (all layers).")
     alpha = st.slider("Heatmap opacity (alpha)", 0.0, 1.0, config.alpha, 0.05, key="alpha")
     colormap = st.selectbox("Colormap", COLORMAPS, key="colormap")
     with st.expander("Advanced"):
@@ -239,194 +236,206 @@ if data is None:
     st.info("Upload a photo or pick a random validation photo in the sidebar.")
     st.stop()
 
-options = method_options(method, aug_smooth, eigen_smooth, top_n)
+options = method_options(method, aug_smooth, eigen_smooth, values)
 photo_id = hashlib.sha1(data).hexdigest()
-with ui.expensive("explain with Score-CAM") if method == "Score-CAM" else contextlib.nullcontext():
+slot = ui.expensive(f"explain with {method}") if passes > 1 else contextlib.nullcontext()
+with slot:
     result = cached_explanation(data, photo_id, name, key, target, options)
 if isinstance(result, str):
     st.error(result)
     st.stop()
 photo, explanation = result
-best = explanation.label
-st.subheader(f"Prediction: **{best}** ({explanation.probabilities[best]:.1%})")
-columns = st.columns(len(explanation.probabilities) + 1)
-for column, (class_name, probability) in zip(columns, explanation.probabilities.items()):
-    column.metric(f"P({class_name})", f"{probability:.1%}")
-columns[-1].metric(
-    "Explained in", f"{explanation.seconds * 1000:.0f} ms", help="All layers, one pass."
-)
-if explanation.note:
-    st.warning(explanation.note)
-
-raw_map = explanation.raw_maps[layer]
-if relu and explanation.heatmap(layer).max() == 0:
-    st.warning(
-        f"Nothing at {layer} speaks for '{explanation.target}': every contribution is negative. "
-        "Untick ReLU under Advanced to see the signed map."
-    )
-height, width = photo.shape[:2]
 look = (relu, colormap, smooth)
 
 
 def picture(explanation, layer: str, shape: tuple) -> np.ndarray:
+    """The coloured map of `explanation` at `layer`, at the size `shape`, from the cache."""
     return cached_picture(
         explanation, photo_id, key, explanation.target, options, layer, *look, *shape[:2]
     )
 
 
-colored = picture(explanation, layer, photo.shape)
-left, middle, right = st.columns(3)
-left.image(
-    cached_jpeg(photo, photo_id),
-    caption=f"{name} ({width}×{height})",
-    width="stretch",
-    alt=f"The photo {name}",
-)
-middle.image(
-    cached_jpeg(colored, photo_id, key, target, options, layer, *look),
-    width="stretch",
-    caption=f"{method} for '{explanation.target}' at {layer}",
-    alt=f"{method} heatmap for {explanation.target}: red where the evidence is strongest",
-)
-right.image(
-    blend(photo, colored, alpha),
-    caption=f"Overlay, alpha {alpha:.2f}",
-    width="stretch",
-    alt="The heatmap blended over the photo",
-)
-figures = explanation.figures(layer)
-numbers = st.columns(4)
-for column, (label, value) in zip(numbers, figures.items()):
-    column.metric(
-        f"map {label}" if label != "score" else "logit explained",
-        f"{value:.3g}" if label != "zero share" else f"{value:.0%}",
+def show_prediction() -> None:
+    best = explanation.label
+    st.subheader(f"Prediction: **{best}** ({explanation.probabilities[best]:.1%})")
+    columns = st.columns(len(explanation.probabilities) + 1)
+    for column, (class_name, probability) in zip(columns, explanation.probabilities.items()):
+        column.metric(f"P({class_name})", f"{probability:.1%}")
+    columns[-1].metric(
+        "Explained in", f"{explanation.seconds * 1000:.0f} ms", help="All layers, one pass."
+    )
+    if explanation.note:
+        st.warning(explanation.note)
+    if relu and explanation.heatmap(layer).max() == 0:
+        st.warning(
+            f"Nothing at {layer} speaks for '{explanation.target}': every contribution is "
+            "negative. Untick ReLU under Advanced to see the signed map."
+        )
+
+
+def show_maps() -> None:
+    """The photo, the map and the overlay side by side, then the map's own numbers."""
+    height, width = photo.shape[:2]
+    colored = picture(explanation, layer, photo.shape)
+    left, middle, right = st.columns(3)
+    left.image(
+        cached_jpeg(photo, photo_id),
+        caption=f"{name} ({width}×{height})",
+        width="stretch",
+        alt=f"The photo {name}",
+    )
+    middle.image(
+        cached_jpeg(colored, photo_id, key, target, options, layer, *look),
+        width="stretch",
+        caption=f"{method} for '{explanation.target}' at {layer}",
+        alt=f"{method} heatmap for {explanation.target}: red where the evidence is strongest",
+    )
+    right.image(
+        blend(photo, colored, alpha),
+        caption=f"Overlay, alpha {alpha:.2f}",
+        width="stretch",
+        alt="The heatmap blended over the photo",
+    )
+    for column, (label, value) in zip(st.columns(4), explanation.figures(layer).items()):
+        column.metric(
+            f"map {label}" if label != "score" else "logit explained",
+            f"{value:.3g}" if label != "zero share" else f"{value:.0%}",
+        )
+
+
+def show_downloads() -> None:
+    stem = Path(name).stem
+    raw_file = io.BytesIO()
+    np.save(raw_file, explanation.raw_maps[layer])
+    record = manifest(loaded, explanation, layer, dict(options), config)
+    downloads = st.columns(3)
+    # The full-size overlay is made only when asked for: Streamlit calls the function on a click.
+    downloads[0].download_button(
+        "Overlay (PNG)",
+        functools.partial(full_size_overlay, data, name, explanation, layer, alpha, *look),
+        f"{stem}_overlay.png",
+        "image/png",
+    )
+    downloads[1].download_button(
+        "Raw map (.npy)", raw_file.getvalue(), f"{stem}_raw.npy", "application/octet-stream"
+    )
+    downloads[2].download_button(
+        "Manifest (JSON)",
+        json.dumps(record, indent=2),
+        f"{stem}_manifest.json",
+        "application/json",
     )
 
-stem = Path(name).stem
-raw_file = io.BytesIO()
-np.save(raw_file, raw_map)
-record = manifest(loaded, explanation, layer, dict(options), config)
-downloads = st.columns(3)
-# The full-size overlay is made only when asked for (Streamlit calls the function on the click).
-downloads[0].download_button(
-    "Overlay (PNG)",
-    functools.partial(full_size_overlay, data, name, explanation, layer, alpha, *look),
-    f"{stem}_overlay.png",
-    "image/png",
-)
-downloads[1].download_button(
-    "Raw map (.npy)", raw_file.getvalue(), f"{stem}_raw.npy", "application/octet-stream"
-)
-downloads[2].download_button(
-    "Manifest (JSON)", json.dumps(record, indent=2), f"{stem}_manifest.json", "application/json"
-)
 
-thumb = cached_thumbnail(photo, photo_id)
-# Three more passes (six seconds with Score-CAM on a CPU): only when asked for.
-if st.toggle("Why cat, why dog, and the contrast", key="contrast"):
+def show_contrast(thumb: np.ndarray) -> None:
+    """Why cat, why dog, and dog minus cat: three more passes (seconds with Score-CAM on a CPU)."""
     cells = st.columns(3)
-    for cell, contrast_target in zip(cells, [*explainer.class_names, explainer.contrast_name]):
-        other = cached_explanation(data, photo_id, name, key, contrast_target, options)[1]
+    for cell, other_target in zip(cells, [*explainer.class_names, explainer.contrast_name]):
+        other = cached_explanation(data, photo_id, name, key, other_target, options)[1]
         if other.heatmap(layer).max() == 0 and relu:
             cell.info(
-                f"Why '{contrast_target}': nothing at {layer} speaks for it (all contributions "
+                f"Why '{other_target}': nothing at {layer} speaks for it (all contributions "
                 "negative)."
             )
             continue
         cell.image(
             blend(thumb, picture(other, layer, thumb.shape), alpha),
-            caption=f"why '{contrast_target}' (logit {other.score:+.2f})",
+            caption=f"why '{other_target}' (logit {other.score:+.2f})",
             width="stretch",
         )
     st.caption(
         "With a one-logit head, dog minus cat is twice the dog logit: its map is the dog map."
     )
 
-with st.expander("Every layer at once"):
-    strip = st.columns(len(layers))
-    for cell, each in zip(strip, layers):
+
+def show_layers(thumb: np.ndarray) -> None:
+    for cell, each in zip(st.columns(len(layers)), layers):
         cell.image(
             blend(thumb, picture(explanation, each, thumb.shape), alpha),
             caption=f"{each} · {layers[each][0]}×{layers[each][1]}",
             width="stretch",
         )
 
+
+def show_faithfulness(check_key: tuple) -> None:
+    """Deletion and insertion curves, on request: about 100 forward passes."""
+    if st.button("Measure faithfulness (about 100 forward passes)", key="measure"):
+        with (
+            ui.expensive("measure faithfulness"),
+            st.spinner("Deleting and inserting pixels, 50 steps each…"),
+        ):
+            figures = explainer.faithfulness(photo, explanation, layer)
+            st.session_state.faithfulness = (check_key, figures)
+    if st.session_state.get("faithfulness", (None,))[0] != check_key:
+        return
+    ours, random_map = (
+        st.session_state.faithfulness[1]["map"],
+        st.session_state.faithfulness[1]["random"],
+    )
+    a, b, c, d = st.columns(4)
+    a.metric(
+        "Deletion AUC",
+        f"{ours['deletion_auc']:.3f}",
+        f"{ours['deletion_auc'] - random_map['deletion_auc']:+.3f} vs random",
+        delta_color="inverse",
+    )
+    b.metric(
+        "Insertion AUC",
+        f"{ours['insertion_auc']:.3f}",
+        f"{ours['insertion_auc'] - random_map['insertion_auc']:+.3f} vs random",
+    )
+    c.metric("Average drop", f"{ours['average_drop']:.1f} %")
+    d.metric("Confidence increases", "yes" if ours["increase"] else "no")
+    curves = pd.DataFrame(
+        {
+            "deletion (map)": ours["deletion"],
+            "deletion (random)": random_map["deletion"],
+            "insertion (map)": ours["insertion"],
+            "insertion (random)": random_map["insertion"],
+        },
+        index=pd.Index(ours["fractions"], name="fraction of pixels"),
+    )
+    st.line_chart(curves, x_label="fraction of pixels", y_label=f"P({explanation.target})")
+
+
+def show_sanity(check_key: tuple) -> None:
+    """Adebayo et al.'s cascading randomisation, on request, with its verdict."""
+    if st.button("Sanity check: randomise the top layers of a copy", key="sanity_check"):
+        with (
+            ui.expensive("run the sanity check"),
+            st.spinner("Randomising a copy of the model, layer group by layer group…"),
+        ):
+            steps = explainer.sanity_check(photo, layer, target, method)
+            st.session_state.sanity = (check_key, steps)
+    if st.session_state.get("sanity", (None,))[0] != check_key:
+        return
+    steps = st.session_state.sanity[1]
+    names = {
+        "randomised": "randomised up to",
+        "spearman": "Spearman",
+        "spearman_abs": "Spearman of |map|",
+        "ssim": "SSIM",
+    }
+    table = pd.DataFrame(steps).drop(columns="class_index").rename(columns=names)
+    st.dataframe(table.astype(object).fillna("cannot be computed"))
+    verdict, line = sanity_verdict(steps)
+    {"pass": st.success, "fail": st.warning, "unknown": st.info}[verdict](line)
+
+
+show_prediction()
+show_maps()
+show_downloads()
+thumb = cached_thumbnail(photo, photo_id)
+if st.toggle("Why cat, why dog, and the contrast", key="contrast"):
+    show_contrast(thumb)
+with st.expander("Every layer at once"):
+    show_layers(thumb)
 with st.expander("Is this map faithful?"):
     st.caption(
         "Deletion: remove pixels hottest first, the probability should fall fast (low AUC). "
         "Insertion: add them to a blurred photo, it should rise fast (high AUC). Beside a random "
         "map of the same size."
     )
-    check_key = (photo_id, key, layer, target, options)
-    if st.button("Measure faithfulness (about 100 forward passes)", key="measure"):
-        model_input = to_model_input([photo], explainer.classifier.info.image_size)[0]
-        index = explainer.scored_class(explanation)
-        with (
-            ui.expensive("measure faithfulness"),
-            st.spinner("Deleting and inserting pixels, 50 steps each…"),
-        ):
-            st.session_state.faithfulness = (
-                check_key,
-                faithfulness(
-                    explainer.classifier.model, model_input, explanation.heatmap(layer), index
-                ),
-            )
-    if st.session_state.get("faithfulness", (None,))[0] == check_key:
-        both = st.session_state.faithfulness[1]
-        a, b, c, d = st.columns(4)
-        a.metric(
-            "Deletion AUC",
-            f"{both['map']['deletion_auc']:.3f}",
-            f"{both['map']['deletion_auc'] - both['random']['deletion_auc']:+.3f} vs random",
-            delta_color="inverse",
-        )
-        b.metric(
-            "Insertion AUC",
-            f"{both['map']['insertion_auc']:.3f}",
-            f"{both['map']['insertion_auc'] - both['random']['insertion_auc']:+.3f} vs random",
-        )
-        c.metric("Average drop", f"{both['map']['average_drop']:.1f} %")
-        d.metric("Confidence increases", "yes" if both["map"]["increase"] else "no")
-        curves = pd.DataFrame(
-            {
-                "deletion (map)": both["map"]["deletion"],
-                "deletion (random)": both["random"]["deletion"],
-                "insertion (map)": both["map"]["insertion"],
-                "insertion (random)": both["random"]["insertion"],
-            },
-            index=pd.Index(both["map"]["fractions"], name="fraction of pixels"),
-        )
-        st.line_chart(curves, x_label="fraction of pixels", y_label=f"P({explanation.target})")
-    if st.button("Sanity check: randomise the top layers of a copy", key="sanity_check"):
-        model_input = to_model_input([photo], explainer.classifier.info.image_size)[0]
-        with (
-            ui.expensive("run the sanity check"),
-            st.spinner("Randomising a copy of the model, layer group by layer group…"),
-        ):
-            st.session_state.sanity = (
-                check_key,
-                sanity_check(
-                    explainer.classifier.model,
-                    layer,
-                    model_input,
-                    explainer.target_index(target),
-                    method,
-                ),
-            )
-    if st.session_state.get("sanity", (None,))[0] == check_key:
-        steps = st.session_state.sanity[1]
-        table = (
-            pd.DataFrame(steps)
-            .drop(columns="class_index")
-            .rename(
-                columns={
-                    "randomised": "randomised up to",
-                    "spearman": "Spearman",
-                    "spearman_abs": "Spearman of |map|",
-                    "ssim": "SSIM",
-                }
-            )
-        )
-        st.dataframe(table.astype(object).fillna("cannot be computed"))
-        verdict, line = sanity_verdict(steps)
-        {"pass": st.success, "fail": st.warning, "unknown": st.info}[verdict](line)
+    check = (photo_id, key, layer, target, options)
+    show_faithfulness(check)
+    show_sanity(check)

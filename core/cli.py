@@ -15,8 +15,7 @@ from core.config import Config
 from core.data import DataError
 from core.download import DownloadError, download_pets
 from core.explain import Explainer
-from core.faithfulness import faithfulness
-from core.images import ImageError, encode_png, list_images, load_image, to_model_input
+from core.images import ImageError, encode_png, list_images, load_image
 from core.lease import Busy
 from core.localization import TOLERANCE, annotations_for, centre_prior, localization
 from core.model import ModelError, load_classifier, load_default
@@ -105,9 +104,28 @@ def add_method_options(parser) -> None:
         action="store_true",
         help="first principal component of the weighted maps",
     )
-    parser.add_argument(
-        "--top-n", type=int, default=64, help="Score-CAM: channels tried (0 = all)"
-    )
+    # Every option a method declares, e.g. Score-CAM's --top-n (0 = all channels).
+    declared = {
+        name: (cls, option) for cls in METHODS.values() for name, option in cls.options.items()
+    }
+    for name, (cls, option) in declared.items():
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=int,
+            default=option.default,
+            help=f"{cls.name}: {option.label or name} (0 = all). {option.help}",
+        )
+
+
+def method_options(args: argparse.Namespace) -> dict:
+    """--method and the options it declares, as Explainer.explain takes them."""
+    own = {name: getattr(args, name) or None for name in METHODS[args.method].options}
+    return {
+        "method": args.method,
+        "aug_smooth": args.aug_smooth,
+        "eigen_smooth": args.eigen_smooth,
+        **own,
+    }
 
 
 FAITHFULNESS = {
@@ -128,7 +146,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if not paths:
         raise ValueError(f"No photos under {args.data}.")
     photos = [load_image(path) for path in paths]
-    inputs = to_model_input(photos, classifier.info.image_size)
     masks = [
         annotations_for(path, args.annotations, *photo.shape[:2]) if args.annotations else {}
         for path, photo in zip(paths, photos)
@@ -136,14 +153,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     rows: dict[str, list[dict]] = {}
     for method in args.method:
         rows[method] = []
-        for photo, image, mask in zip(photos, inputs, masks):
+        for photo, mask in zip(photos, masks):
             explanation = explainer.explain([photo], args.target, method)[0]
             figures = localization(explanation.heatmap(layer), mask)
             if args.steps:
-                index = explainer.scored_class(explanation)
-                both = faithfulness(
-                    classifier.model, image, explanation.heatmap(layer), index, args.steps
-                )
+                both = explainer.faithfulness(photo, explanation, layer, args.steps)
                 figures |= {name: both[which][key] for name, (which, key) in FAITHFULNESS.items()}
             rows[method].append(figures)
     if args.annotations:
@@ -259,12 +273,7 @@ def run_explain(args: argparse.Namespace) -> int:
     layer = args.layer or classifier.default_layer
     explainer = Explainer(classifier, [layer])
     explainer.target_index(args.target)  # refuse a bad target before any work
-    options = {
-        "method": args.method,
-        "aug_smooth": args.aug_smooth,
-        "eigen_smooth": args.eigen_smooth,
-        "top_n": args.top_n or None,
-    }
+    options = method_options(args)
     args.out.mkdir(parents=True, exist_ok=True)
     refused = 0
     for start in range(0, len(args.photos), BATCH):

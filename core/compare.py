@@ -9,7 +9,6 @@ import numpy as np
 
 from core.explain import Explainer
 from core.faithfulness import curves
-from core.images import to_model_input
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,7 @@ def compare(
 ) -> list[Cell]:
     """One pass per method (all layers at once), then a deletion curve per cell.
     `progress(fraction)` is optional."""
-    model_input = to_model_input([photo], explainer.classifier.info.image_size)[0]
+    model_input = explainer.model_input(photo)
     cells = []
     for i, method in enumerate(methods):
         explanation = explainer.explain([photo], target, method)[0]
@@ -82,8 +81,7 @@ def coincidences(cells: list[Cell], tolerance: float = 1e-4) -> list[str]:
     return lines
 
 
-def cost(methods: list[str], layers: list[str], channels: int = 64, steps: int = 25) -> int:
-    """Forward passes the grid needs: one per method, Score-CAM's masked ones, one deletion curve
-    per cell."""
-    score_cam = channels * len(layers) if "Score-CAM" in methods else 0
-    return len(methods) + score_cam + len(methods) * len(layers) * (steps + 1)
+def cost(explainer: Explainer, methods: list[str], layers: list[str], steps: int = 25) -> int:
+    """Forward passes the grid needs: each method's own (all its layers at once, at its default
+    options), then one deletion curve per cell."""
+    return sum(explainer.cost(m) for m in methods) + len(methods) * len(layers) * (steps + 1)

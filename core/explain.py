@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.cams import CONTRAST, METHODS, PREDICTED, BaseCAM, normalize
+from core.faithfulness import faithfulness, sanity_check
 from core.images import to_model_input
 from core.model import IMAGENET_CATS, IMAGENET_DOGS, Classifier
 
@@ -61,16 +62,25 @@ class Explainer:
     def contrast_name(self) -> str:
         return f"{self.class_names[1]} minus {self.class_names[0]}"
 
-    def cam(self, method: str, eigen_smooth: bool = False, top_n: int | None = 64) -> BaseCAM:
+    def cam(self, method: str, eigen_smooth: bool = False, **options) -> BaseCAM:
+        """The method's CAM, built once per setting. `options` may hold any method's options
+        (the page keeps them all): only those this method declares are used."""
         if method not in METHODS:
             raise ValueError(f"Unknown method {method!r}; choose one of {list(METHODS)}.")
-        key = (method, eigen_smooth, top_n if method == "Score-CAM" else None)
+        own = {name: options[name] for name in METHODS[method].options if name in options}
+        key = (method, eigen_smooth, tuple(sorted(own.items())))
         if key not in self._cams:
-            options = {"top_n": top_n} if method == "Score-CAM" else {}
             self._cams[key] = METHODS[method](
-                self.classifier.model, self.layers, self._extra, eigen_smooth, **options
+                self.classifier.model, self.layers, self._extra, eigen_smooth, **own
             )
         return self._cams[key]
+
+    def cost(self, method: str, **options) -> int:
+        """Forward passes per photo for all layers: the one pass, plus what the method adds."""
+        cls = METHODS[method]
+        own = {name: options.get(name, o.default) for name, o in cls.options.items()}
+        channels = [self.classifier.model.get_layer(name).output.shape[-1] for name in self.layers]
+        return 1 + sum(cls.forward_passes(c, **own) for c in channels)
 
     def target_index(self, target: str) -> int:
         if target == "predicted":
@@ -90,6 +100,30 @@ class Explainer:
             else 1
         )
 
+    def model_input(self, photo: np.ndarray) -> np.ndarray:
+        """One photo as the model sees it: resized to its input size, 0-255 RGB floats."""
+        return to_model_input([photo], self.classifier.info.image_size)[0]
+
+    def faithfulness(self, photo: np.ndarray, explanation: Explanation, layer: str, steps=50):
+        """Deletion and insertion curves of the map at `layer`, beside a random map's."""
+        return faithfulness(
+            self.classifier.model,
+            self.model_input(photo),
+            explanation.heatmap(layer),
+            self.scored_class(explanation),
+            steps,
+        )
+
+    def sanity_check(self, photo: np.ndarray, layer: str, target: str, method: str) -> list[dict]:
+        """The cascading randomisation check of the map (see core.faithfulness.sanity_check)."""
+        return sanity_check(
+            self.classifier.model,
+            layer,
+            self.model_input(photo),
+            self.target_index(target),
+            method,
+        )
+
     def explain(
         self,
         photos: list[np.ndarray],
@@ -97,28 +131,28 @@ class Explainer:
         method: str = "Grad-CAM",
         aug_smooth: bool = False,
         eigen_smooth: bool = False,
-        top_n: int | None = 64,
+        **options,
     ) -> list[Explanation]:
         """Predict and explain a batch of RGB uint8 photos (any sizes) at every layer in one
         pass."""
         start = time.perf_counter()
         inputs = to_model_input(photos, self.classifier.info.image_size)
-        cam = self.cam(method, eigen_smooth, top_n)
+        cam = self.cam(method, eigen_smooth, **options)
         result = cam(inputs, self.target_index(target), aug_smooth=aug_smooth)
-        probabilities = self.classifier.probabilities(result["logits"])
+        probabilities = self.classifier.probabilities(result.logits)
         seconds = time.perf_counter() - start
-        notes = _imagenet_notes(result["extra"][0]) if result["extra"] else [None] * len(photos)
+        notes = _imagenet_notes(result.extra[0]) if result.extra else [None] * len(photos)
         explained = [
             self.contrast_name if i == CONTRAST else self.class_names[int(i)]
-            for i in result["class_index"]
+            for i in result.class_index
         ]
         return [
             Explanation(
                 probabilities=dict(zip(self.class_names, map(float, probabilities[i]))),
                 label=self.class_names[int(np.argmax(probabilities[i]))],
                 target=explained[i],
-                score=float(result["scores"][i]),
-                raw_maps={layer: maps[i] for layer, maps in result["maps"].items()},
+                score=float(result.scores[i]),
+                raw_maps={layer: maps[i] for layer, maps in result.maps.items()},
                 seconds=seconds,
                 note=notes[i],
                 method=method,

@@ -185,15 +185,15 @@ def sanity_check(
     compared with the original. The class stays the one the original explained ("predicted" is
     resolved once, up front)."""
     original = METHODS[method](model, [layer])(image[None], class_index)
-    fixed_class = int(original["class_index"][0])
-    original = original["maps"][layer][0]
+    fixed_class = int(original.class_index[0])
+    original = original.maps[layer][0]
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
     steps = []
     for step, (key, group) in enumerate(layer_groups(copy, depth)):
         for name in group:
             reinitialise(copy.get_layer(name), seed + 1000 * step)
-        randomised = METHODS[method](copy, [layer])(image[None], fixed_class)["maps"][layer][0]
+        randomised = METHODS[method](copy, [layer])(image[None], fixed_class).maps[layer][0]
         figures = (
             similarity(original, randomised, image.shape[0])
             if np.isfinite(randomised).all()

@@ -41,8 +41,8 @@ methods = st.multiselect("Methods", list(METHODS), default=list(METHODS), key="m
 chosen_layers = st.multiselect("Layers", list(layers), default=list(layers), key="layers")
 target = st.selectbox("Explain the class", explainer.targets, key="target")
 st.caption(
-    f"About {cost(methods, chosen_layers):,} forward passes (Score-CAM tries its top 64 channels "
-    "per layer)."
+    f"About {cost(explainer, methods, chosen_layers):,} forward passes, each method with its "
+    "default options."
 )
 
 if data is None:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from core.cams import CONTRAST, METHODS, PREDICTED, GradCAM, normalize
+from core.cams import CONTRAST, METHODS, PREDICTED, BaseCAM, GradCAM, normalize
 from core.cams.base import TTA_FACTORS
 from core.model import CaffePreprocess
 from tests.conftest import TINY_SIZE, tiny_model
@@ -22,7 +22,7 @@ G1, G2 = np.array([[1, 1], [1, -1]], float), np.array([[1, -1], [-1, -1]], float
 
 def raw(method: str, model=None, layer="conv", images=IMAGE, target=DOG, **options):
     cam = METHODS[method](model or golden_model(), [layer], **options)
-    return cam(images, target)["maps"][layer]
+    return cam(images, target).maps[layer]
 
 
 def test_hirescam_golden():
@@ -101,8 +101,8 @@ def test_gradcam_plus_plus_map_ignores_how_large_the_logit_is():
     for bias in (-100.0, 0.0, 100.0):
         model.get_layer("logit").set_weights([kernel, np.array([bias], np.float32)])
         result = METHODS["Grad-CAM++"](model, ["conv_b"])(IMAGES, DOG)
-        assert np.isfinite(result["maps"]["conv_b"]).all() and abs(result["scores"][0] - bias) < 20
-        maps.append(np.stack([normalize(m) for m in result["maps"]["conv_b"]]))
+        assert np.isfinite(result.maps["conv_b"]).all() and abs(result.scores[0] - bias) < 20
+        maps.append(np.stack([normalize(m) for m in result.maps["conv_b"]]))
     assert maps[1].max() > 0
     np.testing.assert_allclose(maps[0], maps[1], atol=1e-5)
     np.testing.assert_allclose(maps[2], maps[1], atol=1e-5)
@@ -154,17 +154,17 @@ def test_every_method_batch_equals_one_at_a_time_on_every_layer(method):
     for i in range(len(IMAGES)):
         single = cam(IMAGES[i : i + 1], PREDICTED)
         for layer in ("conv_a", "conv_b"):
-            assert batch["maps"][layer].shape[1:] == ({"conv_a": (8, 8), "conv_b": (4, 4)}[layer])
+            assert batch.maps[layer].shape[1:] == ({"conv_a": (8, 8), "conv_b": (4, 4)}[layer])
             np.testing.assert_allclose(
-                batch["maps"][layer][i], single["maps"][layer][0], rtol=1e-4, atol=1e-5
+                batch.maps[layer][i], single.maps[layer][0], rtol=1e-4, atol=1e-5
             )
-            assert not np.isnan(normalize(batch["maps"][layer][i])).any()
+            assert not np.isnan(normalize(batch.maps[layer][i])).any()
 
 
 @pytest.mark.parametrize("method", list(METHODS))
 def test_no_nan_on_an_all_black_image(method):
     black = np.zeros((2, TINY_SIZE, TINY_SIZE, 3), np.float32)
-    maps = METHODS[method](tiny_model(seed=6), ["conv_b"])(black, DOG)["maps"]["conv_b"]
+    maps = METHODS[method](tiny_model(seed=6), ["conv_b"])(black, DOG).maps["conv_b"]
     assert np.isfinite(maps).all()
 
 
@@ -173,16 +173,16 @@ def test_contrast_target_with_one_logit_is_the_dog_map_doubled():
     cam = GradCAM(model, ["conv_b"])
     dog, contrast = cam(IMAGES, DOG), cam(IMAGES, CONTRAST)
     np.testing.assert_allclose(
-        contrast["maps"]["conv_b"], 2 * dog["maps"]["conv_b"], rtol=1e-5, atol=1e-6
+        contrast.maps["conv_b"], 2 * dog.maps["conv_b"], rtol=1e-5, atol=1e-6
     )
-    np.testing.assert_allclose(contrast["scores"], 2 * dog["scores"], rtol=1e-6)
+    np.testing.assert_allclose(contrast.scores, 2 * dog.scores, rtol=1e-6)
 
 
 def test_aug_smooth_weighs_each_variant_equally_and_keeps_the_sign():
     cam = GradCAM(tiny_model(seed=8), ["conv_a"])
-    smooth = cam(IMAGES, DOG, aug_smooth=True)["maps"]["conv_a"]
-    parts = [cam(IMAGES * f, DOG)["maps"]["conv_a"] for f in TTA_FACTORS]
-    parts += [cam(IMAGES[:, :, ::-1] * f, DOG)["maps"]["conv_a"][:, :, ::-1] for f in TTA_FACTORS]
+    smooth = cam(IMAGES, DOG, aug_smooth=True).maps["conv_a"]
+    parts = [cam(IMAGES * f, DOG).maps["conv_a"] for f in TTA_FACTORS]
+    parts += [cam(IMAGES[:, :, ::-1] * f, DOG).maps["conv_a"][:, :, ::-1] for f in TTA_FACTORS]
     scaled = [part / np.abs(part).max(axis=(1, 2), keepdims=True) for part in parts]
     np.testing.assert_allclose(smooth, np.mean(scaled, axis=0), rtol=1e-4, atol=1e-5)
     assert (smooth < 0).any() and np.abs(
@@ -206,7 +206,7 @@ def test_eigen_smooth_projects_the_weighted_activations():
     centred = weighted - weighted.mean(axis=0)
     expected = (centred @ np.linalg.svd(centred)[2][0]).reshape(2, 2)
     expected *= np.sign((weighted.sum(1) - weighted.sum(1).mean()) @ expected.ravel())
-    np.testing.assert_allclose(cam(IMAGE, DOG)["maps"]["conv"][0], expected, atol=1e-4)
+    np.testing.assert_allclose(cam(IMAGE, DOG).maps["conv"][0], expected, atol=1e-4)
 
 
 def two_channel_model() -> keras.Model:
@@ -255,3 +255,41 @@ def test_where_methods_coincide_and_where_they_do_not():
     at_a = {m: raw(m, model, "conv_a", IMAGES, DOG) for m in ("Grad-CAM", "HiResCAM", "XGrad-CAM")}
     assert np.abs(at_a["HiResCAM"] - at_a["Grad-CAM"]).max() > 1e-3
     assert np.abs(at_a["XGrad-CAM"] - at_a["Grad-CAM"]).max() > 1e-3
+
+
+def test_a_new_method_with_an_option_is_one_class_and_one_registry_line(monkeypatch, tiny):
+    """A method declares its option and its cost; the Explainer, the CLI and the page read them."""
+    import argparse
+
+    from core.cams.base import Option
+    from core.cli import add_method_options, method_options
+    from core.explain import Explainer
+    from core.model import Classifier, ModelInfo
+
+    class TopChannels(BaseCAM):
+        """Grad-CAM over the `keep` channels with the largest weights (a toy)."""
+
+        name = "Top-channels"
+        options = {"keep": Option(2, (1, 2, 4), "Channels kept")}
+
+        @classmethod
+        def forward_passes(cls, channels, keep=2, **options):
+            return keep  # a pretend cost, to see it reach the Explainer
+
+        def channel_weights(self, activations, gradients, scores):
+            weights = tf.reduce_mean(gradients, axis=(1, 2))
+            top = tf.math.top_k(weights, self.settings["keep"]).values[:, -1:]
+            return tf.where(weights >= top, weights, 0.0)
+
+    monkeypatch.setitem(METHODS, TopChannels.name, TopChannels)  # the one registry line
+    explainer = Explainer(Classifier(tiny, ModelInfo(image_size=8)), ["conv_b"])
+    photo = IMAGES[0].astype(np.uint8)
+    one, four = (explainer.explain([photo], "dog", "Top-channels", keep=k)[0] for k in (1, 4))
+    assert not np.allclose(one.raw_maps["conv_b"], four.raw_maps["conv_b"])
+    assert explainer.cost("Top-channels", keep=4) == 1 + 4 and explainer.cost("Grad-CAM") == 1
+    with pytest.raises(ValueError, match="takes no option"):
+        TopChannels(tiny, ["conv_b"], top_n=3)
+    parser = argparse.ArgumentParser()
+    add_method_options(parser)
+    args = parser.parse_args(["--method", "Top-channels", "--keep", "1"])
+    assert method_options(args)["keep"] == 1 and "top_n" not in method_options(args)

@@ -25,7 +25,10 @@ def test_grid_has_every_method_and_layer(tiny_weights):
         (m, layer) for m in METHODS for layer in ("conv_a", "conv_b")
     ]
     assert all(0 <= c.deletion_auc <= 1 and c.seconds > 0 and c.heatmap.max() <= 1 for c in cells)
-    assert seen[-1] == 1.0 and cost(["Grad-CAM"], ["conv_a"], steps=5) == 1 + 6
+    assert seen[-1] == 1.0 and cost(explainer, ["Grad-CAM"], ["conv_a"], steps=5) == 1 + 6
+    # Score-CAM declares its cost: a masked pass per channel tried, at each layer (4 + 6 channels).
+    assert explainer.cost("Score-CAM") == 1 + 4 + 6 and explainer.cost("Score-CAM", top_n=3) == 7
+    assert cost(explainer, ["Grad-CAM", "Score-CAM"], ["conv_a"], steps=5) == 1 + 11 + 2 * 6
     # conv_b feeds pooling and the dense head: one gradient per channel, so three methods are one
     # there.
     assert coincidences(cells) == ["At conv_b, Grad-CAM, HiResCAM, XGrad-CAM give the same map."]

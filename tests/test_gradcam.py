@@ -42,15 +42,15 @@ def test_golden_case_worked_by_hand():
     cam = GradCAM(golden_model(), ["conv"])
 
     dog = cam(image, DOG)
-    np.testing.assert_allclose(dog["maps"]["conv"][0], [[0, 2], [12.5, 12.5]], atol=1e-6)
-    np.testing.assert_allclose(normalize(dog["maps"]["conv"][0]), [[0, 0.16], [1, 1]], atol=1e-6)
-    np.testing.assert_allclose(dog["scores"], [-26.0], atol=1e-6)
+    np.testing.assert_allclose(dog.maps["conv"][0], [[0, 2], [12.5, 12.5]], atol=1e-6)
+    np.testing.assert_allclose(normalize(dog.maps["conv"][0]), [[0, 0.16], [1, 1]], atol=1e-6)
+    np.testing.assert_allclose(dog.scores, [-26.0], atol=1e-6)
 
     cat = cam(image, PREDICTED)
-    assert cat["class_index"].tolist() == [CAT]
-    np.testing.assert_allclose(cat["scores"], [26.0], atol=1e-6)
-    np.testing.assert_allclose(cat["maps"]["conv"][0], [[0, -2], [-12.5, -12.5]], atol=1e-6)
-    heatmap = normalize(cat["maps"]["conv"][0])
+    assert cat.class_index.tolist() == [CAT]
+    np.testing.assert_allclose(cat.scores, [26.0], atol=1e-6)
+    np.testing.assert_allclose(cat.maps["conv"][0], [[0, -2], [-12.5, -12.5]], atol=1e-6)
+    heatmap = normalize(cat.maps["conv"][0])
     assert not np.isnan(heatmap).any() and (heatmap == 0).all()
 
 
@@ -64,7 +64,7 @@ def test_bright_quadrant_lights_up_its_quadrant():
     conv.set_weights([np.ones((1, 1, 3, 1))])
     image = np.zeros((1, 8, 8, 3), np.float32)
     image[0, :4, 4:] = 1.0  # top-right quadrant
-    heatmap = normalize(GradCAM(model, ["conv"])(image, DOG)["maps"]["conv"][0])
+    heatmap = normalize(GradCAM(model, ["conv"])(image, DOG).maps["conv"][0])
     assert (
         (heatmap[:4, 4:] == 1).all()
         and (heatmap[4:, :] == 0).all()
@@ -97,7 +97,7 @@ def test_parity_with_tf_keras_vis(tiny, class_index):
         expand_cam=False,
         activation_modifier=None,  # compare raw, signed maps
     )
-    ours = GradCAM(tiny, ["conv_a", "conv_b"])(images, class_index)["maps"]["conv_a"]
+    ours = GradCAM(tiny, ["conv_a", "conv_b"])(images, class_index).maps["conv_a"]
     np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-6)
 
 
@@ -111,9 +111,9 @@ def test_batch_equals_one_at_a_time(tiny):
         single = cam(images[i : i + 1], PREDICTED)
         for layer in ("conv_a", "conv_b"):
             np.testing.assert_allclose(
-                batch["maps"][layer][i], single["maps"][layer][0], rtol=1e-5, atol=1e-6
+                batch.maps[layer][i], single.maps[layer][0], rtol=1e-5, atol=1e-6
             )
-        assert batch["class_index"][i] == single["class_index"][0]
+        assert batch.class_index[i] == single.class_index[0]
 
 
 def test_nested_model_explained_as_its_flattened_copy():
@@ -142,8 +142,8 @@ def test_nested_model_explained_as_its_flattened_copy():
     np.testing.assert_allclose(
         copy.predict(images, verbose=0), nested.predict(images, verbose=0), rtol=1e-6
     )
-    ours = GradCAM(nested, ["conv_b"])(images, DOG)["maps"]["conv_b"]
-    expected = GradCAM(flat, ["conv_b"])(images, DOG)["maps"]["conv_b"]
+    ours = GradCAM(nested, ["conv_b"])(images, DOG).maps["conv_b"]
+    expected = GradCAM(flat, ["conv_b"])(images, DOG).maps["conv_b"]
     np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
     assert np.abs(expected).max() > 0
 
@@ -157,9 +157,7 @@ def test_repeated_calls_identical_and_nothing_mutated(tiny):
     before_layers = [layer.name for layer in tiny.layers]
     cam = GradCAM(tiny, ["conv_a"])
     first, second = cam(images), cam(images)
-    np.testing.assert_array_equal(
-        first["maps"]["conv_a"], second["maps"]["conv_a"]
-    )  # dropout is off
+    np.testing.assert_array_equal(first.maps["conv_a"], second.maps["conv_a"])  # dropout is off
     np.testing.assert_array_equal(images, before_images)
     for after, before in zip(tiny.get_weights(), before_weights):
         np.testing.assert_array_equal(after, before)
@@ -177,8 +175,8 @@ def test_keras_round_trip_keeps_the_maps(tiny, tmp_path):
     loaded = load_classifier(path).model
     for layer in ("conv_a", "conv_b"):
         np.testing.assert_allclose(
-            GradCAM(loaded, [layer])(images)["maps"][layer],
-            GradCAM(tiny, [layer])(images)["maps"][layer],
+            GradCAM(loaded, [layer])(images).maps[layer],
+            GradCAM(tiny, [layer])(images).maps[layer],
             rtol=1e-6,
         )
 

@@ -267,8 +267,8 @@ def test_the_same_seed_gives_the_same_weights_and_maps(generated_pets, tmp_path)
     for a, b in zip(models[0].get_weights(), models[1].get_weights()):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(
-        GradCAM(models[0], ["conv_b"])(images)["maps"]["conv_b"],
-        GradCAM(models[1], ["conv_b"])(images)["maps"]["conv_b"],
+        GradCAM(models[0], ["conv_b"])(images).maps["conv_b"],
+        GradCAM(models[1], ["conv_b"])(images).maps["conv_b"],
     )
     assert not all(
         np.array_equal(a, b) for a, b in zip(models[0].get_weights(), models[2].get_weights())

@@ -9,6 +9,7 @@ out: no image I/O, colouring or display here.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -132,12 +133,42 @@ def flatten_model(model: keras.Model) -> keras.Model:
     return keras.Model(inputs, call(model, inputs), name=f"{model.name}_flat")
 
 
+@dataclass(frozen=True)
+class Option:
+    """A setting a method declares: the page draws it, the CLI offers it, the cache keys on it."""
+
+    default: int | None
+    choices: tuple = ()
+    label: str = ""
+    help: str = ""
+
+
+@dataclass
+class CAMResult:
+    """What a CAM gives for a batch of N images."""
+
+    maps: dict[str, np.ndarray]  # layer -> (N, h, w) raw maps: signed, before ReLU
+    logits: np.ndarray  # (N, K)
+    class_index: np.ndarray  # (N,) the class explained
+    scores: np.ndarray  # (N,) the logit explained
+    extra: list[np.ndarray]  # the extra outputs asked for (e.g. ImageNet logits)
+
+
 class BaseCAM:
     """Raw class activation maps of a model at chosen layers, compiled once and reused for every
-    call."""
+    call.
+
+    A method is one small subclass. It sets its `name`, whether it needs gradients, whether its
+    maps can be computed inside the compiled graph (`compiled`), the options it takes (`options`,
+    name -> Option) and its cost beyond one forward and backward pass (`forward_passes`); and it
+    overrides one hook: `channel_weights`, `weighted_activations`, `combine` or, for a method that
+    runs the model again per channel, `raw_maps`.
+    """
 
     name = "base"
     uses_gradients = True
+    compiled = True  # raw_maps runs inside tf.function; False: eagerly, after a compiled pass
+    options: dict[str, Option] = {}
 
     def __init__(
         self,
@@ -145,7 +176,12 @@ class BaseCAM:
         layers: list[str],
         extra_outputs: tuple[str, ...] = (),
         eigen_smooth: bool = False,
+        **options,
     ):
+        unknown = set(options) - set(self.options)
+        if unknown:
+            raise ValueError(f"{self.name} takes no option(s) {sorted(unknown)}.")
+        self.settings = {name: options.get(name, o.default) for name, o in self.options.items()}
         if isinstance(model, keras.Sequential) or any(
             isinstance(layer, keras.Model) for layer in model.layers
         ):
@@ -167,10 +203,16 @@ class BaseCAM:
         self._graph = keras.Model(
             model.inputs, [*outputs[: len(layers)], model.output, *outputs[len(layers) :]]
         )
+        self._pass = tf.function(self._outputs, reduce_retracing=True)
         self._step = tf.function(self._maps, reduce_retracing=True)
 
-    # The hooks a method overrides
-    # ----------------------------------------------------------------------
+    @classmethod
+    def forward_passes(cls, channels: int, **options) -> int:
+        """Forward passes per image and layer beyond the one every method makes (the page and the
+        Compare grid quote it before running)."""
+        return 0
+
+    # The hooks a method overrides -------------------------------------------------------------
     def channel_weights(
         self, activations: tf.Tensor, gradients: tf.Tensor, scores: tf.Tensor
     ) -> tf.Tensor:
@@ -186,9 +228,12 @@ class BaseCAM:
         weighted = self.weighted_activations(activations, gradients, scores)
         return first_component(weighted) if self.eigen_smooth else tf.reduce_sum(weighted, axis=-1)
 
-    # The shared pipeline
-    # -------------------------------------------------------------------------------
-    def _maps(self, images: tf.Tensor, class_index: tf.Tensor):
+    def raw_maps(self, images, activations, gradients, scores, class_index) -> list:
+        """One (N, h, w) raw map per layer, from the model inputs and what the pass computed."""
+        return [self.combine(a, g, scores) for a, g in zip(activations, gradients)]
+
+    # The shared pipeline -----------------------------------------------------------------------
+    def _outputs(self, images: tf.Tensor, class_index: tf.Tensor):
         with tf.GradientTape() as tape:
             outputs = self._graph(images, training=False)  # inference mode: dropout off, BN frozen
             activations, logits = outputs[: len(self.layers)], outputs[len(self.layers)]
@@ -201,22 +246,24 @@ class BaseCAM:
             if self.uses_gradients
             else [None] * len(activations)
         )
-        raw_maps = [self.combine(a, g, scores) for a, g in zip(activations, gradients)]
-        return raw_maps, logits, chosen, scores, outputs[len(self.layers) + 1 :]
+        return activations, gradients, logits, chosen, scores, outputs[len(self.layers) + 1 :]
+
+    def _maps(self, images: tf.Tensor, class_index: tf.Tensor):
+        activations, gradients, logits, chosen, scores, extra = self._outputs(images, class_index)
+        maps = self.raw_maps(images, activations, gradients, scores, chosen)
+        return maps, logits, chosen, scores, extra
 
     def __call__(
         self,
         images: np.ndarray,
         class_index: int | np.ndarray = PREDICTED,
         aug_smooth: bool = False,
-    ) -> dict:
+    ) -> CAMResult:
         """Raw (signed, pre-ReLU) maps at each layer's resolution for a batch of model inputs.
 
-        Returns a dict: "maps" {layer: (N, h, w)}, "logits" (N, K), "class_index" (N,) explained,
-        "scores" (N,) the logit explained, "extra" [arrays of the extra outputs]. With `aug_smooth`
-        the maps are averaged over flips x intensity scales (TTA_FACTORS), all in one batch, each
-        variant first scaled by its own largest |value|: still signed, but with a maximum of 1 at
-        most.
+        With `aug_smooth` the maps are averaged over flips x intensity scales (TTA_FACTORS), all in
+        one batch, each variant first scaled by its own largest |value|: still signed, but with a
+        maximum of 1 at most.
         """
         images = np.asarray(images, dtype=np.float32)
         n = len(images)
@@ -228,25 +275,26 @@ class BaseCAM:
         ]
         # The plain image decides what "predicted" means, so every variant explains the same class.
         plain = self._run(images, class_index)
-        result = self._run(np.concatenate(variants), np.tile(plain["class_index"], len(variants)))
+        result = self._run(np.concatenate(variants), np.tile(plain.class_index, len(variants)))
         half = len(TTA_FACTORS) * n
-        for layer, maps in result["maps"].items():
+        for layer, maps in result.maps.items():
             maps = np.concatenate(
                 [maps[:half], maps[half:, :, ::-1]]
-            )  # flip the mirrored maps back
-            plain["maps"][layer] = equal_weight_mean(
-                maps.reshape(len(variants), n, *maps.shape[1:])
-            )
+            )  # mirrored maps flipped back
+            plain.maps[layer] = equal_weight_mean(maps.reshape(len(variants), n, *maps.shape[1:]))
         return plain
 
-    def _run(self, images: np.ndarray, class_index: np.ndarray) -> dict:
-        raw_maps, logits, chosen, scores, extra = self._step(
-            tf.constant(images), tf.constant(class_index)
+    def _run(self, images: np.ndarray, class_index: np.ndarray) -> CAMResult:
+        images, class_index = tf.constant(images), tf.constant(class_index)
+        if self.compiled:
+            maps, logits, chosen, scores, extra = self._step(images, class_index)
+        else:
+            activations, gradients, logits, chosen, scores, extra = self._pass(images, class_index)
+            maps = self.raw_maps(images, activations, gradients, scores, chosen)
+        return CAMResult(
+            maps={name: np.asarray(m) for name, m in zip(self.layers, maps)},
+            logits=logits.numpy(),
+            class_index=chosen.numpy(),
+            scores=scores.numpy(),
+            extra=[e.numpy() for e in extra],
         )
-        return {
-            "maps": {name: m.numpy() for name, m in zip(self.layers, raw_maps)},
-            "logits": logits.numpy(),
-            "class_index": chosen.numpy(),
-            "scores": scores.numpy(),
-            "extra": [e.numpy() for e in extra],
-        }

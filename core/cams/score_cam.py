@@ -19,60 +19,44 @@ import numpy as np
 import tensorflow as tf
 from scipy.ndimage import zoom
 
-from core.cams.base import (
-    PREDICTED,
-    BaseCAM,
-    class_probabilities,
-    class_scores,
-    first_component,
-    predicted_class,
-)
+from core.cams.base import BaseCAM, Option, class_probabilities, first_component
 
 
 class ScoreCAM(BaseCAM):
     name = "Score-CAM"
     uses_gradients = False
-
-    def __init__(
-        self,
-        model,
-        layers,
-        extra_outputs=(),
-        eigen_smooth=False,
-        top_n: int | None = 64,
-        batch_size: int = 32,
-    ):
-        super().__init__(model, layers, extra_outputs, eigen_smooth)
-        self.top_n, self.batch_size = top_n, batch_size
-        self._forward = tf.function(
-            lambda x: self._graph(x, training=False), reduce_retracing=True
+    compiled = False  # masks are made with SciPy, image by image
+    options = {
+        "top_n": Option(
+            64,
+            (16, 32, 64, 128, 256, 512, 1024, 2048),
+            "Score-CAM channels tried",
+            "The channels whose maps vary most; each costs one forward pass per layer.",
         )
+    }
+    batch_size = 32  # masked images per forward pass
+
+    def __init__(self, model, layers, extra_outputs=(), eigen_smooth=False, **options):
+        super().__init__(model, layers, extra_outputs, eigen_smooth, **options)
+        self.top_n = self.settings["top_n"]
         self._predict = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
 
-    def forward_passes(self, channels: int) -> int:
-        """Masked forward passes per image and layer: what the UI quotes before running."""
-        return min(self.top_n or channels, channels)
+    @classmethod
+    def forward_passes(cls, channels: int, top_n: int | None = 64, **options) -> int:
+        """One masked forward pass per channel tried."""
+        return min(top_n or channels, channels)
 
-    def _run(self, images: np.ndarray, class_index: np.ndarray) -> dict:
-        outputs = self._forward(tf.constant(images))
-        activations, logits = outputs[: len(self.layers)], outputs[len(self.layers)]
-        chosen = tf.where(class_index == PREDICTED, predicted_class(logits), class_index)
-        maps = {
-            name: np.stack(
+    def raw_maps(self, images, activations, gradients, scores, class_index) -> list:
+        images, chosen = images.numpy(), class_index.numpy()
+        return [
+            np.stack(
                 [
                     self._image_map(image, a.numpy()[i], int(chosen[i]))
                     for i, image in enumerate(images)
                 ]
             )
-            for name, a in zip(self.layers, activations)
-        }
-        return {
-            "maps": maps,
-            "logits": logits.numpy(),
-            "class_index": chosen.numpy(),
-            "scores": class_scores(logits, chosen).numpy(),
-            "extra": [e.numpy() for e in outputs[len(self.layers) + 1 :]],
-        }
+            for a in activations
+        ]
 
     def _image_map(
         self, image: np.ndarray, activations: np.ndarray, class_index: int
