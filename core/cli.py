@@ -13,7 +13,7 @@ from core import jobs
 from core.cams import METHODS
 from core.config import Config
 from core.data import DataError
-from core.download import DownloadError, download_pets
+from core.download import DownloadError, download_pets, source_from
 from core.explain import Explainer
 from core.images import ImageError, encode_png, list_images, load_image
 from core.lease import Busy
@@ -259,7 +259,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_download(args: argparse.Namespace) -> int:
-    counts = download_pets(args.dest)
+    counts = download_pets(args.dest, source_from())
     print(json.dumps(counts["train"] | {"split": "train"}))
     print(json.dumps(counts["validation"] | {"split": "validation"}))
     print(f"{len(counts['dropped'])} broken file(s) dropped; data in {args.dest}")

@@ -61,6 +61,19 @@ class Config:
             Path(p) for p in os.environ.get("CATDOG_DATA_ROOTS", "").split(os.pathsep) if p
         )
     )
+    # Where "Download Oxford-IIIT Pet" (page and CLI) fetches from: a folder URL that holds
+    # images.tar.gz and annotations.tar.gz, and their MD5s as "images,annotations" (a mirror's,
+    # or a test server's). The defaults are the set's own server and torchvision's pins.
+    pets_url: str = field(
+        default_factory=lambda: os.environ.get(
+            "CATDOG_PETS_URL", "https://www.robots.ox.ac.uk/~vgg/data/pets/data/"
+        )
+    )
+    pets_md5: str = field(
+        default_factory=lambda: os.environ.get(
+            "CATDOG_PETS_MD5", "5c4f3ee8e5d25df40f4fd59a7f44e54c,95a8c909bbe2e81eed6a22bccdf3f68f"
+        )
+    )
     # Files listed per class folder before a folder counts as too big to train from the page.
     max_files_per_class: int = 100_000
 

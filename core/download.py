@@ -3,15 +3,18 @@ validation/."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import random
 import shutil
 import tarfile
 import tempfile
-from dataclasses import dataclass
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import keras
-
+from core.config import Config
 from core.data import hold_out
 from core.errors import one_line
 from core.images import ImageError, load_image
@@ -51,43 +54,64 @@ class DownloadError(RuntimeError):
     """A download or archive that could not be used; the message is one line meant for the user."""
 
 
+def source_from(config: Config | None = None) -> Source:
+    """Oxford-IIIT Pet from the configured place: its own server, a mirror or a test server."""
+    config = config or Config()
+    images_md5, annotations_md5 = (config.pets_md5.split(",") + [""])[:2]
+    base = config.pets_url.rstrip("/") + "/"
+    return replace(
+        OXFORD_PETS,
+        url=base + "images.tar.gz",
+        md5=images_md5.strip(),
+        annotations_url=base + "annotations.tar.gz" if annotations_md5.strip() else "",
+        annotations_md5=annotations_md5.strip(),
+    )
+
+
 def download_pets(
     dest: Path,
     source: Source = OXFORD_PETS,
     validation_fraction: float = 0.2,
     seed: int = 1337,
     cache_dir: Path | None = None,
+    progress=None,
 ) -> dict:
     """Download (cached, checksum verified), drop broken files, write
-    dest/{train,validation}/{cats,dogs}/.
+    dest/{train,validation}/{cats,dogs}/ and dest/annotations/.
 
     Oxford-IIIT Pet names cat breeds with a capital letter (Abyssinian_1.jpg), dog breeds in lower
     case (beagle_1.jpg). Returns counts: {"train": {...}, "validation": {...}, "dropped": [...]}.
+    `progress(step, done, total)` hears each step: the archives' bytes, then the photos checked.
+    Everything is built in a hidden folder in `dest` and moved into place at the end, so an
+    interrupted download leaves no half dataset behind.
     """
     dest = Path(dest)
     if (dest / "train").exists():
-        raise DownloadError(
-            f"{dest / 'train'} already exists; choose another --dest or remove it."
-        )
-    archive = _fetch(source.url, source.md5, cache_dir)
-    annotations = (
-        _fetch(source.annotations_url, source.annotations_md5, cache_dir)
-        if source.annotations_url
-        else None
-    )
-    with tempfile.TemporaryDirectory() as scratch:
-        _unpack(archive, Path(scratch))
-        counts = _lay_out(Path(scratch), dest, source, validation_fraction, seed)
-    if annotations:
-        with tempfile.TemporaryDirectory(dir=dest) as scratch:
-            _unpack(annotations, Path(scratch))
-            if not (Path(scratch) / "annotations" / "trimaps").is_dir():
+        raise DownloadError(f"{dest / 'train'} already exists; choose another place or remove it.")
+
+    def hear(step):
+        return (lambda done, total: progress(step, done, total)) if progress else None
+
+    archive = fetch(source.url, source.md5, cache_dir, hear(Path(source.url).name))
+    annotations = None
+    if source.annotations_url:
+        name = Path(source.annotations_url).name
+        annotations = fetch(source.annotations_url, source.annotations_md5, cache_dir, hear(name))
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=dest) as staging:
+        staging = Path(staging)
+        with tempfile.TemporaryDirectory() as scratch:
+            _unpack(archive, Path(scratch))
+            counts = _lay_out(Path(scratch), staging, source, validation_fraction, seed, hear)
+        if annotations:
+            _unpack(annotations, staging)
+            if not (staging / "annotations" / "trimaps").is_dir():
                 raise DownloadError(
                     f"The archive {annotations} holds no annotations/trimaps/ folder."
                 )
-            shutil.move(
-                Path(scratch) / "annotations", dest / "annotations"
-            )  # trimaps/, xmls/, the lists
+        for part in ("annotations", "validation", "train"):  # train/ last: it marks a dataset
+            if (staging / part).exists():
+                os.replace(staging / part, dest / part)
     return counts
 
 
@@ -101,33 +125,69 @@ def _unpack(archive: Path, folder: Path) -> None:
         raise DownloadError(f"The archive {archive} could not be unpacked ({error}).") from None
 
 
-def _fetch(url: str, md5: str, cache_dir: Path | None) -> Path:
+def fetch(url: str, md5: str, cache_dir: Path | None = None, progress=None) -> Path:
+    """The file at `url`, downloaded once into the cache (~/.keras/datasets, as
+    keras.utils.get_file keeps it) and checked against `md5`. `progress(done_bytes, total_bytes or
+    None)` hears every MB: keras.utils.get_file has no such hook, and the page shows it. A
+    half-downloaded file never takes the final name."""
+    folder = (
+        Path(cache_dir or Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))) / "datasets"
+    )
+    path = folder / Path(urllib.parse.urlparse(url).path).name
+    if path.is_file() and _md5(path) == md5:
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+    digest = hashlib.md5()
     try:
-        return Path(
-            keras.utils.get_file(
-                Path(url).name,
-                url,
-                file_hash=md5,
-                cache_subdir="datasets",
-                cache_dir=str(cache_dir) if cache_dir else None,
-            )
-        )
-    except Exception as error:  # Keras raises a bare Exception for network and checksum failures
-        reason = one_line(error, 200)
+        with urllib.request.urlopen(url, timeout=30) as response, open(partial, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            done = 0
+            while block := response.read(1 << 20):
+                out.write(block)
+                digest.update(block)
+                done += len(block)
+                if progress:
+                    progress(done, total)
+    except (
+        OSError,
+        ValueError,
+    ) as error:  # URLError, timeouts and refused connections are OSErrors
+        partial.unlink(missing_ok=True)
         raise DownloadError(
-            f"Could not download {url} (no internet, or a bad copy?): {reason}"
+            f"Could not download {url} (no internet here?): {one_line(error, 200)}"
         ) from None
+    except BaseException:  # a page rerun or Ctrl-C: nothing half-written is left behind
+        partial.unlink(missing_ok=True)
+        raise
+    if digest.hexdigest() != md5:
+        partial.unlink(missing_ok=True)
+        raise DownloadError(f"{url} arrived damaged (MD5 {digest.hexdigest()}, expected {md5}).")
+    os.replace(partial, path)
+    return path
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _lay_out(
-    extracted: Path, dest: Path, source: Source, validation_fraction: float, seed: int
+    extracted: Path, dest: Path, source: Source, validation_fraction: float, seed: int, hear
 ) -> dict:
     groups: dict[str, list[Path]] = {"cats": [], "dogs": []}
     dropped = []
-    for path in sorted(extracted.rglob("*.jpg")):
+    photos = sorted(extracted.rglob("*.jpg"))
+    checked = hear("checking photos")
+    for done, path in enumerate(photos, 1):
         problem = (
             "known broken in this set" if path.stem in source.known_bad else _unreadable(path)
         )
+        if checked and (done % 50 == 0 or done == len(photos)):
+            checked(done, len(photos))
         if problem:
             dropped.append(f"{path.name}: {problem}")
             continue

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.server
 import os
+import threading
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -113,3 +117,22 @@ def make_located_pets(
                 Image.fromarray(pixels).save(folder / f"{stem}.png")
                 Image.fromarray(trimap).save(trimaps / f"{stem}.png")
     return root
+
+
+@contextlib.contextmanager
+def serve_folder(folder: Path):
+    """A loopback HTTP server for `folder`'s files (with Content-Length); yields its base URL."""
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass

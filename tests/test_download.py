@@ -68,7 +68,7 @@ def test_annotations_are_kept_beside_the_photos(archive, tmp_path):
         annotations.as_uri(),
         md5,
     )
-    with pytest.raises(DownloadError, match="Could not download .*annotations.tar.gz"):
+    with pytest.raises(DownloadError, match="annotations.tar.gz arrived damaged"):
         download_pets(
             tmp_path / "bad", replace(source, annotations_md5="0" * 32), cache_dir=tmp_path / "c0"
         )
@@ -107,7 +107,7 @@ def test_lays_out_train_and_validation_dropping_broken_files(archive, tmp_path):
 
 
 def test_checksum_mismatch_is_refused(archive, tmp_path):
-    with pytest.raises(DownloadError, match="Could not download") as caught:
+    with pytest.raises(DownloadError, match="arrived damaged") as caught:
         download_pets(
             tmp_path / "data", source_for(archive, md5="0" * 32), cache_dir=tmp_path / "cache"
         )
@@ -116,15 +116,61 @@ def test_checksum_mismatch_is_refused(archive, tmp_path):
 
 
 def test_offline_is_one_clear_line(tmp_path, capsys, monkeypatch):
-    from core import cli
 
-    offline = Source(url="http://127.0.0.1:9/images.tar.gz", md5="0" * 32)
-    monkeypatch.setattr(
-        cli, "download_pets", lambda dest: download_pets(dest, offline, cache_dir=tmp_path / "c")
-    )
+    monkeypatch.setenv("CATDOG_PETS_URL", "http://127.0.0.1:9/")  # the setting; nothing listens
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     assert main(["download-data", "--dest", str(tmp_path / "data")]) == 2
     err = capsys.readouterr().err
     assert (
         err.startswith("error: Could not download http://127.0.0.1:9/images.tar.gz")
         and err.count("\n") == 1
     )
+
+
+def test_fetch_reports_bytes_checks_and_caches(tmp_path):
+    from core.download import fetch
+    from tests.conftest import serve_folder
+
+    served = tmp_path / "served"
+    served.mkdir()
+    payload = np.random.default_rng(0).bytes(3 * 1024 * 1024 + 5)  # three full MB and a bit
+    (served / "images.tar.gz").write_bytes(payload)
+    md5 = hashlib.md5(payload).hexdigest()
+    heard = []
+    with serve_folder(served) as url:
+        path = fetch(url + "images.tar.gz", md5, tmp_path / "cache", lambda *a: heard.append(a))
+        # A rerun of the page mid-download: the exception goes through, nothing half-written stays.
+        with pytest.raises(KeyboardInterrupt):
+            fetch(url + "images.tar.gz", md5, tmp_path / "other", stop_at_first_block)
+    assert path.read_bytes() == payload and path.parent == tmp_path / "cache" / "datasets"
+    assert [done for done, _ in heard] == sorted(done for done, _ in heard)
+    assert heard[-1] == (len(payload), len(payload)) and len(heard) == 4
+    assert not list((tmp_path / "other" / "datasets").iterdir())
+    # Cached: no server needed any more, and the checksum is checked again.
+    assert fetch("http://127.0.0.1:9/images.tar.gz", md5, tmp_path / "cache") == path
+
+
+def stop_at_first_block(done, total):
+    raise KeyboardInterrupt
+
+
+def test_download_pets_reports_each_step_and_leaves_no_half_dataset(archive, tmp_path):
+    source = source_for(archive)
+    steps = []
+    download_pets(
+        tmp_path / "data",
+        source,
+        cache_dir=tmp_path / "cache",
+        progress=lambda *a: steps.append(a),
+    )
+    assert {step for step, _, _ in steps} == {"images.tar.gz", "checking photos"}
+    assert steps[-1][0] == "checking photos" and steps[-1][1] == steps[-1][2] == 23  # the .jpg
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["train", "validation"]
+
+    def interrupt(step, done, total):
+        if step == "checking photos":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        download_pets(tmp_path / "again", source, cache_dir=tmp_path / "cache", progress=interrupt)
+    assert list((tmp_path / "again").iterdir()) == []  # the staging folder went with it

@@ -1,0 +1,214 @@
+"""New datasets from a visitor's files: labelled photos or one ZIP in the Kaggle layout.
+
+Nothing a visitor sends becomes a path as it is: the dataset's name becomes a slug (a clash gets a
+suffix), class folders become slugs, file names are reduced to safe ones. A ZIP is refused as a
+whole when it could be a bomb (too many files, too many bytes once unpacked); single entries are
+counted and skipped when they climb out of the archive (zip-slip), sit outside the Kaggle layout,
+are no image, are corrupt or repeat a photo already kept. The dataset is written to a hidden folder and
+renamed into place only when complete, so a half-written one is never offered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import shutil
+import tempfile
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from core.choices import images_in
+from core.images import IMAGE_SUFFIXES, ImageError, load_image
+
+SLUG_LENGTH = 40
+ZIP_MAX_MB = (
+    200  # the ZIP uploader's own cap (the photo uploaders keep server.maxUploadSize, 25 MB)
+)
+MAX_FILES = 20_000  # entries in one ZIP
+MAX_UNPACKED = 2 * 1024**3  # bytes, all entries unpacked: a ZIP that claims more is refused
+SPLITS = ("train", "validation")
+
+
+class DatasetError(ValueError):
+    """A dataset that cannot be made; the message is one line meant for the user."""
+
+
+@dataclass
+class Report:
+    """What was kept, per split and class, and what was skipped, per reason."""
+
+    folder: Path | None = None
+    kept: dict[str, Counter] = field(default_factory=lambda: {s: Counter() for s in SPLITS})
+    skipped: Counter = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        kept = "; ".join(
+            f"{split} " + ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
+            for split, counts in self.kept.items()
+            if counts
+        )
+        skipped = ", ".join(f"{n} {reason}" for reason, n in self.skipped.most_common())
+        return f"Kept {kept or 'nothing'}" + (f". Skipped {skipped}." if skipped else ".")
+
+
+def slug(text: str, length: int = SLUG_LENGTH) -> str:
+    """Lowercase letters, digits and single hyphens, at most `length` characters ("" if none)."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:length].strip("-")
+
+
+def free_name(root: Path, name: str) -> str:
+    """`name` as a slug, with -2, -3, ... when a folder of that name is already under `root`."""
+    base = slug(name) or "dataset"
+    candidate, n = base, 1
+    while (root / candidate).exists():
+        n += 1
+        candidate = f"{base[: SLUG_LENGTH - len(str(n)) - 1]}-{n}"
+    return candidate
+
+
+def from_photos(root: Path, name: str, photos: dict[str, list[tuple[str, bytes]]]) -> Report:
+    """A dataset of train/<class>/ from photos sent per class (the run holds some out for
+    validation). `photos`: class name -> [(file name, bytes)]."""
+    if len([label for label, files in photos.items() if files]) != 2:
+        raise DatasetError("Give photos for both classes: this app tells exactly two apart.")
+    with _building(root, name) as (folder, report, seen):
+        for label, files in photos.items():
+            for file_name, data in files:
+                _keep(folder, report, seen, "train", label, file_name, data)
+    return report
+
+
+def from_zip(root: Path, name: str, data: bytes) -> Report:
+    """A dataset from a ZIP in the Kaggle layout: [top/]train/<class>/*, [top/]validation/<class>/*
+    (or [top/]<class>/* for training photos only)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        entries = [info for info in archive.infolist() if not info.is_dir()]
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise DatasetError(f"That is not a readable ZIP file ({error}).") from None
+    if len(entries) > MAX_FILES:
+        raise DatasetError(f"The ZIP holds {len(entries):,} files; at most {MAX_FILES:,} here.")
+    unpacked = sum(info.file_size for info in entries)
+    if unpacked > MAX_UNPACKED:
+        raise DatasetError(
+            f"The ZIP would unpack to {unpacked / 1024**3:.1f} GB; at most "
+            f"{MAX_UNPACKED / 1024**3:.0f} GB here."
+        )
+    placed = [(info, _place(info.filename)) for info in entries]
+    labels = {place[1] for _, place in placed if isinstance(place, tuple)}
+    if len(labels) != 2:
+        found = ", ".join(sorted(labels)) or "none"
+        raise DatasetError(
+            f"The ZIP needs exactly two class folders (train/cats/, train/dogs/, ...); found "
+            f"{found}."
+        )
+    with _building(root, name) as (folder, report, seen):
+        for info, place in placed:
+            if isinstance(place, str):
+                report.skipped[place] += 1
+                continue
+            try:
+                content = archive.read(info)  # never more than the entry's declared size
+            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError):
+                report.skipped["corrupt"] += 1
+                continue
+            split, label, file_name = place
+            _keep(folder, report, seen, split, label, file_name, content)
+    return report
+
+
+def counts(dataset: Path) -> dict[str, dict[str, int]]:
+    """Photos per split and class folder, e.g. {"train": {"cats": 300, "dogs": 300}, ...}."""
+    result = {}
+    for split in SPLITS:
+        folder = Path(dataset) / split
+        if folder.is_dir():
+            classes = sorted(p for p in folder.iterdir() if p.is_dir())
+            result[split] = {c.name: len(images_in(c)) for c in classes}
+    return result
+
+
+def describe(dataset: Path) -> str:
+    """ "train 300 cats / 300 dogs · validation 100 cats / 100 dogs", for the data selector."""
+    return " · ".join(
+        f"{split} " + " / ".join(f"{n:,} {name}" for name, n in per_class.items())
+        for split, per_class in counts(dataset).items()
+    )
+
+
+# Helpers -----------------------------------------------------------------------------------------
+
+
+def _place(entry: str) -> tuple[str, str, str] | str:
+    """(split, class, file name) for a ZIP entry, or the reason it is skipped."""
+    if "\\" in entry or entry.startswith("/") or re.match(r"^[A-Za-z]:", entry):
+        return "outside the folder (zip-slip)"
+    parts = [p for p in PurePosixPath(entry).parts if p not in ("", ".")]
+    if ".." in parts:
+        return "outside the folder (zip-slip)"
+    if parts and (parts[0] == "__MACOSX" or parts[-1].startswith(".")):
+        return "hidden or system files"
+    if len(parts) > 1 and parts[0].lower() not in SPLITS and len(parts) >= 3:
+        parts = parts[1:]  # one top folder, as zipping a folder gives
+    if len(parts) == 3 and parts[0].lower() in SPLITS:
+        split, label, file_name = parts[0].lower(), parts[1], parts[2]
+    elif len(parts) == 2:
+        split, label, file_name = "train", parts[0], parts[1]
+    else:
+        return "outside the Kaggle layout"
+    if not slug(label):
+        return "outside the Kaggle layout"
+    return split, slug(label), file_name
+
+
+def _keep(folder: Path, report: Report, seen: set, split, label, file_name, data: bytes) -> None:
+    if PurePosixPath(file_name).suffix.lower() not in IMAGE_SUFFIXES:
+        report.skipped["not an image"] += 1
+        return
+    try:
+        load_image(data, file_name)
+    except ImageError:
+        report.skipped["corrupt or unreadable"] += 1
+        return
+    digest = hashlib.sha256(data).hexdigest()
+    if digest in seen:
+        report.skipped["duplicates"] += 1
+        return
+    seen.add(digest)
+    target = folder / split / slug(label)
+    target.mkdir(parents=True, exist_ok=True)
+    stem = slug(PurePosixPath(file_name).stem) or "photo"
+    path = target / f"{stem}{PurePosixPath(file_name).suffix.lower()}"
+    if path.exists():
+        path = target / f"{stem}-{digest[:8]}{path.suffix}"
+    path.write_bytes(data)
+    report.kept[split][slug(label)] += 1
+
+
+class _building:
+    """A hidden folder under `root` filled by the caller, renamed to its slug when complete."""
+
+    def __init__(self, root: Path, name: str):
+        self.root = Path(root)
+        self.name = name
+
+    def __enter__(self):
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.final = self.root / free_name(self.root, self.name)
+        self.partial = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.", dir=self.root))
+        self.report = Report()
+        return self.partial, self.report, set()
+
+    def __exit__(self, kind, error, trace):
+        if kind is None and not sum(sum(c.values()) for c in self.report.kept.values()):
+            shutil.rmtree(self.partial, ignore_errors=True)
+            raise DatasetError(f"No usable photo was sent. {self.report.summary()}")
+        if kind is not None:
+            shutil.rmtree(self.partial, ignore_errors=True)
+            return False
+        self.partial.rename(self.final)
+        self.report.folder = self.final
+        return False
