@@ -94,8 +94,8 @@ def from_zip(root: Path, name: str, data: bytes) -> Report:
     unpacked = sum(info.file_size for info in entries)
     if unpacked > MAX_UNPACKED:
         raise DatasetError(
-            f"The ZIP would unpack to {unpacked / 1024**3:.1f} GB; at most "
-            f"{MAX_UNPACKED / 1024**3:.0f} GB here."
+            f"The ZIP would unpack to {unpacked / 1024**2:,.0f} MB; at most "
+            f"{MAX_UNPACKED / 1024**2:,.0f} MB here."
         )
     placed = [(info, _place(info.filename)) for info in entries]
     labels = {place[1] for _, place in placed if isinstance(place, tuple)}
