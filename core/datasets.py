@@ -4,8 +4,8 @@ Nothing a visitor sends becomes a path as it is: the dataset's name becomes a sl
 suffix), class folders become slugs, file names are reduced to safe ones. A ZIP is refused as a
 whole when it could be a bomb (too many files, too many bytes once unpacked); single entries are
 counted and skipped when they climb out of the archive (zip-slip), sit outside the Kaggle layout,
-are no image, are corrupt or repeat a photo already kept. The dataset is written to a hidden folder and
-renamed into place only when complete, so a half-written one is never offered.
+are no image, are corrupt or repeat a photo already kept. The dataset is written to a hidden folder
+and renamed into place only when complete, so a half-written one is never offered.
 """
 
 from __future__ import annotations
