@@ -29,6 +29,7 @@ from core.model import LAST_STAGE, ModelError, ModelInfo, build_classifier, save
 from core.monitor import PROGRESS, RunMonitor, read_json, write_json
 from core.store import RUNS, new_run_dir, publish
 from core.train import TrainConfig, fine_tune, make_strategy, train_head_cached
+from core.watch import Watch, pick
 
 SETTINGS = "config.json"  # a page-started run's settings, written by `start`, read by its worker
 
@@ -100,12 +101,20 @@ def run(
         )
         with make_strategy(config.strategy).scope():
             model = build() if build else build_classifier(config.backbone_weights)
+            # Fixed validation photos, their maps kept after every epoch (core/watch.py).
+            photos = pick(data.validation.paths, data.validation.labels, seed=config.seed)
+            watch = [Watch(run_dir, photos, model)] if photos else []
             result = train_head_cached(
-                model, data, config, [_stopper(config), monitor], monitor, verbose=verbose
+                model, data, config, [_stopper(config), monitor, *watch], monitor, verbose=verbose
             )
             if result and config.fine_tune_epochs and not monitor.stop_requested():
                 result = fine_tune(
-                    model, data, config, [_stopper(config), monitor], monitor, verbose=verbose
+                    model,
+                    data,
+                    config,
+                    [_stopper(config), monitor, *watch],
+                    monitor,
+                    verbose=verbose,
                 )
         stop = monitor.stop_requested()
         if stop == "discard" or result is None or not result["history"].get("val_loss"):

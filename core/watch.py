@@ -1,0 +1,97 @@
+"""Watch the model learn where to look: Grad-CAM of a few fixed validation photos after each epoch.
+
+While the backbone is frozen (head epochs on cached features), the maps come from the photos'
+activations at the last stage, computed once, weighted by the head: for global average pooling,
+(inference-mode) dropout and one dense unit, d logit / dA_k is w_k / (h w) at every position, so
+Grad-CAM's channel weight is w_k / (h w), signed by the class explained. That is exact, and costs a
+product of arrays per epoch. In fine-tune epochs the backbone changes, so the maps come from one
+forward and backward pass of the few photos with GradCAM itself.
+
+The run folder keeps watch.json (the photos, their classes, one entry per epoch) and watch.npy
+(epochs x photos x h x w raw maps), both rewritten whole after every epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from core.cams import GradCAM
+from core.images import load_image, to_model_input
+from core.model import LAST_STAGE, LOGIT, conv_layer_shapes
+
+WATCH_JSON, WATCH_MAPS = "watch.json", "watch.npy"
+PHOTOS = 4  # two per class
+
+
+def pick(paths, labels, n: int = PHOTOS, seed: int = 0) -> list[tuple[str, int]]:
+    """`n` validation photos, as many of each class as can be, chosen before the run by `seed`."""
+    rng = random.Random(seed)
+    chosen = []
+    for label in sorted(set(labels)):
+        own = sorted(path for path, y in zip(paths, labels) if y == label)
+        chosen += [(str(p), int(label)) for p in rng.sample(own, min(len(own), n // 2))]
+    return chosen
+
+
+class Watch(keras.callbacks.Callback):
+    """After every epoch of either phase, the fixed photos' raw Grad-CAM maps at `layer`."""
+
+    def __init__(self, run_dir: Path, photos: list[tuple[str, int]], model):
+        super().__init__()
+        layers = conv_layer_shapes(model)
+        self.layer = LAST_STAGE if LAST_STAGE in layers else [*layers][-1]  # or a test model's
+        self.run_dir, self.photos = Path(run_dir), photos
+        size = model.input_shape[1]
+        self.inputs = to_model_input([load_image(path) for path, _ in photos], size)
+        self.classes = np.array([label for _, label in photos], dtype=np.int32)
+        self.sign = np.where(self.classes == 1, 1.0, -1.0)  # class 0 is explained by -logit
+        # The frozen backbone's activations, once: what every head epoch's maps are made of.
+        stage = keras.Model(model.input, model.get_layer(self.layer).output)
+        self.activations = stage.predict(self.inputs, verbose=0).astype(np.float64)
+        self.cam = GradCAM(model, [self.layer])
+        self.maps: list[np.ndarray] = []
+        self.epochs: list[dict] = []
+
+    def head_maps(self, kernel: np.ndarray) -> np.ndarray:
+        """(photos, h, w) Grad-CAM maps from the cached activations and the dense head's kernel."""
+        h, w = self.activations.shape[1:3]
+        weights = kernel[:, 0][None, :] * self.sign[:, None] / (h * w)  # (photos, channels)
+        return np.einsum("nhwc,nc->nhw", self.activations, weights)
+
+    def on_epoch_end(self, epoch, logs=None):
+        # Training the head alone, Keras hands us the head model; fine-tuning, the whole one.
+        fine_tune = any(layer.name == self.layer for layer in self.model.layers)
+        if fine_tune:  # the backbone moves: one forward and backward pass of the few photos
+            maps = self.cam(self.inputs, self.classes).maps[self.layer]
+        else:
+            maps = self.head_maps(self.model.get_layer(LOGIT).get_weights()[0])
+        self.maps.append(np.asarray(maps, dtype=np.float32))
+        phase = "fine-tune" if fine_tune else "head"
+        self.epochs.append({"phase": phase, "epoch": epoch + 1, **(logs or {})})
+        self._write()
+
+    def _write(self) -> None:
+        temporary = self.run_dir / f".{WATCH_MAPS}.{os.getpid()}.tmp.npy"
+        np.save(temporary, np.stack(self.maps))
+        os.replace(temporary, self.run_dir / WATCH_MAPS)
+        record = {"layer": self.layer, "photos": self.photos, "epochs": self.epochs}
+        temporary = self.run_dir / f".{WATCH_JSON}.{os.getpid()}.tmp"
+        temporary.write_text(json.dumps(record, default=float))
+        os.replace(temporary, self.run_dir / WATCH_JSON)
+
+
+def read(run_dir: Path) -> tuple[dict, np.ndarray] | None:
+    """The run's watch record and maps, or None before its first epoch (or if unreadable)."""
+    try:
+        record = json.loads((Path(run_dir) / WATCH_JSON).read_text())
+        maps = np.load(Path(run_dir) / WATCH_MAPS)
+    except (OSError, ValueError):
+        return None
+    n = min(len(record["epochs"]), len(maps))  # the two files are replaced one after the other
+    return {**record, "epochs": record["epochs"][:n]}, maps[:n]

@@ -1,0 +1,73 @@
+"""Watch it learn: the fixed photos' maps after each epoch are Grad-CAM's own, and are kept."""
+
+import keras
+import numpy as np
+import pytest
+
+from core import jobs, watch
+from core.cams import GradCAM
+from core.model import LAST_STAGE, LOGIT, build_classifier
+from core.train import TrainConfig
+from tests.conftest import make_pets, tiny_model
+
+
+def batchnorm_classifier() -> keras.Model:
+    """The tiny model's shape with BatchNorm holding real (non-trivial) moving statistics."""
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="conv_a")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu", name="conv_b")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    x = keras.layers.Dropout(0.5, name="dropout")(x)
+    model = keras.Model(inputs, keras.layers.Dense(1, name=LOGIT)(x))
+    bn = model.get_layer("bn")
+    bn.set_weights([np.full(4, 2.0), np.full(4, 0.5), np.full(4, 30.0), np.full(4, 400.0)])
+    return model
+
+
+def photos(tmp_path, n_train=2, n_validation=2, size=8):
+    root = make_pets(tmp_path / "pets", n_train, n_validation, size)
+    validation = sorted((root / "validation").rglob("*.png"))
+    labels = [int(p.parent.name == "dogs") for p in validation]
+    return watch.pick(validation, labels, seed=3)
+
+
+@pytest.mark.parametrize("build", [tiny_model, batchnorm_classifier])
+def test_head_epoch_maps_are_grad_cam_exactly(tmp_path, build):
+    model = build()
+    watcher = watch.Watch(tmp_path, photos(tmp_path), model)
+    assert [label for _, label in watcher.photos] == [0, 0, 1, 1]  # two per class
+    kernel = np.random.default_rng(0).normal(size=(6, 1))
+    model.get_layer(LOGIT).set_weights([kernel, np.array([0.7])])  # as the head hands it back
+    expected = GradCAM(model, ["conv_b"])(watcher.inputs, watcher.classes).maps["conv_b"]
+    np.testing.assert_allclose(watcher.head_maps(kernel), expected, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.resnet
+def test_head_epoch_maps_are_grad_cam_on_resnet50(tmp_path):
+    model = build_classifier("none")
+    watcher = watch.Watch(tmp_path, photos(tmp_path, size=64), model)
+    kernel = np.random.default_rng(1).normal(size=(2048, 1)) / 10
+    model.get_layer(LOGIT).set_weights([kernel, np.zeros(1)])
+    expected = GradCAM(model, [LAST_STAGE])(watcher.inputs, watcher.classes).maps[LAST_STAGE]
+    ours = watcher.head_maps(kernel)
+    assert ours.shape == (4, 7, 7) and np.isfinite(ours).all()
+    np.testing.assert_allclose(ours, expected, rtol=1e-3, atol=1e-5 * np.abs(expected).max())
+
+
+def test_a_run_keeps_the_maps_of_every_epoch_of_both_phases(generated_pets, tmp_path):
+    config = TrainConfig(epochs=3, patience=10, fine_tune_epochs=2, fine_tune_from="conv_b")
+    state = jobs.run(generated_pets, tmp_path / "weights", config, build=tiny_model)
+    record, maps = watch.read(state["run_dir"])
+    assert [(e["phase"], e["epoch"]) for e in record["epochs"]] == [
+        ("head", 1),
+        ("head", 2),
+        ("head", 3),
+        ("fine-tune", 1),
+        ("fine-tune", 2),
+    ]
+    assert maps.shape == (5, 4, 4, 4) and np.isfinite(maps).all() and record["layer"] == "conv_b"
+    assert {label for _, label in record["photos"]} == {0, 1}
+    assert "val_loss" in record["epochs"][0]
+    assert not np.allclose(maps[0], maps[2])  # the head learns, and where it looks moves
