@@ -1,15 +1,21 @@
 """Training page: start a fine-tuning run in the background, watch it learn, stop it, see its
 mistakes."""
 
+import threading
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 import ui
-from core import Config, choices, jobs
+from core import Config, choices, datasets, jobs, watch
 from core.app_support import explain_bytes
+from core.cams import normalize
 from core.data import DataError, check_data_path, class_folders
+from core.datasets import ZIP_MAX_MB, DatasetError
+from core.download import DownloadError, download_pets, source_from
+from core.images import UPLOAD_TYPES, load_image, shrink
 from core.lease import Busy
 from core.model import ModelError, resolve_backbone_weights
 from core.monitor import request_stop
@@ -18,6 +24,115 @@ from core.train import TrainConfig
 
 st.set_page_config(page_title="catdog-gradcam · Training", layout="wide")
 config, defaults = Config(), TrainConfig()
+PETS_FOLDER = "oxford-iiit-pet"  # where the download goes, under the first data root
+_downloading = threading.Lock()  # one download per process, whoever asks
+
+
+def download() -> None:
+    """Oxford-IIIT Pet into the first data root, its progress on the page. Leaving or rerunning the
+    page stops it; nothing half-written is kept (core/download.py)."""
+    if not ui.may_train() or not _downloading.acquire(blocking=False):
+        st.warning("Another download is under way, or downloading needs an authorised user here.")
+        return
+    bar = st.progress(0.0, text="Connecting…")
+
+    def hear(step: str, done: int, total: int | None) -> None:
+        if step == "checking photos":
+            bar.progress(done / total, text=f"Checking photos: {done:,}/{total:,}")
+        elif total:
+            text = f"Downloading {step}: {done / 1e6:,.0f} of {total / 1e6:,.0f} MB"
+            bar.progress(min(done / total, 1.0), text=text)
+        else:
+            bar.progress(0.0, text=f"Downloading {step}: {done / 1e6:,.0f} MB")
+
+    try:
+        dest = config.data_dir / PETS_FOLDER
+        counts = download_pets(dest, source_from(config), progress=hear)
+        st.session_state.data_message = (
+            "success",
+            f"Oxford-IIIT Pet is in {choices.label(dest, config.data_roots)}: "
+            f"train {counts['train']}, validation {counts['validation']}, "
+            f"{len(counts['dropped'])} broken file(s) dropped.",
+        )
+    except (DownloadError, OSError) as error:
+        st.session_state.data_message = ("error", str(error))
+    finally:
+        _downloading.release()
+    bar.empty()
+
+
+def add_dataset(name: str, zip_file, cat_photos, dog_photos) -> None:
+    """A new dataset under the first data root from the visitor's files (core/datasets.py)."""
+    try:
+        with ui.expensive("check the photos"), st.spinner("Checking every photo…"):
+            if zip_file is not None:
+                report = datasets.from_zip(
+                    config.data_dir, name or zip_file.name, zip_file.getvalue()
+                )
+            else:
+                files = {
+                    "cats": [(f.name, f.getvalue()) for f in cat_photos or []],
+                    "dogs": [(f.name, f.getvalue()) for f in dog_photos or []],
+                }
+                report = datasets.from_photos(config.data_dir, name or "my-pets", files)
+        where = choices.label(report.folder, config.data_roots)
+        st.session_state.data_message = ("success", f"New dataset {where}. {report.summary()}")
+        st.session_state.data_dir = report.folder.resolve()  # chosen for the next run
+    except DatasetError as error:
+        st.session_state.data_message = ("warning", str(error))
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def dataset_counts(path: Path) -> str:
+    return datasets.describe(path)
+
+
+def bring_data() -> None:
+    """Data in from the browser: the public set, or the visitor's own labelled photos."""
+    allowed = ui.may_train()
+    download_tab, photos_tab, zip_tab = st.tabs(
+        ["Download Oxford-IIIT Pet", "Upload photos per class", "Upload a ZIP"]
+    )
+    with download_tab:
+        present = (config.data_dir / PETS_FOLDER / "train").is_dir()
+        st.caption(
+            "7,349 photos of 37 breeds (about 800 MB with the annotations), checked, split into "
+            "train/ and validation/, with the pet masks and head boxes kept for localization."
+        )
+        if st.button(
+            "Already downloaded" if present else "Download Oxford-IIIT Pet",
+            key="download",
+            disabled=present or not allowed,
+        ):
+            download()
+    with photos_tab:
+        st.text_input("Name of the new dataset", key="new_dataset", max_chars=80)
+        cats, dogs = st.columns(2)
+        cat_photos = cats.file_uploader(
+            "Cat photos", UPLOAD_TYPES, accept_multiple_files=True, key="cat_photos"
+        )
+        dog_photos = dogs.file_uploader(
+            "Dog photos", UPLOAD_TYPES, accept_multiple_files=True, key="dog_photos"
+        )
+        st.caption("A fifth of each class is held out for validation when the run starts.")
+        if st.button("Add these photos", key="add_photos", disabled=not allowed):
+            add_dataset(st.session_state.new_dataset, None, cat_photos, dog_photos)
+    with zip_tab:
+        st.text_input("Name of the new dataset", key="new_dataset_zip", max_chars=80)
+        zip_file = st.file_uploader(
+            f"A ZIP in the Kaggle layout: train/cats/, train/dogs/, validation/... (up to "
+            f"{ZIP_MAX_MB} MB)",
+            ["zip"],
+            key="zip",
+            max_upload_size=ZIP_MAX_MB,
+        )
+        if st.button("Add this ZIP", key="add_zip", disabled=not allowed or zip_file is None):
+            add_dataset(st.session_state.new_dataset_zip, zip_file, None, None)
+    if not allowed:
+        st.caption("Bringing data needs an authorised user in this public demo.")
+    if "data_message" in st.session_state:
+        kind, text = st.session_state.data_message
+        getattr(st, kind)(text)
 
 
 def start_run() -> None:
@@ -197,8 +312,35 @@ def show_status() -> None:
         loss.line_chart(
             frame[[c for c in ("loss", "val_loss") if c in frame]], x_label="epoch", y_label="loss"
         )
+    show_watch(run_dir)
     if not status["running"]:
         show_report(status)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def watch_photo(path: str) -> np.ndarray:
+    return shrink(load_image(path), 256)
+
+
+def show_watch(run_dir: Path) -> None:
+    """The fixed photos' maps after each epoch, with a slider over the epochs (core/watch.py)."""
+    found = watch.read(run_dir)
+    if not found:
+        return
+    record, maps = found
+    st.markdown(
+        f"**Where the model looks, epoch by epoch**: Grad-CAM at {record['layer']} for each "
+        "photo's own class (the slider follows the latest epoch while the run goes on)."
+    )
+    names = [f"{each['phase']} epoch {each['epoch']}" for each in record["epochs"]]
+    chosen = st.select_slider("Epoch", names, names[-1]) if len(names) > 1 else names[0]
+    epoch = names.index(chosen)
+    for cell, (path, _), raw in zip(st.columns(len(maps[epoch])), record["photos"], maps[epoch]):
+        cell.image(
+            overlay(watch_photo(path), normalize(raw), 0.45),
+            caption=f"{Path(path).parent.name}: {Path(path).name} · {chosen}",
+            width="stretch",
+        )
 
 
 st.title("Retrain the classifier")
@@ -210,6 +352,8 @@ st.markdown(
     "switches to the new model only when it has finished."
 )
 ui.access_panel()
+with st.expander("Bring data", expanded=not choices.datasets(config.data_roots)):
+    bring_data()
 # Choices, never typed paths: the datasets and weights files found under the data roots and the
 # weights folder.
 found = choices.datasets(config.data_roots)
@@ -221,13 +365,16 @@ backbones = [
 if config.backbone_weights and config.backbone_weights not in backbones:
     backbones.append(config.backbone_weights)  # the operator's CATDOG_BACKBONE_WEIGHTS
 with st.form("start"):
-    default = found.index(config.data_dir.resolve()) if config.data_dir.resolve() in found else 0
+    if st.session_state.get("data_dir") not in found:  # first visit, or its dataset is gone
+        default = config.data_dir.resolve()
+        st.session_state.data_dir = default if default in found else next(iter(found), None)
     st.selectbox(
         "Dataset",
         found,
-        index=default if found else None,
         key="data_dir",
-        format_func=lambda path: choices.label(path, config.data_roots),
+        format_func=lambda path: (
+            f"{choices.label(path, config.data_roots)} · {dataset_counts(path)}"
+        ),
         placeholder="No dataset under the data roots",
         help="Folders with train/<class>/ under the data roots.",
     )
@@ -260,7 +407,11 @@ with st.form("start"):
         ),
     )
     st.form_submit_button(
-        "Start training", on_click=start_run, type="primary", disabled=not ui.may_train()
+        "Start training",
+        on_click=start_run,
+        type="primary",
+        disabled=not ui.may_train(),
+        key="start",
     )
 if "start_message" in st.session_state:
     kind, text = st.session_state.start_message

@@ -20,10 +20,10 @@ def test_page_starts_a_real_run_shows_progress_and_refuses_a_second(
     assert not at.exception and "No training run yet" in at.info[-1].value
     at.selectbox(key="backbone_weights").set_value("none")
     at.number_input(key="epochs").set_value(4)
-    at.button[0].click().run()
+    at.button(key="start").click().run()
     assert not at.exception and at.info[0].value.startswith("Started run")
 
-    at.button[0].click().run()  # a second request while the first runs
+    at.button(key="start").click().run()  # a second request while the first runs
     assert "already in progress" in at.warning[0].value
 
     seen, deadline = set(), time.time() + 240
@@ -52,7 +52,7 @@ def test_page_without_a_dataset_says_so(monkeypatch, tmp_path):
     (tmp_path / "data").mkdir()
     at = open_page(monkeypatch, tmp_path / "weights", tmp_path / "data")
     assert at.selectbox(key="data_dir").options == []
-    at.button[0].click().run()
+    at.button(key="start").click().run()
     assert not at.exception and at.warning[0].value.startswith("No dataset under the data roots")
 
 
@@ -65,7 +65,7 @@ def test_weights_files_are_choices_and_a_vanished_one_is_refused(
     assert options[:2] == ["imagenet", "none"] and options[2:] == ["resnet50_notop.h5"]
     at.selectbox(key="backbone_weights").select_index(2)
     (generated_pets / "resnet50_notop.h5").unlink()  # gone between the choice and the click
-    at.button[0].click().run()
+    at.button(key="start").click().run()
     assert not at.exception and at.warning[0].value.endswith("resnet50_notop.h5 does not exist.")
     assert not (tmp_path / "weights" / "runs").exists()
 
@@ -78,7 +78,11 @@ def test_only_datasets_inside_the_data_roots_are_offered(monkeypatch, tmp_path, 
     make_pets(generated_pets / "more" / "second", 1, 1)  # a second dataset inside: offered
     at = open_page(monkeypatch, tmp_path / "weights", generated_pets)
     offered = at.selectbox(key="data_dir").options
-    assert offered == ["pets", "pets/more/second"], offered
+    # Each with its photos per split and class.
+    assert offered == [
+        "pets · train 12 cats / 12 dogs · validation 4 cats / 4 dogs",
+        "pets/more/second · train 1 cats / 1 dogs · validation 1 cats / 1 dogs",
+    ], offered
 
 
 def public_page(monkeypatch, tmp_path, data, **secrets) -> tuple[AppTest, list]:
@@ -116,7 +120,7 @@ def test_public_mode_password_unlocks_training(monkeypatch, tmp_path, generated_
     assert at.warning[0].value == "Wrong password." and start_button(at).disabled
     at.text_input(key="password").set_value("s3cret")
     next(b for b in at.button if b.label == "Unlock training").click().run()
-    assert not start_button(at).disabled and "unlocked" in at.caption[-1].value
+    assert not start_button(at).disabled and any("unlocked" in c.value for c in at.caption)
     start_button(at).click().run()
     assert not at.exception and len(started) == 1 and at.info[-2].value.startswith("Started run")
 
