@@ -128,13 +128,22 @@ if explainer.classifier.info.kind == "zero-shot":
 with st.sidebar:
     st.header("Photo")
     source = st.radio(
-        "Source", ["Upload a photo", "Random validation photo"], horizontal=True, key="source"
+        "Source",
+        ["Upload a photo", "Take a photo", "Random validation photo"],
+        horizontal=True,
+        key="source",
     )
     if source == "Upload a photo":
         upload = st.file_uploader(
-            "A photo of a cat or a dog", type=list(UPLOAD_TYPES), key="upload"
+            "A photo of a cat or a dog",
+            type=list(UPLOAD_TYPES),
+            key="upload",
+            max_upload_size=config.max_bytes // 2**20,
         )
         data, name = (upload.getvalue(), upload.name) if upload else (None, None)
+    elif source == "Take a photo":  # a phone's or a laptop's camera, through the browser
+        shot = st.camera_input("Point the camera at a cat or a dog", key="camera")
+        data, name = (shot.getvalue(), "camera.jpg") if shot else (None, None)
     else:
         # A choice, never a typed path: the validation folders found under the data roots.
         folders = choices.validation_folders(config.data_roots, config.validation_dir)
@@ -233,7 +242,7 @@ with st.sidebar:
         eigen_smooth = st.checkbox("Eigen-smooth (first principal component)", key="eigen_smooth")
 
 if data is None:
-    st.info("Upload a photo or pick a random validation photo in the sidebar.")
+    st.info("Upload a photo, take one, or pick a random validation photo in the sidebar.")
     st.stop()
 
 options = method_options(method, aug_smooth, eigen_smooth, values)

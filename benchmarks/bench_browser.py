@@ -326,7 +326,9 @@ def main() -> None:
             driver = chrome()
             try:
                 driver.get(url)
-                wait(driver, lambda d: "Upload a photo or pick" in d.execute_script(PAGE)[0], 180)
+                wait(
+                    driver, lambda d: "Upload a photo, take one" in d.execute_script(PAGE)[0], 180
+                )
                 measure(driver, [small[-1]], layers)  # warm-up: the first rerun's one-off costs
                 half = len(small) // 2
                 idle = report(

@@ -46,8 +46,8 @@ class Config:
     # Decompression-bomb guard: refuse images with more pixels than this (a 50-megapixel photo
     # passes).
     max_pixels: int = 60_000_000
-    # Largest photo file accepted, in bytes; the same as server.maxUploadSize in
-    # .streamlit/config.toml.
+    # Largest photo file accepted, in bytes: each photo uploader's max_upload_size, and checked
+    # again on decoding (.streamlit/config.toml's server-wide cap is the ZIP uploader's, larger).
     max_bytes: int = 25 * 1024 * 1024
     # Overlay colormap and opacity defaults (matplotlib colormap names).
     colormap: str = "jet"

@@ -51,8 +51,11 @@ def download() -> None:
         st.session_state.data_message = (
             "success",
             f"Oxford-IIIT Pet is in {choices.label(dest, config.data_roots)}: "
-            f"train {counts['train']}, validation {counts['validation']}, "
-            f"{len(counts['dropped'])} broken file(s) dropped.",
+            + "; ".join(
+                f"{split} " + ", ".join(f"{n:,} {name}" for name, n in counts[split].items())
+                for split in ("train", "validation")
+            )
+            + f"; {len(counts['dropped'])} broken file(s) dropped.",
         )
     except (DownloadError, OSError) as error:
         st.session_state.data_message = ("error", str(error))
@@ -107,12 +110,12 @@ def bring_data() -> None:
             download()
     with photos_tab:
         st.text_input("Name of the new dataset", key="new_dataset", max_chars=80)
-        cats, dogs = st.columns(2)
+        cats, dogs, photo_mb = *st.columns(2), config.max_bytes // 2**20
         cat_photos = cats.file_uploader(
-            "Cat photos", UPLOAD_TYPES, accept_multiple_files=True, key="cat_photos"
+            "Cat photos", UPLOAD_TYPES, True, "cat_photos", max_upload_size=photo_mb
         )
         dog_photos = dogs.file_uploader(
-            "Dog photos", UPLOAD_TYPES, accept_multiple_files=True, key="dog_photos"
+            "Dog photos", UPLOAD_TYPES, True, "dog_photos", max_upload_size=photo_mb
         )
         st.caption("A fifth of each class is held out for validation when the run starts.")
         if st.button("Add these photos", key="add_photos", disabled=not allowed):

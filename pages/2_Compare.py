@@ -29,7 +29,9 @@ explainer = loaded.explainer
 layers = explainer.classifier.layers
 
 upload = st.file_uploader(
-    "A photo (or leave empty for the first validation photo)", type=list(UPLOAD_TYPES)
+    "A photo (or leave empty for the first validation photo)",
+    type=list(UPLOAD_TYPES),
+    max_upload_size=config.max_bytes // 2**20,
 )
 validation = images_in(config.validation_dir)
 data, name = (

@@ -84,7 +84,12 @@ def streamlit_server(
         process.wait(timeout=30)
 
 
-def chrome(size: str = "1400,1000", profile: Path | None = None, downloads: Path | None = None):
+def chrome(
+    size: str = "1400,1000",
+    profile: Path | None = None,
+    downloads: Path | None = None,
+    flags: tuple[str, ...] = (),
+):
     from selenium import webdriver
     from selenium.common.exceptions import WebDriverException
 
@@ -94,6 +99,7 @@ def chrome(size: str = "1400,1000", profile: Path | None = None, downloads: Path
         *FLAGS,
         f"--window-size={size}",
         *([f"--user-data-dir={profile}"] if profile else []),
+        *flags,
     ):
         options.add_argument(flag)
     if downloads:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import http.server
+import io
 import os
+import tarfile
 import threading
 from pathlib import Path
 
@@ -136,3 +139,34 @@ def serve_folder(folder: Path):
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
+
+
+def tar_of(path: Path, files: dict[str, bytes]) -> Path:
+    """A .tar.gz at `path` holding `files` (name -> bytes)."""
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def pets_archives(folder: Path, per_class: int = 8, size: int = 48) -> str:
+    """images.tar.gz and annotations.tar.gz in Oxford-IIIT Pet's naming (capitalised cat breeds),
+    generated, in `folder`; returns their MD5s as CATDOG_PETS_MD5 takes them."""
+    from PIL import Image
+
+    def jpeg(colour, seed):
+        noise = np.random.default_rng(seed).integers(-30, 30, (size, size, 3))
+        buffer = io.BytesIO()
+        Image.fromarray(np.clip(np.array(colour) + noise, 0, 255).astype(np.uint8)).save(
+            buffer, "JPEG"
+        )
+        return buffer.getvalue()
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {f"images/Bengal_{i}.jpg": jpeg((40, 60, 160), i) for i in range(per_class)}
+    files |= {f"images/beagle_{i}.jpg": jpeg((200, 90, 40), 100 + i) for i in range(per_class)}
+    images = tar_of(folder / "images.tar.gz", files)
+    annotations = tar_of(folder / "annotations.tar.gz", {"annotations/trimaps/Bengal_0.png": b""})
+    return ",".join(hashlib.md5(p.read_bytes()).hexdigest() for p in (images, annotations))

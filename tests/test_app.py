@@ -267,3 +267,16 @@ def test_expensive_checks_wait_for_a_free_slot(app):
     )  # every slot was given back
     for _ in range(ui.SLOTS):
         ui._slots.release()
+
+
+def test_camera_is_a_third_photo_source(app):
+    """A phone's camera through st.camera_input: the shot is explained like an upload."""
+    app.sidebar.radio(key="source").set_value("Take a photo").run()
+    assert not app.exception and app.sidebar.camera_input(key="camera").label.startswith("Point")
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(png_bytes(seed=4, size=(64, 48)))).save(buffer, "JPEG")
+    app.sidebar.camera_input(key="camera").set_value(
+        ("shot.jpg", buffer.getvalue(), "image/jpeg")
+    ).run()
+    assert not app.exception and app.subheader[0].value.startswith("Prediction: **")
+    assert "camera.jpg (64×48)" in app.image[0].proto.imgs[0].caption

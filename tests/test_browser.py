@@ -7,8 +7,12 @@ photos).
 
 from __future__ import annotations
 
+import io
+import time
+import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -24,7 +28,7 @@ from tests.browser_support import (
     upload,
     wait,
 )
-from tests.conftest import make_pets
+from tests.conftest import make_pets, pets_archives, serve_folder
 
 pytestmark = pytest.mark.browser
 if not (CHROMIUM and DRIVER):
@@ -63,8 +67,14 @@ def server(tmp_path_factory, request):
         # the operator's default: the Training page's choice starts there
         "CATDOG_BACKBONE_WEIGHTS": "none",
         "CATDOG_DATA_DIR": str(make_pets(root / "data", n_train=60, n_validation=20, size=32)),
+        # "Download Oxford-IIIT Pet" fetches a small generated copy from a loopback server.
+        "CATDOG_PETS_MD5": pets_archives(root / "served"),
+        "KERAS_HOME": str(root / "keras"),
     }
-    with streamlit_server(env) as (url, _):
+    with (
+        serve_folder(root / "served") as served,
+        streamlit_server({**env, "CATDOG_PETS_URL": served}) as (url, _),
+    ):
         yield {"url": url, "root": root, "validation": validation, "pets": pets}
 
 
@@ -77,7 +87,7 @@ def browser(tmp_path):
 
 def test_explain_page_upload_sliders_download_random_and_corrupt(server, browser, tmp_path):
     browser.get(server["url"])
-    wait(browser, lambda d: "Upload a photo or pick" in text(d))
+    wait(browser, lambda d: "Upload a photo, take one" in text(d))
     photo = sorted((server["validation"]).rglob("*.*"))[0]
     upload(browser, photo)
     wait(browser, lambda d: "Prediction:" in text(d) and len(images(d)) >= 3)
@@ -116,7 +126,7 @@ def test_explain_page_upload_sliders_download_random_and_corrupt(server, browser
     shot(browser, "explain-random")
 
     browser.get(server["url"])  # a fresh visit that uploads a corrupt file
-    wait(browser, lambda d: "Upload a photo or pick" in text(d))
+    wait(browser, lambda d: "Upload a photo, take one" in text(d))
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     upload(browser, broken)
@@ -125,9 +135,58 @@ def test_explain_page_upload_sliders_download_random_and_corrupt(server, browser
     shot(browser, "explain-corrupt")
 
 
-def test_training_page_progress_curves_stop_and_settle(server, browser):
+def test_bring_data_train_watch_it_learn_stop_and_explain(server, browser, tmp_path):
+    """A person with only a browser: data in (download, then a ZIP), a run started, its progress,
+    curves and maps epoch by epoch, stopped, and the result used on the Explain page."""
     browser.get(f"{server['url']}/Training")
     wait(browser, lambda d: "Start training" in text(d))
+    browser.find_element(By.XPATH, "//summary[.//p[text()='Bring data']]").click()
+    button = "//button[.//p[text()='Download Oxford-IIIT Pet']]"
+    click(browser, wait(browser, lambda d: visible(d, button)))
+    wait(browser, lambda d: "Oxford-IIIT Pet is in data/oxford-iiit-pet" in text(d), 120)
+    assert (server["root"] / "data" / "oxford-iiit-pet" / "annotations" / "trimaps").is_dir()
+    shot(browser, "training-downloaded")
+
+    # A ZIP over the 25 MB photo cap (its own cap is larger), with one entry that is no photo.
+    files = {
+        f"mine/train/{c}/{i}.jpg": jpeg_bytes(c, i) for c in ("cats", "dogs") for i in range(12)
+    }
+    files |= {
+        f"mine/validation/{c}/{i}.jpg": jpeg_bytes(c, 50 + i)
+        for c in ("cats", "dogs")
+        for i in range(4)
+    }
+    files["mine/train/cats/filler.bin"] = np.random.default_rng(0).bytes(26 * 1024 * 1024)
+    archive = tmp_path / "my pets.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as out:
+        for name, data in files.items():
+            out.writestr(name, data)
+    tab = "//*[@role='tab'][contains(., 'Upload a ZIP')]"
+    click(browser, wait(browser, lambda d: visible(d, tab)))
+    zip_input = (
+        "//div[@data-testid='stFileUploader'][.//*[contains(text(), 'Kaggle layout')]]//input"
+    )
+    wait(browser, lambda d: d.find_element(By.XPATH, zip_input)).send_keys(str(archive))
+    add = "//button[.//p[text()='Add this ZIP']][not(@disabled)]"
+    wait(browser, lambda d: visible(d, add), 120)
+    name = "//input[@aria-label='Name of the new dataset']"
+    wait(browser, lambda d: visible(d, name)).send_keys("My Pets!", Keys.TAB)
+    time.sleep(1)  # the name's rerun
+    click(browser, wait(browser, lambda d: visible(d, add)))
+    wait(browser, lambda d: "New dataset data/my-pets" in text(d), 120)
+    assert (
+        "Kept train 12 cats, 12 dogs; validation 4 cats, 4 dogs. Skipped 1 not an image"
+        in text(browser)
+    )
+    # Chosen for the next run, with its counts.
+    mine = "data/my-pets · train 12 cats / 12 dogs · validation 4 cats / 4 dogs"
+    boxes = (
+        "return [...document.querySelectorAll('[data-testid=stSelectbox]')]"
+        ".map(e => e.innerText + ' ' + [...e.querySelectorAll('input')].map(i => i.value))"
+    )
+    wait(browser, lambda d: any(mine in box for box in d.execute_script(boxes)), 10)
+    shot(browser, "training-zip-added")
+
     fields = {"Head epochs": "2000", "Early-stopping patience": "2000"}
     for label, value in fields.items():
         box = wait(browser, lambda d: d.find_element(By.XPATH, f"//input[@aria-label='{label}']"))
@@ -146,10 +205,12 @@ def test_training_page_progress_curves_stop_and_settle(server, browser):
         browser, lambda d: int(text(d).split("val_loss (epoch ")[1].split(")")[0]) > first, 60
     )  # the curves move
     charts = "[data-testid='stVegaLiteChart'], [data-testid='stArrowVegaLiteChart']"
-    wait(
-        browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, charts)) == 2, 30
-    )  # accuracy and loss (it redraws each second)
-    shot(browser, "training-curves")
+    # accuracy and loss (it redraws each second)
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, charts)) == 2, 30)
+    # Watch it learn: the four fixed photos' maps, with a slider over the epochs so far.
+    wait(browser, lambda d: "Where the model looks, epoch by epoch" in text(d), 60)
+    wait(browser, lambda d: sum("head epoch" in c for c in captions(d)) == 4, 30)
+    shot(browser, "training-curves-and-maps")
     browser.find_element(
         By.XPATH, "//button[.//p[text()='Stop, keep the best model so far']]"
     ).click()
@@ -163,21 +224,64 @@ def test_training_page_progress_curves_stop_and_settle(server, browser):
         120,
     )
     wait(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, "[data-testid='stProgress']"), 30)
+    slider = "input[type='range'][aria-label='Epoch']"
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, slider), 30)
+    last = [c for c in captions(browser) if "epoch" in c]
+    press(browser, "Epoch", Keys.HOME)  # back to the first epoch: the maps of an untrained head
+    wait(browser, lambda d: [c for c in captions(d) if "epoch" in c] != last, 30)
+    assert all(c.endswith("head epoch 1") for c in captions(browser) if "epoch" in c)
     assert "Traceback" not in text(browser)
     shot(browser, "training-stopped")
+
+    # The result, on the Explain page: the new model, a validation photo of the new dataset.
+    browser.get(server["url"])
+    wait(browser, lambda d: "Upload a photo, take one" in text(d))
+    assert "trained on" in text(browser) and "my-pets" in text(browser)
+    photo = sorted((server["root"] / "data" / "my-pets" / "validation" / "dogs").iterdir())[0]
+    upload(browser, photo)
+    wait(browser, lambda d: "Prediction:" in text(d) and len(images(d)) >= 3, 60)
+    shot(browser, "explain-with-the-new-model")
+
+
+def visible(driver, xpath: str):
+    """The first element at `xpath` that is on screen (tabs and expanders keep hidden copies)."""
+    return next((e for e in driver.find_elements(By.XPATH, xpath) if e.is_displayed()), None)
+
+
+def click(driver, element) -> None:
+    """A click the page cannot miss while an expander or tab is still sliding open."""
+    driver.execute_script(
+        "arguments[0].scrollIntoView({block: 'center'}); arguments[0].click()", element
+    )
+
+
+def captions(driver) -> list[str]:
+    return [
+        e.text for e in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stImageCaption']")
+    ]
+
+
+def jpeg_bytes(label: str, seed: int) -> bytes:
+    colour = (40, 60, 160) if label == "cats" else (200, 90, 40)
+    noise = np.random.default_rng(seed).integers(-30, 30, (32, 32, 3))
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(np.array(colour) + noise, 0, 255).astype(np.uint8)).save(
+        buffer, "JPEG"
+    )
+    return buffer.getvalue()
 
 
 def test_phone_width_and_dark_theme(server, browser):
     browser.set_window_size(390, 844)
     browser.get(server["url"])
-    wait(browser, lambda d: "Upload a photo or pick" in text(d))
+    wait(browser, lambda d: "Upload a photo, take one" in text(d))
     assert browser.execute_script(
         "return document.documentElement.scrollWidth <= window.innerWidth + 1"
     )
     shot(browser, "explain-phone")
     browser.set_window_size(1400, 1000)
     browser.get(f"{server['url']}/?embed_options=dark_theme")
-    wait(browser, lambda d: "Upload a photo or pick" in text(d))
+    wait(browser, lambda d: "Upload a photo, take one" in text(d))
     background = browser.execute_script(
         "return "
         "getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor"

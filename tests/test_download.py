@@ -3,7 +3,6 @@ out."""
 
 import hashlib
 import io
-import tarfile
 from dataclasses import replace
 
 import numpy as np
@@ -12,6 +11,7 @@ from PIL import Image
 
 from core.cli import main
 from core.download import DownloadError, Source, download_pets
+from tests.conftest import tar_of
 
 
 def jpeg(seed: int) -> bytes:
@@ -31,16 +31,6 @@ def archive(tmp_path):
     files["images/Egyptian_Mau_129.jpg"] = jpeg(8)  # on the known-bad list
     files["images/Abyssinian_1.mat"] = b"not a photo"
     return tar_of(tmp_path / "images.tar.gz", files)
-
-
-def tar_of(path, files: dict[str, bytes]):
-    """A .tar.gz at `path` holding `files` (name -> bytes)."""
-    with tarfile.open(path, "w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return path
 
 
 def png(array: np.ndarray) -> bytes:

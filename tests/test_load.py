@@ -59,7 +59,7 @@ def session(url: str, photo, expected: str, results: list, errors: list) -> None
     driver = chrome("1200,900", profile=Path(tempfile.mkdtemp(prefix="chromium-")))
     try:
         driver.get(url)
-        wait(driver, lambda d: "Upload a photo or pick" in text(d), 120)
+        wait(driver, lambda d: "Upload a photo, take one" in text(d), 120)
         start = time.perf_counter()
         upload(driver, photo)
         wait(driver, lambda d: "Prediction:" in text(d) and len(images(d)) >= 3, 180)
