@@ -142,7 +142,10 @@ with st.sidebar:
         )
         data, name = (upload.getvalue(), upload.name) if upload else (None, None)
     elif source == "Take a photo":  # a phone's or a laptop's camera, through the browser
-        shot = st.camera_input("Point the camera at a cat or a dog", key="camera")
+        # 720p: the widget's own size (a sidebar's width, ~260 px) would be a thumbnail.
+        shot = st.camera_input(
+            "Point the camera at a cat or a dog", key="camera", resolution="720p"
+        )
         data, name = (shot.getvalue(), "camera.jpg") if shot else (None, None)
     else:
         # A choice, never a typed path: the validation folders found under the data roots.

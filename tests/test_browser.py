@@ -8,6 +8,7 @@ photos).
 from __future__ import annotations
 
 import io
+import re
 import time
 import zipfile
 from pathlib import Path
@@ -408,3 +409,38 @@ def test_public_demo_login_with_an_identity_provider(tmp_path):
                 shot(driver, "public-training-logged-in")
             finally:
                 driver.quit()
+
+
+def test_camera_in_chromium_with_a_fake_device(server, tmp_path):
+    """Chromium's fake camera plays a pet photo; a click on "Take Photo" and the map is there."""
+    import cv2
+
+    photos = sorted(server["validation"].rglob("*.jpg")) or sorted(
+        server["validation"].rglob("*.png")
+    )
+    frame = cv2.resize(cv2.imread(str(photos[0])), (640, 480))
+    video = tmp_path / "pet.y4m"  # one frame of YUV 4:2:0, which the fake device loops
+    header = b"YUV4MPEG2 W640 H480 F30:1 Ip A1:1 C420jpeg\nFRAME\n"
+    video.write_bytes(header + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
+    flags = (
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",  # allows the camera without asking
+        f"--use-file-for-fake-video-capture={video}",
+    )
+    driver = chrome(profile=tmp_path / "profile", flags=flags)
+    try:
+        driver.get(server["url"])
+        wait(driver, lambda d: "Upload a photo, take one" in text(d))
+        source = "//label[.//p[text()='Take a photo']]"
+        click(driver, wait(driver, lambda d: d.find_element(By.XPATH, source)))
+        take = "//button[contains(., 'Take Photo')]"
+        wait(driver, lambda d: visible(d, take) and visible(d, take).is_enabled(), 60)
+        time.sleep(1)  # the fake stream's first frames
+        click(driver, visible(driver, take))
+        wait(driver, lambda d: "Prediction:" in text(d) and len(images(d)) >= 3, 60)
+        size = re.search(r"camera\.jpg \((\d+)×(\d+)\)", text(driver))
+        assert size and int(size[2]) >= 480, "the shot, at the camera's resolution"
+        assert "Traceback" not in text(driver)
+        shot(driver, "explain-camera")
+    finally:
+        driver.quit()
