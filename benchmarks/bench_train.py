@@ -23,9 +23,8 @@ import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from core.data import DataFolders, Split  # noqa: E402
-from core.model import build_classifier  # noqa: E402
+from core.model import FEATURES, build_classifier  # noqa: E402
 from core.train import (
-    FEATURES,
     TrainConfig,
     compile_binary,
     extract_features,
@@ -67,6 +66,46 @@ def head_epoch_seconds(model: keras.Model, n_images: int) -> float:
     return timed(lambda: head.fit(features, labels, batch_size=16, epochs=1, verbose=0))
 
 
+def watch_costs(model: keras.Model, split: Split, fine_tune_photos: int) -> dict:
+    """Watch-it-learn's cost per epoch for its 4 photos, beside the epochs it rides on: a cached
+    head epoch (maps from cached activations x the head) and a fine-tune epoch (one GradCAM
+    pass)."""
+    from core.train import fine_tune
+    from core.watch import Watch, pick
+
+    with tempfile.TemporaryDirectory() as run_dir:
+        watch = Watch(Path(run_dir), pick(split.paths, split.labels), model)
+        head = head_model(model)
+        compile_binary(head, 1e-3)
+        kernel = head.get_layer("logit").get_weights()[0]
+
+        def head_watch():
+            watch.maps.append(watch.head_maps(kernel).astype(np.float32))
+            watch.epochs.append({"phase": "head", "epoch": len(watch.epochs) + 1})
+            watch._write()
+
+        def fine_tune_watch():
+            watch.maps.append(watch.cam(watch.inputs, watch.classes).maps[watch.layer])
+            watch.epochs.append({"phase": "fine-tune", "epoch": len(watch.epochs) + 1})
+            watch._write()
+
+        head_watch(), fine_tune_watch()  # warm up: the GradCAM graph is traced once per run
+        head_watch_s = np.median([timed(head_watch) for _ in range(20)])
+        fine_tune_watch_s = np.median([timed(fine_tune_watch) for _ in range(3)])
+        small = Split(split.paths[:fine_tune_photos], split.labels[:fine_tune_photos])
+        data = DataFolders(
+            ("cats", "dogs"), small, Split(small.paths[:16], small.labels[:16]), (), False
+        )
+        config = TrainConfig(fine_tune_epochs=1)
+        fine_tune(model, data, config)  # compile and warm up
+        fine_tune_s = timed(lambda: fine_tune(model, data, config))
+    return {
+        "head_watch": head_watch_s,
+        "fine_tune_watch": fine_tune_watch_s,
+        "fine_tune": fine_tune_s,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -74,6 +113,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--feature-images", type=int, default=320, help="images in the feature-pass measurement"
+    )
+    parser.add_argument(
+        "--fine-tune-images", type=int, default=160, help="images in the fine-tune epoch timed"
     )
     args = parser.parse_args()
     model = build_classifier("none")
@@ -113,6 +155,7 @@ def main() -> None:
         uncached = timed(
             lambda: train_head_uncached(build_classifier("none"), data, TrainConfig(epochs=1))
         )
+        watch = watch_costs(model, split, args.fine_tune_images)
 
     print(
         f"ResNet-50 224x224, batch 16 (+ flips), TF {tf.__version__}, "
@@ -123,11 +166,21 @@ def main() -> None:
         f"feature pass (decode+resize+forward)  {feature_rate:8.1f} images/s   ratio "
         f"{feature_rate / forward_rate:.2f}  (target >= 0.9)"
     )
-    for n in (500, 2000, 8000):
+    head_epochs = {n: head_epoch_seconds(model, n) for n in (500, 2000, 8000)}
+    for n, seconds in head_epochs.items():
         print(
-            f"cached head epoch, {n:5d} images       {head_epoch_seconds(model, n):8.3f} s"
+            f"cached head epoch, {n:5d} images       {seconds:8.3f} s"
             + ("   (target <= 1 s)" if n == 2000 else "")
         )
+    print(
+        f"watch it learn, 4 photos, head epoch  {watch['head_watch']:8.4f} s   ratio "
+        f"{watch['head_watch'] / head_epochs[500]:.3f} of a 500-image head epoch (target <= 0.10)"
+    )
+    print(
+        f"watch it learn, 4 photos, fine-tune   {watch['fine_tune_watch']:8.3f} s   ratio "
+        f"{watch['fine_tune_watch'] / watch['fine_tune']:.3f} of a {args.fine_tune_images}-image "
+        f"fine-tune epoch ({watch['fine_tune']:.1f} s; target <= 0.10)"
+    )
     print(
         f"uncached head epoch, {args.images:5d} images     {uncached:8.1f} s   (frozen backbone "
         "run on every photo)"

@@ -11,12 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from core.data import DataFolders, Split, augmenter, image_dataset
-
-FEATURES, HEAD, LOGIT = (
-    "avg_pool",
-    "dropout",
-    "logit",
-)  # the classifier's layer names the recipe relies on
+from core.model import FEATURES, HEAD, LOGIT  # the classifier's layers the recipe relies on
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from core.model import CaffePreprocess, ModelInfo, save_classifier  # noqa: E402
+from core.train import TrainConfig  # noqa: E402
 
 PETS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pets"
 TINY_SIZE = 8
@@ -170,3 +172,67 @@ def pets_archives(folder: Path, per_class: int = 8, size: int = 48) -> str:
     images = tar_of(folder / "images.tar.gz", files)
     annotations = tar_of(folder / "annotations.tar.gz", {"annotations/trimaps/Bengal_0.png": b""})
     return ",".join(hashlib.md5(p.read_bytes()).hexdigest() for p in (images, annotations))
+
+
+# Shared by several test modules -----------------------------------------------------------------
+
+
+def golden_model() -> keras.Model:
+    """4x4x1 input -> two all-ones 3x3 filters (biases -50, -75, ReLU) -> channel-first flatten ->
+    +-1 dense."""
+    inputs = keras.Input((4, 4, 1))
+    conv = keras.layers.Conv2D(2, 3, activation="relu", name="conv")
+    x = conv(inputs)
+    x = keras.layers.Permute((3, 1, 2))(
+        x
+    )  # (2, 2, 2) channel-first, so the dense weights read per channel
+    x = keras.layers.Flatten()(x)
+    dense = keras.layers.Dense(1, use_bias=False)
+    logit = dense(x)
+    conv.set_weights([np.ones((3, 3, 1, 2)), np.array([-50.0, -75.0])])
+    dense.set_weights([np.array([[1, 1, 1, -1, 1, -1, -1, -1]], dtype=np.float32).T])
+    return keras.Model(inputs, logit)
+
+
+def png_bytes(seed=0, size=(40, 30)) -> bytes:
+    rgb = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# A tiny model's training run: fast, and certain to separate generated_pets.
+FAST = TrainConfig(
+    epochs=40, learning_rate=0.05, patience=40, backbone_weights="none", strategy="default"
+)
+
+# A run that goes on until killed (tests of kill -9 and of a full disk start it as a process).
+SLOW_RUN = """
+import sys
+from core import jobs
+from core.store import new_run_dir
+from core.train import TrainConfig
+from tests.conftest import tiny_model
+run_dir = new_run_dir(sys.argv[2])
+jobs.acquire_lock(sys.argv[2], run_dir)  # as jobs.train does
+jobs.run(sys.argv[1], sys.argv[2], TrainConfig(epochs=100000, patience=100000, strategy="default"),
+build=tiny_model,
+         run_dir=run_dir)
+"""
+
+
+@pytest.fixture(scope="session")
+def resnet50() -> keras.Model:
+    """The app's ResNet-50 classifier with random weights, built once per session: tests that
+    change its weights put them back."""
+    from core.model import build_classifier
+
+    return build_classifier("none")
+
+
+@pytest.fixture(scope="session")
+def resnet50_weights(resnet50, tmp_path_factory) -> Path:
+    """A weights/ folder holding that ResNet-50 as model.keras with its sidecar."""
+    folder = tmp_path_factory.mktemp("resnet") / "weights"
+    save_classifier(resnet50, ModelInfo(backbone_weights="none"), folder / "model.keras")
+    return folder

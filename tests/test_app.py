@@ -4,10 +4,11 @@ weights/."""
 import io
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
+
+from tests.conftest import png_bytes
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -20,13 +21,6 @@ def app(monkeypatch, tiny_weights, tmp_path):
     at.run()
     assert not at.exception
     return at
-
-
-def png_bytes(seed=0, size=(40, 30)) -> bytes:
-    rgb = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def overlay_url(at) -> str:

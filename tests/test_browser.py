@@ -136,6 +136,7 @@ def test_explain_page_upload_sliders_download_random_and_corrupt(server, browser
     shot(browser, "explain-corrupt")
 
 
+@pytest.mark.resnet  # the page's worker trains ResNet-50 (random weights)
 def test_bring_data_train_watch_it_learn_stop_and_explain(server, browser, tmp_path):
     """A person with only a browser: data in (download, then a ZIP), a run started, its progress,
     curves and maps epoch by epoch, stopped, and the result used on the Explain page."""

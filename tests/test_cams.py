@@ -10,8 +10,7 @@ import tensorflow as tf
 from core.cams import CONTRAST, METHODS, PREDICTED, BaseCAM, GradCAM, normalize
 from core.cams.base import TTA_FACTORS
 from core.model import CaffePreprocess
-from tests.conftest import TINY_SIZE, tiny_model
-from tests.test_gradcam import golden_model
+from tests.conftest import TINY_SIZE, golden_model, tiny_model
 
 DOG = 1
 IMAGE = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
@@ -70,13 +69,13 @@ IMAGES = np.random.default_rng(1).uniform(0, 255, (3, TINY_SIZE, TINY_SIZE, 3)).
 
 
 def test_gradcam_plus_plus_golden_eq_19():
-    # alpha = g^2 / (2 g^2 + sum(A) g^3) where g != 0; weight = sum(alpha * relu(g)); exp(S)
-    # cancels.
-    # Dog: channel 1 (sum 75) has g = +1 at three places: 3 / 77; channel 2 (sum 21) at one place:
-    # 1 / 23.
+    # alpha = g^2 / (2 g^2 + sum(A) g^3) where g != 0; weight = sum(alpha * relu(g));
+    # exp(S) cancels.
+    # Dog: channel 1 (sum 75) has g = +1 at three places: 3 / 77;
+    #      channel 2 (sum 21) at one place: 1 / 23.
     np.testing.assert_allclose(raw("Grad-CAM++")[0], 3 / 77 * A1 + 1 / 23 * A2, rtol=1e-5)
-    # Cat explains -z, so the gradients flip: channel 1 has g = +1 at one place, channel 2 at
-    # three.
+    # Cat explains -z, so the gradients flip: channel 1 has g = +1 at one place,
+    # channel 2 at three.
     np.testing.assert_allclose(
         raw("Grad-CAM++", target=0)[0], 1 / 77 * A1 + 3 / 23 * A2, rtol=1e-5
     )
@@ -223,12 +222,12 @@ def two_channel_model() -> keras.Model:
 
 def test_scorecam_golden_with_one_logit_cat_dog_and_contrast():
     # x = [[1, 2], [3, 4]]: A1 = [[1, 2], [3, 4]], A2 = relu(5 - x) = [[4, 3], [2, 1]].
-    # Masks (min-max scaled, same resolution): M1 = [[0, 1/3], [2/3, 1]], M2 = [[1, 2/3], [1/3,
-    # 0]].
+    # Masks (min-max scaled, same resolution):
+    #   M1 = [[0, 1/3], [2/3, 1]], M2 = [[1, 2/3], [1/3, 0]].
     # x * M1 = [[0, 2/3], [2, 4]]: mean1 = 5/3, mean2 = mean(relu(5 - x*M1)) = 10/3, so z1 = -5/3.
     # x * M2 = [[1, 4/3], [1, 0]]: mean1 = 5/6, mean2 = 25/6, so z2 = -10/3.
-    # Dog weighs each channel by sigmoid(z), cat by 1 - sigmoid(z), the contrast by dog - cat = 2
-    # sigmoid(z) - 1.
+    # Dog weighs each channel by sigmoid(z), cat by 1 - sigmoid(z),
+    # the contrast by dog - cat = 2 sigmoid(z) - 1.
     image = np.array([[1, 2], [3, 4]], np.float32).reshape(1, 2, 2, 1)
     a1, a2 = np.array([[1, 2], [3, 4]], float), np.array([[4, 3], [2, 1]], float)
     dog = 1 / (1 + np.exp(-np.array([-5 / 3, -10 / 3])))

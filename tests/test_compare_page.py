@@ -9,7 +9,7 @@ from core.cams import METHODS
 from core.compare import coincidences, compare, cost
 from core.explain import Explainer
 from core.model import load_classifier
-from tests.test_app import png_bytes
+from tests.conftest import png_bytes
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "2_Compare.py")
 

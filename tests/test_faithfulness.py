@@ -172,10 +172,8 @@ def test_sanity_check_randomising_the_top_changes_the_map():
 
 
 @pytest.mark.resnet
-def test_sanity_check_on_resnet50_is_finite_at_every_step():
-    from core.model import build_classifier
-
-    model = build_classifier("none")
+def test_sanity_check_on_resnet50_is_finite_at_every_step(resnet50):
+    model = resnet50  # the check works on a copy: the shared model is left as it was
     image = np.random.default_rng(2).uniform(0, 255, (224, 224, 3)).astype(np.float32)
     steps = sanity_check(model, "conv5_block3_out", image, PREDICTED, depth=3)
     assert [s["randomised"] for s in steps] == ["logit", "conv5_block3", "conv5_block2"]

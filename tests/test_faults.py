@@ -16,8 +16,7 @@ from core import jobs, lease
 from core.config import ROOT, Config
 from core.model import app_model_path, file_sha256, load_default
 from core.train import TrainConfig
-from tests.conftest import tiny_model
-from tests.test_train import FAST, SLOW_RUN
+from tests.conftest import FAST, SLOW_RUN, tiny_model
 
 KILLS = 20
 

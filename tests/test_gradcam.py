@@ -7,37 +7,20 @@ import tensorflow as tf
 
 from core.cams import PREDICTED, GradCAM, class_scores, flatten_model, normalize
 from core.model import ModelInfo, load_classifier, save_classifier
-from tests.conftest import TINY_SIZE
+from tests.conftest import TINY_SIZE, golden_model
 
 CAT, DOG = 0, 1
-
-
-def golden_model() -> keras.Model:
-    """4x4x1 input -> two all-ones 3x3 filters (biases -50, -75, ReLU) -> channel-first flatten ->
-    +-1 dense."""
-    inputs = keras.Input((4, 4, 1))
-    conv = keras.layers.Conv2D(2, 3, activation="relu", name="conv")
-    x = conv(inputs)
-    x = keras.layers.Permute((3, 1, 2))(
-        x
-    )  # (2, 2, 2) channel-first, so the dense weights read per channel
-    x = keras.layers.Flatten()(x)
-    dense = keras.layers.Dense(1, use_bias=False)
-    logit = dense(x)
-    conv.set_weights([np.ones((3, 3, 1, 2)), np.array([-50.0, -75.0])])
-    dense.set_weights([np.array([[1, 1, 1, -1, 1, -1, -1, -1]], dtype=np.float32).T])
-    return keras.Model(inputs, logit)
 
 
 def test_golden_case_worked_by_hand():
     # Input 0..15 row-major. Each 3x3 window sums to 9*(4i+j) + 45: [[45, 54], [81, 90]].
     # Channel 1 (bias -50, ReLU): [[0, 4], [31, 40]];  channel 2 (bias -75): [[0, 0], [6, 15]].
     # Logit z = (0 + 4 + 31 - 40) + (0 - 0 - 6 - 15) = -26, so the model predicts class 0 (cat).
-    # dz/dA is the dense weights: channel 1 [[1, 1], [1, -1]] -> mean 0.5; channel 2 [[1, -1], [-1,
-    # -1]] -> -0.5.
+    # dz/dA is the dense weights:
+    #   channel 1 [[1, 1], [1, -1]] -> mean 0.5;  channel 2 [[1, -1], [-1, -1]] -> mean -0.5.
     # "dog" map = 0.5 * ch1 - 0.5 * ch2 = [[0, 2], [12.5, 12.5]] -> normalised [[0, 0.16], [1, 1]].
-    # "cat" explains -z: every weight flips sign, the map is [[0, -2], [-12.5, -12.5]] -> ReLU ->
-    # all zero.
+    # "cat" explains -z: every weight flips sign, the map is [[0, -2], [-12.5, -12.5]]
+    #   -> ReLU -> all zero.
     image = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
     cam = GradCAM(golden_model(), ["conv"])
 

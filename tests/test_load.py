@@ -18,7 +18,7 @@ import pytest
 from core.config import ROOT
 from core.explain import Explainer
 from core.images import load_image
-from core.model import ModelInfo, build_classifier, load_classifier, save_classifier
+from core.model import load_classifier
 from tests.browser_support import (
     CHROMIUM,
     DRIVER,
@@ -37,12 +37,8 @@ SESSIONS = 8
 
 
 @pytest.fixture(scope="module")
-def resnet_weights(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("resnet") / "weights"
-    save_classifier(
-        build_classifier("none"), ModelInfo(backbone_weights="none"), folder / "model.keras"
-    )
-    return folder
+def resnet_weights(resnet50_weights):
+    return resnet50_weights
 
 
 def photos_for_sessions(tmp_path, pets) -> list:

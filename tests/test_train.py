@@ -20,11 +20,7 @@ from core.data import image_dataset, scan
 from core.model import app_model_path, file_sha256, load_default
 from core.monitor import PROGRESS, read_json, request_stop
 from core.train import TrainConfig, extract_features, train_head_cached, train_head_uncached
-from tests.conftest import tiny_model
-
-FAST = TrainConfig(
-    epochs=40, learning_rate=0.05, patience=40, backbone_weights="none", strategy="default"
-)
+from tests.conftest import FAST, SLOW_RUN, tiny_model
 
 
 def test_tiny_model_learns_separable_data(generated_pets, tmp_path):
@@ -139,20 +135,6 @@ def test_lock_refuses_a_second_run_and_reclaims_a_stale_one(tmp_path, generated_
     jobs.acquire_lock(weights, weights / "runs" / "c", pid=dead.pid)
     assert jobs.lock_holder(weights) is None  # its process is gone: stale, removed
     jobs.acquire_lock(weights, weights / "runs" / "d")
-
-
-SLOW_RUN = """
-import sys
-from core import jobs
-from core.store import new_run_dir
-from core.train import TrainConfig
-from tests.conftest import tiny_model
-run_dir = new_run_dir(sys.argv[2])
-jobs.acquire_lock(sys.argv[2], run_dir)  # as jobs.train does
-jobs.run(sys.argv[1], sys.argv[2], TrainConfig(epochs=100000, patience=100000, strategy="default"),
-build=tiny_model,
-         run_dir=run_dir)
-"""
 
 
 def test_kill_9_mid_epoch_leaves_the_previous_model_loadable(generated_pets, tmp_path):

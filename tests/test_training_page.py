@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "1_Training.py")
 
 
+@pytest.mark.resnet  # the page's worker trains ResNet-50 (random weights)
 def test_page_starts_a_real_run_shows_progress_and_refuses_a_second(
     monkeypatch, tmp_path, generated_pets
 ):

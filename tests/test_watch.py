@@ -6,7 +6,7 @@ import pytest
 
 from core import jobs, watch
 from core.cams import GradCAM
-from core.model import LAST_STAGE, LOGIT, build_classifier
+from core.model import LAST_STAGE, LOGIT
 from core.train import TrainConfig
 from tests.conftest import make_pets, tiny_model
 
@@ -45,12 +45,17 @@ def test_head_epoch_maps_are_grad_cam_exactly(tmp_path, build):
 
 
 @pytest.mark.resnet
-def test_head_epoch_maps_are_grad_cam_on_resnet50(tmp_path):
-    model = build_classifier("none")
+def test_head_epoch_maps_are_grad_cam_on_resnet50(tmp_path, resnet50):
+    model = resnet50
     watcher = watch.Watch(tmp_path, photos(tmp_path, size=64), model)
     kernel = np.random.default_rng(1).normal(size=(2048, 1)) / 10
-    model.get_layer(LOGIT).set_weights([kernel, np.zeros(1)])
-    expected = GradCAM(model, [LAST_STAGE])(watcher.inputs, watcher.classes).maps[LAST_STAGE]
+    head = model.get_layer(LOGIT)
+    before = head.get_weights()
+    head.set_weights([kernel, np.zeros(1)])
+    try:
+        expected = GradCAM(model, [LAST_STAGE])(watcher.inputs, watcher.classes).maps[LAST_STAGE]
+    finally:
+        head.set_weights(before)  # the session's model, as it was
     ours = watcher.head_maps(kernel)
     assert ours.shape == (4, 7, 7) and np.isfinite(ours).all()
     np.testing.assert_allclose(ours, expected, rtol=1e-3, atol=1e-5 * np.abs(expected).max())
