@@ -165,3 +165,42 @@ def test_public_mode_without_password_or_provider_keeps_training_off(
     at, _ = public_page(monkeypatch, tmp_path, generated_pets)
     at.run()
     assert start_button(at).disabled and "training is off here" in at.info[0].value
+    # Nor may an anonymous visitor bring data: the download and both uploads are off too.
+    for key in ("download", "add_photos", "add_zip"):
+        assert at.button(key=key).disabled, key
+
+
+def test_photos_per_class_become_a_dataset_and_offline_download_is_one_sentence(
+    monkeypatch, tmp_path
+):
+    from tests.conftest import png_bytes
+
+    (tmp_path / "data").mkdir()
+    monkeypatch.setenv("CATDOG_PETS_URL", "http://127.0.0.1:9/")  # nothing listens: offline
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    at = open_page(monkeypatch, tmp_path / "weights", tmp_path / "data")
+    assert at.selectbox(key="data_dir").options == []
+    at.button(key="download").click().run()
+    assert not at.exception and at.error[0].value.startswith(
+        "Could not download http://127.0.0.1:9/images.tar.gz (no internet here?)"
+    )
+    assert "\n" not in at.error[0].value and not (tmp_path / "data" / "oxford-iiit-pet").exists()
+
+    at.text_input(key="new_dataset").set_value("Garden pets")
+    at.file_uploader(key="cat_photos").set_value(
+        [(f"cat{i}.png", png_bytes(seed=i), "image/png") for i in range(3)]
+    )
+    at.file_uploader(key="dog_photos").set_value(
+        [(f"dog{i}.png", png_bytes(seed=10 + i), "image/png") for i in range(3)]
+        + [
+            ("broken.png", b"not a photo", "image/png"),
+            ("again.png", png_bytes(seed=10), "image/png"),
+        ]
+    )
+    at.button(key="add_photos").click().run()
+    assert not at.exception
+    assert at.success[0].value == (
+        "New dataset data/garden-pets. Kept train 3 cats, 3 dogs. "
+        "Skipped 1 corrupt or unreadable, 1 duplicates."
+    )
+    assert at.selectbox(key="data_dir").value == (tmp_path / "data" / "garden-pets").resolve()
