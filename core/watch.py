@@ -57,6 +57,7 @@ class Watch(keras.callbacks.Callback):
         self.cam = GradCAM(model, [self.layer])
         self.maps: list[np.ndarray] = []
         self.epochs: list[dict] = []
+        self.stopped = False  # set when the run folder's disk is full
 
     def head_maps(self, kernel: np.ndarray) -> np.ndarray:
         """(photos, h, w) Grad-CAM maps from the cached activations and the dense head's kernel."""
@@ -77,13 +78,22 @@ class Watch(keras.callbacks.Callback):
         self._write()
 
     def _write(self) -> None:
-        temporary = self.run_dir / f".{WATCH_MAPS}.{os.getpid()}.tmp.npy"
-        np.save(temporary, np.stack(self.maps))
-        os.replace(temporary, self.run_dir / WATCH_MAPS)
-        record = {"layer": self.layer, "photos": self.photos, "epochs": self.epochs}
-        temporary = self.run_dir / f".{WATCH_JSON}.{os.getpid()}.tmp"
-        temporary.write_text(json.dumps(record, default=float))
-        os.replace(temporary, self.run_dir / WATCH_JSON)
+        """Both files, each replaced whole. A full disk stops the watching, never the run: the
+        run's own files (progress, model) matter more, and it reports their failure itself."""
+        if self.stopped:
+            return
+        maps = self.run_dir / f".{WATCH_MAPS}.{os.getpid()}.tmp.npy"
+        record = self.run_dir / f".{WATCH_JSON}.{os.getpid()}.tmp"
+        try:
+            np.save(maps, np.stack(self.maps))
+            os.replace(maps, self.run_dir / WATCH_MAPS)
+            fields = {"layer": self.layer, "photos": self.photos, "epochs": self.epochs}
+            record.write_text(json.dumps(fields, default=float))
+            os.replace(record, self.run_dir / WATCH_JSON)
+        except OSError:
+            self.stopped = True
+            for path in (maps, record, self.run_dir / WATCH_MAPS, self.run_dir / WATCH_JSON):
+                path.unlink(missing_ok=True)  # the space back to the run
 
 
 def read(run_dir: Path) -> tuple[dict, np.ndarray] | None:

@@ -76,3 +76,22 @@ def test_a_run_keeps_the_maps_of_every_epoch_of_both_phases(generated_pets, tmp_
     assert {label for _, label in record["photos"]} == {0, 1}
     assert "val_loss" in record["epochs"][0]
     assert not np.allclose(maps[0], maps[2])  # the head learns, and where it looks moves
+
+
+def test_a_full_disk_stops_the_watching_not_the_run(tmp_path, monkeypatch):
+    import errno
+
+    watcher = watch.Watch(tmp_path, photos(tmp_path), tiny_model())
+    watcher.set_model(
+        tiny_model()
+    )  # any model without conv_b's name is "the head": use the cam path
+    watcher.on_epoch_end(0, {"loss": 1.0})
+    assert watch.read(tmp_path)[1].shape[0] == 1
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(watch.np, "save", full)
+    watcher.on_epoch_end(1, {"loss": 0.5})  # no exception: the run goes on
+    assert watcher.stopped and watch.read(tmp_path) is None
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".watch")]
