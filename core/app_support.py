@@ -70,10 +70,9 @@ def describe(info: ModelInfo) -> str:
     if info.kind == "zero-shot":
         return "Model: ResNet-50's ImageNet classifier, cats and dogs folded (zero-shot)."
     parts = [f"Model: fine-tuned {info.backbone}", f"backbone weights: {info.backbone_weights}"]
-    if info.trained_on:
-        parts.append(
-            f"trained on {info.trained_on}" + (f" at {info.trained_at}" if info.trained_at else "")
-        )
+    if info.trained_on:  # the dataset's name: a visitor need not see the server's folders
+        on = Path(info.trained_on).name
+        parts.append(f"trained on {on}" + (f" at {info.trained_at}" if info.trained_at else ""))
     if info.val_accuracy is not None:
         parts.append(f"validation accuracy {info.val_accuracy:.1%}")
     return " · ".join(parts)

@@ -238,7 +238,7 @@ def test_bring_data_train_watch_it_learn_stop_and_explain(server, browser, tmp_p
     # The result, on the Explain page: the new model, a validation photo of the new dataset.
     browser.get(server["url"])
     wait(browser, lambda d: "Upload a photo, take one" in text(d))
-    assert "trained on" in text(browser) and "my-pets" in text(browser)
+    assert "trained on my-pets at" in text(browser) and "/tmp/" not in text(browser)
     photo = sorted((server["root"] / "data" / "my-pets" / "validation" / "dogs").iterdir())[0]
     upload(browser, photo)
     wait(browser, lambda d: "Prediction:" in text(d) and len(images(d)) >= 3, 60)
