@@ -261,10 +261,9 @@ def show_status() -> None:
     state = status["state"]
     st.subheader(f"Run {run_dir.name}: {state}")
     if status.get("summary"):
-        weights = status.get("config", {}).get("backbone_weights", "?")
-        st.caption(
-            f"{status['summary']} · backbone weights: {weights} · data: {status.get('data')}"
-        )
+        weights = Path(status.get("config", {}).get("backbone_weights", "?")).name
+        data = choices.label(Path(status.get("data", "?")), config.data_roots)  # no server paths
+        st.caption(f"{status['summary']} · backbone weights: {weights} · data: {data}")
     if status["running"]:
         eta = status.get("eta_seconds")
         if (
