@@ -164,6 +164,9 @@ def access_panel() -> None:
 # these.
 SLOTS = max(1, (os.cpu_count() or 2) // 2)
 _slots = threading.BoundedSemaphore(SLOTS)
+# One data download per process, whoever asks (here, not in the page: a page's script runs anew on
+# every rerun, and a lock made there would be a new one each time).
+DOWNLOAD = threading.Lock()
 
 
 @contextlib.contextmanager

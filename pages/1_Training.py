@@ -1,7 +1,6 @@
 """Training page: start a fine-tuning run in the background, watch it learn, stop it, see its
 mistakes."""
 
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from core.cams import normalize
 from core.data import DataError, check_data_path, class_folders
 from core.datasets import ZIP_MAX_MB, DatasetError
 from core.download import DownloadError, download_pets, source_from
+from core.errors import one_line
 from core.images import UPLOAD_TYPES, load_image, shrink
 from core.lease import Busy
 from core.model import ModelError, resolve_backbone_weights
@@ -25,14 +25,16 @@ from core.train import TrainConfig
 st.set_page_config(page_title="catdog-gradcam · Training", layout="wide")
 config, defaults = Config(), TrainConfig()
 PETS_FOLDER = "oxford-iiit-pet"  # where the download goes, under the first data root
-_downloading = threading.Lock()  # one download per process, whoever asks
 
 
 def download() -> None:
     """Oxford-IIIT Pet into the first data root, its progress on the page. Leaving or rerunning the
     page stops it; nothing half-written is kept (core/download.py)."""
-    if not ui.may_train() or not _downloading.acquire(blocking=False):
-        st.warning("Another download is under way, or downloading needs an authorised user here.")
+    if not ui.may_train():  # the button is disabled too; checked here all the same
+        st.warning("Downloading needs an authorised user in this public demo.")
+        return
+    if not ui.DOWNLOAD.acquire(blocking=False):
+        st.warning("Another download is under way on this server: try again when it has finished.")
         return
     bar = st.progress(0.0, text="Connecting…")
 
@@ -58,9 +60,9 @@ def download() -> None:
             + f"; {len(counts['dropped'])} broken file(s) dropped.",
         )
     except (DownloadError, OSError) as error:
-        st.session_state.data_message = ("error", str(error))
+        st.session_state.data_message = ("error", one_line(error))
     finally:
-        _downloading.release()
+        ui.DOWNLOAD.release()
     bar.empty()
 
 
