@@ -168,11 +168,8 @@ def fetch(url: str, md5: str, cache_dir: Path | None = None, progress=None) -> P
 
 
 def _md5(path: Path) -> str:
-    digest = hashlib.md5()
     with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(file, "md5").hexdigest()
 
 
 def _lay_out(

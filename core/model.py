@@ -199,11 +199,8 @@ def build_zero_shot(
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def save_classifier(model: keras.Model, info: ModelInfo, path: Path) -> Path:
