@@ -69,8 +69,7 @@ def cached_thumbnail(_photo: np.ndarray, photo_id: str) -> np.ndarray:
 
 def method_options(method: str, aug_smooth: bool, eigen_smooth: bool, values: dict) -> tuple:
     """The method and its settings as a hashable key; only the options `method` declares."""
-    declared = METHODS[method].options
-    own = tuple((name, values.get(name, option.default)) for name, option in declared.items())
+    own = tuple(METHODS[method].own_options(values).items())
     return (("method", method), ("aug_smooth", aug_smooth), ("eigen_smooth", eigen_smooth), *own)
 
 

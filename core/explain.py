@@ -67,7 +67,7 @@ class Explainer:
         (the page keeps them all): only those this method declares are used."""
         if method not in METHODS:
             raise ValueError(f"Unknown method {method!r}; choose one of {list(METHODS)}.")
-        own = {name: options[name] for name in METHODS[method].options if name in options}
+        own = METHODS[method].own_options(options)
         key = (method, eigen_smooth, tuple(sorted(own.items())))
         if key not in self._cams:
             self._cams[key] = METHODS[method](
@@ -78,7 +78,7 @@ class Explainer:
     def cost(self, method: str, **options) -> int:
         """Forward passes per photo for all layers: the one pass, plus what the method adds."""
         cls = METHODS[method]
-        own = {name: options.get(name, o.default) for name, o in cls.options.items()}
+        own = cls.own_options(options)
         channels = [self.classifier.model.get_layer(name).output.shape[-1] for name in self.layers]
         return 1 + sum(cls.forward_passes(c, **own) for c in channels)
 

@@ -181,7 +181,7 @@ class BaseCAM:
         unknown = set(options) - set(self.options)
         if unknown:
             raise ValueError(f"{self.name} takes no option(s) {sorted(unknown)}.")
-        self.settings = {name: options.get(name, o.default) for name, o in self.options.items()}
+        self.settings = self.own_options(options)
         if isinstance(model, keras.Sequential) or any(
             isinstance(layer, keras.Model) for layer in model.layers
         ):
@@ -205,6 +205,12 @@ class BaseCAM:
         )
         self._pass = tf.function(self._outputs, reduce_retracing=True)
         self._step = tf.function(self._maps, reduce_retracing=True)
+
+    @classmethod
+    def own_options(cls, options) -> dict:
+        """This method's options out of `options` (any mapping: all that a page keeps, say), each
+        one it is not given at its default."""
+        return {name: options.get(name, option.default) for name, option in cls.options.items()}
 
     @classmethod
     def forward_passes(cls, channels: int, **options) -> int:
