@@ -10,6 +10,7 @@ and renamed into place only when complete, so a half-written one is never offere
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import re
@@ -188,27 +189,22 @@ def _keep(folder: Path, report: Report, seen: set, split, label, file_name, data
     report.kept[split][slug(label)] += 1
 
 
-class _building:
-    """A hidden folder under `root` filled by the caller, renamed to its slug when complete."""
-
-    def __init__(self, root: Path, name: str):
-        self.root = Path(root)
-        self.name = name
-
-    def __enter__(self):
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.final = self.root / free_name(self.root, self.name)
-        self.partial = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.", dir=self.root))
-        self.report = Report()
-        return self.partial, self.report, set()
-
-    def __exit__(self, kind, error, trace):
-        if kind is None and not sum(sum(c.values()) for c in self.report.kept.values()):
-            shutil.rmtree(self.partial, ignore_errors=True)
-            raise DatasetError(f"No usable photo was sent. {self.report.summary()}")
-        if kind is not None:
-            shutil.rmtree(self.partial, ignore_errors=True)
-            return False
-        self.partial.rename(self.final)
-        self.report.folder = self.final
-        return False
+@contextlib.contextmanager
+def _building(root: Path, name: str):
+    """A hidden folder under `root` for the caller to fill, renamed to its slug when complete;
+    removed instead when the caller fails or keeps nothing."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / free_name(root, name)
+    partial = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
+    report = Report()
+    try:
+        yield partial, report, set()
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    if not sum(sum(counts.values()) for counts in report.kept.values()):
+        shutil.rmtree(partial, ignore_errors=True)
+        raise DatasetError(f"No usable photo was sent. {report.summary()}")
+    partial.rename(final)
+    report.folder = final
