@@ -296,19 +296,11 @@ def test_phone_width_and_dark_theme(server, browser):
     shot(browser, "explain-dark")
 
 
-def test_public_demo_trains_only_with_the_password(tmp_path):
-    from core.model import ModelInfo, save_classifier
-    from tests.conftest import TINY_SIZE, tiny_model
-
-    save_classifier(
-        tiny_model(),
-        ModelInfo(image_size=TINY_SIZE, backbone="tiny", backbone_weights="none"),
-        tmp_path / "weights" / "model.keras",
-    )
+def test_public_demo_trains_only_with_the_password(tmp_path, tiny_weights):
     secrets = tmp_path / "secrets.toml"
     secrets.write_text('training_password = "s3cret"\n')
     env = {
-        "CATDOG_WEIGHTS_DIR": str(tmp_path / "weights"),
+        "CATDOG_WEIGHTS_DIR": str(tiny_weights),
         "CATDOG_PUBLIC": "1",
         "CATDOG_BACKBONE_WEIGHTS": "none",
         "CATDOG_DATA_DIR": str(make_pets(tmp_path / "data", n_train=40, n_validation=10, size=32)),
@@ -351,23 +343,16 @@ def test_public_demo_trains_only_with_the_password(tmp_path):
             driver.quit()
 
 
-def test_public_demo_login_with_an_identity_provider(tmp_path):
+def test_public_demo_login_with_an_identity_provider(tmp_path, tiny_weights):
     """The st.login branch end to end: a mock OpenID Connect provider on loopback, Chromium through
     its login."""
     oidc = pytest.importorskip(
         "oidc_provider_mock", reason="oidc-provider-mock (requirements-dev.txt) is not installed"
     )
-    from core.model import ModelInfo, save_classifier
     from tests.browser_support import free_port
-    from tests.conftest import TINY_SIZE, tiny_model
 
-    save_classifier(
-        tiny_model(),
-        ModelInfo(image_size=TINY_SIZE, backbone="tiny", backbone_weights="none"),
-        tmp_path / "weights" / "model.keras",
-    )
     env = {
-        "CATDOG_WEIGHTS_DIR": str(tmp_path / "weights"),
+        "CATDOG_WEIGHTS_DIR": str(tiny_weights),
         "CATDOG_PUBLIC": "1",
         "CATDOG_BACKBONE_WEIGHTS": "none",
         "CATDOG_DATA_DIR": str(make_pets(tmp_path / "data", n_train=4, n_validation=2, size=16)),

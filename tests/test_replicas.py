@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.browser_support import CHROMIUM, DRIVER, chrome, shot, streamlit_server, text, wait
-from tests.conftest import TINY_SIZE, make_pets, tiny_model
+from tests.conftest import make_pets
 
 pytestmark = [
     pytest.mark.browser,
@@ -38,16 +38,10 @@ def start_training(driver, url: str) -> str:
     return text(driver)
 
 
-def test_two_replicas_share_one_weights_folder(tmp_path):
+def test_two_replicas_share_one_weights_folder(tmp_path, tiny_weights):
     from core.lease import LEASE_SECONDS, LOCK
-    from core.model import ModelInfo, save_classifier
 
-    weights = tmp_path / "weights"
-    save_classifier(
-        tiny_model(),
-        ModelInfo(image_size=TINY_SIZE, backbone="tiny", backbone_weights="none"),
-        weights / "model.keras",
-    )
+    weights = tiny_weights
     env = {
         "CATDOG_WEIGHTS_DIR": str(weights),
         "CATDOG_BACKBONE_WEIGHTS": "none",
