@@ -4,15 +4,11 @@ ResNet-50.
     .venv/bin/python benchmarks/bench_browser.py [--photos 5]
 
 Development photos at their own size (~500 px) and copies upscaled to 12 MP (4032x3024 JPEG, as a
-phone
-takes them) are uploaded one after another; then the alpha and layer sliders are stepped. Each
-figure is
-the median over the photos, timed from the browser action to the new picture loaded on screen. The
-same
-is measured again while a training run started the page's way (jobs.start) goes on. F, a
-compiled
-forward pass, and the core's explanation of the same photos are measured in this process, on this
-machine.
+phone takes them) are uploaded one after another; then the alpha and layer sliders are stepped.
+Each figure is the median over the photos, timed from the browser action to the new picture loaded
+on screen. The same is measured again while a training run started the page's way (jobs.start) goes
+on. F, a compiled forward pass, and the core's explanation of the same photos are measured in this
+process, on this machine.
 """
 
 from __future__ import annotations
@@ -56,8 +52,7 @@ const img = document.querySelectorAll("[data-testid='stImage'] img")[2];
 return img && img.complete && img.naturalWidth > 0 ? img.src : null;
 """
 # Timed inside the page, so Selenium's own round trips do not count: the person's action (a key
-# down, a file
-# chosen), the page's rerun request going out, and each picture's load.
+# down, a file chosen), the page's rerun request going out, and each picture's load.
 CLOCK = """
 if (!window.clock) {
   window.clock = {action: 0, sent: 0, loads: {}};

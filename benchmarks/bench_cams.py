@@ -1,7 +1,6 @@
 """Each CAM method's time for one photo at conv5_block3_out, and the faithfulness curves, as ratios
-to a
-compiled forward measured in the same run (ResNet-50, 224 px, random weights, median of interleaved
-repeats).
+to a compiled forward measured in the same run (ResNet-50, 224 px, random weights, median of
+interleaved repeats).
 
     .venv/bin/python benchmarks/bench_cams.py [--repeats 5]
 """

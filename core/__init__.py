@@ -1,8 +1,7 @@
 """catdog-gradcam's logic: model, Grad-CAM, overlays, image loading. Never imports Streamlit.
 
 Importing `core` registers the custom layers, so `keras.saving.load_model(..., safe_mode=True)`
-opens
-this project's .keras files.
+opens this project's .keras files.
 """
 
 import os

@@ -2,10 +2,8 @@
 roots.
 
 A visitor chooses among these; nothing typed in a browser becomes a server path (the CLI, the
-operator's tool,
-still takes paths). Every walk is bounded in depth, entries and time, and never leaves its root: a
-link that
-points out of it is skipped, not followed.
+operator's tool, still takes paths). Every walk is bounded in depth, entries and time, and never
+leaves its root: a link that points out of it is skipped, not followed.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """Is a map faithful? Deletion/insertion curves (Petsiuk et al. 2018), average drop and increase in
 confidence (Chattopadhay et al. 2018), each beside a random map of the same size; and the sanity
-check
-of Adebayo et al. 2018 (cascading randomisation of the top layers of a copy of the model)."""
+check of Adebayo et al. 2018 (cascading randomisation of the top layers of a copy of the model)."""
 
 from __future__ import annotations
 

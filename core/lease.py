@@ -1,12 +1,10 @@
 """One training run at a time, across processes and hosts: a lease in weights/train.lock.
 
 The lease names its holder (host, pid) and a heartbeat time that the holder renews every
-RENEW_SECONDS.
-It is reclaimed once its heartbeat is older than LEASE_SECONDS, or at once when its holder is on
-this host and
-its process is gone (kill -9). Two app replicas sharing one weights folder, on one host or several
-(a shared
-filesystem), so never run two trainings at once, and a crashed holder never blocks them for long.
+RENEW_SECONDS. It is reclaimed once its heartbeat is older than LEASE_SECONDS, or at once when its
+holder is on this host and its process is gone (kill -9). Two app replicas sharing one weights
+folder, on one host or several (a shared filesystem), so never run two trainings at once, and a
+crashed holder never blocks them for long.
 """
 
 from __future__ import annotations

@@ -2,9 +2,8 @@
 prior.
 
 The pet's mask comes from Oxford-IIIT Pet's trimaps (1 pet, 2 background, 3 the border between
-them: the
-pet is everything that is not background), its head box from the XML files (trainval photos only).
-Maps are compared at the photo's own size, after the overlay's bilinear upsampling.
+them: the pet is everything that is not background), its head box from the XML files (trainval
+photos only). Maps are compared at the photo's own size, after the overlay's bilinear upsampling.
 """
 
 from __future__ import annotations

@@ -8,8 +8,7 @@ rename.
       `current`)
 
 A run writes only inside its own folder; the app switches models only when `current` is replaced,
-so a
-run killed at any moment (kill -9) leaves the previous model, model file and sidecar together,
+so a run killed at any moment (kill -9) leaves the previous model, model file and sidecar together,
 loadable.
 """
 

@@ -1,6 +1,6 @@
 """Driving the real app in Debian's Chromium: one server and one browser helper for the browser
-tests,
-the load test and benchmarks/bench_browser.py. Not a test module: nothing here is collected."""
+tests, the load test and benchmarks/bench_browser.py. Not a test module: nothing here is collected.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
 """Every CAM method: parity with tf-keras-vis where it has the method, golden values by hand
-elsewhere,
-batch = one at a time, no NaN, smoothing that does what it says."""
+elsewhere, batch = one at a time, no NaN, smoothing that does what it says."""
 
 import keras
 import numpy as np
@@ -69,8 +68,8 @@ IMAGES = np.random.default_rng(1).uniform(0, 255, (3, TINY_SIZE, TINY_SIZE, 3)).
 
 
 def test_gradcam_plus_plus_golden_eq_19():
-    # alpha = g^2 / (2 g^2 + sum(A) g^3) where g != 0; weight = sum(alpha * relu(g));
-    # exp(S) cancels.
+    # alpha = g^2 / (2 g^2 + sum(A) g^3) where g != 0; weight = sum(alpha * relu(g)); exp(S)
+    # cancels.
     # Dog: channel 1 (sum 75) has g = +1 at three places: 3 / 77;
     #      channel 2 (sum 21) at one place: 1 / 23.
     np.testing.assert_allclose(raw("Grad-CAM++")[0], 3 / 77 * A1 + 1 / 23 * A2, rtol=1e-5)

@@ -1,6 +1,6 @@
 """Fuzzing the loader the app and the CLI share: random bytes and mutated real images, 10,000 cases
-in all.
-Every case ends as an upright RGB image or a one-line ImageError: no other exception, no hang."""
+in all. Every case ends as an upright RGB image or a one-line ImageError: no other exception, no
+hang."""
 
 import io
 import json

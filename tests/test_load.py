@@ -1,6 +1,5 @@
 """Many users: 8 concurrent browser sessions against one real server (ResNet-50), and 500
-explanations in one
-process. Each writes its figures to artifacts/ for the README."""
+explanations in one process. Each writes its figures to artifacts/ for the README."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """Does the map point at the pet: the pointing game, its energy form and the centre prior, by hand;
-the
-evaluate command with masks; and a ResNet-50 trained by the project's own code on evidence at known
-places."""
+the evaluate command with masks; and a ResNet-50 trained by the project's own code on evidence at
+known places."""
 
 import json
 from pathlib import Path
@@ -109,9 +108,8 @@ def test_evaluate_adds_the_pointing_game_and_the_centre_prior(capsys, tiny_weigh
 def test_resnet50_trained_here_points_at_the_evidence(tmp_path):
     """Class evidence (a coloured square) at a random place per photo; a ResNet-50 trained by
     jobs.run, the page's own path, with a random backbone (no internet); Grad-CAM at conv5 must
-    point into the square on
-    >= 90 % of the
-    held-out photos, and the README's table comes from `evaluate` on the same set."""
+    point into the square on >= 90 % of the held-out photos, and the README's table comes from
+    `evaluate` on the same set."""
     from core import jobs
     from core.train import TrainConfig
 
@@ -169,8 +167,7 @@ def test_resnet50_trained_here_points_at_the_evidence(tmp_path):
     )
     assert len(hits) == 24 and np.mean(hits) >= 0.9, np.mean(hits)
     # The sanity check on the same trained ResNet-50: finite at every step, and it passes, as it
-    # should for a
-    # map that follows what the model learned.
+    # should for a map that follows what the model learned.
     from core.cams import PREDICTED
     from core.faithfulness import sanity_check, sanity_verdict
     from core.images import to_model_input

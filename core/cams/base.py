@@ -1,9 +1,8 @@
 """The pipeline every CAM method shares: forward, target, backward, weighting, smoothing.
 
 A method is a small subclass that says how channels are weighted (`channel_weights`) or, for
-methods
-that weigh each position, how activations are weighted (`weighted_activations`). Arrays in, arrays
-out: no image I/O, colouring or display here.
+methods that weigh each position, how activations are weighted (`weighted_activations`). Arrays in,
+arrays out: no image I/O, colouring or display here.
 """
 
 from __future__ import annotations
@@ -36,8 +35,7 @@ def class_scores(logits: tf.Tensor, class_index: tf.Tensor) -> tf.Tensor:
     """(N,) logit of each image's chosen class: the score a CAM explains (never a probability).
 
     A one-logit sigmoid head z = log P(class 1) / P(class 0): class 1 is explained by z, class 0 by
-    -z.
-    CONTRAST explains class 1 minus class 0 (with one logit that is 2z: the dog map, doubled).
+    -z. CONTRAST explains class 1 minus class 0 (with one logit that is 2z: the dog map, doubled).
     """
     if logits.shape[-1] == 1:
         z = logits[:, 0]

@@ -2,12 +2,10 @@
 channel's weight is the target class's probability for that masked input. No gradients.
 
 The masking baseline is black: the masked input is the 0-255 RGB photo times the mask, before the
-model's own
-preprocessing, so a masked-out pixel is (0, 0, 0), as in the paper and tf-keras-vis (deletion
-curves also
-black pixels out; insertion starts from a blurred copy). With a one-logit head, class 1 weighs a
-channel by
-sigmoid(z), class 0 by 1 - sigmoid(z), and the contrast by their difference.
+model's own preprocessing, so a masked-out pixel is (0, 0, 0), as in the paper and tf-keras-vis
+(deletion curves also black pixels out; insertion starts from a blurred copy). With a one-logit
+head, class 1 weighs a channel by sigmoid(z), class 0 by 1 - sigmoid(z), and the contrast by their
+difference.
 
 Costs one forward pass per channel (batched): `top_n` keeps the channels whose maps vary most (the
 "faster Score-CAM" of tf-keras-vis), so ResNet-50's 2,048 channels need not all be tried.
