@@ -27,9 +27,10 @@ browser:  ## Debian's Chromium and ChromeDriver for the browser tests (installed
 	  else echo "No chromium/chromedriver and not root: the browser tests will skip (sudo apt-get install chromium chromium-driver)"; fi; \
 	fi
 
+# Two pytest workers: the browser and subprocess tests spend much of their time waiting.
 test: setup-dev browser  ## set up, lint and run the whole test suite (ResNet-50 and real-browser tests included)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist worksteal
 
 bench: setup-dev browser  ## print the speed and memory figures (about 10 minutes)
 	$(PY) benchmarks/bench_explain.py

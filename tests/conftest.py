@@ -26,6 +26,16 @@ PETS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pets"
 TINY_SIZE = 8
 
 
+def pytest_collection_modifyitems(items):
+    """The long tests (ResNet-50, Chromium) first, so that neither of `make test`'s two workers
+    is left alone with a long one at the end."""
+    items.sort(
+        key=lambda item: (
+            not any(item.iter_markers("resnet")) and not any(item.iter_markers("browser"))
+        )
+    )
+
+
 def tiny_model(seed: int = 0, dropout: float = 0.5) -> keras.Model:
     """8x8x3 in, two named convs (8x8 and 4x4), pooling, dropout, one-logit head; random but
     seeded."""
