@@ -18,7 +18,7 @@ from core.app_support import colored_map, describe, explain_bytes, full_size_ove
 from core.cams import METHODS
 from core.choices import images_in
 from core.faithfulness import sanity_verdict
-from core.images import UPLOAD_TYPES, encode_jpeg, shrink
+from core.images import encode_jpeg, shrink
 from core.overlay import COLORMAPS, blend
 
 st.set_page_config(page_title="catdog-gradcam · Explain", page_icon="🐾", layout="wide")
@@ -133,12 +133,7 @@ with st.sidebar:
         key="source",
     )
     if source == "Upload a photo":
-        upload = st.file_uploader(
-            "A photo of a cat or a dog",
-            type=list(UPLOAD_TYPES),
-            key="upload",
-            max_upload_size=config.max_bytes // 2**20,
-        )
+        upload = ui.photo_uploader("A photo of a cat or a dog", key="upload")
         data, name = (upload.getvalue(), upload.name) if upload else (None, None)
     elif source == "Take a photo":  # a phone's or a laptop's camera, through the browser
         # 720p: the widget's own size (a sidebar's width, ~260 px) would be a thumbnail.

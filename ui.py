@@ -21,6 +21,7 @@ from streamlit.runtime.scriptrunner import script_runner
 from core import Config
 from core.access import MAX_TRIES, WAIT_SECONDS, password_matches
 from core.app_support import LoadedModel, load_app_model, model_key
+from core.images import UPLOAD_TYPES
 from core.model import app_model_path
 
 
@@ -167,6 +168,14 @@ _slots = threading.BoundedSemaphore(SLOTS)
 # One data download per process, whoever asks (here, not in the page: a page's script runs anew on
 # every rerun, and a lock made there would be a new one each time).
 DOWNLOAD = threading.Lock()
+
+
+def photo_uploader(label: str, where=st, **kwargs):
+    """`where.file_uploader` for photos: the types core/images.py reads, and its size cap (the
+    browser refuses a larger file before sending it; core/images.py refuses it all the same)."""
+    return where.file_uploader(
+        label, list(UPLOAD_TYPES), max_upload_size=Config().max_bytes // 2**20, **kwargs
+    )
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ from core.data import DataError, check_data_path, class_folders
 from core.datasets import ZIP_MAX_MB, DatasetError
 from core.download import DownloadError, download_pets, source_from
 from core.errors import one_line
-from core.images import UPLOAD_TYPES, load_image, shrink
+from core.images import load_image, shrink
 from core.lease import Busy
 from core.model import ModelError, resolve_backbone_weights
 from core.monitor import request_stop
@@ -112,12 +112,12 @@ def bring_data() -> None:
             download()
     with photos_tab:
         st.text_input("Name of the new dataset", key="new_dataset", max_chars=80)
-        cats, dogs, photo_mb = *st.columns(2), config.max_bytes // 2**20
-        cat_photos = cats.file_uploader(
-            "Cat photos", UPLOAD_TYPES, True, "cat_photos", max_upload_size=photo_mb
+        cats, dogs = st.columns(2)
+        cat_photos = ui.photo_uploader(
+            "Cat photos", cats, accept_multiple_files=True, key="cat_photos"
         )
-        dog_photos = dogs.file_uploader(
-            "Dog photos", UPLOAD_TYPES, True, "dog_photos", max_upload_size=photo_mb
+        dog_photos = ui.photo_uploader(
+            "Dog photos", dogs, accept_multiple_files=True, key="dog_photos"
         )
         st.caption("A fifth of each class is held out for validation when the run starts.")
         if st.button("Add these photos", key="add_photos", disabled=not allowed):

@@ -8,7 +8,7 @@ from core.app_support import DISPLAY_SIDE
 from core.cams import METHODS
 from core.choices import images_in
 from core.compare import WHY_THE_SAME, coincidences, compare, cost
-from core.images import UPLOAD_TYPES, ImageError, load_image, shrink
+from core.images import ImageError, load_image, shrink
 from core.overlay import blend, colorize
 
 st.set_page_config(page_title="catdog-gradcam · Compare", layout="wide")
@@ -28,11 +28,7 @@ if loaded.error:
 explainer = loaded.explainer
 layers = explainer.classifier.layers
 
-upload = st.file_uploader(
-    "A photo (or leave empty for the first validation photo)",
-    type=list(UPLOAD_TYPES),
-    max_upload_size=config.max_bytes // 2**20,
-)
+upload = ui.photo_uploader("A photo (or leave empty for the first validation photo)")
 validation = images_in(config.validation_dir)
 data, name = (
     (upload.getvalue(), upload.name)
