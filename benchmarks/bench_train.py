@@ -76,22 +76,14 @@ def watch_costs(model: keras.Model, split: Split, fine_tune_photos: int) -> dict
     with tempfile.TemporaryDirectory() as run_dir:
         watch = Watch(Path(run_dir), pick(split.paths, split.labels), model)
         head = head_model(model)
-        compile_binary(head, 1e-3)
-        kernel = head.get_layer("logit").get_weights()[0]
 
-        def head_watch():
-            watch.maps.append(watch.head_maps(kernel).astype(np.float32))
-            watch.epochs.append({"phase": "head", "epoch": len(watch.epochs) + 1})
-            watch._write()
+        def epoch_end(trained):  # as Keras calls it after an epoch that trained `trained`
+            watch.set_model(trained)
+            watch.on_epoch_end(len(watch.epochs))
 
-        def fine_tune_watch():
-            watch.maps.append(watch.cam(watch.inputs, watch.classes).maps[watch.layer])
-            watch.epochs.append({"phase": "fine-tune", "epoch": len(watch.epochs) + 1})
-            watch._write()
-
-        head_watch(), fine_tune_watch()  # warm up: the GradCAM graph is traced once per run
-        head_watch_s = np.median([timed(head_watch) for _ in range(20)])
-        fine_tune_watch_s = np.median([timed(fine_tune_watch) for _ in range(3)])
+        epoch_end(head), epoch_end(model)  # warm up: the GradCAM graph is traced once per run
+        head_watch_s = np.median([timed(lambda: epoch_end(head)) for _ in range(20)])
+        fine_tune_watch_s = np.median([timed(lambda: epoch_end(model)) for _ in range(3)])
         small = Split(split.paths[:fine_tune_photos], split.labels[:fine_tune_photos])
         data = DataFolders(
             ("cats", "dogs"), small, Split(small.paths[:16], small.labels[:16]), (), False
