@@ -82,22 +82,34 @@ def photos() -> list[np.ndarray]:
     ]
 
 
+# Generated pets: bluish-dark "cats", reddish-bright "dogs" (separable), with seeded noise.
+COLOURS = {"cats": (40, 60, 160), "dogs": (200, 90, 40)}
+
+
+def pet_pixels(label: str, rng: np.random.Generator, size: int) -> np.ndarray:
+    noise = rng.integers(-30, 30, (size, size, 3))
+    return np.clip(np.array(COLOURS[label]) + noise, 0, 255).astype(np.uint8)
+
+
+def jpeg_bytes(label: str, seed: int, size: int = 32) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pet_pixels(label, np.random.default_rng(seed), size)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
 def make_pets(
     root: Path, n_train: int = 12, n_validation: int = 4, size: int = 24, seed: int = 0
 ) -> Path:
-    """A Kaggle-layout folder of generated PNGs: bluish-dark "cats", reddish-bright "dogs"
-    (separable)."""
-    from PIL import Image
-
+    """A Kaggle-layout folder of generated PNGs (COLOURS)."""
     rng = np.random.default_rng(seed)
     for split, count in (("train", n_train), ("validation", n_validation)):
-        for name, colour in (("cats", (40, 60, 160)), ("dogs", (200, 90, 40))):
+        for name in COLOURS:
             folder = root / split / name
             folder.mkdir(parents=True, exist_ok=True)
             for i in range(count):
-                noise = rng.integers(-30, 30, (size, size, 3))
-                pixels = np.clip(np.array(colour) + noise, 0, 255).astype(np.uint8)
-                Image.fromarray(pixels).save(folder / f"{name[:-1]}_{i:03d}.png")
+                Image.fromarray(pet_pixels(name, rng, size)).save(
+                    folder / f"{name[:-1]}_{i:03d}.png"
+                )
     return root
 
 
@@ -166,19 +178,12 @@ def tar_of(path: Path, files: dict[str, bytes]) -> Path:
 def pets_archives(folder: Path, per_class: int = 8, size: int = 48) -> str:
     """images.tar.gz and annotations.tar.gz in Oxford-IIIT Pet's naming (capitalised cat breeds),
     generated, in `folder`; returns their MD5s as CATDOG_PETS_MD5 takes them."""
-    from PIL import Image
-
-    def jpeg(colour, seed):
-        noise = np.random.default_rng(seed).integers(-30, 30, (size, size, 3))
-        buffer = io.BytesIO()
-        Image.fromarray(np.clip(np.array(colour) + noise, 0, 255).astype(np.uint8)).save(
-            buffer, "JPEG"
-        )
-        return buffer.getvalue()
 
     folder.mkdir(parents=True, exist_ok=True)
-    files = {f"images/Bengal_{i}.jpg": jpeg((40, 60, 160), i) for i in range(per_class)}
-    files |= {f"images/beagle_{i}.jpg": jpeg((200, 90, 40), 100 + i) for i in range(per_class)}
+    files = {f"images/Bengal_{i}.jpg": jpeg_bytes("cats", i, size) for i in range(per_class)}
+    files |= {
+        f"images/beagle_{i}.jpg": jpeg_bytes("dogs", 100 + i, size) for i in range(per_class)
+    }
     images = tar_of(folder / "images.tar.gz", files)
     annotations = tar_of(folder / "annotations.tar.gz", {"annotations/trimaps/Bengal_0.png": b""})
     return ",".join(hashlib.md5(p.read_bytes()).hexdigest() for p in (images, annotations))
@@ -193,9 +198,8 @@ def golden_model() -> keras.Model:
     inputs = keras.Input((4, 4, 1))
     conv = keras.layers.Conv2D(2, 3, activation="relu", name="conv")
     x = conv(inputs)
-    x = keras.layers.Permute((3, 1, 2))(
-        x
-    )  # (2, 2, 2) channel-first, so the dense weights read per channel
+    # (2, 2, 2) channel-first, so the dense weights read per channel
+    x = keras.layers.Permute((3, 1, 2))(x)
     x = keras.layers.Flatten()(x)
     dense = keras.layers.Dense(1, use_bias=False)
     logit = dense(x)
@@ -225,9 +229,8 @@ from core.train import TrainConfig
 from tests.conftest import tiny_model
 run_dir = new_run_dir(sys.argv[2])
 jobs.acquire_lock(sys.argv[2], run_dir)  # as jobs.train does
-jobs.run(sys.argv[1], sys.argv[2], TrainConfig(epochs=100000, patience=100000, strategy="default"),
-build=tiny_model,
-         run_dir=run_dir)
+config = TrainConfig(epochs=100000, patience=100000, strategy="default")
+jobs.run(sys.argv[1], sys.argv[2], config, build=tiny_model, run_dir=run_dir)
 """
 
 

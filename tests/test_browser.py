@@ -7,7 +7,6 @@ photos).
 
 from __future__ import annotations
 
-import io
 import re
 import time
 import zipfile
@@ -29,7 +28,7 @@ from tests.browser_support import (
     upload,
     wait,
 )
-from tests.conftest import make_pets, pets_archives, serve_folder
+from tests.conftest import jpeg_bytes, make_pets, pets_archives, serve_folder
 
 pytestmark = pytest.mark.browser
 if not (CHROMIUM and DRIVER):
@@ -261,16 +260,6 @@ def captions(driver) -> list[str]:
     return [
         e.text for e in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stImageCaption']")
     ]
-
-
-def jpeg_bytes(label: str, seed: int) -> bytes:
-    colour = (40, 60, 160) if label == "cats" else (200, 90, 40)
-    noise = np.random.default_rng(seed).integers(-30, 30, (32, 32, 3))
-    buffer = io.BytesIO()
-    Image.fromarray(np.clip(np.array(colour) + noise, 0, 255).astype(np.uint8)).save(
-        buffer, "JPEG"
-    )
-    return buffer.getvalue()
 
 
 def test_phone_width_and_dark_theme(server, browser):

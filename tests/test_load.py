@@ -35,11 +35,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.resnet]
 SESSIONS = 8
 
 
-@pytest.fixture(scope="module")
-def resnet_weights(resnet50_weights):
-    return resnet50_weights
-
-
 def photos_for_sessions(tmp_path, pets) -> list:
     if (pets / "validation").is_dir():
         return sorted((pets / "validation").rglob("*.jpg"))[:: 200 // SESSIONS][:SESSIONS]
@@ -82,17 +77,17 @@ def session(url: str, photo, expected: str, results: list, errors: list) -> None
 @pytest.mark.skipif(
     not (CHROMIUM and DRIVER), reason="Debian's chromium and chromium-driver are not installed"
 )
-def test_eight_concurrent_sessions_each_see_their_own_photo(resnet_weights, tmp_path):
+def test_eight_concurrent_sessions_each_see_their_own_photo(resnet50_weights, tmp_path):
     photos = photos_for_sessions(tmp_path, PETS)
     assert len(photos) == SESSIONS
-    explainer = Explainer(load_classifier(resnet_weights / "model.keras"))
+    explainer = Explainer(load_classifier(resnet50_weights / "model.keras"))
     expected = {}
     for photo in photos:
         explanation = explainer.explain([load_image(photo)])[0]
         expected[photo] = (
             f"{explanation.label} ({explanation.probabilities[explanation.label]:.1%})"
         )
-    with streamlit_server({"CATDOG_WEIGHTS_DIR": str(resnet_weights)}) as (url, server):
+    with streamlit_server({"CATDOG_WEIGHTS_DIR": str(resnet50_weights)}) as (url, server):
         warm_up, errors = [], []
         session(
             url, photos[0], expected[photos[0]], warm_up, errors
@@ -144,8 +139,8 @@ def _rss_mib() -> float:
     )
 
 
-def test_500_explanations_do_not_grow_memory(resnet_weights):
-    explainer = Explainer(load_classifier(resnet_weights / "model.keras"))
+def test_500_explanations_do_not_grow_memory(resnet50_weights):
+    explainer = Explainer(load_classifier(resnet50_weights / "model.keras"))
     rng = np.random.default_rng(0)
     photos = [
         rng.integers(0, 256, (rng.integers(100, 400), rng.integers(100, 400), 3), dtype=np.uint8)

@@ -82,9 +82,7 @@ def test_a_full_disk_stops_the_watching_not_the_run(tmp_path, monkeypatch):
     import errno
 
     watcher = watch.Watch(tmp_path, photos(tmp_path), tiny_model())
-    watcher.set_model(
-        tiny_model()
-    )  # any model without conv_b's name is "the head": use the cam path
+    watcher.set_model(tiny_model())  # a model with the watched layer: the GradCAM path
     watcher.on_epoch_end(0, {"loss": 1.0})
     assert watch.read(tmp_path)[1].shape[0] == 1
 
