@@ -363,11 +363,19 @@ def test_public_demo_login_with_an_identity_provider(tmp_path, tiny_weights):
             driver = chrome(profile=tmp_path / "profile")
             try:
                 driver.get(f"{url}/Training")
-                wait(driver, lambda d: "log in to start or stop one" in text(d))
-                assert not driver.find_element(
-                    By.XPATH, start
-                ).is_enabled()  # anonymous: no training
-                driver.find_element(By.XPATH, "//button[.//p[text()='Log in']]").click()
+                login = "//button[.//p[text()='Log in']]"
+                # The page draws top to bottom: wait for the button too, not the text alone.
+                wait(
+                    driver,
+                    lambda d: (
+                        "log in to start or stop one" in text(d)
+                        and d.find_elements(By.XPATH, start)
+                        and d.find_elements(By.XPATH, login)
+                    ),
+                )
+                # Anonymous: no training.
+                assert not driver.find_element(By.XPATH, start).is_enabled()
+                driver.find_element(By.XPATH, login).click()
                 wait(
                     driver, lambda d: d.find_elements(By.XPATH, "//button[text()='ada']"), 60
                 )  # the provider's page
