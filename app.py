@@ -13,13 +13,14 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core import Config, choices
-from core.app_support import colored_map, describe, explain_bytes, full_size_overlay, manifest
 from core.cams import METHODS
-from core.choices import images_in
-from core.faithfulness import sanity_verdict
+from core.config import Config
+from core.data import choices
+from core.data.choices import images_in
+from core.explain.display import colored_map, describe, explain_bytes, full_size_overlay, manifest
+from core.explain.faithfulness import sanity_verdict
+from core.explain.overlay import COLORMAPS, blend
 from core.images import encode_jpeg, shrink
-from core.overlay import COLORMAPS, blend
 
 st.set_page_config(page_title="catdog-gradcam · Explain", page_icon="🐾", layout="wide")
 config = Config()

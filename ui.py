@@ -18,11 +18,11 @@ import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 from streamlit.runtime.scriptrunner import script_runner
 
-from core import Config
-from core.access import MAX_TRIES, WAIT_SECONDS, password_matches
-from core.app_support import LoadedModel, load_app_model, model_key
+from core.config import Config
+from core.explain.display import LoadedModel, load_app_model, model_key
 from core.images import UPLOAD_TYPES
 from core.model import app_model_path
+from core.training.access import MAX_TRIES, WAIT_SECONDS, password_matches
 
 
 def _close_figures_only() -> None:

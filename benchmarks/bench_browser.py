@@ -28,14 +28,14 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from benchmarks.timing import interleaved  # noqa: E402
-from core import jobs  # noqa: E402
-from core.app_support import DISPLAY_SIDE  # noqa: E402
-from core.explain import Explainer  # noqa: E402
+from core.explain.display import DISPLAY_SIDE  # noqa: E402
+from core.explain.explainer import Explainer  # noqa: E402
 from core.images import encode_jpeg, load_image  # noqa: E402
-from core.jobs import lock_holder  # noqa: E402
 from core.model import ModelInfo, build_classifier, load_classifier, save_classifier  # noqa: E402
-from core.monitor import PROGRESS, read_json, request_stop  # noqa: E402
-from core.train import TrainConfig  # noqa: E402
+from core.training import jobs  # noqa: E402
+from core.training.jobs import lock_holder  # noqa: E402
+from core.training.progress import PROGRESS, read_json, request_stop  # noqa: E402
+from core.training.recipe import TrainConfig  # noqa: E402
 from tests.browser_support import CHROMIUM, DRIVER, chrome, press, streamlit_server, upload, wait  # noqa: E402
 from tests.conftest import PETS  # noqa: E402
 

@@ -29,11 +29,11 @@ from core.config import (
     STAGE_LAYERS,
     Config,  # noqa: E402
 )
+from core.explain.overlay import blend, colorize  # noqa: E402
 from core.model import (
     LAST_STAGE,
     build_classifier,  # noqa: E402
 )
-from core.overlay import blend, colorize  # noqa: E402
 
 # Keras notes that a bare tensor is fed to a model whose input is named; harmless, and noisy here.
 warnings.filterwarnings("ignore", message="The structure of `inputs`")

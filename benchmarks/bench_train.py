@@ -22,9 +22,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from core.data import DataFolders, Split  # noqa: E402
+from core.data.folders import DataFolders, Split  # noqa: E402
 from core.model import FEATURES, build_classifier  # noqa: E402
-from core.train import (
+from core.training.recipe import (
     TrainConfig,
     compile_binary,
     extract_features,
@@ -70,8 +70,8 @@ def watch_costs(model: keras.Model, split: Split, fine_tune_photos: int) -> dict
     """Watch-it-learn's cost per epoch for its 4 photos, beside the epochs it rides on: a cached
     head epoch (maps from cached activations x the head) and a fine-tune epoch (one GradCAM
     pass)."""
-    from core.train import fine_tune
-    from core.watch import Watch, pick
+    from core.training.recipe import fine_tune
+    from core.training.watch import Watch, pick
 
     with tempfile.TemporaryDirectory() as run_dir:
         watch = Watch(Path(run_dir), pick(split.paths, split.labels), model)

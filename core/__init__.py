@@ -1,29 +1,19 @@
-"""catdog-gradcam's logic: model, Grad-CAM, overlays, image loading. Never imports Streamlit.
+"""catdog-gradcam's logic, importable without Streamlit (the pages, the CLI and pytest share it).
 
-Importing `core` registers the custom layers, so `keras.saving.load_model(..., safe_mode=True)`
-opens this project's .keras files.
+    core/config.py   every setting, one frozen dataclass      core/errors.py  UserError, one_line
+    core/images.py   any photo -> upright RGB uint8             core/model.py   build, save, load
+    core/atomic.py   JSON files and atomic writes               core/cli.py     `python -m core`
+    core/cams/       the CAM methods on one shared pipeline
+    core/explain/    the Explainer and what the pages show: overlays, faithfulness, compare
+    core/training/   the recipe and a run's lifecycle: jobs, worker, progress, lease, store
+    core/data/       dataset folders, datasets from uploads, the Oxford-IIIT Pet download
+
+Importing `core` is cheap: it loads no TensorFlow. It quiets TensorFlow's start-up chatter before
+any module here imports TensorFlow; importing `core.model` registers the custom layers, so
+`keras.saving.load_model(..., safe_mode=True)` opens this project's .keras files.
 """
 
 import os
 
-os.environ.setdefault(
-    "TF_CPP_MIN_LOG_LEVEL", "2"
-)  # keep TensorFlow's start-up chatter off the CLI
-
-from core.config import Config  # noqa: E402
-from core.explain import Explainer, Explanation  # noqa: E402
-from core.images import ImageError, load_image  # noqa: E402
-from core.model import Classifier, ModelError, ModelInfo, load_classifier, load_default  # noqa: E402
-
-__all__ = [
-    "Classifier",
-    "Config",
-    "Explainer",
-    "Explanation",
-    "ImageError",
-    "ModelError",
-    "ModelInfo",
-    "load_classifier",
-    "load_default",
-    "load_image",
-]
+# Set before TensorFlow loads: every module that imports it is below this package.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

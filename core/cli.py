@@ -9,18 +9,18 @@ from pathlib import Path
 
 import numpy as np
 
-from core import jobs
 from core.cams import METHODS
 from core.config import Config
-from core.data import DataError
-from core.download import DownloadError, download_pets, source_from
-from core.explain import Explainer
+from core.data.folders import DataError
+from core.data.pets import DownloadError, download_pets, source_from
+from core.explain.explainer import Explainer
+from core.explain.localization import TOLERANCE, annotations_for, centre_prior, localization
+from core.explain.overlay import COLORMAPS, overlay
 from core.images import ImageError, encode_png, list_images, load_image
-from core.lease import Busy
-from core.localization import TOLERANCE, annotations_for, centre_prior, localization
 from core.model import ModelError, load_classifier, load_default
-from core.overlay import COLORMAPS, overlay
-from core.train import TrainConfig
+from core.training import jobs
+from core.training.lease import Busy
+from core.training.recipe import TrainConfig
 
 BATCH = 16  # photos explained per forward/backward pass
 

@@ -15,7 +15,7 @@ import numpy as np
 from core.cams.base import probabilities
 from core.config import STAGE_LAYERS, Config
 from core.errors import one_line
-from core.store import current_model
+from core.training.store import current_model
 
 # ResNet-50 was trained on BGR images with these per-channel ImageNet means subtracted ("caffe"
 # mode).

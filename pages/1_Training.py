@@ -8,19 +8,22 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core import Config, choices, datasets, jobs, watch
-from core.app_support import explain_bytes
 from core.cams import normalize
-from core.data import DataError, check_data_path, class_folders
-from core.datasets import ZIP_MAX_MB, DatasetError
-from core.download import DownloadError, download_pets, source_from
+from core.config import Config
+from core.data import choices
+from core.data import uploads as datasets
+from core.data.folders import DataError, check_data_path, class_folders
+from core.data.pets import DownloadError, download_pets, source_from
+from core.data.uploads import ZIP_MAX_MB, DatasetError
 from core.errors import one_line
+from core.explain.display import explain_bytes
+from core.explain.overlay import overlay
 from core.images import load_image, shrink
-from core.lease import Busy
 from core.model import ModelError, resolve_backbone_weights
-from core.monitor import request_stop
-from core.overlay import overlay
-from core.train import TrainConfig
+from core.training import jobs, watch
+from core.training.lease import Busy
+from core.training.progress import request_stop
+from core.training.recipe import TrainConfig
 
 st.set_page_config(page_title="catdog-gradcam · Training", layout="wide")
 config, defaults = Config(), TrainConfig()
@@ -29,7 +32,7 @@ PETS_FOLDER = "oxford-iiit-pet"  # where the download goes, under the first data
 
 def download() -> None:
     """Oxford-IIIT Pet into the first data root, its progress on the page. Leaving or rerunning the
-    page stops it; nothing half-written is kept (core/download.py)."""
+    page stops it; nothing half-written is kept (core/data/pets.py)."""
     if not ui.may_train():  # the button is disabled too; checked here all the same
         st.warning("Downloading needs an authorised user in this public demo.")
         return
@@ -67,7 +70,7 @@ def download() -> None:
 
 
 def add_dataset(name: str, zip_file, cat_photos, dog_photos) -> None:
-    """A new dataset under the first data root from the visitor's files (core/datasets.py)."""
+    """A new dataset under the first data root from the visitor's files (core/data/uploads.py)."""
     try:
         with ui.expensive("check the photos"), st.spinner("Checking every photo…"):
             if zip_file is not None:
@@ -327,7 +330,7 @@ def watch_photo(path: str) -> np.ndarray:
 
 
 def show_watch(run_dir: Path) -> None:
-    """The fixed photos' maps after each epoch, with a slider over the epochs (core/watch.py)."""
+    """The fixed photos' maps after each epoch, with a slider over the epochs (core/training/watch.py)."""
     found = watch.read(run_dir)
     if not found:
         return

@@ -3,13 +3,13 @@
 import streamlit as st
 
 import ui
-from core import Config
-from core.app_support import DISPLAY_SIDE
 from core.cams import METHODS
-from core.choices import images_in
-from core.compare import WHY_THE_SAME, coincidences, compare, cost
+from core.config import Config
+from core.data.choices import images_in
+from core.explain.compare import WHY_THE_SAME, coincidences, compare, cost
+from core.explain.display import DISPLAY_SIDE
+from core.explain.overlay import blend, colorize
 from core.images import ImageError, load_image, shrink
-from core.overlay import blend, colorize
 
 st.set_page_config(page_title="catdog-gradcam · Compare", layout="wide")
 config = Config()

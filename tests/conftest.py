@@ -20,7 +20,7 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from core.model import CaffePreprocess, ModelInfo, save_classifier  # noqa: E402
-from core.train import TrainConfig  # noqa: E402
+from core.training.recipe import TrainConfig  # noqa: E402
 
 PETS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pets"
 TINY_SIZE = 8
@@ -223,9 +223,9 @@ FAST = TrainConfig(
 # A run that goes on until killed (tests of kill -9 and of a full disk start it as a process).
 SLOW_RUN = """
 import sys
-from core import jobs
-from core.store import new_run_dir
-from core.train import TrainConfig
+from core.training import jobs
+from core.training.store import new_run_dir
+from core.training.recipe import TrainConfig
 from tests.conftest import tiny_model
 run_dir = new_run_dir(sys.argv[2])
 jobs.acquire_lock(sys.argv[2], run_dir)  # as jobs.train does

@@ -128,7 +128,7 @@ def test_no_model_explains_what_is_missing(monkeypatch, tmp_path):
 
 def test_new_model_is_picked_up_without_a_restart(app, tiny_weights):
     from core.model import ModelInfo, save_classifier
-    from core.store import new_run_dir, publish
+    from core.training.store import new_run_dir, publish
     from tests.conftest import TINY_SIZE, tiny_model
 
     assert "trained on" not in app.caption[0].value

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from core.choices import datasets, images_in, label, validation_folders, walk, weights_files
+from core.data.choices import datasets, images_in, label, validation_folders, walk, weights_files
 from tests.conftest import make_pets
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")

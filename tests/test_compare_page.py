@@ -6,8 +6,8 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from core.cams import METHODS
-from core.compare import coincidences, compare, cost
-from core.explain import Explainer
+from core.explain.compare import coincidences, compare, cost
+from core.explain.explainer import Explainer
 from core.model import load_classifier
 from tests.conftest import png_bytes
 

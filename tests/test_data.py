@@ -5,7 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
-from core.data import DataError, augmenter, image_dataset, scan
+from core.data.folders import DataError, augmenter, image_dataset, scan
 from tests.conftest import make_pets
 
 
@@ -89,7 +89,7 @@ def test_dataset_batches_resized_images_and_flips(generated_pets):
 
 
 def test_page_paths_stay_inside_the_data_roots(tmp_path, generated_pets):
-    from core.data import check_data_path
+    from core.data.folders import check_data_path
 
     roots = (generated_pets.parent,)
     assert check_data_path(str(generated_pets), roots) == generated_pets.resolve()

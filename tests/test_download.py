@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from core.cli import main
-from core.download import DownloadError, Source, download_pets
+from core.data.pets import DownloadError, Source, download_pets
 from tests.conftest import tar_of
 
 
@@ -68,7 +68,7 @@ def test_annotations_are_kept_beside_the_photos(archive, tmp_path):
     download_pets(tmp_path / "data", source, cache_dir=tmp_path / "cache")
     kept = tmp_path / "data" / "annotations"
     assert (kept / "xmls" / "Abyssinian_1.xml").is_file() and (kept / "trainval.txt").is_file()
-    from core.localization import read_trimap
+    from core.explain.localization import read_trimap
 
     assert read_trimap(kept / "trimaps" / "Abyssinian_1.png").sum() == 100
 
@@ -118,7 +118,7 @@ def test_offline_is_one_clear_line(tmp_path, capsys, monkeypatch):
 
 
 def test_fetch_reports_bytes_checks_and_caches(tmp_path):
-    from core.download import fetch
+    from core.data.pets import fetch
     from tests.conftest import serve_folder
 
     served = tmp_path / "served"

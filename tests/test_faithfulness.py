@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.cams import PREDICTED
-from core.faithfulness import (
+from core.explain.faithfulness import (
     confidence_change,
     curves,
     faithfulness,
@@ -184,7 +184,7 @@ def test_sanity_check_on_resnet50_is_finite_at_every_step(resnet50):
 
 
 def test_ties_are_removed_in_a_seeded_random_order_not_row_by_row():
-    from core.faithfulness import pixel_order
+    from core.explain.faithfulness import pixel_order
 
     flat = np.zeros((7, 7))  # all cells tie, as the zeros of a ReLU'd map do
     order = pixel_order(flat, 28, seed=0)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from core import jobs, lease
 from core.config import ROOT, Config
 from core.model import app_model_path, file_sha256, load_default
-from core.train import TrainConfig
+from core.training import jobs, lease
+from core.training.recipe import TrainConfig
 from tests.conftest import FAST, SLOW_RUN, tiny_model
 
 KILLS = 20

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from core.config import ROOT
-from core.explain import Explainer
+from core.explain.explainer import Explainer
 from core.images import load_image
 from core.model import load_classifier
 from tests.browser_support import (

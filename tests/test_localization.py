@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from core.cli import main
-from core.localization import (
+from core.explain.localization import (
     annotations_for,
     centre_prior,
     energy_share,
@@ -110,8 +110,8 @@ def test_resnet50_trained_here_points_at_the_evidence(tmp_path):
     jobs.run, the page's own path, with a random backbone (no internet); Grad-CAM at conv5 must
     point into the square on >= 90 % of the held-out photos, and the README's table comes from
     `evaluate` on the same set."""
-    from core import jobs
-    from core.train import TrainConfig
+    from core.training import jobs
+    from core.training.recipe import TrainConfig
 
     data = make_located_pets(tmp_path / "located", n_train=24, n_validation=12)
     config = TrainConfig(
@@ -141,7 +141,7 @@ def test_resnet50_trained_here_points_at_the_evidence(tmp_path):
             "24",
         ]
     )
-    from core.explain import Explainer
+    from core.explain.explainer import Explainer
     from core.images import list_images, load_image
     from core.model import load_classifier
 
@@ -169,7 +169,7 @@ def test_resnet50_trained_here_points_at_the_evidence(tmp_path):
     # The sanity check on the same trained ResNet-50: finite at every step, and it passes, as it
     # should for a map that follows what the model learned.
     from core.cams import PREDICTED
-    from core.faithfulness import sanity_check, sanity_verdict
+    from core.explain.faithfulness import sanity_check, sanity_verdict
     from core.images import to_model_input
 
     steps = sanity_check(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.config import STAGE_LAYERS, Config
-from core.explain import Explainer
+from core.explain.explainer import Explainer
 from core.images import to_model_input
 from core.model import (
     IMAGENET_CATS,

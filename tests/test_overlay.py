@@ -4,7 +4,7 @@ apart."""
 import numpy as np
 import pytest
 
-from core.overlay import blend, colorize, overlay, upsample
+from core.explain.overlay import blend, colorize, overlay, upsample
 
 
 def test_overlay_is_at_the_photos_resolution_and_alpha_ends_are_exact():

@@ -38,7 +38,7 @@ def start_training(driver, url: str) -> str:
 
 
 def test_two_replicas_share_one_weights_folder(tmp_path, tiny_weights):
-    from core.lease import LEASE_SECONDS, LOCK
+    from core.training.lease import LEASE_SECONDS, LOCK
 
     weights = tiny_weights
     env = {

@@ -14,12 +14,17 @@ import keras
 import numpy as np
 import pytest
 
-from core import jobs, lease
 from core.config import ROOT, Config
-from core.data import image_dataset, scan
+from core.data.folders import image_dataset, scan
 from core.model import app_model_path, file_sha256, load_default
-from core.monitor import PROGRESS, read_json, request_stop
-from core.train import TrainConfig, extract_features, train_head_cached, train_head_uncached
+from core.training import jobs, lease
+from core.training.progress import PROGRESS, read_json, request_stop
+from core.training.recipe import (
+    TrainConfig,
+    extract_features,
+    train_head_cached,
+    train_head_uncached,
+)
 from tests.conftest import FAST, SLOW_RUN, tiny_model
 
 
@@ -169,8 +174,8 @@ import json, sys
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from core import jobs
-from core.train import TrainConfig, make_strategy
+from core.training import jobs
+from core.training.recipe import TrainConfig, make_strategy
 from tests.conftest import tiny_model
 replicas = make_strategy("mirrored").num_replicas_in_sync
 state = jobs.run(sys.argv[1], sys.argv[2], TrainConfig(epochs=30, learning_rate=0.05, patience=30,
@@ -259,7 +264,7 @@ def test_the_same_seed_gives_the_same_weights_and_maps(generated_pets, tmp_path)
 
 def test_a_page_started_worker_yields_the_cpu_to_the_app(tmp_path, monkeypatch):
     code = (
-        "import os, pathlib, tensorflow as tf\nfrom core import "
+        "import os, pathlib, tensorflow as tf\nfrom core.training import "
         "jobs\njobs.run_in_background(1)\ngroup = "
         "pathlib.Path('/proc/self/autogroup')\nprint(os.nice(0), "
         "tf.config.threading.get_intra_op_parallelism_threads(), "
@@ -286,7 +291,7 @@ def test_a_page_started_worker_yields_the_cpu_to_the_app(tmp_path, monkeypatch):
     settings = TrainConfig(epochs=3, fine_tune_epochs=1, backbone_weights="none", seed=7)
     run_dir = jobs.start(tmp_path / "data", tmp_path / "weights", settings)
     # The settings travel once, as the TrainConfig itself: no argv strings, the worker reads them.
-    assert launched["command"] == [sys.executable, "-m", "core.worker", str(run_dir)]
+    assert launched["command"] == [sys.executable, "-m", "core.training.worker", str(run_dir)]
     assert launched["start_new_session"] and jobs.lock_holder(tmp_path / "weights")
     written = json.loads((run_dir / jobs.SETTINGS).read_text())
     assert TrainConfig(**written["config"]) == settings
@@ -295,7 +300,7 @@ def test_a_page_started_worker_yields_the_cpu_to_the_app(tmp_path, monkeypatch):
 
 
 def test_progress_only_moves_forward_and_counts_photos(generated_pets, tmp_path, monkeypatch):
-    from core import monitor as monitor_module
+    from core.training import progress as monitor_module
 
     written, real = [], monitor_module.write_json
     monkeypatch.setattr(

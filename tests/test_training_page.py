@@ -88,7 +88,7 @@ def test_only_datasets_inside_the_data_roots_are_offered(monkeypatch, tmp_path, 
 
 def public_page(monkeypatch, tmp_path, data, **secrets) -> tuple[AppTest, list]:
     """The page in public mode, with jobs.start recorded instead of run."""
-    from core import jobs
+    from core.training import jobs
 
     started = []
     monkeypatch.setattr(

@@ -4,10 +4,10 @@ import keras
 import numpy as np
 import pytest
 
-from core import jobs, watch
 from core.cams import GradCAM
 from core.model import LAST_STAGE, LOGIT
-from core.train import TrainConfig
+from core.training import jobs, watch
+from core.training.recipe import TrainConfig
 from tests.conftest import make_pets, tiny_model
 
 

@@ -1,11 +1,11 @@
-"""`python -m core.worker RUN_DIR`: the process `jobs.start` launches for a run a page started."""
+"""`python -m core.training.worker RUN_DIR`: the process `jobs.start` launches for a run a page started."""
 
 import sys
 from pathlib import Path
 
-from core import jobs
-from core.data import DataError
+from core.data.folders import DataError
 from core.model import ModelError
+from core.training import jobs
 
 if __name__ == "__main__":
     try:

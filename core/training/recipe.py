@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from core.data import DataFolders, Split, augmenter, image_dataset
+from core.data.folders import DataFolders, Split, augmenter, image_dataset
 from core.model import FEATURES, HEAD, LOGIT  # the classifier's layers the recipe relies on
 
 

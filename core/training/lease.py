@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from core.monitor import PROGRESS, read_json, write_json
+from core.training.progress import PROGRESS, read_json, write_json
 
 LOCK = "train.lock"
 LEASE_SECONDS = 60.0  # a heartbeat older than this: the holder is gone

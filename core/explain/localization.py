@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from core.overlay import upsample
+from core.explain.overlay import upsample
 
 TOLERANCE = 15  # px: the pointing game's tolerance (Zhang et al. 2016)
 TRIMAP_BACKGROUND = 2  # Oxford-IIIT Pet trimaps: 1 pet, 2 background, 3 border

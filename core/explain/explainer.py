@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.cams import CONTRAST, METHODS, PREDICTED, BaseCAM, normalize
-from core.faithfulness import faithfulness, sanity_check
+from core.explain.faithfulness import faithfulness, sanity_check
 from core.images import to_model_input
 from core.model import IMAGENET_CATS, IMAGENET_DOGS, Classifier
 
@@ -115,7 +115,7 @@ class Explainer:
         )
 
     def sanity_check(self, photo: np.ndarray, layer: str, target: str, method: str) -> list[dict]:
-        """The cascading randomisation check of the map (see core.faithfulness.sanity_check)."""
+        """The cascading randomisation check of the map (see core.explain.faithfulness.sanity_check)."""
         return sanity_check(
             self.classifier.model,
             layer,

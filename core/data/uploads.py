@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from core.choices import images_in
+from core.data.choices import images_in
 from core.images import IMAGE_SUFFIXES, ImageError, load_image
 
 SLUG_LENGTH = 40

@@ -1,7 +1,7 @@
 """A training run as a job: one at a time (a lock), reporting through its run folder.
 
 A run's settings travel once, as a TrainConfig: the page calls `start`, which takes the lock,
-writes run_dir/config.json and starts a worker process (`python -m core.worker RUN_DIR`) that reads
+writes run_dir/config.json and starts a worker process (`python -m core.training.worker RUN_DIR`) that reads
 it; the CLI calls `train`, which does the same in its own process. The lock is taken and released
 here only.
 """
@@ -22,14 +22,14 @@ import tensorflow as tf
 
 from core.cams.base import probabilities
 from core.config import ROOT, Config
-from core.data import DataError, DataFolders, scan
+from core.data.folders import DataError, DataFolders, scan
 from core.errors import one_line
-from core.lease import acquire_lock, hand_over, kept_alive, lock_holder, release_lock
 from core.model import LAST_STAGE, ModelError, ModelInfo, build_classifier, save_classifier
-from core.monitor import PROGRESS, RunMonitor, read_json, write_json
-from core.store import RUNS, new_run_dir, publish
-from core.train import TrainConfig, fine_tune, make_strategy, train_head_cached
-from core.watch import Watch, pick
+from core.training.lease import acquire_lock, hand_over, kept_alive, lock_holder, release_lock
+from core.training.progress import PROGRESS, RunMonitor, read_json, write_json
+from core.training.recipe import TrainConfig, fine_tune, make_strategy, train_head_cached
+from core.training.store import RUNS, new_run_dir, publish
+from core.training.watch import Watch, pick
 
 SETTINGS = "config.json"  # a page-started run's settings, written by `start`, read by its worker
 
@@ -101,7 +101,7 @@ def run(
         )
         with make_strategy(config.strategy).scope():
             model = build() if build else build_classifier(config.backbone_weights)
-            # Fixed validation photos, their maps kept after every epoch (core/watch.py).
+            # Fixed validation photos, their maps kept after every epoch (core/training/watch.py).
             photos = pick(data.validation.paths, data.validation.labels, seed=config.seed)
             watch = [Watch(run_dir, photos, model)] if photos else []
             result = train_head_cached(
@@ -188,7 +188,7 @@ def start(data_root: Path, weights_dir: Path, config: TrainConfig) -> Path:
         write_json(run_dir / SETTINGS, settings)
         log = open(run_dir / "train.log", "w")
         process = subprocess.Popen(
-            [sys.executable, "-m", "core.worker", str(run_dir)],
+            [sys.executable, "-m", "core.training.worker", str(run_dir)],
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,

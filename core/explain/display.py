@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from core.config import Config
-from core.explain import Explainer, Explanation
+from core.explain.explainer import Explainer, Explanation
+from core.explain.overlay import DIVERGING, blend, colorize, signed_to_unit
 from core.images import ImageError, encode_png, load_image
 from core.model import (
     ModelError,
@@ -25,7 +26,6 @@ from core.model import (
     load_classifier,
     load_default,
 )
-from core.overlay import DIVERGING, blend, colorize, signed_to_unit
 
 # Long side of every picture sent to the browser: a page column is ~450 px, a full-width image
 # ~1,000 px.

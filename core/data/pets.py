@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.config import Config
-from core.data import hold_out
+from core.data.folders import hold_out
 from core.errors import one_line
 from core.images import ImageError, load_image
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.explain import Explainer
-from core.faithfulness import curves
+from core.explain.explainer import Explainer
+from core.explain.faithfulness import curves
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from scipy.stats import spearmanr
 
 from core.cams import METHODS
 from core.cams.base import class_probabilities, normalize
-from core.overlay import upsample
+from core.explain.overlay import upsample
 
 
 def pixel_order(heatmap: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
