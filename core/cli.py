@@ -11,18 +11,20 @@ import numpy as np
 
 from core.cams import METHODS
 from core.config import Config
+from core.data.choices import images_in
 from core.data.folders import DataError
-from core.data.pets import DownloadError, download_pets, source_from
+from core.data.pets import download_pets
+from core.errors import SettingError, UserError
 from core.explain.explainer import Explainer
 from core.explain.localization import TOLERANCE, annotations_for, centre_prior, localization
 from core.explain.overlay import COLORMAPS, overlay
-from core.images import ImageError, encode_png, list_images, load_image
-from core.model import ModelError, load_classifier, load_default
+from core.images import ImageError, encode_png, load_image
+from core.model import load_classifier, load_default
 from core.training import jobs
-from core.training.lease import Busy
 from core.training.recipe import TrainConfig
 
 BATCH = 16  # photos explained per forward/backward pass
+DEPTH = 8  # folder levels below `evaluate --data` searched for photos
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return handlers[args.command](args)
-    except (ModelError, DataError, DownloadError, Busy, ValueError) as error:
+    except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
@@ -142,9 +144,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     classifier = load_classifier(args.weights) if args.weights else load_default()
     layer = args.layer or classifier.default_layer
     explainer = Explainer(classifier, [layer])
-    paths = list_images(args.data)[: args.limit]
+    paths = images_in(args.data, DEPTH, max_entries=1_000_000, seconds=60.0)[: args.limit]
     if not paths:
-        raise ValueError(f"No photos under {args.data}.")
+        raise DataError(f"No photos under {args.data}.")
     photos = [load_image(path) for path in paths]
     masks = [
         annotations_for(path, args.annotations, *photo.shape[:2]) if args.annotations else {}
@@ -259,7 +261,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_download(args: argparse.Namespace) -> int:
-    counts = download_pets(args.dest, source_from())
+    counts = download_pets(args.dest)
     print(json.dumps(counts["train"] | {"split": "train"}))
     print(json.dumps(counts["validation"] | {"split": "validation"}))
     print(f"{len(counts['dropped'])} broken file(s) dropped; data in {args.dest}")
@@ -268,7 +270,7 @@ def run_download(args: argparse.Namespace) -> int:
 
 def run_explain(args: argparse.Namespace) -> int:
     if not 0.0 <= args.alpha <= 1.0:
-        raise ValueError(f"--alpha must be between 0 and 1, got {args.alpha}.")
+        raise SettingError(f"--alpha must be between 0 and 1, got {args.alpha}.")
     classifier = load_classifier(args.weights) if args.weights else load_default()
     layer = args.layer or classifier.default_layer
     explainer = Explainer(classifier, [layer])

@@ -52,6 +52,9 @@ class Config:
     # Overlay colormap and opacity defaults (matplotlib colormap names).
     colormap: str = "jet"
     alpha: float = 0.4
+    # Long side of the small overlays (the layer strip, the contrast cells, the Compare grid, a
+    # run's mistakes and watch strip): a third to a fifth of a wide page.
+    thumbnail_side: int = 384
 
     # Where the Training page looks for data by default: a folder with train/ and validation/.
     data_dir: Path = field(default_factory=lambda: _env_path("CATDOG_DATA_DIR", ROOT / "data"))
@@ -63,7 +66,8 @@ class Config:
     )
     # Where "Download Oxford-IIIT Pet" (page and CLI) fetches from: a folder URL that holds
     # images.tar.gz and annotations.tar.gz, and their MD5s as "images,annotations" (a mirror's,
-    # or a test server's). The defaults are the set's own server and torchvision's pins.
+    # or a test server's). The defaults are the set's own server and torchvision's pins. This is
+    # the one home of the source: core/data/pets.py reads it here.
     pets_url: str = field(
         default_factory=lambda: os.environ.get(
             "CATDOG_PETS_URL", "https://www.robots.ox.ac.uk/~vgg/data/pets/data/"

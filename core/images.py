@@ -11,12 +11,13 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.config import Config
+from core.errors import UserError
 
 UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp", "bmp")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 
-class ImageError(ValueError):
+class ImageError(UserError):
     """A photo that cannot be used; the message is one line meant for the user."""
 
 
@@ -70,6 +71,15 @@ def load_image(
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise ImageError(f"{name} is truncated or corrupt ({error}).") from None
+
+
+def readable(source: bytes | str | Path, name: str | None = None) -> str | None:
+    """None when `source` decodes as a photo, else the one-line reason it does not."""
+    try:
+        load_image(source, name)
+    except ImageError as error:
+        return str(error)
+    return None
 
 
 def _read_bytes(source: bytes | str | Path, name: str, max_bytes: int) -> bytes:
@@ -153,11 +163,3 @@ def encode_png(rgb: np.ndarray) -> bytes:
     Image.fromarray(rgb).save(buffer, format="PNG")
     return buffer.getvalue()
 
-
-def list_images(folder: Path) -> list[Path]:
-    """Image files below a folder, sorted; empty when the folder does not exist."""
-    if not folder.is_dir():
-        return []
-    return sorted(
-        p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-    )

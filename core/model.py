@@ -11,10 +11,11 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
-from core.cams.base import probabilities
+from core.atomic import fsync
 from core.config import STAGE_LAYERS, Config
-from core.errors import one_line
+from core.errors import UserError, one_line, writing
 from core.training.store import current_model
 
 # ResNet-50 was trained on BGR images with these per-channel ImageNet means subtracted ("caffe"
@@ -29,7 +30,17 @@ FEATURES, HEAD, LOGIT = "avg_pool", "dropout", "logit"
 LAST_STAGE = STAGE_LAYERS[-1]
 
 
-class ModelError(ValueError):
+def probabilities(logits) -> tf.Tensor:
+    """(N, 1) sigmoid logits or (N, K) softmax logits -> (N, K) class probabilities: the app's one
+    conversion from logits (predictions, training reports, Score-CAM, faithfulness)."""
+    logits = tf.convert_to_tensor(logits)
+    if logits.shape[-1] == 1:
+        dog = tf.sigmoid(logits[:, 0])
+        return tf.stack([1.0 - dog, dog], axis=-1)
+    return tf.nn.softmax(logits)
+
+
+class ModelError(UserError):
     """A model that cannot be built or loaded; the message is one line meant for the user."""
 
 
@@ -102,9 +113,13 @@ class Classifier:
 
     @property
     def default_layer(self) -> str:
-        """The layer explained unless a person picks another: the last stage (Selvaraju et al.'s
-        choice), or the last 4-D layer of another model."""
-        return LAST_STAGE if LAST_STAGE in self.layers else list(self.layers)[-1]
+        return default_layer(self.layers)
+
+
+def default_layer(layers) -> str:
+    """The layer explained unless a person picks another, of the offered `layers`: the last stage
+    (Selvaraju et al.'s choice), or the last 4-D layer of another model."""
+    return LAST_STAGE if LAST_STAGE in layers else list(layers)[-1]
 
 
 def conv_layer_shapes(model: keras.Model) -> dict[str, tuple[int, int]]:
@@ -207,26 +222,22 @@ def save_classifier(model: keras.Model, info: ModelInfo, path: Path) -> Path:
     """Write model and sidecar via temporary files, fsync and rename: a crash leaves the old
     pair."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
-    try:
-        model.save(temporary)
-        _fsync(temporary)
-        sidecar = {**asdict(info), "sha256": file_sha256(temporary)}
-        temporary_json = temporary.with_suffix(".json")
-        temporary_json.write_text(json.dumps(sidecar, indent=2))
-        _fsync(temporary_json)
-        os.replace(temporary, path)
-        os.replace(temporary_json, path.with_suffix(".json"))
-    finally:
-        temporary.unlink(missing_ok=True)
-        temporary.with_suffix(".json").unlink(missing_ok=True)
+    with writing(f"saving the model {path.name}"):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            model.save(temporary)
+            fsync(temporary)
+            sidecar = {**asdict(info), "sha256": file_sha256(temporary)}
+            temporary_json = temporary.with_suffix(".json")
+            temporary_json.write_text(json.dumps(sidecar, indent=2))
+            fsync(temporary_json)
+            os.replace(temporary, path)
+            os.replace(temporary_json, path.with_suffix(".json"))
+        finally:
+            temporary.unlink(missing_ok=True)
+            temporary.with_suffix(".json").unlink(missing_ok=True)
     return path
-
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as file:
-        os.fsync(file.fileno())
 
 
 def load_classifier(path: Path) -> Classifier:

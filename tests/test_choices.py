@@ -1,7 +1,6 @@
 """Choices instead of typed paths: what the pages offer stays inside the roots, and every listing
 is bounded."""
 
-import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -31,11 +30,9 @@ def test_nothing_outside_the_root_is_offered(tmp_path):
 
 
 def test_the_whole_filesystem_and_a_huge_folder_are_bounded(tmp_path):
-    start = time.monotonic()
-    everything = list(walk(Path("/"), max_entries=5_000, seconds=1.0))
-    assert (
-        len(everything) <= 5_000 and time.monotonic() - start < 3
-    )  # "/" as a root: bounded, not a full walk
+    # "/" as a root: bounded by entries, and by time (no time left: nothing is read).
+    assert len(list(walk(Path("/"), max_entries=5_000, seconds=60.0))) == 5_000
+    assert list(walk(Path("/"), seconds=0.0)) == []
     huge = tmp_path / "huge"
     huge.mkdir()
     for i in range(3_000):

@@ -95,7 +95,7 @@ def test_bad_target_and_layer_refused(capsys, tiny_weights, tmp_path):
     code, _, err = run(
         capsys, "explain", photo, "--weights", tiny_weights / "model.keras", "--layer", "nope"
     )
-    assert code == 2 and "not in model" in err
+    assert code == 2 and "Layer 'nope' is not in the model" in err
 
 
 def test_module_help_lists_the_commands():

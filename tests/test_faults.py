@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from core.config import ROOT, Config
+from core.errors import StorageError
 from core.model import app_model_path, file_sha256, load_default
 from core.training import jobs, lease
 from core.training.recipe import TrainConfig
@@ -98,13 +99,13 @@ def test_a_disk_that_fills_during_saving_fails_the_run_not_the_model(generated_p
         ) as file:  # leave about 20 KB free: the next model (about 50 KB) cannot fit
             free = os.statvfs(weights).f_bavail * os.statvfs(weights).f_frsize
             file.write(b"\0" * max(free - 20_000, 0))
-        with pytest.raises(OSError):
+        with pytest.raises(StorageError, match="disk is full"):
             jobs.run(generated_pets, weights, FAST, build=tiny_model)
         after = app_model_path(Config(weights_dir=weights))
         assert after == before and file_sha256(before) == digest
         assert load_default(Config(weights_dir=weights)).info.val_accuracy == 1.0
         failed = jobs.latest_run(weights)
-        assert failed["state"] == "failed" and "No space left on device" in failed["message"]
+        assert failed["state"] == "failed" and "disk is full" in failed["message"]
     finally:
         subprocess.run(["umount", str(weights)], capture_output=True)
 

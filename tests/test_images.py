@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from core.config import Config
-from core.images import ImageError, encode_png, list_images, load_image
+from core.data.choices import images_in
+from core.images import ImageError, encode_png, load_image, readable
 
 
 def encoded(image: Image.Image, fmt: str, **options) -> bytes:
@@ -109,13 +110,15 @@ def test_png_round_trip_and_listing(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "x.png").write_bytes(encode_png(rgb))
     (tmp_path / "notes.txt").write_text("not a photo")
-    assert list_images(tmp_path) == [tmp_path / "a" / "x.png"]
+    assert images_in(tmp_path) == [tmp_path / "a" / "x.png"]
+    assert readable(tmp_path / "a" / "x.png") is None
+    assert "not an image this app can read" in readable(tmp_path / "notes.txt")
     np.testing.assert_array_equal(load_image(tmp_path / "a" / "x.png"), rgb)
-    assert list_images(tmp_path / "absent") == []
+    assert images_in(tmp_path / "absent") == []
 
 
 def test_real_photos_load(pets):
-    for path in list_images(pets / "validation")[:20]:
+    for path in images_in(pets / "validation")[:20]:
         photo = load_image(path)
         assert photo.ndim == 3 and photo.shape[2] == 3 and min(photo.shape[:2]) >= 64
 

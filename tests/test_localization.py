@@ -141,13 +141,14 @@ def test_resnet50_trained_here_points_at_the_evidence(tmp_path):
             "24",
         ]
     )
+    from core.data.choices import images_in
     from core.explain.explainer import Explainer
-    from core.images import list_images, load_image
+    from core.images import load_image
     from core.model import load_classifier
 
     explainer = Explainer(load_classifier(model), ["conv5_block3_out"])
     hits = []
-    for path in list_images(data / "validation"):
+    for path in images_in(data / "validation"):
         photo = load_image(path)
         heat = explainer.explain([photo])[0].heatmap("conv5_block3_out")
         hits.append(

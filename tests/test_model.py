@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from core.config import STAGE_LAYERS, Config
+from core.errors import StorageError
 from core.explain.explainer import Explainer
 from core.images import to_model_input
 from core.model import (
@@ -184,7 +185,7 @@ def test_failed_save_keeps_the_previous_model(tiny, tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(other, "save", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(StorageError, match="disk is full"):
         save_classifier(other, ModelInfo(image_size=TINY_SIZE, backbone="tiny"), path)
     assert path.read_bytes() == before and load_classifier(path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json", "model.keras"]

@@ -18,7 +18,9 @@ from core.config import ROOT, Config
 from core.data.folders import image_dataset, scan
 from core.model import app_model_path, file_sha256, load_default
 from core.training import jobs, lease
-from core.training.progress import PROGRESS, read_json, request_stop
+from core.atomic import read_json
+from core.training.progress import request_stop
+from core.training.store import PROGRESS
 from core.training.recipe import (
     TrainConfig,
     extract_features,
@@ -107,7 +109,7 @@ def test_full_disk_fails_the_run_not_the_model(generated_pets, tmp_path, monkeyp
         jobs.run(generated_pets, weights, FAST, build=tiny_model)
     assert app_model_path(Config(weights_dir=weights)) == before and file_sha256(before) == digest
     latest = jobs.latest_run(weights)
-    assert latest["state"] == "failed" and "No space left on device" in latest["message"]
+    assert latest["state"] == "failed" and "disk is full" in latest["message"]
 
 
 def test_lock_refuses_a_second_run_and_reclaims_a_stale_one(tmp_path, generated_pets):

@@ -14,6 +14,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from core.model import probabilities
+
 PREDICTED = -1  # class index meaning "whatever the model predicts for this image"
 CONTRAST = -2  # "class 1 minus class 0" (dog minus cat)
 TTA_FACTORS = (
@@ -43,16 +45,6 @@ def class_scores(logits: tf.Tensor, class_index: tf.Tensor) -> tf.Tensor:
     difference = logits[:, 1] - logits[:, 0]
     picked = tf.gather(logits, tf.maximum(class_index, 0), axis=1, batch_dims=1)
     return tf.where(class_index == CONTRAST, difference, picked)
-
-
-def probabilities(logits) -> tf.Tensor:
-    """(N, 1) sigmoid logits or (N, K) softmax logits -> (N, K) class probabilities: the app's one
-    conversion from logits (predictions, training reports, Score-CAM, faithfulness)."""
-    logits = tf.convert_to_tensor(logits)
-    if logits.shape[-1] == 1:
-        dog = tf.sigmoid(logits[:, 0])
-        return tf.stack([1.0 - dog, dog], axis=-1)
-    return tf.nn.softmax(logits)
 
 
 def class_probabilities(logits: tf.Tensor, class_index: tf.Tensor) -> tf.Tensor:

@@ -98,13 +98,13 @@ def weights_files(roots: tuple[Path, ...]) -> list[Path]:
 
 
 def images_in(
-    folder: Path, max_entries: int = MAX_ENTRIES, seconds: float = SECONDS
+    folder: Path, depth: int = 2, max_entries: int = MAX_ENTRIES, seconds: float = SECONDS
 ) -> list[Path]:
-    """Image files in a folder and its sub-folders (two levels: validation/<class>/), bounded and
-    inside it."""
+    """Image files in a folder and `depth` levels below it (2: validation/<class>/), sorted,
+    bounded and inside it; empty when the folder does not exist. The CLI passes deeper limits."""
     return sorted(
         path
-        for path in walk(folder, 2, max_entries, seconds)
+        for path in walk(folder, depth, max_entries, seconds)
         if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
     )
 

@@ -13,10 +13,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from core.images import IMAGE_SUFFIXES, ImageError, load_image, to_model_input
+from core.errors import UserError
+from core.images import IMAGE_SUFFIXES, load_image, readable, to_model_input
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """A data folder that cannot be trained on; the message is one line meant for the user."""
 
 
@@ -138,7 +139,7 @@ def _read_split(
         # Decode every file once (threads: Pillow releases the GIL) so a bad one cannot stop
         # training later.
         with ThreadPoolExecutor(max_workers=4) as pool:
-            problems = list(pool.map(_problem, files))
+            problems = list(pool.map(readable, files))
         for path, problem in zip(files, problems):
             if problem:
                 skipped.append((str(path), problem))
@@ -146,14 +147,6 @@ def _read_split(
                 paths.append(str(path))
                 labels.append(label)
     return Split(tuple(paths), tuple(labels))
-
-
-def _problem(path: Path) -> str | None:
-    try:
-        load_image(path)
-    except ImageError as error:
-        return str(error)
-    return None
 
 
 def hold_out(items: list, fraction: float, rng: random.Random) -> tuple[list, list]:

@@ -11,56 +11,52 @@ import tarfile
 import tempfile
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from core.config import Config
 from core.data.folders import hold_out
-from core.errors import one_line
-from core.images import ImageError, load_image
+from core.errors import UserError, one_line
+from core.images import readable
+
+
+# Files Oxford-IIIT Pet is known to ship broken (wrong content under .jpg, or unreadable).
+KNOWN_BAD = frozenset(
+    {
+        "Egyptian_Mau_129",
+        "Egyptian_Mau_186",
+        "Abyssinian_5",
+        "staffordshire_bull_terrier_2",
+        "staffordshire_bull_terrier_22",
+    }
+)
 
 
 @dataclass(frozen=True)
 class Source:
+    """Where the images archive and the annotations archive come from (`source_from`: Config's)."""
+
     url: str
-    md5: str  # torchvision's OxfordIIITPet pins the same hash
-    # Files the set is known to ship broken (wrong content under .jpg, or unreadable): dropped by
-    # name.
-    known_bad: frozenset[str] = frozenset()
+    md5: str
+    # Files dropped by name.
+    known_bad: frozenset[str] = KNOWN_BAD
     # The trimaps (every photo) and head boxes (trainval photos), kept as DEST/annotations/; "" =
     # none.
     annotations_url: str = ""
     annotations_md5: str = ""
 
 
-OXFORD_PETS = Source(
-    url="https://www.robots.ox.ac.uk/~vgg/data/pets/data/images.tar.gz",
-    md5="5c4f3ee8e5d25df40f4fd59a7f44e54c",
-    known_bad=frozenset(
-        {
-            "Egyptian_Mau_129",
-            "Egyptian_Mau_186",
-            "Abyssinian_5",
-            "staffordshire_bull_terrier_2",
-            "staffordshire_bull_terrier_22",
-        }
-    ),
-    annotations_url="https://www.robots.ox.ac.uk/~vgg/data/pets/data/annotations.tar.gz",
-    annotations_md5="95a8c909bbe2e81eed6a22bccdf3f68f",  # torchvision's pin too
-)
-
-
-class DownloadError(RuntimeError):
+class DownloadError(UserError):
     """A download or archive that could not be used; the message is one line meant for the user."""
 
 
 def source_from(config: Config | None = None) -> Source:
-    """Oxford-IIIT Pet from the configured place: its own server, a mirror or a test server."""
+    """Oxford-IIIT Pet from the configured place (Config.pets_url and pets_md5): its own server,
+    a mirror or a test server."""
     config = config or Config()
     images_md5, annotations_md5 = (config.pets_md5.split(",") + [""])[:2]
     base = config.pets_url.rstrip("/") + "/"
-    return replace(
-        OXFORD_PETS,
+    return Source(
         url=base + "images.tar.gz",
         md5=images_md5.strip(),
         annotations_url=base + "annotations.tar.gz" if annotations_md5.strip() else "",
@@ -70,7 +66,7 @@ def source_from(config: Config | None = None) -> Source:
 
 def download_pets(
     dest: Path,
-    source: Source = OXFORD_PETS,
+    source: Source | None = None,
     validation_fraction: float = 0.2,
     seed: int = 1337,
     cache_dir: Path | None = None,
@@ -85,7 +81,7 @@ def download_pets(
     Everything is built in a hidden folder in `dest` and moved into place at the end, so an
     interrupted download leaves no half dataset behind.
     """
-    dest = Path(dest)
+    dest, source = Path(dest), source or source_from()
     if (dest / "train").exists():
         raise DownloadError(f"{dest / 'train'} already exists; choose another place or remove it.")
 
@@ -180,9 +176,7 @@ def _lay_out(
     photos = sorted(extracted.rglob("*.jpg"))
     checked = hear("checking photos")
     for done, path in enumerate(photos, 1):
-        problem = (
-            "known broken in this set" if path.stem in source.known_bad else _unreadable(path)
-        )
+        problem = "known broken in this set" if path.stem in source.known_bad else readable(path)
         if checked and (done % 50 == 0 or done == len(photos)):
             checked(done, len(photos))
         if problem:
@@ -205,12 +199,3 @@ def _lay_out(
             counts[split][name] = len(chosen)
     return counts
 
-
-def _unreadable(path: Path) -> str | None:
-    if path.stat().st_size == 0:
-        return "zero bytes"
-    try:
-        load_image(path)
-    except ImageError as error:
-        return str(error)
-    return None

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from core.data.choices import images_in
-from core.images import IMAGE_SUFFIXES, ImageError, load_image
+from core.errors import UserError
+from core.images import IMAGE_SUFFIXES, readable
 
 SLUG_LENGTH = 40
 ZIP_MAX_MB = (
@@ -33,7 +34,7 @@ MAX_UNPACKED = 2 * 1024**3  # bytes, all entries unpacked: a ZIP that claims mor
 SPLITS = ("train", "validation")
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError):
     """A dataset that cannot be made; the message is one line meant for the user."""
 
 
@@ -169,9 +170,7 @@ def _keep(folder: Path, report: Report, seen: set, split, label, file_name, data
     if PurePosixPath(file_name).suffix.lower() not in IMAGE_SUFFIXES:
         report.skipped["not an image"] += 1
         return
-    try:
-        load_image(data, file_name)
-    except ImageError:
+    if readable(data, file_name):
         report.skipped["corrupt or unreadable"] += 1
         return
     digest = hashlib.sha256(data).hexdigest()

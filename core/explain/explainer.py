@@ -10,7 +10,8 @@ import numpy as np
 from core.cams import CONTRAST, METHODS, PREDICTED, BaseCAM, normalize
 from core.explain.faithfulness import faithfulness, sanity_check
 from core.images import to_model_input
-from core.model import IMAGENET_CATS, IMAGENET_DOGS, Classifier
+from core.errors import SettingError
+from core.model import IMAGENET_CATS, IMAGENET_DOGS, Classifier, conv_layer_shapes
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,13 @@ class Explainer:
         self.classifier = classifier
         self.class_names = list(classifier.info.class_names)
         self.layers = list(layers or classifier.layers)
+        shapes = conv_layer_shapes(classifier.model)
+        for layer in self.layers:
+            if layer not in shapes:
+                raise SettingError(
+                    f"Layer {layer!r} is not in the model as a (N, H, W, C) output; choose one of "
+                    f"{list(classifier.layers)}."
+                )
         self._extra = (classifier.imagenet_layer,) if classifier.imagenet_layer else ()
         self._cams: dict[tuple, BaseCAM] = {}
         self.cam("Grad-CAM")  # build (and validate the layers) now
@@ -88,7 +96,7 @@ class Explainer:
         if target == self.contrast_name:
             return CONTRAST
         if target not in self.class_names:
-            raise ValueError(f"Target {target!r} is not one of {self.targets}.")
+            raise SettingError(f"Target {target!r} is not one of {self.targets}.")
         return self.class_names.index(target)
 
     def scored_class(self, explanation: Explanation) -> int:
@@ -115,7 +123,7 @@ class Explainer:
         )
 
     def sanity_check(self, photo: np.ndarray, layer: str, target: str, method: str) -> list[dict]:
-        """The cascading randomisation check of the map (see core.explain.faithfulness.sanity_check)."""
+        """The cascading randomisation check of the map (faithfulness.sanity_check)."""
         return sanity_check(
             self.classifier.model,
             layer,

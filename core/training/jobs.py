@@ -1,9 +1,9 @@
 """A training run as a job: one at a time (a lock), reporting through its run folder.
 
 A run's settings travel once, as a TrainConfig: the page calls `start`, which takes the lock,
-writes run_dir/config.json and starts a worker process (`python -m core.training.worker RUN_DIR`) that reads
-it; the CLI calls `train`, which does the same in its own process. The lock is taken and released
-here only.
+writes run_dir/config.json and starts a worker process (`python -m core.training.worker RUN_DIR`)
+that reads it; the CLI calls `train`, which does the same in its own process. The lock is taken
+and released here only.
 """
 
 from __future__ import annotations
@@ -20,18 +20,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from core.atomic import read_json, write_json
 from core.cams.base import probabilities
 from core.config import ROOT, Config
-from core.data.folders import DataError, DataFolders, scan
-from core.errors import one_line
-from core.model import LAST_STAGE, ModelError, ModelInfo, build_classifier, save_classifier
+from core.data.folders import DataFolders, scan
+from core.errors import StorageError, UserError, one_line, storage_sentence
+from core.model import LAST_STAGE, ModelInfo, build_classifier, save_classifier
 from core.training.lease import acquire_lock, hand_over, kept_alive, lock_holder, release_lock
-from core.training.progress import PROGRESS, RunMonitor, read_json, write_json
+from core.training.progress import RunMonitor
 from core.training.recipe import TrainConfig, fine_tune, make_strategy, train_head_cached
-from core.training.store import RUNS, new_run_dir, publish
+from core.training.store import LOG, PROGRESS, RUNS, SETTINGS, new_run_dir, publish
 from core.training.watch import Watch, pick
-
-SETTINGS = "config.json"  # a page-started run's settings, written by `start`, read by its worker
 
 
 def singular(folder: str) -> str:
@@ -145,8 +144,8 @@ def run(
             "done", f"{done}: validation accuracy {figures['accuracy']:.1%}.", report=figures
         )
         return monitor.state
-    except (DataError, ModelError, OSError, ValueError) as error:
-        monitor.finish("failed", _reason(error))
+    except Exception as error:  # recorded for the page, then raised for the caller
+        monitor.finish("failed", failure(error))
         raise
 
 
@@ -156,10 +155,14 @@ def _stopper(config: TrainConfig) -> keras.callbacks.EarlyStopping:
     )
 
 
-def _reason(error: Exception) -> str:
-    if isinstance(error, OSError) and error.strerror:
-        return f"Could not write the model ({error.strerror}); the previous model is unchanged."
-    return one_line(error)
+def failure(error: Exception) -> str:
+    """A failed run's one line for the page: a person's error as it is, the disk's with what to
+    do, anything else by its type."""
+    if isinstance(error, OSError):
+        return storage_sentence(error, "this run") + " The previous model is unchanged."
+    if isinstance(error, UserError):
+        return one_line(error)
+    return f"The run failed ({type(error).__name__}: {one_line(error, 200)}); see train.log."
 
 
 # Taking the lock, running, releasing it ---------------------------------------------------------
@@ -186,7 +189,7 @@ def start(data_root: Path, weights_dir: Path, config: TrainConfig) -> Path:
     try:
         settings = {"data": str(data_root), "weights": str(weights_dir), "config": asdict(config)}
         write_json(run_dir / SETTINGS, settings)
-        log = open(run_dir / "train.log", "w")
+        log = open(run_dir / LOG, "w")
         process = subprocess.Popen(
             [sys.executable, "-m", "core.training.worker", str(run_dir)],
             cwd=ROOT,
@@ -218,7 +221,7 @@ def _holding_lock(data_root: Path, weights_dir: Path, config, run_dir: Path, ver
         with kept_alive(weights_dir):  # the lease's heartbeat: other replicas see the run alive
             return run(data_root, weights_dir, config, run_dir=run_dir, verbose=verbose)
     except OSError as error:
-        raise ValueError(_reason(error)) from None
+        raise StorageError(failure(error)) from None
     finally:
         release_lock(weights_dir)
 

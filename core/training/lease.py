@@ -17,14 +17,16 @@ import threading
 import time
 from pathlib import Path
 
-from core.training.progress import PROGRESS, read_json, write_json
+from core.atomic import read_json, write_json
+from core.errors import UserError
+from core.training.store import PROGRESS
 
 LOCK = "train.lock"
 LEASE_SECONDS = 60.0  # a heartbeat older than this: the holder is gone
 RENEW_SECONDS = 10.0  # how often a holder renews its heartbeat
 
 
-class Busy(RuntimeError):
+class Busy(UserError):
     """Another training run holds the lease; the message says since when and how far it is."""
 
 

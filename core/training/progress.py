@@ -3,34 +3,21 @@ it)."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
 
 import keras
 
-PROGRESS = "progress.json"
-STOP = "stop"
-
-
-def write_json(path: Path, data: dict) -> None:
-    """Atomic: readers see the old file or the new one, never half of it."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(data))
-    os.replace(temporary, path)
-
-
-def read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
+from core.atomic import write_json
+from core.errors import writing
+from core.training.store import PROGRESS, STOP
 
 
 def request_stop(run_dir: Path, keep: bool) -> None:
     """Ask a run to end cleanly after its current batch, keeping its best model so far or not."""
-    (Path(run_dir) / STOP).write_text("keep" if keep else "discard")
+    with writing("asking the run to stop"):
+        (Path(run_dir) / STOP).write_text("keep" if keep else "discard")
 
 
 class RunMonitor(keras.callbacks.Callback):

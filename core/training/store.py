@@ -19,8 +19,14 @@ import shutil
 import time
 from pathlib import Path
 
+from core.atomic import fsync
+from core.errors import writing
+
 RUNS = "runs"
 CURRENT = "current"
+# A run folder's files: its settings (a page-started run), its progress and the page's stop
+# request, the worker's log; model.keras and model.json once it has finished.
+SETTINGS, PROGRESS, STOP, LOG = "config.json", "progress.json", "stop", "train.log"
 KEEP_RUNS = 5  # finished runs kept on disk, the current one included
 
 
@@ -35,7 +41,8 @@ def current_model(weights_dir: Path, model_file: str = "model.keras") -> Path:
 
 def new_run_dir(weights_dir: Path) -> Path:
     runs = Path(weights_dir) / RUNS
-    runs.mkdir(parents=True, exist_ok=True)
+    with writing("making a run folder"):
+        runs.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for suffix in [""] + [f"-{i}" for i in range(1, 100)]:
         try:
@@ -53,7 +60,7 @@ def publish(run_dir: Path, weights_dir: Path) -> None:
     temporary.unlink(missing_ok=True)
     temporary.symlink_to(Path(RUNS) / Path(run_dir).name)
     os.replace(temporary, weights_dir / CURRENT)
-    _fsync_dir(weights_dir)
+    fsync(weights_dir)
     _prune(weights_dir)
 
 
@@ -71,10 +78,3 @@ def _prune(weights_dir: Path) -> None:
         if old.resolve() != current:
             shutil.rmtree(old, ignore_errors=True)
 
-
-def _fsync_dir(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

@@ -23,7 +23,7 @@ import numpy as np
 
 from core.cams import GradCAM
 from core.images import load_image, to_model_input
-from core.model import LAST_STAGE, LOGIT, conv_layer_shapes
+from core.model import LOGIT, conv_layer_shapes, default_layer
 
 WATCH_JSON, WATCH_MAPS = "watch.json", "watch.npy"
 PHOTOS = 4  # two per class
@@ -44,8 +44,7 @@ class Watch(keras.callbacks.Callback):
 
     def __init__(self, run_dir: Path, photos: list[tuple[str, int]], model):
         super().__init__()
-        layers = conv_layer_shapes(model)
-        self.layer = LAST_STAGE if LAST_STAGE in layers else [*layers][-1]  # or a test model's
+        self.layer = default_layer(conv_layer_shapes(model))
         self.run_dir, self.photos = Path(run_dir), photos
         size = model.input_shape[1]
         self.inputs = to_model_input([load_image(path) for path, _ in photos], size)
