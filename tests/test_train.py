@@ -14,19 +14,19 @@ import keras
 import numpy as np
 import pytest
 
+from core.atomic import read_json
 from core.config import ROOT, Config
 from core.data.folders import image_dataset, scan
 from core.model import app_model_path, file_sha256, load_default
 from core.training import jobs, lease
-from core.atomic import read_json
 from core.training.progress import request_stop
-from core.training.store import PROGRESS
 from core.training.recipe import (
     TrainConfig,
     extract_features,
     train_head_cached,
     train_head_uncached,
 )
+from core.training.store import PROGRESS
 from tests.conftest import FAST, SLOW_RUN, tiny_model
 
 

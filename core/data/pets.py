@@ -19,7 +19,6 @@ from core.data.folders import hold_out
 from core.errors import UserError, one_line
 from core.images import readable
 
-
 # Files Oxford-IIIT Pet is known to ship broken (wrong content under .jpg, or unreadable).
 KNOWN_BAD = frozenset(
     {

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.cams import CONTRAST, METHODS, PREDICTED, BaseCAM, normalize
+from core.errors import SettingError
 from core.explain.faithfulness import faithfulness, sanity_check
 from core.images import to_model_input
-from core.errors import SettingError
 from core.model import IMAGENET_CATS, IMAGENET_DOGS, Classifier, conv_layer_shapes
 
 
