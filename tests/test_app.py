@@ -222,7 +222,7 @@ def test_one_model_per_process_shared_by_every_page_and_the_gallery(
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tiny_weights))
     monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "none"))
     ui._model.clear()
-    for page in ("app.py", "pages/2_Compare.py"):
+    for page in ("app.py", "pages/compare.py"):
         at = AppTest.from_file(str(Path(APP).parent / page), default_timeout=60).run()
         assert not at.exception
     assert len(loads) == 1  # the Explain and Compare pages share one model

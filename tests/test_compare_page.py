@@ -11,7 +11,7 @@ from core.explain.explainer import Explainer
 from core.model import load_classifier
 from tests.conftest import png_bytes
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "2_Compare.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "compare.py")
 
 
 def test_grid_has_every_method_and_layer(tiny_weights):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "1_Training.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "training.py")
 
 
 @pytest.mark.resnet  # the page's worker trains ResNet-50 (random weights)

@@ -11,7 +11,6 @@ from core.explain.display import DISPLAY_SIDE
 from core.explain.overlay import blend, colorize
 from core.images import ImageError, load_image, shrink
 
-st.set_page_config(page_title="catdog-gradcam · Compare", layout="wide")
 config = Config()
 
 

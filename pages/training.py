@@ -25,7 +25,6 @@ from core.training.lease import Busy
 from core.training.progress import request_stop
 from core.training.recipe import TrainConfig
 
-st.set_page_config(page_title="catdog-gradcam · Training", layout="wide")
 config, defaults = Config(), TrainConfig()
 PETS_FOLDER = "oxford-iiit-pet"  # where the download goes, under the first data root
 
