@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: setup setup-dev browser app test bench
+.PHONY: setup setup-dev browser app test test-fast bench
 
 $(VENV)/.stamp-app: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ browser:  ## Debian's Chromium and ChromeDriver for the browser tests (installed
 test: setup-dev browser  ## set up, lint and run the whole test suite (ResNet-50 and real-browser tests included)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -n 2 --dist worksteal
+
+# The quick tier while editing (under 3 minutes on 2 cores): no ResNet-50, no browser, nothing marked
+# slow. `make test` stays what CI runs.
+test-fast: setup-dev  ## the quick tests only (no ResNet-50, no Chromium, no slow tests)
+	$(PY) -m pytest -n 2 -m "not resnet and not browser and not slow"
 
 bench: setup-dev browser  ## print the speed and memory figures (about 10 minutes)
 	$(PY) benchmarks/bench_explain.py
