@@ -16,7 +16,6 @@ import tensorflow as tf
 from core.atomic import fsync
 from core.config import STAGE_LAYERS, Config
 from core.errors import UserError, one_line, writing
-from core.training.store import current_model
 
 # ResNet-50 was trained on BGR images with these per-channel ImageNet means subtracted ("caffe"
 # mode).
@@ -25,6 +24,8 @@ CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 # (281 tabby, 282 tiger cat, 283 Persian, 284 Siamese, 285 Egyptian cat).
 IMAGENET_DOGS = tuple(range(151, 269))
 IMAGENET_CATS = tuple(range(281, 286))
+# weights/current links to the run folder whose model the app uses (core/training/store.py).
+CURRENT = "current"
 # The classifier's own layers, which training relies on; LAST_STAGE is ResNet-50's 7x7 output.
 FEATURES, HEAD, LOGIT = "avg_pool", "dropout", "logit"
 LAST_STAGE = STAGE_LAYERS[-1]
@@ -294,9 +295,16 @@ def _read_sidecar(path: Path) -> ModelInfo:
 
 
 def app_model_path(config: Config | None = None) -> Path:
-    """The model the app uses: weights/current/model.keras, else weights/model.keras."""
+    """The model the app uses: weights/current/model.keras, else weights/model.keras.
+
+    `current` is a link to the newest finished run's folder (core/training/store.py switches it);
+    it is resolved once here, so the model file and its sidecar come from the same run.
+    """
     config = config or Config()
-    return current_model(config.weights_dir, config.model_file)
+    link = config.weights_dir / CURRENT
+    if link.is_symlink() and link.exists():
+        return link.resolve() / config.model_file
+    return config.weights_dir / config.model_file
 
 
 def load_default(config: Config | None = None) -> Classifier:

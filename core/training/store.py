@@ -21,22 +21,13 @@ from pathlib import Path
 
 from core.atomic import fsync
 from core.errors import writing
+from core.model import CURRENT
 
 RUNS = "runs"
-CURRENT = "current"
 # A run folder's files: its settings (a page-started run), its progress and the page's stop
 # request, the worker's log; model.keras and model.json once it has finished.
 SETTINGS, PROGRESS, STOP, LOG = "config.json", "progress.json", "stop", "train.log"
 KEEP_RUNS = 5  # finished runs kept on disk, the current one included
-
-
-def current_model(weights_dir: Path, model_file: str = "model.keras") -> Path:
-    """The model file the app should load, with `current` resolved once so file and sidecar
-    match."""
-    link = Path(weights_dir) / CURRENT
-    if link.is_symlink() and link.exists():
-        return link.resolve() / model_file
-    return Path(weights_dir) / model_file
 
 
 def new_run_dir(weights_dir: Path) -> Path:
