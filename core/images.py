@@ -43,8 +43,7 @@ def load_image(
         )
     try:
         with warnings.catch_warnings():
-            # Pillow only warns between max_pixels and 2x; we refuse on our own limit below
-            # instead.
+            # Pillow only warns between max_pixels and 2x; our own limit below refuses instead.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 width, height = image.size
@@ -54,9 +53,8 @@ def load_image(
                         "limit; resize it first."
                     )
                 if max_side:
-                    image.draft(
-                        None, (max_side, max_side)
-                    )  # JPEG only: a scale whose result is >= max_side
+                    # JPEG only: decode at a scale whose result is still >= max_side.
+                    image.draft(None, (max_side, max_side))
                 image.load()
                 return shrink(_to_rgb(ImageOps.exif_transpose(image)), max_side)
     except ImageError:
@@ -120,8 +118,10 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
 
 
 def shrink(photo: np.ndarray, max_side: int | None) -> np.ndarray:
-    """The photo with its long side at most `max_side`, area-averaged (no aliasing); unchanged if
-    smaller."""
+    """The photo with its long side at most `max_side`, area-averaged; unchanged if smaller.
+
+    Area averaging, unlike sampling, does not alias.
+    """
     height, width = photo.shape[:2]
     scale = (max_side or 0) / max(height, width)
     if not max_side or scale >= 1.0:
@@ -131,8 +131,7 @@ def shrink(photo: np.ndarray, max_side: int | None) -> np.ndarray:
 
 
 def to_model_input(photos: list[np.ndarray], size: int) -> np.ndarray:
-    """Squash each RGB photo to size x size, as float32 0-255: the same in training, the app and
-    the CLI.
+    """Squash each RGB photo to size x size, as float32 0-255, alike in training, app and CLI.
 
     Squashing, not cropping, keeps the whole photo in view, so the map lines up with it when
     stretched back. Shrinking averages areas, so a 12-MP photo and its display-size copy give
@@ -150,8 +149,10 @@ def _squash(photo: np.ndarray, size: int) -> np.ndarray:
 
 
 def encode_jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
-    """JPEG bytes of an RGB uint8 array: what the page sends the browser (Streamlit then sends them
-    as they are)."""
+    """JPEG bytes of an RGB uint8 array: what the page sends the browser.
+
+    Streamlit sends these bytes on as they are.
+    """
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()
@@ -162,4 +163,3 @@ def encode_png(rgb: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, format="PNG")
     return buffer.getvalue()
-

@@ -18,16 +18,15 @@ from core.model import probabilities
 
 PREDICTED = -1  # class index meaning "whatever the model predicts for this image"
 CONTRAST = -2  # "class 1 minus class 0" (dog minus cat)
-TTA_FACTORS = (
-    0.9,
-    1.0,
-    1.1,
-)  # intensity scales of test-time augmentation, each with and without a flip
+# Intensity scales of test-time augmentation, each with and without a flip.
+TTA_FACTORS = (0.9, 1.0, 1.1)
 
 
 def predicted_class(logits: tf.Tensor) -> tf.Tensor:
-    """(N,) int32: a one-logit head predicts class 1 when its logit is > 0; a K-logit head, the
-    argmax."""
+    """(N,) int32: the class each image is predicted to be.
+
+    A one-logit head predicts class 1 when its logit is > 0; a K-logit head, the argmax.
+    """
     if logits.shape[-1] == 1:
         return tf.cast(logits[:, 0] > 0, tf.int32)
     return tf.argmax(logits, axis=-1, output_type=tf.int32)
@@ -62,8 +61,7 @@ def normalize(raw_map: np.ndarray) -> np.ndarray:
 
 
 def first_component(activations: tf.Tensor, reference: tf.Tensor | None = None) -> tf.Tensor:
-    """(N, h, w, C) -> (N, h, w): projection on the first principal component of the centred
-    channels.
+    """(N, h, w, C) -> (N, h, w): projection on the centred channels' first principal component.
 
     SVD leaves the sign free; it is chosen so that the map agrees with `reference` (default: the
     channel sum).
@@ -145,8 +143,7 @@ class CAMResult:
 
 
 class BaseCAM:
-    """Raw class activation maps of a model at chosen layers, compiled once and reused for every
-    call.
+    """Raw class activation maps of a model at chosen layers, compiled once, reused every call.
 
     A method is one small subclass. It sets its `name`, whether it needs gradients, whether its
     maps can be computed inside the compiled graph (`compiled`), the options it takes (`options`,
@@ -198,14 +195,18 @@ class BaseCAM:
 
     @classmethod
     def own_options(cls, options) -> dict:
-        """This method's options out of `options` (any mapping: all that a page keeps, say), each
-        one it is not given at its default."""
+        """This method's options out of `options`, each one it is not given at its default.
+
+        `options` may be any mapping: all that a page keeps, say.
+        """
         return {name: options.get(name, option.default) for name, option in cls.options.items()}
 
     @classmethod
     def forward_passes(cls, channels: int, **options) -> int:
-        """Forward passes per image and layer beyond the one every method makes (the page and the
-        Compare grid quote it before running)."""
+        """Forward passes per image and layer beyond the one every method makes.
+
+        The page and the Compare grid quote it before running.
+        """
         return 0
 
     # The hooks a method overrides -------------------------------------------------------------
@@ -219,8 +220,7 @@ class BaseCAM:
         return activations * self.channel_weights(activations, gradients, scores)[:, None, None, :]
 
     def combine(self, activations, gradients, scores) -> tf.Tensor:
-        """(N, h, w) raw map: the weighted channels summed, or their first principal component
-        (eigen-smooth)."""
+        """(N, h, w) raw map: the weighted channels summed (eigen-smooth: their first PC)."""
         weighted = self.weighted_activations(activations, gradients, scores)
         return first_component(weighted) if self.eigen_smooth else tf.reduce_sum(weighted, axis=-1)
 
@@ -274,9 +274,8 @@ class BaseCAM:
         result = self._run(np.concatenate(variants), np.tile(plain.class_index, len(variants)))
         half = len(TTA_FACTORS) * n
         for layer, maps in result.maps.items():
-            maps = np.concatenate(
-                [maps[:half], maps[half:, :, ::-1]]
-            )  # mirrored maps flipped back
+            # The mirrored maps are flipped back before averaging.
+            maps = np.concatenate([maps[:half], maps[half:, :, ::-1]])
             plain.maps[layer] = equal_weight_mean(maps.reshape(len(variants), n, *maps.shape[1:]))
         return plain
 

@@ -1,5 +1,7 @@
-"""Layer-CAM (Jiang et al. 2021): activations weighted by their positive gradients, position by
-position."""
+"""Layer-CAM (Jiang et al. 2021): activations weighted by their positive gradients.
+
+The weighting is position by position, not one weight per channel.
+"""
 
 import tensorflow as tf
 

@@ -1,5 +1,7 @@
-"""Score-CAM (Wang et al. 2020): each channel, upsampled and scaled to [0, 1], masks the input; the
-channel's weight is the target class's probability for that masked input. No gradients.
+"""Score-CAM (Wang et al. 2020): each channel masks the input; no gradients.
+
+Each channel, upsampled and scaled to [0, 1], masks the input; the channel's weight is the target
+class's probability for that masked input.
 
 The masking baseline is black: the masked input is the 0-255 RGB photo times the mask, before the
 model's own preprocessing, so a masked-out pixel is (0, 0, 0), as in the paper and tf-keras-vis
