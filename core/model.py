@@ -1,5 +1,7 @@
-"""The cat/dog classifier: build it (fine-tune or zero-shot), save it with a sidecar, load and
-check it."""
+"""The cat/dog classifier: build it, save it with a sidecar, load and check it.
+
+It is built either to fine-tune or zero-shot (ImageNet's own classes folded into cat and dog).
+"""
 
 from __future__ import annotations
 
@@ -32,8 +34,10 @@ LAST_STAGE = STAGE_LAYERS[-1]
 
 
 def probabilities(logits) -> tf.Tensor:
-    """(N, 1) sigmoid logits or (N, K) softmax logits -> (N, K) class probabilities: the app's one
-    conversion from logits (predictions, training reports, Score-CAM, faithfulness)."""
+    """(N, 1) sigmoid logits or (N, K) softmax logits -> (N, K) class probabilities.
+
+    The app's one conversion from logits: predictions, training reports, Score-CAM, faithfulness.
+    """
     logits = tf.convert_to_tensor(logits)
     if logits.shape[-1] == 1:
         dog = tf.sigmoid(logits[:, 0])
@@ -106,8 +110,10 @@ class Classifier:
 
     @property
     def layers(self) -> dict[str, tuple[int, int]]:
-        """Layers offered for explaining, name -> (height, width): ResNet-50's four stages, else
-        every layer with a 4-D output."""
+        """Layers offered for explaining, name -> (height, width).
+
+        ResNet-50's four stages, else every layer with a 4-D output.
+        """
         shapes = conv_layer_shapes(self.model)
         stages = {name: shapes[name] for name in STAGE_LAYERS if name in shapes}
         return stages or shapes
@@ -118,8 +124,10 @@ class Classifier:
 
 
 def default_layer(layers) -> str:
-    """The layer explained unless a person picks another, of the offered `layers`: the last stage
-    (Selvaraju et al.'s choice), or the last 4-D layer of another model."""
+    """The layer of the offered `layers` explained unless a person picks another.
+
+    The last stage (Selvaraju et al.'s choice), or the last 4-D layer of another model.
+    """
     return LAST_STAGE if LAST_STAGE in layers else list(layers)[-1]
 
 
@@ -136,8 +144,7 @@ def conv_layer_shapes(model: keras.Model) -> dict[str, tuple[int, int]]:
 
 
 def resolve_backbone_weights(choice: str | None) -> str | None:
-    """'imagenet' | 'none' | PATH -> what keras.applications takes, or ModelError for a missing
-    file."""
+    """'imagenet' | 'none' | PATH -> what keras.applications takes; ModelError for no such file."""
     if choice in (None, "", "none"):
         return None
     if choice == "imagenet":
@@ -199,8 +206,7 @@ def build_classifier(
 def build_zero_shot(
     imagenet_weights: str | None = "imagenet", config: Config | None = None
 ) -> Classifier:
-    """ResNet-50's own ImageNet classifier with its dog breeds and domestic cats folded into two
-    classes."""
+    """ResNet-50's ImageNet classifier, its dog breeds and domestic cats folded into two classes."""
     size = (config or Config()).image_size
     inputs = keras.Input((size, size, 3), name="image")
     resnet = _resnet50(
@@ -220,8 +226,10 @@ def file_sha256(path: Path) -> str:
 
 
 def save_classifier(model: keras.Model, info: ModelInfo, path: Path) -> Path:
-    """Write model and sidecar via temporary files, fsync and rename: a crash leaves the old
-    pair."""
+    """Write model and sidecar via temporary files, fsync and rename.
+
+    A crash at any point leaves the old pair in place.
+    """
     path = Path(path)
     temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
     with writing(f"saving the model {path.name}"):
@@ -242,8 +250,7 @@ def save_classifier(model: keras.Model, info: ModelInfo, path: Path) -> Path:
 
 
 def load_classifier(path: Path) -> Classifier:
-    """Load a .keras model (safe_mode=True) and its sidecar; refuse anything that does not
-    match."""
+    """Load a .keras model (safe_mode=True) and its sidecar; refuse any that does not match."""
     path = Path(path)
     if not path.is_file():
         raise ModelError(
