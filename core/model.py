@@ -206,7 +206,7 @@ def build_classifier(
 def build_zero_shot(
     imagenet_weights: str | None = "imagenet", config: Config | None = None
 ) -> Classifier:
-    """ResNet-50's ImageNet classifier, its dog breeds and domestic cats folded into two classes."""
+    """ResNet-50's ImageNet classifier with its dog breeds and domestic cats as two classes."""
     size = (config or Config()).image_size
     inputs = keras.Input((size, size, 3), name="image")
     resnet = _resnet50(
