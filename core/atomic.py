@@ -10,8 +10,10 @@ from pathlib import Path
 
 @contextlib.contextmanager
 def replacing(path: Path):
-    """Yield a temporary path beside `path` to write; on success it is renamed over `path` in one
-    step (readers see the old file or the new one), on failure removed."""
+    """Yield a temporary path beside `path` to write: renamed over `path` on success, else removed.
+
+    The rename is one step, so readers see the old file or the new one, never half of either.
+    """
     path = Path(path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
     try:

@@ -1,5 +1,4 @@
-"""Training data: check a Kaggle-layout folder, skip and count bad files, stream it with
-tf.data."""
+"""Training data: check a Kaggle-layout folder, skip and count bad files, stream it (tf.data)."""
 
 from __future__ import annotations
 
@@ -50,8 +49,7 @@ class DataFolders:
 def scan(
     root: Path, validation_fraction: float = 0.2, seed: int = 1337, max_files: int = 100_000
 ) -> DataFolders:
-    """Check `root/train/<class>/` (and `root/validation/<class>/`): exactly two classes, each with
-    photos.
+    """Check `root/train/<class>/` (and `root/validation/<class>/`): two classes, each with photos.
 
     Unreadable files are skipped and counted. Without validation/, a seeded, per-class fraction of
     train/ is held out. Raises DataError, before any training, for anything that cannot work.
@@ -75,8 +73,7 @@ def scan(
 
 
 def check_data_path(typed: str, roots: tuple[Path, ...]) -> Path:
-    """A data folder typed into the page, accepted only inside one of `roots` (after following
-    links)."""
+    """A data folder typed into the page, accepted only inside one of `roots`, links followed."""
     path = Path(typed.strip()).expanduser()
     if ".." in path.parts:
         raise DataError(f"{typed} contains '..': give the folder's own path.")
@@ -92,8 +89,10 @@ def check_data_path(typed: str, roots: tuple[Path, ...]) -> Path:
 
 
 def class_folders(root: Path) -> tuple[str, ...]:
-    """The class names (sorted sub-folders of train/), checking the layout only: fast enough for a
-    page."""
+    """The class names (sorted sub-folders of train/).
+
+    It checks the layout only, so it is fast enough for a page.
+    """
     root, train_dir = Path(root), Path(root) / "train"
     if not root.is_dir():
         raise DataError(f"Data folder {root} does not exist.")
@@ -122,9 +121,8 @@ def _read_split(
         class_dir = folder / name
         if not class_dir.is_dir():
             raise DataError(f"{folder} has no {name}/ folder (train/ has it).")
-        listed = list(
-            itertools.islice(class_dir.iterdir(), max_files + 1)
-        )  # lazy: a huge folder stops here
+        # Lazy: listing a huge folder stops here instead of reading all of it.
+        listed = list(itertools.islice(class_dir.iterdir(), max_files + 1))
         if len(listed) > max_files:
             raise DataError(
                 f"{class_dir} holds more than {max_files:,} files; train on it from the command "
@@ -150,8 +148,11 @@ def _read_split(
 
 
 def hold_out(items: list, fraction: float, rng: random.Random) -> tuple[list, list]:
-    """(kept, held out): one class's items shuffled by `rng`, then round(n x fraction) of them held
-    out for validation, at least one, none of a lone item. Used by `scan` and `download-data`."""
+    """(kept, held out): one class's items shuffled by `rng`, then some held out for validation.
+
+    round(n x fraction) are held out, at least one, none of a lone item. Used by `scan` and
+    `download-data`.
+    """
     items = list(items)
     rng.shuffle(items)
     n_held = max(1, round(len(items) * fraction)) if len(items) > 1 else 0
@@ -177,8 +178,10 @@ def _hold_out(train: Split, fraction: float, seed: int) -> tuple[Split, Split]:
 
 
 def augmenter(seed: int, rotation: float = 0.0, zoom: float = 0.0) -> keras.Sequential:
-    """The seed article's horizontal flips, and optionally a little rotation (fraction of a turn)
-    and zoom."""
+    """The seed article's horizontal flips, and optionally a little rotation and zoom.
+
+    `rotation` is a fraction of a turn.
+    """
     layers = [keras.layers.RandomFlip("horizontal", seed=seed)]
     if rotation:
         layers.append(keras.layers.RandomRotation(rotation, fill_mode="reflect", seed=seed))
@@ -194,8 +197,10 @@ def image_dataset(
     shuffle_seed: int | None = None,
     augment: keras.Sequential | None = None,
 ) -> tf.data.Dataset:
-    """(images 0-255 float32, labels float32) batches; decoding is the app's own (EXIF, alpha,
-    16-bit)."""
+    """(images 0-255 float32, labels float32) batches, decoded the app's own way.
+
+    The app's decoder handles EXIF orientation, alpha and 16-bit images.
+    """
 
     def load(path):
         photo = load_image(Path(path.decode()))
