@@ -1,5 +1,4 @@
-"""What a page may offer: datasets, validation folders and weights files found under the configured
-roots.
+"""What a page may offer: datasets, validation folders and weights files under the data roots.
 
 A visitor chooses among these; nothing typed in a browser becomes a server path (the CLI, the
 operator's tool, still takes paths). Every walk is bounded in depth, entries and time, and never
@@ -25,9 +24,11 @@ WEIGHTS_SUFFIXES = (".h5",)  # Keras weights files, e.g. resnet50_..._notop.h5
 def walk(
     root: Path, depth: int = DEPTH, max_entries: int = MAX_ENTRIES, seconds: float = SECONDS
 ) -> Iterator[Path]:
-    """Every file and folder below `root` (breadth first, hidden ones skipped), none outside it
-    once links are followed, stopping at `depth` levels, `max_entries` entries or `seconds`,
-    whichever comes first."""
+    """Every file and folder below `root`, breadth first, hidden ones skipped, bounded.
+
+    None lies outside `root` once links are followed. The walk stops at `depth` levels,
+    `max_entries` entries or `seconds`, whichever comes first.
+    """
     try:
         root = Path(root).resolve(strict=True)
     except OSError:
@@ -47,8 +48,10 @@ def walk(
 
 
 def _entries(folder: Path, root: Path, budget: int) -> list[tuple[Path, bool]]:
-    """Up to `budget` entries of one folder as (path, is a folder), links out of `root` and hidden
-    ones left out."""
+    """Up to `budget` entries of one folder as (path, is a folder).
+
+    Links out of `root` and hidden entries are left out.
+    """
     kept = []
     try:
         with os.scandir(folder) as entries:
@@ -76,8 +79,7 @@ def datasets(roots: tuple[Path, ...]) -> list[Path]:
 
 
 def validation_folders(roots: tuple[Path, ...], configured: Path | None = None) -> list[Path]:
-    """The validation/ folder of every dataset under the roots, and the operator's configured
-    folder."""
+    """The validation/ folder of every dataset under the roots, and the operator's own choice."""
     folders = [path / "validation" for path in datasets(roots) if (path / "validation").is_dir()]
     if configured and Path(configured).is_dir():
         folders.insert(0, Path(configured).resolve())
@@ -85,8 +87,7 @@ def validation_folders(roots: tuple[Path, ...], configured: Path | None = None) 
 
 
 def weights_files(roots: tuple[Path, ...]) -> list[Path]:
-    """Keras weights files (.h5) found under the roots: the backbone-weights choices besides
-    imagenet and none."""
+    """Keras weights files (.h5) under the roots: the backbone choices besides imagenet, none."""
     return sorted(
         {
             path.resolve()
@@ -100,8 +101,11 @@ def weights_files(roots: tuple[Path, ...]) -> list[Path]:
 def images_in(
     folder: Path, depth: int = 2, max_entries: int = MAX_ENTRIES, seconds: float = SECONDS
 ) -> list[Path]:
-    """Image files in a folder and `depth` levels below it (2: validation/<class>/), sorted,
-    bounded and inside it; empty when the folder does not exist. The CLI passes deeper limits."""
+    """Image files in a folder and `depth` levels below it (2: validation/<class>/), sorted.
+
+    The walk is bounded and stays inside the folder; the list is empty when the folder does not
+    exist. The CLI passes deeper limits.
+    """
     return sorted(
         path
         for path in walk(folder, depth, max_entries, seconds)
@@ -110,8 +114,7 @@ def images_in(
 
 
 def label(path: Path, roots: tuple[Path, ...]) -> str:
-    """A choice as a person reads it: the path below its root, with the root's own name in
-    front."""
+    """A choice as a person reads it: the path below its root, the root's own name in front."""
     for root in roots:
         root = Path(root).resolve()
         if path == root or path.is_relative_to(root):

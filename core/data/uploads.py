@@ -26,9 +26,8 @@ from core.errors import UserError
 from core.images import IMAGE_SUFFIXES, readable
 
 SLUG_LENGTH = 40
-ZIP_MAX_MB = (
-    200  # the ZIP uploader's own cap (the photo uploaders keep server.maxUploadSize, 25 MB)
-)
+# The ZIP uploader's own cap (the photo uploaders keep server.maxUploadSize, 25 MB).
+ZIP_MAX_MB = 200
 MAX_FILES = 20_000  # entries in one ZIP
 MAX_UNPACKED = 2 * 1024**3  # bytes, all entries unpacked: a ZIP that claims more is refused
 SPLITS = ("train", "validation")
@@ -72,8 +71,10 @@ def free_name(root: Path, name: str) -> str:
 
 
 def from_photos(root: Path, name: str, photos: dict[str, list[tuple[str, bytes]]]) -> Report:
-    """A dataset of train/<class>/ from photos sent per class (the run holds some out for
-    validation). `photos`: class name -> [(file name, bytes)]."""
+    """A dataset of train/<class>/ from photos sent per class; `photos`: class -> [(name, bytes)].
+
+    The training run holds some of them out for validation.
+    """
     if len([label for label, files in photos.items() if files]) != 2:
         raise DatasetError("Give photos for both classes: this app tells exactly two apart.")
     with _building(root, name) as (folder, report, seen):
@@ -84,8 +85,11 @@ def from_photos(root: Path, name: str, photos: dict[str, list[tuple[str, bytes]]
 
 
 def from_zip(root: Path, name: str, data: bytes) -> Report:
-    """A dataset from a ZIP in the Kaggle layout: [top/]train/<class>/*, [top/]validation/<class>/*
-    (or [top/]<class>/* for training photos only)."""
+    """A dataset from a ZIP in the Kaggle layout.
+
+    That is [top/]train/<class>/* and [top/]validation/<class>/*, or [top/]<class>/* for training
+    photos only.
+    """
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         entries = [info for info in archive.infolist() if not info.is_dir()]
@@ -190,8 +194,10 @@ def _keep(folder: Path, report: Report, seen: set, split, label, file_name, data
 
 @contextlib.contextmanager
 def _building(root: Path, name: str):
-    """A hidden folder under `root` for the caller to fill, renamed to its slug when complete;
-    removed instead when the caller fails or keeps nothing."""
+    """A hidden folder under `root` for the caller to fill, renamed to its slug when complete.
+
+    It is removed instead when the caller fails or keeps nothing.
+    """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     final = root / free_name(root, name)
