@@ -32,8 +32,7 @@ class Explanation:
         return normalize(self.raw_maps[layer])
 
     def figures(self, layer: str) -> dict[str, float]:
-        """The raw numbers behind a map: its range, the share of cells ReLU zeroes, the score
-        explained."""
+        """The raw numbers behind a map: range, share of cells ReLU zeroes, score explained."""
         raw = self.raw_maps[layer]
         return {
             "min": float(raw.min()),
@@ -44,8 +43,7 @@ class Explanation:
 
 
 class Explainer:
-    """CAMs for one loaded model: each method's graph is built once, then reused for every photo
-    and layer."""
+    """CAMs for one loaded model: each method's graph is built once, then reused for each photo."""
 
     def __init__(self, classifier: Classifier, layers: list[str] | None = None):
         self.classifier = classifier
@@ -71,8 +69,11 @@ class Explainer:
         return f"{self.class_names[1]} minus {self.class_names[0]}"
 
     def cam(self, method: str, eigen_smooth: bool = False, **options) -> BaseCAM:
-        """The method's CAM, built once per setting. `options` may hold any method's options
-        (the page keeps them all): only those this method declares are used."""
+        """The method's CAM, built once per setting.
+
+        `options` may hold any method's options (the page keeps them all): only those this method
+        declares are used.
+        """
         if method not in METHODS:
             raise ValueError(f"Unknown method {method!r}; choose one of {list(METHODS)}.")
         own = METHODS[method].own_options(options)
@@ -100,8 +101,10 @@ class Explainer:
         return self.class_names.index(target)
 
     def scored_class(self, explanation: Explanation) -> int:
-        """The class whose probability faithfulness curves follow: the explained one (class 1 for
-        the contrast)."""
+        """The class whose probability faithfulness curves follow: the one explained.
+
+        For the contrast it is class 1.
+        """
         return (
             self.class_names.index(explanation.target)
             if explanation.target in self.class_names
@@ -141,8 +144,7 @@ class Explainer:
         eigen_smooth: bool = False,
         **options,
     ) -> list[Explanation]:
-        """Predict and explain a batch of RGB uint8 photos (any sizes) at every layer in one
-        pass."""
+        """Predict and explain a batch of RGB uint8 photos (any size) at all layers in one pass."""
         start = time.perf_counter()
         inputs = to_model_input(photos, self.classifier.info.image_size)
         cam = self.cam(method, eigen_smooth, **options)
@@ -170,8 +172,7 @@ class Explainer:
 
 
 def _imagenet_notes(imagenet_logits: np.ndarray) -> list[str | None]:
-    """Zero-shot only: say when the photo's top ImageNet class is neither a dog breed nor a
-    domestic cat."""
+    """Zero-shot only: say when the photo's top ImageNet class is neither a dog nor a house cat."""
     notes = []
     for top in np.argmax(imagenet_logits, axis=-1):
         if top in IMAGENET_DOGS or top in IMAGENET_CATS:

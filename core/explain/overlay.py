@@ -31,8 +31,10 @@ def upsample(heatmap: np.ndarray, height: int, width: int, smooth: bool = True) 
 def colorize(
     heatmap: np.ndarray, height: int, width: int, colormap: str = "jet", smooth: bool = True
 ) -> np.ndarray:
-    """A [0, 1] heatmap as an (height, width, 3) uint8 RGB picture (nearest upsampling shows the
-    true grid)."""
+    """A [0, 1] heatmap as an (height, width, 3) uint8 RGB picture.
+
+    Nearest upsampling (`smooth=False`) shows the map's true grid.
+    """
     levels = np.clip(upsample(heatmap, height, width, smooth) * 255.0 + 0.5, 0, 255).astype(
         np.uint8
     )
@@ -57,7 +59,6 @@ def blend(photo: np.ndarray, colored: np.ndarray, alpha: float) -> np.ndarray:
 def overlay(
     photo: np.ndarray, heatmap: np.ndarray, alpha: float = 0.4, colormap: str = "jet"
 ) -> np.ndarray:
-    """The heatmap coloured, stretched to the photo and blended over it: RGB uint8 at the photo's
-    size."""
+    """The heatmap coloured, stretched to the photo and blended over it, as RGB uint8."""
     height, width = photo.shape[:2]
     return blend(photo, colorize(heatmap, height, width, colormap), alpha)
