@@ -1,6 +1,9 @@
-"""Is a map faithful? Deletion/insertion curves (Petsiuk et al. 2018), average drop and increase in
-confidence (Chattopadhay et al. 2018), each beside a random map of the same size; and the sanity
-check of Adebayo et al. 2018 (cascading randomisation of the top layers of a copy of the model)."""
+"""Is a map faithful? Deletion and insertion curves, average drop and increase, a sanity check.
+
+Deletion/insertion curves (Petsiuk et al. 2018) and average drop and increase in confidence
+(Chattopadhay et al. 2018) are each shown beside a random map of the same size. The sanity check is
+Adebayo et al. 2018's: cascading randomisation of the top layers of a copy of the model.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +21,11 @@ from core.explain.overlay import upsample
 
 
 def pixel_order(heatmap: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
-    """Flat indices of a size x size input, hottest first; ties (a map's many zeros) in a seeded
-    random order, not row by row, so a flat region is deleted evenly instead of from the top."""
+    """Flat indices of a size x size input, hottest first, ties in a seeded random order.
+
+    Ties (a map's many zeros) are not taken row by row, so a flat region is deleted evenly instead
+    of from the top.
+    """
     values = upsample(heatmap, size, size).ravel()
     tie_breaker = np.random.default_rng(seed).permutation(values.size)
     return np.lexsort((tie_breaker, -values))
@@ -36,9 +42,10 @@ def curves(
     insertion: bool = True,
     seed: int = 0,
 ) -> dict:
-    """Deletion (pixels set to black, hottest first) and insertion (pixels copied onto a blurred
-    image) curves of the class probability, with their areas under the curve, for one model input
-    (S, S, 3).
+    """Deletion and insertion curves of the class probability and their AUCs, for one input.
+
+    The input is one (S, S, 3) model input. Deletion sets pixels to black, hottest first; insertion
+    copies them, hottest first, onto a blurred image.
 
     A faithful map makes the probability fall fast on deletion (low AUC) and rise fast on insertion
     (high AUC).
@@ -71,8 +78,7 @@ def curves(
 def confidence_change(
     model: keras.Model, image: np.ndarray, heatmap: np.ndarray, class_index: int
 ) -> dict:
-    """Average drop (%) and increase (0/1) in confidence when the input is multiplied by the
-    map."""
+    """Average drop (%) and increase (0/1) in confidence with the input multiplied by the map."""
     size = image.shape[0]
     explanation = image * upsample(heatmap, size, size)[..., None]
     original, masked = predict_probabilities(model, np.stack([image, explanation]), class_index)
@@ -120,8 +126,10 @@ def faithfulness(
 
 
 def layer_groups(model: keras.Model, depth: int) -> list[tuple[str, list[str]]]:
-    """The top `depth` groups of weighted layers, output side first: ResNet blocks (conv5_block3)
-    or single layers."""
+    """The top `depth` groups of weighted layers, output side first.
+
+    A group is a ResNet block (conv5_block3) or a single layer.
+    """
     groups: dict[str, list[str]] = {}
     for layer in reversed(model.layers):
         if layer.weights:
@@ -130,16 +138,17 @@ def layer_groups(model: keras.Model, depth: int) -> list[tuple[str, list[str]]]:
     return list(groups.items())[:depth]
 
 
-SANITY_THRESHOLD = (
-    0.5  # a map "changed" once SSIM, |Spearman| and Spearman of |maps| are all below this
-)
+# A map "changed" once SSIM, |Spearman| and Spearman of |maps| are all below this.
+SANITY_THRESHOLD = 0.5
 SSIM_WINDOW = 11  # tf.image.ssim's default filter size
 
 
 def reinitialise(layer: keras.layers.Layer, seed: int) -> None:
-    """Fresh weights from the layer's own initializers: He/Glorot kernels, zero biases, and for
-    BatchNorm gamma 1, beta 0, moving mean 0 and moving variance 1 (statistics stay valid: no
-    negative variance)."""
+    """Fresh weights from the layer's own initializers: He/Glorot kernels, zero biases.
+
+    BatchNorm gets gamma 1, beta 0, moving mean 0 and moving variance 1, so its statistics stay
+    valid (no negative variance).
+    """
     for i, variable in enumerate(layer.weights):
         initializer = getattr(layer, f"{variable.name}_initializer", None)
         if initializer is None:  # a layer without named initializers: Keras' own defaults
@@ -155,9 +164,12 @@ def reinitialise(layer: keras.layers.Layer, seed: int) -> None:
 
 
 def similarity(original: np.ndarray, randomised: np.ndarray, size: int) -> dict:
-    """Spearman of the raw maps, Spearman of their absolute values, and SSIM of the normalised maps
-    after the overlay's bilinear upsampling to the model's input size (tf.image.ssim's 11-px window
-    does not fit a 7x7 map). A figure that cannot be computed (a constant map) is None."""
+    """Spearman of the raw maps, Spearman of their absolute values, SSIM of the normalised maps.
+
+    SSIM is taken after the overlay's bilinear upsampling to the model's input size
+    (tf.image.ssim's 11-px window does not fit a 7x7 map). A figure that cannot be computed (a
+    constant map) is None.
+    """
     signed = spearmanr(original.ravel(), randomised.ravel()).statistic
     absolute = spearmanr(np.abs(original).ravel(), np.abs(randomised).ravel()).statistic
     ssim = float("nan")  # tf.image.ssim needs at least its 11-px window
@@ -179,10 +191,12 @@ def sanity_check(
     depth: int = 3,
     seed: int = 0,
 ) -> list[dict]:
-    """The cascading randomisation of Adebayo et al. (2018) on a COPY of the model: from the top,
-    one layer group after another is re-initialised with its own initializers, and each map is
-    compared with the original. The class stays the one the original explained ("predicted" is
-    resolved once, up front)."""
+    """The cascading randomisation of Adebayo et al. (2018), on a COPY of the model.
+
+    From the top, one layer group after another is re-initialised with its own initializers, and
+    each map is compared with the original. The class stays the one the original explained
+    ("predicted" is resolved once, up front).
+    """
     original = METHODS[method](model, [layer])(image[None], class_index)
     fixed_class = int(original.class_index[0])
     original = original.maps[layer][0]
@@ -203,8 +217,10 @@ def sanity_check(
 
 
 def sanity_verdict(steps: list[dict]) -> tuple[str, str]:
-    """("pass" | "fail" | "unknown", one line). A step that could not be computed never counts as a
-    pass."""
+    """("pass" | "fail" | "unknown", one line).
+
+    A step that could not be computed never counts as a pass.
+    """
     missing = [
         step["randomised"]
         for step in steps
