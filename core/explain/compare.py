@@ -1,5 +1,4 @@
-"""The Compare page's grid: every chosen method at every chosen layer, with its time and deletion
-AUC."""
+"""The Compare page's grid: each chosen method at each chosen layer, its time and deletion AUC."""
 
 from __future__ import annotations
 
@@ -30,7 +29,9 @@ def compare(
     progress=None,
 ) -> list[Cell]:
     """One pass per method (all layers at once), then a deletion curve per cell.
-    `progress(fraction)` is optional."""
+
+    `progress(fraction)` is optional.
+    """
     model_input = explainer.model_input(photo)
     cells = []
     for i, method in enumerate(methods):
@@ -59,8 +60,7 @@ WHY_THE_SAME = (
 
 
 def coincidences(cells: list[Cell], tolerance: float = 1e-4) -> list[str]:
-    """One line per layer where several methods gave the same normalised map (within
-    `tolerance`)."""
+    """One line per layer where several methods gave one normalised map, within `tolerance`."""
     lines = []
     for layer in dict.fromkeys(cell.layer for cell in cells):
         groups: list[list[Cell]] = []
@@ -82,6 +82,8 @@ def coincidences(cells: list[Cell], tolerance: float = 1e-4) -> list[str]:
 
 
 def cost(explainer: Explainer, methods: list[str], layers: list[str], steps: int = 25) -> int:
-    """Forward passes the grid needs: each method's own (all its layers at once, at its default
-    options), then one deletion curve per cell."""
+    """Forward passes the grid needs: each method's own, then one deletion curve per cell.
+
+    A method's own passes cover all its layers at once, at its default options.
+    """
     return sum(explainer.cost(m) for m in methods) + len(methods) * len(layers) * (steps + 1)

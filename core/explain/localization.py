@@ -1,5 +1,4 @@
-"""Does the map point at the pet? The pointing game and its energy-based form, beside a centre
-prior.
+"""Does the map point at the pet? The pointing game and its energy form, beside a centre prior.
 
 The pet's mask comes from Oxford-IIIT Pet's trimaps (1 pet, 2 background, 3 the border between
 them: the pet is everything that is not background), its head box from the XML files (trainval
@@ -22,8 +21,7 @@ TRIMAP_BACKGROUND = 2  # Oxford-IIIT Pet trimaps: 1 pet, 2 background, 3 border
 
 
 def pointing_hit(heatmap: np.ndarray, mask: np.ndarray, tolerance: int = TOLERANCE) -> bool:
-    """Does the map's hottest point (at the mask's size) lie within `tolerance` px of the
-    object?"""
+    """Is the map's hottest point (at the mask's size) within `tolerance` px of the object?"""
     upsampled = upsample(heatmap, *mask.shape)
     y, x = np.unravel_index(np.argmax(upsampled), upsampled.shape)
     # Distance of every pixel to the nearest object pixel (0 inside the object).
@@ -32,16 +30,20 @@ def pointing_hit(heatmap: np.ndarray, mask: np.ndarray, tolerance: int = TOLERAN
 
 
 def energy_share(heatmap: np.ndarray, mask: np.ndarray) -> float | None:
-    """The share of the map's positive mass inside the object (Wang et al. 2020); None for an
-    all-zero map."""
+    """The share of the map's positive mass inside the object (Wang et al. 2020).
+
+    None for an all-zero map, which has no mass to share.
+    """
     positive = np.maximum(upsample(heatmap, *mask.shape), 0.0)
     total = positive.sum()
     return float(positive[mask].sum() / total) if total > 0 else None
 
 
 def centre_prior(height: int, width: int) -> np.ndarray:
-    """The baseline: a Gaussian bump at the photo's centre (sigma a quarter of each side), where
-    pets tend to be."""
+    """The baseline: a Gaussian bump at the photo's centre, where pets tend to be.
+
+    Its sigma is a quarter of each side.
+    """
     ys, xs = np.mgrid[0:height, 0:width]
     return np.exp(
         -(
@@ -67,9 +69,11 @@ def read_head_box(path: Path, height: int, width: int) -> np.ndarray:
 
 
 def annotations_for(photo: Path, folder: Path, height: int, width: int) -> dict[str, np.ndarray]:
-    """The photo's masks found under `folder` (trimaps/<stem>.png, xmls/<stem>.xml): "pet", "head",
-    or none. A mask of another size than the photo's is ignored (the annotation is of another
-    image)."""
+    """The photo's masks found under `folder`: "pet", "head", or none.
+
+    They are read from trimaps/<stem>.png and xmls/<stem>.xml. A mask of another size than the
+    photo's is ignored (the annotation is of another image).
+    """
     masks = {}
     trimap = Path(folder) / "trimaps" / f"{photo.stem}.png"
     if trimap.is_file():
@@ -81,8 +85,10 @@ def annotations_for(photo: Path, folder: Path, height: int, width: int) -> dict[
 
 
 def localization(heatmap: np.ndarray, masks: dict[str, np.ndarray]) -> dict[str, float | None]:
-    """Pointing hit (0/1) and energy share for each mask: {"pet pointing": 1.0, "pet energy": 0.83,
-    ...}."""
+    """Pointing hit (0/1) and energy share for each mask.
+
+    For example {"pet pointing": 1.0, "pet energy": 0.83, ...}.
+    """
     figures: dict[str, float | None] = {}
     for name, mask in masks.items():
         figures[f"{name} pointing"] = float(pointing_hit(heatmap, mask))
