@@ -1,5 +1,7 @@
-"""Fine-tune the classifier: head on cached features (phase 1), optionally the top stage (phase
-2)."""
+"""Fine-tune the classifier: the head on cached features (phase 1), then the top stage (phase 2).
+
+Phase 2 runs only when asked for (`TrainConfig.fine_tune_epochs`).
+"""
 
 from __future__ import annotations
 
@@ -16,18 +18,15 @@ from core.model import FEATURES, HEAD, LOGIT  # the classifier's layers the reci
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = (
-        20  # phase 1 (head) epochs: on cached features they take well under a second each
-    )
+    # Phase 1 (head) epochs: on cached features they take well under a second each.
+    epochs: int = 20
     fine_tune_epochs: int = 0  # phase 2 epochs with the top stage unfrozen: minutes each on a CPU
     batch_size: int = 16  # the seed article's
     learning_rate: float = 1e-3  # phase 1, Adam
-    fine_tune_learning_rate: float = (
-        1e-5  # phase 2: low, so the ImageNet features are nudged, not wiped
-    )
-    fine_tune_from: str = (
-        "conv5_block1_1_conv"  # first layer unfrozen in phase 2: ResNet-50's last stage
-    )
+    # Phase 2: low, so the ImageNet features are nudged, not wiped.
+    fine_tune_learning_rate: float = 1e-5
+    # The first layer unfrozen in phase 2: ResNet-50's last stage starts here.
+    fine_tune_from: str = "conv5_block1_1_conv"
     patience: int = 3  # early stopping on validation loss; the best epoch's weights are kept
     validation_fraction: float = 0.2  # held out of train/ when there is no validation/ folder
     seed: int = 1337  # shuffling, flips, hold-out
@@ -59,11 +58,11 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
 def extract_features(
     model: keras.Model, split: Split, batch_size: int, flips: bool, monitor=None, done: int = 0
 ) -> tuple:
-    """Pooled backbone features of every photo (and of its mirror image): computed once, reused
-    each epoch.
+    """Pooled backbone features of every photo (and its mirror image), computed once, reused.
 
     The monitor hears photos: `done` before this pass, plus those of this pass, so that the
-    training and the validation passes make one count that only moves forward."""
+    training and the validation passes make one count that only moves forward.
+    """
     backbone = keras.Model(model.input, model.get_layer(FEATURES).output)
     features_of = tf.function(lambda x: backbone(x, training=False))
     size = model.input_shape[1]
@@ -80,8 +79,7 @@ def extract_features(
 
 
 def head_model(model: keras.Model) -> keras.Model:
-    """Dropout + dense over pooled features, a copy of the classifier's head starting from its
-    weights."""
+    """Dropout + dense over pooled features: a copy of the classifier's head, from its weights."""
     inputs = keras.Input(model.get_layer(FEATURES).output.shape[1:])
     dropout = keras.layers.Dropout(model.get_layer(HEAD).rate)
     dense = keras.layers.Dense(1, name=LOGIT)
@@ -94,9 +92,8 @@ def compile_binary(model: keras.Model, learning_rate: float) -> None:
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=keras.losses.BinaryCrossentropy(from_logits=True),
-        metrics=[
-            keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")
-        ],  # logit > 0 means class 1
+        # The threshold is on the logit: logit > 0 means class 1.
+        metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")],
     )
 
 
@@ -149,8 +146,7 @@ def train_head_cached(
 def train_head_uncached(
     model, data: DataFolders, config: TrainConfig, callbacks=(), augment=True
 ) -> dict:
-    """Phase 1 the plain way: every epoch runs every photo through the frozen backbone (for
-    comparison)."""
+    """Phase 1 the plain way, for comparison: every epoch runs every photo through the backbone."""
     for layer in model.layers:
         layer.trainable = layer.name == LOGIT
     compile_binary(model, config.learning_rate)
@@ -193,16 +189,16 @@ def fine_tune(
             config.fine_tune_epochs,
             math.ceil(len(data.train.paths) / config.batch_size),
         )
+    validation = image_dataset(data.validation, size, config.batch_size)
     history = model.fit(
         train_set,
-        validation_data=image_dataset(data.validation, size, config.batch_size),
+        validation_data=validation,
         epochs=config.fine_tune_epochs,
         class_weight=class_weights(data.train.labels),
         callbacks=list(callbacks),
+        # The dataset shuffles itself, each epoch.
         shuffle=False,
-        verbose=verbose,  # the dataset shuffles itself, each epoch
+        verbose=verbose,
     )
-    val_logits = model.predict(image_dataset(data.validation, size, config.batch_size), verbose=0)[
-        :, 0
-    ]
+    val_logits = model.predict(validation, verbose=0)[:, 0]
     return {"history": history.history, "val_logits": val_logits}
