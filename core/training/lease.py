@@ -69,8 +69,7 @@ def hand_over(weights_dir: Path, pid: int) -> None:
 
 
 def renew(weights_dir: Path) -> bool:
-    """Push this process's heartbeat forward; False (and nothing written) when the lease is not
-    ours any more."""
+    """Push this process's heartbeat forward; False, writing nothing, if the lease is not ours."""
     holder = read_json(Path(weights_dir) / LOCK)
     if (
         not holder
@@ -105,8 +104,10 @@ def release_lock(weights_dir: Path) -> None:
 
 
 def lock_holder(weights_dir: Path, lease_seconds: float = LEASE_SECONDS) -> dict | None:
-    """The lease while it is live; a stale one (heartbeat expired, or its process gone on this
-    host) is removed."""
+    """The lease while it is live; a stale one is removed.
+
+    A lease is stale once its heartbeat has expired, or its process is gone from this host.
+    """
     path = Path(weights_dir) / LOCK
     holder = read_json(path)
     if holder is None:
@@ -115,9 +116,8 @@ def lock_holder(weights_dir: Path, lease_seconds: float = LEASE_SECONDS) -> dict
         path.unlink(missing_ok=True)
         return None
     expired = time.time() - holder.get("heartbeat", holder.get("since", 0)) > lease_seconds
-    gone = holder.get("host", socket.gethostname()) == socket.gethostname() and not _alive(
-        holder.get("pid", -1)
-    )
+    same_host = holder.get("host", socket.gethostname()) == socket.gethostname()
+    gone = same_host and not _alive(holder.get("pid", -1))
     if expired or gone:
         path.unlink(missing_ok=True)
         return None
@@ -126,9 +126,8 @@ def lock_holder(weights_dir: Path, lease_seconds: float = LEASE_SECONDS) -> dict
 
 def _alive(pid: int) -> bool:
     try:
-        os.waitpid(
-            pid, os.WNOHANG
-        )  # reaps our own finished worker, so it is not mistaken for a live one
+        # Reap our own finished worker, so that it is not mistaken for a live one.
+        os.waitpid(pid, os.WNOHANG)
     except (ChildProcessError, OSError):
         pass
     try:
