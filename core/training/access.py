@@ -1,5 +1,7 @@
-"""Who may train in public mode: the password check (the identity-provider branch lives with
-Streamlit, in ui.py)."""
+"""Who may train in public mode: the password check.
+
+The identity-provider branch lives with Streamlit, in ui.py.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ WAIT_SECONDS = 30.0  # how long, after MAX_TRIES wrong ones
 
 
 def password_matches(given: str, expected: str) -> bool:
-    """Constant-time comparison (hmac.compare_digest), so timing does not reveal a prefix; an empty
-    expected password never matches, so an unset password cannot be guessed as ''."""
+    """Constant-time comparison (hmac.compare_digest), so timing does not reveal a prefix.
+
+    An empty expected password never matches, so an unset password cannot be guessed as ''.
+    """
     return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())

@@ -1,5 +1,7 @@
-"""A training run's progress file (read by the Training page) and its stop request (written by
-it)."""
+"""A training run's progress file and its stop request.
+
+The Training page reads the progress file and writes the stop request.
+"""
 
 from __future__ import annotations
 
@@ -31,9 +33,8 @@ class RunMonitor(keras.callbacks.Callback):
     def __init__(self, run_dir: Path, info: dict | None = None, phases: dict | None = None):
         super().__init__()
         self.run_dir = Path(run_dir)
-        self.phases = (
-            phases or {}
-        )  # phase -> cost units (about one forward pass of one photo each)
+        # Phase -> cost units, each about one forward pass of one photo.
+        self.phases = phases or {}
         self.started = time.time()
         self.done_units = 0.0
         self.state = {
@@ -47,11 +48,12 @@ class RunMonitor(keras.callbacks.Callback):
         self._last_write = 0.0
 
     def plan(self, n_train: int, n_validation: int, config) -> None:
-        """Each phase's cost in forward passes of one photo, from a run's photo counts and its
-        TrainConfig: the feature pass sees each training photo twice (it and its mirror image) and
-        each validation photo once; a head epoch on cached features costs about 8; a fine-tune
-        epoch a forward and a backward pass (about 2.5) per training photo and one per validation
-        photo."""
+        """Each phase's cost in forward passes of one photo, from the photo counts and TrainConfig.
+
+        The feature pass sees each training photo twice (it and its mirror image) and each
+        validation photo once; a head epoch on cached features costs about 8; a fine-tune epoch a
+        forward and a backward pass (about 2.5) per training photo and one per validation photo.
+        """
         self.phases = {
             "features": 2 * n_train + n_validation,
             "head": 8 * config.epochs,

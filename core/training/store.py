@@ -1,5 +1,6 @@
-"""Where models live: one folder per training run, and a `current` link switched in one atomic
-rename.
+"""Where models live: one folder per training run, and a `current` link switched atomically.
+
+The link is switched by one rename, so a reader never sees it half-made.
 
     weights/
       runs/20261125-180102/  model.keras  model.json  progress.json  train.log
@@ -68,4 +69,3 @@ def _prune(weights_dir: Path) -> None:
     for old in previous_runs(weights_dir)[KEEP_RUNS:]:
         if old.resolve() != current:
             shutil.rmtree(old, ignore_errors=True)
-

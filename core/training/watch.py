@@ -77,8 +77,10 @@ class Watch(keras.callbacks.Callback):
         self._write()
 
     def _write(self) -> None:
-        """Both files, each replaced whole. A full disk stops the watching, never the run: the
-        run's own files (progress, model) matter more, and it reports their failure itself."""
+        """Both files, each replaced whole; a full disk stops the watching, never the run.
+
+        The run's own files (progress, model) matter more, and it reports their failure itself.
+        """
         if self.stopped:
             return
         maps = self.run_dir / f".{WATCH_MAPS}.{os.getpid()}.tmp.npy"
