@@ -8,8 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # The four stage outputs of ResNet-50, from fine (56x56, edges and fur) to coarse (7x7,
-# "dog-ness"). The last is the most semantic layer, the one Selvaraju et al. explain, and the
-# default.
+# "dog-ness"). The last, the default, is the most semantic layer: the one Selvaraju et al. explain.
 STAGE_LAYERS = ("conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out")
 
 
@@ -34,8 +33,7 @@ class Config:
     validation_dir: Path = field(
         default_factory=lambda: _env_path("CATDOG_VALIDATION_DIR", ROOT / "data" / "validation")
     )
-    # Local copy of ResNet-50's ImageNet weights (no-top file) for offline machines; "" = Keras'
-    # cache.
+    # Offline machines: a local copy of ResNet-50's no-top ImageNet weights; "" = Keras' cache.
     backbone_weights: str = field(
         default_factory=lambda: os.environ.get("CATDOG_BACKBONE_WEIGHTS", "")
     )
@@ -43,8 +41,7 @@ class Config:
     imagenet_weights: str = field(
         default_factory=lambda: os.environ.get("CATDOG_IMAGENET_WEIGHTS", "")
     )
-    # Decompression-bomb guard: refuse images with more pixels than this (a 50-megapixel photo
-    # passes).
+    # Decompression-bomb guard: refuse images with more pixels (a 50-megapixel photo passes).
     max_pixels: int = 60_000_000
     # Largest photo file accepted, in bytes: each photo uploader's max_upload_size, and checked
     # again on decoding (.streamlit/config.toml's server-wide cap is the ZIP uploader's, larger).

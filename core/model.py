@@ -19,8 +19,7 @@ from core.atomic import fsync
 from core.config import STAGE_LAYERS, Config
 from core.errors import UserError, one_line, writing
 
-# ResNet-50 was trained on BGR images with these per-channel ImageNet means subtracted ("caffe"
-# mode).
+# ResNet-50 was trained on BGR images minus these per-channel ImageNet means ("caffe" mode).
 CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 # ImageNet-1k indices of the dog breeds (151 Chihuahua .. 268 Mexican hairless) and domestic cats
 # (281 tabby, 282 tiger cat, 283 Persian, 284 Siamese, 285 Egyptian cat).

@@ -107,8 +107,7 @@ def flatten_model(model: keras.Model) -> keras.Model:
                 x = call(layer, x)
             return x
         if isinstance(operation, keras.Model):
-            # Keras' own graph walker; every operation goes through `call`, so nested models are
-            # expanded.
+            # Keras' graph walker: every operation goes through `call`, so nested models unfold.
             return operation._run_through_graph(
                 args[0], operation_fn=lambda op: functools.partial(call, op)
             )
@@ -234,8 +233,7 @@ class BaseCAM:
             outputs = self._graph(images, training=False)  # inference mode: dropout off, BN frozen
             activations, logits = outputs[: len(self.layers)], outputs[len(self.layers)]
             chosen = tf.where(class_index == PREDICTED, predicted_class(logits), class_index)
-            # Summing the per-image scores keeps each image's gradient its own (images don't
-            # interact).
+            # Summing the per-image scores keeps each image's gradient its own: images don't mix.
             scores = class_scores(logits, chosen)
         gradients = (
             tape.gradient(scores, activations)

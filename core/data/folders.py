@@ -134,8 +134,8 @@ def _read_split(
                 skipped.append((str(path), "a link pointing outside the data folder"))
             elif path.is_file():
                 files.append(path)
-        # Decode every file once (threads: Pillow releases the GIL) so a bad one cannot stop
-        # training later.
+        # Decode every file once, so that a bad one cannot stop training later (in threads:
+        # Pillow releases the GIL).
         with ThreadPoolExecutor(max_workers=4) as pool:
             problems = list(pool.map(readable, files))
         for path, problem in zip(files, problems):

@@ -50,8 +50,8 @@ def compare(
     return cells
 
 
-# Why methods coincide, for the page: the layers in question feed global average pooling and then a
-# dense layer.
+# Why methods coincide, for the page: the layers in question feed global average pooling, then
+# a dense layer.
 WHY_THE_SAME = (
     "A layer that feeds global average pooling and then a dense layer (ResNet-50's "
     "conv5_block3_out) gets the same gradient at every position, so Grad-CAM, HiResCAM and "
