@@ -27,18 +27,16 @@ TINY_SIZE = 8
 
 
 def pytest_collection_modifyitems(items):
-    """The long tests (ResNet-50, Chromium) first, so that neither of `make test`'s two workers
-    is left alone with a long one at the end."""
-    items.sort(
-        key=lambda item: (
-            not any(item.iter_markers("resnet")) and not any(item.iter_markers("browser"))
-        )
-    )
+    """The long tests (ResNet-50, Chromium, slow) first.
+
+    Then neither of `make test`'s two workers is left alone with a long one at the end.
+    """
+    long_marks = ("resnet", "browser", "slow")
+    items.sort(key=lambda item: not any(item.get_closest_marker(m) for m in long_marks))
 
 
 def tiny_model(seed: int = 0, dropout: float = 0.5) -> keras.Model:
-    """8x8x3 in, two named convs (8x8 and 4x4), pooling, dropout, one-logit head; random but
-    seeded."""
+    """8x8x3 in, two named convs (8x8 and 4x4), pooling, dropout, one-logit head; seeded."""
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((TINY_SIZE, TINY_SIZE, 3), name="image")
     x = CaffePreprocess(name="preprocess")(inputs)
@@ -121,9 +119,11 @@ def generated_pets(tmp_path) -> Path:
 def make_located_pets(
     root: Path, n_train: int = 24, n_validation: int = 12, size: int = 224, seed: int = 0
 ) -> Path:
-    """Kaggle layout plus Oxford-style trimaps: grey noise with one square of evidence at a random
-    place, reddish for "dogs" and bluish for "cats". annotations/trimaps/<stem>.png marks the
-    square 1 and the rest 2."""
+    """Kaggle layout plus Oxford-style trimaps: grey noise, one square of evidence per photo.
+
+    The square lies at a random place, reddish for "dogs" and bluish for "cats".
+    annotations/trimaps/<stem>.png marks the square 1 and the rest 2.
+    """
     from PIL import Image
 
     rng = np.random.default_rng(seed)
@@ -176,8 +176,10 @@ def tar_of(path: Path, files: dict[str, bytes]) -> Path:
 
 
 def pets_archives(folder: Path, per_class: int = 8, size: int = 48) -> str:
-    """images.tar.gz and annotations.tar.gz in Oxford-IIIT Pet's naming (capitalised cat breeds),
-    generated, in `folder`; returns their MD5s as CATDOG_PETS_MD5 takes them."""
+    """Generated images.tar.gz and annotations.tar.gz in `folder`, named as Oxford-IIIT Pet's.
+
+    Cat breeds are capitalised, as there. Returns their MD5s as CATDOG_PETS_MD5 takes them.
+    """
 
     folder.mkdir(parents=True, exist_ok=True)
     files = {f"images/Bengal_{i}.jpg": jpeg_bytes("cats", i, size) for i in range(per_class)}
@@ -193,8 +195,10 @@ def pets_archives(folder: Path, per_class: int = 8, size: int = 48) -> str:
 
 
 def golden_model() -> keras.Model:
-    """4x4x1 input -> two all-ones 3x3 filters (biases -50, -75, ReLU) -> channel-first flatten ->
-    +-1 dense."""
+    """4x4x1 input -> two all-ones 3x3 filters -> channel-first flatten -> +-1 dense.
+
+    The filters' biases are -50 and -75, followed by ReLU.
+    """
     inputs = keras.Input((4, 4, 1))
     conv = keras.layers.Conv2D(2, 3, activation="relu", name="conv")
     x = conv(inputs)
@@ -236,8 +240,10 @@ jobs.run(sys.argv[1], sys.argv[2], config, build=tiny_model, run_dir=run_dir)
 
 @pytest.fixture(scope="session")
 def resnet50() -> keras.Model:
-    """The app's ResNet-50 classifier with random weights, built once per session: tests that
-    change its weights put them back."""
+    """The app's ResNet-50 classifier with random weights, built once per session.
+
+    Tests that change its weights put them back.
+    """
     from core.model import build_classifier
 
     return build_classifier("none")

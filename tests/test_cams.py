@@ -1,5 +1,8 @@
-"""Every CAM method: parity with tf-keras-vis where it has the method, golden values by hand
-elsewhere, batch = one at a time, no NaN, smoothing that does what it says."""
+"""Every CAM method: parity, golden values, batch = one at a time, no NaN, smoothing.
+
+Parity with tf-keras-vis where it has the method, golden values by hand elsewhere; smoothing that
+does what it says.
+"""
 
 import keras
 import numpy as np
@@ -24,9 +27,8 @@ def raw(method: str, model=None, layer="conv", images=IMAGE, target=DOG, **optio
 
 
 def test_hirescam_golden():
-    np.testing.assert_allclose(
-        raw("HiResCAM")[0], G1 * A1 + G2 * A2, atol=1e-5
-    )  # [[0, 4], [25, -55]]
+    # [[0, 4], [25, -55]]
+    np.testing.assert_allclose(raw("HiResCAM")[0], G1 * A1 + G2 * A2, atol=1e-5)
 
 
 def test_xgradcam_golden():
@@ -43,13 +45,11 @@ def test_eigencam_golden_is_the_first_principal_component():
     centred = rows - rows.mean(axis=0)
     first = np.linalg.svd(centred)[2][0]
     expected = (centred @ first).reshape(2, 2)
-    expected *= np.sign(
-        ((A1 + A2) - (A1 + A2).mean()).ravel() @ expected.ravel()
-    )  # sign: agree with the sum
+    # The sign: agree with the sum of the channels.
+    expected *= np.sign(((A1 + A2) - (A1 + A2).mean()).ravel() @ expected.ravel())
     np.testing.assert_allclose(raw("Eigen-CAM")[0], expected, atol=1e-4)
-    np.testing.assert_allclose(
-        raw("Eigen-CAM", target=0)[0], expected, atol=1e-4
-    )  # no target: class-agnostic
+    # No target: the map is class-agnostic.
+    np.testing.assert_allclose(raw("Eigen-CAM", target=0)[0], expected, atol=1e-4)
 
 
 def softmax_tiny(seed=0) -> keras.Model:
@@ -68,8 +68,8 @@ IMAGES = np.random.default_rng(1).uniform(0, 255, (3, TINY_SIZE, TINY_SIZE, 3)).
 
 
 def test_gradcam_plus_plus_golden_eq_19():
-    # alpha = g^2 / (2 g^2 + sum(A) g^3) where g != 0; weight = sum(alpha * relu(g)); exp(S)
-    # cancels.
+    # alpha = g^2 / (2 g^2 + sum(A) g^3) where g != 0; weight = sum(alpha * relu(g)).
+    # exp(S) cancels.
     # Dog: channel 1 (sum 75) has g = +1 at three places: 3 / 77;
     #      channel 2 (sum 21) at one place: 1 / 23.
     np.testing.assert_allclose(raw("Grad-CAM++")[0], 3 / 77 * A1 + 1 / 23 * A2, rtol=1e-5)
@@ -91,8 +91,7 @@ def test_gradcam_plus_plus_weights_are_never_negative_for_relu_activations():
 
 
 def test_gradcam_plus_plus_map_ignores_how_large_the_logit_is():
-    """Moving only the head's bias moves the logit to about -100, 0 and +100: the normalised map
-    must not move."""
+    """The logit moved to about -100, 0 and +100 (the head's bias only) leaves the map unmoved."""
     model = tiny_model(seed=2)
     kernel, _ = model.get_layer("logit").get_weights()
     maps = []
@@ -193,9 +192,8 @@ def test_equal_weight_mean_gives_a_loud_variant_no_more_say():
 
     quiet, loud = np.array([[[1.0, 0.0]]]), np.array([[[0.0, -1000.0]]])  # (N=1, h=1, w=2) each
     np.testing.assert_allclose(equal_weight_mean(np.stack([quiet, loud])), [[[0.5, -0.5]]])
-    np.testing.assert_allclose(
-        equal_weight_mean(np.zeros((2, 1, 2, 2))), np.zeros((1, 2, 2))
-    )  # no NaN
+    # All-zero maps average to zero, not NaN.
+    np.testing.assert_allclose(equal_weight_mean(np.zeros((2, 1, 2, 2))), np.zeros((1, 2, 2)))
 
 
 def test_eigen_smooth_projects_the_weighted_activations():
@@ -208,8 +206,10 @@ def test_eigen_smooth_projects_the_weighted_activations():
 
 
 def two_channel_model() -> keras.Model:
-    """2x2x1 input -> 1x1 conv: channel 1 = x, channel 2 = relu(5 - x) -> global mean -> z = mean1
-    - mean2."""
+    """2x2x1 input -> 1x1 conv -> global mean -> z = mean1 - mean2.
+
+    The conv's channel 1 is x, its channel 2 relu(5 - x).
+    """
     inputs = keras.Input((2, 2, 1))
     conv = keras.layers.Conv2D(2, 1, activation="relu", name="conv")
     dense = keras.layers.Dense(1)
@@ -238,10 +238,12 @@ def test_scorecam_golden_with_one_logit_cat_dog_and_contrast():
 
 
 def test_where_methods_coincide_and_where_they_do_not():
-    """conv_b feeds global average pooling and the dense head: every position has the same
-    gradient, so Grad-CAM = HiResCAM = XGrad-CAM there (raw maps). Grad-CAM++ (eq. 19) scales each
-    channel by 1 / (2 + g * sum(A)), so it is not Layer-CAM; at conv_a, which is not pooled
-    directly, all differ."""
+    """At conv_b Grad-CAM = HiResCAM = XGrad-CAM (raw maps); at conv_a all methods differ.
+
+    conv_b feeds global average pooling and the dense head: every position has the same gradient.
+    Grad-CAM++ (eq. 19) scales each channel by 1 / (2 + g * sum(A)), so it is not Layer-CAM. conv_a
+    is not pooled directly.
+    """
     model = tiny_model(seed=9)
     at_b = {m: raw(m, model, "conv_b", IMAGES, DOG) for m in METHODS}
     np.testing.assert_allclose(at_b["HiResCAM"], at_b["Grad-CAM"], rtol=1e-4, atol=1e-6)
