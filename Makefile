@@ -42,3 +42,11 @@ bench: setup-dev browser  ## print the speed and memory figures (about 10 minute
 	$(PY) benchmarks/bench_browser.py
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_cams.py
+
+# The README's screenshots, from the running app in Chromium; rerun after any change to a page, and
+# look at every PNG before committing. An emoji font, so the sidebar's page icons are drawn.
+.PHONY: screenshots
+screenshots: setup-dev browser  ## remake docs/*.png (a few minutes: it trains a small run)
+	@if ! fc-list | grep -qi emoji && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji >/dev/null; fi
+	$(PY) docs/screenshots.py

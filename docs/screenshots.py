@@ -1,0 +1,292 @@
+"""Make the README's screenshots from the running app in Debian's Chromium: `make screenshots`.
+
+Rerun it after any change to what a page shows, then look at every PNG before committing them.
+
+    docs/explain.png   the Explain page with a photo uploaded
+    docs/compare.png   the Compare page with its grid filled
+    docs/training.png  the Training page during a run started from the page
+    docs/watch.png     that run's "where the model looks, epoch by epoch" maps
+    docs/dark.png      the Explain page in the dark theme
+
+Everything the app reads lives in a temporary folder, deleted at the end: a ResNet-50 with a random
+backbone (this project cannot assume internet for ImageNet weights, so its maps mean little) saved
+with core.model.save_classifier, and a small dataset in the Kaggle layout. When the shared
+development photos exist (../shared/data/pets, beside the repository) a few are copied into that
+temporary dataset at run time; otherwise the dataset is generated (tests/conftest.py make_pets).
+No photo is ever written into the repository, only the screenshots.
+
+The script fails, saying where, when the page shows a temporary or repository path, a Python
+exception, or a sidebar that does not read Explain, Training, Compare. Pages are found by their
+visible labels only.
+
+    .venv/bin/python docs/screenshots.py [--tiny] [--keep]
+
+--tiny uses tests/conftest.py's 8x8 model instead of ResNet-50 (a quick check of the script, not
+screenshots for the README); --keep leaves the temporary folder in place and prints it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # run as a script: `core` and `tests` are importable from the repo
+
+from tests.browser_support import chrome, images, streamlit_server, text, upload, wait  # noqa: E402
+
+DOCS = REPO / "docs"
+PETS = REPO.parent / "shared" / "data" / "pets"  # the shared development photos, if present
+PER_CLASS = {"train": 12, "validation": 4}  # photos per class copied into the temporary dataset
+NAVIGATION = ("Explain", "Training", "Compare")
+WIDE, TALL = (1400, 1000), (1400, 1500)
+
+
+class ScreenshotError(RuntimeError):
+    """The page is not fit to be a screenshot; the message says why and where."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny", action="store_true", help="the 8x8 test model: a quick check")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args(argv)
+    root = Path(tempfile.mkdtemp(prefix="catdog-screens-"))
+    try:
+        env = prepare(root, args.tiny)
+        with streamlit_server(env, log=root / "server.log") as (url, _):
+            driver = chrome(size=f"{WIDE[0]},{WIDE[1]}", profile=root / "profile")
+            try:
+                Screens(driver, url, forbidden(root), photo(root), root).take_all()
+            finally:
+                driver.quit()
+        for name in Screens.NAMES:  # only once every page passed its checks
+            shutil.copyfile(root / f"{name}.png", DOCS / f"{name}.png")
+    except ScreenshotError as error:
+        print(f"screenshots: {error}", file=sys.stderr)
+        if (root / "server.log").is_file():
+            print((root / "server.log").read_text()[-3000:], file=sys.stderr)
+        return 1
+    finally:
+        if args.keep:
+            print(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    print("wrote " + ", ".join(f"docs/{name}.png" for name in Screens.NAMES))
+    return 0
+
+
+def prepare(root: Path, tiny: bool) -> dict[str, str]:
+    """The model and the dataset in `root`; returns the app's environment pointing there."""
+    from core.model import ModelInfo, build_classifier, save_classifier
+    from tests.conftest import TINY_SIZE, make_pets, tiny_model
+
+    if tiny:
+        model, info = tiny_model(), ModelInfo(image_size=TINY_SIZE, backbone="tiny")
+    else:
+        model, info = build_classifier("none"), ModelInfo()
+    save_classifier(
+        model, replace(info, backbone_weights="none"), root / "weights" / "model.keras"
+    )
+    data = root / "data"
+    if (PETS / "validation").is_dir():
+        for split, count in PER_CLASS.items():
+            for label in ("cats", "dogs"):
+                folder = data / split / label
+                folder.mkdir(parents=True)
+                # The largest files: photos big enough to show (some are thumbnails).
+                photos = sorted((PETS / split / label).iterdir(), key=lambda p: -p.stat().st_size)
+                for source in photos[:count]:
+                    shutil.copyfile(source, folder / source.name)
+    else:
+        make_pets(data, PER_CLASS["train"], PER_CLASS["validation"], size=96)
+    return {
+        "CATDOG_WEIGHTS_DIR": str(root / "weights"),
+        "CATDOG_DATA_DIR": str(data),
+        "CATDOG_VALIDATION_DIR": str(data / "validation"),
+        "CATDOG_BACKBONE_WEIGHTS": "none",  # offline: the Training page's default backbone
+        "KERAS_HOME": str(root / "keras"),
+    }
+
+
+def photo(root: Path) -> Path:
+    """The photo uploaded on the Explain and Compare pages: the largest validation cat."""
+    return max((root / "data" / "validation" / "cats").iterdir(), key=lambda p: p.stat().st_size)
+
+
+def forbidden(root: Path) -> list[str]:
+    """Paths a visitor must never see: the temporary folder's, the repository's, the photos'."""
+    paths = {str(root), str(root.resolve()), str(REPO), str(PETS.resolve())}
+    return sorted(paths | {tempfile.gettempdir().rstrip("/") + "/"})  # any temporary path
+
+
+class Screens:
+    NAMES = ("explain", "compare", "training", "watch", "dark")
+
+    def __init__(self, driver, url: str, forbidden_paths: list[str], photo_path: Path, out: Path):
+        self.driver, self.url, self.out = driver, url, out
+        self.forbidden_paths, self.photo = forbidden_paths, photo_path
+
+    def take_all(self) -> None:
+        self.explain()
+        self.compare()
+        self.training()
+        self.dark()
+
+    # -- the pages ---------------------------------------------------------------------------
+
+    def explain(self) -> None:
+        self.open(self.url, "Upload a photo, take one")
+        sources = self.labels("[data-testid='stRadio'] label")
+        for source in ("Upload a photo", "Take a photo", "Random validation photo"):
+            if source not in sources:
+                raise ScreenshotError(f"Explain: photo source {source!r} missing, saw {sources}")
+        upload(self.driver, self.photo)
+        self.until(lambda d: "Prediction:" in text(d) and len(images(d)) >= 3, "a prediction")
+        self.save("explain")
+
+    def compare(self) -> None:
+        self.resize(TALL)
+        self.navigate("Compare", "Fill the grid")
+        upload(self.driver, self.photo)
+        # Five of the seven methods (Eigen-CAM and Score-CAM left out: the grid stays quick).
+        methods = "//div[@data-testid='stMultiSelect'][.//*[text()='Methods']]//input"
+        for _ in range(2):
+            box = self.until(lambda d: d.find_element("xpath", methods), "the Methods box")
+            box.click()
+            box.send_keys("\ue003")  # Backspace: drops the last chosen method
+            time.sleep(2)  # its rerun
+        self.driver.find_element("xpath", methods).send_keys("\ue00c")  # Escape: close the list
+        self.click_button("Fill the grid")
+        self.until(self.grid_filled, "the grid", 600)
+        self.save("compare")
+
+    def training(self) -> None:
+        self.navigate("Training", "Start training")
+        # Enough epochs that the run is still going when the screenshot is taken.
+        for label, value in {"Head epochs": "200", "Early-stopping patience": "200"}.items():
+            self.type_number(label, value)
+        self.click_button("Start training")
+        self.until(lambda d: "Started run" in text(d), "the run to start")
+        self.until(lambda d: self.epochs_watched(d) >= 4, "four epochs of maps", 600)
+        self.save("training")
+        self.click_button("Stop, keep the best model so far")
+        self.until(
+            lambda d: ": done" in text(d) and "Validation accuracy" in text(d),
+            "the run to finish",
+            300,
+        )
+        heading = self.driver.find_element(
+            "xpath", "//*[contains(text(), 'Where the model looks')]"
+        )
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", heading)
+        time.sleep(1)
+        self.save("watch")
+
+    def dark(self) -> None:
+        self.resize(WIDE)
+        self.open(f"{self.url}/?embed_options=dark_theme", "Upload a photo, take one")
+        upload(self.driver, self.photo)
+        self.until(lambda d: "Prediction:" in text(d) and len(images(d)) >= 3, "a prediction")
+        self.save("dark")
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def open(self, url: str, expected: str) -> None:
+        self.driver.get(url)
+        self.until(lambda d: expected in text(d), repr(expected))
+        sidebar = self.labels("[data-testid='stSidebarNav'] a")
+        if [next((n for n in NAVIGATION if n in s), s) for s in sidebar] != list(NAVIGATION):
+            raise ScreenshotError(f"the sidebar reads {sidebar}, expected {list(NAVIGATION)}")
+
+    def navigate(self, page: str, expected: str) -> None:
+        """Click the sidebar's link to `page`, as a person would."""
+        links = self.driver.find_elements("css selector", "[data-testid='stSidebarNav'] a")
+        link = next((a for a in links if page in a.text), None)
+        if link is None:
+            raise ScreenshotError(f"no sidebar link {page!r}")
+        link.click()
+        self.until(lambda d: expected in text(d), repr(expected))
+
+    def labels(self, selector: str) -> list[str]:
+        return [e.text.strip() for e in self.driver.find_elements("css selector", selector)]
+
+    def click_button(self, label: str) -> None:
+        button = self.until(
+            lambda d: next(
+                (
+                    b
+                    for b in d.find_elements("xpath", f"//button[.//p[text()='{label}']]")
+                    if b.is_displayed() and b.is_enabled()
+                ),
+                None,
+            ),
+            f"the button {label!r}",
+        )
+        self.driver.execute_script(
+            "arguments[0].scrollIntoView({block: 'center'}); arguments[0].click()", button
+        )
+
+    def type_number(self, label: str, value: str) -> None:
+        box = self.until(
+            lambda d: d.find_element("xpath", f"//input[@aria-label='{label}']"), repr(label)
+        )
+        box.click()
+        box.send_keys("\ue009" + "a")  # Ctrl+A
+        box.send_keys(value, "\ue004")  # then Tab, so the form keeps it
+        self.until(lambda d: box.get_attribute("value") == value, f"{label} = {value}")
+
+    @staticmethod
+    def grid_filled(driver) -> bool:
+        """Every cell of the Compare grid drawn: a captioned image per method and layer chosen."""
+        chosen = [
+            len(box.find_elements("css selector", "[data-baseweb='tag']"))
+            for box in driver.find_elements("css selector", "[data-testid='stMultiSelect']")
+        ]
+        captions = driver.find_elements("css selector", "[data-testid='stImageCaption']")
+        cells = sum("deletion AUC" in caption.text for caption in captions)
+        return len(chosen) == 2 and cells == chosen[0] * chosen[1] > 0
+
+    @staticmethod
+    def epochs_watched(driver) -> int:
+        captions = driver.find_elements("css selector", "[data-testid='stImageCaption']")
+        epochs = [c.text.rsplit("epoch", 1)[-1].strip() for c in captions if "epoch" in c.text]
+        return max((int(e) for e in epochs if e.isdigit()), default=0)
+
+    def until(self, condition, what: str, timeout: float = 180):
+        try:
+            return wait(self.driver, lambda d: self.checked(d) and condition(d), timeout)
+        except ScreenshotError:
+            raise
+        except Exception as error:
+            raise ScreenshotError(f"gave up waiting for {what} ({type(error).__name__})") from None
+
+    def checked(self, driver) -> bool:
+        """Fail at once on what a screenshot must never show."""
+        page = text(driver)
+        shown = [path for path in self.forbidden_paths if path in page]
+        if shown:
+            raise ScreenshotError(f"the page shows the server path {shown[0]}")
+        if driver.find_elements("css selector", "[data-testid='stException']"):
+            raise ScreenshotError("the page shows a Python exception")
+        return True
+
+    def resize(self, size: tuple[int, int]) -> None:
+        self.driver.set_window_size(*size)
+
+    def save(self, name: str) -> None:
+        time.sleep(1.5)  # the last rerun's images and charts settle
+        self.checked(self.driver)
+        self.driver.save_screenshot(str(self.out / f"{name}.png"))
+        print(f"{name}.png taken", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
