@@ -1,5 +1,4 @@
-"""download-data on an archive the test builds: checksum, broken files dropped, Kaggle layout
-out."""
+"""download-data on an archive the test builds: checksum, broken files dropped, Kaggle layout."""
 
 import hashlib
 import io

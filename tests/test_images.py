@@ -167,8 +167,7 @@ def test_heic_and_oversized_files_are_refused_with_one_line(tmp_path):
 
 
 def test_display_size_decode_gives_the_full_size_model_input(pets):
-    """The app decodes a 12-MP JPEG at display size; its 224 px model input must match the full
-    decode's."""
+    """A 12-MP JPEG decoded at display size gives the full decode's 224 px model input."""
     from core.images import encode_jpeg, to_model_input
 
     photo = load_image(sorted((pets / "validation" / "dogs").glob("*.jpg"))[5])
@@ -177,7 +176,6 @@ def test_display_size_decode_gives_the_full_size_model_input(pets):
     assert full.shape == (3024, 4032, 3) and display.shape == (768, 1024, 3)
     gap = np.abs(to_model_input([full], 224) - to_model_input([display], 224))
     assert gap.mean() < 0.5 and np.percentile(gap, 99) <= 2.0, (gap.mean(), np.percentile(gap, 99))
-    small = load_image(
-        encode_jpeg(photo), max_side=1024
-    )  # smaller than the display size: untouched
+    # A photo smaller than the display size is left untouched.
+    small = load_image(encode_jpeg(photo), max_side=1024)
     assert small.shape == photo.shape

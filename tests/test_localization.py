@@ -1,6 +1,8 @@
-"""Does the map point at the pet: the pointing game, its energy form and the centre prior, by hand;
-the evaluate command with masks; and a ResNet-50 trained by the project's own code on evidence at
-known places."""
+"""Does the map point at the pet: pointing game, energy form, centre prior, `evaluate`, ResNet-50.
+
+The pointing game, its energy form and the centre prior are checked by hand; the evaluate command
+with masks; and a ResNet-50 trained by the project's own code on evidence at known places.
+"""
 
 import json
 from pathlib import Path
@@ -42,9 +44,8 @@ def test_energy_share_by_hand():
     heat[30:35, 30:40] = 2.0  # 50 cells of 2 off it
     heat[0:5, 0:5] = -7.0  # negative evidence does not count
     assert energy_share(heat, MASK) == pytest.approx(100 / (100 + 100))
-    assert (
-        energy_share(np.zeros((40, 40)), MASK) is None
-    )  # no positive mass: no figure, not 0 or NaN
+    # No positive mass: no figure, not 0 or NaN.
+    assert energy_share(np.zeros((40, 40)), MASK) is None
     assert localization(heat, {"pet": MASK}) == {
         "pet pointing": 0.0,
         "pet energy": pytest.approx(0.5),
@@ -73,9 +74,8 @@ def test_oxford_annotations_are_read(tmp_path):
     np.testing.assert_array_equal(
         masks["head"], read_head_box(tmp_path / "xmls" / "Abyssinian_1.xml", 30, 40)
     )
-    assert annotations_for(Path("Abyssinian_1.jpg"), tmp_path, 31, 40).keys() == {
-        "head"
-    }  # trimap of another size
+    # The trimap is of another size than the photo, so only the head box is kept.
+    assert annotations_for(Path("Abyssinian_1.jpg"), tmp_path, 31, 40).keys() == {"head"}
     assert annotations_for(Path("beagle_1.jpg"), tmp_path, 30, 40) == {}
 
 
@@ -106,10 +106,12 @@ def test_evaluate_adds_the_pointing_game_and_the_centre_prior(capsys, tiny_weigh
 
 @pytest.mark.resnet
 def test_resnet50_trained_here_points_at_the_evidence(tmp_path):
-    """Class evidence (a coloured square) at a random place per photo; a ResNet-50 trained by
-    jobs.run, the page's own path, with a random backbone (no internet); Grad-CAM at conv5 must
-    point into the square on >= 90 % of the held-out photos, and the README's table comes from
-    `evaluate` on the same set."""
+    """Grad-CAM of a ResNet-50 trained here points into the evidence on >= 90 % of held-out photos.
+
+    Class evidence (a coloured square) lies at a random place per photo; the ResNet-50 is trained
+    by jobs.run, the page's own path, with a random backbone (no internet). The README's table
+    comes from `evaluate` on the same set.
+    """
     from core.training import jobs
     from core.training.recipe import TrainConfig
 

@@ -1,5 +1,4 @@
-"""The classifier: flat ResNet-50, its preprocessing, weights files, sidecar checks, zero-shot
-fold."""
+"""The classifier: flat ResNet-50, preprocessing, weights files, sidecar checks, zero-shot fold."""
 
 import json
 
@@ -56,8 +55,7 @@ def test_classifier_is_one_flat_graph_with_frozen_batchnorm():
 
 @pytest.mark.resnet
 def test_backbone_weights_from_a_local_file(tmp_path):
-    # A weights file the test writes from a randomly initialised ResNet-50 stands in for
-    # ImageNet's.
+    # ImageNet's weights file is stood in for by one the test writes from a random ResNet-50.
     keras.utils.set_random_seed(7)
     source = keras.applications.ResNet50(
         include_top=False, weights=None, input_shape=(224, 224, 3)
@@ -139,10 +137,8 @@ def test_save_load_round_trip_with_sidecar(tiny, tmp_path):
     np.testing.assert_allclose(
         loaded.model.predict(images, verbose=0), tiny.predict(images, verbose=0), rtol=1e-6
     )
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "model.json",
-        "model.keras",
-    ]  # no temporaries left
+    # No temporaries are left behind.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json", "model.keras"]
 
 
 def test_mismatched_or_broken_models_are_refused(tiny, tmp_path):

@@ -1,5 +1,7 @@
-"""Colouring and blending: at the photo's own size, exact at the ends of alpha, colour and I/O kept
-apart."""
+"""Colouring and blending: at the photo's own size, exact at the ends of alpha.
+
+Colouring and I/O are kept apart.
+"""
 
 import numpy as np
 import pytest
