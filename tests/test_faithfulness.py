@@ -1,5 +1,4 @@
-"""Faithfulness metrics on hand-weighted toy models whose curves have a closed form; the sanity
-check."""
+"""Faithfulness metrics on hand-weighted toy models with closed-form curves; the sanity check."""
 
 import keras
 import numpy as np
@@ -21,8 +20,10 @@ W, B = 0.5, -2.0
 
 
 def mean_model() -> keras.Model:
-    """logit = W * mean(pixels of channel sums) + B: the probability depends only on which pixels
-    remain."""
+    """logit = W * mean(pixels of channel sums) + B.
+
+    The probability depends only on which pixels remain.
+    """
     inputs = keras.Input((4, 4, 1))
     x = keras.layers.GlobalAveragePooling2D()(inputs)
     dense = keras.layers.Dense(1)
@@ -84,9 +85,11 @@ BN_SIZE = 16  # large enough for SSIM's 11-px window
 
 
 def batchnorm_model(seed: int = 0) -> keras.Model:
-    """Two conv + BatchNorm + ReLU stages, pooling and a one-logit head, fitted for a few steps so
-    that the BatchNorm layers hold real moving statistics (means far from 0, variances far from
-    1)."""
+    """Two conv + BatchNorm + ReLU stages, pooling and a one-logit head, fitted for a few steps.
+
+    The fitting gives the BatchNorm layers real moving statistics (means far from 0, variances far
+    from 1).
+    """
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((BN_SIZE, BN_SIZE, 3))
     x = inputs
@@ -114,9 +117,8 @@ def test_sanity_check_on_batchnorm_keeps_statistics_valid_and_the_class_fixed():
     steps = sanity_check(model, "conv3_block1_out", image, PREDICTED, depth=3)
     assert [s["randomised"] for s in steps] == ["logit", "conv3_block1", "conv2_block1"]
     predicted = int(model(image[None]).numpy()[0, 0] > 0)
-    assert {s["class_index"] for s in steps} == {
-        predicted
-    }  # never the randomised copy's own prediction
+    # Never the randomised copy's own prediction.
+    assert {s["class_index"] for s in steps} == {predicted}
     for step in steps:
         assert all(
             step[k] is not None and np.isfinite(step[k])
@@ -141,21 +143,16 @@ def test_reinitialise_uses_each_layers_own_initializers():
 
 
 def test_sanity_verdict_counts_only_computed_steps_and_uses_absolute_values():
-    step = {"randomised": "logit", "class_index": 1}
-    assert (
-        sanity_verdict([{**step, "spearman": 0.1, "spearman_abs": 0.2, "ssim": 0.3}])[0] == "pass"
-    )
-    assert (
-        sanity_verdict([{**step, "spearman": -0.95, "spearman_abs": 0.2, "ssim": 0.3}])[0]
-        == "fail"
-    )  # inverted
-    assert (
-        sanity_verdict([{**step, "spearman": 0.1, "spearman_abs": 0.2, "ssim": 0.8}])[0] == "fail"
-    )
-    assert (
-        sanity_verdict([{**step, "spearman": None, "spearman_abs": 0.2, "ssim": 0.1}])[0]
-        == "unknown"
-    )
+    def verdict(spearman, spearman_abs, ssim) -> str:
+        step = {"randomised": "logit", "class_index": 1}
+        figures = {"spearman": spearman, "spearman_abs": spearman_abs, "ssim": ssim}
+        return sanity_verdict([{**step, **figures}])[0]
+
+    assert verdict(0.1, 0.2, 0.3) == "pass"
+    # |Spearman| counts: an inverted map has not changed enough.
+    assert verdict(-0.95, 0.2, 0.3) == "fail"
+    assert verdict(0.1, 0.2, 0.8) == "fail"
+    assert verdict(None, 0.2, 0.1) == "unknown"
     assert sanity_verdict([])[0] == "unknown"
 
 
@@ -166,9 +163,8 @@ def test_sanity_check_randomising_the_top_changes_the_map():
     steps = sanity_check(model, "conv_a", image, 1, depth=3)
     assert [s["randomised"] for s in steps] == ["logit", "conv_b", "conv_a"]
     assert steps[-1]["spearman"] is not None and abs(steps[-1]["spearman"]) < 0.9
-    assert (
-        steps[-1]["ssim"] is None and sanity_verdict(steps)[0] == "unknown"
-    )  # 8 px: no room for SSIM's window
+    # 8 px leave no room for SSIM's window.
+    assert steps[-1]["ssim"] is None and sanity_verdict(steps)[0] == "unknown"
 
 
 @pytest.mark.resnet
@@ -190,9 +186,8 @@ def test_ties_are_removed_in_a_seeded_random_order_not_row_by_row():
     order = pixel_order(flat, 28, seed=0)
     rows = set(order[: 28 * 28 // 10] // 28)  # the rows of the first tenth removed
     assert len(rows) > 20, rows  # spread over the photo, not its top three rows
-    np.testing.assert_array_equal(
-        order, pixel_order(flat, 28, seed=0)
-    )  # seeded: the same every time
+    # Seeded: the same order every time.
+    np.testing.assert_array_equal(order, pixel_order(flat, 28, seed=0))
     assert not np.array_equal(order, pixel_order(flat, 28, seed=1))
     heat = np.zeros((4, 4))
     heat[2, 1] = 1.0

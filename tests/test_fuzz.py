@@ -1,6 +1,8 @@
-"""Fuzzing the loader the app and the CLI share: random bytes and mutated real images, 10,000 cases
-in all. Every case ends as an upright RGB image or a one-line ImageError: no other exception, no
-hang."""
+"""Fuzzing the loader the app and the CLI share: random bytes and mutated real images.
+
+10,000 cases in all. Every case ends as an upright RGB image or a one-line ImageError: no other
+exception, no hang.
+"""
 
 import io
 import json
@@ -74,8 +76,10 @@ def mutated_images(seed, flips, cut):
 
 
 def test_fuzz_the_loader():
-    """Both strategies in one test (a worker of its own may run it), then the counts the README
-    reports."""
+    """Both strategies in one test, then the counts the README reports.
+
+    One test, so that a worker of its own may run it.
+    """
     random_bytes()
     mutated_images()
     assert sum(OUTCOMES.values()) >= 2 * CASES and OUTCOMES["decoded"] and OUTCOMES["refused"]

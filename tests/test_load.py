@@ -1,5 +1,7 @@
-"""Many users: 8 concurrent browser sessions against one real server (ResNet-50), and 500
-explanations in one process. Each writes its figures to artifacts/ for the README."""
+"""Many users: 8 browser sessions against one real server, and 500 explanations in one process.
+
+The server runs ResNet-50. Each test writes its figures to artifacts/ for the README.
+"""
 
 from __future__ import annotations
 
@@ -89,9 +91,8 @@ def test_eight_concurrent_sessions_each_see_their_own_photo(resnet50_weights, tm
         )
     with streamlit_server({"CATDOG_WEIGHTS_DIR": str(resnet50_weights)}) as (url, server):
         warm_up, errors = [], []
-        session(
-            url, photos[0], expected[photos[0]], warm_up, errors
-        )  # loads the model once (cold start: not measured)
+        # This first session loads the model (a cold start, not measured).
+        session(url, photos[0], expected[photos[0]], warm_up, errors)
         results = []
         threads = [
             threading.Thread(target=session, args=(url, photo, expected[photo], results, errors))
