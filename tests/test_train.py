@@ -1,5 +1,4 @@
-"""Training: learns what the data allows, cached = uncached, stops cleanly, one run at a time,
-never loses a model."""
+"""Training: learns, cached = uncached, stops cleanly, one run at a time, never loses a model."""
 
 import json
 import os
@@ -19,6 +18,7 @@ from core.config import ROOT, Config
 from core.data.folders import image_dataset, scan
 from core.model import app_model_path, file_sha256, load_default
 from core.training import jobs, lease
+from core.training import run as steps
 from core.training.progress import request_stop
 from core.training.recipe import (
     TrainConfig,
@@ -27,7 +27,7 @@ from core.training.recipe import (
     train_head_uncached,
 )
 from core.training.store import PROGRESS
-from tests.conftest import FAST, SLOW_RUN, tiny_model
+from tests.conftest import FAST, SLOW_RUN, make_pets, tiny_model
 
 
 def test_tiny_model_learns_separable_data(generated_pets, tmp_path):
@@ -104,7 +104,8 @@ def test_full_disk_fails_the_run_not_the_model(generated_pets, tmp_path, monkeyp
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(jobs, "save_classifier", disk_full)
+    # The run's "save and publish" step, in core/training/run.py.
+    monkeypatch.setattr(steps, "save_classifier", disk_full)
     with pytest.raises(OSError):
         jobs.run(generated_pets, weights, FAST, build=tiny_model)
     assert app_model_path(Config(weights_dir=weights)) == before and file_sha256(before) == digest
@@ -291,6 +292,8 @@ def test_a_page_started_worker_yields_the_cpu_to_the_app(tmp_path, monkeypatch):
         ),
     )
     settings = TrainConfig(epochs=3, fine_tune_epochs=1, backbone_weights="none", seed=7)
+    # A dataset in the Kaggle layout: jobs.start checks it before taking the lease.
+    make_pets(tmp_path / "data", 1, 1)
     run_dir = jobs.start(tmp_path / "data", tmp_path / "weights", settings)
     # The settings travel once, as the TrainConfig itself: no argv strings, the worker reads them.
     assert launched["command"] == [sys.executable, "-m", "core.training.worker", str(run_dir)]

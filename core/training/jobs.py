@@ -2,8 +2,9 @@
 
 A run's settings travel once, as a TrainConfig: the page calls `start`, which takes the lock,
 writes run_dir/config.json and starts a worker process (`python -m core.training.worker RUN_DIR`)
-that reads it; the CLI calls `train`, which does the same in its own process. The lock is taken
-and released here only.
+that reads it; the CLI calls `train`, which does the same in its own process. Both first `check`
+the dataset and the backbone, so both refuse a bad choice with the same sentence before any lock
+or process. The lock is taken and released here only; the run's own steps are in `run.py`.
 """
 
 from __future__ import annotations
@@ -11,186 +12,112 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
 
-import keras
-import numpy as np
 import tensorflow as tf
 
 from core.atomic import read_json, write_json
-from core.cams.base import probabilities
 from core.config import ROOT, Config
-from core.data.folders import DataFolders, scan
-from core.errors import StorageError, UserError, one_line, storage_sentence
-from core.model import LAST_STAGE, ModelInfo, build_classifier, save_classifier
+from core.data.choices import label
+from core.data.folders import DataError, check_data_path, class_folders
+from core.errors import StorageError, UserError, writing
+from core.model import ModelError, resolve_backbone_weights
 from core.training.lease import acquire_lock, hand_over, kept_alive, lock_holder, release_lock
-from core.training.progress import RunMonitor
-from core.training.recipe import TrainConfig, fine_tune, make_strategy, train_head_cached
-from core.training.store import LOG, PROGRESS, RUNS, SETTINGS, new_run_dir, publish
-from core.training.watch import Watch, pick
+from core.training.recipe import TrainConfig
+from core.training.run import failure, run
+from core.training.store import LOG, PROGRESS, RUNS, SETTINGS, new_run_dir
 
 
-def singular(folder: str) -> str:
-    """'cats' -> 'cat', so labels read naturally; other names are kept as they are."""
-    return (
-        folder[:-1]
-        if folder.endswith("s") and not folder.endswith("ss") and len(folder) > 1
-        else folder
-    )
+def check(data_root: Path | None, config: TrainConfig, roots: tuple[Path, ...] = ()) -> None:
+    """Refuse a bad dataset layout or a missing backbone file before any lease or process.
 
-
-def report(val_logits: np.ndarray, data: DataFolders) -> dict:
-    """Validation accuracy, confusion matrix (rows: true, columns: predicted) and the misclassified
-    photos."""
-    predicted = (np.asarray(val_logits) > 0).astype(int)
-    truth = np.asarray(data.validation.labels, dtype=int)
-    confusion = np.zeros((2, 2), dtype=int)
-    np.add.at(confusion, (truth, predicted), 1)
-    dog = probabilities(np.asarray(val_logits, dtype=np.float64).reshape(-1, 1)).numpy()[:, 1]
-    wrong = [
-        {"path": path, "true": int(t), "predicted": int(p), "confidence": float(d if p else 1 - d)}
-        for path, t, p, d in zip(data.validation.paths, truth, predicted, dog)
-        if t != p
-    ]
-    return {
-        "accuracy": float((predicted == truth).mean()),
-        "confusion": confusion.tolist(),
-        "misclassified": wrong,
-    }
-
-
-def run(
-    data_root: Path,
-    weights_dir: Path,
-    config: TrainConfig | None = None,
-    build: Callable | None = None,
-    run_dir: Path | None = None,
-    verbose: int = 0,
-) -> dict:
-    """Scan, train, evaluate, save into a run folder, then switch `current` to it. Returns
-    progress.json's dict.
-
-    `build` makes the model (default: ResNet-50 with `config.backbone_weights`); it is called
-    inside the distribution strategy's scope. A stop request ends the run cleanly: "keep" saves the
-    best epoch so far, "discard" saves nothing. Any failure leaves `current`, the previous model,
-    untouched.
+    Refused: no dataset, one without the train/<class>/ layout of two classes, a backbone weights
+    file that is not there. The page (`start`) and the CLI (`train`) both call it, so both refuse
+    with the same sentence at the same moment. The sentence names the dataset below its data root
+    and a weights file by its name: a visitor never sees the server's folders. With `roots` (the
+    page's), the dataset must also lie inside them; None is the page's empty choice. The run itself
+    checks every photo later, skipping and counting bad ones.
     """
-    config = config or TrainConfig()
-    run_dir = Path(run_dir or new_run_dir(weights_dir))
-    # Python, NumPy and TensorFlow from one seed: initial weights, dropout, shuffling and flips, so
-    # the same data and seed give the same model on the same machine (the worker also makes ops
-    # deterministic).
-    keras.utils.set_random_seed(config.seed)
-    info = {
-        "data": str(Path(data_root).resolve()),
-        "run_dir": str(run_dir),
-        "config": asdict(config),
-    }
-    monitor = RunMonitor(run_dir, info)
+    if data_root is None:
+        text = "No dataset under the data roots: add one (train/<class>/, validation/<class>/)."
+        raise DataError(text)
+    path = Path(data_root).expanduser().resolve()
+    shown = label(path, Config().data_roots)
+    if roots:
+        try:
+            check_data_path(str(path), roots)
+        except DataError:
+            message = f"The dataset {shown} is not under the data roots: choose one from the list."
+            raise DataError(message) from None
     try:
-        data = scan(
-            data_root, config.validation_fraction, config.seed, Config().max_files_per_class
-        )
-        monitor.plan(len(data.train.paths), len(data.validation.paths), config)
-        monitor.state.update(
-            summary=data.summary(), skipped=list(data.skipped), held_out=data.held_out
-        )
-        with make_strategy(config.strategy).scope():
-            model = build() if build else build_classifier(config.backbone_weights)
-            # Fixed validation photos, their maps kept after every epoch (core/training/watch.py).
-            photos = pick(data.validation.paths, data.validation.labels, seed=config.seed)
-            watch = [Watch(run_dir, photos, model)] if photos else []
-            result = train_head_cached(
-                model, data, config, [_stopper(config), monitor, *watch], monitor, verbose=verbose
-            )
-            if result and config.fine_tune_epochs and not monitor.stop_requested():
-                result = fine_tune(
-                    model,
-                    data,
-                    config,
-                    [_stopper(config), monitor, *watch],
-                    monitor,
-                    verbose=verbose,
-                )
-        stop = monitor.stop_requested()
-        if stop == "discard" or result is None or not result["history"].get("val_loss"):
-            monitor.finish(
-                "stopped",
-                "Stopped before a full epoch: nothing saved."
-                if stop != "discard"
-                else "Stopped; the run's model was discarded as asked.",
-            )
-            return monitor.state
-        class_names = tuple(singular(n) for n in data.class_names)
-        figures = {**report(result["val_logits"], data), "class_names": list(class_names)}
-        resnet = LAST_STAGE in {layer.name for layer in model.layers}
-        model_info = ModelInfo(
-            class_names=class_names,
-            image_size=model.input_shape[1],
-            backbone="ResNet50" if resnet else model.name,
-            backbone_weights=config.backbone_weights,
-            trained_at=time.strftime("%Y-%m-%d %H:%M"),
-            trained_on=str(Path(data_root).resolve()),
-            val_accuracy=figures["accuracy"],
-            extra={"class_folders": list(data.class_names), "train_counts": data.train.counts(2)},
-        )
-        save_classifier(model, model_info, run_dir / "model.keras")
-        publish(run_dir, weights_dir)
-        done = "Stopped early; the best epoch so far was kept" if stop else "Done"
-        monitor.finish(
-            "done", f"{done}: validation accuracy {figures['accuracy']:.1%}.", report=figures
-        )
-        return monitor.state
-    except Exception as error:  # recorded for the page, then raised for the caller
-        monitor.finish("failed", failure(error))
-        raise
+        class_folders(path)
+    except DataError as error:
+        raise _renamed(error, str(path), shown) from None
+    try:
+        resolve_backbone_weights(config.backbone_weights)
+    except ModelError as error:
+        weights = str(config.backbone_weights)
+        raise _renamed(error, weights, Path(weights).name) from None
 
 
-def _stopper(config: TrainConfig) -> keras.callbacks.EarlyStopping:
-    return keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=config.patience, restore_best_weights=True
-    )
-
-
-def failure(error: Exception) -> str:
-    """A failed run's one line for the page: a person's error as it is, the disk's with what to
-    do, anything else by its type."""
-    if isinstance(error, OSError):
-        return storage_sentence(error, "this run") + " The previous model is unchanged."
-    if isinstance(error, UserError):
-        return one_line(error)
-    return f"The run failed ({type(error).__name__}: {one_line(error, 200)}); see train.log."
+def _renamed(error: UserError, path: str, name: str) -> UserError:
+    """The same error, naming `path` as `name`: the sentence's wording stays in its one home."""
+    return type(error)(str(error).replace(path, name))
 
 
 # Taking the lock, running, releasing it ---------------------------------------------------------
 
 
 def train(data_root: Path, weights_dir: Path, config: TrainConfig, verbose: int = 0) -> dict:
-    """A run in this process (the CLI): take the lock, run, release it. Raises Busy."""
-    run_dir = new_run_dir(weights_dir)
-    try:
-        acquire_lock(weights_dir, run_dir)
-    except Exception:
-        run_dir.rmdir()
-        raise
+    """A run in this process (the CLI): check, take the lock, run, release it. Raises Busy."""
+    check(data_root, config)
+    run_dir = _run_dir_holding_lock(Path(weights_dir))
     return _holding_lock(Path(data_root), Path(weights_dir), config, run_dir, verbose)
 
 
-def start(data_root: Path, weights_dir: Path, config: TrainConfig) -> Path:
-    """A run in a worker process of its own session, so that it outlives page reruns and closed
-    tabs (the Training page). The lock is taken here, before the worker starts, so a second request
-    is refused at once. Returns the run folder, where progress.json and train.log appear. Raises
-    Busy."""
-    run_dir = new_run_dir(weights_dir)
-    acquire_lock(weights_dir, run_dir)
+def start(
+    data_root: Path, weights_dir: Path, config: TrainConfig, roots: tuple[Path, ...] = ()
+) -> Path:
+    """A run in a worker process of its own session (the Training page); returns its folder.
+
+    The worker outlives page reruns and closed tabs. The dataset and backbone are checked and the
+    lock is taken here, before the worker starts, so a bad choice or a second request is refused at
+    once. progress.json and train.log appear in the run folder. Raises a UserError (Busy,
+    DataError, ModelError, StorageError).
+    """
+    check(data_root, config, roots)
+    run_dir = _run_dir_holding_lock(Path(weights_dir))
     try:
-        settings = {"data": str(data_root), "weights": str(weights_dir), "config": asdict(config)}
-        write_json(run_dir / SETTINGS, settings)
-        log = open(run_dir / LOG, "w")
-        process = subprocess.Popen(
+        with writing("starting the run"):
+            settings = {
+                "data": str(data_root),
+                "weights": str(weights_dir),
+                "config": asdict(config),
+            }
+            write_json(run_dir / SETTINGS, settings)
+            hand_over(weights_dir, _launch(run_dir).pid)
+    except StorageError:
+        release_lock(weights_dir)
+        raise
+    return run_dir
+
+
+def _run_dir_holding_lock(weights_dir: Path) -> Path:
+    """A new run folder, and the lock taken for it; the folder is removed when the lock is not."""
+    run_dir = new_run_dir(weights_dir)
+    try:
+        acquire_lock(weights_dir, run_dir)
+    except BaseException:
+        run_dir.rmdir()
+        raise
+    return run_dir
+
+
+def _launch(run_dir: Path) -> subprocess.Popen:
+    """`python -m core.training.worker RUN_DIR`: a session of its own, its output in train.log."""
+    with open(run_dir / LOG, "w") as log:
+        return subprocess.Popen(
             [sys.executable, "-m", "core.training.worker", str(run_dir)],
             cwd=ROOT,
             stdout=log,
@@ -198,23 +125,22 @@ def start(data_root: Path, weights_dir: Path, config: TrainConfig) -> Path:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-        hand_over(weights_dir, process.pid)
-    except OSError:
-        release_lock(weights_dir)
-        raise
-    return run_dir
 
 
 def work(run_dir: Path) -> dict:
-    """The worker's body: the settings `start` wrote, at a lower priority, one core left to the
-    app."""
+    """The worker's body: the settings `start` wrote, run at a lower priority.
+
+    One core is left to the app.
+    """
     run_in_background(max(1, (os.cpu_count() or 2) - 1))
     settings = read_json(Path(run_dir) / SETTINGS)
     config = TrainConfig(**settings["config"])
     return _holding_lock(Path(settings["data"]), Path(settings["weights"]), config, Path(run_dir))
 
 
-def _holding_lock(data_root: Path, weights_dir: Path, config, run_dir: Path, verbose=2) -> dict:
+def _holding_lock(
+    data_root: Path, weights_dir: Path, config: TrainConfig, run_dir: Path, verbose: int = 2
+) -> dict:
     # Deterministic kernels: on a CPU they cost little, and with a seed a run can be repeated.
     tf.config.experimental.enable_op_determinism()
     try:
@@ -227,8 +153,7 @@ def _holding_lock(data_root: Path, weights_dir: Path, config, run_dir: Path, ver
 
 
 def run_in_background(threads: int, niceness: int = 10) -> None:
-    """A page-started worker yields to the app: lower CPU priority, and TensorFlow bounded to
-    `threads`.
+    """A page-started worker yields to the app: lower CPU priority, TensorFlow in `threads`.
 
     Call before the first TensorFlow op (thread counts are fixed once its runtime starts).
     tf.data's own decoding threads are not bounded, but they run at the same lowered priority. The
@@ -246,8 +171,10 @@ def run_in_background(threads: int, niceness: int = 10) -> None:
 
 
 def latest_run(weights_dir: Path) -> dict | None:
-    """The newest run's progress (running, done, failed, stopped, or killed if its process
-    vanished)."""
+    """The newest run's progress, or None when there is no run yet.
+
+    Its state is running, done, failed, stopped, or killed when its process vanished.
+    """
     runs = Path(weights_dir) / RUNS
     folders = (
         sorted((p for p in runs.iterdir() if p.is_dir()), reverse=True) if runs.is_dir() else []

@@ -1,0 +1,219 @@
+"""A training run as named steps, each readable on its own.
+
+Scan the data, build the model, train the head, fine-tune, report, save and publish, finish.
+`run` is the whole run in this process; `jobs.py` decides which process that is and holds the
+lease around it. Every step writes only inside the run folder until `save_and_publish` switches
+`current`, so a failure at any step leaves the previous model in use.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+
+from core.config import Config
+from core.data.folders import DataFolders, scan
+from core.errors import UserError, one_line, storage_sentence
+from core.model import (
+    LAST_STAGE,
+    ModelInfo,
+    build_classifier,
+    probabilities,
+    save_classifier,
+)
+from core.training.progress import RunMonitor
+from core.training.recipe import TrainConfig, fine_tune, make_strategy, train_head_cached
+from core.training.store import new_run_dir, publish
+from core.training.watch import Watch, pick
+
+
+def run(
+    data_root: Path,
+    weights_dir: Path,
+    config: TrainConfig | None = None,
+    build: Callable | None = None,
+    run_dir: Path | None = None,
+    verbose: int = 0,
+) -> dict:
+    """Scan, train, evaluate, save into a run folder, then switch `current` to it.
+
+    Returns progress.json's dict. `build` makes the model (default: ResNet-50 with
+    `config.backbone_weights`); it is called inside the distribution strategy's scope. A stop
+    request ends the run cleanly: "keep" saves the best epoch so far, "discard" saves nothing. Any
+    failure leaves `current`, the previous model, untouched.
+    """
+    config = config or TrainConfig()
+    run_dir = Path(run_dir or new_run_dir(weights_dir))
+    # Python, NumPy and TensorFlow from one seed: initial weights, dropout, shuffling and flips, so
+    # the same data and seed give the same model on the same machine (the worker also makes ops
+    # deterministic).
+    keras.utils.set_random_seed(config.seed)
+    monitor = RunMonitor(run_dir, {"run_dir": str(run_dir), **settings(data_root, config)})
+    try:
+        data = scan_data(data_root, config, monitor)
+        with make_strategy(config.strategy).scope():
+            model = build() if build else build_classifier(config.backbone_weights)
+            watch = watch_photos(run_dir, data, model, config)
+            result = train_head(model, data, config, monitor, watch, verbose)
+            result = fine_tune_too(model, data, config, monitor, watch, result, verbose)
+        stop = monitor.stop_requested()
+        if stop == "discard" or result is None or not result["history"].get("val_loss"):
+            return stopped(monitor, stop)
+        figures = report(result["val_logits"], data)
+        info = model_info(model, data, figures, config, data_root)
+        save_and_publish(model, info, run_dir, weights_dir)
+        return finish(monitor, figures, stop)
+    except Exception as error:
+        # Recorded for the page, then raised for the caller.
+        monitor.finish("failed", failure(error))
+        raise
+
+
+def settings(data_root: Path, config: TrainConfig) -> dict:
+    """What progress.json says the run was asked to do: its dataset and its TrainConfig."""
+    return {"data": str(Path(data_root).resolve()), "config": asdict(config)}
+
+
+def scan_data(data_root: Path, config: TrainConfig, monitor: RunMonitor) -> DataFolders:
+    """Every photo checked once, and the run's plan (phases weighed by photo counts) recorded."""
+    data = scan(data_root, config.validation_fraction, config.seed, Config().max_files_per_class)
+    monitor.plan(len(data.train.paths), len(data.validation.paths), config)
+    monitor.state.update(
+        summary=data.summary(), skipped=list(data.skipped), held_out=data.held_out
+    )
+    return data
+
+
+def watch_photos(
+    run_dir: Path, data: DataFolders, model: keras.Model, config: TrainConfig
+) -> list[Watch]:
+    """Fixed validation photos whose maps are kept after every epoch (core/training/watch.py)."""
+    photos = pick(data.validation.paths, data.validation.labels, seed=config.seed)
+    return [Watch(run_dir, photos, model)] if photos else []
+
+
+def callbacks(config: TrainConfig, monitor: RunMonitor, watch: list[Watch]) -> list:
+    """A phase's callbacks; early stopping is new for each phase, so each keeps its own best."""
+    stopper = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=config.patience, restore_best_weights=True
+    )
+    return [stopper, monitor, *watch]
+
+
+def train_head(
+    model: keras.Model,
+    data: DataFolders,
+    config: TrainConfig,
+    monitor: RunMonitor,
+    watch: list[Watch],
+    verbose: int,
+) -> dict | None:
+    """Phase 1, the new head on cached features; None when stopped before the features."""
+    steps = callbacks(config, monitor, watch)
+    return train_head_cached(model, data, config, steps, monitor, verbose=verbose)
+
+
+def fine_tune_too(
+    model: keras.Model,
+    data: DataFolders,
+    config: TrainConfig,
+    monitor: RunMonitor,
+    watch: list[Watch],
+    head: dict | None,
+    verbose: int,
+) -> dict | None:
+    """Phase 2, when asked for and the head trained without a stop; else the head's result."""
+    if not head or not config.fine_tune_epochs or monitor.stop_requested():
+        return head
+    steps = callbacks(config, monitor, watch)
+    return fine_tune(model, data, config, steps, monitor, verbose=verbose)
+
+
+def stopped(monitor: RunMonitor, stop: str | None) -> dict:
+    """A run that ends with nothing saved: discarded as asked, or stopped before a full epoch."""
+    if stop == "discard":
+        message = "Stopped; the run's model was discarded as asked."
+    else:
+        message = "Stopped before a full epoch: nothing saved."
+    monitor.finish("stopped", message)
+    return monitor.state
+
+
+def singular(folder: str) -> str:
+    """'cats' -> 'cat', so labels read naturally; other names are kept as they are."""
+    if folder.endswith("s") and not folder.endswith("ss") and len(folder) > 1:
+        return folder[:-1]
+    return folder
+
+
+def report(val_logits: np.ndarray, data: DataFolders) -> dict:
+    """The validation figures: accuracy, confusion, misclassified photos, class names.
+
+    The confusion matrix has the true classes as rows and the predicted ones as columns.
+    """
+    predicted = (np.asarray(val_logits) > 0).astype(int)
+    truth = np.asarray(data.validation.labels, dtype=int)
+    confusion = np.zeros((2, 2), dtype=int)
+    np.add.at(confusion, (truth, predicted), 1)
+    dog = probabilities(np.asarray(val_logits, dtype=np.float64).reshape(-1, 1)).numpy()[:, 1]
+    wrong = [
+        {"path": path, "true": int(t), "predicted": int(p), "confidence": float(d if p else 1 - d)}
+        for path, t, p, d in zip(data.validation.paths, truth, predicted, dog)
+        if t != p
+    ]
+    return {
+        "accuracy": float((predicted == truth).mean()),
+        "confusion": confusion.tolist(),
+        "misclassified": wrong,
+        "class_names": [singular(name) for name in data.class_names],
+    }
+
+
+def model_info(
+    model: keras.Model, data: DataFolders, figures: dict, config: TrainConfig, data_root: Path
+) -> ModelInfo:
+    """The sidecar's facts: classes, backbone and its weights, when and on what it was trained."""
+    resnet = LAST_STAGE in {layer.name for layer in model.layers}
+    return ModelInfo(
+        class_names=tuple(figures["class_names"]),
+        image_size=model.input_shape[1],
+        backbone="ResNet50" if resnet else model.name,
+        backbone_weights=config.backbone_weights,
+        trained_at=time.strftime("%Y-%m-%d %H:%M"),
+        trained_on=str(Path(data_root).resolve()),
+        val_accuracy=figures["accuracy"],
+        extra={"class_folders": list(data.class_names), "train_counts": data.train.counts(2)},
+    )
+
+
+def save_and_publish(
+    model: keras.Model, info: ModelInfo, run_dir: Path, weights_dir: Path
+) -> None:
+    """The model and its sidecar into the run folder, then `current` switched to it."""
+    save_classifier(model, info, run_dir / "model.keras")
+    publish(run_dir, weights_dir)
+
+
+def finish(monitor: RunMonitor, figures: dict, stop: str | None) -> dict:
+    """The run's last word in progress.json: done (or stopped early, its best epoch kept)."""
+    done = "Stopped early; the best epoch so far was kept" if stop else "Done"
+    message = f"{done}: validation accuracy {figures['accuracy']:.1%}."
+    monitor.finish("done", message, report=figures)
+    return monitor.state
+
+
+def failure(error: Exception) -> str:
+    """A failed run's one line for the page.
+
+    A person's error as it is, the disk's with what to do, anything else by its type.
+    """
+    if isinstance(error, OSError):
+        return storage_sentence(error, "this run") + " The previous model is unchanged."
+    if isinstance(error, UserError):
+        return one_line(error)
+    return f"The run failed ({type(error).__name__}: {one_line(error, 200)}); see train.log."
