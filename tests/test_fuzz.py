@@ -9,6 +9,7 @@ import json
 from collections import Counter
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -75,6 +76,7 @@ def mutated_images(seed, flips, cut):
     check(bytes(data[: cut % len(data)] if cut is not None else data))
 
 
+@pytest.mark.slow
 def test_fuzz_the_loader():
     """Both strategies in one test, then the counts the README reports.
 
