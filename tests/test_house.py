@@ -1,0 +1,159 @@
+"""House rules that hold across files: cheap imports, small pages and functions, one error type.
+
+Each test reads the source (ast) or starts a fresh interpreter; none imports TensorFlow into this
+process beyond what conftest already has.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[1]
+CORE = sorted((ROOT / "core").rglob("*.py"))
+PAGES = sorted((ROOT / "pages").glob("*.py"))
+MAX_PAGE_LINES = 250
+MAX_FUNCTION_LINES = 60
+# Exception classes in core/ that signal a programming error and so stay outside UserError.
+PROGRAMMING_ERRORS: frozenset[str] = frozenset()
+
+
+def run_python(code: str) -> str:
+    """Run `code` in a fresh interpreter at the repository root, without the TensorFlow log level.
+
+    The variable is dropped so that the child shows whether `core` sets it on its own.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip()
+
+
+def parse(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(), filename=str(path))
+
+
+def relative(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+@pytest.mark.parametrize("module", ["core", "core.config"])
+def test_importing_core_or_its_config_loads_no_tensorflow(module):
+    loaded = run_python(f"import sys, {module}; print('tensorflow' in sys.modules)")
+    assert loaded == "False", f"import {module} loaded TensorFlow"
+
+
+def test_core_model_registers_its_layers_and_quiets_tensorflow_before_it_loads():
+    # A finder at the front of sys.meta_path sees the first `import tensorflow`, whoever asks.
+    code = """
+import importlib.abc, json, os, sys
+seen = []
+class Spy(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow" and not seen:
+            seen.append(os.environ.get("TF_CPP_MIN_LOG_LEVEL"))
+        return None
+sys.meta_path.insert(0, Spy())
+import core.model
+import keras
+names = ("catdog>CaffePreprocess", "catdog>FoldCatDog")
+missing = [n for n in names if keras.saving.get_registered_object(n) is None]
+print(json.dumps({"missing": missing, "seen": seen}))
+"""
+    child = json.loads(run_python(code).splitlines()[-1])
+    assert child["missing"] == [], "core.model did not register these layers"
+    assert child["seen"] and child["seen"][0] is not None, (
+        f"TF_CPP_MIN_LOG_LEVEL was unset when TensorFlow loaded: {child['seen']}"
+    )
+
+
+def test_app_and_pages_are_short():
+    lines = {relative(p): len(p.read_text().splitlines()) for p in [ROOT / "app.py", *PAGES]}
+    long = {name: n for name, n in lines.items() if n > MAX_PAGE_LINES}
+    assert PAGES, "no pages found"
+    assert not long, f"over {MAX_PAGE_LINES} lines: {long}"
+
+
+def test_no_function_is_long():
+    files = [*CORE, ROOT / "ui.py", ROOT / "app.py", *PAGES]
+    long = {
+        f"{relative(path)}:{node.lineno} {node.name}": node.end_lineno - node.lineno + 1
+        for path in files
+        for node in ast.walk(parse(path))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
+    }
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines: {long}"
+
+
+def test_no_page_nests_work_inside_a_button():
+    nested = [relative(p) for p in PAGES if "if st.button(" in p.read_text()]
+    assert not nested, f"`if st.button(` in {nested}: use on_click and session_state"
+
+
+def test_every_error_in_core_is_a_user_error():
+    found = {}
+    for path in CORE:
+        names = [
+            node.name
+            for node in parse(path).body
+            if isinstance(node, ast.ClassDef) and node.name.endswith(("Error", "Busy"))
+        ]
+        if names:
+            module = importlib.import_module(
+                ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            )
+            found |= {f"{module.__name__}.{name}": getattr(module, name) for name in names}
+    assert "core.errors.UserError" in found and len(found) > 1, found
+    outside = [
+        name
+        for name, cls in found.items()
+        if not issubclass(cls, UserError) and name.rsplit(".", 1)[1] not in PROGRAMMING_ERRORS
+    ]
+    assert not outside, f"not a UserError (nor listed in PROGRAMMING_ERRORS): {outside}"
+
+
+def test_core_never_imports_streamlit():
+    imports = {}
+    for path in CORE:
+        for node in ast.walk(parse(path)):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                if name.split(".")[0] == "streamlit":
+                    imports[f"{relative(path)}:{node.lineno}"] = name
+    assert len(CORE) > 10
+    assert not imports, f"core/ imports streamlit: {imports}"
+
+
+def test_pages_take_alpha_and_thumbnail_size_from_config():
+    # Config.alpha and Config.thumbnail_side are the one home of these numbers.
+    literals = [
+        f"{relative(path)}:{node.lineno} {node.value!r}"
+        for path in PAGES
+        for node in ast.walk(parse(path))
+        if isinstance(node, ast.Constant)
+        and type(node.value) in (int, float)
+        and node.value in (0.45, 384)
+    ]
+    assert not literals, f"use Config.alpha / Config.thumbnail_side: {literals}"
