@@ -1,5 +1,4 @@
-"""The Training page through AppTest: a real background run (ResNet-50, random weights, tiny
-data)."""
+"""The Training page through AppTest: a real background run, refusals, public mode, data in."""
 
 import time
 from pathlib import Path
@@ -69,6 +68,46 @@ def test_weights_files_are_choices_and_a_vanished_one_is_refused(
     at.button(key="start").click().run()
     assert not at.exception and at.warning[0].value.endswith("resnet50_notop.h5 does not exist.")
     assert not (tmp_path / "weights" / "runs").exists()
+
+
+def cli_refusal(capsys, data: Path, weights: Path, backbone: str) -> str:
+    """`python -m core train`'s one line for the same choice, as the operator sees it."""
+    from core.cli import main
+
+    argv = ["train", "--data", str(data), "--out", str(weights), "--backbone-weights", backbone]
+    code, err = main(argv), capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+    return err.removeprefix("error: ").strip()
+
+
+def test_page_and_cli_refuse_a_bad_dataset_and_a_missing_backbone_with_one_sentence(
+    monkeypatch, tmp_path, capsys
+):
+    from tests.conftest import make_pets
+
+    data, weights = tmp_path / "data", tmp_path / "weights"
+    make_pets(data / "pets", 2, 1)
+    for name in ("cats", "dogs", "foxes"):  # three classes: its layout is refused
+        (data / "three" / "train" / name).mkdir(parents=True)
+    (data / "resnet50_notop.h5").write_bytes(b"weights")
+    at = open_page(monkeypatch, weights, data)
+    at.selectbox(key="data_dir").set_value((data / "three").resolve())
+    at.selectbox(key="backbone_weights").set_value("none")
+    at.button(key="start").click().run()
+    sentence = at.warning[0].value
+    assert not at.exception and sentence.startswith("data/three/train has 3 class folder(s)")
+    assert str(tmp_path) not in sentence  # no server paths for a visitor
+    assert cli_refusal(capsys, data / "three", weights, "none") == sentence
+
+    at.selectbox(key="data_dir").set_value((data / "pets").resolve())
+    at.selectbox(key="backbone_weights").set_value(str(data / "resnet50_notop.h5"))
+    (data / "resnet50_notop.h5").unlink()  # gone between the choice and the click
+    at.button(key="start").click().run()
+    sentence = at.warning[0].value
+    assert sentence == "Backbone weights file resnet50_notop.h5 does not exist."
+    assert cli_refusal(capsys, data / "pets", weights, str(data / "resnet50_notop.h5")) == sentence
+    # Both refused before a run folder or the lease was made.
+    assert not (weights / "runs").exists() and not (weights / "train.lock").exists()
 
 
 def test_only_datasets_inside_the_data_roots_are_offered(monkeypatch, tmp_path, generated_pets):

@@ -110,6 +110,16 @@ def download_pets(
     return counts
 
 
+def summary(counts: dict, where: str) -> str:
+    """`download_pets`'s counts as one sentence, naming the dataset `where` (no server path)."""
+    splits = "; ".join(
+        f"{split} " + ", ".join(f"{n:,} {name}" for name, n in counts[split].items())
+        for split in ("train", "validation")
+    )
+    dropped = len(counts["dropped"])
+    return f"Oxford-IIIT Pet is in {where}: {splits}; {dropped} broken file(s) dropped."
+
+
 def _unpack(archive: Path, folder: Path) -> None:
     try:
         with tarfile.open(archive) as tar:

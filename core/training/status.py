@@ -1,0 +1,169 @@
+"""What the Training page shows of a run, as text, tables and pictures, without Streamlit.
+
+Its caption, its progress line, its curves, its confusion matrix, and the Grad-CAM overlays of its
+mistakes and of the photos it watched. `jobs.latest_run` gives the run's progress.json as a dict;
+these functions turn it into text, tables and RGB arrays, and the page draws them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core.cams import normalize
+from core.config import Config
+from core.data.choices import label
+from core.explain.explainer import Explainer
+from core.explain.overlay import overlay
+from core.images import load_image, shrink
+
+# Misclassified validation photos shown with their two maps: each costs two explanations.
+MISTAKES_SHOWN = 8
+# The four figures the page shows for the latest epoch, in its order.
+FIGURES = ("accuracy", "val_accuracy", "loss", "val_loss")
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A misclassified validation photo: where it is, what the model said, what it is."""
+
+    path: str
+    predicted: str
+    true: str
+    # The model's probability for the class it wrongly chose.
+    confidence: float
+
+    def captions(self) -> tuple[tuple[str, str], tuple[str, str]]:
+        """(caption, alt text) of its two overlays: the predicted class's, then the true one's."""
+        name = Path(self.path).name
+        return (
+            (
+                f"{name}: why '{self.predicted}' ({self.confidence:.0%})",
+                f"Grad-CAM for the wrongly predicted class {self.predicted}",
+            ),
+            (f"why '{self.true}' (the true class)", f"Grad-CAM for the true class {self.true}"),
+        )
+
+
+def caption(status: dict, roots: tuple[Path, ...]) -> str | None:
+    """The run's data and backbone in one line; None before the data is scanned.
+
+    Named as a visitor may read them: the dataset below its data root, weights by file name.
+    """
+    if not status.get("summary"):
+        return None
+    weights = Path(status.get("config", {}).get("backbone_weights", "?")).name
+    data = label(Path(status.get("data", "?")), roots)
+    return f"{status['summary']} · backbone weights: {weights} · data: {data}"
+
+
+def outcome(status: dict) -> tuple[str, str]:
+    """How a run that is not running ended, as (kind, sentence).
+
+    The kind is "success", "error" or "info".
+    """
+    state = status["state"]
+    if state == "done":
+        return "success", status["message"] + " The Explain page now uses this model."
+    if state in ("failed", "killed"):
+        return "error", status.get("message", "The run failed.")
+    return "info", status.get("message", state)
+
+
+def backbones(config: Config, weights_files: list[Path]) -> list[str]:
+    """The backbone weights a run may start from, as the page offers them.
+
+    ImageNet's, none (random), the files found, and the operator's own file; a visitor sees the
+    files by their names only.
+    """
+    offered = ["imagenet", "none", *map(str, weights_files)]
+    if config.backbone_weights and config.backbone_weights not in offered:
+        offered.append(config.backbone_weights)
+    return offered
+
+
+def progress_text(status: dict) -> str:
+    """A running run's progress line: the phase, its photos or epochs, and the time left."""
+    if status.get("phase") == "features":
+        # One forward pass per photo, training then validation.
+        text = f"features · {status.get('step', 0):,}/{status.get('steps', 0):,} photos"
+    else:
+        phase, epoch = status.get("phase", "starting"), status.get("epoch", 0)
+        text = f"{phase} · epoch {epoch}/{status.get('epochs', 0)}"
+    eta = status.get("eta_seconds")
+    return text + (f" · ETA {int(eta // 60)}m {int(eta % 60):02d}s" if eta else "")
+
+
+def curves(status: dict) -> pd.DataFrame | None:
+    """Both phases end to end, one row per epoch; None before the first epoch.
+
+    The seed article's accuracy and loss plots are drawn from it.
+    """
+    history = {phase: figures for phase, figures in status.get("history", {}).items() if figures}
+    rows = [
+        {"phase": phase, **{key: values[i] for key, values in figures.items()}}
+        for phase, figures in history.items()
+        for i in range(len(next(iter(figures.values()), [])))
+    ]
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows)
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="epoch")
+    return frame
+
+
+def latest_figures(frame: pd.DataFrame) -> dict[str, str]:
+    """The last epoch's figures, labelled with its number: {"val_loss (epoch 4)": "0.123"}."""
+    last = frame.iloc[-1]
+    return {f"{key} (epoch {len(frame)})": f"{last[key]:.3f}" for key in FIGURES if key in last}
+
+
+def confusion(report: dict) -> pd.DataFrame:
+    """The validation confusion matrix, rows the true class and columns the predicted one."""
+    names = report["class_names"]
+    return pd.DataFrame(
+        report["confusion"],
+        index=[f"true {name}" for name in names],
+        columns=[f"predicted {name}" for name in names],
+    )
+
+
+def mistakes(report: dict, limit: int = MISTAKES_SHOWN) -> list[Mistake]:
+    """The first `limit` misclassified validation photos, their classes by name."""
+    names = report["class_names"]
+    return [
+        Mistake(each["path"], names[each["predicted"]], names[each["true"]], each["confidence"])
+        for each in report["misclassified"][:limit]
+    ]
+
+
+def mistake_overlays(
+    explainer: Explainer, mistake: Mistake, config: Config | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Grad-CAM for the predicted class and for the true class, over the photo at thumbnail size.
+
+    Both at the model's default layer. Raises ImageError when the photo can no longer be read.
+    """
+    config = config or Config()
+    photo = load_image(mistake.path, max_side=config.thumbnail_side)
+    layer = explainer.classifier.default_layer
+    predicted, true = (
+        explainer.explain([photo], target)[0].heatmap(layer)
+        for target in (mistake.predicted, mistake.true)
+    )
+    return overlay(photo, predicted, config.alpha), overlay(photo, true, config.alpha)
+
+
+def watched_photo(path: str, config: Config | None = None) -> np.ndarray:
+    """A watched photo at thumbnail size, ready for its maps epoch after epoch."""
+    return shrink(load_image(path), (config or Config()).thumbnail_side)
+
+
+def watch_overlay(
+    photo: np.ndarray, raw_map: np.ndarray, config: Config | None = None
+) -> np.ndarray:
+    """One epoch's raw map of a watched photo (watch.py), ReLU'd, scaled and laid over it."""
+    return overlay(photo, normalize(raw_map), (config or Config()).alpha)

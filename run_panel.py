@@ -1,0 +1,124 @@
+"""The Training page's run panel, redrawn every second.
+
+The latest run's progress, stop buttons, curves, watched maps and mistakes. Beside `ui.py`, not in
+`core/`, because it imports Streamlit; what it draws comes from `core/training/status.py`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import ui
+from core.config import Config
+from core.errors import UserError, one_line
+from core.training import jobs, status, watch
+from core.training.progress import request_stop
+
+
+def stop_run(run_dir: Path, keep: bool) -> None:
+    state = st.session_state
+    state.stop_error = None
+    if not ui.may_train():
+        return
+    try:
+        request_stop(run_dir, keep)
+    except UserError as error:
+        state.stop_error = one_line(error)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def mistake_pictures(model_path: str, mistake: status.Mistake) -> tuple | None:
+    """Grad-CAM for the predicted and the true class side by side; None when unavailable."""
+    # The Explain page's own model when the run is the current one.
+    loaded = ui.model_at(Path(model_path))
+    if loaded.error:
+        return None
+    try:
+        return status.mistake_overlays(loaded.explainer, mistake)
+    except UserError:
+        return None
+
+
+def show_report(report: dict, model_path: Path) -> None:
+    left, right = st.columns([1, 2])
+    left.metric("Validation accuracy", f"{report['accuracy']:.1%}")
+    left.dataframe(status.confusion(report))
+    right.markdown(
+        f"**{len(report['misclassified'])} misclassified validation photos** (Grad-CAM for the "
+        "predicted class | the true class)"
+    )
+    for mistake in status.mistakes(report):
+        pictures = mistake_pictures(str(model_path), mistake)
+        for column, picture, (caption, alt) in zip(
+            right.columns(2) if pictures else [], pictures or [], mistake.captions()
+        ):
+            column.image(picture, caption=caption, width="stretch", alt=alt)
+
+
+def show_outcome(progress: dict, run_dir: Path) -> None:
+    """A running run's progress and stop buttons, or how it ended."""
+    if not progress["running"]:
+        kind, text = status.outcome(progress)
+        getattr(st, kind)(text)
+        return
+    st.progress(float(progress.get("fraction", 0.0)), text=status.progress_text(progress))
+    stops = (("Stop, keep the best model so far", True), ("Stop, discard this run", False))
+    for column, (label, keep) in zip(st.columns(2), stops):
+        column.button(label, on_click=stop_run, args=(run_dir, keep), disabled=not ui.may_train())
+    if st.session_state.get("stop_error"):
+        st.warning(st.session_state.stop_error)
+
+
+def show_curves(frame: pd.DataFrame) -> None:
+    for column, (name, value) in zip(st.columns(4), status.latest_figures(frame).items()):
+        column.metric(name, value)
+    for column, keys in zip(st.columns(2), (status.FIGURES[:2], status.FIGURES[2:])):
+        shown = [key for key in keys if key in frame]
+        column.line_chart(frame[shown], x_label="epoch", y_label=keys[0])
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def watched_photo(path: str) -> np.ndarray:
+    return status.watched_photo(path)
+
+
+def show_watch(run_dir: Path) -> None:
+    """The fixed photos' maps after each epoch, with a slider over the epochs (watch.py)."""
+    found = watch.read(run_dir)
+    if not found:
+        return
+    record, maps = found
+    st.markdown(
+        f"**Where the model looks, epoch by epoch**: Grad-CAM at {record['layer']} for each "
+        "photo's own class (the slider follows the latest epoch while the run goes on)."
+    )
+    names = [f"{each['phase']} epoch {each['epoch']}" for each in record["epochs"]]
+    chosen = st.select_slider("Epoch", names, names[-1]) if len(names) > 1 else names[0]
+    epoch = names.index(chosen)
+    for cell, (path, _), raw in zip(st.columns(len(maps[epoch])), record["photos"], maps[epoch]):
+        caption = f"{Path(path).parent.name}: {Path(path).name} · {chosen}"
+        cell.image(
+            status.watch_overlay(watched_photo(path), raw), caption=caption, width="stretch"
+        )
+
+
+@st.fragment(run_every=1.0)
+def show_status(config: Config) -> None:
+    progress = jobs.latest_run(config.weights_dir)
+    if progress is None:
+        st.info("No training run yet. Choose a dataset and start one.")
+        return
+    run_dir = Path(progress["run_dir"])
+    st.subheader(f"Run {run_dir.name}: {progress['state']}")
+    if caption := status.caption(progress, config.data_roots):
+        st.caption(caption)
+    show_outcome(progress, run_dir)
+    if (frame := status.curves(progress)) is not None:
+        show_curves(frame)
+    show_watch(run_dir)
+    if not progress["running"] and progress.get("report"):
+        show_report(progress["report"], run_dir / "model.keras")
