@@ -28,10 +28,40 @@ DEPTH = 8  # folder levels below `evaluate --data` searched for photos
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a person's error is one line on stderr and exit code 2."""
+    args = parser().parse_args(argv)
+    handlers = {
+        "explain": run_explain,
+        "train": run_train,
+        "download-data": run_download,
+        "evaluate": run_evaluate,
+    }
+    try:
+        return handlers[args.command](args)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def parser() -> argparse.ArgumentParser:
+    """`python -m core`'s commands and their options."""
     parser = argparse.ArgumentParser(
         prog="python -m core", description="Explain a cat/dog classifier."
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    add_explain_parser(commands)
+    add_evaluate_parser(commands)
+    add_train_parser(commands)
+    download = commands.add_parser(
+        "download-data", help="download Oxford-IIIT Pet as train/ and validation/"
+    )
+    download.add_argument(
+        "--dest", type=Path, default=Config().data_dir, help="where train/ and validation/ go"
+    )
+    return parser
+
+
+def add_explain_parser(commands) -> None:
     explain = commands.add_parser("explain", help="predict and write Grad-CAM overlays for photos")
     explain.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
     explain.add_argument(
@@ -48,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         "--raw", action="store_true", help="also save the raw map as <stem>_raw.npy"
     )
     add_method_options(explain)
+
+
+def add_evaluate_parser(commands) -> None:
     evaluate = commands.add_parser(
         "evaluate", help="mean deletion/insertion AUC of each method over a folder"
     )
@@ -75,25 +108,6 @@ def main(argv: list[str] | None = None) -> int:
         help="trimaps/ and xmls/ of Oxford-IIIT Pet (download-data "
         "keeps them in DEST/annotations): adds the pointing game and its energy form",
     )
-    add_train_parser(commands)
-    download = commands.add_parser(
-        "download-data", help="download Oxford-IIIT Pet as train/ and validation/"
-    )
-    download.add_argument(
-        "--dest", type=Path, default=Config().data_dir, help="where train/ and validation/ go"
-    )
-    args = parser.parse_args(argv)
-    handlers = {
-        "explain": run_explain,
-        "train": run_train,
-        "download-data": run_download,
-        "evaluate": run_evaluate,
-    }
-    try:
-        return handlers[args.command](args)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
 
 
 def add_method_options(parser) -> None:
