@@ -1,5 +1,4 @@
-"""Training speed, measured in one run: the cached-feature pass against a compiled forward, head
-epochs.
+"""Training speed, measured in one run: the cached feature pass against a forward, head epochs.
 
     .venv/bin/python benchmarks/bench_train.py [--images 2000] [--feature-images 320]
 
@@ -56,20 +55,22 @@ def timed(function) -> float:
 def head_epoch_seconds(model: keras.Model, n_images: int) -> float:
     """One warm epoch of the head over n_images cached features (both flips, as training does)."""
     rng = np.random.default_rng(1)
-    features = rng.normal(size=(2 * n_images, model.get_layer(FEATURES).output.shape[-1])).astype(
-        np.float32
-    )
+    width = model.get_layer(FEATURES).output.shape[-1]
+    features = rng.normal(size=(2 * n_images, width)).astype(np.float32)
     labels = rng.integers(0, 2, 2 * n_images).astype(np.float32)
     head = head_model(model)
     compile_binary(head, 1e-3)
-    head.fit(features, labels, batch_size=16, epochs=1, verbose=0)  # compile and warm up
+    # Compile and warm up.
+    head.fit(features, labels, batch_size=16, epochs=1, verbose=0)
     return timed(lambda: head.fit(features, labels, batch_size=16, epochs=1, verbose=0))
 
 
 def watch_costs(model: keras.Model, split: Split, fine_tune_photos: int) -> dict:
-    """Watch-it-learn's cost per epoch for its 4 photos, beside the epochs it rides on: a cached
-    head epoch (maps from cached activations x the head) and a fine-tune epoch (one GradCAM
-    pass)."""
+    """Watch-it-learn's cost per epoch for its 4 photos, beside the epochs it rides on.
+
+    A cached head epoch (maps from cached activations x the head) and a fine-tune epoch (one
+    GradCAM pass).
+    """
     from core.training.recipe import fine_tune
     from core.training.watch import Watch, pick
 
@@ -77,11 +78,13 @@ def watch_costs(model: keras.Model, split: Split, fine_tune_photos: int) -> dict
         watch = Watch(Path(run_dir), pick(split.paths, split.labels), model)
         head = head_model(model)
 
-        def epoch_end(trained):  # as Keras calls it after an epoch that trained `trained`
+        # As Keras calls it after an epoch that trained `trained`.
+        def epoch_end(trained):
             watch.set_model(trained)
             watch.on_epoch_end(len(watch.epochs))
 
-        epoch_end(head), epoch_end(model)  # warm up: the GradCAM graph is traced once per run
+        # Warm up: the GradCAM graph is traced once per run.
+        epoch_end(head), epoch_end(model)
         head_watch_s = np.median([timed(lambda: epoch_end(head)) for _ in range(20)])
         fine_tune_watch_s = np.median([timed(lambda: epoch_end(model)) for _ in range(3)])
         small = Split(split.paths[:fine_tune_photos], split.labels[:fine_tune_photos])
@@ -89,7 +92,8 @@ def watch_costs(model: keras.Model, split: Split, fine_tune_photos: int) -> dict
             ("cats", "dogs"), small, Split(small.paths[:16], small.labels[:16]), (), False
         )
         config = TrainConfig(fine_tune_epochs=1)
-        fine_tune(model, data, config)  # compile and warm up
+        # Compile and warm up.
+        fine_tune(model, data, config)
         fine_tune_s = timed(lambda: fine_tune(model, data, config))
     return {
         "head_watch": head_watch_s,
@@ -98,7 +102,7 @@ def watch_costs(model: keras.Model, split: Split, fine_tune_photos: int) -> dict
     }
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--images", type=int, default=2000, help="images in the head / uncached epochs"
@@ -109,34 +113,37 @@ def main() -> None:
     parser.add_argument(
         "--fine-tune-images", type=int, default=160, help="images in the fine-tune epoch timed"
     )
-    args = parser.parse_args()
-    model = build_classifier("none")
+    return parser.parse_args()
+
+
+def feature_rates(model: keras.Model, split: Split, n_images: int) -> tuple[float, float]:
+    """Images per second of a compiled forward pass and of the feature pass over the same photos.
+
+    The feature pass decodes, resizes and runs forward; three interleaved rounds each, their
+    medians.
+    """
     backbone = keras.Model(model.input, model.get_layer(FEATURES).output)
     forward = tf.function(lambda x: backbone(x, training=False))
-    batch = (
-        np.random.default_rng(2).uniform(0, 255, (32, 224, 224, 3)).astype(np.float32)
-    )  # 16 photos + flips
+    # 16 photos and their flips, as one batch of the feature pass.
+    batch = np.random.default_rng(2).uniform(0, 255, (32, 224, 224, 3)).astype(np.float32)
     forward(batch), forward(batch)
+    chosen = Split(split.paths[:n_images], split.labels[:n_images])
+    # Warm up.
+    extract_features(model, Split(split.paths[:32], split.labels[:32]), 16, flips=True)
+    forward_seconds, feature_seconds = [], []
+    steps = n_images // 16
+    for _ in range(3):
+        forward_seconds.append(timed(lambda: [forward(batch).numpy() for _ in range(steps)]))
+        feature_seconds.append(timed(lambda: extract_features(model, chosen, 16, flips=True)))
+    return 32 * steps / np.median(forward_seconds), 2 * n_images / np.median(feature_seconds)
 
+
+def main() -> None:
+    args = arguments()
+    model = build_classifier("none")
     with tempfile.TemporaryDirectory() as folder:
         split = write_photos(Path(folder), max(args.images, args.feature_images))
-        feature_split = Split(
-            split.paths[: args.feature_images], split.labels[: args.feature_images]
-        )
-        extract_features(
-            model, Split(split.paths[:32], split.labels[:32]), 16, flips=True
-        )  # warm up
-        # Interleave the two measurements, three rounds each, and keep the medians.
-        forward_seconds, feature_seconds = [], []
-        steps = args.feature_images // 16
-        for _ in range(3):
-            forward_seconds.append(timed(lambda: [forward(batch).numpy() for _ in range(steps)]))
-            feature_seconds.append(
-                timed(lambda: extract_features(model, feature_split, 16, flips=True))
-            )
-        forward_rate = 32 * steps / np.median(forward_seconds)
-        feature_rate = 2 * args.feature_images / np.median(feature_seconds)
-
+        forward_rate, feature_rate = feature_rates(model, split, args.feature_images)
         data = DataFolders(
             ("cats", "dogs"),
             Split(split.paths[: args.images], split.labels[: args.images]),
@@ -148,7 +155,18 @@ def main() -> None:
             lambda: train_head_uncached(build_classifier("none"), data, TrainConfig(epochs=1))
         )
         watch = watch_costs(model, split, args.fine_tune_images)
+    head_epochs = {n: head_epoch_seconds(model, n) for n in (500, 2000, 8000)}
+    print_figures(args, forward_rate, feature_rate, head_epochs, watch, uncached)
 
+
+def print_figures(
+    args: argparse.Namespace,
+    forward_rate: float,
+    feature_rate: float,
+    head_epochs: dict[int, float],
+    watch: dict,
+    uncached: float,
+) -> None:
     print(
         f"ResNet-50 224x224, batch 16 (+ flips), TF {tf.__version__}, "
         f"{tf.config.threading.get_inter_op_parallelism_threads() or 'default'} threads"
@@ -158,7 +176,6 @@ def main() -> None:
         f"feature pass (decode+resize+forward)  {feature_rate:8.1f} images/s   ratio "
         f"{feature_rate / forward_rate:.2f}  (target >= 0.9)"
     )
-    head_epochs = {n: head_epoch_seconds(model, n) for n in (500, 2000, 8000)}
     for n, seconds in head_epochs.items():
         print(
             f"cached head epoch, {n:5d} images       {seconds:8.3f} s"

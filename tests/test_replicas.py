@@ -1,6 +1,8 @@
-"""Two app replicas (`streamlit run` twice) on one weights folder, as behind a load balancer: one
-run at a time across both, a run published by one is used by the other, and a stale lease is
-reclaimed. Driven in Chromium."""
+"""Two app replicas (`streamlit run` twice) on one weights folder, as behind a load balancer.
+
+One run at a time across both, a run published by one is used by the other, and a stale lease is
+reclaimed. Driven in Chromium.
+"""
 
 from __future__ import annotations
 
