@@ -1,5 +1,4 @@
-"""What the pages need besides widgets: load the app's model once, explain uploaded bytes, draw
-maps.
+"""What the pages need besides widgets: the app's model, explained photos, maps, check tables.
 
 Plain functions without Streamlit; the pages wrap them in st.cache_resource / st.cache_data.
 The browser gets display-size pictures (DISPLAY_SIDE); only a download works at the photo's own
@@ -8,7 +7,11 @@ size.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import io
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -17,6 +20,7 @@ import numpy as np
 from core.config import Config
 from core.explain.explainer import Explainer, Explanation
 from core.explain.overlay import DIVERGING, blend, colorize, signed_to_unit
+from core.explain.settings import View
 from core.images import ImageError, encode_png, load_image
 from core.model import (
     ModelError,
@@ -41,8 +45,10 @@ class LoadedModel:
 
 
 def model_key(path: Path) -> str:
-    """Identity of a model file: path and modification times of the file and its sidecar (either
-    changes -> new key)."""
+    """Identity of a model file: its path and the modification times of it and its sidecar.
+
+    Either time changing gives a new key, so a replaced model is loaded again.
+    """
     path = Path(path)
     stamps = [
         str(p.stat().st_mtime_ns) if p.exists() else "absent"
@@ -52,8 +58,10 @@ def model_key(path: Path) -> str:
 
 
 def load_app_model(config: Config | None = None, path: Path | None = None) -> LoadedModel:
-    """The app's model (`path` None: weights/current, else zero-shot) or a given model file, warmed
-    up."""
+    """The app's model, or the model file at `path`, warmed up; or the one line why there is none.
+
+    The app's model is weights/current, else weights/model.keras, else the zero-shot classifier.
+    """
     try:
         classifier = load_classifier(path) if path else load_default(config)
         explainer = Explainer(classifier)
@@ -70,7 +78,8 @@ def describe(info: ModelInfo) -> str:
     if info.kind == "zero-shot":
         return "Model: ResNet-50's ImageNet classifier, cats and dogs folded (zero-shot)."
     parts = [f"Model: fine-tuned {info.backbone}", f"backbone weights: {info.backbone_weights}"]
-    if info.trained_on:  # the dataset's name: a visitor need not see the server's folders
+    if info.trained_on:
+        # The dataset's name only: a visitor need not see the server's folders.
         on = Path(info.trained_on).name
         parts.append(f"trained on {on}" + (f" at {info.trained_at}" if info.trained_at else ""))
     if info.val_accuracy is not None:
@@ -78,26 +87,33 @@ def describe(info: ModelInfo) -> str:
     return " · ".join(parts)
 
 
-def explain_bytes(
+def explain_photo(
     loaded: LoadedModel,
     data: bytes,
     name: str,
     target: str,
     max_side: int | None = DISPLAY_SIDE,
     **options,
-) -> tuple[np.ndarray, Explanation] | str:
-    """Decode one photo at display size and explain it at every offered layer, or the one-line
-    refusal.
+) -> tuple[np.ndarray, Explanation]:
+    """Decode one photo at display size and explain it at every offered layer; ImageError if not.
 
     The model input comes from the display-size photo: area-averaged, it matches the full-size
     photo's input to within a grey level or two (tests/test_images.py), at a fraction of the
     decoding time. `options` go to Explainer.explain: method, aug_smooth, eigen_smooth, top_n.
     """
+    photo = load_image(data, name, max_side=max_side)
+    return photo, loaded.explainer.explain([photo], target, **options)[0]
+
+
+def explain_bytes(
+    loaded: LoadedModel, data: bytes, name: str, target: str, max_side: int | None = DISPLAY_SIDE
+) -> tuple[np.ndarray, Explanation] | str:
+    """explain_photo, or its refusal's one line: for the Training page's gallery, until it catches
+    UserError itself."""
     try:
-        photo = load_image(data, name, max_side=max_side)
+        return explain_photo(loaded, data, name, target, max_side)
     except ImageError as error:
         return str(error)
-    return photo, loaded.explainer.explain([photo], target, **options)[0]
 
 
 def colored_map(
@@ -109,8 +125,10 @@ def colored_map(
     colormap: str = "jet",
     smooth: bool = True,
 ) -> np.ndarray:
-    """The map as an RGB picture of (height, width): ReLU'd and scaled, or signed on a diverging
-    colormap."""
+    """The map as an RGB picture of (height, width).
+
+    ReLU'd and scaled to [0, 1] on `colormap`, or, without ReLU, signed on a diverging colormap.
+    """
     unit = explanation.heatmap(layer) if relu else signed_to_unit(explanation.raw_maps[layer])
     return colorize(unit, height, width, colormap if relu else DIVERGING, smooth)
 
@@ -134,11 +152,48 @@ def full_size_overlay(
     )
 
 
+@dataclass(frozen=True)
+class Download:
+    """A file a person may download: the bytes, or a function Streamlit calls on the click."""
+
+    label: str
+    data: bytes | str | Callable[[], bytes]
+    file_name: str
+    mime: str
+
+
+def downloads(view: View, loaded: LoadedModel, config: Config) -> list[Download]:
+    """The overlay at the photo's own size (made only on a click), the raw map, its manifest."""
+    photo, layer = view.settings.photo, view.settings.layer
+    stem = Path(photo.name).stem
+    raw = io.BytesIO()
+    np.save(raw, view.explanation.raw_maps[layer])
+    overlay = functools.partial(
+        full_size_overlay,
+        photo.data,
+        photo.name,
+        view.explanation,
+        layer,
+        view.settings.alpha,
+        **asdict(view.settings.look),
+    )
+    record = manifest(loaded, view.explanation, layer, dict(view.settings.options), config)
+    return [
+        Download("Overlay (PNG)", overlay, f"{stem}_overlay.png", "image/png"),
+        Download("Raw map (.npy)", raw.getvalue(), f"{stem}_raw.npy", "application/octet-stream"),
+        Download(
+            "Manifest (JSON)",
+            json.dumps(record, indent=2),
+            f"{stem}_manifest.json",
+            "application/json",
+        ),
+    ]
+
+
 def manifest(
     loaded: LoadedModel, explanation: Explanation, layer: str, options: dict, config: Config
 ) -> dict:
-    """What is needed to reproduce a map: model file and hash, layer, target, method, options,
-    versions."""
+    """What reproduces a map: model file and hash, layer, target, method, options, versions."""
     info = loaded.explainer.classifier.info
     path = app_model_path(config)
     digest = info.sha256 or (file_sha256(path) if path.exists() else None)

@@ -1,0 +1,71 @@
+"""The numbers the Explain page shows beside its pictures: a map's own, faithfulness, sanity."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from core.explain.explainer import Explanation
+
+
+def map_figures(explanation: Explanation, layer: str) -> list[tuple[str, str]]:
+    """The raw map's range, the share ReLU zeroes and the logit explained, as (label, text)."""
+    return [
+        (
+            f"map {label}" if label != "score" else "logit explained",
+            f"{value:.3g}" if label != "zero share" else f"{value:.0%}",
+        )
+        for label, value in explanation.figures(layer).items()
+    ]
+
+
+# The sanity check's columns as the page heads them.
+SANITY_COLUMNS = {
+    "randomised": "randomised up to",
+    "spearman": "Spearman",
+    "spearman_abs": "Spearman of |map|",
+    "ssim": "SSIM",
+}
+
+
+def faithfulness_metrics(figures: dict) -> list[tuple[str, str, str | None, str]]:
+    """Explainer.faithfulness's figures as (label, value, change against a random map, its colour).
+
+    A deletion AUC lower than the random map's is the good direction: its colour is "inverse".
+    """
+    ours, chance = figures["map"], figures["random"]
+    return [
+        (
+            "Deletion AUC",
+            f"{ours['deletion_auc']:.3f}",
+            f"{ours['deletion_auc'] - chance['deletion_auc']:+.3f} vs random",
+            "inverse",
+        ),
+        (
+            "Insertion AUC",
+            f"{ours['insertion_auc']:.3f}",
+            f"{ours['insertion_auc'] - chance['insertion_auc']:+.3f} vs random",
+            "normal",
+        ),
+        ("Average drop", f"{ours['average_drop']:.1f} %", None, "normal"),
+        ("Confidence increases", "yes" if ours["increase"] else "no", None, "normal"),
+    ]
+
+
+def faithfulness_curves(figures: dict) -> pd.DataFrame:
+    """Deletion and insertion curves of the map and of a random map, by fraction of pixels."""
+    ours, chance = figures["map"], figures["random"]
+    return pd.DataFrame(
+        {
+            "deletion (map)": ours["deletion"],
+            "deletion (random)": chance["deletion"],
+            "insertion (map)": ours["insertion"],
+            "insertion (random)": chance["insertion"],
+        },
+        index=pd.Index(ours["fractions"], name="fraction of pixels"),
+    )
+
+
+def sanity_table(steps: list[dict]) -> pd.DataFrame:
+    """The sanity check's steps as a table; a figure that could not be computed says so."""
+    table = pd.DataFrame(steps).drop(columns="class_index").rename(columns=SANITY_COLUMNS)
+    return table.astype(object).fillna("cannot be computed")

@@ -1,0 +1,49 @@
+"""What the Explain page says at length: what maps mean, where a model comes from, the checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+WHAT_AM_I_LOOKING_AT = (
+    "The model turns the photo into 2,048 feature maps and weighs them into one score: positive "
+    "means *dog*, negative *cat*. **Grad-CAM** asks which places in a layer's maps pushed that "
+    "score up: it takes the score's gradient, weighs each map by how much it helped, adds them up "
+    "and keeps the positive part. Red = strong evidence for the class, blue = none.\n\n**The "
+    "layer** trades sharpness for meaning: the first stages (56×56, 28×28) see edges and fur and "
+    "give sharp but less class-specific maps; the last stage (7×7) sees 'cat' or 'dog' and gives "
+    "the coarse map the decision actually rests on. Other methods (Grad-CAM++, Score-CAM, …) "
+    "answer the same question differently; the Compare page puts them side by side."
+)
+
+ZERO_SHOT = (
+    "No fine-tuned model yet: this is ResNet-50's own ImageNet classifier, its 118 dog breeds and "
+    "5 domestic-cat classes folded into *dog* and *cat*. The maps explain that folded score."
+)
+
+FAITHFULNESS = (
+    "Deletion: remove pixels hottest first, the probability should fall fast (low AUC). "
+    "Insertion: add them to a blurred photo, it should rise fast (high AUC). Beside a random map "
+    "of the same size."
+)
+
+CONTRAST = "With a one-logit head, dog minus cat is twice the dog logit: its map is the dog map."
+
+
+def no_model(weights_dir: Path) -> str:
+    """How to get a model; the weights folder by its name only, never the server's path to it."""
+    return (
+        "To get a model: train one on the **Training** page (or `python -m core train --data "
+        f"DIR`), or copy a `model.keras` with its `model.json` into `{Path(weights_dir).name}/`. "
+        "With internet, the app also works before any training: it downloads ResNet-50's ImageNet "
+        "weights into `~/.keras/models` and folds ImageNet's dog breeds and cats into two classes."
+    )
+
+
+def nothing_speaks(layer: str, target: str, briefly: bool = False) -> str:
+    """Why a ReLU'd map is empty and, unless `briefly`, what shows it anyway."""
+    if briefly:
+        return f"Why '{target}': nothing at {layer} speaks for it (all contributions negative)."
+    return (
+        f"Nothing at {layer} speaks for '{target}': every contribution is negative. Untick ReLU "
+        "under Advanced to see the signed map."
+    )

@@ -1,0 +1,152 @@
+"""What a person chose on the Explain and Compare pages, and the keys their results are kept under.
+
+Frozen dataclasses without Streamlit. `Settings`' defaults are the sidebar widgets' defaults, and
+its field names are the widgets' keys, so `Settings.from_state` reads a rerun's choices out of
+`session_state` before any widget is drawn and gets what the widgets will hold: one source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field, fields, replace
+
+import numpy as np
+
+from core.cams import METHODS
+from core.config import Config
+from core.explain.explainer import Explainer, Explanation
+
+SOURCES = ("Upload a photo", "Take a photo", "Random validation photo")
+UPSAMPLING = ("smooth", "nearest (true grid)")
+# Non-widget session_state keys: Streamlit forgets a widget's value on a page that does not draw
+# it, and keeps these, so the photo chosen stays chosen from page to page.
+KEPT_SOURCE = "kept_source"
+KEPT_PHOTOS = "kept_photos"
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A photo's bytes as a person sent them, with their digest computed once."""
+
+    data: bytes = field(repr=False, compare=False)
+    name: str
+    digest: str  # SHA-1 of the bytes: what results are keyed by
+
+    @classmethod
+    def of(cls, data: bytes, name: str) -> Photo:
+        return cls(data, name, hashlib.sha1(data).hexdigest())
+
+
+def current_photo(state: Mapping) -> Photo | None:
+    """The photo of the source chosen last, or None when that source has none yet."""
+    return state.get(KEPT_PHOTOS, {}).get(state.get(KEPT_SOURCE, SOURCES[0]))
+
+
+@dataclass(frozen=True)
+class ExplanationKey:
+    """Everything one explanation depends on, built once per rerun; results are kept under it."""
+
+    photo_id: str  # the photo's digest
+    model_key: str  # the model file and its modification times (display.model_key)
+    target: str  # "predicted", a class name or the contrast
+    # The method and its options as Explainer.explain takes them; () on the Compare page, where
+    # every method runs with its defaults.
+    options: tuple[tuple[str, Hashable], ...] = ()
+
+    def for_target(self, target: str) -> ExplanationKey:
+        return replace(self, target=target)
+
+
+@dataclass(frozen=True)
+class Look:
+    """How a map is drawn: a change here redraws a picture without explaining again."""
+
+    relu: bool = True
+    colormap: str = Config.colormap
+    smooth: bool = True
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The Explain page's sidebar; each field is a widget's key and its default the widget's."""
+
+    photo: Photo | None = None
+    method: str = "Grad-CAM"
+    # The options the method declares, each at its Option.default unless chosen, e.g. top_n.
+    method_options: tuple[tuple[str, Hashable], ...] = ()
+    layer: str = ""  # "" until read: the model's default layer
+    target: str = "predicted"
+    alpha: float = Config.alpha
+    colormap: str = Config.colormap
+    relu: bool = True
+    upsampling: str = UPSAMPLING[0]
+    aug_smooth: bool = False
+    eigen_smooth: bool = False
+
+    @classmethod
+    def from_state(cls, state: Mapping, default_layer: str) -> Settings:
+        """The settings `state` (session_state) holds, each one it does not hold at its default."""
+        computed = ("photo", "method_options", "layer")
+        plain = {
+            f.name: state.get(f.name, f.default) for f in fields(cls) if f.name not in computed
+        }
+        own = METHODS[plain["method"]].own_options(state)
+        return cls(
+            photo=current_photo(state),
+            method_options=tuple(own.items()),
+            layer=state.get("layer", default_layer),
+            **plain,
+        )
+
+    @property
+    def options(self) -> tuple[tuple[str, Hashable], ...]:
+        """What Explainer.explain takes besides the photo and the target, as a hashable key."""
+        smoothing = (("aug_smooth", self.aug_smooth), ("eigen_smooth", self.eigen_smooth))
+        return (("method", self.method), *smoothing, *self.method_options)
+
+    @property
+    def look(self) -> Look:
+        return Look(self.relu, self.colormap, self.upsampling == UPSAMPLING[0])
+
+    def key(self, model_key: str) -> ExplanationKey:
+        """The one key of this photo's explanation with these settings (a photo must be set)."""
+        return ExplanationKey(self.photo.digest, model_key, self.target, self.options)
+
+    def cost(self, explainer: Explainer) -> int:
+        """Forward passes the explanation takes: 1 for a gradient method."""
+        return explainer.cost(self.method, **dict(self.method_options))
+
+
+@dataclass(frozen=True)
+class View:
+    """One explained photo, as the Explain page draws it."""
+
+    settings: Settings
+    key: ExplanationKey
+    picture: np.ndarray  # the photo at display size
+    explanation: Explanation
+
+
+@dataclass(frozen=True)
+class Check:
+    """A check a person asked for (faithfulness, sanity): one explanation at one layer."""
+
+    key: ExplanationKey
+    layer: str
+
+    @property
+    def target(self) -> str:
+        return self.key.target
+
+    @property
+    def method(self) -> str:
+        return dict(self.key.options)["method"]
+
+
+@dataclass(frozen=True)
+class Result:
+    """A result kept in session_state with what it was made for: shown while that still holds."""
+
+    made_for: Hashable
+    value: object
