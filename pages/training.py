@@ -103,7 +103,7 @@ def dataset_counts(path: Path) -> str:
     return datasets.describe(path)
 
 
-def download_tab(config: Config, allowed: bool, source: str | None) -> None:
+def download_tab(config: Config, allowed: bool, source: str) -> None:
     present = (config.data_dir / PETS_FOLDER / "train").is_dir()
     st.caption(
         "7,349 photos of 37 breeds (about 800 MB with the annotations), checked, split into "
@@ -118,7 +118,7 @@ def download_tab(config: Config, allowed: bool, source: str | None) -> None:
         st.session_state.data_notice = download(config)
 
 
-def photos_tab(config: Config, allowed: bool, source: str | None, name: str) -> None:
+def photos_tab(config: Config, allowed: bool, source: str, name: str) -> None:
     st.text_input("Name of the new dataset", key="new_dataset", max_chars=80)
     cats, dogs = st.columns(2)
     cat_photos = ui.photo_uploader(
@@ -135,7 +135,7 @@ def photos_tab(config: Config, allowed: bool, source: str | None, name: str) -> 
         st.session_state.data_notice = add_dataset(config, name, photos=photos)
 
 
-def zip_tab(config: Config, allowed: bool, source: str | None, name: str) -> None:
+def zip_tab(config: Config, allowed: bool, source: str, name: str) -> None:
     st.text_input("Name of the new dataset", key="new_dataset_zip", max_chars=80)
     most = datasets.ZIP_MAX_MB
     layout = "train/cats/, train/dogs/, validation/..."
@@ -203,14 +203,9 @@ def start_form(config: Config, found: list[Path], backbones: list[str]) -> None:
         head.number_input("Head epochs", 1, 2000, defaults.epochs, key="epochs")
         fine_label = "Fine-tune epochs (slow on a CPU)"
         fine.number_input(fine_label, 0, 100, defaults.fine_tune_epochs, key="fine_tune_epochs")
-        patience_help = "Epochs without a better validation loss before a phase stops."
+        hint = "Epochs without a better validation loss before a phase stops."
         patience.number_input(
-            "Early-stopping patience",
-            1,
-            2000,
-            defaults.patience,
-            key="patience",
-            help=patience_help,
+            "Early-stopping patience", 1, 2000, defaults.patience, key="patience", help=hint
         )
         weights.selectbox(
             "Backbone weights",
@@ -221,9 +216,14 @@ def start_form(config: Config, found: list[Path], backbones: list[str]) -> None:
             help="'none' starts from random weights: it runs offline but learns little. Files: "
             ".h5 under the roots.",
         )
-        allowed = ui.may_train()
-        start = {"type": "primary", "disabled": not allowed, "key": "start"}
-        st.form_submit_button("Start training", on_click=start_run, args=(config,), **start)
+        st.form_submit_button(
+            "Start training",
+            on_click=start_run,
+            args=(config,),
+            type="primary",
+            disabled=not ui.may_train(),
+            key="start",
+        )
 
 
 config = Config()
