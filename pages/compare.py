@@ -1,17 +1,77 @@
 """Compare page: one photo, every method at every layer, each with its time and deletion AUC."""
 
+import functools
+
+import numpy as np
 import streamlit as st
 
 import ui
 from core.cams import METHODS
 from core.config import Config
-from core.data.choices import images_in
-from core.explain.compare import WHY_THE_SAME, coincidences, compare, cost
+from core.errors import UserError, one_line
+from core.explain.compare import WHY_THE_SAME, Cell, coincidences, compare, cost
 from core.explain.display import DISPLAY_SIDE
+from core.explain.explainer import Explainer
 from core.explain.overlay import blend, colorize
-from core.images import ImageError, load_image, shrink
+from core.explain.settings import ExplanationKey, Photo
+from core.images import load_image, shrink
 
-config = Config()
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def cached_picture(_photo: Photo, photo_id: str) -> np.ndarray:
+    """The photo at display size, decoded once; ImageError for a photo it cannot read."""
+    return load_image(_photo.data, _photo.name, max_side=DISPLAY_SIDE)
+
+
+def grid_widgets(explainer: Explainer) -> tuple[list[str], list[str], str]:
+    """The methods, the layers and the class the grid explains, and what filling it costs."""
+    methods = st.multiselect("Methods", list(METHODS), default=list(METHODS), key="methods")
+    layers = list(explainer.classifier.layers)
+    layers = st.multiselect("Layers", layers, default=layers, key="layers")
+    target = st.selectbox("Explain the class", explainer.targets, key="target")
+    st.caption(
+        f"About {cost(explainer, methods, layers):,} forward passes, each method with its "
+        "default options."
+    )
+    return methods, layers, target
+
+
+def fill_grid(
+    explainer: Explainer, picture: np.ndarray, methods: list[str], layers: list[str], target: str
+) -> list[Cell]:
+    """Every method at every layer, with a progress bar while it runs."""
+    bar = st.progress(0.0, text="Explaining…")
+    cells = compare(
+        explainer,
+        picture,
+        methods,
+        layers,
+        target,
+        progress=lambda f: bar.progress(f, text=f"Explaining… {f:.0%}"),
+    )
+    bar.empty()
+    return cells
+
+
+def show_grid(cells: list[Cell], thumb: np.ndarray, shapes: dict[str, tuple], alpha: float):
+    """One row per method, one column per layer: each map over the photo, its time and AUC."""
+    grid_layers = list(dict.fromkeys(cell.layer for cell in cells))
+    header = st.columns([1] + [2] * len(grid_layers))
+    for column, layer in zip(header[1:], grid_layers):
+        column.markdown(f"**{layer}** · {shapes[layer][0]}×{shapes[layer][1]}")
+    for method in dict.fromkeys(cell.method for cell in cells):
+        row = st.columns([1] + [2] * len(grid_layers))
+        row[0].markdown(f"**{method}**")
+        for column, cell in zip(row[1:], [c for c in cells if c.method == method]):
+            column.image(
+                blend(thumb, colorize(cell.heatmap, *thumb.shape[:2]), alpha),
+                width="stretch",
+                caption=f"{cell.seconds * 1000:.0f} ms · deletion AUC {cell.deletion_auc:.3f}",
+                alt=f"{method} at {cell.layer}: the heatmap over the photo",
+            )
+    same = coincidences(cells)
+    if same:
+        st.info(" ".join(same) + " " + WHY_THE_SAME)
 
 
 st.title("Compare methods and layers")
@@ -20,72 +80,33 @@ st.markdown(
     "AUC**: the probability left as the hottest pixels are removed first, so **lower is more "
     "faithful**."
 )
-loaded, _ = ui.app_model()
+loaded, model_key = ui.app_model()
 if loaded.error:
     st.error(loaded.error)
     st.stop()
 explainer = loaded.explainer
-layers = explainer.classifier.layers
-
-upload = ui.photo_uploader("A photo (or leave empty for the first validation photo)")
-validation = images_in(config.validation_dir)
-data, name = (
-    (upload.getvalue(), upload.name)
-    if upload
-    else ((validation[0].read_bytes(), validation[0].name) if validation else (None, None))
-)
-methods = st.multiselect("Methods", list(METHODS), default=list(METHODS), key="methods")
-chosen_layers = st.multiselect("Layers", list(layers), default=list(layers), key="layers")
-target = st.selectbox("Explain the class", explainer.targets, key="target")
-st.caption(
-    f"About {cost(explainer, methods, chosen_layers):,} forward passes, each method with its "
-    "default options."
-)
-
-if data is None:
-    st.info("Upload a photo, or set a validation folder with photos (CATDOG_VALIDATION_DIR).")
+with st.sidebar:
+    photo = ui.photo_source(Config())
+methods, layers, target = grid_widgets(explainer)
+if photo is None:
+    st.info("Upload a photo, take one, or pick a random validation photo in the sidebar.")
     st.stop()
+# The grid is kept for this photo, model and class; every method runs with its defaults.
+key = ExplanationKey(photo.digest, model_key, target)
 try:
-    photo = load_image(data, name, max_side=DISPLAY_SIDE)
-except ImageError as error:
-    st.error(str(error))
+    picture = cached_picture(photo, photo.digest)
+    cells = ui.button_result(
+        "Fill the grid",
+        "fill",
+        key,
+        "fill the grid",
+        functools.partial(fill_grid, explainer, picture, methods, layers, target),
+        type="primary",
+        disabled=not (methods and layers),
+    )
+except UserError as error:
+    st.error(one_line(error))
     st.stop()
-
-if st.button(
-    "Fill the grid", type="primary", key="fill", disabled=not (methods and chosen_layers)
-):
-    with ui.expensive("fill the grid"):
-        bar = st.progress(0.0, text="Explaining…")
-        st.session_state.grid = (
-            name,
-            target,
-            compare(
-                explainer,
-                photo,
-                methods,
-                chosen_layers,
-                target,
-                progress=lambda f: bar.progress(f, text=f"Explaining… {f:.0%}"),
-            ),
-        )
-        bar.empty()
-
-if st.session_state.get("grid") and st.session_state.grid[:2] == (name, target):
-    cells = st.session_state.grid[2]
-    thumb = shrink(photo, 384)  # a grid cell is a fifth of the page
-    grid_layers = list(dict.fromkeys(cell.layer for cell in cells))
-    header = st.columns([1] + [2] * len(grid_layers))
-    for column, layer in zip(header[1:], grid_layers):
-        column.markdown(f"**{layer}** · {layers[layer][0]}×{layers[layer][1]}")
-    for method in dict.fromkeys(cell.method for cell in cells):
-        row = st.columns([1] + [2] * len(grid_layers))
-        row[0].markdown(f"**{method}**")
-        for column, cell in zip(row[1:], [c for c in cells if c.method == method]):
-            column.image(
-                blend(thumb, colorize(cell.heatmap, *thumb.shape[:2]), 0.45),
-                width="stretch",
-                caption=f"{cell.seconds * 1000:.0f} ms · deletion AUC {cell.deletion_auc:.3f}",
-            )
-    same = coincidences(cells)
-    if same:
-        st.info(" ".join(same) + " " + WHY_THE_SAME)
+if cells is not None:
+    thumb = shrink(picture, Config().thumbnail_side)
+    show_grid(cells, thumb, explainer.classifier.layers, Config().alpha)
