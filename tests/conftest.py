@@ -212,6 +212,22 @@ def pets_archives(folder: Path, per_class: int = 8, size: int = 48) -> str:
 # Shared by several test modules -----------------------------------------------------------------
 
 
+def reference_map(cam_class, model, score, images, layer: str, **options) -> np.ndarray:
+    """tf-keras-vis's map for `score` at `layer`, raw and signed like ours.
+
+    Not resized, not normalised, no ReLU: what a CAM computes, before any display step.
+    """
+    return cam_class(model, clone=True)(
+        score,
+        images,
+        penultimate_layer=layer,
+        expand_cam=False,
+        normalize_cam=False,
+        activation_modifier=None,
+        **options,
+    )
+
+
 def golden_model() -> keras.Model:
     """4x4x1 input -> two all-ones 3x3 filters -> channel-first flatten -> +-1 dense.
 

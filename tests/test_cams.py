@@ -12,7 +12,7 @@ import tensorflow as tf
 from core.cams import CONTRAST, METHODS, PREDICTED, BaseCAM, GradCAM, normalize
 from core.cams.base import TTA_FACTORS
 from core.model import CaffePreprocess
-from tests.conftest import TINY_SIZE, golden_model, tiny_model
+from tests.conftest import TINY_SIZE, golden_model, reference_map, tiny_model
 
 DOG = 1
 IMAGE = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
@@ -111,14 +111,7 @@ def test_layercam_parity_with_tf_keras_vis(target):
 
     model = tiny_model(seed=3)
     sign = 1.0 if target == DOG else -1.0
-    reference = Layercam(model, clone=True)(
-        lambda out: sign * out[:, 0],
-        IMAGES,
-        penultimate_layer="conv_a",
-        expand_cam=False,
-        normalize_cam=False,
-        activation_modifier=None,
-    )
+    reference = reference_map(Layercam, model, lambda out: sign * out[:, 0], IMAGES, "conv_a")
     np.testing.assert_allclose(
         raw("Layer-CAM", model, "conv_a", IMAGES, target), reference, rtol=1e-5, atol=1e-5
     )
@@ -130,15 +123,7 @@ def test_scorecam_parity_with_tf_keras_vis(top_n):
 
     model = softmax_tiny(seed=4)
     image = IMAGES[:1]
-    reference = Scorecam(model, clone=True)(
-        lambda probabilities: probabilities[:, 1],
-        image,
-        penultimate_layer="conv_b",
-        max_N=top_n,
-        expand_cam=False,
-        normalize_cam=False,
-        activation_modifier=None,
-    )
+    reference = reference_map(Scorecam, model, lambda p: p[:, 1], image, "conv_b", max_N=top_n)
     ours = raw("Score-CAM", model, "conv_b", image, DOG, top_n=top_n)
     np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-5)
 

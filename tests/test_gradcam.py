@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from core.cams import PREDICTED, GradCAM, class_scores, flatten_model, normalize
 from core.model import ModelInfo, load_classifier, save_classifier
-from tests.conftest import TINY_SIZE, golden_model
+from tests.conftest import TINY_SIZE, golden_model, reference_map
 
 CAT, DOG = 0, 1
 
@@ -38,8 +38,7 @@ def test_golden_case_worked_by_hand():
 
 
 def test_bright_quadrant_lights_up_its_quadrant():
-    # A 1x1 conv that sums the channels and a mean-pooled +1 head: the heat sits where the light
-    # is.
+    # A 1x1 conv that sums the channels, a mean-pooled +1 head: the heat sits where the light is.
     inputs = keras.Input((8, 8, 3))
     conv = keras.layers.Conv2D(1, 1, use_bias=False, name="conv")
     x = keras.layers.GlobalAveragePooling2D()(conv(inputs))
@@ -72,14 +71,7 @@ def test_parity_with_tf_keras_vis(tiny, class_index):
         np.random.default_rng(1).uniform(0, 255, (3, TINY_SIZE, TINY_SIZE, 3)).astype(np.float32)
     )
     sign = 1.0 if class_index == DOG else -1.0
-    reference = Gradcam(tiny, clone=True)(
-        lambda output: sign * output[:, 0],
-        images,
-        penultimate_layer="conv_a",
-        normalize_cam=False,
-        expand_cam=False,
-        activation_modifier=None,  # compare raw, signed maps
-    )
+    reference = reference_map(Gradcam, tiny, lambda output: sign * output[:, 0], images, "conv_a")
     ours = GradCAM(tiny, ["conv_a", "conv_b"])(images, class_index).maps["conv_a"]
     np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-6)
 
