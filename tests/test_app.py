@@ -274,3 +274,50 @@ def test_camera_is_a_third_photo_source(app):
     ).run()
     assert not app.exception and app.subheader[0].value.startswith("Prediction: **")
     assert "camera.jpg (64×48)" in app.image[0].proto.imgs[0].caption
+
+
+def test_explain_first_reads_the_same_settings_the_widgets_hold(app):
+    """Settings' defaults are the widgets' defaults: what explain-first reads from session_state
+    before any widget exists is what the drawn widgets hold."""
+    from dataclasses import fields
+
+    from core.explain.settings import Settings
+
+    state = {
+        f.name: app.session_state[f.name] for f in fields(Settings) if f.name in app.session_state
+    }
+    default_layer = app.select_slider(key="layer").value
+    assert Settings.from_state({}, default_layer) == Settings.from_state(state, default_layer)
+    assert Settings().alpha == app.slider(key="alpha").value == 0.4
+    app.selectbox(key="method").set_value("Score-CAM").run()
+    state = {name: app.session_state[name] for name in ("method", "top_n")}
+    settings = Settings.from_state(state, default_layer)
+    assert settings.options == (
+        ("method", "Score-CAM"),
+        ("aug_smooth", False),
+        ("eigen_smooth", False),
+        ("top_n", app.select_slider(key="top_n").value),
+    )
+
+
+def test_a_check_is_shown_only_for_the_settings_it_was_made_for(app):
+    app.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=4), "image/png")).run()
+    app.button(key="measure").click().run()
+    assert "Deletion AUC" in [metric.label for metric in app.metric]
+    app.select_slider(key="layer").set_value("conv_a").run()
+    assert not app.exception and "Deletion AUC" not in [metric.label for metric in app.metric]
+    app.select_slider(key="layer").set_value("conv_b").run()
+    assert "Deletion AUC" in [metric.label for metric in app.metric]
+    app.selectbox(key="target").set_value("dog").run()
+    assert "Deletion AUC" not in [metric.label for metric in app.metric]
+
+
+def test_the_photo_stays_chosen_from_page_to_page(app):
+    app.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=7), "image/png")).run()
+    app.switch_page("pages/compare.py").run()
+    assert not app.exception and not app.info
+    assert any("pet.png" in caption.value for caption in app.sidebar.caption)
+    app.switch_page("pages/training.py").run()
+    app.switch_page("pages/explain.py").run()
+    assert not app.exception and app.subheader[0].value.startswith("Prediction: **")
+    assert "pet.png (40×30)" in app.image[0].proto.imgs[0].caption

@@ -45,3 +45,23 @@ def test_compare_page_fills_its_grid(monkeypatch, tiny_weights, tmp_path):
     captions = [image.proto.imgs[0].caption for image in at.image]
     assert len(captions) == len(METHODS) * 2 and all("deletion AUC" in c for c in captions)
     assert "At conv_b, Grad-CAM, HiResCAM, XGrad-CAM give the same map." in at.info[0].value
+
+
+def test_compare_page_shares_the_explain_pages_photo_sources(monkeypatch, tiny_weights, pets):
+    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tiny_weights))
+    monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(pets / "validation"))
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert at.sidebar.radio(key="source").options == [
+        "Upload a photo",
+        "Take a photo",
+        "Random validation photo",
+    ]
+    assert not any("CATDOG_" in info.value for info in at.info)
+    at.sidebar.radio(key="source").set_value("Random validation photo").run()
+    at.sidebar.button[0].click().run()
+    at.multiselect(key="methods").set_value(["Grad-CAM"]).run()
+    at.button(key="fill").click().run()
+    assert not at.exception and not at.error and len(at.image) == 2
+    # Another class is another grid: the one made for the predicted class is not shown for it.
+    at.selectbox(key="target").set_value("dog").run()
+    assert not at.exception and len(at.image) == 0
