@@ -1,5 +1,4 @@
-"""What a person waits for: the real app (`streamlit run app.py`) in Debian's Chromium, with a
-ResNet-50.
+"""What a person waits for: the real app (`streamlit run app.py`) in Chromium, with a ResNet-50.
 
     .venv/bin/python benchmarks/bench_browser.py [--photos 5]
 
@@ -10,6 +9,9 @@ on screen. The same is measured again while a training run started the page's wa
 on. F, a compiled forward pass, and the core's explanation of the same photos are measured in this
 process, on this machine.
 """
+
+# The imports below follow the sys.path entry that lets them work from a checkout.
+# ruff: noqa: E402
 
 from __future__ import annotations
 
@@ -23,27 +25,29 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import cv2
+import numpy as np
+import tensorflow as tf
 
-from benchmarks.timing import interleaved  # noqa: E402
-from core.explain.display import DISPLAY_SIDE  # noqa: E402
-from core.explain.explainer import Explainer  # noqa: E402
-from core.images import encode_jpeg, load_image  # noqa: E402
-from core.model import ModelInfo, build_classifier, load_classifier, save_classifier  # noqa: E402
-from core.training import jobs  # noqa: E402
-from core.training.jobs import lock_holder  # noqa: E402
-from core.training.progress import PROGRESS, read_json, request_stop  # noqa: E402
-from core.training.recipe import TrainConfig  # noqa: E402
-from tests.browser_support import CHROMIUM, DRIVER, chrome, press, streamlit_server, upload, wait  # noqa: E402
-from tests.conftest import PETS  # noqa: E402
+from benchmarks.timing import interleaved
+from core.atomic import read_json
+from core.explain.display import DISPLAY_SIDE
+from core.explain.explainer import Explainer
+from core.images import encode_jpeg, load_image
+from core.model import ModelInfo, build_classifier, load_classifier, save_classifier
+from core.training import jobs
+from core.training.lease import lock_holder
+from core.training.progress import request_stop
+from core.training.recipe import TrainConfig
+from core.training.store import PROGRESS
+from tests.browser_support import CHROMIUM, DRIVER, chrome, press, streamlit_server, upload, wait
+from tests.conftest import PETS
 
 # Everything the page shows of the three main pictures, read in one round trip.
 PAGE = """
 const imgs = [...document.querySelectorAll("[data-testid='stImage'] img")].slice(0, 3);
-return [document.body.innerText, imgs.map(i => i.src), imgs.every(i => i.complete && i.naturalWidth
-> 0)];
+const loaded = imgs.every(i => i.complete && i.naturalWidth > 0);
+return [document.body.innerText, imgs.map(i => i.src), loaded];
 """
 # While waiting, only the overlay's address is read: reading the page's text lays it out, and would
 # slow it down.
@@ -64,22 +68,25 @@ if (!window.clock) {
     if (!window.clock.sent) window.clock.sent = performance.now();
     return send.call(this, data);
   };
-  const watch = img => img.addEventListener("load", () => { window.clock.loads[img.src] =
-  performance.now(); });
+  const watch = img => img.addEventListener("load", () => {
+    window.clock.loads[img.src] = performance.now();
+  });
   new MutationObserver(changes => changes.forEach(change => {
     if (change.type === "attributes" && change.target.tagName === "IMG") watch(change.target);
-    change.addedNodes.forEach(node => node.querySelectorAll && [node,
-    ...node.querySelectorAll("img")]
-      .filter(n => n.tagName === "IMG").forEach(watch));
-  })).observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter:
-  ["src"]});
+    change.addedNodes.forEach(node => node.querySelectorAll &&
+      [node, ...node.querySelectorAll("img")].filter(n => n.tagName === "IMG").forEach(watch));
+  })).observe(
+    document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ["src"]}
+  );
 }
 """
 
 
 def until(driver, done, timeout: float = 120.0) -> tuple[float, float]:
-    """Once `done(text, srcs)` holds with the three pictures loaded: seconds from the action to the
-    new overlay's load, and from the action to the rerun request leaving the browser."""
+    """Seconds from the action to the new overlay's load, and to the rerun request going out.
+
+    Measured once `done(text, srcs)` holds with the three pictures loaded.
+    """
     start, seen = time.perf_counter(), None
     while time.perf_counter() - start < timeout:
         overlay = driver.execute_script(OVERLAY)
@@ -113,8 +120,7 @@ def chromium_cpu_seconds() -> float:
 
 
 def page_without_browser(weights: Path, photos: list[Path]) -> list[float]:
-    """The page's 'Explained in' (ms) under Streamlit's AppTest: the same script and runner, no
-    browser beside it."""
+    """The page's 'Explained in' (ms) under AppTest: the same script and runner, no browser."""
     from streamlit.testing.v1 import AppTest
 
     os.environ["CATDOG_WEIGHTS_DIR"] = str(weights)
@@ -136,8 +142,7 @@ def explained_ms(driver) -> float:
 
 
 def measure(driver, photos: list[Path], layers: list[str]) -> dict[str, list[float]]:
-    """Upload each photo, then one alpha step and one layer step: seconds until the new overlay is
-    shown."""
+    """Upload each photo, then step alpha and layer once: seconds until the new overlay shows."""
     figures: dict[str, list[float]] = {
         "upload": [],
         "alpha": [],
@@ -204,8 +209,7 @@ def phone_copies(photos: list[Path], folder: Path) -> list[Path]:
 def core_figures(
     model_file: Path, photos: list[Path], repeats: int
 ) -> tuple[float, dict[Path, float]]:
-    """F (median compiled forward, batch 1) and the core's explanation time of each photo, as the
-    page decodes it."""
+    """F (median compiled forward, batch 1) and the core's time per photo, as the page has it."""
     explainer = Explainer(load_classifier(model_file))
     model = explainer.classifier.model
     forward = tf.function(lambda x: model(x, training=False))

@@ -1,11 +1,13 @@
-"""Speed of the explain path on ResNet-50 at 224 px, as ratios to a compiled forward measured in
-the same run.
+"""Speed of the explain path on ResNet-50 at 224 px, as ratios to a compiled forward in one run.
 
     .venv/bin/python benchmarks/bench_explain.py [--repeats 30]
 
 Random weights (offline machines cannot download ImageNet's); speed does not depend on them.
 Timings are interleaved round-robin and summarised by their median, since these machines are noisy.
 """
+
+# The imports below follow the sys.path entry that lets them work from a checkout.
+# ruff: noqa: E402
 
 from __future__ import annotations
 
@@ -19,29 +21,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
 
-from benchmarks.timing import interleaved  # noqa: E402
-from core.cams import GradCAM  # noqa: E402
-from core.config import (
-    STAGE_LAYERS,
-    Config,  # noqa: E402
-)
-from core.explain.overlay import blend, colorize  # noqa: E402
-from core.model import (
-    LAST_STAGE,
-    build_classifier,  # noqa: E402
-)
+from benchmarks.timing import interleaved
+from core.cams import GradCAM
+from core.config import STAGE_LAYERS, Config
+from core.explain.overlay import blend, colorize
+from core.model import LAST_STAGE, build_classifier
 
 # Keras notes that a bare tensor is fed to a model whose input is named; harmless, and noisy here.
 warnings.filterwarnings("ignore", message="The structure of `inputs`")
 
 
 def keras_io_recipe(model: keras.Model, images: np.ndarray, layer: str) -> np.ndarray:
-    """keras-io's make_gradcam_heatmap as published: eager, gradient model rebuilt on every
-    call."""
+    """keras-io's make_gradcam_heatmap as published: eager, the gradient model rebuilt per call."""
     grad_model = keras.models.Model(model.inputs, [model.get_layer(layer).output, model.output])
     with tf.GradientTape() as tape:
         activations, predictions = grad_model(images)
