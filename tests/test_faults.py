@@ -58,15 +58,14 @@ def test_kill_9_at_20_random_moments_never_loses_the_model(generated_pets, tmp_p
             )
         )
         after = app_model_path(Config(weights_dir=weights))
-        assert (
-            load_default(Config(weights_dir=weights)).model is not None
-        )  # loads, whichever model is current
+        # Loads, whichever model is current.
+        assert load_default(Config(weights_dir=weights)).model is not None
         if after == before:
             assert file_sha256(after) == digest  # the previous model, intact
         else:
-            assert (jobs.read_json(after.parent / "progress.json") or {}).get(
-                "state"
-            ) == "done"  # a finished run
+            # A finished run.
+            progress = jobs.read_json(after.parent / "progress.json") or {}
+            assert progress.get("state") == "done"
         survived += 1
     (ROOT / "artifacts").mkdir(exist_ok=True)
     (ROOT / "artifacts" / "kill9.json").write_text(
@@ -94,9 +93,8 @@ def test_a_disk_that_fills_during_saving_fails_the_run_not_the_model(generated_p
         before = app_model_path(Config(weights_dir=weights))
         digest = file_sha256(before)
         filler = weights / "filler"
-        with open(
-            filler, "wb"
-        ) as file:  # leave about 20 KB free: the next model (about 50 KB) cannot fit
+        # Leave about 20 KB free: the next model (about 50 KB) cannot fit.
+        with open(filler, "wb") as file:
             free = os.statvfs(weights).f_bavail * os.statvfs(weights).f_frsize
             file.write(b"\0" * max(free - 20_000, 0))
         with pytest.raises(StorageError, match="disk is full"):

@@ -14,10 +14,8 @@ import pytest
 from tests.browser_support import CHROMIUM, DRIVER, chrome, shot, streamlit_server, text, wait
 from tests.conftest import make_pets
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.resnet,
-]  # the run trains a ResNet-50 (random weights)
+# The run trains a ResNet-50 (random weights).
+pytestmark = [pytest.mark.browser, pytest.mark.resnet]
 if not (CHROMIUM and DRIVER):
     pytest.skip("Debian's chromium and chromium-driver are not installed", allow_module_level=True)
 
@@ -57,9 +55,8 @@ def test_two_replicas_share_one_weights_folder(tmp_path, tiny_weights):
                 lambda d: "Model: fine-tuned tiny" in text(d) and "trained on" not in text(d),
             )
             assert "Started run" in start_training(driver, one)
-            assert "already in progress" in start_training(
-                driver, two
-            )  # one run at a time across both
+            # One run at a time across both.
+            assert "already in progress" in start_training(driver, two)
             driver.get(f"{one}/Training")
             wait(driver, lambda d: ": done" in text(d), 300)
             driver.get(two)  # the other replica's next rerun uses the published model
@@ -73,9 +70,8 @@ def test_two_replicas_share_one_weights_folder(tmp_path, tiny_weights):
                 "run_dir": None,
                 "heartbeat": time.time() - LEASE_SECONDS - 1,
             }
-            (weights / LOCK).write_text(
-                json.dumps(stale)
-            )  # a holder that stopped renewing its lease
+            # A holder that stopped renewing its lease.
+            (weights / LOCK).write_text(json.dumps(stale))
             assert "Started run" in start_training(driver, two)  # reclaimed
             discard = "//button[.//p[text()='Stop, discard this run']]"
             wait(driver, lambda d: d.find_elements(By.XPATH, discard), 120)

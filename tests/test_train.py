@@ -274,6 +274,7 @@ def test_a_page_started_worker_yields_the_cpu_to_the_app(tmp_path, monkeypatch):
         "tf.config.threading.get_inter_op_parallelism_threads(), group.read_text().split()[-1] if "
         "group.exists() else 10)"
     )
+    # Its own session, as the worker has.
     out = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
@@ -281,7 +282,7 @@ def test_a_page_started_worker_yields_the_cpu_to_the_app(tmp_path, monkeypatch):
         text=True,
         check=True,
         start_new_session=True,
-    ).stdout.split()  # its own session, as the worker has
+    ).stdout.split()
     assert out == [str(min(os.nice(0) + 10, 19)), "1", "1", "10"]
     launched = {}
     monkeypatch.setattr(
@@ -328,10 +329,8 @@ def test_progress_only_moves_forward_and_counts_photos(generated_pets, tmp_path,
         for w in written
         if w.get("phase") == "features" and w["state"] == "running"
     ]
-    assert features[-1] == (
-        24 + 8,
-        24 + 8,
-    )  # 12 + 12 training photos, then 4 + 4 validation photos, one count
+    # 12 + 12 training photos, then 4 + 4 validation photos, one count.
+    assert features[-1] == (24 + 8, 24 + 8)
     assert [step for step, _ in features] == sorted(step for step, _ in features)
 
 
@@ -342,9 +341,8 @@ def test_the_lease_expires_unless_renewed_and_is_reclaimed(tmp_path):
     weights.mkdir()
     other_host = {"host": "replica-2.example", "pid": 1, "since": time.time(), "run_dir": None}
     (weights / lease.LOCK).write_text(json.dumps({**other_host, "heartbeat": time.time()}))
-    assert (
-        lease.lock_holder(weights)["host"] == "replica-2.example"
-    )  # another host: its pid means nothing here
+    # Another host: its pid means nothing here.
+    assert lease.lock_holder(weights)["host"] == "replica-2.example"
     with pytest.raises(lease.Busy):
         lease.acquire_lock(weights, weights / "runs" / "a")
     (weights / lease.LOCK).write_text(

@@ -151,9 +151,8 @@ def start_button(at):
 def test_public_mode_password_unlocks_training(monkeypatch, tmp_path, generated_pets):
     at, started = public_page(monkeypatch, tmp_path, generated_pets, training_password="s3cret")
     at.run()
-    assert (
-        not at.exception and start_button(at).disabled
-    )  # an anonymous visitor cannot start a run
+    # An anonymous visitor cannot start a run.
+    assert not at.exception and start_button(at).disabled
     assert "the training password starts or stops one" in at.info[0].value
     at.text_input(key="password").set_value("guess")
     next(b for b in at.button if b.label == "Unlock training").click().run()
