@@ -1,5 +1,4 @@
-"""The Explain page through Streamlit's own AppTest harness, with a tiny model in a temporary
-weights/."""
+"""The Explain page through Streamlit's AppTest harness, a tiny model in a temporary weights/."""
 
 import io
 from pathlib import Path
@@ -64,21 +63,22 @@ def test_upload_shows_prediction_and_sliders_change_the_overlay(app):
 
 
 def test_a_rerun_never_clears_the_keras_session(app, monkeypatch):
-    """Streamlit's per-rerun clean-up calls keras.backend.clear_session(); the app must not pay for
-    it."""
+    """Streamlit's per-rerun clean-up calls keras.backend.clear_session(); the app never does."""
     import keras
 
     import ui
 
     calls = []
     monkeypatch.setattr(keras.backend, "clear_session", lambda *args, **kwargs: calls.append(args))
-    ui.STREAMLIT_CLEANUP()  # the spy does catch Streamlit's own hook...
+    # The spy does catch Streamlit's own hook...
+    ui.STREAMLIT_CLEANUP()
     assert len(calls) == 1
     app.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(), "image/png")).run()
     app.slider(key="alpha").set_value(0.7).run()
     app.select_slider(key="layer").set_value("conv_a").run()
     assert not app.exception and app.subheader[0].value.startswith("Prediction: **")
-    assert len(calls) == 1  # ...and three reruns never reach it
+    # ...and three reruns never reach it.
+    assert len(calls) == 1
 
 
 def test_corrupt_upload_is_one_line_no_trace(app):
@@ -98,9 +98,8 @@ def test_random_validation_photo(monkeypatch, tiny_weights, pets):
     at.sidebar.radio[0].set_value("Random validation photo").run()
     at.sidebar.button[0].click().run()
     assert not at.exception and not at.error
-    assert Path(at.session_state.random_photo).is_relative_to(
-        (pets / "validation").resolve()
-    )  # choices are resolved
+    # Choices are resolved.
+    assert Path(at.session_state.random_photo).is_relative_to((pets / "validation").resolve())
     assert len(at.image) == 5 and at.subheader[0].value.startswith("Prediction")
 
 
@@ -179,12 +178,10 @@ def test_raw_numbers_downloads_faithfulness_and_sanity_check(app):
     assert not app.exception
     table = app.dataframe[0].value
     assert list(table["randomised up to"]) == ["logit", "conv_b", "conv_a"]
-    assert set(table["SSIM"]) == {
-        "cannot be computed"
-    }  # an 8 px input has no room for SSIM's 11 px window
-    assert any(
-        info.value.startswith("No verdict") for info in app.info
-    )  # so it is never called a pass
+    # An 8 px input has no room for SSIM's 11 px window...
+    assert set(table["SSIM"]) == {"cannot be computed"}
+    # ...so it is never called a pass.
+    assert any(info.value.startswith("No verdict") for info in app.info)
 
 
 def test_model_replaced_under_the_running_app_is_never_half_loaded(app, tiny_weights, tmp_path):
@@ -199,13 +196,13 @@ def test_model_replaced_under_the_running_app_is_never_half_loaded(app, tiny_wei
         tmp_path / "other" / "model.keras",
     )
     target = tiny_weights / "model.keras"
-    target.write_bytes(other.read_bytes())  # copied over by hand: new weights, old sidecar
+    # Copied over by hand: new weights, old sidecar.
+    target.write_bytes(other.read_bytes())
     os.utime(target, ns=(target.stat().st_atime_ns, target.stat().st_mtime_ns + 10**9))
     app.run()
     assert not app.exception and "does not match its sidecar's SHA-256" in app.error[0].value
-    (tiny_weights / "model.json").write_bytes(
-        other.with_suffix(".json").read_bytes()
-    )  # the pair is whole again
+    # The pair is whole again.
+    (tiny_weights / "model.json").write_bytes(other.with_suffix(".json").read_bytes())
     app.run()
     assert not app.error and "trained on other" in app.caption[0].value
 
@@ -234,31 +231,31 @@ def test_one_model_per_process_shared_by_every_page_and_the_gallery(
         ModelInfo(image_size=TINY_SIZE, backbone="tiny"),
         tmp_path / "run" / "model.keras",
     )
-    assert (
-        ui.model_at(other) is not loaded and len(loads) == 2
-    )  # another run's model is its own entry
+    # Another run's model is its own entry.
+    assert ui.model_at(other) is not loaded and len(loads) == 2
 
 
 def test_expensive_checks_wait_for_a_free_slot(app):
-    """With every process-wide slot taken, a visitor who asks for the faithfulness check is told so
-    and waits; when a slot comes free the check runs."""
+    """With every slot taken, the faithfulness check says so and waits; a free slot runs it.
+
+    The slots are process-wide: other visitors' expensive actions hold them.
+    """
     import threading
 
     import ui
 
     app.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=6), "image/png")).run()
+    # As if other visitors held them all.
     for _ in range(ui.SLOTS):
-        assert ui._slots.acquire(blocking=False)  # as if other visitors held them all
+        assert ui._slots.acquire(blocking=False)
     threading.Timer(2.0, lambda: [ui._slots.release() for _ in range(ui.SLOTS)]).start()
     app.button(key="measure").click().run()
     assert not app.exception
-    assert [status.label[:22] for status in app.get("status")] == [
-        "A slot came free after"
-    ]  # the wait was shown
+    # The wait was shown.
+    assert [status.label[:22] for status in app.get("status")] == ["A slot came free after"]
     assert "Deletion AUC" in [metric.label for metric in app.metric]
-    assert all(
-        ui._slots.acquire(blocking=False) for _ in range(ui.SLOTS)
-    )  # every slot was given back
+    # Every slot was given back.
+    assert all(ui._slots.acquire(blocking=False) for _ in range(ui.SLOTS))
     for _ in range(ui.SLOTS):
         ui._slots.release()
 
@@ -277,8 +274,10 @@ def test_camera_is_a_third_photo_source(app):
 
 
 def test_explain_first_reads_the_same_settings_the_widgets_hold(app):
-    """Settings' defaults are the widgets' defaults: what explain-first reads from session_state
-    before any widget exists is what the drawn widgets hold."""
+    """Settings' defaults are the widgets': explain-first reads what the widgets will hold.
+
+    Explain-first reads session_state before any widget exists; the sidebar, after drawing them.
+    """
     from dataclasses import fields
 
     from core.explain.settings import Settings

@@ -1,5 +1,4 @@
-"""Choices instead of typed paths: what the pages offer stays inside the roots, and every listing
-is bounded."""
+"""Choices, not typed paths: what the pages offer stays inside the roots, every listing bounded."""
 
 from pathlib import Path
 
@@ -14,8 +13,9 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 def test_nothing_outside_the_root_is_offered(tmp_path):
     root = make_pets(tmp_path / "data" / "pets", 2, 2).parent
     outside = make_pets(tmp_path / "outside", 1, 1)
-    (root / "escape").symlink_to(outside)  # a link out
-    (root / "up").symlink_to(root / "..")  # '..' by another name
+    # A link out, and '..' by another name.
+    (root / "escape").symlink_to(outside)
+    (root / "up").symlink_to(root / "..")
     (outside / "weights.h5").write_bytes(b"x")
     (root / "pets" / "train" / "cats" / "leak.png").symlink_to(
         outside / "train" / "cats" / "cat_000.png"

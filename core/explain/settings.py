@@ -69,7 +69,11 @@ class Look:
 
 @dataclass(frozen=True)
 class Settings:
-    """The Explain page's sidebar; each field is a widget's key and its default the widget's."""
+    """The Explain page's sidebar: a field is a widget's key, its default the widget's default.
+
+    Two are computed by `from_state`: `photo`, the kept photo of the chosen source, and
+    `method_options`, the options the chosen method declares.
+    """
 
     photo: Photo | None = None
     method: str = "Grad-CAM"
