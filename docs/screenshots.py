@@ -19,17 +19,21 @@ The script fails, saying where, when the page shows a temporary or repository pa
 exception, or a sidebar that does not read Explain, Training, Compare. Pages are found by their
 visible labels only.
 
-    .venv/bin/python docs/screenshots.py [--tiny] [--keep]
+    .venv/bin/python docs/screenshots.py [--tiny] [--keep] [--generated]
 
 --tiny uses tests/conftest.py's 8x8 model instead of ResNet-50 (a quick check of the script, not
-screenshots for the README); --keep leaves the temporary folder in place and prints it.
+screenshots for the README); --keep leaves the temporary folder in place and prints it;
+--generated uses generated photos even when the shared ones exist (screenshots free of them).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
+import signal
+import socket
 import sys
 import tempfile
 import time
@@ -47,6 +51,7 @@ PETS = REPO.parent / "shared" / "data" / "pets"  # the shared development photos
 PER_CLASS = {"train": 12, "validation": 4}  # photos per class copied into the temporary dataset
 NAVIGATION = ("Explain", "Training", "Compare")
 WIDE, TALL = (1400, 1000), (1400, 1500)
+STALE = "[data-stale='true']"  # what a rerun in progress dims
 
 
 class ScreenshotError(RuntimeError):
@@ -57,10 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="the 8x8 test model: a quick check")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument(
+        "--generated", action="store_true", help="generated photos even when the shared ones exist"
+    )
     args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="catdog-screens-"))
     try:
-        env = prepare(root, args.tiny)
+        env = prepare(root, args.tiny, args.generated)
         with streamlit_server(env, log=root / "server.log") as (url, _):
             driver = chrome(size=f"{WIDE[0]},{WIDE[1]}", profile=root / "profile")
             try:
@@ -75,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             print((root / "server.log").read_text()[-3000:], file=sys.stderr)
         return 1
     finally:
+        stop_worker(root)
         if args.keep:
             print(f"kept {root}")
         else:
@@ -83,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def prepare(root: Path, tiny: bool) -> dict[str, str]:
+def prepare(root: Path, tiny: bool, generated: bool = False) -> dict[str, str]:
     """The model and the dataset in `root`; returns the app's environment pointing there."""
     from core.model import ModelInfo, build_classifier, save_classifier
     from tests.conftest import TINY_SIZE, make_pets, tiny_model
@@ -96,7 +105,7 @@ def prepare(root: Path, tiny: bool) -> dict[str, str]:
         model, replace(info, backbone_weights="none"), root / "weights" / "model.keras"
     )
     data = root / "data"
-    if (PETS / "validation").is_dir():
+    if (PETS / "validation").is_dir() and not generated:
         for split, count in PER_CLASS.items():
             for label in ("cats", "dogs"):
                 folder = data / split / label
@@ -114,6 +123,17 @@ def prepare(root: Path, tiny: bool) -> dict[str, str]:
         "CATDOG_BACKBONE_WEIGHTS": "none",  # offline: the Training page's default backbone
         "KERAS_HOME": str(root / "keras"),
     }
+
+
+def stop_worker(root: Path) -> None:
+    """End the training run this script started, if it still works (its worker outlives the
+    server: it runs in a session of its own)."""
+    from core.atomic import read_json
+
+    holder = read_json(root / "weights" / "train.lock") or {}
+    if holder.get("pid") and holder.get("host") == socket.gethostname():
+        with contextlib.suppress(OSError):
+            os.kill(holder["pid"], signal.SIGTERM)
 
 
 def photo(root: Path) -> Path:
@@ -154,11 +174,14 @@ class Screens:
 
     def compare(self) -> None:
         self.resize(TALL)
-        self.navigate("Compare", "Fill the grid")
-        upload(self.driver, self.photo)
-        # Five of the seven methods (Eigen-CAM and Score-CAM left out: the grid stays quick).
+        self.navigate("Compare", "Compare methods and layers")
+        time.sleep(2)  # the page's first run: a photo chosen on Explain may still be chosen here
+        if "Fill the grid" not in text(self.driver):
+            upload(self.driver, self.photo)
+        self.until(lambda d: "Fill the grid" in text(d), "'Fill the grid'")
+        # Three of the seven methods (Grad-CAM, Grad-CAM++, HiResCAM): the grid stays quick.
         methods = "//div[@data-testid='stMultiSelect'][.//*[text()='Methods']]//input"
-        for _ in range(2):
+        for _ in range(4):
             box = self.until(lambda d: d.find_element("xpath", methods), "the Methods box")
             box.click()
             box.send_keys("\ue003")  # Backspace: drops the last chosen method
@@ -245,14 +268,10 @@ class Screens:
 
     @staticmethod
     def grid_filled(driver) -> bool:
-        """Every cell of the Compare grid drawn: a captioned image per method and layer chosen."""
-        chosen = [
-            len(box.find_elements("css selector", "[data-baseweb='tag']"))
-            for box in driver.find_elements("css selector", "[data-testid='stMultiSelect']")
-        ]
+        """The Compare grid drawn: captioned cells, and no progress bar left."""
         captions = driver.find_elements("css selector", "[data-testid='stImageCaption']")
         cells = sum("deletion AUC" in caption.text for caption in captions)
-        return len(chosen) == 2 and cells == chosen[0] * chosen[1] > 0
+        return cells > 0 and not driver.find_elements("css selector", "[data-testid='stProgress']")
 
     @staticmethod
     def epochs_watched(driver) -> int:
@@ -282,10 +301,18 @@ class Screens:
         self.driver.set_window_size(*size)
 
     def save(self, name: str) -> None:
-        time.sleep(1.5)  # the last rerun's images and charts settle
-        self.checked(self.driver)
-        self.driver.save_screenshot(str(self.out / f"{name}.png"))
-        print(f"{name}.png taken", flush=True)
+        """A screenshot of a settled page: no element dimmed as stale by a rerun in progress (the
+        Training page redraws every second), no focus ring or tooltip."""
+        time.sleep(1.5)  # the last rerun's images and charts load
+        self.driver.execute_script("document.activeElement && document.activeElement.blur()")
+        for _ in range(60):
+            self.until(lambda d: not d.find_elements("css selector", STALE), "a settled page")
+            self.driver.save_screenshot(str(self.out / f"{name}.png"))
+            if not self.driver.find_elements("css selector", STALE):
+                print(f"{name}.png taken", flush=True)
+                return
+            time.sleep(0.2)
+        raise ScreenshotError(f"{name}: the page never stayed settled for a screenshot")
 
 
 if __name__ == "__main__":
