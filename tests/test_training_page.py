@@ -3,6 +3,7 @@
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -247,3 +248,64 @@ def test_photos_per_class_become_a_dataset_and_offline_download_is_one_sentence(
         "Skipped 1 corrupt or unreadable, 1 duplicates."
     )
     assert at.selectbox(key="data_dir").value == (tmp_path / "data" / "garden-pets").resolve()
+
+
+def test_what_the_page_shows_of_a_run(generated_pets):
+    from core.training import status
+
+    progress = {
+        "state": "running",
+        "phase": "features",
+        "step": 1200,
+        "steps": 3000,
+        "eta_seconds": 75,
+        "summary": "cats: 12 train / 4 validation",
+        "config": {"backbone_weights": "/srv/models/resnet50_notop.h5"},
+        "data": str(generated_pets),
+        "history": {"head": {"loss": [0.9, 0.5], "val_loss": [1.0, 0.6]}, "fine-tune": {}},
+    }
+    assert status.progress_text(progress) == "features · 1,200/3,000 photos · ETA 1m 15s"
+    # The dataset below its data root, the weights by file name: no server paths.
+    assert status.caption(progress, (generated_pets.parent,)) == (
+        f"cats: 12 train / 4 validation · backbone weights: resnet50_notop.h5 · data: "
+        f"{generated_pets.parent.name}/pets"
+    )
+    frame = status.curves(progress)
+    assert list(frame.index) == [1, 2] and list(frame["phase"]) == ["head", "head"]
+    assert status.latest_figures(frame) == {
+        "loss (epoch 2)": "0.500",
+        "val_loss (epoch 2)": "0.600",
+    }
+    assert status.curves({"history": {"head": {}}}) is None
+    done = {"state": "done", "message": "Done: validation accuracy 75.0%."}
+    assert status.outcome(done) == (
+        "success",
+        "Done: validation accuracy 75.0%. The Explain page now uses this model.",
+    )
+
+
+def test_a_mistake_is_explained_for_both_classes_at_the_configured_size_and_alpha(
+    tiny_weights, generated_pets
+):
+    from core.config import Config
+    from core.explain.explainer import Explainer
+    from core.images import load_image, shrink
+    from core.model import load_classifier
+    from core.training import status
+
+    photo = sorted((generated_pets / "validation" / "cats").iterdir())[0]
+    report = {
+        "class_names": ["cat", "dog"],
+        "misclassified": [{"path": str(photo), "true": 0, "predicted": 1, "confidence": 0.8}],
+    }
+    mistake = status.mistakes(report)[0]
+    assert (mistake.predicted, mistake.true) == ("dog", "cat")
+    assert mistake.captions()[0][0] == f"{photo.name}: why 'dog' (80%)"
+    explainer = Explainer(load_classifier(tiny_weights / "model.keras"))
+    small = shrink(load_image(photo), 16)
+    # Alpha 0: the photo alone, at the thumbnail side; alpha 1: the maps alone.
+    clear = status.mistake_overlays(explainer, mistake, Config(alpha=0.0, thumbnail_side=16))
+    assert all(np.array_equal(picture, small) for picture in clear)
+    maps = status.mistake_overlays(explainer, mistake, Config(alpha=1.0, thumbnail_side=16))
+    assert all(picture.shape == small.shape for picture in maps)
+    assert not any(np.array_equal(picture, small) for picture in maps)
