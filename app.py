@@ -10,7 +10,7 @@ st.set_page_config(page_title="catdog-gradcam", page_icon="🐾", layout="wide")
 st.navigation(
     [
         st.Page("pages/explain.py", title="Explain", icon="🔍", default=True),
-        st.Page("pages/training.py", title="Training", icon="🏋️", url_path="Training"),
-        st.Page("pages/compare.py", title="Compare", icon="⚖️", url_path="Compare"),
+        st.Page("pages/training.py", title="Training", icon="🏋️"),
+        st.Page("pages/compare.py", title="Compare", icon="⚖️"),
     ]
 ).run()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
+from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import script_runner
 
 from core.config import Config
@@ -27,6 +28,14 @@ from core.images import UPLOAD_TYPES
 from core.model import app_model_path
 from core.training.access import MAX_TRIES, WAIT_SECONDS, password_matches
 
+
+# One navigation, app.py's. Streamlit runs a fresh server's first session in the old pages/-folder
+# mode when pages/ exists, and leaves it only once st.navigation has run: a first visitor who opens
+# /training directly would get the folder's page list, "app" included (streamlit/streamlit#9992).
+# That first run reaches this import; leave the folder mode and run again through app.py.
+if PagesManager.uses_pages_directory:
+    PagesManager.uses_pages_directory = False
+    st.rerun()
 
 def _close_figures_only() -> None:
     """What Streamlit's per-rerun clean-up does, less `keras.backend.clear_session()`.

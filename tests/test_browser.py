@@ -139,7 +139,7 @@ def test_explain_page_upload_sliders_download_random_and_corrupt(server, browser
 def test_bring_data_train_watch_it_learn_stop_and_explain(server, browser, tmp_path):
     """A person with only a browser: data in (download, then a ZIP), a run started, its progress,
     curves and maps epoch by epoch, stopped, and the result used on the Explain page."""
-    browser.get(f"{server['url']}/Training")
+    browser.get(f"{server['url']}/training")
     wait(browser, lambda d: "Start training" in text(d))
     browser.find_element(By.XPATH, "//summary[.//p[text()='Bring data']]").click()
     button = "//button[.//p[text()='Download Oxford-IIIT Pet']]"
@@ -298,7 +298,7 @@ def test_public_demo_trains_only_with_the_password(tmp_path, tiny_weights):
     with streamlit_server(env, args=("--secrets.files", str(secrets))) as (url, _):
         driver = chrome(profile=tmp_path / "profile")
         try:
-            driver.get(f"{url}/Training")
+            driver.get(f"{url}/training")
             wait(driver, lambda d: "the training password starts or stops one" in text(d))
             assert not driver.find_element(
                 By.XPATH, start
@@ -362,7 +362,7 @@ def test_public_demo_login_with_an_identity_provider(tmp_path, tiny_weights):
         with streamlit_server(env, args=("--secrets.files", str(secrets)), port=port) as (url, _):
             driver = chrome(profile=tmp_path / "profile")
             try:
-                driver.get(f"{url}/Training")
+                driver.get(f"{url}/training")
                 login = "//button[.//p[text()='Log in']]"
                 # The page draws top to bottom: wait for the button too, not the text alone.
                 wait(
@@ -381,7 +381,7 @@ def test_public_demo_login_with_an_identity_provider(tmp_path, tiny_weights):
                 )  # the provider's page
                 driver.find_element(By.XPATH, "//button[text()='ada']").click()
                 wait(driver, lambda d: d.current_url.startswith(url), 60)
-                driver.get(f"{url}/Training")
+                driver.get(f"{url}/training")
                 wait(
                     driver,
                     lambda d: (
@@ -427,3 +427,19 @@ def test_camera_in_chromium_with_a_fake_device(server, tmp_path):
         shot(driver, "explain-camera")
     finally:
         driver.quit()
+
+
+def test_a_first_visitor_who_opens_a_page_directly_gets_the_app_navigation(tmp_path):
+    """On a fresh server, /compare first: the sidebar is app.py's (Explain, Training, Compare),
+    not the pages/ folder's ("app", "explain", ...), and there is no "Page not found"."""
+    with streamlit_server({"CATDOG_WEIGHTS_DIR": str(tmp_path / "weights")}) as (url, _):
+        driver = chrome()
+        try:
+            driver.get(f"{url}/compare")
+            wait(driver, lambda d: "Compare methods and layers" in text(d), 90)
+            nav = driver.find_element(By.CSS_SELECTOR, '[data-testid="stSidebarNav"]').text
+            names = [word for word in nav.split() if word.isalpha()]
+            assert names == ["Explain", "Training", "Compare"]
+            assert "Page not found" not in text(driver)
+        finally:
+            driver.quit()

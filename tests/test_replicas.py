@@ -25,7 +25,7 @@ START = "//button[.//p[text()='Start training']]"
 
 
 def start_training(driver, url: str) -> str:
-    driver.get(f"{url}/Training")
+    driver.get(f"{url}/training")
     wait(
         driver,
         lambda d: (
@@ -57,7 +57,7 @@ def test_two_replicas_share_one_weights_folder(tmp_path, tiny_weights):
             assert "Started run" in start_training(driver, one)
             # One run at a time across both.
             assert "already in progress" in start_training(driver, two)
-            driver.get(f"{one}/Training")
+            driver.get(f"{one}/training")
             wait(driver, lambda d: ": done" in text(d), 300)
             driver.get(two)  # the other replica's next rerun uses the published model
             wait(driver, lambda d: "trained on data at" in text(d))  # its dataset's name only
