@@ -1,4 +1,4 @@
-"""catdog-gradcam's entry point (`streamlit run app.py`): the pages, with the titles the sidebar shows.
+"""catdog-gradcam's entry point (`streamlit run app.py`): its pages, as the sidebar names them.
 
 `st.navigation` is the one navigation mechanism: Streamlit then ignores pages/ as a folder of
 pages, and each page is a file there that draws one screen.

@@ -28,7 +28,6 @@ from core.images import UPLOAD_TYPES
 from core.model import app_model_path
 from core.training.access import MAX_TRIES, WAIT_SECONDS, password_matches
 
-
 # One navigation, app.py's. Streamlit runs a fresh server's first session in the old pages/-folder
 # mode when pages/ exists, and leaves it only once st.navigation has run: a first visitor who opens
 # /training directly would get the folder's page list, "app" included (streamlit/streamlit#9992).

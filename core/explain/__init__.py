@@ -1,9 +1,12 @@
 """Explaining a model's decision: the Explainer and what the pages show of it.
 
-    explainer.py     Explainer: one photo batch -> predictions and CAMs at every layer, one pass
-    display.py       the pages' helpers: the loaded app model, a photo at display size, downloads
+    explainer.py     Explainer: a batch of photos -> predictions and CAMs at every layer, one pass
+    settings.py      what the Explain page asks for: the photo, the settings, one explanation key
+    display.py       the pages' helpers: the app's model, a photo at display size, maps, downloads
+    figures.py       the numbers the Explain page shows beside a map, and its checks' tables
+    guide.py         the Explain page's longer texts
     overlay.py       colour a [0, 1] map and blend it over the photo
     faithfulness.py  deletion/insertion curves and the sanity check (cascading randomisation)
     localization.py  pointing game and energy share against Oxford-IIIT Pet's masks
-    compare.py       every method at every layer, with time and deletion AUC
+    compare.py       every method at every layer, with its time and deletion AUC
 """
