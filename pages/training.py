@@ -5,7 +5,6 @@ from pathlib import Path
 
 import streamlit as st
 
-import run_panel
 import ui
 from core.config import Config
 from core.data import choices, pets
@@ -13,6 +12,7 @@ from core.data import uploads as datasets
 from core.errors import UserError, one_line, writing
 from core.training import jobs, status
 from core.training.recipe import TrainConfig
+from ui import run_panel
 
 # Where the download goes, under the first data root.
 PETS_FOLDER = "oxford-iiit-pet"

@@ -26,29 +26,10 @@ PETS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pets"
 TINY_SIZE = 8
 
 
-# Tests of 15 s or more in files that other changes are editing: marked slow here until each gets
-# @pytest.mark.slow in its own file (then its line goes).
-SLOW_ELSEWHERE = (
-    "tests/test_train.py::test_mirrored_strategy_on_two_logical_cpus_trains",
-    "tests/test_train.py::test_kill_9_mid_epoch_leaves_the_previous_model_loadable",
-    "tests/test_train.py::test_full_disk_fails_the_run_not_the_model",
-    "tests/test_train.py::test_progress_only_moves_forward_and_counts_photos",
-    "tests/test_train.py::test_lock_refuses_a_second_run_and_reclaims_a_stale_one",
-    "tests/test_faults.py::test_kill_9_at_20_random_moments_never_loses_the_model",
-    "tests/test_faults.py::test_a_disk_that_fills_during_saving_fails_the_run_not_the_model",
-)
-
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
-    """Mark SLOW_ELSEWHERE slow, then put the long tests (ResNet-50, Chromium, slow) first.
-
-    First, so that neither of `make test`'s two workers is left alone with a long one at the end;
-    before `-m` deselects anything (tryfirst), so that `make test-fast` leaves them out.
-    """
-    for item in items:
-        if item.nodeid.startswith(SLOW_ELSEWHERE):
-            item.add_marker(pytest.mark.slow)
+    """The long tests (ResNet-50, Chromium, slow) first, so no worker ends alone with one."""
     long_marks = ("resnet", "browser", "slow")
     items.sort(key=lambda item: not any(item.get_closest_marker(m) for m in long_marks))
 

@@ -247,17 +247,17 @@ def test_expensive_checks_wait_for_a_free_slot(app):
     app.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=6), "image/png")).run()
     # As if other visitors held them all.
     for _ in range(ui.SLOTS):
-        assert ui._slots.acquire(blocking=False)
-    threading.Timer(2.0, lambda: [ui._slots.release() for _ in range(ui.SLOTS)]).start()
+        assert ui.slots._slots.acquire(blocking=False)
+    threading.Timer(2.0, lambda: [ui.slots._slots.release() for _ in range(ui.SLOTS)]).start()
     app.button(key="measure").click().run()
     assert not app.exception
     # The wait was shown.
     assert [status.label[:22] for status in app.get("status")] == ["A slot came free after"]
     assert "Deletion AUC" in [metric.label for metric in app.metric]
     # Every slot was given back.
-    assert all(ui._slots.acquire(blocking=False) for _ in range(ui.SLOTS))
+    assert all(ui.slots._slots.acquire(blocking=False) for _ in range(ui.SLOTS))
     for _ in range(ui.SLOTS):
-        ui._slots.release()
+        ui.slots._slots.release()
 
 
 def test_camera_is_a_third_photo_source(app):

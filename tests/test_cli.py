@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from core.cli import main
@@ -98,6 +99,7 @@ def test_bad_target_and_layer_refused(capsys, tiny_weights, tmp_path):
     assert code == 2 and "Layer 'nope' is not in the model" in err
 
 
+@pytest.mark.slow
 def test_module_help_lists_the_commands():
     result = subprocess.run(
         [sys.executable, "-m", "core", "--help"], capture_output=True, text=True, timeout=120

@@ -22,6 +22,7 @@ from tests.conftest import FAST, SLOW_RUN, tiny_model
 KILLS = 20
 
 
+@pytest.mark.slow
 def test_kill_9_at_20_random_moments_never_loses_the_model(generated_pets, tmp_path):
     weights = tmp_path / "weights"
     jobs.run(
@@ -84,6 +85,7 @@ def _mount_tmpfs(path: Path, size: str) -> bool:
     )
 
 
+@pytest.mark.slow
 def test_a_disk_that_fills_during_saving_fails_the_run_not_the_model(generated_pets, tmp_path):
     weights = tmp_path / "small-disk"
     if os.geteuid() != 0 or not _mount_tmpfs(weights, "2m"):

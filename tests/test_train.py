@@ -30,6 +30,7 @@ from core.training.store import PROGRESS
 from tests.conftest import FAST, SLOW_RUN, make_pets, tiny_model
 
 
+@pytest.mark.slow
 def test_tiny_model_learns_separable_data(generated_pets, tmp_path):
     weights = tmp_path / "weights"
     state = jobs.run(generated_pets, weights, FAST, build=tiny_model)
@@ -95,6 +96,7 @@ def test_stop_request_keeps_or_discards(generated_pets, tmp_path, keep):
         assert state["state"] == "stopped" and not (weights / "current").exists()
 
 
+@pytest.mark.slow
 def test_full_disk_fails_the_run_not_the_model(generated_pets, tmp_path, monkeypatch):
     weights = tmp_path / "weights"
     jobs.run(generated_pets, weights, FAST, build=tiny_model)
@@ -113,6 +115,7 @@ def test_full_disk_fails_the_run_not_the_model(generated_pets, tmp_path, monkeyp
     assert latest["state"] == "failed" and "disk is full" in latest["message"]
 
 
+@pytest.mark.slow
 def test_lock_refuses_a_second_run_and_reclaims_a_stale_one(tmp_path, generated_pets):
     weights = tmp_path / "weights"
     jobs.acquire_lock(weights, weights / "runs" / "a")
@@ -145,6 +148,7 @@ def test_lock_refuses_a_second_run_and_reclaims_a_stale_one(tmp_path, generated_
     jobs.acquire_lock(weights, weights / "runs" / "d")
 
 
+@pytest.mark.slow
 def test_kill_9_mid_epoch_leaves_the_previous_model_loadable(generated_pets, tmp_path):
     weights = tmp_path / "weights"
     jobs.run(generated_pets, weights, FAST, build=tiny_model)
@@ -190,6 +194,7 @@ state["report"]["accuracy"],
 """
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_on_two_logical_cpus_trains(generated_pets, tmp_path):
     result = subprocess.run(
         [sys.executable, "-c", MIRRORED, str(generated_pets), str(tmp_path / "w")],
@@ -238,6 +243,7 @@ def test_short_real_run_on_pets_lowers_the_training_loss(pets, tmp_path):
     assert load_default(Config(weights_dir=tmp_path / "weights")).info.backbone_weights == "none"
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_weights_and_maps(generated_pets, tmp_path):
     from dataclasses import replace
 
@@ -265,6 +271,7 @@ def test_the_same_seed_gives_the_same_weights_and_maps(generated_pets, tmp_path)
     )
 
 
+@pytest.mark.slow
 def test_a_page_started_worker_yields_the_cpu_to_the_app(tmp_path, monkeypatch):
     code = (
         "import os, pathlib, tensorflow as tf\nfrom core.training import "
@@ -305,6 +312,7 @@ def test_a_page_started_worker_yields_the_cpu_to_the_app(tmp_path, monkeypatch):
     jobs.release_lock(tmp_path / "weights")
 
 
+@pytest.mark.slow
 def test_progress_only_moves_forward_and_counts_photos(generated_pets, tmp_path, monkeypatch):
     from core.training import progress as monitor_module
 

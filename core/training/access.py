@@ -1,6 +1,6 @@
 """Who may train in public mode: the password check.
 
-The identity-provider branch lives with Streamlit, in ui.py.
+The identity-provider branch lives with Streamlit, in ui/access.py.
 """
 
 from __future__ import annotations

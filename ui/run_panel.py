@@ -1,7 +1,7 @@
 """The Training page's run panel, redrawn every second.
 
-The latest run's progress, stop buttons, curves, watched maps and mistakes. Beside `ui.py`, not in
-`core/`, because it imports Streamlit; what it draws comes from `core/training/status.py`.
+The latest run's progress, stop buttons, curves, watched maps and mistakes; what it draws comes
+from `core/training/status.py`.
 """
 
 from __future__ import annotations

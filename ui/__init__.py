@@ -1,0 +1,102 @@
+"""What the pages share that imports Streamlit (so it is not in `core/`): the model loader here.
+
+ui/photos.py     the photo widgets (upload, camera, a random validation photo), kept across pages
+ui/access.py     who may train and bring data in public mode
+ui/slots.py      expensive actions bounded per process, buttons whose work runs in the page
+ui/run_panel.py  the Training page's run panel, redrawn every second
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from pathlib import Path
+
+import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.runtime.scriptrunner import script_runner
+
+from core.config import Config
+from core.explain.display import LoadedModel, load_app_model, model_key
+from core.model import app_model_path
+
+# One navigation, app.py's. Streamlit runs a fresh server's first session in the old pages/-folder
+# mode when pages/ exists, and leaves it only once st.navigation has run: a first visitor who opens
+# /training directly would get the folder's page list, "app" included (streamlit/streamlit#9992).
+# That first run reaches this import; leave the folder mode and run again through app.py.
+if PagesManager.uses_pages_directory:
+    PagesManager.uses_pages_directory = False
+    st.rerun()
+
+
+def _close_figures_only() -> None:
+    """What Streamlit's per-rerun clean-up does, less `keras.backend.clear_session()`.
+
+    Streamlit calls `_clean_problem_modules()` after every rerun. In Keras 3 its `clear_session()`
+    drops TensorFlow's kernel cache and runs `gc.collect()`: 0.3 s, and the next explanation then
+    takes 6-10x longer. This app never builds models in the script thread (it keeps one compiled
+    model per process), so there is nothing for that call to clean. Replacing Streamlit's hook,
+    rather than muting `keras.backend.clear_session` for the whole process, leaves that function
+    working for any other caller; matplotlib figures are still closed as Streamlit does. If a
+    future Streamlit renames the hook, the assignment below adds a harmless attribute and
+    tests/test_app.py's spy on `clear_session` fails.
+    """
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close("all")
+
+
+# Kept for the test that spies on it.
+STREAMLIT_CLEANUP = getattr(script_runner, "_clean_problem_modules", None)
+script_runner._clean_problem_modules = _close_figures_only
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the model (once per process)…")
+def _model(key: str, path: str | None) -> LoadedModel:
+    """One entry per model file and modification time, shared by every page and session.
+
+    Never mutated: every visitor gets the very same object.
+
+    A loaded ResNet-50 is ~400,000 Python objects, and a full garbage collection that scans them
+    costs 0.35 s: Streamlit forces one after every rerun (runner.postScriptGC, switched off in
+    .streamlit/config.toml) and Python runs them on its own now and then. `gc.freeze()` moves every
+    object alive now, the model included, out of the collector's sight, so neither costs a person
+    anything.
+    """
+    loaded = load_app_model(Config(), Path(path) if path else None)
+    gc.freeze()
+    return loaded
+
+
+def app_model() -> tuple[LoadedModel, str]:
+    """The app's model (weights/current, else weights/model.keras, else zero-shot) and its key."""
+    config = Config()
+    key = model_key(app_model_path(config))
+    return _model(key, None), key
+
+
+def model_at(path: Path) -> LoadedModel:
+    """A run's model; the very same object as `app_model()` when it is the app's model file."""
+    path = Path(path)
+    if path.resolve() == app_model_path().resolve():
+        return app_model()[0]
+    return _model(model_key(path), str(path))
+
+
+from ui.access import access_panel, is_public, may_train  # noqa: E402
+from ui.photos import photo_source, photo_uploader  # noqa: E402
+from ui.slots import DOWNLOAD, SLOTS, button_result, expensive  # noqa: E402
+
+__all__ = [
+    "DOWNLOAD",
+    "SLOTS",
+    "access_panel",
+    "app_model",
+    "button_result",
+    "expensive",
+    "is_public",
+    "may_train",
+    "model_at",
+    "photo_source",
+    "photo_uploader",
+]
