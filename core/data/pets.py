@@ -1,5 +1,7 @@
-"""`python -m core download-data`: fetch Oxford-IIIT Pet, check it, lay it out as train/ and
-validation/."""
+"""Oxford-IIIT Pet: fetch it, check every photo, lay it out as train/ and validation/.
+
+The Training page's download and `python -m core download-data` both call `download_pets`.
+"""
 
 from __future__ import annotations
 
@@ -50,8 +52,7 @@ class DownloadError(UserError):
 
 
 def source_from(config: Config | None = None) -> Source:
-    """Oxford-IIIT Pet from the configured place (Config.pets_url and pets_md5): its own server,
-    a mirror or a test server."""
+    """Oxford-IIIT Pet from Config.pets_url and pets_md5: its own server, a mirror or a test one."""
     config = config or Config()
     images_md5, annotations_md5 = (config.pets_md5.split(",") + [""])[:2]
     base = config.pets_url.rstrip("/") + "/"
@@ -71,9 +72,9 @@ def download_pets(
     cache_dir: Path | None = None,
     progress=None,
 ) -> dict:
-    """Download (cached, checksum verified), drop broken files, write
-    dest/{train,validation}/{cats,dogs}/ and dest/annotations/.
+    """Download, check, and write dest/{train,validation}/{cats,dogs}/ and dest/annotations/.
 
+    The archives are cached and checksum-verified; broken files are dropped and counted.
     Oxford-IIIT Pet names cat breeds with a capital letter (Abyssinian_1.jpg), dog breeds in lower
     case (beagle_1.jpg). Returns counts: {"train": {...}, "validation": {...}, "dropped": [...]}.
     `progress(step, done, total)` hears each step: the archives' bytes, then the photos checked.
@@ -123,18 +124,19 @@ def summary(counts: dict, where: str) -> str:
 def _unpack(archive: Path, folder: Path) -> None:
     try:
         with tarfile.open(archive) as tar:
-            tar.extractall(
-                folder, filter="data"
-            )  # no absolute paths, links or ".." out of the folder
+            # The "data" filter: no absolute paths, links or ".." out of the folder.
+            tar.extractall(folder, filter="data")
     except (tarfile.TarError, OSError) as error:
         raise DownloadError(f"The archive {archive} could not be unpacked ({error}).") from None
 
 
 def fetch(url: str, md5: str, cache_dir: Path | None = None, progress=None) -> Path:
-    """The file at `url`, downloaded once into the cache (~/.keras/datasets, as
-    keras.utils.get_file keeps it) and checked against `md5`. `progress(done_bytes, total_bytes or
-    None)` hears every MB: keras.utils.get_file has no such hook, and the page shows it. A
-    half-downloaded file never takes the final name."""
+    """The file at `url`, downloaded once into the cache and checked against `md5`.
+
+    The cache is ~/.keras/datasets, where keras.utils.get_file keeps it. `progress(done_bytes,
+    total_bytes or None)` hears every MB: keras.utils.get_file has no such hook, and the page shows
+    it. A half-downloaded file never takes the final name.
+    """
     folder = (
         Path(cache_dir or Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))) / "datasets"
     )
@@ -207,4 +209,3 @@ def _lay_out(
                 shutil.move(path, folder / path.name)
             counts[split][name] = len(chosen)
     return counts
-

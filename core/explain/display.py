@@ -21,7 +21,7 @@ from core.config import Config
 from core.explain.explainer import Explainer, Explanation
 from core.explain.overlay import DIVERGING, blend, colorize, signed_to_unit
 from core.explain.settings import View
-from core.images import ImageError, encode_png, load_image
+from core.images import encode_png, load_image
 from core.model import (
     ModelError,
     ModelInfo,
@@ -103,17 +103,6 @@ def explain_photo(
     """
     photo = load_image(data, name, max_side=max_side)
     return photo, loaded.explainer.explain([photo], target, **options)[0]
-
-
-def explain_bytes(
-    loaded: LoadedModel, data: bytes, name: str, target: str, max_side: int | None = DISPLAY_SIDE
-) -> tuple[np.ndarray, Explanation] | str:
-    """explain_photo, or its refusal's one line: for the Training page's gallery, until it catches
-    UserError itself."""
-    try:
-        return explain_photo(loaded, data, name, target, max_side)
-    except ImageError as error:
-        return str(error)
 
 
 def colored_map(
