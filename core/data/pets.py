@@ -52,7 +52,7 @@ class DownloadError(UserError):
 
 
 def source_from(config: Config | None = None) -> Source:
-    """Oxford-IIIT Pet from Config.pets_url and pets_md5: its own server, a mirror, a test server."""
+    """Oxford-IIIT Pet from Config.pets_url and pets_md5: its server, a mirror or a test server."""
     config = config or Config()
     images_md5, annotations_md5 = (config.pets_md5.split(",") + [""])[:2]
     base = config.pets_url.rstrip("/") + "/"
