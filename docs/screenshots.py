@@ -10,20 +10,21 @@ Rerun it after any change to what a page shows, then look at every PNG before co
 
 Everything the app reads lives in a temporary folder, deleted at the end: a ResNet-50 with a random
 backbone (this project cannot assume internet for ImageNet weights, so its maps mean little) saved
-with core.model.save_classifier, and a small dataset in the Kaggle layout. When the shared
-development photos exist (../shared/data/pets, beside the repository) a few are copied into that
-temporary dataset at run time; otherwise the dataset is generated (tests/conftest.py make_pets).
-No photo is ever written into the repository, only the screenshots.
+with core.model.save_classifier, and a small generated dataset in the Kaggle layout
+(tests/conftest.py make_pets). The committed screenshots show only generated pictures: the shared
+development photos' licence forbids re-publishing them, and a screenshot would. With --pets, a few
+of them (../shared/data/pets) are copied into the temporary dataset instead, for a look on this
+machine only; the PNGs then go to artifacts/screenshots/, never docs/.
 
 The script fails, saying where, when the page shows a temporary or repository path, a Python
 exception, or a sidebar that does not read Explain, Training, Compare. Pages are found by their
 visible labels only.
 
-    .venv/bin/python docs/screenshots.py [--tiny] [--keep] [--generated]
+    .venv/bin/python docs/screenshots.py [--tiny] [--keep] [--pets]
 
 --tiny uses tests/conftest.py's 8x8 model instead of ResNet-50 (a quick check of the script, not
 screenshots for the README); --keep leaves the temporary folder in place and prints it;
---generated uses generated photos even when the shared ones exist (screenshots free of them).
+--pets uses the shared development photos (not for the README, see above).
 """
 
 from __future__ import annotations
@@ -63,20 +64,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="the 8x8 test model: a quick check")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument(
-        "--generated", action="store_true", help="generated photos even when the shared ones exist"
+        "--pets", action="store_true", help="the shared photos (artifacts/ only, never docs/)"
     )
     args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="catdog-screens-"))
     try:
-        env = prepare(root, args.tiny, args.generated)
+        env = prepare(root, args.tiny, not args.pets)
         with streamlit_server(env, log=root / "server.log") as (url, _):
             driver = chrome(size=f"{WIDE[0]},{WIDE[1]}", profile=root / "profile")
             try:
                 Screens(driver, url, forbidden(root), photo(root), root).take_all()
             finally:
                 driver.quit()
-        for name in Screens.NAMES:  # only once every page passed its checks
-            shutil.copyfile(root / f"{name}.png", DOCS / f"{name}.png")
+        # Only once every page passed its checks; the shared photos never reach docs/.
+        out = REPO / "artifacts" / "screenshots" if args.pets or args.tiny else DOCS
+        out.mkdir(parents=True, exist_ok=True)
+        for name in Screens.NAMES:
+            shutil.copyfile(root / f"{name}.png", out / f"{name}.png")
     except ScreenshotError as error:
         print(f"screenshots: {error}", file=sys.stderr)
         if (root / "server.log").is_file():
@@ -88,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kept {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
-    print("wrote " + ", ".join(f"docs/{name}.png" for name in Screens.NAMES))
+    print("wrote " + ", ".join(f"{out.relative_to(REPO)}/{name}.png" for name in Screens.NAMES))
     return 0
 
 
