@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from core.config import ROOT, Config
 from core.images import IMAGE_SUFFIXES
 
 DEPTH = 3  # folder levels below a root looked at for datasets and weights files
 MAX_ENTRIES = 20_000  # directory entries read per walk at most
 SECONDS = 1.0  # time one walk may take at most
 WEIGHTS_SUFFIXES = (".h5",)  # Keras weights files, e.g. resnet50_..._notop.h5
+# An absolute path left in a message: "/" or "~/" not inside a word, a URL or a relative path.
+ABSOLUTE_PATH = re.compile(r"(?<![\w./:~-])~?/[^\s'\"`()\[\],;]+")
+# A sentence of advice for the server's operator (a setting): never shown in public mode.
+OPERATOR_ADVICE = "CATDOG_"
 
 
 def walk(
@@ -120,3 +126,55 @@ def label(path: Path, roots: tuple[Path, ...]) -> str:
         if path == root or path.is_relative_to(root):
             return str(Path(root.name) / path.relative_to(root))
     return path.name
+
+
+def public(text: str, config: Config, operator: bool = True) -> str:
+    """`text` as a visitor may read it: no server path, and operator advice only if `operator`.
+
+    Each server folder (the data roots, the weights folder, the validation folder, Keras' cache,
+    the app's own folder) becomes its label, longest first and in both its given and its resolved
+    spelling; any absolute path still left becomes its file name. Without `operator` (public
+    mode), a sentence naming a CATDOG_ setting is left out. Core's errors keep their paths for
+    the CLI; every message a page shows passes through here.
+    """
+    for folder, name in sorted(_labels(config).items(), key=lambda pair: -len(pair[0])):
+        # The folder itself, or followed by "/": never the start of a longer name.
+        text = re.sub(re.escape(folder) + r"(?:/|(?!\.?[\w-]))", lambda _: name, text)
+    text = ABSOLUTE_PATH.sub(lambda match: _file_name(match.group()), text)
+    if not operator:
+        sentences = re.split(r"(?<=[.!?])\s+", text)
+        text = " ".join(each for each in sentences if OPERATOR_ADVICE not in each)
+    return text
+
+
+def _labels(config: Config) -> dict[str, str]:
+    """Every spelling of each server folder a message may name, and the label it becomes."""
+    keras_home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    named = [
+        *((root, f"{Path(root).name}/") for root in config.data_roots),
+        (config.validation_dir, label(Path(config.validation_dir).resolve(), config.data_roots)),
+        (config.weights_dir, f"{Path(config.weights_dir).name}/"),
+        (keras_home, "keras-cache/"),
+        (Path("~/.keras"), "keras-cache/"),
+        (ROOT, "app/"),
+    ]
+    labels = {}
+    for folder, name in named:
+        name = name if name.endswith("/") else f"{name}/"
+        for spelling in {str(folder), str(Path(folder).expanduser()), _resolved(folder)}:
+            if spelling not in ("", "/", "."):
+                labels.setdefault(spelling, name)
+    return labels
+
+
+def _resolved(folder: Path) -> str:
+    try:
+        return str(Path(folder).expanduser().resolve())
+    except (OSError, RuntimeError):
+        return str(folder)
+
+
+def _file_name(token: str) -> str:
+    """An absolute path's last part, its trailing full stop kept outside."""
+    stop = "." if token.endswith(".") else ""
+    return (Path(token.rstrip(".")).name or "/") + stop

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from core.config import Config
 from core.errors import UserError
 from core.images import IMAGE_SUFFIXES, load_image, readable, to_model_input
 
@@ -47,14 +48,15 @@ class DataFolders:
 
 
 def scan(
-    root: Path, validation_fraction: float = 0.2, seed: int = 1337, max_files: int = 100_000
+    root: Path, validation_fraction: float = 0.2, seed: int = 1337, max_files: int | None = None
 ) -> DataFolders:
     """Check `root/train/<class>/` (and `root/validation/<class>/`): two classes, each with photos.
 
     Unreadable files are skipped and counted. Without validation/, a seeded, per-class fraction of
     train/ is held out. Raises DataError, before any training, for anything that cannot work.
+    `max_files` per class folder defaults to Config's `max_files_per_class`.
     """
-    root = Path(root)
+    root, max_files = Path(root), max_files or Config().max_files_per_class
     class_names = class_folders(root)
     train_dir, validation_dir = root / "train", root / "validation"
     skipped: list[tuple[str, str]] = []
@@ -82,7 +84,7 @@ def check_data_path(typed: str, roots: tuple[Path, ...]) -> Path:
     if not any(resolved == root or resolved.is_relative_to(root) for root in allowed):
         names = ", ".join(str(root) for root in allowed)
         raise DataError(
-            f"{typed} is outside the data folders this app may read ({names}); set "
+            f"{typed} is outside the data folders this app may read ({names}). Set "
             "CATDOG_DATA_ROOTS to allow it."
         )
     return resolved

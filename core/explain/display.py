@@ -77,7 +77,8 @@ def describe(info: ModelInfo) -> str:
     """One line on where the model came from, for the page's caption."""
     if info.kind == "zero-shot":
         return "Model: ResNet-50's ImageNet classifier, cats and dogs folded (zero-shot)."
-    parts = [f"Model: fine-tuned {info.backbone}", f"backbone weights: {info.backbone_weights}"]
+    weights = weights_name(info.backbone_weights)
+    parts = [f"Model: fine-tuned {info.backbone}", f"backbone weights: {weights}"]
     if info.trained_on:
         # The dataset's name only: a visitor need not see the server's folders.
         on = Path(info.trained_on).name
@@ -85,6 +86,17 @@ def describe(info: ModelInfo) -> str:
     if info.val_accuracy is not None:
         parts.append(f"validation accuracy {info.val_accuracy:.1%}")
     return " · ".join(parts)
+
+
+def weights_name(choice: str | None) -> str | None:
+    """Backbone weights as a visitor reads them: imagenet, none, or a weights file by its name."""
+    return Path(choice).name if choice and choice not in ("imagenet", "none") else choice
+
+
+def model_name(path: Path, config: Config) -> str:
+    """A model file named below the weights folder (runs/<run>/model.keras), else by its name."""
+    path, weights_dir = Path(path).resolve(), Path(config.weights_dir).resolve()
+    return str(path.relative_to(weights_dir)) if path.is_relative_to(weights_dir) else path.name
 
 
 def explain_photo(
@@ -182,16 +194,20 @@ def downloads(view: View, loaded: LoadedModel, config: Config) -> list[Download]
 def manifest(
     loaded: LoadedModel, explanation: Explanation, layer: str, options: dict, config: Config
 ) -> dict:
-    """What reproduces a map: model file and hash, layer, target, method, options, versions."""
+    """What reproduces a map: model file and hash, layer, target, method, options, versions.
+
+    The model is named below the weights folder and a backbone file by its name: a download
+    never names a server path.
+    """
     info = loaded.explainer.classifier.info
     path = app_model_path(config)
     digest = info.sha256 or (file_sha256(path) if path.exists() else None)
     return {
         "model": {
-            "file": str(path) if info.kind != "zero-shot" else None,
+            "file": model_name(path, config) if info.kind != "zero-shot" else None,
             "sha256": digest,
             "kind": info.kind,
-            "backbone_weights": info.backbone_weights,
+            "backbone_weights": weights_name(info.backbone_weights),
             "class_names": list(info.class_names),
         },
         "layer": layer,

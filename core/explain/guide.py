@@ -29,13 +29,18 @@ FAITHFULNESS = (
 CONTRAST = "With a one-logit head, dog minus cat is twice the dog logit: its map is the dog map."
 
 
-def no_model(weights_dir: Path) -> str:
-    """How to get a model; the weights folder by its name only, never the server's path to it."""
+def no_model(weights_dir: Path, operator: bool = True) -> str:
+    """How to get a model; the weights folder by its name only, never the server's path to it.
+
+    Copying files and the command line are the operator's: said only when `operator` (local use).
+    """
+    if not operator:
+        return "To get a model: train one on the **Training** page."
     return (
         "To get a model: train one on the **Training** page (or `python -m core train --data "
         f"DIR`), or copy a `model.keras` with its `model.json` into `{Path(weights_dir).name}/`. "
         "With internet, the app also works before any training: it downloads ResNet-50's ImageNet "
-        "weights into `~/.keras/models` and folds ImageNet's dog breeds and cats into two classes."
+        "weights into Keras' cache and folds ImageNet's dog breeds and cats into two classes."
     )
 
 
