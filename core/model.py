@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from core.atomic import fsync
+from core.atomic import replacing
 from core.config import STAGE_LAYERS, Config
 from core.errors import UserError, one_line, writing
 
@@ -166,8 +165,9 @@ def _resnet50(include_top: bool, weights: str | None, input_tensor) -> keras.Mod
             file = "with-top" if include_top else "no-top"
             raise ModelError(
                 f"ResNet-50's ImageNet weights ({file} file) are not in ~/.keras/models and could "
-                "not be downloaded (no internet?): connect once, or point CATDOG_BACKBONE_WEIGHTS "
-                "/ CATDOG_IMAGENET_WEIGHTS (or --backbone-weights) at a local copy."
+                "not be downloaded (no internet here?). Connect once, or point "
+                "CATDOG_BACKBONE_WEIGHTS / CATDOG_IMAGENET_WEIGHTS (or --backbone-weights) at a "
+                "local copy."
             ) from None
         raise ModelError(f"Could not load ResNet-50 weights from {weights}: {error}") from None
 
@@ -230,21 +230,13 @@ def save_classifier(model: keras.Model, info: ModelInfo, path: Path) -> Path:
     A crash at any point leaves the old pair in place.
     """
     path = Path(path)
-    temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
     with writing(f"saving the model {path.name}"):
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # The model is renamed into place first (the inner block ends first), then its sidecar.
+        with replacing(path.with_suffix(".json")) as sidecar, replacing(path) as temporary:
             model.save(temporary)
-            fsync(temporary)
-            sidecar = {**asdict(info), "sha256": file_sha256(temporary)}
-            temporary_json = temporary.with_suffix(".json")
-            temporary_json.write_text(json.dumps(sidecar, indent=2))
-            fsync(temporary_json)
-            os.replace(temporary, path)
-            os.replace(temporary_json, path.with_suffix(".json"))
-        finally:
-            temporary.unlink(missing_ok=True)
-            temporary.with_suffix(".json").unlink(missing_ok=True)
+            fields = {**asdict(info), "sha256": file_sha256(temporary)}
+            sidecar.write_text(json.dumps(fields, indent=2))
     return path
 
 

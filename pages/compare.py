@@ -1,6 +1,7 @@
 """Compare page: one photo, every method at every layer, each with its time and deletion AUC."""
 
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
@@ -15,6 +16,7 @@ from core.explain.explainer import Explainer
 from core.explain.overlay import blend, colorize
 from core.explain.settings import ExplanationKey, Photo
 from core.images import load_image, shrink
+from ui.access import shown
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -23,30 +25,38 @@ def cached_picture(_photo: Photo, photo_id: str) -> np.ndarray:
     return load_image(_photo.data, _photo.name, max_side=DISPLAY_SIDE)
 
 
-def grid_widgets(explainer: Explainer) -> tuple[list[str], list[str], str]:
-    """The methods, the layers and the class the grid explains, and what filling it costs."""
+@dataclass(frozen=True)
+class GridSettings:
+    """What the grid explains: its methods (rows), its layers (columns) and the class."""
+
+    methods: tuple[str, ...]
+    layers: tuple[str, ...]
+    target: str
+
+
+def grid_widgets(explainer: Explainer) -> GridSettings:
+    """The grid's widgets, what they hold, and what filling the grid costs."""
     methods = st.multiselect("Methods", list(METHODS), default=list(METHODS), key="methods")
     layers = list(explainer.classifier.layers)
     layers = st.multiselect("Layers", layers, default=layers, key="layers")
-    target = st.selectbox("Explain the class", explainer.targets, key="target")
+    # Its own key: the Explain page's "target" is another widget with other options.
+    target = st.selectbox("Explain the class", explainer.targets, key="compare_target")
     st.caption(
         f"About {cost(explainer, methods, layers):,} forward passes, each method with its "
         "default options."
     )
-    return methods, layers, target
+    return GridSettings(tuple(methods), tuple(layers), target)
 
 
-def fill_grid(
-    explainer: Explainer, picture: np.ndarray, methods: list[str], layers: list[str], target: str
-) -> list[Cell]:
+def fill_grid(explainer: Explainer, picture: np.ndarray, grid: GridSettings) -> list[Cell]:
     """Every method at every layer, with a progress bar while it runs."""
     bar = st.progress(0.0, text="Explaining…")
     cells = compare(
         explainer,
         picture,
-        methods,
-        layers,
-        target,
+        list(grid.methods),
+        list(grid.layers),
+        grid.target,
         progress=lambda f: bar.progress(f, text=f"Explaining… {f:.0%}"),
     )
     bar.empty()
@@ -80,19 +90,20 @@ st.markdown(
     "AUC**: the probability left as the hottest pixels are removed first, so **lower is more "
     "faithful**."
 )
+config = Config()
 loaded, model_key = ui.app_model()
 if loaded.error:
-    st.error(loaded.error)
+    st.error(shown(loaded.error, config))
     st.stop()
 explainer = loaded.explainer
 with st.sidebar:
-    photo = ui.photo_source(Config())
-methods, layers, target = grid_widgets(explainer)
+    photo = ui.photo_source(config)
+grid = grid_widgets(explainer)
 if photo is None:
     st.info("Upload a photo, take one, or pick a random validation photo in the sidebar.")
     st.stop()
 # The grid is kept for this photo, model and class; every method runs with its defaults.
-key = ExplanationKey(photo.digest, model_key, target)
+key = ExplanationKey(photo.digest, model_key, grid.target)
 try:
     picture = cached_picture(photo, photo.digest)
     cells = ui.button_result(
@@ -100,13 +111,13 @@ try:
         "fill",
         key,
         "fill the grid",
-        functools.partial(fill_grid, explainer, picture, methods, layers, target),
+        functools.partial(fill_grid, explainer, picture, grid),
         type="primary",
-        disabled=not (methods and layers),
+        disabled=not (grid.methods and grid.layers),
     )
 except UserError as error:
-    st.error(one_line(error))
+    st.error(shown(one_line(error), config))
     st.stop()
 if cells is not None:
-    thumb = shrink(picture, Config().thumbnail_side)
-    show_grid(cells, thumb, explainer.classifier.layers, Config().alpha)
+    thumb = shrink(picture, config.thumbnail_side)
+    show_grid(cells, thumb, explainer.classifier.layers, config.alpha)

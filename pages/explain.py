@@ -17,6 +17,7 @@ from core.explain.faithfulness import sanity_verdict
 from core.explain.overlay import COLORMAPS, blend
 from core.explain.settings import UPSAMPLING, Check, ExplanationKey, Look, Photo, Settings, View
 from core.images import encode_jpeg, shrink
+from ui.access import shown
 
 
 @st.cache_data(max_entries=64, show_spinner="Explaining…")
@@ -39,15 +40,14 @@ def cached_jpeg(_picture: np.ndarray, *identity) -> bytes:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def cached_thumbnail(_picture: np.ndarray, photo_id: str) -> np.ndarray:
-    return shrink(_picture, Config().thumbnail_side)
+def cached_thumbnail(_picture: np.ndarray, photo_id: str, side: int) -> np.ndarray:
+    return shrink(_picture, side)
 
 
 def explain_first(explainer: Explainer, model_key: str) -> None:
     """Explain a new photo before the page draws; the page then finds the result in the cache.
 
-    While the browser renders a page the model shares the machine with it: on 2 cores that cost
-    the explanation 30 %. The settings come from session_state, as the widgets will hold them.
+    The browser drawing a page shares the machine with the model: on 2 cores it cost 30 %.
     """
     settings = Settings.from_state(st.session_state, explainer.classifier.default_layer)
     # An expensive method waits for its slot in the page; an unreadable photo is refused there.
@@ -56,12 +56,11 @@ def explain_first(explainer: Explainer, model_key: str) -> None:
             cached_explanation(settings.photo, settings.key(model_key))
 
 
-def sidebar(explainer: Explainer) -> Settings:
+def sidebar(explainer: Explainer, config: Config) -> Settings:
     """The sidebar's widgets top to bottom, and what they hold."""
     with st.sidebar:
-        ui.photo_source(Config())
-        with st.expander("What am I looking at?"):
-            st.markdown(guide.WHAT_AM_I_LOOKING_AT)
+        ui.photo_source(config)
+        st.expander("What am I looking at?").markdown(guide.WHAT_AM_I_LOOKING_AT)
         st.header("Explanation")
         method_widgets(explainer)
         look_widgets()
@@ -127,7 +126,7 @@ def show_prediction(view: View) -> None:
     seconds = f"{explanation.seconds * 1000:.0f} ms"
     columns[-1].metric("Explained in", seconds, help="All layers, one pass.")
     if explanation.note:
-        st.warning(explanation.note)
+        st.warning(shown(explanation.note))
     if view.settings.relu and explanation.heatmap(layer).max() == 0:
         st.warning(guide.nothing_speaks(layer, explanation.target))
 
@@ -187,8 +186,8 @@ def show_faithfulness(view: View, explainer: Explainer, check: Check) -> None:
     if measured is None:
         return
     metrics = figures.faithfulness_metrics(measured)
-    for column, (label, value, delta, colors) in zip(st.columns(len(metrics)), metrics):
-        column.metric(label, value, delta, delta_color=colors)
+    for column, metric in zip(st.columns(len(metrics)), metrics):
+        column.metric(**asdict(metric))
     curves = figures.faithfulness_curves(measured)
     st.line_chart(curves, x_label="fraction of pixels", y_label=f"P({view.explanation.target})")
 
@@ -212,19 +211,20 @@ def show_sanity(view: View, explainer: Explainer, check: Check) -> None:
     {"pass": st.success, "fail": st.warning, "unknown": st.info}[verdict](line)
 
 
+config = Config()
 loaded, model_key = ui.app_model()
 if not loaded.error:
     explain_first(loaded.explainer, model_key)
 st.title("Why does the model think it's a cat or a dog?")
 if loaded.error:
-    st.error(loaded.error)
-    st.info(guide.no_model(Config().weights_dir))
+    st.error(shown(loaded.error, config))
+    st.info(guide.no_model(config.weights_dir, operator=not ui.is_public()))
     st.stop()
 explainer = loaded.explainer
-st.caption(display.describe(explainer.classifier.info))
+st.caption(shown(display.describe(explainer.classifier.info), config))
 if explainer.classifier.info.kind == "zero-shot":
     st.info(guide.ZERO_SHOT)
-settings = sidebar(explainer)
+settings = sidebar(explainer, config)
 if settings.photo is None:
     st.info("Upload a photo, take one, or pick a random validation photo in the sidebar.")
     st.stop()
@@ -235,9 +235,9 @@ try:
     show_prediction(view)
     show_maps(view)
     # The full-size overlay is made only when asked for: Streamlit calls the function on a click.
-    for column, file in zip(st.columns(3), display.downloads(view, loaded, Config())):
+    for column, file in zip(st.columns(3), display.downloads(view, loaded, config)):
         column.download_button(file.label, file.data, file.file_name, file.mime)
-    thumb = cached_thumbnail(view.picture, key.photo_id)
+    thumb = cached_thumbnail(view.picture, key.photo_id, config.thumbnail_side)
     if st.toggle("Why cat, why dog, and the contrast", key="contrast"):
         show_contrast(view, thumb, [*explainer.class_names, explainer.contrast_name])
     with st.expander("Every layer at once"):
@@ -247,4 +247,4 @@ try:
         show_faithfulness(view, explainer, Check(key, settings.layer))
         show_sanity(view, explainer, Check(key, settings.layer))
 except UserError as error:
-    st.error(one_line(error))
+    st.error(shown(one_line(error), config))

@@ -63,5 +63,5 @@ def test_compare_page_shares_the_explain_pages_photo_sources(monkeypatch, tiny_w
     at.button(key="fill").click().run()
     assert not at.exception and not at.error and len(at.image) == 2
     # Another class is another grid: the one made for the predicted class is not shown for it.
-    at.selectbox(key="target").set_value("dog").run()
+    at.selectbox(key="compare_target").set_value("dog").run()
     assert not at.exception and len(at.image) == 0

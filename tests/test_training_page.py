@@ -278,9 +278,8 @@ def test_what_the_page_shows_of_a_run(generated_pets):
     }
     assert status.curves({"history": {"head": {}}}) is None
     done = {"state": "done", "message": "Done: validation accuracy 75.0%."}
-    assert status.outcome(done) == (
-        "success",
-        "Done: validation accuracy 75.0%. The Explain page now uses this model.",
+    assert status.outcome(done) == status.Notice(
+        "success", "Done: validation accuracy 75.0%. The Explain page now uses this model."
     )
 
 

@@ -1,4 +1,8 @@
-"""Who may train and bring data: anyone locally; in public mode, a logged-in or unlocked user."""
+"""Who may train and bring data, and what a visitor may read: public mode's two rules.
+
+Anyone trains locally; in public mode, a logged-in or unlocked user. Every message a page shows
+passes through `shown`: no server path ever, operator advice (a CATDOG_ setting) only locally.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,10 @@ import time
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
+from core.config import Config
+from core.data.choices import public
 from core.training.access import MAX_TRIES, WAIT_SECONDS, password_matches
+from core.training.status import Notice
 
 
 def _secrets() -> dict:
@@ -25,6 +32,16 @@ def is_public() -> bool:
     Off: local use, anyone trains.
     """
     return os.environ.get("CATDOG_PUBLIC") == "1" or bool(_secrets().get("public"))
+
+
+def shown(text: str, config: Config | None = None) -> str:
+    """`text` as this visitor may read it (core/data/choices.py `public`)."""
+    return public(text, config or Config(), operator=not is_public())
+
+
+def notify(notice: Notice) -> None:
+    """`notice` shown as its kind says (st.success, st.error, ...), as a visitor may read it."""
+    getattr(st, notice.kind)(shown(notice.text))
 
 
 def may_train() -> bool:

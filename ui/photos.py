@@ -11,6 +11,7 @@ from core.config import Config
 from core.data import choices
 from core.explain.settings import KEPT_PHOTOS, KEPT_SOURCE, SOURCES, Photo, current_photo
 from core.images import UPLOAD_TYPES
+from ui.access import shown
 
 
 def photo_source(config: Config) -> Photo | None:
@@ -26,7 +27,7 @@ def photo_source(config: Config) -> Photo | None:
         "Source", SOURCES, kept, horizontal=True, key="source", on_change=_keep_source
     )
     if source == SOURCES[0]:
-        shown = photo_uploader(
+        picked = photo_uploader(
             "A photo of a cat or a dog",
             key="upload",
             on_change=_keep_file,
@@ -35,7 +36,7 @@ def photo_source(config: Config) -> Photo | None:
     elif source == SOURCES[1]:
         # A phone's or a laptop's camera, through the browser. 720p: the widget's own size (a
         # sidebar's width, ~260 px) would be a thumbnail.
-        shown = st.camera_input(
+        picked = st.camera_input(
             "Point the camera at a cat or a dog",
             key="camera",
             resolution="720p",
@@ -43,9 +44,9 @@ def photo_source(config: Config) -> Photo | None:
             args=(source, "camera", "camera.jpg"),
         )
     else:
-        shown = _random_photo_picker(config)
+        picked = _random_photo_picker(config)
     photo = current_photo(state)
-    if photo is not None and shown is None:
+    if photo is not None and picked is None:
         st.caption(f"Still showing {photo.name}, chosen before.")
     return photo
 
@@ -87,7 +88,7 @@ def _random_photo_picker(config: Config) -> str | None:
         disabled=folder is None,
     )
     if st.session_state.get("random_error"):
-        st.warning(st.session_state.random_error)
+        st.warning(shown(st.session_state.random_error))
     return st.session_state.get("random_photo")
 
 
@@ -98,7 +99,13 @@ def _pick_random_photo(folder: Path, roots: tuple[Path, ...]) -> None:
     path = random.choice(photos) if photos else None
     state.random_photo = str(path) if path else None
     state.random_error = None if photos else f"No photos in {choices.label(folder, roots)}."
-    _keep(SOURCES[2], Photo.of(path.read_bytes(), path.name) if path else None)
+    try:
+        photo = Photo.of(path.read_bytes(), path.name) if path else None
+    except OSError as error:
+        # Deleted or unreadable since the folder was listed: said in one line, nothing kept.
+        state.random_photo, photo = None, None
+        state.random_error = f"{path.name} could not be read ({error.strerror or 'error'})."
+    _keep(SOURCES[2], photo)
 
 
 def photo_uploader(label: str, where=st, **kwargs):

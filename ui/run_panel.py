@@ -15,8 +15,10 @@ import streamlit as st
 import ui
 from core.config import Config
 from core.errors import UserError, one_line
+from core.images import ImageError
 from core.training import jobs, status, watch
 from core.training.progress import request_stop
+from ui.access import notify, shown
 
 
 def stop_run(run_dir: Path, keep: bool) -> None:
@@ -62,15 +64,14 @@ def show_report(report: dict, model_path: Path) -> None:
 def show_outcome(progress: dict, run_dir: Path) -> None:
     """A running run's progress and stop buttons, or how it ended."""
     if not progress["running"]:
-        kind, text = status.outcome(progress)
-        getattr(st, kind)(text)
+        notify(status.outcome(progress))
         return
     st.progress(float(progress.get("fraction", 0.0)), text=status.progress_text(progress))
     stops = (("Stop, keep the best model so far", True), ("Stop, discard this run", False))
     for column, (label, keep) in zip(st.columns(2), stops):
         column.button(label, on_click=stop_run, args=(run_dir, keep), disabled=not ui.may_train())
     if st.session_state.get("stop_error"):
-        st.warning(st.session_state.stop_error)
+        st.warning(shown(st.session_state.stop_error))
 
 
 def show_curves(frame: pd.DataFrame) -> None:
@@ -101,9 +102,13 @@ def show_watch(run_dir: Path) -> None:
     epoch = names.index(chosen)
     for cell, (path, _), raw in zip(st.columns(len(maps[epoch])), record["photos"], maps[epoch]):
         caption = f"{Path(path).parent.name}: {Path(path).name} · {chosen}"
-        cell.image(
-            status.watch_overlay(watched_photo(path), raw), caption=caption, width="stretch"
-        )
+        try:
+            picture = status.watch_overlay(watched_photo(path), raw)
+        except ImageError:
+            # Deleted or replaced since the run watched it: said in one line, the others shown.
+            cell.caption(f"{Path(path).name} can no longer be read.")
+            continue
+        cell.image(picture, caption=caption, width="stretch")
 
 
 @st.fragment(run_every=1.0)
@@ -115,7 +120,7 @@ def show_status(config: Config) -> None:
     run_dir = Path(progress["run_dir"])
     st.subheader(f"Run {run_dir.name}: {progress['state']}")
     if caption := status.caption(progress, config.data_roots):
-        st.caption(caption)
+        st.caption(shown(caption))
     show_outcome(progress, run_dir)
     if (frame := status.curves(progress)) is not None:
         show_curves(frame)

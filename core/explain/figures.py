@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from core.explain.explainer import Explanation
@@ -27,27 +29,36 @@ SANITY_COLUMNS = {
 }
 
 
-def faithfulness_metrics(figures: dict) -> list[tuple[str, str, str | None, str]]:
-    """Explainer.faithfulness's figures as (label, value, change against a random map, its colour).
+@dataclass(frozen=True)
+class Metric:
+    """One figure as st.metric shows it: its change against a random map, and that change's colour.
 
     A deletion AUC lower than the random map's is the good direction: its colour is "inverse".
     """
+
+    label: str
+    value: str
+    delta: str | None = None
+    delta_color: str = "normal"
+
+
+def faithfulness_metrics(figures: dict) -> list[Metric]:
+    """Explainer.faithfulness's figures, each against a random map's where it has one."""
     ours, chance = figures["map"], figures["random"]
     return [
-        (
+        Metric(
             "Deletion AUC",
             f"{ours['deletion_auc']:.3f}",
             f"{ours['deletion_auc'] - chance['deletion_auc']:+.3f} vs random",
             "inverse",
         ),
-        (
+        Metric(
             "Insertion AUC",
             f"{ours['insertion_auc']:.3f}",
             f"{ours['insertion_auc'] - chance['insertion_auc']:+.3f} vs random",
-            "normal",
         ),
-        ("Average drop", f"{ours['average_drop']:.1f} %", None, "normal"),
-        ("Confidence increases", "yes" if ours["increase"] else "no", None, "normal"),
+        Metric("Average drop", f"{ours['average_drop']:.1f} %"),
+        Metric("Confidence increases", "yes" if ours["increase"] else "no"),
     ]
 
 

@@ -60,17 +60,23 @@ def caption(status: dict, roots: tuple[Path, ...]) -> str | None:
     return f"{status['summary']} · backbone weights: {weights} · data: {data}"
 
 
-def outcome(status: dict) -> tuple[str, str]:
-    """How a run that is not running ended, as (kind, sentence).
+@dataclass(frozen=True)
+class Notice:
+    """A sentence the Training page shows, and how: a run's outcome, a click's result."""
 
-    The kind is "success", "error" or "info".
-    """
+    # The Streamlit call that shows it: "success", "info", "warning" or "error".
+    kind: str
+    text: str
+
+
+def outcome(status: dict) -> Notice:
+    """How a run that is not running ended: a success, an error or an info."""
     state = status["state"]
     if state == "done":
-        return "success", status["message"] + " The Explain page now uses this model."
+        return Notice("success", status["message"] + " The Explain page now uses this model.")
     if state in ("failed", "killed"):
-        return "error", status.get("message", "The run failed.")
-    return "info", status.get("message", state)
+        return Notice("error", status.get("message", "The run failed."))
+    return Notice("info", status.get("message", state))
 
 
 def backbones(config: Config, weights_files: list[Path]) -> list[str]:
