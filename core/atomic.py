@@ -12,12 +12,14 @@ from pathlib import Path
 def replacing(path: Path):
     """Yield a temporary path beside `path` to write: renamed over `path` on success, else removed.
 
-    The rename is one step, so readers see the old file or the new one, never half of either.
+    The rename is one step, so readers see the old file or the new one, never half of either;
+    the temporary is flushed to the disk first, so a power cut cannot rename an empty file in.
     """
     path = Path(path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
     try:
         yield temporary
+        fsync(temporary)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

@@ -12,22 +12,9 @@ from core.data import uploads as datasets
 from core.errors import UserError, one_line, writing
 from core.training import jobs, status
 from core.training.recipe import TrainConfig
+from core.training.status import Notice
 from ui import run_panel
-
-# Where the download goes, under the first data root.
-PETS_FOLDER = "oxford-iiit-pet"
-
-
-@dataclass(frozen=True)
-class Notice:
-    """A result shown under its buttons, kept in session_state until the next one replaces it."""
-
-    # The Streamlit call that shows it: "success", "info", "warning" or "error".
-    kind: str
-    text: str
-
-    def show(self) -> None:
-        getattr(st, self.kind)(self.text)
+from ui.access import notify
 
 
 @dataclass(frozen=True)
@@ -66,11 +53,12 @@ def download(config: Config) -> Notice:
         else:
             bar.progress(0.0, text=f"Downloading {step}: {done / 1e6:,.0f} MB")
 
-    dest = config.data_dir / PETS_FOLDER
+    dest = config.data_dir / pets.PETS_FOLDER
     try:
         with writing("saving Oxford-IIIT Pet"):
             counts = pets.download_pets(dest, pets.source_from(config), progress=hear)
-        return Notice("success", pets.summary(counts, choices.label(dest, config.data_roots)))
+        where = choices.label(dest.resolve(), config.data_roots)
+        return Notice("success", pets.summary(counts, where))
     except UserError as error:
         return Notice("error", one_line(error))
     finally:
@@ -91,10 +79,10 @@ def add_dataset(config: Config, name: str, zip_file=None, photos: dict | None = 
                 }
                 report = datasets.from_photos(config.data_dir, name or "my-pets", files)
     except UserError as error:
-        return Notice("warning", str(error))
+        return Notice("warning", one_line(error))
     # Chosen for the next run.
     st.session_state.data_dir = report.folder.resolve()
-    where = choices.label(report.folder, config.data_roots)
+    where = choices.label(report.folder.resolve(), config.data_roots)
     return Notice("success", f"New dataset {where}. {report.summary()}")
 
 
@@ -104,7 +92,7 @@ def dataset_counts(path: Path) -> str:
 
 
 def download_tab(config: Config, allowed: bool, source: str) -> None:
-    present = (config.data_dir / PETS_FOLDER / "train").is_dir()
+    present = (config.data_dir / pets.PETS_FOLDER / "train").is_dir()
     st.caption(
         "7,349 photos of 37 breeds (about 800 MB with the annotations), checked, split into "
         "train/ and validation/, with the pet masks and head boxes kept for localization."
@@ -161,24 +149,36 @@ def bring_data(config: Config, allowed: bool) -> None:
     if not allowed:
         st.caption("Bringing data needs an authorised user in this public demo.")
     if "data_notice" in st.session_state:
-        st.session_state.data_notice.show()
+        notify(st.session_state.data_notice)
 
 
-def start_run(config: Config) -> None:
+@dataclass(frozen=True)
+class StartRequest:
+    """A click on "Start training": the dataset and the run's settings as the form held them."""
+
+    data_dir: Path | None
+    run: TrainConfig
+
+
+def ask_start() -> None:
+    # The form's values are read at the click; the run starts in the page's body (start_run).
     state = st.session_state
-    # The button is disabled too; checked here all the same.
-    if not ui.may_train():
-        text = "Starting a run needs an authorised user in this public demo."
-        state.start_notice = Notice("warning", text)
-        return
     chosen = {key: state[key] for key in ("epochs", "fine_tune_epochs", "patience")}
     run = TrainConfig(**chosen, backbone_weights=str(state.backbone_weights))
+    state.start_request = StartRequest(state.data_dir, run)
+
+
+def start_run(config: Config, request: StartRequest) -> Notice:
+    """The run a click asked for, started in the background; or why it was not."""
+    # The button is disabled too; checked here all the same.
+    if not ui.may_train():
+        return Notice("warning", "Starting a run needs an authorised user in this public demo.")
     try:
         # jobs.start checks the dataset (chosen, still there, inside the roots) and the backbone.
-        run_dir = jobs.start(state.data_dir, config.weights_dir, run, config.data_roots)
-        state.start_notice = Notice("info", f"Started run {run_dir.name}.")
+        run_dir = jobs.start(request.data_dir, config.weights_dir, request.run, config.data_roots)
     except UserError as error:
-        state.start_notice = Notice("warning", one_line(error))
+        return Notice("warning", one_line(error))
+    return Notice("info", f"Started run {run_dir.name}.")
 
 
 def start_form(config: Config, found: list[Path], backbones: list[str]) -> None:
@@ -218,8 +218,7 @@ def start_form(config: Config, found: list[Path], backbones: list[str]) -> None:
         )
         st.form_submit_button(
             "Start training",
-            on_click=start_run,
-            args=(config,),
+            on_click=ask_start,
             type="primary",
             disabled=not ui.may_train(),
             key="start",
@@ -242,6 +241,8 @@ with st.expander("Bring data", expanded=not choices.datasets(config.data_roots))
 found = choices.datasets(config.data_roots)
 weights_files = choices.weights_files((*config.data_roots, config.weights_dir))
 start_form(config, found, status.backbones(config, weights_files))
+if request := st.session_state.pop("start_request", None):
+    st.session_state.start_notice = start_run(config, request)
 if "start_notice" in st.session_state:
-    st.session_state.start_notice.show()
+    notify(st.session_state.start_notice)
 run_panel.show_status(config)

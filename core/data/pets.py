@@ -18,9 +18,11 @@ from pathlib import Path
 
 from core.config import Config
 from core.data.folders import hold_out
-from core.errors import UserError, one_line
+from core.errors import StorageError, UserError, one_line, writing
 from core.images import readable
 
+# Where the page's download goes, under the first data root.
+PETS_FOLDER = "oxford-iiit-pet"
 # Files Oxford-IIIT Pet is known to ship broken (wrong content under .jpg, or unreadable).
 KNOWN_BAD = frozenset(
     {
@@ -143,23 +145,19 @@ def fetch(url: str, md5: str, cache_dir: Path | None = None, progress=None) -> P
     path = folder / Path(urllib.parse.urlparse(url).path).name
     if path.is_file() and _md5(path) == md5:
         return path
-    folder.mkdir(parents=True, exist_ok=True)
+    with writing(f"saving {path.name}"):
+        folder.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.part")
     digest = hashlib.md5()
     try:
-        with urllib.request.urlopen(url, timeout=30) as response, open(partial, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            done = 0
-            while block := response.read(1 << 20):
-                out.write(block)
-                digest.update(block)
-                done += len(block)
-                if progress:
-                    progress(done, total)
-    except (
-        OSError,
-        ValueError,
-    ) as error:  # URLError, timeouts and refused connections are OSErrors
+        with urllib.request.urlopen(url, timeout=30) as response:
+            _save(response, partial, f"saving {path.name}", digest, progress)
+    except StorageError:
+        # This machine's disk refused (full, no permission): not the network's fault.
+        partial.unlink(missing_ok=True)
+        raise
+    # URLError, timeouts and refused connections are OSErrors.
+    except (OSError, ValueError) as error:
         partial.unlink(missing_ok=True)
         raise DownloadError(
             f"Could not download {url} (no internet here?): {one_line(error, 200)}"
@@ -172,6 +170,22 @@ def fetch(url: str, md5: str, cache_dir: Path | None = None, progress=None) -> P
         raise DownloadError(f"{url} arrived damaged (MD5 {digest.hexdigest()}, expected {md5}).")
     os.replace(partial, path)
     return path
+
+
+def _save(response, partial: Path, what: str, digest, progress) -> None:
+    """The response's bytes into `partial`, hashed; a local write error is a StorageError."""
+    total, done = int(response.headers.get("Content-Length") or 0) or None, 0
+    # Unbuffered: a full disk fails the write itself, not a later flush outside `writing`.
+    with writing(what):
+        out = open(partial, "wb", buffering=0)
+    with out:
+        while block := response.read(1 << 20):
+            with writing(what):
+                out.write(block)
+            digest.update(block)
+            done += len(block)
+            if progress:
+                progress(done, total)
 
 
 def _md5(path: Path) -> str:

@@ -43,7 +43,7 @@ def check(data_root: Path | None, config: TrainConfig, roots: tuple[Path, ...] =
         text = "No dataset under the data roots: add one (train/<class>/, validation/<class>/)."
         raise DataError(text)
     path = Path(data_root).expanduser().resolve()
-    shown = label(path, Config().data_roots)
+    shown = label(path, roots or Config().data_roots)
     if roots:
         try:
             check_data_path(str(path), roots)

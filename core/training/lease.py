@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from core.atomic import read_json, write_json
-from core.errors import UserError
+from core.errors import StorageError, UserError, storage_sentence, writing
 from core.training.store import PROGRESS
 
 LOCK = "train.lock"
@@ -31,9 +31,14 @@ class Busy(UserError):
 
 
 def acquire_lock(weights_dir: Path, run_dir: Path, pid: int | None = None) -> None:
-    """Create weights/train.lock atomically (O_EXCL), or raise Busy saying who holds it."""
-    weights_dir = Path(weights_dir)
-    weights_dir.mkdir(parents=True, exist_ok=True)
+    """Create weights/train.lock atomically (O_EXCL), or raise Busy saying who holds it.
+
+    A full disk or a refused permission is a StorageError, never a traceback; no half-written
+    lease is left behind.
+    """
+    weights_dir, what = Path(weights_dir), "taking the training lease"
+    with writing(what):
+        weights_dir.mkdir(parents=True, exist_ok=True)
     for _ in range(2):
         try:
             descriptor = os.open(weights_dir / LOCK, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
@@ -42,20 +47,28 @@ def acquire_lock(weights_dir: Path, run_dir: Path, pid: int | None = None) -> No
             if holder:
                 raise Busy(describe_holder(holder)) from None
             continue  # it was stale and is gone now
-        now = time.time()
-        with os.fdopen(descriptor, "w") as file:
-            json.dump(
-                {
-                    "host": socket.gethostname(),
-                    "pid": pid or os.getpid(),
-                    "since": now,
-                    "heartbeat": now,
-                    "run_dir": str(run_dir),
-                },
-                file,
-            )
+        except OSError as error:
+            raise StorageError(storage_sentence(error, what)) from None
+        try:
+            with writing(what), os.fdopen(descriptor, "w") as file:
+                json.dump(_holder(run_dir, pid), file)
+        except StorageError:
+            (weights_dir / LOCK).unlink(missing_ok=True)
+            raise
         return
     raise Busy("Another run is starting right now; try again in a moment.")
+
+
+def _holder(run_dir: Path, pid: int | None) -> dict:
+    """What the lease says of its holder: host, process, since when, its heartbeat, its run."""
+    now = time.time()
+    return {
+        "host": socket.gethostname(),
+        "pid": pid or os.getpid(),
+        "since": now,
+        "heartbeat": now,
+        "run_dir": str(run_dir),
+    }
 
 
 def _rewrite(weights_dir: Path, **changes) -> None:

@@ -14,13 +14,13 @@ The run folder keeps watch.json (the photos, their classes, one entry per epoch)
 from __future__ import annotations
 
 import json
-import os
 import random
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from core.atomic import replacing, write_json
 from core.cams import GradCAM
 from core.images import load_image, to_model_input
 from core.model import LOGIT, conv_layer_shapes, default_layer
@@ -83,17 +83,14 @@ class Watch(keras.callbacks.Callback):
         """
         if self.stopped:
             return
-        maps = self.run_dir / f".{WATCH_MAPS}.{os.getpid()}.tmp.npy"
-        record = self.run_dir / f".{WATCH_JSON}.{os.getpid()}.tmp"
         try:
-            np.save(maps, np.stack(self.maps))
-            os.replace(maps, self.run_dir / WATCH_MAPS)
+            with replacing(self.run_dir / WATCH_MAPS) as maps:
+                np.save(maps, np.stack(self.maps))
             fields = {"layer": self.layer, "photos": self.photos, "epochs": self.epochs}
-            record.write_text(json.dumps(fields, default=float))
-            os.replace(record, self.run_dir / WATCH_JSON)
+            write_json(self.run_dir / WATCH_JSON, fields, default=float)
         except OSError:
             self.stopped = True
-            for path in (maps, record, self.run_dir / WATCH_MAPS, self.run_dir / WATCH_JSON):
+            for path in (self.run_dir / WATCH_MAPS, self.run_dir / WATCH_JSON):
                 path.unlink(missing_ok=True)  # the space back to the run
 
 
