@@ -16,6 +16,17 @@ def _env_path(name: str, default: Path) -> Path:
     return Path(os.environ.get(name, default))
 
 
+def _env_int(name: str, default: int) -> int:
+    """An operator's whole number, e.g. CATDOG_MIN_FREE_MB=2048; a typo stops the app at once."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {text!r}.") from None
+
+
 @dataclass(frozen=True)
 class Config:
     # ResNet-50's ImageNet input size, and the seed article's.
@@ -77,6 +88,17 @@ class Config:
     )
     # Files listed per class folder before a folder counts as too big to train from the page.
     max_files_per_class: int = 100_000
+    # Run folders kept under weights/runs/, of any outcome (done, stopped, failed), the newest
+    # first; the run in use and the run in progress are kept on top of these. A finished run holds
+    # about 95 MB (model.keras) and a few MB of maps, so five cost about half a gigabyte.
+    keep_runs: int = field(default_factory=lambda: max(1, _env_int("CATDOG_KEEP_RUNS", 5)))
+    # Free space (MB) below which an upload, a download or a new run is refused, and a run in
+    # progress stops and discards itself. 1 GB holds what one step may still write past the check:
+    # a run's model.keras and maps (about 100 MB), or the biggest single upload (a 200 MB ZIP),
+    # with room left for the operating system, logs and Keras' caches on the same disk. The
+    # Oxford-IIIT Pet download (about 800 MB of archives, as much again unpacked) is checked
+    # against the floor as it starts; a disk that fills during it ends it with one sentence.
+    min_free_mb: int = field(default_factory=lambda: max(0, _env_int("CATDOG_MIN_FREE_MB", 1024)))
 
     @property
     def data_roots(self) -> tuple[Path, ...]:
