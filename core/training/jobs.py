@@ -17,6 +17,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from core import space
 from core.atomic import read_json, write_json
 from core.config import ROOT, Config
 from core.data.choices import label
@@ -104,7 +105,11 @@ def start(
 
 
 def _run_dir_holding_lock(weights_dir: Path) -> Path:
-    """A new run folder, and the lock taken for it; the folder is removed when the lock is not."""
+    """A new run folder, and the lock taken for it; the folder is removed when the lock is not.
+
+    Refused first, with one sentence, when the disk is below Config.min_free_mb.
+    """
+    space.require_free(weights_dir, "a new run")
     run_dir = new_run_dir(weights_dir)
     try:
         acquire_lock(weights_dir, run_dir)

@@ -1,6 +1,7 @@
 """A training run's progress file and its stop request.
 
-The Training page reads the progress file and writes the stop request.
+The Training page reads the progress file and writes the stop request. The monitor also stops a
+run itself, discarding it, when the disk's free space falls below Config.min_free_mb.
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ from pathlib import Path
 
 import keras
 
+from core import space
 from core.atomic import write_json
+from core.config import Config
 from core.errors import writing
 from core.training.store import PROGRESS, STOP
+
+SPACE_SECONDS = 5.0  # how often a run looks at the free space: a statvfs call, microseconds
 
 
 def request_stop(run_dir: Path, keep: bool) -> None:
@@ -30,9 +35,20 @@ class RunMonitor(keras.callbacks.Callback):
     cost, so the overall fraction and ETA are honest about where the time goes.
     """
 
-    def __init__(self, run_dir: Path, info: dict | None = None, phases: dict | None = None):
+    def __init__(
+        self,
+        run_dir: Path,
+        info: dict | None = None,
+        phases: dict | None = None,
+        floor_mb: int | None = None,
+    ):
         super().__init__()
         self.run_dir = Path(run_dir)
+        # Below this much free space the run stops and discards itself (Config.min_free_mb).
+        self.floor_mb = Config().min_free_mb if floor_mb is None else floor_mb
+        # Why the monitor stopped the run on its own; None while it has not.
+        self.stop_reason: str | None = None
+        self._space_checked = 0.0
         # Phase -> cost units, each about one forward pass of one photo.
         self.phases = phases or {}
         self.started = time.time()
@@ -103,9 +119,30 @@ class RunMonitor(keras.callbacks.Callback):
         write_json(self.run_dir / PROGRESS, self.state)
 
     def stop_requested(self) -> str | None:
-        """None, or "keep" / "discard" when the page asked this run to stop."""
+        """None, or "keep" / "discard" when the page asked this run to stop or the disk is low."""
+        if self.stop_reason or self._disk_low():
+            return "discard"
         path = self.run_dir / STOP
         return (path.read_text().strip() or "keep") if path.exists() else None
+
+    def _disk_low(self) -> bool:
+        """Every SPACE_SECONDS: is the free space below the floor? Then the run stops, discarded.
+
+        The reason stays in memory, not in the stop file: on a full disk that file could not be
+        written.
+        """
+        now = time.monotonic()
+        if now - self._space_checked < SPACE_SECONDS:
+            return False
+        self._space_checked = now
+        if not space.below_floor(self.run_dir, self.floor_mb):
+            return False
+        floor = space.size_text(self.floor_mb * space.MB)
+        self.stop_reason = (
+            f"Stopped: the disk's free space fell below {floor}, so the run was discarded and the "
+            "previous model stays in use."
+        )
+        return True
 
     # Keras callback
     # ----------------------------------------------------------------------------------

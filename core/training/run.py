@@ -28,7 +28,7 @@ from core.model import (
 )
 from core.training.progress import RunMonitor
 from core.training.recipe import TrainConfig, fine_tune, make_strategy, train_head_cached
-from core.training.store import new_run_dir, publish
+from core.training.store import new_run_dir, prune, publish
 from core.training.watch import Watch, pick
 
 
@@ -63,7 +63,7 @@ def run(
             result = fine_tune_too(model, data, config, monitor, watch, result, verbose)
         stop = monitor.stop_requested()
         if stop == "discard" or result is None or not result["history"].get("val_loss"):
-            return stopped(monitor, stop)
+            return stopped(monitor, stop, weights_dir)
         figures = report(result["val_logits"], data)
         info = model_info(model, data, figures, config, data_root)
         save_and_publish(model, info, run_dir, weights_dir)
@@ -71,6 +71,7 @@ def run(
     except Exception as error:
         # Recorded for the page, then raised for the caller.
         monitor.finish("failed", failure(error))
+        prune(weights_dir, spare=run_dir)
         raise
 
 
@@ -134,13 +135,20 @@ def fine_tune_too(
     return fine_tune(model, data, config, steps, monitor, verbose=verbose)
 
 
-def stopped(monitor: RunMonitor, stop: str | None) -> dict:
-    """A run that ends with nothing saved: discarded as asked, or stopped before a full epoch."""
-    if stop == "discard":
+def stopped(monitor: RunMonitor, stop: str | None, weights_dir: Path) -> dict:
+    """A run that ends with nothing saved: discarded (as asked, or for a low disk) or too early.
+
+    "Too early" is before a full epoch. Older runs beyond Config.keep_runs are pruned, this one
+    spared.
+    """
+    if monitor.stop_reason:
+        message = monitor.stop_reason
+    elif stop == "discard":
         message = "Stopped; the run's model was discarded as asked."
     else:
         message = "Stopped before a full epoch: nothing saved."
     monitor.finish("stopped", message)
+    prune(weights_dir, spare=monitor.run_dir)
     return monitor.state
 
 

@@ -11,6 +11,11 @@ The link is switched by one rename, so a reader never sees it half-made.
 A run writes only inside its own folder; the app switches models only when `current` is replaced,
 so a run killed at any moment (kill -9) leaves the previous model, model file and sidecar together,
 loadable.
+
+The disk does not only grow: the newest Config.keep_runs run folders of any outcome are kept, and
+older ones go when a run publishes, stops or fails (`prune`), or when a person deletes one
+(`delete_run`). Never removed: the run `current` points to, the run in progress (the lease
+holder's), and anything outside weights/runs/ (a model copied in by hand, imported models).
 """
 
 from __future__ import annotations
@@ -18,17 +23,25 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from core.atomic import fsync
-from core.errors import writing
+from core import space
+from core.atomic import fsync, read_json
+from core.config import Config
+from core.errors import UserError, writing
 from core.model import CURRENT
 
 RUNS = "runs"
 # A run folder's files: its settings (a page-started run), its progress and the page's stop
 # request, the worker's log; model.keras and model.json once it has finished.
 SETTINGS, PROGRESS, STOP, LOG = "config.json", "progress.json", "stop", "train.log"
-KEEP_RUNS = 5  # finished runs kept on disk, the current one included
+# A folder being removed is first renamed to this prefix, so that it is never read half-deleted.
+DELETING = ".deleting-"
+
+
+class RunError(UserError):
+    """A run folder a person may not delete: the one in use, the one in progress, or none."""
 
 
 def new_run_dir(weights_dir: Path) -> Path:
@@ -46,26 +59,135 @@ def new_run_dir(weights_dir: Path) -> Path:
 
 
 def publish(run_dir: Path, weights_dir: Path) -> None:
-    """Point `current` at run_dir: a new link is made beside it, then renamed over it (atomic)."""
+    """Point `current` at run_dir (a new link made beside it, renamed over it), then prune."""
     weights_dir = Path(weights_dir)
     temporary = weights_dir / f".{CURRENT}.{os.getpid()}"
     temporary.unlink(missing_ok=True)
     temporary.symlink_to(Path(RUNS) / Path(run_dir).name)
     os.replace(temporary, weights_dir / CURRENT)
     fsync(weights_dir)
-    _prune(weights_dir)
+    prune(weights_dir)
+
+
+def run_folders(weights_dir: Path) -> list[Path]:
+    """Every run folder in weights/runs/, newest first; links and hidden folders left out."""
+    runs = Path(weights_dir) / RUNS
+    if not runs.is_dir():
+        return []
+    found = (p for p in runs.iterdir() if p.is_dir() and not p.is_symlink())
+    return sorted((p for p in found if not p.name.startswith(".")), reverse=True)
 
 
 def previous_runs(weights_dir: Path) -> list[Path]:
     """Finished runs (those holding a model), newest first."""
-    runs = Path(weights_dir) / RUNS
-    if not runs.is_dir():
-        return []
-    return sorted((p for p in runs.iterdir() if (p / "model.keras").is_file()), reverse=True)
+    return [p for p in run_folders(weights_dir) if (p / "model.keras").is_file()]
 
 
-def _prune(weights_dir: Path) -> None:
-    current = (Path(weights_dir) / CURRENT).resolve()
-    for old in previous_runs(weights_dir)[KEEP_RUNS:]:
-        if old.resolve() != current:
-            shutil.rmtree(old, ignore_errors=True)
+def in_use(weights_dir: Path) -> Path | None:
+    """The run folder `current` points to, resolved; None when there is none."""
+    current = Path(weights_dir) / CURRENT
+    return current.resolve() if current.is_symlink() else None
+
+
+def in_progress(weights_dir: Path) -> Path | None:
+    """The run folder of the live lease's holder, resolved; None when no run is going."""
+    from core.training.lease import lock_holder  # lease.py imports this module's names
+
+    holder = lock_holder(weights_dir)
+    return Path(holder["run_dir"]).resolve() if holder and holder.get("run_dir") else None
+
+
+def running_data(weights_dir: Path) -> Path | None:
+    """The dataset the run in progress reads (its config.json, else its progress.json); or None."""
+    run_dir = in_progress(weights_dir)
+    for name in (SETTINGS, PROGRESS) if run_dir else ():
+        data = (read_json(run_dir / name) or {}).get("data")
+        if data:
+            return Path(data).resolve()
+    return None
+
+
+def prune(weights_dir: Path, keep: int | None = None, spare: Path | None = None) -> list[str]:
+    """Remove run folders beyond the newest `keep` (Config.keep_runs), whatever their outcome.
+
+    Spared on top of those: the run in use, the run in progress and `spare` (the calling run's own
+    folder). Only folders directly in weights/runs/ are looked at. Returns the names removed.
+    """
+    keep = Config().keep_runs if keep is None else keep
+    spared = {in_use(weights_dir), in_progress(weights_dir)}
+    spared |= {Path(spare).resolve()} if spare else set()
+    removed = []
+    for old in run_folders(weights_dir)[max(keep, 0) :]:
+        if old.resolve() in spared:
+            continue
+        try:
+            _remove(old)
+        except OSError:
+            continue  # pruning never fails a run: the folder is tried again next time
+        removed.append(old.name)
+    for leftover in (Path(weights_dir) / RUNS).glob(f"{DELETING}*"):
+        shutil.rmtree(leftover, ignore_errors=True)  # a removal cut short before
+    return removed
+
+
+def delete_run(weights_dir: Path, name: str) -> None:
+    """Remove the finished run `name` at a person's request; never the one in use or in progress.
+
+    Raises RunError, with one sentence naming the run by its folder name.
+    """
+    folders = {p.name: p for p in run_folders(weights_dir)}
+    if name not in folders:
+        raise RunError(f"There is no run {name!r} to delete any more: the list is refreshed.")
+    folder = folders[name].resolve()
+    if folder == in_use(weights_dir):
+        raise RunError(
+            f"Run {name} holds the model in use: it can go once another run replaces it."
+        )
+    if folder == in_progress(weights_dir):
+        raise RunError(f"Run {name} is in progress: stop it first, then delete it.")
+    with writing(f"deleting run {name}"):
+        _remove(folders[name])
+
+
+def _remove(folder: Path) -> None:
+    """Rename `folder` to a hidden name beside it (one step), then remove it file by file."""
+    hidden = folder.with_name(f"{DELETING}{folder.name}.{os.getpid()}")
+    os.replace(folder, hidden)
+    shutil.rmtree(hidden, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class RunEntry:
+    """One run folder as the Training page lists it: its name, how it ended and its size."""
+
+    name: str
+    state: str  # done, stopped, failed, killed, running, or "unknown" (no progress.json)
+    size: int  # bytes
+    in_use: bool
+    running: bool
+
+    @property
+    def deletable(self) -> bool:
+        return not (self.in_use or self.running)
+
+
+def run_entries(weights_dir: Path) -> list[RunEntry]:
+    """Every run folder, newest first, with its outcome, size and whether it may be deleted."""
+    current, going = in_use(weights_dir), in_progress(weights_dir)
+    entries = []
+    for folder in run_folders(weights_dir):
+        running = folder.resolve() == going
+        state = (read_json(folder / PROGRESS) or {}).get("state", "unknown")
+        if state == "running" and not running:
+            state = "killed"
+        size, _ = space.folder_bytes(folder)
+        entries.append(
+            RunEntry(
+                folder.name,
+                "running" if running else state,
+                size,
+                folder.resolve() == current,
+                running,
+            )
+        )
+    return entries
