@@ -21,8 +21,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from core import space
+from core.data import choices
 from core.data.choices import images_in
-from core.errors import UserError
+from core.errors import UserError, writing
 from core.images import IMAGE_SUFFIXES, readable
 
 SLUG_LENGTH = 40
@@ -77,7 +79,8 @@ def from_photos(root: Path, name: str, photos: dict[str, list[tuple[str, bytes]]
     """
     if len([label for label, files in photos.items() if files]) != 2:
         raise DatasetError("Give photos for both classes: this app tells exactly two apart.")
-    with _building(root, name) as (folder, report, seen):
+    sent = sum(len(data) for files in photos.values() for _, data in files)
+    with _building(root, name, sent) as (folder, report, seen):
         for label, files in photos.items():
             for file_name, data in files:
                 _keep(folder, report, seen, "train", label, file_name, data)
@@ -111,7 +114,7 @@ def from_zip(root: Path, name: str, data: bytes) -> Report:
             f"The ZIP needs exactly two class folders (train/cats/, train/dogs/, ...); found "
             f"{found}."
         )
-    with _building(root, name) as (folder, report, seen):
+    with _building(root, name, unpacked) as (folder, report, seen):
         for info, place in placed:
             if isinstance(place, str):
                 report.skipped[place] += 1
@@ -193,18 +196,23 @@ def _keep(folder: Path, report: Report, seen: set, split, label, file_name, data
 
 
 @contextlib.contextmanager
-def _building(root: Path, name: str):
+def _building(root: Path, name: str, needed: int = 0):
     """A hidden folder under `root` for the caller to fill, renamed to its slug when complete.
 
-    It is removed instead when the caller fails or keeps nothing.
+    It is removed instead when the caller fails or keeps nothing. Refused first when writing
+    `needed` bytes would leave less than Config.min_free_mb free; a disk that fills all the same
+    ends it with a StorageError.
     """
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    final = root / free_name(root, name)
-    partial = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
+    space.require_free(root, "a new dataset", needed=needed)
+    with writing("saving the new dataset"):
+        root.mkdir(parents=True, exist_ok=True)
+        final = root / free_name(root, name)
+        partial = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
     report = Report()
     try:
-        yield partial, report, set()
+        with writing("saving the new dataset"):
+            yield partial, report, set()
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -213,3 +221,43 @@ def _building(root: Path, name: str):
         raise DatasetError(f"No usable photo was sent. {report.summary()}")
     partial.rename(final)
     report.folder = final
+
+
+# Deleting a dataset ------------------------------------------------------------------------------
+
+
+def deletable(path: Path, roots: tuple[Path, ...]) -> bool:
+    """May a person delete this dataset? Only one the page offers, strictly below a data root."""
+    path = Path(path).resolve()
+    below_a_root = any(path != r and path.is_relative_to(r) for r in _resolved(roots))
+    return below_a_root and path in choices.datasets(roots)
+
+
+def delete_dataset(path: Path, roots: tuple[Path, ...], reading: Path | None = None) -> str:
+    """Remove a dataset the page offers, all of it; returns its name as the page shows it.
+
+    `reading` is the dataset of the run in progress (core.training.store.running_data): that one,
+    or one holding it, is refused, like a data root itself or a folder the page does not offer.
+    The folder is first renamed to a hidden name (one step), so it is never offered half-deleted.
+    """
+    path = Path(path).resolve()
+    shown = choices.label(path, roots)
+    if not deletable(path, roots):
+        raise DatasetError(
+            f"{shown} is not a dataset this page can delete: choose one from the list."
+        )
+    reading = Path(reading).resolve() if reading is not None else None
+    if reading is not None and (reading.is_relative_to(path) or path.is_relative_to(reading)):
+        raise DatasetError(
+            f"{shown} is being read by the run in progress: stop it or wait for it."
+        )
+    hidden = path.with_name(f".deleting-{path.name}")
+    with writing(f"deleting {shown}"):
+        shutil.rmtree(hidden, ignore_errors=True)  # a deletion cut short before
+        path.rename(hidden)
+    shutil.rmtree(hidden, ignore_errors=True)
+    return shown
+
+
+def _resolved(roots: tuple[Path, ...]) -> list[Path]:
+    return [Path(root).resolve() for root in roots]
