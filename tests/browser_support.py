@@ -1,5 +1,7 @@
-"""Driving the real app in Debian's Chromium: one server and one browser helper for the browser
-tests, the load test and benchmarks/bench_browser.py. Not a test module: nothing here is collected.
+"""Driving the real app in Debian's Chromium: one server and one browser helper, shared.
+
+The browser tests, the load test and benchmarks/bench_browser.py use them. Not a test module:
+nothing here is collected.
 """
 
 from __future__ import annotations
@@ -108,9 +110,8 @@ def chrome(
         try:
             driver = webdriver.Chrome(service=webdriver.ChromeService(DRIVER), options=options)
             break
-        except (
-            WebDriverException
-        ):  # chromedriver can lose the race for a port when many start at once
+        # Chromedriver can lose the race for a port when many start at once.
+        except WebDriverException:
             if attempt == 2:
                 raise
             time.sleep(1 + attempt)

@@ -1,5 +1,4 @@
-"""The real app in a real browser: Debian's Chromium driven by Selenium, against `streamlit run` on
-loopback.
+"""The real app in a real browser: Debian's Chromium, Selenium, `streamlit run` on loopback.
 
 Screenshots of each state go to artifacts/screenshots/ (not committed: they show the licensed dev
 photos).
@@ -202,9 +201,8 @@ def test_bring_data_train_watch_it_learn_stop_and_explain(server, browser, tmp_p
     shot(browser, "training-progress")
     wait(browser, lambda d: "val_loss (epoch" in text(d), 180)
     first = int(text(browser).split("val_loss (epoch ")[1].split(")")[0])
-    wait(
-        browser, lambda d: int(text(d).split("val_loss (epoch ")[1].split(")")[0]) > first, 60
-    )  # the curves move
+    # The curves move.
+    wait(browser, lambda d: int(text(d).split("val_loss (epoch ")[1].split(")")[0]) > first, 60)
     charts = "[data-testid='stVegaLiteChart'], [data-testid='stArrowVegaLiteChart']"
     # accuracy and loss (it redraws each second)
     wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, charts)) == 2, 30)
@@ -300,9 +298,8 @@ def test_public_demo_trains_only_with_the_password(tmp_path, tiny_weights):
         try:
             driver.get(f"{url}/training")
             wait(driver, lambda d: "the training password starts or stops one" in text(d))
-            assert not driver.find_element(
-                By.XPATH, start
-            ).is_enabled()  # an anonymous visitor cannot start
+            # An anonymous visitor cannot start.
+            assert not driver.find_element(By.XPATH, start).is_enabled()
             shot(driver, "public-training-locked")
             box = driver.find_element(By.XPATH, "//input[@aria-label='Training password']")
             box.send_keys("s3cret")
@@ -376,9 +373,8 @@ def test_public_demo_login_with_an_identity_provider(tmp_path, tiny_weights):
                 # Anonymous: no training.
                 assert not driver.find_element(By.XPATH, start).is_enabled()
                 driver.find_element(By.XPATH, login).click()
-                wait(
-                    driver, lambda d: d.find_elements(By.XPATH, "//button[text()='ada']"), 60
-                )  # the provider's page
+                # The provider's page.
+                wait(driver, lambda d: d.find_elements(By.XPATH, "//button[text()='ada']"), 60)
                 driver.find_element(By.XPATH, "//button[text()='ada']").click()
                 wait(driver, lambda d: d.current_url.startswith(url), 60)
                 driver.get(f"{url}/training")

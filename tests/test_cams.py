@@ -167,9 +167,8 @@ def test_aug_smooth_weighs_each_variant_equally_and_keeps_the_sign():
     parts += [cam(IMAGES[:, :, ::-1] * f, DOG).maps["conv_a"][:, :, ::-1] for f in TTA_FACTORS]
     scaled = [part / np.abs(part).max(axis=(1, 2), keepdims=True) for part in parts]
     np.testing.assert_allclose(smooth, np.mean(scaled, axis=0), rtol=1e-4, atol=1e-5)
-    assert (smooth < 0).any() and np.abs(
-        smooth
-    ).max() <= 1 + 1e-6  # signed (no ReLU), at most 1 in size
+    # Signed (no ReLU), at most 1 in size.
+    assert (smooth < 0).any() and np.abs(smooth).max() <= 1 + 1e-6
 
 
 def test_equal_weight_mean_gives_a_loud_variant_no_more_say():

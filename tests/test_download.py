@@ -61,9 +61,8 @@ def test_annotations_are_kept_beside_the_photos(archive, tmp_path):
         download_pets(
             tmp_path / "bad", replace(source, annotations_md5="0" * 32), cache_dir=tmp_path / "c0"
         )
-    assert not (
-        tmp_path / "bad" / "train"
-    ).exists()  # both archives are checked before anything is written
+    # Both archives are checked before anything is written.
+    assert not (tmp_path / "bad" / "train").exists()
     download_pets(tmp_path / "data", source, cache_dir=tmp_path / "cache")
     kept = tmp_path / "data" / "annotations"
     assert (kept / "xmls" / "Abyssinian_1.xml").is_file() and (kept / "trainval.txt").is_file()
