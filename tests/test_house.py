@@ -21,6 +21,7 @@ from core.errors import UserError
 ROOT = Path(__file__).resolve().parents[1]
 CORE = sorted((ROOT / "core").rglob("*.py"))
 PAGES = sorted((ROOT / "pages").glob("*.py"))
+UI = sorted((ROOT / "ui").glob("*.py"))
 MAX_PAGE_LINES = 250
 MAX_FUNCTION_LINES = 60
 # Exception classes in core/ that signal a programming error and so stay outside UserError.
@@ -91,7 +92,7 @@ def test_app_and_pages_are_short():
 
 
 def test_no_function_is_long():
-    files = [*CORE, *sorted((ROOT / "ui").glob("*.py")), ROOT / "app.py", *PAGES]
+    files = [*CORE, *UI, ROOT / "app.py", *PAGES]
     long = {
         f"{relative(path)}:{node.lineno} {node.name}": node.end_lineno - node.lineno + 1
         for path in files
@@ -102,9 +103,37 @@ def test_no_function_is_long():
     assert not long, f"functions over {MAX_FUNCTION_LINES} lines: {long}"
 
 
+BUTTONS = ("button", "form_submit_button")
+
+
+def buttons_in_conditions(tree: ast.AST) -> list[int]:
+    """Lines where a button's result decides an `if`, a `while` or a conditional expression."""
+    return [
+        call.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.If, ast.While, ast.IfExp))
+        for call in ast.walk(node.test)
+        if isinstance(call, ast.Call)
+        and getattr(call.func, "attr", getattr(call.func, "id", None)) in BUTTONS
+    ]
+
+
 def test_no_page_nests_work_inside_a_button():
-    nested = [relative(p) for p in PAGES if "if st.button(" in p.read_text()]
-    assert not nested, f"`if st.button(` in {nested}: use on_click and session_state"
+    # Any container's button, a form's submit button, a walrus: each is caught.
+    for caught in (
+        "if st.button('a'):\n    pass",
+        "if column.button('a'): pass",
+        "if (x := st.form_submit_button('a')): pass",
+        "y = 1 if button('a') else 2",
+    ):
+        assert buttons_in_conditions(ast.parse(caught)), caught
+    assert not buttons_in_conditions(ast.parse("st.button('a', on_click=f)"))
+    nested = {
+        relative(path): lines
+        for path in [*PAGES, *UI]
+        if (lines := buttons_in_conditions(parse(path)))
+    }
+    assert not nested, f"a button's result in a condition in {nested}: use on_click"
 
 
 def test_every_error_in_core_is_a_user_error():
@@ -146,14 +175,39 @@ def test_core_never_imports_streamlit():
     assert not imports, f"core/ imports streamlit: {imports}"
 
 
+# Calls that lay a map over a photo: their alpha comes from Config or the visitor's slider.
+BLENDS = ("blend", "overlay", "watch_overlay", "mistake_overlays")
+
+
+def config_literals(tree: ast.AST) -> list[str]:
+    """384 anywhere, and an alpha of 0.4 or 0.45 given to a blend or overlay call."""
+    found = [
+        f"{node.lineno} {node.value!r}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and type(node.value) is int and node.value == 384
+    ]
+    for call in ast.walk(tree):
+        if not isinstance(call, ast.Call):
+            continue
+        name = getattr(call.func, "attr", getattr(call.func, "id", ""))
+        values = [*call.args, *(k.value for k in call.keywords)]
+        if name in BLENDS or any(k.arg == "alpha" for k in call.keywords):
+            found += [
+                f"{value.lineno} {value.value!r}"
+                for value in values
+                if isinstance(value, ast.Constant) and value.value in (0.4, 0.45)
+            ]
+    return found
+
+
 def test_pages_take_alpha_and_thumbnail_size_from_config():
     # Config.alpha and Config.thumbnail_side are the one home of these numbers.
+    for caught in ("blend(a, b, 0.4)", "overlay(a, b, alpha=0.45)", "shrink(a, 384)"):
+        assert config_literals(ast.parse(caught)), caught
+    assert not config_literals(ast.parse("blend(a, b, config.alpha)"))
     literals = [
-        f"{relative(path)}:{node.lineno} {node.value!r}"
-        for path in PAGES
-        for node in ast.walk(parse(path))
-        if isinstance(node, ast.Constant)
-        and type(node.value) in (int, float)
-        and node.value in (0.45, 384)
+        f"{relative(path)}:{found}"
+        for path in [*PAGES, *UI]
+        for found in config_literals(parse(path))
     ]
     assert not literals, f"use Config.alpha / Config.thumbnail_side: {literals}"
