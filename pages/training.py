@@ -13,7 +13,7 @@ from core.errors import UserError, one_line, writing
 from core.training import jobs, status
 from core.training.recipe import TrainConfig
 from core.training.status import Notice
-from ui import run_panel
+from ui import housekeeping, run_panel
 from ui.access import notify
 
 
@@ -56,6 +56,7 @@ def download(config: Config) -> Notice:
     dest = config.data_dir / pets.PETS_FOLDER
     try:
         with writing("saving Oxford-IIIT Pet"):
+            housekeeping.require_free(config.data_dir, "downloading Oxford-IIIT Pet")
             counts = pets.download_pets(dest, pets.source_from(config), progress=hear)
         where = choices.label(dest.resolve(), config.data_roots)
         return Notice("success", pets.summary(counts, where))
@@ -246,3 +247,4 @@ if request := st.session_state.pop("start_request", None):
 if "start_notice" in st.session_state:
     notify(st.session_state.start_notice)
 run_panel.show_status(config)
+housekeeping.show(config)

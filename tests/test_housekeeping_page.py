@@ -1,0 +1,101 @@
+"""The Training page's "Disk space" section through AppTest: figures, deleting behind a dialog."""
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from core import space
+from core.atomic import write_json
+from core.training import lease, store
+from tests.conftest import make_pets
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "training.py")
+
+
+def setting_up(monkeypatch, tmp_path) -> tuple[Path, Path]:
+    """Two runs (one in use), one dataset below the data root; the page's settings point there."""
+    weights, data = tmp_path / "weights", tmp_path / "data"
+    for name, state in (("20250101-000000", "done"), ("20250102-000000", "failed")):
+        folder = weights / store.RUNS / name
+        folder.mkdir(parents=True)
+        write_json(folder / store.PROGRESS, {"state": state, "message": "m"})
+    (weights / "current").symlink_to(Path(store.RUNS) / "20250101-000000")
+    make_pets(data / "mine", n_train=2, n_validation=1)
+    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(weights))
+    monkeypatch.setenv("CATDOG_DATA_DIR", str(data))
+    monkeypatch.delenv("CATDOG_PUBLIC", raising=False)
+    return weights, data
+
+
+def open_page() -> AppTest:
+    return AppTest.from_file(PAGE, default_timeout=60).run()
+
+
+def texts(at: AppTest) -> str:
+    return " ".join(str(e.value) for e in [*at.markdown, *at.caption, *at.warning, *at.success])
+
+
+def test_figures_and_a_finished_run_deleted_after_confirming(monkeypatch, tmp_path):
+    weights, _ = setting_up(monkeypatch, tmp_path)
+    at = open_page()
+    assert not at.exception
+    assert "Models and runs use" in texts(at) and "free on the disk" in texts(at)
+    assert str(tmp_path) not in texts(at)
+    assert at.button(key="delete_run_20250101-000000").disabled  # the run in use
+    at.button(key="delete_run_20250102-000000").click().run()
+    assert not at.exception and at.button(key="confirm_delete")  # the dialog asks first
+    assert (weights / store.RUNS / "20250102-000000").is_dir()
+    at.button(key="confirm_delete").click().run()
+    assert not at.exception
+    assert not (weights / store.RUNS / "20250102-000000").exists()
+    assert "Deleted run 20250102-000000." in [s.value for s in at.success]
+
+
+def test_cancel_keeps_the_dataset_and_a_dataset_a_run_reads_is_refused(monkeypatch, tmp_path):
+    weights, data = setting_up(monkeypatch, tmp_path)
+    at = open_page()
+    at.button(key="delete_dataset_data/mine").click().run()
+    at.button(key="cancel_delete").click().run()
+    assert not at.exception and (data / "mine" / "train").is_dir()
+
+    running = weights / store.RUNS / "20250103-000000"
+    running.mkdir()
+    write_json(running / store.SETTINGS, {"data": str(data / "mine")})
+    lease.acquire_lock(weights, running)
+    try:
+        at.button(key="delete_dataset_data/mine").click().run()
+        at.button(key="confirm_delete").click().run()
+    finally:
+        lease.release_lock(weights)
+    assert not at.exception and (data / "mine" / "train").is_dir()
+    refused = [w.value for w in at.warning]
+    assert "data/mine is being read by the run in progress: stop it or wait for it." in refused
+
+    at.button(key="delete_dataset_data/mine").click().run()
+    at.button(key="confirm_delete").click().run()
+    assert not at.exception and not (data / "mine").exists()
+    assert "Deleted dataset data/mine." in [s.value for s in at.success]
+
+
+def test_a_public_visitor_cannot_delete(monkeypatch, tmp_path):
+    setting_up(monkeypatch, tmp_path)
+    monkeypatch.setenv("CATDOG_PUBLIC", "1")
+    at = open_page()
+    assert not at.exception
+    deletes = [b for b in at.button if b.key and b.key.startswith("delete_")]
+    assert deletes and all(b.disabled for b in deletes)
+    assert "Deleting needs an authorised user in this public demo." in texts(at)
+
+
+def test_a_low_disk_warns_and_refuses_the_download_with_one_sentence(monkeypatch, tmp_path):
+    setting_up(monkeypatch, tmp_path)
+    monkeypatch.setattr(space, "free_bytes", lambda path: 100 * space.MB)
+    at = open_page()
+    assert not at.exception and "100 MB free on the disk" in at.warning[0].value
+    at.button(key="download").click().run()
+    assert not at.exception
+    said = [e.value for e in at.error]
+    assert said and said[0].startswith(
+        "Not enough free disk space for downloading Oxford-IIIT Pet: 100 MB free"
+    )
+    assert not (tmp_path / "data" / "oxford-iiit-pet").exists()
