@@ -9,16 +9,25 @@ ui/run_panel.py  the Training page's run panel, redrawn every second
 from __future__ import annotations
 
 import gc
+import logging
 import sys
+import threading
+import time
 from pathlib import Path
 
 import streamlit as st
+from streamlit.logger import get_logger
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import script_runner
+from streamlit.runtime.scriptrunner_utils import script_run_context
 
 from core.config import Config
+from core.errors import one_line
 from core.explain.display import LoadedModel, load_app_model, model_key
 from core.model import app_model_path
+
+# One line per model load or failure on the server's terminal, beside Streamlit's own.
+LOG = get_logger(__name__)
 
 # One navigation, app.py's. Streamlit runs a fresh server's first session in the old pages/-folder
 # mode when pages/ exists, and leaves it only once st.navigation has run: a first visitor who opens
@@ -63,9 +72,34 @@ def _model(key: str, path: str | None) -> LoadedModel:
     object alive now, the model included, out of the collector's sight, so neither costs a person
     anything.
     """
+    start = time.perf_counter()
     loaded = load_app_model(Config(), Path(path) if path else None)
     gc.freeze()
+    if loaded.error:
+        LOG.warning("No model: %s", loaded.error)
+    else:
+        LOG.info("Model loaded in %.1f s: %s", time.perf_counter() - start, key)
     return loaded
+
+
+def warm_up() -> None:
+    """Load the app's model when the server starts (app.py's lifespan), into `_model`'s cache.
+
+    The very entry `app_model()` reads, so the first visitor finds it there. Without a model
+    (no weights/ and the zero-shot fallback offline) the entry holds the one-line error, logged
+    once, and the Explain page shows it as it would have on a first visit; a later visit tries
+    again only once the key changes. When a run publishes new weights (weights/current), the key
+    changes and the next page run loads them under the spinner, as before: only the model present
+    at start is warmed. Anything else that goes wrong is logged in one line and left uncached,
+    so a visitor's page run meets it again and shows it in full.
+    """
+    # `_model`'s spinner looks for a page to draw on; Streamlit warns that this thread has none.
+    thread = threading.current_thread().name
+    logging.getLogger(script_run_context.__name__).addFilter(lambda r: r.threadName != thread)
+    try:
+        app_model()
+    except Exception as error:  # noqa: BLE001 - a thread's failure would otherwise be a traceback
+        LOG.error("Could not load the model at start-up: %s", one_line(error))
 
 
 def app_model() -> tuple[LoadedModel, str]:

@@ -1,0 +1,58 @@
+"""`streamlit run app.py` loads the model when the server starts, not when the first visitor comes.
+
+The server's log has one line per model load (ui._model): it must appear before anyone visits, and
+stay alone once a visitor's page has run.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.browser_support import CHROMIUM, DRIVER, chrome, streamlit_server, text, wait
+
+LOADED, NO_MODEL = "Model loaded in", "No model:"
+
+
+def wait_for_line(log: Path, line: str, timeout: float = 180) -> str:
+    """The server's log once it holds `line`; TimeoutError if it never does."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if line in (found := log.read_text()):
+            return found
+        time.sleep(0.5)
+    raise TimeoutError(f"{line!r} never appeared in the server's log:\n{log.read_text()}")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="Debian's chromium is not installed")
+def test_the_model_loads_at_start_and_the_first_visitor_reuses_it(tiny_weights, tmp_path):
+    log = tmp_path / "server.log"
+    env = {"CATDOG_WEIGHTS_DIR": str(tiny_weights), "CATDOG_DATA_DIR": str(tmp_path / "data")}
+    with streamlit_server(env, log) as (url, _):
+        assert wait_for_line(log, LOADED).count(LOADED) == 1  # before any visitor
+        driver = chrome()
+        try:
+            driver.get(url)
+            wait(driver, lambda d: "Upload a photo, take one" in text(d), 120)
+        finally:
+            driver.quit()
+        # The page has run and found the model in the warm-up's cache entry: no second load.
+        assert log.read_text().count(LOADED) == 1
+
+
+@pytest.mark.slow
+def test_without_a_model_the_server_says_so_once_and_keeps_serving(tmp_path):
+    log = tmp_path / "server.log"
+    env = {
+        "CATDOG_WEIGHTS_DIR": str(tmp_path / "weights"),  # no model.keras: the zero-shot fallback
+        "CATDOG_IMAGENET_WEIGHTS": str(tmp_path / "absent.h5"),  # ...fails, as offline
+    }
+    with streamlit_server(env, log) as (url, process):
+        wait_for_line(log, NO_MODEL)
+        time.sleep(1)  # anything the failure might print after its line
+        found = log.read_text()
+        assert process.poll() is None and found.count(NO_MODEL) == 1
+        assert "absent.h5 does not exist" in found and "Traceback" not in found
