@@ -3,6 +3,8 @@
     core/config.py   every setting, one frozen dataclass      core/errors.py  UserError, one_line
     core/images.py   any photo -> upright RGB uint8             core/model.py   build, save, load
     core/atomic.py   JSON files and atomic writes               core/cli.py     `python -m core`
+    core/tf_logs.py  TensorFlow's harmless stderr lines, and the filter `python -m core` and the
+                     training worker pass stderr through (`python -m core --verbose`: all of them)
     core/cams/       the CAM methods on one shared pipeline
     core/explain/    the Explainer and what the pages show: overlays, faithfulness, compare
     core/training/   the recipe and a run's lifecycle: jobs, worker, progress, lease, store
@@ -15,5 +17,6 @@ any module here imports TensorFlow; importing `core.model` registers the custom 
 
 import os
 
-# Set before TensorFlow loads: every module that imports it is below this package.
+# Set before TensorFlow loads: every module that imports it is below this package. Level 2 keeps
+# TensorFlow's C++ errors; the harmless ones among them are core/tf_logs.py's to leave out.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

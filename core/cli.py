@@ -48,6 +48,12 @@ def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m core", description="Explain a cat/dog classifier."
     )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's own log lines too (by default those known to be harmless are "
+        "left out: core/tf_logs.py); before the command",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     add_explain_parser(commands)
     add_evaluate_parser(commands)

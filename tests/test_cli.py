@@ -1,8 +1,11 @@
 """`python -m core explain`: JSON lines, overlays at the photo's size, refusals, exit codes."""
 
+import io
 import json
+import re
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -10,6 +13,7 @@ from PIL import Image
 
 from core.cli import main
 from core.images import load_image
+from tests.conftest import make_pets
 
 
 def run(capsys, *argv):
@@ -175,3 +179,83 @@ def test_evaluate_refuses_an_empty_folder(capsys, tiny_weights, tmp_path):
         == 2
     )
     assert "No photos under" in capsys.readouterr().err
+
+
+# What TensorFlow 2.21 printed on every `python -m core train` before core/tf_logs.py.
+HARMLESS_LINE = (
+    "E0000 00:00:1796058819.192693    9131 node_def_util.cc:682] NodeDef mentions attribute "
+    "use_unbounded_threadpool which is not in the op definition: Op<name=MapDataset; signature="
+    "input_dataset:variant, other_arguments: -> handle:variant; attr=f:func> This may be expected "
+    "if your graph generating binary is newer  than this binary. Unknown attributes will be "
+    "ignored. NodeDef: {{node ParallelMapDatasetV2/_14}}"
+)
+ABSL_NOTICE = (
+    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+)
+
+
+def python_m_core(*argv, timeout=600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "core", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_only_the_known_harmless_lines_are_left_out():
+    from core.tf_logs import forward
+
+    real = HARMLESS_LINE.replace("use_unbounded_threadpool", "num_parallel_calls")
+    lines = [ABSL_NOTICE, HARMLESS_LINE, real, "error: Data folder x does not exist.", ""]
+    lines += [f"note: {ABSL_NOTICE}", "Traceback (most recent call last):"]
+    out = io.BytesIO()
+    forward(io.BytesIO("\n".join(lines).encode()), out)
+    assert out.getvalue().decode().split("\n") == [lines[2], lines[3], "", lines[5], lines[6]]
+
+
+def test_a_persons_error_is_still_one_line_on_stderr(tmp_path):
+    result = python_m_core("train", "--data", tmp_path / "absent")  # imports TensorFlow first
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == "error: Data folder absent does not exist.\n"
+
+
+def test_verbose_lets_tensorflows_own_lines_through(tmp_path):
+    result = python_m_core("--verbose", "train", "--data", tmp_path / "absent")
+    assert result.returncode == 2 and "error: Data folder absent does not exist." in result.stderr
+    # TF_CPP_MIN_LOG_LEVEL 0: TensorFlow's import logs at INFO in absl's format (on x86 Linux,
+    # at least which CPU instructions this build leaves unused).
+    assert re.search(r"^[IWE]\d{4} [\d:.]+ +\d+ \w+\.cc:\d+\] ", result.stderr, re.MULTILINE)
+    # An option of `python -m core`, before the command: read there before TensorFlow loads.
+    after = python_m_core("train", "--verbose", "--data", tmp_path)
+    assert after.returncode == 2 and "unrecognized arguments: --verbose" in after.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.resnet
+def test_training_prints_its_own_lines_and_verbose_tensorflows_too(tmp_path):
+    make_pets(tmp_path / "pets", 2, 1)
+    argv = ["train", "--data", tmp_path / "pets", "--backbone-weights", "none", "--epochs", "1"]
+    argv += ["--fine-tune-epochs", "0", "--batch-size", "4", "--out", tmp_path / "weights"]
+    quiet, verbose = python_m_core(*argv), python_m_core("--verbose", *argv)
+    assert quiet.returncode == verbose.returncode == 0
+    assert quiet.stderr == "" and "Done: validation accuracy" in quiet.stdout
+    assert "use_unbounded_threadpool" in verbose.stderr and ABSL_NOTICE in verbose.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.resnet
+def test_a_page_started_runs_log_holds_its_own_lines_only(tmp_path):
+    from core.training import jobs
+    from core.training.recipe import TrainConfig
+    from core.training.store import LOG, PROGRESS
+
+    settings = TrainConfig(epochs=1, fine_tune_epochs=0, backbone_weights="none", batch_size=4)
+    run_dir = jobs.start(make_pets(tmp_path / "pets", 2, 1), tmp_path / "weights", settings)
+    deadline = time.time() + 300
+    while jobs.lock_holder(tmp_path / "weights") and time.time() < deadline:
+        time.sleep(1)
+    assert json.loads((run_dir / PROGRESS).read_text())["state"] == "done"
+    log = (run_dir / LOG).read_text()
+    assert "Done: validation accuracy" in log
+    assert "use_unbounded_threadpool" not in log and ABSL_NOTICE not in log
