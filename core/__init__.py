@@ -1,8 +1,9 @@
 """catdog-gradcam's logic, importable without Streamlit (the pages, the CLI and pytest share it).
 
-    core/config.py   every setting, one frozen dataclass      core/errors.py  UserError, one_line
+    core/config.py   every setting, one frozen dataclass        core/errors.py  UserError, one_line
     core/images.py   any photo -> upright RGB uint8             core/model.py   build, save, load
     core/atomic.py   JSON files and atomic writes               core/cli.py     `python -m core`
+    core/space.py    free space, folder sizes, the free-space floor
     core/tf_logs.py  TensorFlow's harmless stderr lines, and the filter `python -m core` and the
                      training worker pass stderr through (`python -m core --verbose`: all of them)
     core/cams/       the CAM methods on one shared pipeline
