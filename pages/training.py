@@ -56,7 +56,6 @@ def download(config: Config) -> Notice:
     dest = config.data_dir / pets.PETS_FOLDER
     try:
         with writing("saving Oxford-IIIT Pet"):
-            housekeeping.require_free(config.data_dir, "downloading Oxford-IIIT Pet")
             counts = pets.download_pets(dest, pets.source_from(config), progress=hear)
         where = choices.label(dest.resolve(), config.data_roots)
         return Notice("success", pets.summary(counts, where))

@@ -17,7 +17,6 @@ from core import space
 from core.config import Config
 from core.data import choices, uploads
 from core.errors import UserError, one_line
-from core.space import require_free  # noqa: F401  (the page's download checks the floor here)
 from core.training import store
 from core.training.status import Notice
 from ui.access import may_train, notify

@@ -16,6 +16,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from core import space
 from core.config import Config
 from core.data.folders import hold_out
 from core.errors import StorageError, UserError, one_line, writing
@@ -86,6 +87,8 @@ def download_pets(
     dest, source = Path(dest), source or source_from()
     if (dest / "train").exists():
         raise DownloadError(f"{dest / 'train'} already exists; choose another place or remove it.")
+    # Below the free-space floor, refused before a byte is fetched (the archives are ~800 MB).
+    space.require_free(dest, "downloading Oxford-IIIT Pet")
 
     def hear(step):
         return (lambda done, total: progress(step, done, total)) if progress else None
