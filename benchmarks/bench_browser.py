@@ -42,10 +42,10 @@ from core.explain.explainer import Explainer
 from core.images import encode_jpeg, load_image
 from core.model import ModelInfo, build_classifier, load_classifier, save_classifier
 from core.training import jobs
+from core.training.files import PROGRESS
 from core.training.lease import lock_holder
 from core.training.progress import request_stop
 from core.training.recipe import TrainConfig
-from core.training.store import PROGRESS
 from tests.browser_support import CHROMIUM, DRIVER, chrome, press, streamlit_server, upload, wait
 from tests.conftest import PETS
 

@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import space
 from core.atomic import write_json
-from core.training import lease, store
+from core.training import files, lease, store
 from tests.conftest import make_pets
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "training.py")
@@ -18,7 +18,7 @@ def setting_up(monkeypatch, tmp_path) -> tuple[Path, Path]:
     for name, state in (("20250101-000000", "done"), ("20250102-000000", "failed")):
         folder = weights / store.RUNS / name
         folder.mkdir(parents=True)
-        write_json(folder / store.PROGRESS, {"state": state, "message": "m"})
+        write_json(folder / files.PROGRESS, {"state": state, "message": "m"})
     (weights / "current").symlink_to(Path(store.RUNS) / "20250101-000000")
     make_pets(data / "mine", n_train=2, n_validation=1)
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(weights))
@@ -60,7 +60,7 @@ def test_cancel_keeps_the_dataset_and_a_dataset_a_run_reads_is_refused(monkeypat
 
     running = weights / store.RUNS / "20250103-000000"
     running.mkdir()
-    write_json(running / store.SETTINGS, {"data": str(data / "mine")})
+    write_json(running / files.SETTINGS, {"data": str(data / "mine")})
     lease.acquire_lock(weights, running)
     try:
         at.button(key="delete_dataset_data/mine").click().run()

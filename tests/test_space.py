@@ -13,7 +13,7 @@ from core.atomic import write_json
 from core.config import Config
 from core.data import uploads
 from core.errors import StorageError, UserError
-from core.training import jobs, lease, store
+from core.training import files, jobs, lease, store
 from core.training.progress import RunMonitor
 from core.training.recipe import TrainConfig
 from tests.conftest import FAST, make_pets, tiny_model
@@ -29,7 +29,7 @@ def low_disk(monkeypatch, free: int = 10 * MB) -> None:
 def make_run(weights: Path, name: str, state: str = "done", model: bool = False) -> Path:
     folder = weights / store.RUNS / name
     folder.mkdir(parents=True)
-    write_json(folder / store.PROGRESS, {"state": state})
+    write_json(folder / files.PROGRESS, {"state": state})
     (folder / "watch.npy").write_bytes(b"\0" * 1000)
     if model:
         (folder / "model.keras").write_bytes(b"model")
@@ -205,7 +205,7 @@ def test_only_an_offered_dataset_below_a_root_is_deleted_never_one_a_run_reads(t
 
     weights = tmp_path / "weights"
     run_dir = make_run(weights, "r1", state="running")
-    write_json(run_dir / store.SETTINGS, {"data": str(generated_pets)})
+    write_json(run_dir / files.SETTINGS, {"data": str(generated_pets)})
     lease.acquire_lock(weights, run_dir)
     try:
         reading = store.running_data(weights)

@@ -19,6 +19,7 @@ from core.data.folders import image_dataset, scan
 from core.model import app_model_path, file_sha256, load_default
 from core.training import jobs, lease
 from core.training import run as steps
+from core.training.files import PROGRESS
 from core.training.progress import request_stop
 from core.training.recipe import (
     TrainConfig,
@@ -26,7 +27,6 @@ from core.training.recipe import (
     train_head_cached,
     train_head_uncached,
 )
-from core.training.store import PROGRESS
 from tests.conftest import FAST, SLOW_RUN, make_pets, tiny_model
 
 

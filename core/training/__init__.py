@@ -13,6 +13,7 @@ each batch. A finished run's model is published by switching `weights/current` i
     recipe.py  TrainConfig and the two phases      run.py     a run as named steps, its report
     jobs.py    start, train, the worker's body      worker.py  the worker process
     progress.py  progress.json and stop requests   watch.py   maps epoch by epoch
-    lease.py   one run at a time, across hosts      store.py   run folders and `current`
+    lease.py   one run at a time, across hosts      store.py   run folders, `current`, pruning
     status.py  what the page shows of a run         access.py  who may train (public mode)
+    files.py   the names of a run folder's files
 """

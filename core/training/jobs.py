@@ -24,10 +24,11 @@ from core.data.choices import label
 from core.data.folders import DataError, check_data_path, class_folders
 from core.errors import StorageError, UserError, writing
 from core.model import ModelError, resolve_backbone_weights
+from core.training.files import LOG, PROGRESS, SETTINGS
 from core.training.lease import acquire_lock, hand_over, kept_alive, lock_holder, release_lock
 from core.training.recipe import TrainConfig
 from core.training.run import failure, run
-from core.training.store import LOG, PROGRESS, RUNS, SETTINGS, new_run_dir
+from core.training.store import RUNS, new_run_dir
 
 
 def check(data_root: Path | None, config: TrainConfig, roots: tuple[Path, ...] = ()) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from core.atomic import read_json, write_json
 from core.errors import StorageError, UserError, storage_sentence, writing
-from core.training.store import PROGRESS
+from core.training.files import PROGRESS
 
 LOCK = "train.lock"
 LEASE_SECONDS = 60.0  # a heartbeat older than this: the holder is gone

@@ -16,7 +16,7 @@ from core import space
 from core.atomic import write_json
 from core.config import Config
 from core.errors import writing
-from core.training.store import PROGRESS, STOP
+from core.training.files import PROGRESS, STOP
 
 SPACE_SECONDS = 5.0  # how often a run looks at the free space: a statvfs call, microseconds
 

@@ -31,11 +31,10 @@ from core.atomic import fsync, read_json
 from core.config import Config
 from core.errors import UserError, writing
 from core.model import CURRENT
+from core.training.files import PROGRESS, SETTINGS
+from core.training.lease import lock_holder
 
 RUNS = "runs"
-# A run folder's files: its settings (a page-started run), its progress and the page's stop
-# request, the worker's log; model.keras and model.json once it has finished.
-SETTINGS, PROGRESS, STOP, LOG = "config.json", "progress.json", "stop", "train.log"
 # A folder being removed is first renamed to this prefix, so that it is never read half-deleted.
 DELETING = ".deleting-"
 
@@ -91,8 +90,6 @@ def in_use(weights_dir: Path) -> Path | None:
 
 def in_progress(weights_dir: Path) -> Path | None:
     """The run folder of the live lease's holder, resolved; None when no run is going."""
-    from core.training.lease import lock_holder  # lease.py imports this module's names
-
     holder = lock_holder(weights_dir)
     return Path(holder["run_dir"]).resolve() if holder and holder.get("run_dir") else None
 
