@@ -86,9 +86,9 @@ def show_grid(cells: list[Cell], thumb: np.ndarray, shapes: dict[str, tuple], al
 
 st.title("Compare methods and layers")
 st.markdown(
-    "One photo, a grid of methods × layers. Each cell gives the method's time and its **deletion "
-    "AUC**: the probability left as the hottest pixels are removed first, so **lower is more "
-    "faithful**."
+    "One photo, a grid of methods × layers. Each cell gives its method's time (one pass serves "
+    "every layer, so a row shares it) and its **deletion AUC**: the probability left as the "
+    "hottest pixels are removed first, so **lower is more faithful**."
 )
 config = Config()
 loaded, model_key = ui.app_model()
@@ -106,6 +106,8 @@ if photo is None:
 key = ExplanationKey(photo.digest, model_key, grid.target)
 try:
     picture = cached_picture(photo, photo.digest)
+    # The photo the grid is for: chosen on this page or kept from the Explain page.
+    st.image(shrink(picture, 192), caption=photo.name, alt=f"The photo {photo.name}")
     cells = ui.button_result(
         "Fill the grid",
         "fill",
