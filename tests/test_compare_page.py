@@ -42,7 +42,9 @@ def test_compare_page_fills_its_grid(monkeypatch, tiny_weights, tmp_path):
     at.file_uploader[0].set_value(("pet.png", png_bytes(seed=5), "image/png")).run()
     at.button(key="fill").click().run()
     assert not at.exception
-    captions = [image.proto.imgs[0].caption for image in at.image]
+    # The photo the grid is for, then one cell per method and layer.
+    photo, *captions = [image.proto.imgs[0].caption for image in at.image]
+    assert photo == "pet.png"
     assert len(captions) == len(METHODS) * 2 and all("deletion AUC" in c for c in captions)
     assert "At conv_b, Grad-CAM, HiResCAM, XGrad-CAM give the same map." in at.info[0].value
 
@@ -61,7 +63,8 @@ def test_compare_page_shares_the_explain_pages_photo_sources(monkeypatch, tiny_w
     at.sidebar.button[0].click().run()
     at.multiselect(key="methods").set_value(["Grad-CAM"]).run()
     at.button(key="fill").click().run()
-    assert not at.exception and not at.error and len(at.image) == 2
+    # The photo, then Grad-CAM at the two layers.
+    assert not at.exception and not at.error and len(at.image) == 3
     # Another class is another grid: the one made for the predicted class is not shown for it.
     at.selectbox(key="compare_target").set_value("dog").run()
-    assert not at.exception and len(at.image) == 0
+    assert not at.exception and len(at.image) == 1

@@ -129,7 +129,8 @@ def test_compare_page_names_no_server_path(tmp_path, monkeypatch, public):
     at.file_uploader[0].set_value(("pet.png", png_bytes(seed=5), "image/png")).run()
     at.multiselect(key="methods").set_value(["Grad-CAM"]).run()
     at.button(key="fill").click().run()
-    assert len(at.image) == 2
+    # The photo, then Grad-CAM at the two layers.
+    assert len(at.image) == 3
     assert_no_server_path(at, tmp_path, public)
 
 
