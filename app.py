@@ -42,8 +42,10 @@ else:
         meanwhile waits for that same load (st.cache_resource's per-key lock) and never loads a
         second copy. ui.warm_up says what happens without a model and when the model changes.
         """
-        # No session has started yet, so none starts in the old pages/-folder mode that
-        # ui/__init__.py otherwise leaves with a rerun (streamlit/streamlit#9992).
+        # Streamlit runs a fresh server's first session in the old pages/-folder mode when pages/
+        # exists, until st.navigation has run once: a first visitor who opened /training directly
+        # would get the folder's page list, "app" included (streamlit/streamlit#9992). No session
+        # has started yet: leave that mode now, for all of them.
         PagesManager.uses_pages_directory = False
         threading.Thread(target=_warm_model, name="warm-model", daemon=True).start()
         yield

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import streamlit as st
 from streamlit.logger import get_logger
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import script_runner
 from streamlit.runtime.scriptrunner_utils import script_run_context
 
@@ -28,14 +27,6 @@ from core.model import app_model_path
 
 # One line per model load or failure on the server's terminal, beside Streamlit's own.
 LOG = get_logger(__name__)
-
-# One navigation, app.py's. Streamlit runs a fresh server's first session in the old pages/-folder
-# mode when pages/ exists, and leaves it only once st.navigation has run: a first visitor who opens
-# /training directly would get the folder's page list, "app" included (streamlit/streamlit#9992).
-# That first run reaches this import; leave the folder mode and run again through app.py.
-if PagesManager.uses_pages_directory:
-    PagesManager.uses_pages_directory = False
-    st.rerun()
 
 
 def _close_figures_only() -> None:
