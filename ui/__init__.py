@@ -95,9 +95,11 @@ def warm_up() -> None:
 
 def app_model() -> tuple[LoadedModel, str]:
     """The app's model (weights/current, else weights/model.keras, else zero-shot) and its key."""
-    config = Config()
-    key = model_key(app_model_path(config))
-    return _model(key, None), key
+    # `current` resolved once, here: the model loaded is the one the key names, even if a run
+    # publishes another in between (None: no file, so the zero-shot fallback).
+    path = app_model_path(Config())
+    key = model_key(path)
+    return _model(key, str(path) if path.is_file() else None), key
 
 
 def model_at(path: Path) -> LoadedModel:
