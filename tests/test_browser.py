@@ -225,10 +225,13 @@ def test_bring_data_train_watch_it_learn_stop_and_explain(server, browser, tmp_p
     wait(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, "[data-testid='stProgress']"), 30)
     slider = "input[type='range'][aria-label='Epoch']"
     wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, slider), 30)
-    last = [c for c in captions(browser) if "epoch" in c]
     press(browser, "Epoch", Keys.HOME)  # back to the first epoch: the maps of an untrained head
-    wait(browser, lambda d: [c for c in captions(d) if "epoch" in c] != last, 30)
-    assert all(c.endswith("head epoch 1") for c in captions(browser) if "epoch" in c)
+    # The four pictures redraw one by one: wait for all four rather than for the first change.
+    wait(
+        browser,
+        lambda d: [c.endswith("head epoch 1") for c in captions(d) if "epoch" in c] == [True] * 4,
+        30,
+    )
     assert "Traceback" not in text(browser)
     shot(browser, "training-stopped")
 
