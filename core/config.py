@@ -10,6 +10,12 @@ ROOT = Path(__file__).resolve().parent.parent
 # The four stage outputs of ResNet-50, from fine (56x56, edges and fur) to coarse (7x7,
 # "dog-ness"). The last, the default, is the most semantic layer: the one Selvaraju et al. explain.
 STAGE_LAYERS = ("conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out")
+# A model tells 2 to MAX_CLASSES classes apart (ImageNet's 1,000 is the largest it is built for).
+MAX_CLASSES = 1000
+# Target names that mean something else than a class; a class folder may not take one. A K-class
+# model's contrast is TOP1_VS_TOP2 (Finer-CAM's); a two-class model's "<class 1> minus <class 0>".
+PREDICTED_TARGET, TOP1_VS_TOP2 = "predicted", "top1-vs-top2"
+RESERVED_TARGETS = (PREDICTED_TARGET, TOP1_VS_TOP2)
 
 
 def _env_path(name: str, default: Path) -> Path:
@@ -31,8 +37,9 @@ def _env_int(name: str, default: int) -> int:
 class Config:
     # ResNet-50's ImageNet input size, and the seed article's.
     image_size: int = 224
-    # Label order: index 0 and 1. The one-logit head says class_names[1] when its logit is > 0.
-    class_names: tuple[str, str] = ("cat", "dog")
+    # The default demo's classes, in label order. Two classes get a one-logit head, which says
+    # class_names[1] when its logit is > 0; K > 2 classes get K logits (core/model.py).
+    class_names: tuple[str, ...] = ("cat", "dog")
     # Dropout before the new dense head, as in the keras-io transfer-learning recipe.
     dropout: float = 0.2
     # Fine-tuned models live here as <name>.keras with a <name>.json sidecar.

@@ -1,6 +1,7 @@
-"""The cat/dog classifier: build it, save it with a sidecar, load and check it.
+"""The classifier: build it, save it with a sidecar, load and check it.
 
-It is built either to fine-tune or zero-shot (ImageNet's own classes folded into cat and dog).
+It is built either to fine-tune (two classes, cat and dog by default, or K of a person's own) or
+zero-shot (ImageNet's own classes folded into cat and dog).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from core.atomic import replacing
-from core.config import STAGE_LAYERS, Config
+from core.config import MAX_CLASSES, STAGE_LAYERS, Config
 from core.errors import UserError, one_line, writing
 
 # ResNet-50 was trained on BGR images minus these per-channel ImageNet means ("caffe" mode).
@@ -172,18 +173,28 @@ def _resnet50(include_top: bool, weights: str | None, input_tensor) -> keras.Mod
         raise ModelError(f"Could not load ResNet-50 weights from {weights}: {error}") from None
 
 
+def head_units(num_classes: int) -> int:
+    """Logits of the head for `num_classes` classes: 1 for two (a sigmoid's), else one per class.
+
+    Two classes keep the one-logit head, so every two-class model saved before K classes existed
+    loads and means the same.
+    """
+    return 1 if num_classes == 2 else num_classes
+
+
 def build_classifier(
-    backbone_weights: str | None = "imagenet", config: Config | None = None
+    backbone_weights: str | None = "imagenet", config: Config | None = None, num_classes: int = 2
 ) -> keras.Model:
-    """ResNet-50 (top removed) + global average pooling, dropout and a one-logit dense head.
+    """ResNet-50 (top removed) + global average pooling, dropout and a linear dense head.
 
     Built as ONE flat graph: the head is applied to the backbone's own output tensor, so every conv
     layer's output stays reachable with `model.get_layer(name).output` (a backbone nested as a
     single layer breaks Grad-CAM in Keras 3 with "Graph disconnected"). Takes 0-255 RGB;
     `CaffePreprocess` inside the model does ResNet-50's own preprocessing. Every BatchNormalization
     layer is frozen (trainable=False, which in Keras 3 also means inference mode), so fine-tuning
-    never updates the ImageNet statistics with batches of 16. The output is the dog-vs-cat logit (>
-    0 means dog).
+    never updates the ImageNet statistics with batches of 16. The output is logits, (N, 1) for
+    two classes (> 0 means class 1, dog) and (N, K) for K > 2; the sigmoid or softmax is applied
+    outside the model (`probabilities`), so CAMs explain logits.
     """
     config = config or Config()
     size = config.image_size
@@ -198,7 +209,7 @@ def build_classifier(
             layer.trainable = False
     x = keras.layers.GlobalAveragePooling2D(name=FEATURES)(backbone.output)
     x = keras.layers.Dropout(config.dropout, name=HEAD)(x)
-    logit = keras.layers.Dense(1, name=LOGIT)(x)
+    logit = keras.layers.Dense(head_units(num_classes), name=LOGIT)(x)
     return keras.Model(inputs, logit, name="catdog_resnet50")
 
 
@@ -263,11 +274,16 @@ def load_classifier(path: Path) -> Classifier:
             f"{path.name} is not a ResNet-50 (no {LAST_STAGE} layer), but its sidecar says it is."
         )
     expected_input = (None, info.image_size, info.image_size, 3)
-    outputs = {1, len(info.class_names)}
-    if tuple(model.input_shape) != expected_input or model.output_shape[-1] not in outputs:
+    k = len(info.class_names)
+    if tuple(model.input_shape) != expected_input:
         raise ModelError(
-            f"{path.name} takes {model.input_shape} and gives {model.output_shape}, but its "
-            f"sidecar expects {expected_input} in and {len(info.class_names)} classes out."
+            f"{path.name} takes {model.input_shape}, but its sidecar expects {expected_input}."
+        )
+    # Two classes: one sigmoid logit, or two softmax logits; K > 2: K logits.
+    if model.output_shape[-1] not in ({1, 2} if k == 2 else {k}):
+        raise ModelError(
+            f"{path.name} gives {model.output_shape[-1]} output(s), but its sidecar names {k} "
+            f"classes ({', '.join(info.class_names[:3])}{', …' if k > 3 else ''})."
         )
     return Classifier(model, info)
 
@@ -285,9 +301,10 @@ def _read_sidecar(path: Path) -> ModelInfo:
         info = ModelInfo(**fields)
     except (ValueError, TypeError, KeyError) as error:
         raise ModelError(f"{sidecar.name} is not a valid sidecar ({error}).") from None
-    if len(info.class_names) != 2:
+    if not 2 <= len(info.class_names) <= MAX_CLASSES:
         raise ModelError(
-            f"{sidecar.name} names {len(info.class_names)} classes; this app explains exactly 2."
+            f"{sidecar.name} names {len(info.class_names)} class(es); a model tells 2 to "
+            f"{MAX_CLASSES:,} apart."
         )
     return info
 

@@ -155,8 +155,11 @@ def test_mismatched_or_broken_models_are_refused(tiny, tmp_path):
 
     sidecar.write_text(json.dumps({**good, "image_size": 224}))
     refused("sidecar expects")
+    # A sidecar whose class count does not match the model's outputs, and one class alone.
     sidecar.write_text(json.dumps({**good, "class_names": ["cat", "dog", "fox"]}))
-    refused("exactly 2")
+    refused("gives 1 output.s., but its sidecar names 3 classes .cat, dog, fox.")
+    sidecar.write_text(json.dumps({**good, "class_names": ["cat"]}))
+    refused("names 1 class.es.; a model tells 2 to 1,000 apart")
     sidecar.write_text("{not json")
     refused("not a valid sidecar")
     sidecar.write_text(json.dumps(good))
