@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from core.model import CaffePreprocess, ModelInfo, save_classifier  # noqa: E402
+from core.model import CaffePreprocess, ModelInfo, head_units, save_classifier  # noqa: E402
 from core.training.recipe import TrainConfig  # noqa: E402
 
 PETS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pets"
@@ -34,8 +34,11 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: not any(item.get_closest_marker(m) for m in long_marks))
 
 
-def tiny_model(seed: int = 0, dropout: float = 0.5) -> keras.Model:
-    """8x8x3 in, two named convs (8x8 and 4x4), pooling, dropout, one-logit head; seeded."""
+def tiny_model(seed: int = 0, dropout: float = 0.5, classes: int = 2) -> keras.Model:
+    """8x8x3 in, two named convs (8x8 and 4x4), pooling, dropout, a logit head; seeded.
+
+    Two classes: one logit, as the app builds it; K > 2: K logits.
+    """
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((TINY_SIZE, TINY_SIZE, 3), name="image")
     x = CaffePreprocess(name="preprocess")(inputs)
@@ -43,7 +46,7 @@ def tiny_model(seed: int = 0, dropout: float = 0.5) -> keras.Model:
     x = keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu", name="conv_b")(x)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     x = keras.layers.Dropout(dropout, name="dropout")(x)  # inference mode must switch it off
-    logit = keras.layers.Dense(1, name="logit")(x)
+    logit = keras.layers.Dense(head_units(classes), name="logit")(x)
     return keras.Model(inputs, logit, name="tiny")
 
 
@@ -83,9 +86,22 @@ def photos() -> list[np.ndarray]:
 COLOURS = {"cats": (40, 60, 160), "dogs": (200, 90, 40)}
 
 
+def class_names(k: int) -> tuple[str, ...]:
+    """K generated class folders: cats and dogs first, then birds, then class_03, class_04, ..."""
+    return ("cats", "dogs", "birds", *(f"class_{i:02d}" for i in range(3, k)))[:k]
+
+
+def colour(label: str) -> tuple[int, int, int]:
+    """A class's colour: COLOURS' for cats and dogs, else a seeded one of its own per name."""
+    if label in COLOURS:
+        return COLOURS[label]
+    seed = int(hashlib.sha256(label.encode()).hexdigest()[:8], 16)
+    return tuple(int(c) for c in np.random.default_rng(seed).integers(0, 256, 3))
+
+
 def pet_pixels(label: str, rng: np.random.Generator, size: int) -> np.ndarray:
     noise = rng.integers(-30, 30, (size, size, 3))
-    return np.clip(np.array(COLOURS[label]) + noise, 0, 255).astype(np.uint8)
+    return np.clip(np.array(colour(label)) + noise, 0, 255).astype(np.uint8)
 
 
 def jpeg_bytes(label: str, seed: int, size: int = 32) -> bytes:
@@ -95,12 +111,17 @@ def jpeg_bytes(label: str, seed: int, size: int = 32) -> bytes:
 
 
 def make_pets(
-    root: Path, n_train: int = 12, n_validation: int = 4, size: int = 24, seed: int = 0
+    root: Path,
+    n_train: int = 12,
+    n_validation: int = 4,
+    size: int = 24,
+    seed: int = 0,
+    classes: int = 2,
 ) -> Path:
-    """A Kaggle-layout folder of generated PNGs (COLOURS)."""
+    """A Kaggle-layout folder of generated PNGs, one colour per class (`class_names(classes)`)."""
     rng = np.random.default_rng(seed)
     for split, count in (("train", n_train), ("validation", n_validation)):
-        for name in COLOURS:
+        for name in class_names(classes):
             folder = root / split / name
             folder.mkdir(parents=True, exist_ok=True)
             for i in range(count):
