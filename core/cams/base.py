@@ -18,6 +18,10 @@ from core.model import probabilities
 
 PREDICTED = -1  # class index meaning "whatever the model predicts for this image"
 CONTRAST = -2  # "class 1 minus class 0" (dog minus cat)
+# "The largest logit minus the second largest": Finer-CAM's contrast of the predicted class with
+# its nearest rival (Zhang et al. 2025), "why Bengal rather than Abyssinian".
+TOP_TWO = -3
+NO_REFERENCE = -1  # a reference (subtracted) class index meaning "none"
 # Intensity scales of test-time augmentation, each with and without a flip.
 TTA_FACTORS = (0.9, 1.0, 1.1)
 
@@ -32,25 +36,73 @@ def predicted_class(logits: tf.Tensor) -> tf.Tensor:
     return tf.argmax(logits, axis=-1, output_type=tf.int32)
 
 
-def class_scores(logits: tf.Tensor, class_index: tf.Tensor) -> tf.Tensor:
+def resolve_targets(
+    logits: tf.Tensor, class_index: tf.Tensor, reference: tf.Tensor | None = None
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """(N, K) logits, (N,) targets -> (N,) class explained, (N,) class subtracted (NO_REFERENCE).
+
+    A target is a class index or PREDICTED, CONTRAST (class 1 minus class 0) or TOP_TWO (the
+    image's top-1 class minus its top-2). A `reference` >= 0 is kept as given: the class pair of
+    an image stays fixed on its masked or augmented copies.
+    """
+    if logits.shape[-1] == 1:
+        first = predicted_class(logits)
+        second = 1 - first
+    else:
+        top = tf.math.top_k(logits, k=2).indices
+        first, second = top[:, 0], top[:, 1]
+    class_index = tf.cast(class_index, tf.int32)
+    chosen = tf.where(
+        (class_index == PREDICTED) | (class_index == TOP_TWO),
+        first,
+        tf.where(class_index == CONTRAST, 1, class_index),
+    )
+    subtracted = tf.where(
+        class_index == TOP_TWO,
+        second,
+        tf.where(class_index == CONTRAST, 0, NO_REFERENCE),
+    )
+    if reference is not None:
+        reference = tf.cast(reference, tf.int32)
+        subtracted = tf.where(reference >= 0, reference, subtracted)
+    return chosen, subtracted
+
+
+def _pick(values: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
+    """(N, K) values, (N,) class index -> (N,); a one-logit z gives class 1 z and class 0 -z."""
+    if values.shape[-1] == 1:
+        return tf.where(index == 1, values[:, 0], -values[:, 0])
+    return tf.gather(values, tf.maximum(index, 0), axis=1, batch_dims=1)
+
+
+def class_scores(
+    logits: tf.Tensor, class_index: tf.Tensor, reference: tf.Tensor | None = None
+) -> tf.Tensor:
     """(N,) logit of each image's chosen class: the score a CAM explains (never a probability).
 
     A one-logit sigmoid head z = log P(class 1) / P(class 0): class 1 is explained by z, class 0 by
-    -z. CONTRAST explains class 1 minus class 0 (with one logit that is 2z: the dog map, doubled).
+    -z. A target with a reference class (`resolve_targets`) explains the difference of the two
+    logits: CONTRAST l1 - l0 (with one logit that is 2z: the dog map, doubled), TOP_TWO
+    l_top1 - l_top2 (Finer-CAM, Zhang et al. 2025). Grad-CAM is linear in the score, so its map of
+    a difference is the difference of the two maps.
     """
-    if logits.shape[-1] == 1:
-        z = logits[:, 0]
-        return tf.where(class_index == CONTRAST, 2.0 * z, tf.where(class_index == 1, z, -z))
-    difference = logits[:, 1] - logits[:, 0]
-    picked = tf.gather(logits, tf.maximum(class_index, 0), axis=1, batch_dims=1)
-    return tf.where(class_index == CONTRAST, difference, picked)
+    chosen, reference = resolve_targets(logits, class_index, reference)
+    subtracted = _pick(logits, reference)
+    return _pick(logits, chosen) - tf.where(reference >= 0, subtracted, 0.0)
 
 
-def class_probabilities(logits: tf.Tensor, class_index: tf.Tensor) -> tf.Tensor:
-    """(N,) probability of each image's chosen class; for CONTRAST, class 1's minus class 0's."""
+def class_probabilities(
+    logits: tf.Tensor, class_index: tf.Tensor, reference: tf.Tensor | None = None
+) -> tf.Tensor:
+    """(N,) probability of each image's chosen class; with a reference class, the difference.
+
+    For CONTRAST class 1's minus class 0's, for TOP_TWO top-1's minus top-2's (the pair
+    resolved on these logits unless `reference` fixes it).
+    """
     every = probabilities(logits)
-    picked = tf.gather(every, tf.maximum(class_index, 0), axis=1, batch_dims=1)
-    return tf.where(class_index == CONTRAST, every[:, 1] - every[:, 0], picked)
+    chosen, reference = resolve_targets(logits, class_index, reference)
+    picked, subtracted = _pick(every, chosen), _pick(every, reference)
+    return picked - tf.where(reference >= 0, subtracted, 0.0)
 
 
 def normalize(raw_map: np.ndarray) -> np.ndarray:
@@ -136,9 +188,11 @@ class CAMResult:
 
     maps: dict[str, np.ndarray]  # layer -> (N, h, w) raw maps: signed, before ReLU
     logits: np.ndarray  # (N, K)
-    class_index: np.ndarray  # (N,) the class explained
-    scores: np.ndarray  # (N,) the logit explained
+    class_index: np.ndarray  # (N,) the class explained (the contrasts' first class)
+    scores: np.ndarray  # (N,) the logit explained (a difference of two for a contrast)
     extra: list[np.ndarray]  # the extra outputs asked for (e.g. ImageNet logits)
+    # (N,) the class whose logit is subtracted (CONTRAST, TOP_TWO), else NO_REFERENCE
+    reference: np.ndarray | None = None
 
 
 class BaseCAM:
@@ -223,53 +277,67 @@ class BaseCAM:
         weighted = self.weighted_activations(activations, gradients, scores)
         return first_component(weighted) if self.eigen_smooth else tf.reduce_sum(weighted, axis=-1)
 
-    def raw_maps(self, images, activations, gradients, scores, class_index) -> list:
-        """One (N, h, w) raw map per layer, from the model inputs and what the pass computed."""
+    def raw_maps(self, images, activations, gradients, scores, class_index, reference) -> list:
+        """One (N, h, w) raw map per layer, from the model inputs and what the pass computed.
+
+        `class_index` and `reference` are (N,) resolved classes (`resolve_targets`).
+        """
         return [self.combine(a, g, scores) for a, g in zip(activations, gradients)]
 
     # The shared pipeline -----------------------------------------------------------------------
-    def _outputs(self, images: tf.Tensor, class_index: tf.Tensor):
+    def _outputs(self, images: tf.Tensor, class_index: tf.Tensor, reference: tf.Tensor):
         with tf.GradientTape() as tape:
             outputs = self._graph(images, training=False)  # inference mode: dropout off, BN frozen
             activations, logits = outputs[: len(self.layers)], outputs[len(self.layers)]
-            chosen = tf.where(class_index == PREDICTED, predicted_class(logits), class_index)
+            chosen, reference = resolve_targets(logits, class_index, reference)
             # Summing the per-image scores keeps each image's gradient its own: images don't mix.
-            scores = class_scores(logits, chosen)
+            scores = class_scores(logits, chosen, reference)
         gradients = (
             tape.gradient(scores, activations)
             if self.uses_gradients
             else [None] * len(activations)
         )
-        return activations, gradients, logits, chosen, scores, outputs[len(self.layers) + 1 :]
+        pair = (chosen, reference)
+        return activations, gradients, logits, pair, scores, outputs[len(self.layers) + 1 :]
 
-    def _maps(self, images: tf.Tensor, class_index: tf.Tensor):
-        activations, gradients, logits, chosen, scores, extra = self._outputs(images, class_index)
-        maps = self.raw_maps(images, activations, gradients, scores, chosen)
-        return maps, logits, chosen, scores, extra
+    def _maps(self, images: tf.Tensor, class_index: tf.Tensor, reference: tf.Tensor):
+        activations, gradients, logits, pair, scores, extra = self._outputs(
+            images, class_index, reference
+        )
+        maps = self.raw_maps(images, activations, gradients, scores, *pair)
+        return maps, logits, pair, scores, extra
 
     def __call__(
         self,
         images: np.ndarray,
         class_index: int | np.ndarray = PREDICTED,
         aug_smooth: bool = False,
+        reference: int | np.ndarray = NO_REFERENCE,
     ) -> CAMResult:
         """Raw (signed, pre-ReLU) maps at each layer's resolution for a batch of model inputs.
 
-        With `aug_smooth` the maps are averaged over flips x intensity scales (TTA_FACTORS), all in
-        one batch, each variant first scaled by its own largest |value|: still signed, but with a
-        maximum of 1 at most.
+        `class_index`: a class, PREDICTED, CONTRAST or TOP_TWO; a `reference` class >= 0 is
+        subtracted from it (a contrast's pair, fixed). With `aug_smooth` the maps are averaged
+        over flips x intensity scales (TTA_FACTORS), all in one batch, each variant first scaled by
+        its own largest |value|: still signed, but with a maximum of 1 at most.
         """
         images = np.asarray(images, dtype=np.float32)
         n = len(images)
         class_index = np.broadcast_to(np.asarray(class_index, dtype=np.int32), (n,))
+        reference = np.broadcast_to(np.asarray(reference, dtype=np.int32), (n,))
         if not aug_smooth:
-            return self._run(images, class_index)
+            return self._run(images, class_index, reference)
         variants = [images * f for f in TTA_FACTORS] + [
             images[:, :, ::-1] * f for f in TTA_FACTORS
         ]
-        # The plain image decides what "predicted" means, so every variant explains the same class.
-        plain = self._run(images, class_index)
-        result = self._run(np.concatenate(variants), np.tile(plain.class_index, len(variants)))
+        # The plain image decides what "predicted" and "top-1 vs top-2" mean, so every variant
+        # explains the same class pair.
+        plain = self._run(images, class_index, reference)
+        result = self._run(
+            np.concatenate(variants),
+            np.tile(plain.class_index, len(variants)),
+            np.tile(plain.reference, len(variants)),
+        )
         half = len(TTA_FACTORS) * n
         for layer, maps in result.maps.items():
             # The mirrored maps are flipped back before averaging.
@@ -277,17 +345,18 @@ class BaseCAM:
             plain.maps[layer] = equal_weight_mean(maps.reshape(len(variants), n, *maps.shape[1:]))
         return plain
 
-    def _run(self, images: np.ndarray, class_index: np.ndarray) -> CAMResult:
-        images, class_index = tf.constant(images), tf.constant(class_index)
+    def _run(self, images: np.ndarray, class_index: np.ndarray, reference) -> CAMResult:
+        inputs = (tf.constant(images), tf.constant(class_index), tf.constant(reference))
         if self.compiled:
-            maps, logits, chosen, scores, extra = self._step(images, class_index)
+            maps, logits, pair, scores, extra = self._step(*inputs)
         else:
-            activations, gradients, logits, chosen, scores, extra = self._pass(images, class_index)
-            maps = self.raw_maps(images, activations, gradients, scores, chosen)
+            activations, gradients, logits, pair, scores, extra = self._pass(*inputs)
+            maps = self.raw_maps(inputs[0], activations, gradients, scores, *pair)
         return CAMResult(
             maps={name: np.asarray(m) for name, m in zip(self.layers, maps)},
             logits=logits.numpy(),
-            class_index=chosen.numpy(),
+            class_index=pair[0].numpy(),
             scores=scores.numpy(),
             extra=[e.numpy() for e in extra],
+            reference=pair[1].numpy(),
         )

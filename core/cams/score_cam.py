@@ -7,7 +7,9 @@ The masking baseline is black: the masked input is the 0-255 RGB photo times the
 model's own preprocessing, so a masked-out pixel is (0, 0, 0), as in the paper and tf-keras-vis
 (deletion curves also black pixels out; insertion starts from a blurred copy). With a one-logit
 head, class 1 weighs a channel by sigmoid(z), class 0 by 1 - sigmoid(z), and the contrast by their
-difference.
+difference. A contrast of two classes (dog minus cat, top-1 vs top-2) weighs a channel by the
+difference of their two probabilities, the pair being the unmasked photo's: a masked copy's own
+top two may be others.
 
 Costs one forward pass per channel (batched): `top_n` keeps the channels whose maps vary most (the
 "faster Score-CAM" of tf-keras-vis), so ResNet-50's 2,048 channels need not all be tried.
@@ -46,21 +48,17 @@ class ScoreCAM(BaseCAM):
         """One masked forward pass per channel tried."""
         return min(top_n or channels, channels)
 
-    def raw_maps(self, images, activations, gradients, scores, class_index) -> list:
-        images, chosen = images.numpy(), class_index.numpy()
+    def raw_maps(self, images, activations, gradients, scores, class_index, reference) -> list:
+        images, pairs = images.numpy(), np.stack([class_index.numpy(), reference.numpy()], 1)
         return [
             np.stack(
-                [
-                    self._image_map(image, a.numpy()[i], int(chosen[i]))
-                    for i, image in enumerate(images)
-                ]
+                [self._image_map(image, a.numpy()[i], pairs[i]) for i, image in enumerate(images)]
             )
             for a in activations
         ]
 
-    def _image_map(
-        self, image: np.ndarray, activations: np.ndarray, class_index: int
-    ) -> np.ndarray:
+    def _image_map(self, image: np.ndarray, activations: np.ndarray, pair) -> np.ndarray:
+        """One image's map; `pair` is its (class explained, class subtracted or NO_REFERENCE)."""
         h, w, channels = activations.shape
         keep = np.arange(channels)
         if self.top_n and self.top_n < channels:
@@ -78,9 +76,8 @@ class ScoreCAM(BaseCAM):
             masks = (masks - low) / (high - low + 1e-7)
             masked = image[None] * np.moveaxis(masks, -1, 0)[..., None]  # (channels, H, W, 3)
             logits = self._predict(tf.constant(masked, dtype=tf.float32))
-            weights.append(
-                class_probabilities(logits, tf.fill([len(masked)], class_index)).numpy()
-            )
+            chosen, reference = (tf.fill([len(masked)], int(c)) for c in pair)
+            weights.append(class_probabilities(logits, chosen, reference).numpy())
         weighted = activations[..., keep] * np.concatenate(weights)
         if self.eigen_smooth:
             return first_component(tf.constant(weighted[None], dtype=tf.float32))[0].numpy()

@@ -7,11 +7,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.cams import CONTRAST, METHODS, PREDICTED, BaseCAM, normalize
+from core.cams import CONTRAST, METHODS, PREDICTED, TOP_TWO, BaseCAM, normalize
+from core.config import PREDICTED_TARGET, TOP1_VS_TOP2
 from core.errors import SettingError
 from core.explain.faithfulness import faithfulness, sanity_check
 from core.images import to_model_input
-from core.model import IMAGENET_CATS, IMAGENET_DOGS, Classifier, conv_layer_shapes
+from core.model import (
+    IMAGENET_CATS,
+    IMAGENET_DOGS,
+    Classifier,
+    conv_layer_shapes,
+    imagenet_class_names,
+)
+
+
+def top_k(probabilities: dict[str, float], k: int = 5) -> list[tuple[str, float]]:
+    """The `k` most probable (class, probability) pairs, most probable first (ties: name order).
+
+    All of them when there are fewer than `k` (two classes show both).
+    """
+    return sorted(probabilities.items(), key=lambda item: (-item[1], item[0]))[:k]
 
 
 @dataclass(frozen=True)
@@ -20,12 +35,27 @@ class Explanation:
 
     probabilities: dict[str, float]  # class name -> probability
     label: str  # the predicted class
-    target: str  # the class whose logit was explained
-    score: float  # that logit
+    target: str  # what was explained: a class name, the two-class contrast or TOP1_VS_TOP2
+    score: float  # that logit (a contrast's: the difference of two logits)
     raw_maps: dict[str, np.ndarray]  # layer -> signed map at the layer's resolution, before ReLU
     seconds: float  # the batch's explanation time, shared by its photos
     note: str | None = None  # e.g. zero-shot: "top ImageNet class is neither a cat nor a dog"
     method: str = "Grad-CAM"
+    # The class whose logit is explained (a contrast's first class: dog, the top-1), and the class
+    # whose logit is subtracted from it (a contrast's second: cat, the top-2), else None.
+    scored: str = ""
+    versus: str | None = None
+
+    @property
+    def title(self) -> str:
+        """The target as a person reads it, e.g. "top-1 vs top-2 (Bengal minus Abyssinian)"."""
+        if self.target == TOP1_VS_TOP2:
+            return f"top-1 vs top-2 ({self.scored} minus {self.versus})"
+        return self.target
+
+    def top(self, k: int = 5) -> list[tuple[str, float]]:
+        """The `k` most probable classes and their probabilities, most probable first."""
+        return top_k(self.probabilities, k)
 
     def heatmap(self, layer: str) -> np.ndarray:
         """The heatmap: ReLU of the raw map, scaled to [0, 1], at the layer's resolution."""
@@ -62,10 +92,14 @@ class Explainer:
 
     @property
     def targets(self) -> list[str]:
-        return ["predicted", *self.class_names, self.contrast_name]
+        """What can be explained: predicted, every class, then the contrast."""
+        return [PREDICTED_TARGET, *self.class_names, self.contrast_name]
 
     @property
     def contrast_name(self) -> str:
+        """Two classes: "<class 1> minus <class 0>" (dog minus cat); K > 2: TOP1_VS_TOP2."""
+        if len(self.class_names) > 2:
+            return TOP1_VS_TOP2
         return f"{self.class_names[1]} minus {self.class_names[0]}"
 
     def cam(self, method: str, eigen_smooth: bool = False, **options) -> BaseCAM:
@@ -92,24 +126,30 @@ class Explainer:
         return 1 + sum(cls.forward_passes(c, **own) for c in channels)
 
     def target_index(self, target: str) -> int:
-        if target == "predicted":
-            return PREDICTED
-        if target == self.contrast_name:
+        """A target's class index, or PREDICTED, CONTRAST or TOP_TWO; SettingError if unknown.
+
+        TOP1_VS_TOP2 is taken for two classes too (the predicted class minus the other).
+        """
+        specials = {PREDICTED_TARGET: PREDICTED, TOP1_VS_TOP2: TOP_TWO}
+        if target in specials:
+            return specials[target]
+        if len(self.class_names) == 2 and target == self.contrast_name:
             return CONTRAST
         if target not in self.class_names:
-            raise SettingError(f"Target {target!r} is not one of {self.targets}.")
+            shown = self.targets if len(self.targets) <= 8 else [*self.targets[:4], "…"]
+            raise SettingError(
+                f"Target {target!r} is not one of the model's {len(self.class_names)} classes or "
+                f"{PREDICTED_TARGET}/{self.contrast_name} (e.g. {', '.join(shown)})."
+            )
         return self.class_names.index(target)
 
     def scored_class(self, explanation: Explanation) -> int:
         """The class whose probability faithfulness curves follow: the one explained.
 
-        For the contrast it is class 1.
+        A named class is itself; a contrast's is its first class (dog minus cat: dog; top-1 vs
+        top-2: the top-1).
         """
-        return (
-            self.class_names.index(explanation.target)
-            if explanation.target in self.class_names
-            else 1
-        )
+        return self.class_names.index(explanation.scored)
 
     def model_input(self, photo: np.ndarray) -> np.ndarray:
         """One photo as the model sees it: resized to its input size, 0-255 RGB floats."""
@@ -152,22 +192,22 @@ class Explainer:
         probabilities = self.classifier.probabilities(result.logits)
         seconds = time.perf_counter() - start
         notes = _imagenet_notes(result.extra[0]) if result.extra else [None] * len(photos)
-        explained = [
-            self.contrast_name if i == CONTRAST else self.class_names[int(i)]
-            for i in result.class_index
-        ]
+        names = self.class_names
         return [
             Explanation(
-                probabilities=dict(zip(self.class_names, map(float, probabilities[i]))),
-                label=self.class_names[int(np.argmax(probabilities[i]))],
-                target=explained[i],
+                probabilities=dict(zip(names, map(float, probabilities[i]))),
+                label=names[int(np.argmax(probabilities[i]))],
+                # "predicted" is named by the class it resolved to.
+                target=names[chosen] if target == PREDICTED_TARGET else target,
                 score=float(result.scores[i]),
                 raw_maps={layer: maps[i] for layer, maps in result.maps.items()},
                 seconds=seconds,
                 note=notes[i],
                 method=method,
+                scored=names[chosen],
+                versus=names[versus] if versus >= 0 else None,
             )
-            for i in range(len(photos))
+            for i, (chosen, versus) in enumerate(zip(result.class_index, result.reference))
         ]
 
 
@@ -178,5 +218,8 @@ def _imagenet_notes(imagenet_logits: np.ndarray) -> list[str | None]:
         if top in IMAGENET_DOGS or top in IMAGENET_CATS:
             notes.append(None)
         else:
-            notes.append(f"ResNet-50's top ImageNet class (#{top}) is neither a cat nor a dog.")
+            notes.append(
+                f"ResNet-50's top ImageNet class ({imagenet_class_names()[top]}, #{top}) is "
+                "neither a cat nor a dog."
+            )
     return notes

@@ -195,10 +195,10 @@ def sanity_check(
 
     From the top, one layer group after another is re-initialised with its own initializers, and
     each map is compared with the original. The class stays the one the original explained
-    ("predicted" is resolved once, up front).
+    ("predicted", a contrast's pair and "top-1 vs top-2" are resolved once, up front).
     """
     original = METHODS[method](model, [layer])(image[None], class_index)
-    fixed_class = int(original.class_index[0])
+    fixed_class, reference = int(original.class_index[0]), int(original.reference[0])
     original = original.maps[layer][0]
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
@@ -206,7 +206,8 @@ def sanity_check(
     for step, (key, group) in enumerate(layer_groups(copy, depth)):
         for name in group:
             reinitialise(copy.get_layer(name), seed + 1000 * step)
-        randomised = METHODS[method](copy, [layer])(image[None], fixed_class).maps[layer][0]
+        cam = METHODS[method](copy, [layer])
+        randomised = cam(image[None], fixed_class, reference=reference).maps[layer][0]
         figures = (
             similarity(original, randomised, image.shape[0])
             if np.isfinite(randomised).all()
