@@ -85,7 +85,7 @@ def test_zip_bombs_and_wrong_layouts_are_refused_whole(tmp_path, monkeypatch):
     assert len(bomb) < 30_000
     with pytest.raises(DatasetError, match="would unpack to 4 MB; at most 3 MB here"):
         from_zip(tmp_path, "x", bomb)
-    with pytest.raises(DatasetError, match="exactly two class folders"):
+    with pytest.raises(DatasetError, match="The ZIP has 1 class folder \\('cats'\\)"):
         from_zip(tmp_path, "x", zip_of({"train/cats/a.jpg": jpeg(1)}))
     with pytest.raises(DatasetError, match="not a readable ZIP"):
         from_zip(tmp_path, "x", b"PK\x03\x04 not really")
@@ -97,11 +97,13 @@ def test_zip_bombs_and_wrong_layouts_are_refused_whole(tmp_path, monkeypatch):
 def test_photos_per_class_make_a_training_folder(tmp_path):
     photos = {
         "Cats": [("IMG 1.JPG", jpeg(1)), ("IMG 1.jpg", jpeg(2))],
-        "Dogs": [("x.png", jpeg(3))],
+        "Dogs": [("x.png", jpeg(3)), ("y.png", jpeg(4))],
     }
     report = from_photos(tmp_path, "Garden", photos)
-    assert counts(report.folder) == {"train": {"cats": 2, "dogs": 1}}
+    assert counts(report.folder) == {"train": {"cats": 2, "dogs": 2}}
     names = sorted(p.name for p in (report.folder / "train" / "cats").iterdir())
     assert names[1] == "img-1.jpg" and names[0].startswith("img-1-")  # a clash gets the digest
-    with pytest.raises(DatasetError, match="both classes"):
+    with pytest.raises(DatasetError, match="^Class 'Dogs' has no photos"):
         from_photos(tmp_path, "Garden", {"Cats": [("a.jpg", jpeg(1))], "Dogs": []})
+    with pytest.raises(DatasetError, match="^Give photos for both classes"):
+        from_photos(tmp_path, "Garden", {"Cats": [], "Dogs": []})

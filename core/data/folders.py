@@ -13,12 +13,8 @@ import numpy as np
 import tensorflow as tf
 
 from core.config import Config
-from core.errors import UserError
+from core.data.classes import LISTED_CLASSES, DataError, check_class_names
 from core.images import IMAGE_SUFFIXES, load_image, readable, to_model_input
-
-
-class DataError(UserError):
-    """A data folder that cannot be trained on; the message is one line meant for the user."""
 
 
 @dataclass(frozen=True)
@@ -44,13 +40,15 @@ class DataFolders:
         names = self.class_names
         train, val = self.train.counts(len(names)), self.validation.counts(len(names))
         text = ", ".join(f"{n}: {t} train / {v} validation" for n, t, v in zip(names, train, val))
+        if len(names) > LISTED_CLASSES:
+            text = f"{len(names)} classes: {sum(train):,} train / {sum(val):,} validation"
         return text + (f"; {len(self.skipped)} unreadable file(s) skipped" if self.skipped else "")
 
 
 def scan(
     root: Path, validation_fraction: float = 0.2, seed: int = 1337, max_files: int | None = None
 ) -> DataFolders:
-    """Check `root/train/<class>/` (and `root/validation/<class>/`): two classes, each with photos.
+    """Check `root/train/<class>/` (and `root/validation/<class>/`): 2 to MAX_CLASSES classes.
 
     Unreadable files are skipped and counted. Without validation/, a seeded, per-class fraction of
     train/ is held out. Raises DataError, before any training, for anything that cannot work.
@@ -69,6 +67,11 @@ def scan(
         held_out = True
     for split_name, split in (("train", train), ("validation", validation)):
         for name, count in zip(class_names, split.counts(len(class_names))):
+            if count == 0 and held_out and split_name == "validation":
+                raise DataError(
+                    f"Class '{name}' has one readable photo, which cannot also serve for "
+                    f"validation: add photos to {train_dir / name}."
+                )
             if count == 0:
                 raise DataError(f"The {split_name} split has no readable photo of class '{name}'.")
     return DataFolders(class_names, train, validation, tuple(skipped), held_out)
@@ -91,9 +94,10 @@ def check_data_path(typed: str, roots: tuple[Path, ...]) -> Path:
 
 
 def class_folders(root: Path) -> tuple[str, ...]:
-    """The class names (sorted sub-folders of train/).
+    """The class names (sorted sub-folders of train/, label order), each holding photos.
 
-    It checks the layout only, so it is fast enough for a page.
+    It checks the layout, the names (`check_class_names`) and that every class has a photo to
+    train on and one for validation; it decodes nothing, so it is fast enough for a page.
     """
     root, train_dir = Path(root), Path(root) / "train"
     if not root.is_dir():
@@ -106,12 +110,27 @@ def class_folders(root: Path) -> tuple[str, ...]:
     names = tuple(
         sorted(p.name for p in train_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
     )
-    if len(names) != 2:
-        raise DataError(
-            f"{train_dir} has {len(names)} class folder(s) {list(names)}; this app trains exactly "
-            "2 (cats/ and dogs/)."
-        )
+    check_class_names(names, str(train_dir))
+    validation = (root / "validation").is_dir()
+    for name in names:
+        found = _photos(train_dir / name, 2)
+        if not found:
+            raise DataError(
+                f"Class folder {name}/ in {train_dir} has no photos: add some or remove it."
+            )
+        if found == 1 and not validation:
+            raise DataError(
+                f"Class folder {name}/ in {train_dir} has one photo, which cannot also serve "
+                f"for validation: add photos, or a validation/{name}/ folder."
+            )
     return names
+
+
+def _photos(folder: Path, at_most: int) -> int:
+    """How many files named like images `folder` holds, counted up to `at_most` (no decoding)."""
+    listed = itertools.islice(folder.iterdir(), Config().max_files_per_class + 1)
+    images = (p for p in listed if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir())
+    return sum(1 for _ in itertools.islice(images, at_most))
 
 
 def _read_split(

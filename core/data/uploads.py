@@ -18,12 +18,14 @@ import shutil
 import tempfile
 import zipfile
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from core import space
 from core.data import choices
 from core.data.choices import images_in
+from core.data.classes import DataError, check_class_counts, check_class_names, counted
 from core.errors import UserError, writing
 from core.images import IMAGE_SUFFIXES, readable
 
@@ -48,11 +50,11 @@ class Report:
     skipped: Counter = field(default_factory=Counter)
 
     def summary(self) -> str:
-        kept = "; ".join(
-            f"{split} " + ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
-            for split, counts in self.kept.items()
-            if counts
-        )
+        """ "Kept train 12 cats, 12 dogs; validation 4 cats, 4 dogs. Skipped 1 not an image."
+
+        Many classes are counted per split: "Kept 37 classes; train 2,944; validation 736."
+        """
+        kept = counted({s: dict(sorted(c.items())) for s, c in self.kept.items()}, ", ", "; ")
         skipped = ", ".join(f"{n} {reason}" for reason, n in self.skipped.most_common())
         return f"Kept {kept or 'nothing'}" + (f". Skipped {skipped}." if skipped else ".")
 
@@ -72,18 +74,31 @@ def free_name(root: Path, name: str) -> str:
     return candidate
 
 
-def from_photos(root: Path, name: str, photos: dict[str, list[tuple[str, bytes]]]) -> Report:
-    """A dataset of train/<class>/ from photos sent per class; `photos`: class -> [(name, bytes)].
+def from_photos(
+    root: Path,
+    name: str,
+    photos: Mapping[str, list[tuple[str, bytes]]] | Iterable[tuple[str, list[tuple[str, bytes]]]],
+) -> Report:
+    """A dataset of train/<class>/ from photos sent per class: class -> [(file name, bytes)].
 
-    The training run holds some of them out for validation.
+    `photos` is a dict or (class, files) pairs, so that two classes typed with one name are seen.
+    The training run holds some of them out for validation. Raises DatasetError, nothing written,
+    for bad class names (`check_class_names`), a class without photos or with a single one.
     """
-    if len([label for label, files in photos.items() if files]) != 2:
-        raise DatasetError("Give photos for both classes: this app tells exactly two apart.")
-    sent = sum(len(data) for files in photos.values() for _, data in files)
+    pairs = list(photos.items() if isinstance(photos, Mapping) else photos)
+    if not any(files for _, files in pairs):
+        both = "both classes" if len(pairs) == 2 else "every class"
+        raise DatasetError(f"Give photos for {both}: none was sent.")
+    _checked(check_class_names, [label for label, _ in pairs], "The new dataset", slug)
+    if empty := [label for label, files in pairs if not files]:
+        raise DatasetError(f"Class '{empty[0]}' has no photos: add some, or remove the class.")
+    sent = sum(len(data) for _, files in pairs for _, data in files)
     with _building(root, name, sent) as (folder, report, seen):
-        for label, files in photos.items():
+        for label, files in pairs:
             for file_name, data in files:
                 _keep(folder, report, seen, "train", label, file_name, data)
+        classes = [slug(label) for label, _ in pairs]
+        _checked(check_class_counts, classes, report.kept["train"], report.kept["validation"])
     return report
 
 
@@ -107,13 +122,12 @@ def from_zip(root: Path, name: str, data: bytes) -> Report:
             f"{MAX_UNPACKED / 1024**2:,.0f} MB here."
         )
     placed = [(info, _place(info.filename)) for info in entries]
-    labels = {place[1] for _, place in placed if isinstance(place, tuple)}
-    if len(labels) != 2:
-        found = ", ".join(sorted(labels)) or "none"
-        raise DatasetError(
-            f"The ZIP needs exactly two class folders (train/cats/, train/dogs/, ...); found "
-            f"{found}."
-        )
+    # Each split's class folders by the same rules (train/Cats/ may meet validation/cats/).
+    found = [place for _, place in placed if isinstance(place, tuple)]
+    labels = {split: {label for where, label, _ in found if where == split} for split in SPLITS}
+    for split, names in labels.items():
+        if names or split == "train":
+            _checked(check_class_names, sorted(names), "The ZIP", slug)
     with _building(root, name, unpacked) as (folder, report, seen):
         for info, place in placed:
             if isinstance(place, str):
@@ -126,6 +140,8 @@ def from_zip(root: Path, name: str, data: bytes) -> Report:
                 continue
             split, label, file_name = place
             _keep(folder, report, seen, split, label, file_name, content)
+        classes = sorted({slug(label) for names in labels.values() for label in names})
+        _checked(check_class_counts, classes, report.kept["train"], report.kept["validation"])
     return report
 
 
@@ -141,11 +157,11 @@ def counts(dataset: Path) -> dict[str, dict[str, int]]:
 
 
 def describe(dataset: Path) -> str:
-    """ "train 300 cats / 300 dogs · validation 100 cats / 100 dogs", for the data selector."""
-    return " · ".join(
-        f"{split} " + " / ".join(f"{n:,} {name}" for name, n in per_class.items())
-        for split, per_class in counts(dataset).items()
-    )
+    """ "train 300 cats / 300 dogs · validation 100 cats / 100 dogs", for the data selector.
+
+    Many classes read "37 classes · train 2,944 · validation 736".
+    """
+    return counted(counts(dataset), " / ", " · ")
 
 
 # Helpers -----------------------------------------------------------------------------------------
@@ -170,7 +186,15 @@ def _place(entry: str) -> tuple[str, str, str] | str:
         return "outside the Kaggle layout"
     if not slug(label):
         return "outside the Kaggle layout"
-    return split, slug(label), file_name
+    return split, label, file_name
+
+
+def _checked(check, *args) -> None:
+    """Run one of core/data/classes.py's checks; its DataError becomes a DatasetError."""
+    try:
+        check(*args)
+    except DataError as error:
+        raise DatasetError(str(error)) from None
 
 
 def _keep(folder: Path, report: Report, seen: set, split, label, file_name, data: bytes) -> None:
