@@ -13,6 +13,7 @@ from core.cams import METHODS
 from core.config import Config
 from core.data.choices import images_in
 from core.data.folders import DataError
+from core.data.pet_layout import LAYOUTS, find_download
 from core.data.pets import download_pets
 from core.errors import SettingError, UserError
 from core.explain.explainer import Explainer
@@ -62,7 +63,17 @@ def parser() -> argparse.ArgumentParser:
         "download-data", help="download Oxford-IIIT Pet as train/ and validation/"
     )
     download.add_argument(
-        "--dest", type=Path, default=Config().data_dir, help="where train/ and validation/ go"
+        "--dest",
+        type=Path,
+        help="where train/ and validation/ go (default: the data folder for species, its "
+        "oxford-iiit-pet-breeds/ for breeds)",
+    )
+    download.add_argument(
+        "--layout",
+        choices=tuple(LAYOUTS),
+        default="species",
+        help="cats/ and dogs/, or one folder per breed (37); made from an earlier download "
+        "under the data folder when there is one, without downloading again",
     )
     return parser
 
@@ -281,10 +292,14 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_download(args: argparse.Namespace) -> int:
-    counts = download_pets(args.dest)
+    data_dir = Config().data_dir
+    dest = args.dest or (data_dir / LAYOUTS["breeds"] if args.layout == "breeds" else data_dir)
+    earlier = find_download(data_dir, dest)
+    counts = download_pets(dest, layout=args.layout, reuse=earlier)
     print(json.dumps(counts["train"] | {"split": "train"}))
     print(json.dumps(counts["validation"] | {"split": "validation"}))
-    print(f"{len(counts['dropped'])} broken file(s) dropped; data in {args.dest}")
+    made = f"laid out from {earlier}" if counts["reused"] else "downloaded"
+    print(f"{len(counts['dropped'])} broken file(s) dropped; {made}; data in {dest}")
     return 0
 
 

@@ -1,13 +1,14 @@
 """Oxford-IIIT Pet: fetch it, check every photo, lay it out as train/ and validation/.
 
-The Training page's download and `python -m core download-data` both call `download_pets`.
+One download, two layouts: by species (cats/, dogs/) or by breed (37 folders; core/data/
+pet_layout.py). The Training page's download and `python -m core download-data` both call
+`download_pets`; the second layout is made from the first's photos without downloading again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import random
 import shutil
 import tarfile
 import tempfile
@@ -18,12 +19,23 @@ from pathlib import Path
 
 from core import space
 from core.config import Config
-from core.data.folders import hold_out
+from core.data.classes import counted
+from core.data.pet_layout import (
+    LAYOUTS,
+    is_download,
+    laid_out_photos,
+    lay_out,
+    link,
+    marked,
+    move_into_place,
+    read_list,
+    split_by_breed,
+)
 from core.errors import StorageError, UserError, one_line, writing
 from core.images import readable
 
-# Where the page's download goes, under the first data root.
-PETS_FOLDER = "oxford-iiit-pet"
+# Where the page's download goes, under the first data root (one folder per layout).
+PETS_FOLDER = LAYOUTS["species"]
 # Files Oxford-IIIT Pet is known to ship broken (wrong content under .jpg, or unreadable).
 KNOWN_BAD = frozenset(
     {
@@ -74,17 +86,22 @@ def download_pets(
     seed: int = 1337,
     cache_dir: Path | None = None,
     progress=None,
+    layout: str = "species",
+    reuse: Path | None = None,
 ) -> dict:
-    """Download, check, and write dest/{train,validation}/{cats,dogs}/ and dest/annotations/.
+    """Download, check, and write dest/{train,validation}/<class>/ and dest/annotations/.
 
-    The archives are cached and checksum-verified; broken files are dropped and counted.
-    Oxford-IIIT Pet names cat breeds with a capital letter (Abyssinian_1.jpg), dog breeds in lower
-    case (beagle_1.jpg). Returns counts: {"train": {...}, "validation": {...}, "dropped": [...]}.
-    `progress(step, done, total)` hears each step: the archives' bytes, then the photos checked.
-    Everything is built in a hidden folder in `dest` and moved into place at the end, so an
-    interrupted download leaves no half dataset behind.
+    `layout` "species" makes cats/ and dogs/, "breeds" one folder per breed (core/data/
+    pet_layout.py). When `reuse` holds an earlier download (`is_download`), its photos are laid
+    out again and nothing is fetched. Else the archives are cached and checksum-verified; broken
+    files are dropped and counted. Returns counts: {"train": {...}, "validation": {...},
+    "dropped": [...], "reused": bool}. `progress(step, done, total)` hears each step: the
+    archives' bytes, then the photos. Everything is built in a hidden folder in `dest` and moved
+    into place at the end, so an interrupted download leaves no half dataset behind.
     """
     dest, source = Path(dest), source or source_from()
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {list(LAYOUTS)}, not {layout!r}")
     if (dest / "train").exists():
         raise DownloadError(f"{dest / 'train'} already exists; choose another place or remove it.")
     # Below the free-space floor, refused before a byte is fetched (the archives are ~800 MB).
@@ -93,6 +110,8 @@ def download_pets(
     def hear(step):
         return (lambda done, total: progress(step, done, total)) if progress else None
 
+    if reuse is not None and is_download(reuse):
+        return _lay_out_again(Path(reuse), dest, layout, hear("laying out photos"))
     archive = fetch(source.url, source.md5, cache_dir, hear(Path(source.url).name))
     annotations = None
     if source.annotations_url:
@@ -101,29 +120,53 @@ def download_pets(
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".download-", dir=dest) as staging:
         staging = Path(staging)
-        with tempfile.TemporaryDirectory() as scratch:
-            _unpack(archive, Path(scratch))
-            counts = _lay_out(Path(scratch), staging, source, validation_fraction, seed, hear)
         if annotations:
             _unpack(annotations, staging)
             if not (staging / "annotations" / "trimaps").is_dir():
                 raise DownloadError(
                     f"The archive {annotations} holds no annotations/trimaps/ folder."
                 )
-        for part in ("annotations", "validation", "train"):  # train/ last: it marks a dataset
-            if (staging / part).exists():
-                os.replace(staging / part, dest / part)
-    return counts
+        listed = read_list(staging / "annotations" / "list.txt")
+        with tempfile.TemporaryDirectory() as scratch:
+            _unpack(archive, Path(scratch))
+            photos, dropped = _checked_photos(Path(scratch), source, hear("checking photos"))
+            placed = split_by_breed(photos, listed, layout, validation_fraction, seed)
+            counts = lay_out(_two_classes(placed, layout), staging, shutil.move)
+        move_into_place(staging, dest, layout, dropped)
+    return counts | {"dropped": dropped, "reused": False}
 
 
 def summary(counts: dict, where: str) -> str:
     """`download_pets`'s counts as one sentence, naming the dataset `where` (no server path)."""
-    splits = "; ".join(
-        f"{split} " + ", ".join(f"{n:,} {name}" for name, n in counts[split].items())
-        for split in ("train", "validation")
-    )
+    splits = counted({split: counts[split] for split in ("train", "validation")}, ", ", "; ")
+    if counts.get("reused"):
+        return f"Oxford-IIIT Pet is in {where}: {splits}; laid out from the earlier download."
     dropped = len(counts["dropped"])
     return f"Oxford-IIIT Pet is in {where}: {splits}; {dropped} broken file(s) dropped."
+
+
+def _lay_out_again(earlier: Path, dest: Path, layout: str, heard) -> dict:
+    """`layout` made from an earlier download's photos and annotations, hard-linked."""
+    placed = _two_classes(laid_out_photos(earlier, layout), layout)
+    dropped = marked(earlier).get("dropped", [])
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=dest) as staging:
+        staging = Path(staging)
+        with writing("laying out Oxford-IIIT Pet"):
+            if (earlier / "annotations").is_dir():
+                shutil.copytree(
+                    earlier / "annotations", staging / "annotations", copy_function=link
+                )
+            counts = lay_out(placed, staging, link, heard)
+        move_into_place(staging, dest, layout, dropped)
+    return counts | {"dropped": dropped, "reused": True}
+
+
+def _two_classes(placed: list, layout: str) -> list:
+    if len({name for _, name, _ in placed}) < 2:
+        kind = "no cat or no dog photos" if layout == "species" else "fewer than two breeds"
+        raise DownloadError(f"The archive holds {kind} in the Oxford-IIIT Pet naming.")
+    return placed
 
 
 def _unpack(archive: Path, folder: Path) -> None:
@@ -196,33 +239,16 @@ def _md5(path: Path) -> str:
         return hashlib.file_digest(file, "md5").hexdigest()
 
 
-def _lay_out(
-    extracted: Path, dest: Path, source: Source, validation_fraction: float, seed: int, hear
-) -> dict:
-    groups: dict[str, list[Path]] = {"cats": [], "dogs": []}
-    dropped = []
+def _checked_photos(extracted: Path, source: Source, checked) -> tuple[list[Path], list[str]]:
+    """The archive's readable photos, and "name: why" for each one dropped."""
+    kept, dropped = [], []
     photos = sorted(extracted.rglob("*.jpg"))
-    checked = hear("checking photos")
     for done, path in enumerate(photos, 1):
         problem = "known broken in this set" if path.stem in source.known_bad else readable(path)
         if checked and (done % 50 == 0 or done == len(photos)):
             checked(done, len(photos))
         if problem:
             dropped.append(f"{path.name}: {problem}")
-            continue
-        groups["cats" if path.name[0].isupper() else "dogs"].append(path)
-    if not all(groups.values()):
-        raise DownloadError(
-            "The archive holds no cat or no dog photos in the Oxford-IIIT Pet naming."
-        )
-    rng = random.Random(seed)
-    counts: dict = {"train": {}, "validation": {}, "dropped": dropped}
-    for name, paths in groups.items():
-        train, validation = hold_out(paths, validation_fraction, rng)
-        for split, chosen in (("validation", validation), ("train", train)):
-            folder = dest / split / name
-            folder.mkdir(parents=True, exist_ok=True)
-            for path in chosen:
-                shutil.move(path, folder / path.name)
-            counts[split][name] = len(chosen)
-    return counts
+        else:
+            kept.append(path)
+    return kept, dropped
