@@ -7,149 +7,19 @@ import streamlit as st
 
 import ui
 from core.config import Config
-from core.data import choices, pets
+from core.data import choices
 from core.data import uploads as datasets
-from core.errors import UserError, one_line, writing
+from core.errors import UserError, one_line
 from core.training import jobs, status
 from core.training.recipe import TrainConfig
 from core.training.status import Notice
-from ui import housekeeping, run_panel
+from ui import bring_data, housekeeping, run_panel
 from ui.access import notify
-
-
-@dataclass(frozen=True)
-class DataRequest:
-    """A click on a "Bring data" button: "download", "photos" or "zip", and the name typed."""
-
-    source: str
-    name: str = ""
-
-
-def ask(source: str, name_key: str | None = None) -> None:
-    # The name is read at the click: one typed just before it arrives with the click itself.
-    name = st.session_state.get(name_key, "") if name_key else ""
-    st.session_state.data_request = DataRequest(source, name)
-
-
-def download(config: Config) -> Notice:
-    """Oxford-IIIT Pet into the first data root, its bytes on a progress bar.
-
-    Leaving or rerunning the page stops it; nothing half-written is kept (core/data/pets.py).
-    """
-    # The button is disabled too; checked here all the same.
-    if not ui.may_train():
-        return Notice("warning", "Downloading needs an authorised user in this public demo.")
-    if not ui.DOWNLOAD.acquire(blocking=False):
-        text = "Another download is under way on this server: try again when it has finished."
-        return Notice("warning", text)
-    bar = st.progress(0.0, text="Connecting…")
-
-    def hear(step: str, done: int, total: int | None) -> None:
-        if step == "checking photos":
-            bar.progress(done / total, text=f"Checking photos: {done:,}/{total:,}")
-        elif total:
-            text = f"Downloading {step}: {done / 1e6:,.0f} of {total / 1e6:,.0f} MB"
-            bar.progress(min(done / total, 1.0), text=text)
-        else:
-            bar.progress(0.0, text=f"Downloading {step}: {done / 1e6:,.0f} MB")
-
-    dest = config.data_dir / pets.PETS_FOLDER
-    try:
-        with writing("saving Oxford-IIIT Pet"):
-            counts = pets.download_pets(dest, pets.source_from(config), progress=hear)
-        where = choices.label(dest.resolve(), config.data_roots)
-        return Notice("success", pets.summary(counts, where))
-    except UserError as error:
-        return Notice("error", one_line(error))
-    finally:
-        ui.DOWNLOAD.release()
-        bar.empty()
-
-
-def add_dataset(config: Config, name: str, zip_file=None, photos: dict | None = None) -> Notice:
-    """A new dataset under the first data root from the visitor's files (core/data/uploads.py)."""
-    try:
-        with ui.expensive("check the photos"), st.spinner("Checking every photo…"):
-            if zip_file is not None:
-                name, data = name or zip_file.name, zip_file.getvalue()
-                report = datasets.from_zip(config.data_dir, name, data)
-            else:
-                files = {
-                    label: [(f.name, f.getvalue()) for f in got] for label, got in photos.items()
-                }
-                report = datasets.from_photos(config.data_dir, name or "my-pets", files)
-    except UserError as error:
-        return Notice("warning", one_line(error))
-    # Chosen for the next run.
-    st.session_state.data_dir = report.folder.resolve()
-    where = choices.label(report.folder.resolve(), config.data_roots)
-    return Notice("success", f"New dataset {where}. {report.summary()}")
 
 
 @st.cache_data(ttl=10, show_spinner=False)
 def dataset_counts(path: Path) -> str:
     return datasets.describe(path)
-
-
-def download_tab(config: Config, allowed: bool, source: str) -> None:
-    present = (config.data_dir / pets.PETS_FOLDER / "train").is_dir()
-    st.caption(
-        "7,349 photos of 37 breeds (about 800 MB with the annotations), checked, split into "
-        "train/ and validation/, with the pet masks and head boxes kept for localization."
-    )
-    label = "Already downloaded" if present else "Download Oxford-IIIT Pet"
-    st.button(
-        label, key="download", disabled=present or not allowed, on_click=ask, args=("download",)
-    )
-    # Here, under its button, where the visitor sees its progress bar.
-    if source == "download":
-        st.session_state.data_notice = download(config)
-
-
-def photos_tab(config: Config, allowed: bool, source: str, name: str) -> None:
-    st.text_input("Name of the new dataset", key="new_dataset", max_chars=80)
-    cats, dogs = st.columns(2)
-    cat_photos = ui.photo_uploader(
-        "Cat photos", cats, accept_multiple_files=True, key="cat_photos"
-    )
-    dog_photos = ui.photo_uploader(
-        "Dog photos", dogs, accept_multiple_files=True, key="dog_photos"
-    )
-    st.caption("A fifth of each class is held out for validation when the run starts.")
-    args = ("photos", "new_dataset")
-    st.button("Add these photos", key="add_photos", disabled=not allowed, on_click=ask, args=args)
-    if source == "photos":
-        photos = {"cats": cat_photos or [], "dogs": dog_photos or []}
-        st.session_state.data_notice = add_dataset(config, name, photos=photos)
-
-
-def zip_tab(config: Config, allowed: bool, source: str, name: str) -> None:
-    st.text_input("Name of the new dataset", key="new_dataset_zip", max_chars=80)
-    most = datasets.ZIP_MAX_MB
-    layout = "train/cats/, train/dogs/, validation/..."
-    text = f"A ZIP in the Kaggle layout: {layout} (up to {most} MB)"
-    zip_file = st.file_uploader(text, ["zip"], key="zip", max_upload_size=most)
-    disabled, args = not allowed or zip_file is None, ("zip", "new_dataset_zip")
-    st.button("Add this ZIP", key="add_zip", disabled=disabled, on_click=ask, args=args)
-    if source == "zip" and zip_file is not None:
-        st.session_state.data_notice = add_dataset(config, name, zip_file)
-
-
-def bring_data(config: Config, allowed: bool) -> None:
-    """Data in from the browser: the public set, or the visitor's own labelled photos."""
-    # A click's request, done once, in the tab of the button that asked for it.
-    request = st.session_state.pop("data_request", None) or DataRequest("")
-    tabs = st.tabs(["Download Oxford-IIIT Pet", "Upload photos per class", "Upload a ZIP"])
-    with tabs[0]:
-        download_tab(config, allowed, request.source)
-    with tabs[1]:
-        photos_tab(config, allowed, request.source, request.name)
-    with tabs[2]:
-        zip_tab(config, allowed, request.source, request.name)
-    if not allowed:
-        st.caption("Bringing data needs an authorised user in this public demo.")
-    if "data_notice" in st.session_state:
-        notify(st.session_state.data_notice)
 
 
 @dataclass(frozen=True)
@@ -236,7 +106,7 @@ st.markdown(
 )
 ui.access_panel()
 with st.expander("Bring data", expanded=not choices.datasets(config.data_roots)):
-    bring_data(config, ui.may_train())
+    bring_data.bring_data(config, ui.may_train())
 # Choices, never typed paths: the datasets and weights files under the data roots and weights/.
 found = choices.datasets(config.data_roots)
 weights_files = choices.weights_files((*config.data_roots, config.weights_dir))

@@ -88,7 +88,7 @@ def test_page_and_cli_refuse_a_bad_dataset_and_a_missing_backbone_with_one_sente
 
     data, weights = tmp_path / "data", tmp_path / "weights"
     make_pets(data / "pets", 2, 1)
-    for name in ("cats", "dogs", "foxes"):  # three classes: its layout is refused
+    for name in ("cats", "dogs", "foxes"):  # three classes without photos: refused
         (data / "three" / "train" / name).mkdir(parents=True)
     (data / "resnet50_notop.h5").write_bytes(b"weights")
     at = open_page(monkeypatch, weights, data)
@@ -96,7 +96,9 @@ def test_page_and_cli_refuse_a_bad_dataset_and_a_missing_backbone_with_one_sente
     at.selectbox(key="backbone_weights").set_value("none")
     at.button(key="start").click().run()
     sentence = at.warning[0].value
-    assert not at.exception and sentence.startswith("data/three/train has 3 class folder(s)")
+    assert not at.exception and sentence == (
+        "Class folder cats/ in data/three/train has no photos: add some or remove it."
+    )
     assert str(tmp_path) not in sentence  # no server paths for a visitor
     assert cli_refusal(capsys, data / "three", weights, "none") == sentence
 
@@ -231,10 +233,10 @@ def test_photos_per_class_become_a_dataset_and_offline_download_is_one_sentence(
     assert at.warning[0].value.startswith("Another download is under way on this server")
 
     at.text_input(key="new_dataset").set_value("Garden pets")
-    at.file_uploader(key="cat_photos").set_value(
+    at.file_uploader(key="photos_0").set_value(
         [(f"cat{i}.png", png_bytes(seed=i), "image/png") for i in range(3)]
     )
-    at.file_uploader(key="dog_photos").set_value(
+    at.file_uploader(key="photos_1").set_value(
         [(f"dog{i}.png", png_bytes(seed=10 + i), "image/png") for i in range(3)]
         + [
             ("broken.png", b"not a photo", "image/png"),
