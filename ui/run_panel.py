@@ -45,18 +45,44 @@ def mistake_pictures(model_path: str, mistake: status.Mistake) -> tuple | None:
         return None
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def confusion_picture(class_names: list[str], confusion: list[list[int]]) -> np.ndarray:
+    """The heatmap drawn once per report, not on every redraw of the panel."""
+    return status.confusion_picture({"class_names": class_names, "confusion": confusion})
+
+
 def show_report(report: dict, model_path: Path) -> None:
+    """The validation figures: accuracy, per class, most confused, heatmap; then the mistakes."""
     left, right = st.columns([1, 2])
     left.metric("Validation accuracy", f"{report['accuracy']:.1%}")
-    left.dataframe(status.confusion(report))
-    right.markdown(
+    if "top5_accuracy" in report:
+        left.metric("Top-5 accuracy", f"{report['top5_accuracy']:.1%}")
+    left.dataframe(
+        status.per_class(report),
+        column_config={"accuracy": st.column_config.NumberColumn(format="percent")},
+    )
+    if pairs := status.confused_pairs(report):
+        left.markdown(
+            "**Most confused** (true -> predicted)\n" + "".join(f"\n- {p}" for p in pairs)
+        )
+    right.image(
+        confusion_picture(report["class_names"], report["confusion"]),
+        caption="Validation confusion matrix: rows the true class, columns the predicted one",
+        width="stretch",
+    )
+    show_mistakes(report, model_path)
+
+
+def show_mistakes(report: dict, model_path: Path) -> None:
+    """The first misclassified validation photos, each with both of its Grad-CAM maps."""
+    st.markdown(
         f"**{len(report['misclassified'])} misclassified validation photos** (Grad-CAM for the "
         "predicted class | the true class)"
     )
     for mistake in status.mistakes(report):
         pictures = mistake_pictures(str(model_path), mistake)
         for column, picture, (caption, alt) in zip(
-            right.columns(2) if pictures else [], pictures or [], mistake.captions()
+            st.columns(2) if pictures else [], pictures or [], mistake.captions()
         ):
             column.image(picture, caption=caption, width="stretch", alt=alt)
 

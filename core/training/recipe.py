@@ -15,6 +15,9 @@ import tensorflow as tf
 from core.data.folders import DataFolders, Split, augmenter, image_dataset
 from core.model import FEATURES, HEAD, LOGIT  # the classifier's layers the recipe relies on
 
+# Classes from which top-5 accuracy is reported beside accuracy.
+TOP5_FROM = 10
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -79,28 +82,51 @@ def extract_features(
 
 
 def head_model(model: keras.Model) -> keras.Model:
-    """Dropout + dense over pooled features: a copy of the classifier's head, from its weights."""
+    """Dropout + dense over pooled features: a copy of the classifier's head, from its weights.
+
+    The dense layer is as wide as the classifier's: 1 logit for two classes, K for K > 2.
+    """
     inputs = keras.Input(model.get_layer(FEATURES).output.shape[1:])
     dropout = keras.layers.Dropout(model.get_layer(HEAD).rate)
-    dense = keras.layers.Dense(1, name=LOGIT)
+    dense = keras.layers.Dense(model.get_layer(LOGIT).units, name=LOGIT)
     head = keras.Model(inputs, dense(dropout(inputs)))
     dense.set_weights(model.get_layer(LOGIT).get_weights())
     return head
 
 
-def compile_binary(model: keras.Model, learning_rate: float) -> None:
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+def compile_classifier(model: keras.Model, learning_rate: float) -> None:
+    """Adam and a from-logits loss for the model's head: one logit (two classes) or K logits.
+
+    The accuracy is named "accuracy" either way, so the curves and the ETA read the same; K >= 10
+    adds "top5_accuracy". Labels arrive as float32 (image_dataset); the sparse loss and metrics
+    cast them to class indices.
+    """
+    units = model.output_shape[-1]
+    if units == 1:
+        loss = keras.losses.BinaryCrossentropy(from_logits=True)
         # The threshold is on the logit: logit > 0 means class 1.
-        metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")],
-    )
+        metrics = [keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")]
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        if units >= TOP5_FROM:
+            metrics.append(keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5_accuracy"))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics)
 
 
-def class_weights(labels) -> dict[int, float]:
-    """Balanced weights, so a lopsided folder (say 90 % dogs) does not teach "always dog"."""
-    counts = np.bincount(np.asarray(labels, dtype=int), minlength=2)
-    return {i: float(counts.sum() / (2 * c)) for i, c in enumerate(counts) if c}
+def class_weights(labels, num_classes: int = 2) -> dict[int, float]:
+    """Balanced weights n / (K * count) of K = `num_classes` classes, from (N,) class indices.
+
+    So a lopsided folder (say 90 % dogs) does not teach "always dog". A class absent from `labels`
+    gets no entry.
+    """
+    counts = np.bincount(np.asarray(labels, dtype=int), minlength=num_classes)
+    return {i: float(counts.sum() / (num_classes * c)) for i, c in enumerate(counts) if c}
+
+
+def kept_logits(logits: np.ndarray) -> np.ndarray:
+    """(N,) for a one-logit head, as before K classes; (N, K) otherwise, every column kept."""
+    return logits[:, 0] if logits.shape[-1] == 1 else logits
 
 
 def train_head_cached(
@@ -125,7 +151,7 @@ def train_head_cached(
     if val_x is None:
         return None
     head = head_model(model)
-    compile_binary(head, config.learning_rate)
+    compile_classifier(head, config.learning_rate)
     if monitor:
         monitor.begin("head", config.epochs, math.ceil(len(train_x) / config.batch_size))
     history = head.fit(
@@ -135,12 +161,12 @@ def train_head_cached(
         epochs=config.epochs,
         validation_data=(val_x, val_y),
         shuffle=shuffle,
-        class_weight=class_weights(train_y),
+        class_weight=class_weights(train_y, len(data.class_names)),
         callbacks=list(callbacks),
         verbose=verbose,
     )
     model.get_layer(LOGIT).set_weights(head.get_layer(LOGIT).get_weights())
-    return {"history": history.history, "val_logits": head.predict(val_x, verbose=0)[:, 0]}
+    return {"history": history.history, "val_logits": kept_logits(head.predict(val_x, verbose=0))}
 
 
 def train_head_uncached(
@@ -149,7 +175,7 @@ def train_head_uncached(
     """Phase 1 the plain way, for comparison: every epoch runs every photo through the backbone."""
     for layer in model.layers:
         layer.trainable = layer.name == LOGIT
-    compile_binary(model, config.learning_rate)
+    compile_classifier(model, config.learning_rate)
     size = model.input_shape[1]
     flips = augmenter(config.seed) if augment else None
     history = model.fit(
@@ -158,7 +184,7 @@ def train_head_uncached(
         ),
         validation_data=image_dataset(data.validation, size, config.batch_size),
         epochs=config.epochs,
-        class_weight=class_weights(data.train.labels),
+        class_weight=class_weights(data.train.labels, len(data.class_names)),
         callbacks=list(callbacks),
         shuffle=False,
         verbose=0,
@@ -174,7 +200,7 @@ def fine_tune(
     for layer in model.layers:
         unfrozen = unfrozen or layer.name == config.fine_tune_from
         layer.trainable = unfrozen and not isinstance(layer, keras.layers.BatchNormalization)
-    compile_binary(model, config.fine_tune_learning_rate)
+    compile_classifier(model, config.fine_tune_learning_rate)
     size = model.input_shape[1]
     train_set = image_dataset(
         data.train,
@@ -194,11 +220,11 @@ def fine_tune(
         train_set,
         validation_data=validation,
         epochs=config.fine_tune_epochs,
-        class_weight=class_weights(data.train.labels),
+        class_weight=class_weights(data.train.labels, len(data.class_names)),
         callbacks=list(callbacks),
         # The dataset shuffles itself, each epoch.
         shuffle=False,
         verbose=verbose,
     )
-    val_logits = model.predict(validation, verbose=0)[:, 0]
+    val_logits = kept_logits(model.predict(validation, verbose=0))
     return {"history": history.history, "val_logits": val_logits}

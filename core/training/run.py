@@ -23,13 +23,23 @@ from core.model import (
     LAST_STAGE,
     ModelInfo,
     build_classifier,
+    head_units,
     probabilities,
     save_classifier,
 )
 from core.training.progress import RunMonitor
-from core.training.recipe import TrainConfig, fine_tune, make_strategy, train_head_cached
+from core.training.recipe import (
+    TOP5_FROM,
+    TrainConfig,
+    fine_tune,
+    make_strategy,
+    train_head_cached,
+)
 from core.training.store import new_run_dir, prune, publish
 from core.training.watch import Watch, pick
+
+# Off-diagonal cells of the confusion matrix the report lists: the pairs most often confused.
+MOST_CONFUSED = 5
 
 
 def run(
@@ -57,7 +67,7 @@ def run(
     try:
         data = scan_data(data_root, config, monitor)
         with make_strategy(config.strategy).scope():
-            model = build() if build else build_classifier(config.backbone_weights)
+            model = classifier(data, config, build)
             watch = watch_photos(run_dir, data, model, config)
             result = train_head(model, data, config, monitor, watch, verbose)
             result = fine_tune_too(model, data, config, monitor, watch, result, verbose)
@@ -88,6 +98,20 @@ def scan_data(data_root: Path, config: TrainConfig, monitor: RunMonitor) -> Data
         summary=data.summary(), skipped=list(data.skipped), held_out=data.held_out
     )
     return data
+
+
+def classifier(data: DataFolders, config: TrainConfig, build: Callable | None) -> keras.Model:
+    """The model to train: `build()`, or ResNet-50 with a head for the data's K classes.
+
+    Raises ValueError when a built model's logits do not fit K (1 for two classes, else K).
+    """
+    k = len(data.class_names)
+    model = build() if build else build_classifier(config.backbone_weights, num_classes=k)
+    if model.output_shape[-1] != head_units(k):
+        raise ValueError(
+            f"The model gives {model.output_shape[-1]} logit(s); {k} classes need {head_units(k)}."
+        )
+    return model
 
 
 def watch_photos(
@@ -159,27 +183,65 @@ def singular(folder: str) -> str:
     return folder
 
 
-def report(val_logits: np.ndarray, data: DataFolders) -> dict:
-    """The validation figures: accuracy, confusion, misclassified photos, class names.
+def label_names(folders: tuple[str, ...]) -> list[str]:
+    """The sidecar's class names from the class folders.
 
-    The confusion matrix has the true classes as rows and the predicted ones as columns.
+    Two are made singular (cats/dogs -> cat/dog, as always); K > 2 are kept as they are, so a breed
+    such as "great_pyrenees" keeps its "s".
     """
-    predicted = (np.asarray(val_logits) > 0).astype(int)
-    truth = np.asarray(data.validation.labels, dtype=int)
-    confusion = np.zeros((2, 2), dtype=int)
+    return [singular(name) for name in folders] if len(folders) == 2 else list(folders)
+
+
+def report(val_logits: np.ndarray, data: DataFolders) -> dict:
+    """The validation figures of K classes, from (N,) one-logit or (N, K) logits.
+
+    Keys: accuracy; top5_accuracy (K >= 10 only); confusion (K x K, rows the true class, columns
+    the predicted one); per_class_accuracy (K, None for a class without validation photos);
+    most_confused ({"true", "predicted", "count"} off the diagonal, most first); misclassified
+    ({"path", "true", "predicted", "confidence"}: the probability of the predicted class);
+    class_names. Classes are indices into class_names.
+    """
+    k, truth = len(data.class_names), np.asarray(data.validation.labels, dtype=int)
+    logits = np.asarray(val_logits, dtype=np.float64).reshape(len(truth), -1)
+    # One logit says class 1 when it is > 0; K logits, the largest.
+    predicted = (logits[:, 0] > 0).astype(int) if logits.shape[1] == 1 else logits.argmax(1)
+    confidence = probabilities(logits).numpy()[np.arange(len(truth)), predicted]
+    confusion = np.zeros((k, k), dtype=int)
     np.add.at(confusion, (truth, predicted), 1)
-    dog = probabilities(np.asarray(val_logits, dtype=np.float64).reshape(-1, 1)).numpy()[:, 1]
     wrong = [
-        {"path": path, "true": int(t), "predicted": int(p), "confidence": float(d if p else 1 - d)}
-        for path, t, p, d in zip(data.validation.paths, truth, predicted, dog)
+        {"path": path, "true": int(t), "predicted": int(p), "confidence": float(c)}
+        for path, t, p, c in zip(data.validation.paths, truth, predicted, confidence)
         if t != p
     ]
-    return {
+    figures = {
         "accuracy": float((predicted == truth).mean()),
         "confusion": confusion.tolist(),
+        "per_class_accuracy": per_class_accuracy(confusion),
+        "most_confused": most_confused(confusion),
         "misclassified": wrong,
-        "class_names": [singular(name) for name in data.class_names],
+        "class_names": label_names(data.class_names),
     }
+    if k >= TOP5_FROM:
+        top5 = np.argsort(-logits, axis=1)[:, :5]
+        figures["top5_accuracy"] = float((top5 == truth[:, None]).any(axis=1).mean())
+    return figures
+
+
+def per_class_accuracy(confusion) -> list[float | None]:
+    """Each true class's share predicted right (the diagonal over its row); None for no photos."""
+    confusion = np.asarray(confusion)
+    rows = confusion.sum(axis=1)
+    return [float(confusion[i, i] / n) if n else None for i, n in enumerate(rows)]
+
+
+def most_confused(confusion, limit: int = MOST_CONFUSED) -> list[dict]:
+    """The `limit` largest off-diagonal cells, {"true", "predicted", "count"}, most first.
+
+    Ties go by the true class, then the predicted one; empty cells are left out.
+    """
+    confusion = np.asarray(confusion)
+    cells = [(-int(n), t, p) for (t, p), n in np.ndenumerate(confusion) if t != p and n > 0]
+    return [{"true": t, "predicted": p, "count": -n} for n, t, p in sorted(cells)[:limit]]
 
 
 def model_info(
@@ -195,7 +257,10 @@ def model_info(
         trained_at=time.strftime("%Y-%m-%d %H:%M"),
         trained_on=str(Path(data_root).resolve()),
         val_accuracy=figures["accuracy"],
-        extra={"class_folders": list(data.class_names), "train_counts": data.train.counts(2)},
+        extra={
+            "class_folders": list(data.class_names),
+            "train_counts": data.train.counts(len(data.class_names)),
+        },
     )
 
 

@@ -1,8 +1,9 @@
 """What the Training page shows of a run, as text, tables and pictures, without Streamlit.
 
-Its caption, its progress line, its curves, its confusion matrix, and the Grad-CAM overlays of its
-mistakes and of the photos it watched. `jobs.latest_run` gives the run's progress.json as a dict;
-these functions turn it into text, tables and RGB arrays, and the page draws them.
+Its caption, its progress line, its curves, its confusion heatmap, per-class accuracy and most
+confused pairs, and the Grad-CAM overlays of its mistakes and of the photos it watched.
+`jobs.latest_run` gives the run's progress.json as a dict; these functions turn it into text,
+tables and RGB arrays, and the page draws them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from core.cams import normalize
 from core.config import Config
@@ -19,11 +22,14 @@ from core.data.choices import label
 from core.explain.explainer import Explainer
 from core.explain.overlay import overlay
 from core.images import load_image, shrink
+from core.training.run import MOST_CONFUSED, most_confused, per_class_accuracy
 
 # Misclassified validation photos shown with their two maps: each costs two explanations.
 MISTAKES_SHOWN = 8
 # The four figures the page shows for the latest epoch, in its order.
 FIGURES = ("accuracy", "val_accuracy", "loss", "val_loss")
+# Classes up to which the confusion heatmap writes each cell's count (beyond, colour alone).
+COUNTS_IN_CELLS = 12
 
 
 @dataclass(frozen=True)
@@ -127,14 +133,65 @@ def latest_figures(frame: pd.DataFrame) -> dict[str, str]:
     return {f"{key} (epoch {len(frame)})": f"{last[key]:.3f}" for key in FIGURES if key in last}
 
 
-def confusion(report: dict) -> pd.DataFrame:
-    """The validation confusion matrix, rows the true class and columns the predicted one."""
-    names = report["class_names"]
+def confusion_figure(report: dict) -> Figure:
+    """The K x K validation confusion matrix as a heatmap, rows true, columns predicted.
+
+    Readable at 37 classes: the figure grows with K, its class names are small and the columns'
+    turned; the counts are written in the cells up to COUNTS_IN_CELLS classes.
+    """
+    names, counts = report["class_names"], np.asarray(report["confusion"])
+    k = len(names)
+    font = 8 if k <= COUNTS_IN_CELLS else 6
+    side = max(3.5, 0.2 * k + 2.5)  # inches: about 0.2 per class, plus room for the names
+    figure = Figure(figsize=(side, side), dpi=100, layout="constrained")
+    axes = figure.add_subplot()
+    axes.imshow(counts, cmap="Blues", vmin=0)
+    axes.set_xticks(range(k), names, rotation=90, fontsize=font)
+    axes.set_yticks(range(k), names, fontsize=font)
+    axes.set_xlabel("predicted", fontsize=font + 1)
+    axes.set_ylabel("true", fontsize=font + 1)
+    if k <= COUNTS_IN_CELLS:
+        for (true, predicted), n in np.ndenumerate(counts):
+            dark = n > counts.max() / 2
+            axes.text(
+                predicted,
+                true,
+                str(n),
+                ha="center",
+                va="center",
+                fontsize=font,
+                color="white" if dark else "black",
+            )
+    return figure
+
+
+def confusion_picture(report: dict) -> np.ndarray:
+    """`confusion_figure` drawn as an (H, W, 3) uint8 RGB array."""
+    canvas = FigureCanvasAgg(confusion_figure(report))
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def per_class(report: dict) -> pd.DataFrame:
+    """One row per class: its validation photos, those predicted right, and the share."""
+    counts = np.asarray(report["confusion"])
     return pd.DataFrame(
-        report["confusion"],
-        index=[f"true {name}" for name in names],
-        columns=[f"predicted {name}" for name in names],
+        {
+            "validation photos": counts.sum(axis=1),
+            "right": np.diag(counts),
+            "accuracy": per_class_accuracy(counts),
+        },
+        index=pd.Index(report["class_names"], name="class"),
     )
+
+
+def confused_pairs(report: dict, limit: int = MOST_CONFUSED) -> list[str]:
+    """The most-confused pairs as "true -> predicted: n", most first; empty when none are."""
+    names = report["class_names"]
+    return [
+        f"{names[cell['true']]} -> {names[cell['predicted']]}: {cell['count']}"
+        for cell in most_confused(report["confusion"], limit)
+    ]
 
 
 def mistakes(report: dict, limit: int = MISTAKES_SHOWN) -> list[Mistake]:

@@ -2,10 +2,10 @@
 
 While the backbone is frozen (head epochs on cached features), the maps come from the photos'
 activations at the last stage, computed once, weighted by the head: for global average pooling,
-(inference-mode) dropout and one dense unit, d logit / dA_k is w_k / (h w) at every position, so
-Grad-CAM's channel weight is w_k / (h w), signed by the class explained. That is exact, and costs a
-product of arrays per epoch. In fine-tune epochs the backbone changes, so the maps come from one
-forward and backward pass of the few photos with GradCAM itself.
+(inference-mode) dropout and a dense head, d logit_c / dA_k is w_kc / (h w) at every position, so
+Grad-CAM's channel weight is w_kc / (h w) (one logit: w_k, signed by the class explained). That is
+exact, and costs a product of arrays per epoch. In fine-tune epochs the backbone changes, so the
+maps come from one forward and backward pass of the few photos with GradCAM itself.
 
 The run folder keeps watch.json (the photos, their classes, one entry per epoch) and watch.npy
 (epochs x photos x h x w raw maps), both rewritten whole after every epoch.
@@ -26,16 +26,24 @@ from core.images import load_image, to_model_input
 from core.model import LOGIT, conv_layer_shapes, default_layer
 
 WATCH_JSON, WATCH_MAPS = "watch.json", "watch.npy"
-PHOTOS = 4  # two per class
+PHOTOS = 4  # two per class of two; one per class of four chosen by the seed when K >= 4
 
 
 def pick(paths, labels, n: int = PHOTOS, seed: int = 0) -> list[tuple[str, int]]:
-    """`n` validation photos, as many of each class as can be, chosen before the run by `seed`."""
+    """`n` validation photos from up to `n` classes, chosen before the run by `seed`.
+
+    Two classes give n/2 each (as many as they have); K > n classes, one each of n classes picked
+    by the seed; in between, n spread as evenly as can be (K = 3: 2, 1, 1). Sorted by class.
+    """
     rng = random.Random(seed)
+    classes = sorted(set(labels))
+    if len(classes) > n:
+        classes = sorted(rng.sample(classes, n))
     chosen = []
-    for label in sorted(set(labels)):
+    for i, label in enumerate(classes):
         own = sorted(path for path, y in zip(paths, labels) if y == label)
-        chosen += [(str(p), int(label)) for p in rng.sample(own, min(len(own), n // 2))]
+        share = n // len(classes) + (i < n % len(classes))
+        chosen += [(str(p), int(label)) for p in rng.sample(own, min(len(own), share))]
     return chosen
 
 
@@ -49,7 +57,8 @@ class Watch(keras.callbacks.Callback):
         size = model.input_shape[1]
         self.inputs = to_model_input([load_image(path) for path, _ in photos], size)
         self.classes = np.array([label for _, label in photos], dtype=np.int32)
-        self.sign = np.where(self.classes == 1, 1.0, -1.0)  # class 0 is explained by -logit
+        # One logit: class 0 is explained by -logit; K logits: each photo by its own logit.
+        self.sign = np.where(self.classes == 1, 1.0, -1.0)
         # The frozen backbone's activations, once: what every head epoch's maps are made of.
         stage = keras.Model(model.input, model.get_layer(self.layer).output)
         self.activations = stage.predict(self.inputs, verbose=0).astype(np.float64)
@@ -59,9 +68,16 @@ class Watch(keras.callbacks.Callback):
         self.stopped = False  # set when the run folder's disk is full
 
     def head_maps(self, kernel: np.ndarray) -> np.ndarray:
-        """(photos, h, w) Grad-CAM maps from the cached activations and the dense head's kernel."""
+        """(photos, h, w) Grad-CAM maps from the cached activations and the (C, 1 or K) kernel.
+
+        Photo n's channel weights are kernel[:, class n] / (h w); with one logit, the sign says
+        which class.
+        """
         h, w = self.activations.shape[1:3]
-        weights = kernel[:, 0][None, :] * self.sign[:, None] / (h * w)  # (photos, channels)
+        if kernel.shape[1] == 1:
+            weights = kernel[:, 0][None, :] * self.sign[:, None] / (h * w)  # (photos, channels)
+        else:
+            weights = kernel[:, self.classes].T / (h * w)
         return np.einsum("nhwc,nc->nhw", self.activations, weights)
 
     def on_epoch_end(self, epoch, logs=None):
