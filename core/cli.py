@@ -20,7 +20,7 @@ from core.explain.explainer import Explainer
 from core.explain.localization import TOLERANCE, annotations_for, centre_prior, localization
 from core.explain.overlay import COLORMAPS, overlay
 from core.images import ImageError, encode_png, load_image
-from core.model import load_classifier, load_default
+from core.model import Classifier, imagenet_view, load_classifier, load_default
 from core.training import jobs
 from core.training.recipe import TrainConfig
 
@@ -85,7 +85,7 @@ def add_explain_parser(commands) -> None:
         "--weights", type=Path, help="a .keras model (default: weights/model.keras)"
     )
     explain.add_argument("--layer", help="conv layer to explain (default: conv5_block3_out)")
-    explain.add_argument("--target", default="predicted", help="predicted | cat | dog")
+    add_target_options(explain)
     explain.add_argument(
         "--alpha", type=float, default=Config().alpha, help="overlay opacity, 0-1"
     )
@@ -109,7 +109,7 @@ def add_evaluate_parser(commands) -> None:
         "--method", nargs="+", default=list(METHODS), choices=list(METHODS), metavar="NAME"
     )
     evaluate.add_argument("--layer", help="conv layer to explain (default: conv5_block3_out)")
-    evaluate.add_argument("--target", default="predicted")
+    add_target_options(evaluate)
     evaluate.add_argument(
         "--limit",
         type=int,
@@ -125,6 +125,37 @@ def add_evaluate_parser(commands) -> None:
         help="trimaps/ and xmls/ of Oxford-IIIT Pet (download-data "
         "keeps them in DEST/annotations): adds the pointing game and its energy form",
     )
+
+
+def add_target_options(parser) -> None:
+    """--target (what to explain) and --classes (the zero-shot model's view)."""
+    parser.add_argument(
+        "--target",
+        default="predicted",
+        help="predicted | a class name (e.g. cat, Bengal) | top1-vs-top2 (the top class minus "
+        "its runner-up); two classes also '<class 1> minus <class 0>' (dog minus cat)",
+    )
+    parser.add_argument(
+        "--classes",
+        default="cat-dog",
+        choices=["cat-dog", "imagenet"],
+        help="the zero-shot model only (no fine-tuned model): its dog breeds and cats folded "
+        "into cat and dog (default), or ImageNet's 1,000 classes, each explained by its own logit",
+    )
+
+
+def load_for(args: argparse.Namespace) -> Classifier:
+    """The model --weights names (default: the app's), seen through --classes."""
+    classifier = load_classifier(args.weights) if args.weights else load_default()
+    if args.classes == "imagenet":
+        if classifier.imagenet_layer is None:
+            raise SettingError(
+                f"--classes imagenet needs the zero-shot model, but this model is fine-tuned on "
+                f"{len(classifier.info.class_names)} classes: leave --classes out, or move the "
+                "fine-tuned model out of weights/."
+            )
+        classifier = imagenet_view(classifier)
+    return classifier
 
 
 def add_method_options(parser) -> None:
@@ -172,7 +203,7 @@ FAITHFULNESS = {
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    classifier = load_classifier(args.weights) if args.weights else load_default()
+    classifier = load_for(args)
     layer = args.layer or classifier.default_layer
     explainer = Explainer(classifier, [layer])
     paths = images_in(args.data, DEPTH, max_entries=1_000_000, seconds=60.0)[: args.limit]
@@ -306,7 +337,7 @@ def run_download(args: argparse.Namespace) -> int:
 def run_explain(args: argparse.Namespace) -> int:
     if not 0.0 <= args.alpha <= 1.0:
         raise SettingError(f"--alpha must be between 0 and 1, got {args.alpha}.")
-    classifier = load_classifier(args.weights) if args.weights else load_default()
+    classifier = load_for(args)
     layer = args.layer or classifier.default_layer
     explainer = Explainer(classifier, [layer])
     explainer.target_index(args.target)  # refuse a bad target before any work
@@ -333,9 +364,11 @@ def run_explain(args: argparse.Namespace) -> int:
             record = {
                 "image": str(path),
                 "label": explanation.label,
-                "probabilities": {k: round(v, 6) for k, v in explanation.probabilities.items()},
+                # The 5 most probable classes (both of two), most probable first.
+                "probabilities": {k: round(v, 6) for k, v in explanation.top(5)},
                 "layer": layer,
                 "target": explanation.target,
+                "explained": explanation.title,  # a contrast names its two classes
                 "method": args.method,
                 "seconds": round(explanation.seconds / len(photos), 4),
             }

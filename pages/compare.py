@@ -14,7 +14,7 @@ from core.explain.compare import WHY_THE_SAME, Cell, coincidences, compare, cost
 from core.explain.display import DISPLAY_SIDE
 from core.explain.explainer import Explainer
 from core.explain.overlay import blend, colorize
-from core.explain.settings import ExplanationKey, Photo
+from core.explain.settings import VIEWS, ExplanationKey, Photo
 from core.images import load_image, shrink
 from ui.access import shown
 
@@ -40,7 +40,7 @@ def grid_widgets(explainer: Explainer) -> GridSettings:
     layers = list(explainer.classifier.layers)
     layers = st.multiselect("Layers", layers, default=layers, key="layers")
     # Its own key: the Explain page's "target" is another widget with other options.
-    target = st.selectbox("Explain the class", explainer.targets, key="compare_target")
+    target = ui.target_select(explainer, "compare_target")
     st.caption(
         f"About {cost(explainer, methods, layers):,} forward passes, each method with its "
         "default options."
@@ -95,15 +95,19 @@ loaded, model_key = ui.app_model()
 if loaded.error:
     st.error(shown(loaded.error, config))
     st.stop()
+# The zero-shot model is seen as cat vs dog (folded) or as ImageNet's 1,000 classes.
+loaded = ui.chosen_view(loaded, "compare_view", "compare_target")
 explainer = loaded.explainer
 with st.sidebar:
     photo = ui.photo_source(config)
+    ui.view_radio(loaded, "compare_view")
 grid = grid_widgets(explainer)
 if photo is None:
     st.info("Upload a photo, take one, or pick a random validation photo in the sidebar.")
     st.stop()
 # The grid is kept for this photo, model and class; every method runs with its defaults.
-key = ExplanationKey(photo.digest, model_key, grid.target)
+view = st.session_state.get("compare_view", VIEWS[0])
+key = ExplanationKey(photo.digest, model_key, grid.target, view=view)
 try:
     picture = cached_picture(photo, photo.digest)
     # The photo the grid is for: chosen on this page or kept from the Explain page.

@@ -8,7 +8,6 @@ import numpy as np
 import streamlit as st
 
 import ui
-from core.cams import METHODS
 from core.config import Config
 from core.errors import UserError, one_line
 from core.explain import display, figures, guide
@@ -23,7 +22,7 @@ from ui.access import shown
 @st.cache_data(max_entries=64, show_spinner="Explaining…")
 def cached_explanation(_photo: Photo, key: ExplanationKey) -> tuple[np.ndarray, Explanation]:
     """Per-photo results are data, keyed by `key`; ImageError for a photo it cannot read."""
-    loaded = ui.app_model()[0]
+    loaded = ui.app_model()[0].view(key.view)
     return display.explain_photo(loaded, _photo.data, _photo.name, key.target, **dict(key.options))
 
 
@@ -56,43 +55,16 @@ def explain_first(explainer: Explainer, model_key: str) -> None:
             cached_explanation(settings.photo, settings.key(model_key))
 
 
-def sidebar(explainer: Explainer, config: Config) -> Settings:
+def sidebar(loaded: display.LoadedModel, config: Config) -> Settings:
     """The sidebar's widgets top to bottom, and what they hold."""
     with st.sidebar:
         ui.photo_source(config)
         st.expander("What am I looking at?").markdown(guide.WHAT_AM_I_LOOKING_AT)
         st.header("Explanation")
-        method_widgets(explainer)
+        ui.view_radio(loaded, "view")
+        ui.method_widgets(loaded.explainer)
         look_widgets()
-    return Settings.from_state(st.session_state, explainer.classifier.default_layer)
-
-
-def method_widgets(explainer: Explainer) -> None:
-    """What to explain, and how: each widget's key is a Settings field, its default the field's."""
-    tip = "Grad-CAM is the classic; see the README's table of methods."
-    method = st.selectbox(
-        "Method", [*METHODS], [*METHODS].index(Settings.method), key="method", help=tip
-    )
-    layers = explainer.classifier.layers
-    st.select_slider(
-        "Layer (fine → coarse)",
-        options=list(layers),
-        value=explainer.classifier.default_layer,
-        key="layer",
-        format_func=lambda n: f"{n} · {layers[n][0]}×{layers[n][1]}",
-        help="Early layers are sharp but see edges and fur; the last layer (7×7) sees 'cat' or "
-        "'dog'.",
-    )
-    tip, targets = "Which class's logit the gradients come from.", explainer.targets
-    st.selectbox(
-        "Explain the class", targets, targets.index(Settings.target), key="target", help=tip
-    )
-    # The options the method declares (Score-CAM: the channels it tries), and what they cost.
-    for name, option in METHODS[method].options.items():
-        st.select_slider(option.label, option.choices, option.default, key=name, help=option.help)
-    passes = explainer.cost(method, **METHODS[method].own_options(st.session_state))
-    if passes > 1:
-        st.caption(f"Costs about {passes:,} forward passes for this photo (all layers).")
+    return Settings.from_state(st.session_state, loaded.explainer.classifier.default_layer)
 
 
 def look_widgets() -> None:
@@ -120,15 +92,16 @@ def show_prediction(view: View) -> None:
     explanation, layer = view.explanation, view.settings.layer
     best = explanation.label
     st.subheader(f"Prediction: **{best}** ({explanation.probabilities[best]:.1%})")
-    columns = st.columns(len(explanation.probabilities) + 1)
-    for column, (class_name, probability) in zip(columns, explanation.probabilities.items()):
-        column.metric(f"P({class_name})", f"{probability:.1%}")
+    chart, timing = st.columns([4, 1])
+    top, y = figures.top_classes(explanation), "probability (%)"
+    alt = f"The {len(top)} most probable classes: {', '.join(top['class'])}"
+    chart.bar_chart(top, x="class", y=y, horizontal=True, sort=f"-{y}", height=200, alt=alt)
     seconds = f"{explanation.seconds * 1000:.0f} ms"
-    columns[-1].metric("Explained in", seconds, help="All layers, one pass.")
+    timing.metric("Explained in", seconds, help="All layers, one pass.")
     if explanation.note:
         st.warning(shown(explanation.note))
     if view.settings.relu and explanation.heatmap(layer).max() == 0:
-        st.warning(guide.nothing_speaks(layer, explanation.target))
+        st.warning(guide.nothing_speaks(layer, explanation.title))
 
 
 def show_maps(view: View) -> None:
@@ -136,7 +109,7 @@ def show_maps(view: View) -> None:
     settings, explanation, photo = view.settings, view.explanation, view.picture
     height, width = photo.shape[:2]
     heatmap = colored(view, explanation, settings.layer, photo.shape)
-    about = f"{settings.method} for '{explanation.target}' at {settings.layer}"
+    about = f"{settings.method} for '{explanation.title}' at {settings.layer}"
     left, middle, right = st.columns(3)
     caption, alt = f"{settings.photo.name} ({width}×{height})", f"The photo {settings.photo.name}"
     left.image(cached_jpeg(photo, view.key.photo_id), caption=caption, width="stretch", alt=alt)
@@ -150,18 +123,22 @@ def show_maps(view: View) -> None:
         column.metric(label, text)
 
 
-def show_contrast(view: View, thumb: np.ndarray, targets: list[str]) -> None:
-    """Why cat, why dog, and dog minus cat: three more passes (seconds with Score-CAM on a CPU)."""
+def show_contrast(view: View, thumb: np.ndarray, targets: list[str], about: str) -> None:
+    """Why cat, why dog, and dog minus cat (K > 2: the top two and top-1 vs top-2).
+
+    Three more passes (seconds with Score-CAM on a CPU).
+    """
     layer = view.settings.layer
     for cell, target in zip(st.columns(len(targets)), targets):
         other = cached_explanation(view.settings.photo, view.key.for_target(target))[1]
         if other.heatmap(layer).max() == 0 and view.settings.relu:
-            cell.info(guide.nothing_speaks(layer, target, briefly=True))
+            cell.info(guide.nothing_speaks(layer, other.title, briefly=True))
             continue
-        caption, alt = f"why '{target}' (logit {other.score:+.2f})", f"Why '{target}' at {layer}"
+        caption = f"why '{other.title}' (logit {other.score:+.2f})"
+        alt = f"Why '{other.title}' at {layer}"
         picture = blend(thumb, colored(view, other, layer, thumb.shape), view.settings.alpha)
         cell.image(picture, caption=caption, width="stretch", alt=alt)
-    st.caption(guide.CONTRAST)
+    st.caption(about)
 
 
 def show_layers(view: View, thumb: np.ndarray, layers: dict[str, tuple]) -> None:
@@ -189,7 +166,7 @@ def show_faithfulness(view: View, explainer: Explainer, check: Check) -> None:
     for column, metric in zip(st.columns(len(metrics)), metrics):
         column.metric(**asdict(metric))
     curves = figures.faithfulness_curves(measured)
-    st.line_chart(curves, x_label="fraction of pixels", y_label=f"P({view.explanation.target})")
+    st.line_chart(curves, x_label="fraction of pixels", y_label=f"P({view.explanation.scored})")
 
 
 def show_sanity(view: View, explainer: Explainer, check: Check) -> None:
@@ -214,8 +191,9 @@ def show_sanity(view: View, explainer: Explainer, check: Check) -> None:
 config = Config()
 loaded, model_key = ui.app_model()
 if not loaded.error:
+    loaded = ui.chosen_view(loaded, "view", "target")
     explain_first(loaded.explainer, model_key)
-st.title("Why does the model think it's a cat or a dog?")
+st.title(guide.page_title(loaded.explainer and loaded.explainer.class_names))
 if loaded.error:
     st.error(shown(loaded.error, config))
     st.info(guide.no_model(config.weights_dir, operator=not ui.is_public()))
@@ -224,7 +202,7 @@ explainer = loaded.explainer
 st.caption(shown(display.describe(explainer.classifier.info), config))
 if explainer.classifier.info.kind == "zero-shot":
     st.info(guide.ZERO_SHOT)
-settings = sidebar(explainer, config)
+settings = sidebar(loaded, config)
 if settings.photo is None:
     st.info("Upload a photo, take one, or pick a random validation photo in the sidebar.")
     st.stop()
@@ -238,8 +216,10 @@ try:
     for column, file in zip(st.columns(3), display.downloads(view, loaded, config)):
         column.download_button(file.label, file.data, file.file_name, file.mime)
     thumb = cached_thumbnail(view.picture, key.photo_id, config.thumbnail_side)
-    if st.toggle("Why cat, why dog, and the contrast", key="contrast"):
-        show_contrast(view, thumb, [*explainer.class_names, explainer.contrast_name])
+    two = len(explainer.class_names) == 2
+    if st.toggle(guide.contrast_toggle(two), key="contrast"):
+        targets = explainer.contrast_targets(view.explanation)
+        show_contrast(view, thumb, targets, guide.CONTRAST if two else guide.TOP1_VS_TOP2)
     with st.expander("Every layer at once"):
         show_layers(view, thumb, explainer.classifier.layers)
     with st.expander("Is this map faithful?"):

@@ -1,8 +1,11 @@
 """The Explain page through Streamlit's AppTest harness, a tiny model in a temporary weights/."""
 
 import io
+import json
 from pathlib import Path
 
+import pandas as pd
+import pyarrow as pa
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
@@ -22,6 +25,14 @@ def app(monkeypatch, tiny_weights, tmp_path):
     return at
 
 
+def top_chart(at) -> pd.DataFrame:
+    """The rows of the prediction's top-k bar chart (st.bar_chart sends them as Arrow)."""
+    (chart,) = [e for e in at.main if getattr(e, "type", "") == "vega_lite_chart"]
+    spec = json.loads(chart.proto.spec)
+    assert spec["mark"]["type"] == "bar" and spec["encoding"]["y"]["field"] == "class"
+    return pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_pandas()
+
+
 def overlay_url(at) -> str:
     # Streamlit names media files by a hash of their bytes: a new URL means a new picture.
     return at.image[2].proto.imgs[0].url
@@ -36,10 +47,13 @@ def test_upload_shows_prediction_and_sliders_change_the_overlay(app):
     app.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(), "image/png")).run()
     assert not app.exception and not app.error
     assert app.subheader[0].value.startswith("Prediction: **")
-    labels = [metric.label for metric in app.metric]
-    assert labels[:2] == ["P(cat)", "P(dog)"]
-    probabilities = [float(metric.value.rstrip("%")) for metric in app.metric[:2]]
-    assert abs(sum(probabilities) - 100) < 0.2
+    # Two classes: the top-k chart shows both, most probable first, summing to 100 %.
+    rows = top_chart(app)
+    assert sorted(rows["class"]) == ["cat", "dog"]
+    assert rows["probability (%)"].is_monotonic_decreasing
+    assert abs(rows["probability (%)"].sum() - 100) < 0.01
+    assert app.subheader[0].value.startswith(f"Prediction: **{rows['class'][0]}**")
+    assert app.metric[0].label == "Explained in"
     # photo, map, overlay; one per layer (the tiny model has two); the contrast only when asked for
     assert len(app.image) == 3 + 2 and "(40×30)" in app.image[0].proto.imgs[0].caption
     app.toggle(key="contrast").set_value(True).run()

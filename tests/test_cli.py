@@ -181,6 +181,48 @@ def test_evaluate_refuses_an_empty_folder(capsys, tiny_weights, tmp_path):
     assert "No photos under" in capsys.readouterr().err
 
 
+def three_class_weights(tmp_path):
+    from core.model import ModelInfo, save_classifier
+    from tests.conftest import TINY_SIZE, tiny_model
+
+    names = ("Abyssinian", "Bengal", "beagle")
+    info = ModelInfo(class_names=names, image_size=TINY_SIZE, backbone="tiny")
+    return save_classifier(
+        tiny_model(seed=4, classes=3), info, tmp_path / "m.keras"
+    )
+
+
+def test_explain_k_classes_by_name_and_top1_vs_top2(capsys, tmp_path):
+    weights, photo = three_class_weights(tmp_path), write_photo(tmp_path / "a.png")
+    common = ["--weights", weights, "--out", tmp_path / "out"]
+    code, (named,), _ = run(capsys, "explain", photo, *common, "--target", "Bengal")
+    assert code == 0 and named["target"] == named["explained"] == "Bengal"
+    assert list(named["probabilities"]) == sorted(
+        named["probabilities"], key=named["probabilities"].get, reverse=True
+    )
+    code, (top,), _ = run(capsys, "explain", photo, *common, "--target", "top1-vs-top2")
+    first, second = list(top["probabilities"])[:2]
+    assert code == 0 and top["label"] == first and top["target"] == "top1-vs-top2"
+    assert top["explained"] == f"top-1 vs top-2 ({first} minus {second})"
+    code, _, err = run(capsys, "explain", photo, *common, "--target", "dog minus cat")
+    assert code == 2 and "3 classes" in err
+    # ImageNet's classes are the zero-shot model's, not a fine-tuned one's.
+    code, _, err = run(capsys, "explain", photo, *common, "--classes", "imagenet")
+    assert code == 2 and "needs the zero-shot model" in err and err.count("\n") == 1
+
+
+def test_evaluate_scores_the_top_class_for_top1_vs_top2(capsys, tmp_path):
+    (tmp_path / "photos").mkdir()
+    for i in range(2):
+        write_photo(tmp_path / "photos" / f"p{i}.png")
+    argv = ["evaluate", "--data", tmp_path / "photos", "--weights", three_class_weights(tmp_path)]
+    code = main([*map(str, argv), "--method", "Grad-CAM", "--target", "top1-vs-top2"])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0 and "target top1-vs-top2" in out[0]
+    (row,) = [line for line in out if line.startswith("| Grad-CAM")]
+    assert all(0 <= float(v) <= 1 for v in row.split("|")[2:6])
+
+
 # What TensorFlow 2.21 printed on every `python -m core train` before core/tf_logs.py.
 HARMLESS_LINE = (
     "E0000 00:00:1796058819.192693    9131 node_def_util.cc:682] NodeDef mentions attribute "

@@ -1,6 +1,7 @@
 """What the pages share that imports Streamlit (so it is not in `core/`): the model loader here.
 
 ui/photos.py     the photo widgets (upload, camera, a random validation photo), kept across pages
+ui/explaining.py what to explain and how: the zero-shot view, the class, the method, the layer
 ui/access.py     who may train and bring data in public mode
 ui/slots.py      expensive actions bounded per process, buttons whose work runs in the page
 ui/run_panel.py  the Training page's run panel, redrawn every second
@@ -111,6 +112,7 @@ def model_at(path: Path) -> LoadedModel:
 
 
 from ui.access import access_panel, is_public, may_train  # noqa: E402
+from ui.explaining import chosen_view, method_widgets, target_select, view_radio  # noqa: E402
 from ui.photos import photo_source, photo_uploader  # noqa: E402
 from ui.slots import DOWNLOAD, SLOTS, button_result, expensive  # noqa: E402
 
@@ -120,10 +122,14 @@ __all__ = [
     "access_panel",
     "app_model",
     "button_result",
+    "chosen_view",
     "expensive",
     "is_public",
     "may_train",
+    "method_widgets",
     "model_at",
     "photo_source",
     "photo_uploader",
+    "target_select",
+    "view_radio",
 ]

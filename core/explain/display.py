@@ -11,7 +11,7 @@ import functools
 import io
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import metadata
 from pathlib import Path
 
@@ -20,13 +20,14 @@ import numpy as np
 from core.config import Config
 from core.explain.explainer import Explainer, Explanation
 from core.explain.overlay import DIVERGING, blend, colorize, signed_to_unit
-from core.explain.settings import View
+from core.explain.settings import VIEWS, View
 from core.images import encode_png, load_image
 from core.model import (
     ModelError,
     ModelInfo,
     app_model_path,
     file_sha256,
+    imagenet_view,
     load_classifier,
     load_default,
 )
@@ -42,6 +43,19 @@ class LoadedModel:
 
     explainer: Explainer | None
     error: str | None = None
+    # Zero-shot only: the same ResNet-50 over ImageNet's 1,000 classes (model.imagenet_view).
+    imagenet: Explainer | None = None
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        """The views a person chooses between (VIEWS) for the zero-shot model; () for others."""
+        return VIEWS if self.imagenet is not None else ()
+
+    def view(self, name: str) -> LoadedModel:
+        """This model seen through the view `name`: the ImageNet one, else itself."""
+        if name == VIEWS[1] and self.imagenet is not None:
+            return replace(self, explainer=self.imagenet)
+        return self
 
 
 def model_key(path: Path) -> str:
@@ -60,25 +74,32 @@ def model_key(path: Path) -> str:
 def load_app_model(config: Config | None = None, path: Path | None = None) -> LoadedModel:
     """The app's model, or the model file at `path`, warmed up; or the one line why there is none.
 
-    The app's model is weights/current, else weights/model.keras, else the zero-shot classifier.
+    The app's model is weights/current, else weights/model.keras, else the zero-shot classifier
+    (with its second view, ImageNet's 1,000 classes, over the same layers and weights).
     """
     try:
         classifier = load_classifier(path) if path else load_default(config)
         explainer = Explainer(classifier)
     except ModelError as error:
         return LoadedModel(None, str(error))
-    # Trace and compile the gradient graph now, so the first photo is as fast as the others.
+    imagenet = Explainer(imagenet_view(classifier)) if classifier.imagenet_layer else None
+    # Trace and compile the gradient graphs now, so the first photo is as fast as the others.
     size = explainer.classifier.info.image_size
-    explainer.explain([np.zeros((size, size, 3), np.uint8)])
-    return LoadedModel(explainer)
+    for each in filter(None, (explainer, imagenet)):
+        each.explain([np.zeros((size, size, 3), np.uint8)])
+    return LoadedModel(explainer, imagenet=imagenet)
 
 
 def describe(info: ModelInfo) -> str:
     """One line on where the model came from, for the page's caption."""
+    if info.kind == "zero-shot" and len(info.class_names) > 2:
+        return "Model: ResNet-50's ImageNet classifier, its 1,000 classes (zero-shot)."
     if info.kind == "zero-shot":
         return "Model: ResNet-50's ImageNet classifier, cats and dogs folded (zero-shot)."
     weights = weights_name(info.backbone_weights)
     parts = [f"Model: fine-tuned {info.backbone}", f"backbone weights: {weights}"]
+    if len(info.class_names) > 2:
+        parts.append(f"{len(info.class_names)} classes")
     if info.trained_on:
         # The dataset's name only: a visitor need not see the server's folders.
         on = Path(info.trained_on).name
@@ -214,7 +235,8 @@ def manifest(
         "target": explanation.target,
         "method": explanation.method,
         "options": options,
-        "probabilities": explanation.probabilities,
+        "explained": explanation.title,  # a contrast names its two classes
+        "probabilities": dict(explanation.top(5)),  # the top 5 (both of two classes)
         "score": explanation.score,
         "figures": explanation.figures(layer),
         "versions": {

@@ -102,6 +102,15 @@ class Explainer:
             return TOP1_VS_TOP2
         return f"{self.class_names[1]} minus {self.class_names[0]}"
 
+    def contrast_targets(self, explanation: Explanation) -> list[str]:
+        """Each of two classes, then their contrast: the Explain page's "why this, why that" row.
+
+        Two classes: cat, dog, dog minus cat. K > 2: the photo's top-1, its top-2, top1-vs-top2.
+        """
+        if len(self.class_names) == 2:
+            return [*self.class_names, self.contrast_name]
+        return [*(name for name, _ in explanation.top(2)), TOP1_VS_TOP2]
+
     def cam(self, method: str, eigen_smooth: bool = False, **options) -> BaseCAM:
         """The method's CAM, built once per setting.
 

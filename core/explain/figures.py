@@ -80,3 +80,14 @@ def sanity_table(steps: list[dict]) -> pd.DataFrame:
     """The sanity check's steps as a table; a figure that could not be computed says so."""
     table = pd.DataFrame(steps).drop(columns="class_index").rename(columns=SANITY_COLUMNS)
     return table.astype(object).fillna("cannot be computed")
+
+
+def top_classes(explanation: Explanation, k: int = 5) -> pd.DataFrame:
+    """The `k` most probable classes (both of two), most probable first, as the bar chart's rows.
+
+    Columns: "class" and "probability (%)".
+    """
+    top = explanation.top(k)
+    return pd.DataFrame(
+        {"class": [name for name, _ in top], "probability (%)": [100 * p for _, p in top]}
+    )

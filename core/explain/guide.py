@@ -17,7 +17,8 @@ WHAT_AM_I_LOOKING_AT = (
 
 ZERO_SHOT = (
     "No fine-tuned model yet: this is ResNet-50's own ImageNet classifier, its 118 dog breeds and "
-    "5 domestic-cat classes folded into *dog* and *cat*. The maps explain that folded score."
+    "5 domestic-cat classes folded into *dog* and *cat*. The maps explain that folded score. "
+    "Choose *ImageNet's 1,000 classes* in the sidebar to explain any of ImageNet's own classes."
 )
 
 FAITHFULNESS = (
@@ -27,6 +28,12 @@ FAITHFULNESS = (
 )
 
 CONTRAST = "With a one-logit head, dog minus cat is twice the dog logit: its map is the dog map."
+# K > 2 classes: the contrast is Finer-CAM's (Zhang et al. 2025), the top-1 against its runner-up.
+TOP1_VS_TOP2 = (
+    "Top-1 vs top-2 explains the difference of the two largest logits: where the photo looks "
+    "more like the top class than like its nearest rival. Grad-CAM's map of it is the top-1 map "
+    "minus the top-2 map."
+)
 
 
 def no_model(weights_dir: Path, operator: bool = True) -> str:
@@ -52,3 +59,17 @@ def nothing_speaks(layer: str, target: str, briefly: bool = False) -> str:
         f"Nothing at {layer} speaks for '{target}': every contribution is negative. Untick ReLU "
         "under Advanced to see the signed map."
     )
+
+
+def page_title(class_names: tuple[str, ...] | list[str] | None) -> str:
+    """The Explain page's title: today's for two classes (or no model yet), else K classes'."""
+    if not class_names or len(class_names) == 2:
+        return "Why does the model think it's a cat or a dog?"
+    return f"Which of {len(class_names):,} classes is it, and why?"
+
+
+def contrast_toggle(two_classes: bool) -> str:
+    """The label of the toggle that shows each of two classes' maps and their contrast's."""
+    if two_classes:
+        return "Why cat, why dog, and the contrast"
+    return "Why the top two classes, and top-1 vs top-2"

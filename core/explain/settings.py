@@ -19,6 +19,9 @@ from core.explain.explainer import Explainer, Explanation
 
 SOURCES = ("Upload a photo", "Take a photo", "Random validation photo")
 UPSAMPLING = ("smooth", "nearest (true grid)")
+# The zero-shot model's two views: ImageNet's dog breeds and cats folded into two classes (the
+# default), or all of ImageNet's 1,000 classes, each explained by its own logit.
+VIEWS = ("cat vs dog (folded)", "ImageNet's 1,000 classes")
 # Non-widget session_state keys: Streamlit forgets a widget's value on a page that does not draw
 # it, and keeps these, so the photo chosen stays chosen from page to page.
 KEPT_SOURCE = "kept_source"
@@ -53,6 +56,7 @@ class ExplanationKey:
     # The method and its options as Explainer.explain takes them; () on the Compare page, where
     # every method runs with its defaults.
     options: tuple[tuple[str, Hashable], ...] = ()
+    view: str = VIEWS[0]  # the zero-shot model's view (VIEWS); a fine-tuned model has one
 
     def for_target(self, target: str) -> ExplanationKey:
         return replace(self, target=target)
@@ -81,6 +85,7 @@ class Settings:
     method_options: tuple[tuple[str, Hashable], ...] = ()
     layer: str = ""  # "" until read: the model's default layer
     target: str = "predicted"
+    view: str = VIEWS[0]  # the zero-shot model's view; a fine-tuned model ignores it
     alpha: float = Config.alpha
     colormap: str = Config.colormap
     relu: bool = True
@@ -115,7 +120,9 @@ class Settings:
 
     def key(self, model_key: str) -> ExplanationKey:
         """The one key of this photo's explanation with these settings (a photo must be set)."""
-        return ExplanationKey(self.photo.digest, model_key, self.target, self.options)
+        return ExplanationKey(
+            self.photo.digest, model_key, self.target, self.options, self.view
+        )
 
     def cost(self, explainer: Explainer) -> int:
         """Forward passes the explanation takes: 1 for a gradient method."""

@@ -1,0 +1,242 @@
+"""Explaining K classes: top-1 vs top-2 by hand and by parity, the top 5, the Explain page at K=3.
+
+Offline, every ResNet-50 here has random weights (ImageNet's cannot be downloaded); the maths
+under test does not depend on them.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from streamlit.testing.v1 import AppTest
+
+from core.cams import METHODS, PREDICTED, TOP_TWO, GradCAM, class_scores
+from core.cams.base import NO_REFERENCE, class_probabilities, resolve_targets
+from core.config import TOP1_VS_TOP2
+from core.errors import SettingError
+from core.explain.explainer import Explainer, top_k
+from core.model import Classifier, ModelInfo, save_classifier
+from tests.conftest import TINY_SIZE, png_bytes, tiny_model
+from tests.test_app import APP, top_chart
+
+BREEDS = ("Abyssinian", "Bengal", "beagle")
+# log of (1, 4, 2, 1): softmax (1/8, 4/8, 2/8, 1/8); the top two are class 1 and class 2.
+LOGITS = tf.constant([np.log([1.0, 4.0, 2.0, 1.0])], tf.float32)
+
+
+def images(n: int = 3, size: int = TINY_SIZE, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0, 255, (n, size, size, 3)).astype(np.float32)
+
+
+def test_top1_vs_top2_golden_by_hand():
+    # Score: ln 4 - ln 2 = ln 2. Probability: 4/8 - 2/8 = 0.25.
+    top = tf.constant([TOP_TWO])
+    np.testing.assert_allclose(class_scores(LOGITS, top), [math.log(2)], rtol=1e-6)
+    np.testing.assert_allclose(class_probabilities(LOGITS, top), [0.25], rtol=1e-6)
+    chosen, reference = resolve_targets(LOGITS, top)
+    assert (chosen.numpy().tolist(), reference.numpy().tolist()) == ([1], [2])
+    # A named class has no reference; a fixed pair is kept as given (ln 1 - ln 4).
+    assert resolve_targets(LOGITS, tf.constant([3]))[1].numpy().tolist() == [NO_REFERENCE]
+    fixed = class_scores(LOGITS, tf.constant([0]), tf.constant([1]))
+    np.testing.assert_allclose(fixed, [-math.log(4)], rtol=1e-6)
+    # One logit z = 2: top-1 is class 1 (z), top-2 class 0 (-z), so the difference is 2z.
+    np.testing.assert_allclose(class_scores(tf.constant([[2.0], [-3.0]]), [TOP_TWO] * 2), [4, 6])
+
+
+def test_top_k_sorts_and_keeps_both_of_two():
+    assert top_k({"cat": 0.3, "dog": 0.7}) == [("dog", 0.7), ("cat", 0.3)]
+    many = {f"c{i}": p for i, p in enumerate([0.05, 0.3, 0.1, 0.2, 0.15, 0.12, 0.08])}
+    assert [name for name, _ in top_k(many, 5)] == ["c1", "c3", "c4", "c5", "c2"]
+
+
+def assert_top_two_is_a_difference(model: keras.Model, layer: str, batch: np.ndarray) -> None:
+    """Grad-CAM is linear in the score: map(top-1 minus top-2) = map(top-1) - map(top-2)."""
+    cam = GradCAM(model, [layer])
+    contrast = cam(batch, TOP_TWO)
+    first, second = contrast.class_index, contrast.reference
+    assert (first != second).all() and (second >= 0).all()
+    difference = cam(batch, first).maps[layer] - cam(batch, second).maps[layer]
+    scale = np.abs(difference).max()
+    np.testing.assert_allclose(contrast.maps[layer], difference, atol=1e-4 * scale)
+    top = np.sort(contrast.logits, axis=1)
+    np.testing.assert_allclose(contrast.scores, top[:, -1] - top[:, -2], rtol=1e-4, atol=1e-5)
+
+
+def test_top1_vs_top2_is_the_difference_of_two_maps_on_a_k_class_model():
+    assert_top_two_is_a_difference(tiny_model(seed=1, classes=5), "conv_a", images())
+
+
+def test_top1_vs_top2_is_the_difference_of_two_maps_through_batchnorm():
+    keras.utils.set_random_seed(2)
+    inputs = keras.Input((TINY_SIZE, TINY_SIZE, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="conv_b")(x)
+    logits = keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(x))
+    model = keras.Model(inputs, logits)
+    # Statistics of its own, so inference-mode BatchNorm is not the identity.
+    bn = model.get_layer("bn")
+    bn.set_weights([np.full(4, 1.5), np.full(4, 0.1), np.full(4, 20.0), np.full(4, 400.0)])
+    assert_top_two_is_a_difference(model, "conv", images() / 4)
+
+
+@pytest.mark.resnet
+def test_top1_vs_top2_is_the_difference_of_two_maps_on_resnet50_with_37_classes():
+    # Random weights (offline: ImageNet's cannot be downloaded); the identity holds for any.
+    from core.model import LAST_STAGE, build_classifier
+
+    model = build_classifier("none", num_classes=37)
+    assert model.output_shape == (None, 37)
+    assert_top_two_is_a_difference(model, LAST_STAGE, images(2, 224))
+
+
+def rival_model() -> keras.Model:
+    """2x2x1 input -> 1x1 conv (x, relu(5 - x)) -> global mean (m1, m2) -> [m1, m2 - 0.1, 1].
+
+    On x = [[1, 2], [3, 4]]: m1 = m2 = 2.5, logits [2.5, 2.4, 1], so top-1 is 0 and top-2 is 1.
+    Score-CAM's masked copies rank otherwise: x * M1 gives [5/3, 10/3 - 0.1, 1] (class 1 first).
+    """
+    inputs = keras.Input((2, 2, 1))
+    conv = keras.layers.Conv2D(2, 1, activation="relu", name="conv")
+    dense = keras.layers.Dense(3)
+    model = keras.Model(inputs, dense(keras.layers.GlobalAveragePooling2D()(conv(inputs))))
+    conv.set_weights([np.array([[[[1.0, -1.0]]]]), np.array([0.0, 5.0])])
+    dense.set_weights([np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), np.array([0.0, -0.1, 1.0])])
+    return model
+
+
+def test_score_cam_weighs_by_the_unmasked_photos_pair():
+    """Score-CAM's top-1 vs top-2 is its top-1 map minus its top-2 map, both of the photo.
+
+    Its masked copies' own top two are other classes; the pair stays the photo's.
+    """
+    cam = METHODS["Score-CAM"](rival_model(), ["conv"], top_n=None)
+    photo = np.array([[1, 2], [3, 4]], np.float32).reshape(1, 2, 2, 1)
+    contrast = cam(photo, TOP_TWO)
+    assert (contrast.class_index.tolist(), contrast.reference.tolist()) == ([0], [1])
+    first, second = cam(photo, 0).maps["conv"], cam(photo, 1).maps["conv"]
+    np.testing.assert_allclose(contrast.maps["conv"], first - second, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_method_explains_top1_vs_top2(method):
+    cam = METHODS[method](tiny_model(seed=5, classes=4), ["conv_a", "conv_b"])
+    for smooth in (False, True):
+        result = cam(images(2, seed=6), TOP_TWO, aug_smooth=smooth)
+        top = np.sort(result.logits, axis=1)
+        np.testing.assert_allclose(result.scores, top[:, -1] - top[:, -2], rtol=1e-4, atol=1e-5)
+        assert all(np.isfinite(m).all() for m in result.maps.values())
+
+
+def k_class_explainer(k: int = 3) -> Explainer:
+    names = BREEDS if k == 3 else tuple(f"breed_{i:02d}" for i in range(k))
+    info = ModelInfo(class_names=names, image_size=TINY_SIZE, backbone="tiny")
+    return Explainer(Classifier(tiny_model(seed=7, classes=k), info))
+
+
+def test_explainer_targets_names_and_scored_class_for_k_classes():
+    explainer = k_class_explainer()
+    assert explainer.targets == ["predicted", *BREEDS, TOP1_VS_TOP2]
+    photo = images(1, seed=8)[0].astype(np.uint8)
+    top = explainer.explain([photo], TOP1_VS_TOP2)[0]
+    first, second = (name for name, _ in top.top(2))
+    assert (top.scored, top.versus, top.label) == (first, second, first)
+    assert top.title == f"top-1 vs top-2 ({first} minus {second})"
+    assert explainer.scored_class(top) == BREEDS.index(first)
+    assert explainer.contrast_targets(top) == [first, second, TOP1_VS_TOP2]
+    for name in BREEDS:
+        named = explainer.explain([photo], name)[0]
+        assert (named.target, named.scored, named.versus) == (name, name, None)
+        assert explainer.scored_class(named) == BREEDS.index(name)
+    predicted = explainer.explain([photo])[0]
+    assert predicted.target == predicted.label == first
+    with pytest.raises(SettingError, match="'fox' is not one of the model's 3 classes"):
+        explainer.target_index("fox")
+
+
+def test_faithfulness_and_sanity_check_follow_the_class_explained():
+    explainer = k_class_explainer()
+    photo = images(1, seed=9)[0].astype(np.uint8)
+    top = explainer.explain([photo], TOP1_VS_TOP2)[0]
+    measured = explainer.faithfulness(photo, top, "conv_b", steps=4)
+    # The deletion curve starts at the top-1 class's probability.
+    assert measured["map"]["deletion"][0] == pytest.approx(top.probabilities[top.scored], 1e-4)
+    steps = explainer.sanity_check(photo, "conv_b", TOP1_VS_TOP2, "Grad-CAM")
+    assert {step["class_index"] for step in steps} == {BREEDS.index(top.scored)}
+
+
+def test_two_classes_keep_their_contrast():
+    from core.model import load_classifier
+
+    explainer = Explainer(Classifier(tiny_model(seed=7), ModelInfo(image_size=TINY_SIZE)))
+    assert explainer.targets == ["predicted", "cat", "dog", "dog minus cat"]
+    photo = images(1, seed=10)[0].astype(np.uint8)
+    contrast = explainer.explain([photo], "dog minus cat")[0]
+    assert (contrast.title, contrast.scored, contrast.versus) == ("dog minus cat", "dog", "cat")
+    dog = explainer.explain([photo], "dog")[0]
+    assert contrast.score == pytest.approx(2 * dog.score, rel=1e-5)
+    # top1-vs-top2 is taken for two classes too: the predicted class minus the other.
+    top = explainer.explain([photo], TOP1_VS_TOP2)[0]
+    assert top.score == pytest.approx(2 * abs(dog.score), rel=1e-5)
+    assert load_classifier  # two-class files load as before: tests/test_model.py
+
+
+@pytest.fixture
+def three_classes(monkeypatch, tmp_path) -> AppTest:
+    folder = tmp_path / "weights"
+    info = ModelInfo(class_names=BREEDS, image_size=TINY_SIZE, backbone="tiny")
+    save_classifier(tiny_model(seed=11, classes=3), info, folder / "model.keras")
+    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(folder))
+    monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "none"))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    return at
+
+
+def test_explain_page_explains_each_of_three_classes_and_top1_vs_top2(three_classes):
+    at = three_classes
+    at.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=12), "image/png")).run()
+    assert not at.exception and not at.error
+    assert at.title[0].value == "Which of 3 classes is it, and why?"
+    rows = top_chart(at)
+    assert sorted(rows["class"]) == sorted(BREEDS)
+    assert rows["probability (%)"].is_monotonic_decreasing
+    assert at.subheader[0].value.startswith(f"Prediction: **{rows['class'][0]}**")
+    for name in BREEDS:
+        at.selectbox(key="target").set_value(name).run()
+        assert not at.exception and f"Grad-CAM for '{name}'" in at.image[1].proto.imgs[0].caption
+    at.selectbox(key="target").set_value(TOP1_VS_TOP2).run()
+    first, second = rows["class"][0], rows["class"][1]
+    about = f"Grad-CAM for 'top-1 vs top-2 ({first} minus {second})'"
+    assert not at.exception and about in at.image[1].proto.imgs[0].caption
+    at.toggle(key="contrast").set_value(True).run()
+    captions = [image.proto.imgs[0].caption for image in at.image[3:6]]
+    assert [c.split("'")[1] for c in captions] == [first, second, about.split("'")[1]]
+    assert not at.exception and len(top_chart(at)) == 3
+
+
+def test_compare_page_explains_a_named_class_of_three(monkeypatch, three_classes):
+    page = str(Path(APP).parent / "pages" / "compare.py")
+    at = AppTest.from_file(page, default_timeout=120).run()
+    at.file_uploader[0].set_value(("pet.png", png_bytes(seed=13), "image/png")).run()
+    at.multiselect(key="methods").set_value(["Grad-CAM", "Score-CAM"]).run()
+    at.selectbox(key="compare_target").set_value(TOP1_VS_TOP2).run()
+    at.button(key="fill").click().run()
+    assert not at.exception and len(at.image) == 1 + 2 * 2
+    at.selectbox(key="compare_target").set_value("Bengal").run()
+    at.button(key="fill").click().run()
+    assert not at.exception and len(at.image) == 1 + 2 * 2
+    assert at.selectbox(key="compare_target").value == "Bengal"
+
+
+def test_predicted_is_resolved_once_for_every_image():
+    # PREDICTED on a K-logit head is the argmax; no reference class.
+    result = GradCAM(tiny_model(seed=14, classes=4), ["conv_b"])(images(3, seed=15), PREDICTED)
+    assert (result.class_index == result.logits.argmax(1)).all()
+    assert (result.reference == NO_REFERENCE).all()

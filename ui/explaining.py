@@ -1,0 +1,73 @@
+"""What to explain and how, as widgets: the Explain page's, some shared with the Compare page.
+
+The zero-shot model's view (cat vs dog folded, or ImageNet's 1,000 classes), the class (a select,
+which Streamlit lets a person search by typing, so 37 breeds or 1,000 classes work alike), the
+method with its options, and the layer. Each widget's key is a `Settings` field.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.cams import METHODS
+from core.config import PREDICTED_TARGET, TOP1_VS_TOP2
+from core.explain.display import LoadedModel
+from core.explain.explainer import Explainer
+from core.explain.settings import VIEWS, Settings
+
+READABLE = {TOP1_VS_TOP2: "top-1 vs top-2 (the predicted class minus its runner-up)"}
+
+
+def chosen_view(loaded: LoadedModel, view_key: str, target_key: str) -> LoadedModel:
+    """The model seen through the view `view_key` holds, before any widget is drawn.
+
+    A target the view does not have (a breed after switching to cat vs dog) is forgotten, so its
+    select falls back to "predicted" instead of naming a class the model lacks.
+    """
+    loaded = loaded.view(st.session_state.get(view_key, VIEWS[0]))
+    if st.session_state.get(target_key, PREDICTED_TARGET) not in loaded.explainer.targets:
+        del st.session_state[target_key]
+    return loaded
+
+
+def view_radio(loaded: LoadedModel, key: str) -> None:
+    """The zero-shot model's two views; nothing for a fine-tuned model, which has one."""
+    if loaded.views:
+        tip = "ImageNet's classes: each explained by its own logit (the top 5 are shown)."
+        st.radio("Classes", loaded.views, key=key, help=tip)
+
+
+def target_select(explainer: Explainer, key: str) -> str:
+    """The class to explain: predicted, any class (type to search), then the contrast."""
+    return st.selectbox(
+        "Explain the class",
+        explainer.targets,
+        key=key,
+        format_func=lambda target: READABLE.get(target, target),
+        help="Which class's logit the gradients come from; type to search.",
+    )
+
+
+def method_widgets(explainer: Explainer) -> None:
+    """What to explain, and how: each widget's key is a Settings field, its default the field's."""
+    tip = "Grad-CAM is the classic; see the README's table of methods."
+    method = st.selectbox(
+        "Method", [*METHODS], [*METHODS].index(Settings.method), key="method", help=tip
+    )
+    layers = explainer.classifier.layers
+    st.select_slider(
+        "Layer (fine → coarse)",
+        options=list(layers),
+        value=explainer.classifier.default_layer,
+        key="layer",
+        format_func=lambda n: f"{n} · {layers[n][0]}×{layers[n][1]}",
+        help="Early layers are sharp but see edges and fur; the last layer (7×7) sees 'cat' or "
+        "'dog'.",
+    )
+    target_select(explainer, "target")
+    # The options the method declares (Score-CAM: the channels it tries), and what they cost.
+    for name, option in METHODS[method].options.items():
+        st.select_slider(option.label, option.choices, option.default, key=name, help=option.help)
+    passes = explainer.cost(method, **METHODS[method].own_options(st.session_state))
+    if passes > 1:
+        st.caption(f"Costs about {passes:,} forward passes for this photo (all layers).")
