@@ -44,6 +44,38 @@ def test_head_epoch_maps_are_grad_cam_exactly(tmp_path, build):
     np.testing.assert_allclose(watcher.head_maps(kernel), expected, rtol=1e-4, atol=1e-6)
 
 
+def test_head_epoch_maps_are_grad_cam_exactly_for_three_classes(tmp_path):
+    model = tiny_model(classes=3)
+    root = make_pets(tmp_path / "pets", 2, 2, 8, classes=3)
+    validation = sorted((root / "validation").rglob("*.png"))
+    names = sorted(folder.name for folder in (root / "validation").iterdir())
+    labels = [names.index(path.parent.name) for path in validation]
+    watcher = watch.Watch(tmp_path, watch.pick(validation, labels, seed=3), model)
+    assert [label for _, label in watcher.photos] == [0, 0, 1, 2]  # four spread over three
+    kernel = np.random.default_rng(0).normal(size=(6, 3))
+    model.get_layer(LOGIT).set_weights([kernel, np.array([0.7, -0.2, 0.1])])
+    expected = GradCAM(model, ["conv_b"])(watcher.inputs, watcher.classes).maps["conv_b"]
+    ours = watcher.head_maps(kernel)
+    np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-6)
+    # Each photo by its own class's logit: not the same map as another class's.
+    other = watcher.head_maps(np.roll(kernel, 1, axis=1))
+    assert not np.allclose(ours, other)
+
+
+def test_pick_takes_one_photo_of_each_of_four_classes_chosen_by_the_seed():
+    paths = [f"/v/{label:02d}/{i}.png" for label in range(37) for i in range(3)]
+    labels = [label for label in range(37) for _ in range(3)]
+    picks = {seed: watch.pick(paths, labels, seed=seed) for seed in range(5)}
+    for chosen in picks.values():
+        classes = [label for _, label in chosen]
+        assert len(classes) == 4 and classes == sorted(set(classes))
+        assert all(path.startswith(f"/v/{label:02d}/") for path, label in chosen)
+    assert len({tuple(label for _, label in chosen) for chosen in picks.values()}) > 1
+    assert watch.pick(paths, labels, seed=2) == picks[2]  # the seed decides, nothing else
+    # Two classes: two photos of each, as before K classes.
+    assert [label for _, label in watch.pick(paths[:6], labels[:6], seed=1)] == [0, 0, 1, 1]
+
+
 @pytest.mark.resnet
 def test_head_epoch_maps_are_grad_cam_on_resnet50(tmp_path, resnet50):
     model = resnet50
