@@ -86,10 +86,10 @@ def from_photos(
     for bad class names (`check_class_names`), a class without photos or with a single one.
     """
     pairs = list(photos.items() if isinstance(photos, Mapping) else photos)
+    _checked(check_class_names, [label for label, _ in pairs], "The new dataset", slug)
     if not any(files for _, files in pairs):
         both = "both classes" if len(pairs) == 2 else "every class"
         raise DatasetError(f"Give photos for {both}: none was sent.")
-    _checked(check_class_names, [label for label, _ in pairs], "The new dataset", slug)
     if empty := [label for label, files in pairs if not files]:
         raise DatasetError(f"Class '{empty[0]}' has no photos: add some, or remove the class.")
     sent = sum(len(data) for _, files in pairs for _, data in files)
