@@ -136,31 +136,27 @@ def latest_figures(frame: pd.DataFrame) -> dict[str, str]:
 def confusion_figure(report: dict) -> Figure:
     """The K x K validation confusion matrix as a heatmap, rows true, columns predicted.
 
-    Readable at 37 classes: the figure grows with K, its class names are small and the columns'
-    turned; the counts are written in the cells up to COUNTS_IN_CELLS classes.
+    A cell's colour is its share of the true class's photos, so a few mistakes of a small class
+    still show. Readable at 37 classes: the figure grows with K, its class names are small and the
+    columns' turned; the counts are written in the cells up to COUNTS_IN_CELLS classes.
     """
     names, counts = report["class_names"], np.asarray(report["confusion"])
     k = len(names)
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     font = 8 if k <= COUNTS_IN_CELLS else 6
     side = max(3.5, 0.2 * k + 2.5)  # inches: about 0.2 per class, plus room for the names
     figure = Figure(figsize=(side, side), dpi=100, layout="constrained")
     axes = figure.add_subplot()
-    axes.imshow(counts, cmap="Blues", vmin=0)
-    axes.set_xticks(range(k), names, rotation=90, fontsize=font)
+    axes.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    axes.set_xticks(range(k), names, rotation=90 if k > 4 else 0, fontsize=font)
     axes.set_yticks(range(k), names, fontsize=font)
     axes.set_xlabel("predicted", fontsize=font + 1)
     axes.set_ylabel("true", fontsize=font + 1)
     if k <= COUNTS_IN_CELLS:
         for (true, predicted), n in np.ndenumerate(counts):
-            dark = n > counts.max() / 2
+            colour = "white" if shares[true, predicted] > 0.5 else "black"
             axes.text(
-                predicted,
-                true,
-                str(n),
-                ha="center",
-                va="center",
-                fontsize=font,
-                color="white" if dark else "black",
+                predicted, true, str(n), ha="center", va="center", fontsize=font, color=colour
             )
     return figure
 
