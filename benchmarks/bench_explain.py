@@ -1,6 +1,11 @@
 """Speed of the explain path on ResNet-50 at 224 px, as ratios to a compiled forward in one run.
 
-    .venv/bin/python benchmarks/bench_explain.py [--repeats 30]
+    .venv/bin/python benchmarks/bench_explain.py [--repeats 30] [--k-only]
+
+Then the explanation's cost against the number of classes K: Explainer.explain (Grad-CAM, all four
+stages, one pass) with a 2-class head, a 37-class head and the zero-shot model's 1,000 ImageNet
+classes, as ratios to the 2-class time. One backward pass from one score serves every layer,
+whatever K: the ratios should stay near 1.
 
 Random weights (offline machines cannot download ImageNet's); speed does not depend on them.
 Timings are interleaved round-robin and summarised by their median, since these machines are noisy.
@@ -12,6 +17,7 @@ Timings are interleaved round-robin and summarised by their median, since these 
 from __future__ import annotations
 
 import argparse
+import functools
 import resource
 import statistics
 import sys
@@ -28,8 +34,16 @@ import tensorflow as tf
 from benchmarks.timing import interleaved
 from core.cams import GradCAM
 from core.config import STAGE_LAYERS, Config
+from core.explain.explainer import Explainer
 from core.explain.overlay import blend, colorize
-from core.model import LAST_STAGE, build_classifier
+from core.model import (
+    LAST_STAGE,
+    Classifier,
+    ModelInfo,
+    build_classifier,
+    build_zero_shot,
+    imagenet_view,
+)
 
 # Keras notes that a bare tensor is fed to a model whose input is named; harmless, and noisy here.
 warnings.filterwarnings("ignore", message="The structure of `inputs`")
@@ -50,10 +64,37 @@ def median_ms(timings: list[float]) -> float:
     return statistics.median(timings) * 1000.0
 
 
+def k_scaling(repeats: int) -> None:
+    """Explainer.explain's time at K = 2, 37 and 1,000 classes, as ratios to K = 2's."""
+    photo = np.random.default_rng(3).integers(0, 256, (224, 224, 3), dtype=np.uint8)
+    breeds = tuple(f"breed_{i:02d}" for i in range(37))
+    explainers = {
+        "K=2 (one logit)": Explainer(Classifier(build_classifier("none"), ModelInfo())),
+        "K=37 (Dense(37))": Explainer(
+            Classifier(build_classifier("none", num_classes=37), ModelInfo(class_names=breeds))
+        ),
+        "K=1000 (zero-shot ImageNet)": Explainer(imagenet_view(build_zero_shot("none"))),
+    }
+    runs = {name: functools.partial(e.explain, [photo]) for name, e in explainers.items()}
+    runs["K=1000, top1-vs-top2"] = functools.partial(
+        explainers["K=1000 (zero-shot ImageNet)"].explain, [photo], "top1-vs-top2"
+    )
+    timings = interleaved(runs, repeats)
+    base = median_ms(timings["K=2 (one logit)"])
+    print(f"\nExplainer.explain, Grad-CAM at all {len(STAGE_LAYERS)} stages, one photo, median:")
+    for name in runs:
+        ms = median_ms(timings[name])
+        print(f"{name:34s} {ms:8.1f} ms  {ms / base:5.2f}x  (target <= 1.2)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--k-only", action="store_true", help="only the cost against K")
     args = parser.parse_args()
+    if args.k_only:
+        k_scaling(args.repeats)
+        return
     config = Config()
     model = build_classifier("none", config)
     photo = np.random.default_rng(0).uniform(0, 255, (1, 224, 224, 3)).astype(np.float32)
@@ -103,6 +144,7 @@ def main() -> None:
         f"{'peak memory (max RSS)':34s} "
         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:8.0f} MiB"
     )
+    k_scaling(args.repeats)
 
 
 if __name__ == "__main__":

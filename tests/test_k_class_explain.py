@@ -6,6 +6,7 @@ under test does not depend on them.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -240,3 +241,68 @@ def test_predicted_is_resolved_once_for_every_image():
     result = GradCAM(tiny_model(seed=14, classes=4), ["conv_b"])(images(3, seed=15), PREDICTED)
     assert (result.class_index == result.logits.argmax(1)).all()
     assert (result.reference == NO_REFERENCE).all()
+
+
+@pytest.mark.resnet
+def test_zero_shot_imagenet_view_explains_any_of_1000_classes_with_shared_weights(
+    capsys, monkeypatch, tmp_path
+):
+    # Random weights: ImageNet's cannot be downloaded offline; names and maths do not need them.
+    from core.cli import main
+    from core.model import IMAGENET_CATS, build_zero_shot, imagenet_class_names, imagenet_view
+
+    zero_shot = build_zero_shot("none")
+    imagenet = imagenet_view(zero_shot)
+    names = imagenet.info.class_names
+    assert names == imagenet_class_names() and len(set(names)) == 1000
+    assert names[IMAGENET_CATS[0]] == "tabby cat" and "sunglasses (#836)" in names
+    # The same variables, not a copy: one ResNet-50 in memory.
+    assert {id(v) for v in imagenet.model.weights} <= {id(v) for v in zero_shot.model.weights}
+    explainer = Explainer(imagenet, ["conv5_block3_out"])
+    photo = images(1, 224, seed=16)[0].astype(np.uint8)
+    tabby = explainer.explain([photo], "tabby cat")[0]
+    logits = imagenet.model(photo[None].astype(np.float32)).numpy()[0]
+    assert tabby.score == pytest.approx(float(logits[IMAGENET_CATS[0]]), rel=1e-4, abs=1e-4)
+    top = explainer.explain([photo], TOP1_VS_TOP2)[0]
+    first, second = np.argsort(-logits)[:2]
+    assert (top.scored, top.versus) == (names[first], names[second])
+    assert [name for name, _ in top.top(5)] == [names[i] for i in np.argsort(-logits)[:5]]
+    # The CLI: --classes imagenet on the zero-shot model (no fine-tuned one in weights/).
+    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("CATDOG_IMAGENET_WEIGHTS", "none")
+    path = tmp_path / "pet.png"
+    path.write_bytes(png_bytes(seed=17, size=(64, 48)))
+    argv = ["explain", path, "--out", tmp_path / "out", "--classes", "imagenet"]
+    code = main([*map(str, argv), "--target", "tabby cat"])
+    record = json.loads(capsys.readouterr().out)
+    assert code == 0 and record["target"] == "tabby cat" and len(record["probabilities"]) == 5
+    assert set(record["probabilities"]) <= set(names)
+
+
+@pytest.mark.resnet
+def test_explain_page_offers_imagenets_classes_for_the_zero_shot_model(monkeypatch, tmp_path):
+    # Random weights (offline); the page's choices do not depend on them.
+    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("CATDOG_IMAGENET_WEIGHTS", "none")
+    monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "none"))
+    at = AppTest.from_file(APP, default_timeout=300).run()
+    assert not at.exception and not at.error
+    at.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=18), "image/png")).run()
+    # The default view is today's: cat vs dog, folded.
+    assert at.radio(key="view").value == "cat vs dog (folded)"
+    assert sorted(top_chart(at)["class"]) == ["cat", "dog"]
+    at.selectbox(key="target").set_value("dog").run()
+    at.radio(key="view").set_value("ImageNet's 1,000 classes").run()
+    assert not at.exception and not at.error
+    # "dog" is no ImageNet class: the select falls back to predicted.
+    assert at.selectbox(key="target").value == "predicted"
+    assert len(at.selectbox(key="target").options) == 1 + 1000 + 1
+    rows = top_chart(at)
+    assert len(rows) == 5 and rows["probability (%)"].is_monotonic_decreasing
+    at.selectbox(key="target").set_value("tabby cat").run()
+    assert not at.exception and "for 'tabby cat'" in at.image[1].proto.imgs[0].caption
+    at.selectbox(key="target").set_value(TOP1_VS_TOP2).run()
+    about = f"top-1 vs top-2 ({rows['class'][0]} minus {rows['class'][1]})"
+    assert not at.exception and about in at.image[1].proto.imgs[0].caption
+    at.radio(key="view").set_value("cat vs dog (folded)").run()
+    assert not at.exception and at.selectbox(key="target").value == "predicted"
