@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.data.classes import label_names
 from core.data.folders import DataFolders, Split
 from core.model import load_classifier
 from core.training import jobs, status, watch
 from core.training.recipe import class_weights
-from core.training.run import label_names, report
+from core.training.report import report
 from tests.conftest import FAST, make_pets, tiny_model
 
 

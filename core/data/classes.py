@@ -28,6 +28,15 @@ def singular(folder: str) -> str:
     return folder
 
 
+def label_names(folders: tuple[str, ...]) -> list[str]:
+    """The sidecar's class names from the class folders.
+
+    Two are made singular (cats/dogs -> cat/dog, as always); K > 2 are kept as they are, so a breed
+    such as "great_pyrenees" keeps its "s".
+    """
+    return [singular(name) for name in folders] if len(folders) == 2 else list(folders)
+
+
 def check_class_names(
     names: Sequence[str], where: str, key: Callable[[str], str] = str.casefold
 ) -> tuple[str, ...]:

@@ -10,7 +10,8 @@ ETA, history) and `watch.py` the maps of a few photos after each epoch; the page
 page asks a run to stop by writing a `stop` file in its folder, which the monitor reads after
 each batch. A finished run's model is published by switching `weights/current` in one rename.
 
-    recipe.py  TrainConfig and the two phases      run.py     a run as named steps, its report
+    recipe.py  TrainConfig and the two phases      run.py     a run as named steps
+    report.py  the validation report (K classes)
     jobs.py    start, train, the worker's body      worker.py  the worker process
     progress.py  progress.json and stop requests   watch.py   maps epoch by epoch
     lease.py   one run at a time, across hosts      store.py   run folders, `current`, pruning

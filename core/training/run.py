@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Callable
 
 import keras
-import numpy as np
 
 from core.config import Config
 from core.data.folders import DataFolders, scan
@@ -24,22 +23,18 @@ from core.model import (
     ModelInfo,
     build_classifier,
     head_units,
-    probabilities,
     save_classifier,
 )
 from core.training.progress import RunMonitor
 from core.training.recipe import (
-    TOP5_FROM,
     TrainConfig,
     fine_tune,
     make_strategy,
     train_head_cached,
 )
+from core.training.report import report
 from core.training.store import new_run_dir, prune, publish
 from core.training.watch import Watch, pick
-
-# Off-diagonal cells of the confusion matrix the report lists: the pairs most often confused.
-MOST_CONFUSED = 5
 
 
 def run(
@@ -174,74 +169,6 @@ def stopped(monitor: RunMonitor, stop: str | None, weights_dir: Path) -> dict:
     monitor.finish("stopped", message)
     prune(weights_dir, spare=monitor.run_dir)
     return monitor.state
-
-
-def singular(folder: str) -> str:
-    """'cats' -> 'cat', so labels read naturally; other names are kept as they are."""
-    if folder.endswith("s") and not folder.endswith("ss") and len(folder) > 1:
-        return folder[:-1]
-    return folder
-
-
-def label_names(folders: tuple[str, ...]) -> list[str]:
-    """The sidecar's class names from the class folders.
-
-    Two are made singular (cats/dogs -> cat/dog, as always); K > 2 are kept as they are, so a breed
-    such as "great_pyrenees" keeps its "s".
-    """
-    return [singular(name) for name in folders] if len(folders) == 2 else list(folders)
-
-
-def report(val_logits: np.ndarray, data: DataFolders) -> dict:
-    """The validation figures of K classes, from (N,) one-logit or (N, K) logits.
-
-    Keys: accuracy; top5_accuracy (K >= 10 only); confusion (K x K, rows the true class, columns
-    the predicted one); per_class_accuracy (K, None for a class without validation photos);
-    most_confused ({"true", "predicted", "count"} off the diagonal, most first); misclassified
-    ({"path", "true", "predicted", "confidence"}: the probability of the predicted class);
-    class_names. Classes are indices into class_names.
-    """
-    k, truth = len(data.class_names), np.asarray(data.validation.labels, dtype=int)
-    logits = np.asarray(val_logits, dtype=np.float64).reshape(len(truth), -1)
-    # One logit says class 1 when it is > 0; K logits, the largest.
-    predicted = (logits[:, 0] > 0).astype(int) if logits.shape[1] == 1 else logits.argmax(1)
-    confidence = probabilities(logits).numpy()[np.arange(len(truth)), predicted]
-    confusion = np.zeros((k, k), dtype=int)
-    np.add.at(confusion, (truth, predicted), 1)
-    wrong = [
-        {"path": path, "true": int(t), "predicted": int(p), "confidence": float(c)}
-        for path, t, p, c in zip(data.validation.paths, truth, predicted, confidence)
-        if t != p
-    ]
-    figures = {
-        "accuracy": float((predicted == truth).mean()),
-        "confusion": confusion.tolist(),
-        "per_class_accuracy": per_class_accuracy(confusion),
-        "most_confused": most_confused(confusion),
-        "misclassified": wrong,
-        "class_names": label_names(data.class_names),
-    }
-    if k >= TOP5_FROM:
-        top5 = np.argsort(-logits, axis=1)[:, :5]
-        figures["top5_accuracy"] = float((top5 == truth[:, None]).any(axis=1).mean())
-    return figures
-
-
-def per_class_accuracy(confusion) -> list[float | None]:
-    """Each true class's share predicted right (the diagonal over its row); None for no photos."""
-    confusion = np.asarray(confusion)
-    rows = confusion.sum(axis=1)
-    return [float(confusion[i, i] / n) if n else None for i, n in enumerate(rows)]
-
-
-def most_confused(confusion, limit: int = MOST_CONFUSED) -> list[dict]:
-    """The `limit` largest off-diagonal cells, {"true", "predicted", "count"}, most first.
-
-    Ties go by the true class, then the predicted one; empty cells are left out.
-    """
-    confusion = np.asarray(confusion)
-    cells = [(-int(n), t, p) for (t, p), n in np.ndenumerate(confusion) if t != p and n > 0]
-    return [{"true": t, "predicted": p, "count": -n} for n, t, p in sorted(cells)[:limit]]
 
 
 def model_info(

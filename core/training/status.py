@@ -22,7 +22,7 @@ from core.data.choices import label
 from core.explain.explainer import Explainer
 from core.explain.overlay import overlay
 from core.images import load_image, shrink
-from core.training.run import MOST_CONFUSED, most_confused, per_class_accuracy
+from core.training.report import MOST_CONFUSED, most_confused, per_class_accuracy
 
 # Misclassified validation photos shown with their two maps: each costs two explanations.
 MISTAKES_SHOWN = 8
