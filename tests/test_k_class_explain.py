@@ -173,8 +173,6 @@ def test_faithfulness_and_sanity_check_follow_the_class_explained():
 
 
 def test_two_classes_keep_their_contrast():
-    from core.model import load_classifier
-
     explainer = Explainer(Classifier(tiny_model(seed=7), ModelInfo(image_size=TINY_SIZE)))
     assert explainer.targets == ["predicted", "cat", "dog", "dog minus cat"]
     photo = images(1, seed=10)[0].astype(np.uint8)
@@ -185,7 +183,6 @@ def test_two_classes_keep_their_contrast():
     # top1-vs-top2 is taken for two classes too: the predicted class minus the other.
     top = explainer.explain([photo], TOP1_VS_TOP2)[0]
     assert top.score == pytest.approx(2 * abs(dog.score), rel=1e-5)
-    assert load_classifier  # two-class files load as before: tests/test_model.py
 
 
 @pytest.fixture
