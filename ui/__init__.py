@@ -4,7 +4,9 @@ ui/photos.py     the photo widgets (upload, camera, a random validation photo), 
 ui/explaining.py what to explain and how: the zero-shot view, the class, the method, the layer
 ui/access.py     who may train and bring data in public mode
 ui/slots.py      expensive actions bounded per process, buttons whose work runs in the page
+ui/bring_data.py the Training page's Bring data: Oxford-IIIT Pet, photos per class, a ZIP
 ui/run_panel.py  the Training page's run panel, redrawn every second
+ui/housekeeping.py the Training page's disk space: runs and datasets, deleted after a dialog
 """
 
 from __future__ import annotations

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 WHAT_AM_I_LOOKING_AT = (
-    "The model turns the photo into 2,048 feature maps and weighs them into one score: positive "
-    "means *dog*, negative *cat*. **Grad-CAM** asks which places in a layer's maps pushed that "
-    "score up: it takes the score's gradient, weighs each map by how much it helped, adds them up "
-    "and keeps the positive part. Red = strong evidence for the class, blue = none.\n\n**The "
-    "layer** trades sharpness for meaning: the first stages (56×56, 28×28) see edges and fur and "
-    "give sharp but less class-specific maps; the last stage (7×7) sees 'cat' or 'dog' and gives "
+    "The model turns the photo into 2,048 feature maps and weighs them into a score per class, "
+    "its logit (with two classes, one score: positive means *dog*, negative *cat*). **Grad-CAM** "
+    "asks which places in a layer's maps pushed the explained class's logit up: it takes the "
+    "logit's gradient, weighs each map by how much it helped, adds them up and keeps the positive "
+    "part. Red = strong evidence for the class, blue = none.\n\n**The layer** trades sharpness "
+    "for meaning: the first stages (56×56, 28×28) see edges and fur and give sharp but less "
+    "class-specific maps; the last stage (7×7) sees 'cat' or 'dog' (or a breed) and gives "
     "the coarse map the decision actually rests on. Other methods (Grad-CAM++, Score-CAM, …) "
     "answer the same question differently; the Compare page puts them side by side."
 )
