@@ -10,6 +10,7 @@ import ui
 from core.cams import METHODS
 from core.config import Config
 from core.errors import UserError, one_line
+from core.explain import guide
 from core.explain.compare import WHY_THE_SAME, Cell, coincidences, compare, cost
 from core.explain.display import DISPLAY_SIDE
 from core.explain.explainer import Explainer
@@ -99,7 +100,7 @@ if loaded.error:
 loaded = ui.chosen_view(loaded, "compare_view", "compare_target")
 explainer = loaded.explainer
 with st.sidebar:
-    photo = ui.photo_source(config)
+    photo = ui.photo_source(config, guide.subject(explainer.class_names))
     ui.view_radio(loaded, "compare_view")
 grid = grid_widgets(explainer)
 if photo is None:

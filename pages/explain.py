@@ -58,7 +58,7 @@ def explain_first(explainer: Explainer, model_key: str) -> None:
 def sidebar(loaded: display.LoadedModel, config: Config) -> Settings:
     """The sidebar's widgets top to bottom, and what they hold."""
     with st.sidebar:
-        ui.photo_source(config)
+        ui.photo_source(config, guide.subject(loaded.explainer.class_names))
         st.expander("What am I looking at?").markdown(guide.WHAT_AM_I_LOOKING_AT)
         st.header("Explanation")
         ui.view_radio(loaded, "view")
@@ -217,7 +217,7 @@ try:
         column.download_button(file.label, file.data, file.file_name, file.mime)
     thumb = cached_thumbnail(view.picture, key.photo_id, config.thumbnail_side)
     two = len(explainer.class_names) == 2
-    if st.toggle(guide.contrast_toggle(two), key="contrast"):
+    if st.toggle(guide.contrast_toggle(explainer.class_names), key="contrast"):
         targets = explainer.contrast_targets(view.explanation)
         show_contrast(view, thumb, targets, guide.CONTRAST if two else guide.TOP1_VS_TOP2)
     with st.expander("Every layer at once"):

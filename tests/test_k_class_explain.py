@@ -20,6 +20,7 @@ from core.cams import METHODS, PREDICTED, TOP_TWO, GradCAM, class_scores
 from core.cams.base import NO_REFERENCE, class_probabilities, resolve_targets
 from core.config import TOP1_VS_TOP2
 from core.errors import SettingError
+from core.explain import guide
 from core.explain.explainer import Explainer, top_k
 from core.model import Classifier, ModelInfo, save_classifier
 from tests.conftest import TINY_SIZE, png_bytes, tiny_model
@@ -202,6 +203,9 @@ def test_explain_page_explains_each_of_three_classes_and_top1_vs_top2(three_clas
     at.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=12), "image/png")).run()
     assert not at.exception and not at.error
     assert at.title[0].value == "Which of 3 classes is it, and why?"
+    # Every place that said "a cat or a dog" speaks of the model's own classes.
+    assert at.sidebar.file_uploader[0].label == "A photo of one of 3 classes"
+    assert "Why the top two classes" in at.toggle(key="contrast").label
     rows = top_chart(at)
     assert sorted(rows["class"]) == sorted(BREEDS)
     assert rows["probability (%)"].is_monotonic_decreasing
@@ -217,6 +221,14 @@ def test_explain_page_explains_each_of_three_classes_and_top1_vs_top2(three_clas
     captions = [image.proto.imgs[0].caption for image in at.image[3:6]]
     assert [c.split("'")[1] for c in captions] == [first, second, about.split("'")[1]]
     assert not at.exception and len(top_chart(at)) == 3
+
+
+def test_the_pages_words_follow_the_models_classes():
+    assert guide.page_title(("cat", "dog")) == "Why does the model think it's a cat or a dog?"
+    assert guide.page_title(None) == guide.page_title(("cat", "dog"))
+    assert guide.page_title(("apple", "pear")) == "Why does the model think it's apple or pear?"
+    assert guide.subject(BREEDS) == "one of 3 classes"
+    assert guide.contrast_toggle(("apple", "pear")) == "Why apple, why pear, and the contrast"
 
 
 def test_compare_page_explains_a_named_class_of_three(monkeypatch, three_classes):

@@ -7,6 +7,7 @@ where the visitor sees it. The checking and writing are core's (core/data/upload
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import streamlit as st
 
@@ -83,7 +84,7 @@ def add_dataset(config: Config, name: str, zip_file=None, photos: list | None = 
     try:
         with expensive("check the photos"), st.spinner("Checking every photo…"):
             if zip_file is not None:
-                name, data = name or zip_file.name, zip_file.getvalue()
+                name, data = name or Path(zip_file.name).stem, zip_file.getvalue()
                 report = datasets.from_zip(config.data_dir, name, data)
             else:
                 files = [(label, [(f.name, f.getvalue()) for f in got]) for label, got in photos]

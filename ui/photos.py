@@ -14,8 +14,10 @@ from core.images import UPLOAD_TYPES
 from ui.access import shown
 
 
-def photo_source(config: Config) -> Photo | None:
+def photo_source(config: Config, subject: str = "a cat or a dog") -> Photo | None:
     """The photo widgets (upload, camera, a random validation photo) and the photo they chose.
+
+    `subject` says what the photo should show, in the model's classes (core.explain.guide).
 
     What they chose is kept in non-widget keys, so it stays chosen on another page and back: the
     Explain and Compare pages both draw these widgets and share it.
@@ -28,7 +30,7 @@ def photo_source(config: Config) -> Photo | None:
     )
     if source == SOURCES[0]:
         picked = photo_uploader(
-            "A photo of a cat or a dog",
+            f"A photo of {subject}",
             key="upload",
             on_change=_keep_file,
             args=(source, "upload"),
@@ -37,7 +39,7 @@ def photo_source(config: Config) -> Photo | None:
         # A phone's or a laptop's camera, through the browser. 720p: the widget's own size (a
         # sidebar's width, ~260 px) would be a thumbnail.
         picked = st.camera_input(
-            "Point the camera at a cat or a dog",
+            f"Point the camera at {subject}",
             key="camera",
             resolution="720p",
             on_change=_keep_file,

@@ -62,15 +62,28 @@ def nothing_speaks(layer: str, target: str, briefly: bool = False) -> str:
     )
 
 
+def subject(class_names: tuple[str, ...] | list[str] | None) -> str:
+    """What a photo shows, in the model's own classes: "a cat or a dog" for the default demo.
+
+    Two other classes read "apple or pear"; K > 2, "one of 37 classes".
+    """
+    names = tuple(class_names or ("cat", "dog"))
+    if names == ("cat", "dog"):
+        return "a cat or a dog"
+    if len(names) == 2:
+        return f"{names[0]} or {names[1]}"
+    return f"one of {len(names):,} classes"
+
+
 def page_title(class_names: tuple[str, ...] | list[str] | None) -> str:
-    """The Explain page's title: today's for two classes (or no model yet), else K classes'."""
+    """The Explain page's title: which of the model's classes, and why."""
     if not class_names or len(class_names) == 2:
-        return "Why does the model think it's a cat or a dog?"
+        return f"Why does the model think it's {subject(class_names)}?"
     return f"Which of {len(class_names):,} classes is it, and why?"
 
 
-def contrast_toggle(two_classes: bool) -> str:
+def contrast_toggle(class_names: tuple[str, ...] | list[str]) -> str:
     """The label of the toggle that shows each of two classes' maps and their contrast's."""
-    if two_classes:
-        return "Why cat, why dog, and the contrast"
+    if len(class_names) == 2:
+        return f"Why {class_names[0]}, why {class_names[1]}, and the contrast"
     return "Why the top two classes, and top-1 vs top-2"

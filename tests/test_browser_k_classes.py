@@ -1,0 +1,131 @@
+"""Three classes, in a real browser: a ZIP of birds, cats and dogs in, a run, each class explained.
+
+Debian's Chromium, Selenium and `streamlit run` on loopback, as in test_browser.py; the run trains
+ResNet-50 with a random backbone (no ImageNet weights offline), so the test checks the journey, not
+the accuracy.
+"""
+
+from __future__ import annotations
+
+import zipfile
+
+import pytest
+
+from tests.browser_support import (
+    CHROMIUM,
+    DRIVER,
+    chrome,
+    shot,
+    streamlit_server,
+    text,
+    upload,
+    wait,
+)
+from tests.conftest import TINY_SIZE, jpeg_bytes, make_pets, tiny_model
+
+pytestmark = [pytest.mark.browser, pytest.mark.resnet]
+if not (CHROMIUM and DRIVER):
+    pytest.skip(
+        "Debian's chromium and chromium-driver are not installed (make browser installs them as "
+        "root)",
+        allow_module_level=True,
+    )
+
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+
+CLASSES = ("birds", "cats", "dogs")
+CHARTS = "[data-testid='stVegaLiteChart'], [data-testid='stArrowVegaLiteChart']"
+
+
+def three_class_zip(path):
+    """birds/cats/dogs in the Kaggle layout: 12 training and 4 validation JPEGs each."""
+    with zipfile.ZipFile(path, "w") as out:
+        for c in CLASSES:
+            for i in range(16):
+                split = "train" if i < 12 else "validation"
+                out.writestr(f"flock/{split}/{c}/{i}.jpg", jpeg_bytes(c, 100 * len(c) + i))
+    return path
+
+
+def choose(driver, label: str, option: str) -> None:
+    """Type into a selectbox (they are searchable) and take the first match, as a person would."""
+    box = f"//div[@data-testid='stSelectbox'][.//*[text()='{label}']]//input"
+    field = wait(driver, lambda d: d.find_element(By.XPATH, box))
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", field)
+    field.click()
+    field.send_keys(option)
+    field.send_keys(Keys.ENTER)
+
+
+def click_button(driver, label: str) -> None:
+    button = f"//button[.//p[text()='{label}']][not(@disabled)]"
+    element = wait(driver, lambda d: next(iter(d.find_elements(By.XPATH, button)), None), 60)
+    driver.execute_script(
+        "arguments[0].scrollIntoView({block: 'center'}); arguments[0].click()", element
+    )
+
+
+def test_three_classes_from_a_zip_trained_and_each_explained_by_name(tmp_path):
+    from core.model import ModelInfo, save_classifier
+
+    save_classifier(
+        tiny_model(),
+        ModelInfo(image_size=TINY_SIZE, backbone="tiny", backbone_weights="none"),
+        tmp_path / "weights" / "model.keras",
+    )
+    env = {
+        "CATDOG_WEIGHTS_DIR": str(tmp_path / "weights"),
+        "CATDOG_DATA_DIR": str(make_pets(tmp_path / "data", n_train=4, n_validation=2)),
+        "CATDOG_BACKBONE_WEIGHTS": "none",
+        "KERAS_HOME": str(tmp_path / "keras"),
+    }
+    archive = three_class_zip(tmp_path / "flock.zip")
+    with streamlit_server(env) as (url, _):
+        driver = chrome(profile=tmp_path / "profile")
+        try:
+            driver.get(f"{url}/training")
+            wait(driver, lambda d: "Start training" in text(d))
+            driver.find_element(By.XPATH, "//summary[.//p[text()='Bring data']]").click()
+            tab = "//*[@role='tab'][contains(., 'Upload a ZIP')]"
+            driver.execute_script(
+                "arguments[0].click()", wait(driver, lambda d: d.find_element(By.XPATH, tab))
+            )
+            zip_input = (
+                "//div[@data-testid='stFileUploader'][.//*[contains(text(), 'Kaggle layout')]]"
+                "//input"
+            )
+            wait(driver, lambda d: d.find_element(By.XPATH, zip_input)).send_keys(str(archive))
+            click_button(driver, "Add this ZIP")
+            wait(driver, lambda d: "New dataset data/flock." in text(d), 120)
+            assert "Kept train 12 birds, 12 cats, 12 dogs" in text(driver)
+
+            head = "//input[@aria-label='Head epochs']"
+            box = wait(driver, lambda d: d.find_element(By.XPATH, head))
+            box.click()
+            box.send_keys(Keys.CONTROL + "a")
+            box.send_keys("3")
+            box.send_keys(Keys.TAB)
+            wait(driver, lambda d: box.get_attribute("value") == "3", 10)
+            click_button(driver, "Start training")
+            wait(driver, lambda d: "The Explain page now uses this model" in text(d), 600)
+            assert "birds" in text(driver) and "Traceback" not in text(driver)
+            shot(driver, "k-classes-trained")
+
+            driver.get(url)
+            for name in CLASSES:
+                photo = tmp_path / "data" / "flock" / "validation" / name
+                upload(driver, sorted(photo.iterdir())[0])
+                wait(driver, lambda d: "Prediction:" in text(d), 60)
+                choose(driver, "Explain the class", name)
+                caption = f"Grad-CAM for '{name}' at"
+                wait(driver, lambda d: caption in text(d), 60)
+                # The top classes as a bar chart, the three of them named in its alt text.
+                charts = driver.find_elements(By.CSS_SELECTOR, CHARTS)
+                assert charts, "no top-5 chart"
+                shot(driver, f"k-classes-explain-{name}")
+            choose(driver, "Explain the class", "top-1 vs top-2")
+            wait(driver, lambda d: " minus " in text(d), 60)
+            assert "Traceback" not in text(driver) and str(tmp_path) not in text(driver)
+        finally:
+            driver.quit()
