@@ -31,6 +31,8 @@ IMAGENET_CATS = tuple(range(281, 286))
 IMAGENET_LOGITS = "predictions"
 # weights/current links to the run folder whose model the app uses (core/training/store.py).
 CURRENT = "current"
+# weights/imported/<name>/model.keras (+ model.json): models a person brought (core/imported.py).
+IMPORTED = "imported"
 # The classifier's own layers, which training relies on; LAST_STAGE is ResNet-50's 7x7 output.
 FEATURES, HEAD, LOGIT = "avg_pool", "dropout", "logit"
 LAST_STAGE = STAGE_LAYERS[-1]
@@ -86,11 +88,14 @@ class FoldCatDog(keras.layers.Layer):
 class ModelInfo:
     """The JSON sidecar saved beside every .keras file."""
 
-    kind: str = "fine-tuned"  # or "zero-shot" (ImageNet classes folded into cat/dog)
+    kind: str = "fine-tuned"  # "zero-shot" (ImageNet classes folded into cat/dog) or "imported"
     class_names: tuple[str, ...] = ("cat", "dog")
     image_size: int = 224
     backbone: str = "ResNet50"
     backbone_weights: str = "imagenet"  # "imagenet", "none" or the file the backbone came from
+    # What is done to 0-255 RGB pixels before the model sees them (core/imported.py's names).
+    # "none" for the models this app builds: their preprocessing is a layer inside them.
+    preprocessing: str = "none"
     trained_at: str | None = None
     trained_on: str | None = None
     val_accuracy: float | None = None
