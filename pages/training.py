@@ -13,7 +13,7 @@ from core.errors import UserError, one_line
 from core.training import jobs, status
 from core.training.recipe import TrainConfig
 from core.training.status import Notice
-from ui import bring_data, housekeeping, run_panel
+from ui import bring_data, housekeeping, import_model, run_panel
 from ui.access import notify
 
 
@@ -107,6 +107,8 @@ st.markdown(
 ui.access_panel()
 with st.expander("Bring data", expanded=not choices.datasets(config.data_roots)):
     bring_data.bring_data(config, ui.may_train())
+with st.expander("Bring your own model"):
+    import_model.bring_model(config, ui.may_train())
 # Choices, never typed paths: the datasets and weights files under the data roots and weights/.
 found = choices.datasets(config.data_roots)
 weights_files = choices.weights_files((*config.data_roots, config.weights_dir))
