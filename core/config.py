@@ -106,6 +106,11 @@ class Config:
     # Oxford-IIIT Pet download (about 800 MB of archives, as much again unpacked) is checked
     # against the floor as it starts; a disk that fills during it ends it with one sentence.
     min_free_mb: int = field(default_factory=lambda: max(0, _env_int("CATDOG_MIN_FREE_MB", 1024)))
+    # Largest model file (MB) a person may import (page and CLI). Keras' ResNet-50 is about 95 MB
+    # as .keras, ResNet-152 and EfficientNetB7 about 240-260 MB; 500 takes those with room. A
+    # model loaded, flattened and explained takes about three times its file in memory, so this
+    # also bounds what one import can make the server hold.
+    max_model_mb: int = field(default_factory=lambda: max(1, _env_int("CATDOG_MAX_MODEL_MB", 500)))
 
     @property
     def data_roots(self) -> tuple[Path, ...]:

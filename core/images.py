@@ -130,8 +130,10 @@ def shrink(photo: np.ndarray, max_side: int | None) -> np.ndarray:
     return cv2.resize(photo, size, interpolation=cv2.INTER_AREA)
 
 
-def to_model_input(photos: list[np.ndarray], size: int) -> np.ndarray:
-    """Squash each RGB photo to size x size, as float32 0-255, alike in training, app and CLI.
+def to_model_input(photos: list[np.ndarray], size: int | tuple[int, int]) -> np.ndarray:
+    """Squash each RGB photo to size x size (or (height, width)), as float32 0-255, (N, h, w, 3).
+
+    Alike in training, app and CLI.
 
     Squashing, not cropping, keeps the whole photo in view, so the map lines up with it when
     stretched back. Shrinking averages areas, so a 12-MP photo and its display-size copy give
@@ -141,10 +143,11 @@ def to_model_input(photos: list[np.ndarray], size: int) -> np.ndarray:
     return np.stack([_squash(p, size) for p in photos]).astype(np.float32)
 
 
-def _squash(photo: np.ndarray, size: int) -> np.ndarray:
-    shrinking = min(photo.shape[:2]) >= size
+def _squash(photo: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
+    height, width = (size, size) if isinstance(size, int) else size
+    shrinking = photo.shape[0] >= height and photo.shape[1] >= width
     return cv2.resize(
-        photo, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+        photo, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
     )
 
 

@@ -20,6 +20,7 @@ import tensorflow as tf
 from core.atomic import replacing
 from core.config import MAX_CLASSES, STAGE_LAYERS, Config
 from core.errors import UserError, one_line, writing
+from core.preprocessing import Preprocess
 
 # ResNet-50 was trained on BGR images minus these per-channel ImageNet means ("caffe" mode).
 CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
@@ -91,6 +92,8 @@ class ModelInfo:
     kind: str = "fine-tuned"  # "zero-shot" (ImageNet classes folded into cat/dog) or "imported"
     class_names: tuple[str, ...] = ("cat", "dog")
     image_size: int = 224
+    # (height, width) of the model's input when it is not image_size x image_size (imported).
+    input_size: tuple[int, int] | None = None
     backbone: str = "ResNet50"
     backbone_weights: str = "imagenet"  # "imagenet", "none" or the file the backbone came from
     # What is done to 0-255 RGB pixels before the model sees them (core/imported.py's names).
@@ -118,32 +121,74 @@ class Classifier:
 
     @property
     def layers(self) -> dict[str, tuple[int, int]]:
-        """Layers offered for explaining, name -> (height, width).
-
-        ResNet-50's four stages, else every layer with a 4-D output.
-        """
-        shapes = conv_layer_shapes(self.model)
-        stages = {name: shapes[name] for name in STAGE_LAYERS if name in shapes}
-        return stages or shapes
+        """Layers offered for explaining, name -> (height, width) (`offered_layers`)."""
+        return offered_layers(self.model)
 
     @property
     def default_layer(self) -> str:
-        return default_layer(self.layers)
+        return default_layer(self.layers, self.model)
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(height, width) of the photos the model takes, as to_model_input resizes them."""
+        return tuple(int(side) for side in self.model.input_shape[1:3])
 
 
-def default_layer(layers) -> str:
-    """The layer of the offered `layers` explained unless a person picks another.
+# 4-D layers never offered by default: they pad, crop or reorder a map, and add no feature.
+NOT_FEATURES = (
+    keras.layers.ZeroPadding2D,
+    keras.layers.Cropping2D,
+    keras.layers.Permute,
+    keras.layers.Reshape,
+    keras.layers.Rescaling,
+    keras.layers.Normalization,
+)
 
-    The last stage (Selvaraju et al.'s choice), or the last 4-D layer of another model.
+
+def offered_layers(model: keras.Model) -> dict[str, tuple[int, int]]:
+    """Layers offered for explaining, name -> (height, width), in graph order.
+
+    ResNet-50's four stages; else the last 4-D layer of each spatial resolution (five for
+    MobileNetV2: 112, 56, 28, 14 and 7 at 224 px), padding and rescaling layers left out, and
+    the default layer. Any other 4-D layer (`conv_layer_shapes`) may still be named.
     """
-    return LAST_STAGE if LAST_STAGE in layers else list(layers)[-1]
+    shapes = conv_layer_shapes(model)
+    stages = {name: shapes[name] for name in STAGE_LAYERS if name in shapes}
+    if stages:
+        return stages
+    last = {}  # (h, w) -> the last feature layer at that resolution
+    for name, size in shapes.items():
+        if not isinstance(model.get_layer(name), NOT_FEATURES):
+            last[size] = name
+    kept = set(last.values()) | ({default_layer(shapes, model)} if shapes else set())
+    return {name: size for name, size in shapes.items() if name in kept}
+
+
+def default_layer(layers, model: keras.Model | None = None) -> str:
+    """The layer of `layers` explained unless a person picks another.
+
+    The last stage (Selvaraju et al.'s choice); else, with the `model` given, its last 4-D layer
+    that is no pooling, padding or reshaping layer (the last convolutional output before
+    pooling); else the last of `layers`.
+    """
+    if LAST_STAGE in layers:
+        return LAST_STAGE
+    names = list(layers)
+    if model is not None:
+        skipped = (*NOT_FEATURES, keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+        features = [n for n in names if not isinstance(model.get_layer(n), skipped)]
+        names = features or names
+    return names[-1]
 
 
 def conv_layer_shapes(model: keras.Model) -> dict[str, tuple[int, int]]:
-    """Every layer with a 4-D (N, H, W, C) output, in graph order, mapped to (H, W)."""
+    """Every layer with a 4-D (N, H, W, C) output, in graph order, mapped to (H, W).
+
+    The input and the preprocessing layers (0-255 pixels rescaled) are not among them.
+    """
     shapes = {}
     for layer in model.layers:
-        if isinstance(layer, (keras.layers.InputLayer, CaffePreprocess)):
+        if isinstance(layer, (keras.layers.InputLayer, CaffePreprocess, Preprocess)):
             continue
         shape = getattr(layer.output, "shape", ())
         if len(shape) == 4:
@@ -290,15 +335,25 @@ def save_classifier(model: keras.Model, info: ModelInfo, path: Path) -> Path:
     return path
 
 
-def load_classifier(path: Path) -> Classifier:
-    """Load a .keras model (safe_mode=True) and its sidecar; refuse any that does not match."""
+def load_classifier(
+    path: Path, classes: tuple[str, ...] | None = None, preprocessing: str | None = None
+) -> Classifier:
+    """Load a .keras model (safe_mode=True) and its sidecar; refuse any that does not match.
+
+    `classes` and `preprocessing` (the CLI's --classes and --preprocessing) win over the sidecar's
+    and let a plain .keras with no sidecar be explained. An imported model, one with a
+    preprocessing other than "none", or one given either flag is explained through
+    core.imported.explained_model: 0-255 RGB in, preprocessing, flat graph, logits out. A model
+    this app built (sidecar preprocessing "none") is returned as it was saved.
+    """
     path = Path(path)
     if not path.is_file():
         raise ModelError(
             f"No model at {path}: train one (Training page or `python -m core train`)."
         )
-    info = _read_sidecar(path)
-    if info.sha256 and info.sha256 != file_sha256(path):
+    given = classes is not None or preprocessing is not None
+    info = _read_sidecar(path) if path.with_suffix(".json").is_file() or not given else None
+    if info and info.sha256 and info.sha256 != file_sha256(path):
         raise ModelError(
             f"{path.name} does not match its sidecar's SHA-256: it was changed or half-written."
         )
@@ -308,23 +363,39 @@ def load_classifier(path: Path) -> Classifier:
         raise ModelError(
             f"{path.name} is not a loadable Keras model ({one_line(error, 200)})."
         ) from None
+    if given or info.kind == IMPORTED or info.preprocessing != "none":
+        from core import imported  # imports this module
+
+        if info is None:
+            info = imported.info_for(model, classes, preprocessing, path.name)
+        info = replace(
+            info,
+            class_names=tuple(classes or info.class_names),
+            preprocessing=preprocessing or info.preprocessing,
+        )
+        return imported.explained_classifier(model, info, path.name)
+    _check_fits(model, info, path.name)
+    return Classifier(model, info)
+
+
+def _check_fits(model: keras.Model, info: ModelInfo, name: str) -> None:
+    """ModelError unless the model is the sidecar's: backbone, input size, output count."""
     if info.backbone == "ResNet50" and LAST_STAGE not in {layer.name for layer in model.layers}:
         raise ModelError(
-            f"{path.name} is not a ResNet-50 (no {LAST_STAGE} layer), but its sidecar says it is."
+            f"{name} is not a ResNet-50 (no {LAST_STAGE} layer), but its sidecar says it is."
         )
     expected_input = (None, info.image_size, info.image_size, 3)
     k = len(info.class_names)
     if tuple(model.input_shape) != expected_input:
         raise ModelError(
-            f"{path.name} takes {model.input_shape}, but its sidecar expects {expected_input}."
+            f"{name} takes {model.input_shape}, but its sidecar expects {expected_input}."
         )
     # Two classes: one sigmoid logit, or two softmax logits; K > 2: K logits.
     if model.output_shape[-1] not in ({1, 2} if k == 2 else {k}):
         raise ModelError(
-            f"{path.name} gives {model.output_shape[-1]} output(s), but its sidecar names {k} "
+            f"{name} gives {model.output_shape[-1]} output(s), but its sidecar names {k} "
             f"classes ({', '.join(info.class_names[:3])}{', …' if k > 3 else ''})."
         )
-    return Classifier(model, info)
 
 
 def _read_sidecar(path: Path) -> ModelInfo:
@@ -337,6 +408,8 @@ def _read_sidecar(path: Path) -> ModelInfo:
     try:
         fields = json.loads(sidecar.read_text())
         fields["class_names"] = tuple(fields["class_names"])
+        if fields.get("input_size"):
+            fields["input_size"] = tuple(fields["input_size"])
         info = ModelInfo(**fields)
     except (ValueError, TypeError, KeyError) as error:
         raise ModelError(f"{sidecar.name} is not a valid sidecar ({error}).") from None

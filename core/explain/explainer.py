@@ -162,7 +162,7 @@ class Explainer:
 
     def model_input(self, photo: np.ndarray) -> np.ndarray:
         """One photo as the model sees it: resized to its input size, 0-255 RGB floats."""
-        return to_model_input([photo], self.classifier.info.image_size)[0]
+        return to_model_input([photo], self.classifier.input_size)[0]
 
     def faithfulness(self, photo: np.ndarray, explanation: Explanation, layer: str, steps=50):
         """Deletion and insertion curves of the map at `layer`, beside a random map's."""
@@ -195,7 +195,7 @@ class Explainer:
     ) -> list[Explanation]:
         """Predict and explain a batch of RGB uint8 photos (any size) at all layers in one pass."""
         start = time.perf_counter()
-        inputs = to_model_input(photos, self.classifier.info.image_size)
+        inputs = to_model_input(photos, self.classifier.input_size)
         cam = self.cam(method, eigen_smooth, **options)
         result = cam(inputs, self.target_index(target), aug_smooth=aug_smooth)
         probabilities = self.classifier.probabilities(result.logits)
