@@ -12,6 +12,7 @@ import numpy as np
 from core.cams import METHODS
 from core.config import Config
 from core.data.choices import images_in
+from core.data.classes import check_class_names
 from core.data.folders import DataError
 from core.data.pet_layout import LAYOUTS, find_download
 from core.data.pets import download_pets
@@ -20,6 +21,7 @@ from core.explain.explainer import Explainer
 from core.explain.localization import TOLERANCE, annotations_for, centre_prior, localization
 from core.explain.overlay import COLORMAPS, overlay
 from core.images import ImageError, encode_png, load_image
+from core.imported import PREPROCESSING, import_model, inspect_model
 from core.model import Classifier, imagenet_view, load_classifier, load_default
 from core.training import jobs
 from core.training.recipe import TrainConfig
@@ -36,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         "train": run_train,
         "download-data": run_download,
         "evaluate": run_evaluate,
+        "import-model": run_import,
     }
     try:
         return handlers[args.command](args)
@@ -59,6 +62,7 @@ def parser() -> argparse.ArgumentParser:
     add_explain_parser(commands)
     add_evaluate_parser(commands)
     add_train_parser(commands)
+    add_import_parser(commands)
     download = commands.add_parser(
         "download-data", help="download Oxford-IIIT Pet as train/ and validation/"
     )
@@ -82,7 +86,10 @@ def add_explain_parser(commands) -> None:
     explain = commands.add_parser("explain", help="predict and write Grad-CAM overlays for photos")
     explain.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
     explain.add_argument(
-        "--weights", type=Path, help="a .keras model (default: weights/model.keras)"
+        "--weights",
+        type=Path,
+        help="a .keras model (default: weights/model.keras); one with no sidecar needs "
+        "--classes a,b and --preprocessing",
     )
     explain.add_argument("--layer", help="conv layer to explain (default: conv5_block3_out)")
     add_target_options(explain)
@@ -104,7 +111,12 @@ def add_evaluate_parser(commands) -> None:
     evaluate.add_argument(
         "--data", type=Path, required=True, help="a folder of photos (searched recursively)"
     )
-    evaluate.add_argument("--weights", type=Path, help="a .keras model (default: the app's)")
+    evaluate.add_argument(
+        "--weights",
+        type=Path,
+        help="a .keras model (default: the app's); one with no sidecar needs --classes a,b and "
+        "--preprocessing",
+    )
     evaluate.add_argument(
         "--method", nargs="+", default=list(METHODS), choices=list(METHODS), metavar="NAME"
     )
@@ -128,7 +140,10 @@ def add_evaluate_parser(commands) -> None:
 
 
 def add_target_options(parser) -> None:
-    """--target (what to explain) and --classes (the zero-shot model's view)."""
+    """--target (what to explain), --classes and --preprocessing (which model, seen how).
+
+    --classes is the zero-shot model's view (cat-dog, imagenet) or a --weights file's classes.
+    """
     parser.add_argument(
         "--target",
         default="predicted",
@@ -138,14 +153,44 @@ def add_target_options(parser) -> None:
     parser.add_argument(
         "--classes",
         default="cat-dog",
-        choices=["cat-dog", "imagenet"],
-        help="the zero-shot model only (no fine-tuned model): its dog breeds and cats folded "
-        "into cat and dog (default), or ImageNet's 1,000 classes, each explained by its own logit",
+        help="cat-dog | imagenet: the zero-shot model's view (no fine-tuned model): its dog "
+        "breeds and cats folded into cat and dog (default), or ImageNet's 1,000 classes, each "
+        "explained by its own logit; or a,b[,c...]: the --weights model's classes in output "
+        "order (they win over its sidecar's)",
+    )
+    parser.add_argument(
+        "--preprocessing",
+        choices=list(PREPROCESSING),
+        help="what the --weights model expects of 0-255 RGB pixels (wins over its sidecar's): "
+        + "; ".join(f"{name}: {line}" for name, line in PREPROCESSING.items()),
     )
 
 
+def class_list(text: str) -> tuple[str, ...] | None:
+    """--classes as class names (None for the zero-shot views cat-dog and imagenet)."""
+    if text in ("cat-dog", "imagenet"):
+        return None
+    names = tuple(name.strip() for name in text.split(","))
+    return check_class_names(names, f"--classes {text!r}")
+
+
 def load_for(args: argparse.Namespace) -> Classifier:
-    """The model --weights names (default: the app's), seen through --classes."""
+    """The model --weights names (default: the app's), seen through --classes.
+
+    --classes a,b and --preprocessing describe the --weights file, and win over its sidecar.
+    """
+    names = class_list(args.classes)
+    if names is not None or args.preprocessing:
+        if not args.weights:
+            raise SettingError(
+                "--classes a,b and --preprocessing describe a model file: give it with --weights."
+            )
+        if args.weights.with_suffix(".json").is_file():
+            print(
+                f"note: --classes/--preprocessing given: they win over {args.weights.stem}.json",
+                file=sys.stderr,
+            )
+        return load_classifier(args.weights, names, args.preprocessing)
     classifier = load_classifier(args.weights) if args.weights else load_default()
     if args.classes == "imagenet":
         if classifier.imagenet_layer is None:
@@ -256,6 +301,62 @@ def print_table(rows: dict[str, list[dict]]) -> None:
             values = [each[column] for each in figures if each.get(column) is not None]
             means.append(f"{np.mean(values):.3f}" if values else "–")
         print(f"| {name} | " + " | ".join(means) + " |")
+
+
+def add_import_parser(commands) -> None:
+    imports = commands.add_parser(
+        "import-model",
+        help="store your own Keras model (.keras or a legacy full-model .h5) to explain it",
+    )
+    imports.add_argument("file", type=Path, metavar="FILE")
+    imports.add_argument(
+        "--classes", required=True, help="a,b[,c...]: the model's classes in output order"
+    )
+    imports.add_argument(
+        "--preprocessing",
+        choices=list(PREPROCESSING),
+        help="what the model expects of 0-255 RGB pixels (left out: the proposal is shown): "
+        + "; ".join(f"{name}: {line}" for name, line in PREPROCESSING.items()),
+    )
+    imports.add_argument(
+        "--name", help="its folder under weights/imported/ (default: FILE's stem)"
+    )
+    imports.add_argument(
+        "--weights-dir", type=Path, default=Config().weights_dir, help="the weights/ folder"
+    )
+
+
+def run_import(args: argparse.Namespace) -> int:
+    classes = class_list(args.classes)
+    if classes is None:
+        raise SettingError("import-model needs the model's classes: --classes a,b[,c...].")
+    if args.preprocessing is None:
+        facts = inspect_model(args.file)
+        guess = (
+            f"it looks like a backbone trained with '{facts.preprocessing}'"
+            if facts.preprocessing
+            else "no known backbone was recognised"
+        )
+        raise SettingError(
+            f"Give --preprocessing ({', '.join(PREPROCESSING)}): {guess}; a model trained with "
+            "1/255 takes 'rescale'."
+        )
+    path = import_model(args.file, args.weights_dir, list(classes), args.preprocessing, args.name)
+    facts = inspect_model(path)
+    print(
+        json.dumps(
+            {
+                "model": str(path),
+                "classes": list(classes),
+                "preprocessing": args.preprocessing,
+                "input_size": list(facts.input_size),
+                "default_layer": facts.default_layer,
+                "layers": list(facts.layers),
+                "description": facts.description,
+            }
+        )
+    )
+    return 0
 
 
 def add_train_parser(commands) -> None:

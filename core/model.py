@@ -352,7 +352,8 @@ def load_classifier(
             f"No model at {path}: train one (Training page or `python -m core train`)."
         )
     given = classes is not None or preprocessing is not None
-    info = _read_sidecar(path) if path.with_suffix(".json").is_file() or not given else None
+    # With no sidecar, --classes says what the outputs are; without it, the sidecar is missed.
+    info = _read_sidecar(path) if path.with_suffix(".json").is_file() or not classes else None
     if info and info.sha256 and info.sha256 != file_sha256(path):
         raise ModelError(
             f"{path.name} does not match its sidecar's SHA-256: it was changed or half-written."
@@ -402,8 +403,8 @@ def _read_sidecar(path: Path) -> ModelInfo:
     sidecar = path.with_suffix(".json")
     if not sidecar.is_file():
         raise ModelError(
-            f"{path.name} has no sidecar {sidecar.name} (class names, input size): save it with "
-            "core."
+            f"{path.name} has no sidecar {sidecar.name} (class names, input size): import it "
+            "(Training page, `python -m core import-model`) or name its classes (--classes a,b)."
         )
     try:
         fields = json.loads(sidecar.read_text())
