@@ -20,6 +20,12 @@ if __name__ == "__main__":
             st.Page("pages/explain.py", title="Explain", icon="🔍", default=True),
             st.Page("pages/training.py", title="Training", icon="🏋️"),
             st.Page("pages/compare.py", title="Compare", icon="⚖️"),
+            st.Page(
+                "pages/side_by_side.py",
+                title="Side by side",
+                icon="🆚",
+                url_path="side-by-side",
+            ),
         ]
     ).run()
 else:

@@ -17,8 +17,8 @@ of them (../shared/data/pets) are copied into the temporary dataset instead, for
 machine only; the PNGs then go to artifacts/screenshots/, never docs/.
 
 The script fails, saying where, when the page shows a temporary or repository path, a Python
-exception, or a sidebar that does not read Explain, Training, Compare. Pages are found by their
-visible labels only.
+exception, or a sidebar that does not read Explain, Training, Compare, Side by side. Pages are
+found by their visible labels only.
 
     .venv/bin/python docs/screenshots.py [--tiny] [--keep] [--pets]
 
@@ -50,7 +50,7 @@ from tests.browser_support import chrome, images, streamlit_server, text, upload
 DOCS = REPO / "docs"
 PETS = REPO.parent / "shared" / "data" / "pets"  # the shared development photos, if present
 PER_CLASS = {"train": 12, "validation": 4}  # photos per class copied into the temporary dataset
-NAVIGATION = ("Explain", "Training", "Compare")
+NAVIGATION = ("Explain", "Training", "Compare", "Side by side")
 WIDE, TALL = (1400, 1000), (1400, 1500)
 STALE = "[data-stale='true']"  # what a rerun in progress dims
 

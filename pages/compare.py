@@ -8,9 +8,10 @@ import streamlit as st
 
 import ui
 from core.cams import METHODS
+from core.catalog import models
 from core.config import Config
 from core.errors import UserError, one_line
-from core.explain import guide
+from core.explain import display, guide
 from core.explain.compare import WHY_THE_SAME, Cell, coincidences, compare, cost
 from core.explain.display import DISPLAY_SIDE
 from core.explain.explainer import Explainer
@@ -92,13 +93,15 @@ st.markdown(
     "hottest pixels are removed first, so **lower is more faithful**."
 )
 config = Config()
-loaded, model_key = ui.app_model()
+entry, loaded, model_key = ui.chosen_model(models(config))
 if loaded.error:
     st.error(shown(loaded.error, config))
     st.stop()
 # The zero-shot model is seen as cat vs dog (folded) or as ImageNet's 1,000 classes.
 loaded = ui.chosen_view(loaded, "compare_view", "compare_target")
+ui.forget_other_layers(loaded, "layers")
 explainer = loaded.explainer
+st.caption(shown(display.model_caption(entry, explainer.classifier.info), config))
 with st.sidebar:
     photo = ui.photo_source(config, guide.subject(explainer.class_names))
     ui.view_radio(loaded, "compare_view")

@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 import ui
+from core.catalog import models
 from core.config import Config
 from core.errors import UserError, one_line
 from core.explain import display, figures, guide
@@ -20,10 +21,13 @@ from ui.access import shown
 
 
 @st.cache_data(max_entries=64, show_spinner="Explaining…")
-def cached_explanation(_photo: Photo, key: ExplanationKey) -> tuple[np.ndarray, Explanation]:
-    """Per-photo results are data, keyed by `key`; ImageError for a photo it cannot read."""
-    loaded = ui.app_model()[0].view(key.view)
-    return display.explain_photo(loaded, _photo.data, _photo.name, key.target, **dict(key.options))
+def cached_explanation(
+    _loaded: display.LoadedModel, _photo: Photo, key: ExplanationKey
+) -> tuple[np.ndarray, Explanation]:
+    """Per-photo results are data, keyed by `key` (which names the model and its view);
+    ImageError for a photo it cannot read."""
+    loaded, photo = _loaded, _photo
+    return display.explain_photo(loaded, photo.data, photo.name, key.target, **dict(key.options))
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -43,16 +47,17 @@ def cached_thumbnail(_picture: np.ndarray, photo_id: str, side: int) -> np.ndarr
     return shrink(_picture, side)
 
 
-def explain_first(explainer: Explainer, model_key: str) -> None:
+def explain_first(loaded: display.LoadedModel, model_key: str) -> None:
     """Explain a new photo before the page draws; the page then finds the result in the cache.
 
     The browser drawing a page shares the machine with the model: on 2 cores it cost 30 %.
     """
+    explainer = loaded.explainer
     settings = Settings.from_state(st.session_state, explainer.classifier.default_layer)
     # An expensive method waits for its slot in the page; an unreadable photo is refused there.
     if settings.photo is not None and settings.cost(explainer) == 1:
         with contextlib.suppress(UserError):
-            cached_explanation(settings.photo, settings.key(model_key))
+            cached_explanation(loaded, settings.photo, settings.key(model_key))
 
 
 def sidebar(loaded: display.LoadedModel, config: Config) -> Settings:
@@ -123,14 +128,16 @@ def show_maps(view: View) -> None:
         column.metric(label, text)
 
 
-def show_contrast(view: View, thumb: np.ndarray, targets: list[str], about: str) -> None:
+def show_contrast(
+    view: View, loaded: display.LoadedModel, thumb: np.ndarray, targets: list[str], about: str
+) -> None:
     """Why cat, why dog, and dog minus cat (K > 2: the top two and top-1 vs top-2).
 
     Three more passes (seconds with Score-CAM on a CPU).
     """
     layer = view.settings.layer
     for cell, target in zip(st.columns(len(targets)), targets):
-        other = cached_explanation(view.settings.photo, view.key.for_target(target))[1]
+        other = cached_explanation(loaded, view.settings.photo, view.key.for_target(target))[1]
         if other.heatmap(layer).max() == 0 and view.settings.relu:
             cell.info(guide.nothing_speaks(layer, other.title, briefly=True))
             continue
@@ -189,17 +196,18 @@ def show_sanity(view: View, explainer: Explainer, check: Check) -> None:
 
 
 config = Config()
-loaded, model_key = ui.app_model()
+entry, loaded, model_key = ui.chosen_model(models(config))
 if not loaded.error:
     loaded = ui.chosen_view(loaded, "view", "target")
-    explain_first(loaded.explainer, model_key)
+    ui.forget_other_layers(loaded, "layer")
+    explain_first(loaded, model_key)
 st.title(guide.page_title(loaded.explainer and loaded.explainer.class_names))
 if loaded.error:
     st.error(shown(loaded.error, config))
     st.info(guide.no_model(config.weights_dir, operator=not ui.is_public()))
     st.stop()
 explainer = loaded.explainer
-st.caption(shown(display.describe(explainer.classifier.info), config))
+st.caption(shown(display.model_caption(entry, explainer.classifier.info), config))
 if explainer.classifier.info.kind == "zero-shot":
     st.info(guide.ZERO_SHOT)
 settings = sidebar(loaded, config)
@@ -209,17 +217,17 @@ if settings.photo is None:
 key = settings.key(model_key)
 try:
     with ui.expensive(f"explain with {settings.method}", when=settings.cost(explainer) > 1):
-        view = View(settings, key, *cached_explanation(settings.photo, key))
+        view = View(settings, key, *cached_explanation(loaded, settings.photo, key))
     show_prediction(view)
     show_maps(view)
     # The full-size overlay is made only when asked for: Streamlit calls the function on a click.
-    for column, file in zip(st.columns(3), display.downloads(view, loaded, config)):
+    for column, file in zip(st.columns(3), display.downloads(view, loaded, config, entry)):
         column.download_button(file.label, file.data, file.file_name, file.mime)
     thumb = cached_thumbnail(view.picture, key.photo_id, config.thumbnail_side)
     two = len(explainer.class_names) == 2
     if st.toggle(guide.contrast_toggle(explainer.class_names), key="contrast"):
         targets = explainer.contrast_targets(view.explanation)
-        show_contrast(view, thumb, targets, guide.CONTRAST if two else guide.TOP1_VS_TOP2)
+        show_contrast(view, loaded, thumb, targets, guide.CONTRAST if two else guide.TOP1_VS_TOP2)
     with st.expander("Every layer at once"):
         show_layers(view, thumb, explainer.classifier.layers)
     with st.expander("Is this map faithful?"):

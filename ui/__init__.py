@@ -1,5 +1,6 @@
 """What the pages share that imports Streamlit (so it is not in `core/`): the model loader here.
 
+ui/models.py     the model picker (core/catalog.py's models), its choice kept across pages
 ui/photos.py     the photo widgets (upload, camera, a random validation photo), kept across pages
 ui/explaining.py what to explain and how: the zero-shot view, the class, the method, the layer
 ui/access.py     who may train and bring data in public mode
@@ -23,6 +24,8 @@ from streamlit.logger import get_logger
 from streamlit.runtime.scriptrunner import script_runner
 from streamlit.runtime.scriptrunner_utils import script_run_context
 
+from core import catalog
+from core.catalog import ZERO_SHOT, ModelEntry
 from core.config import Config
 from core.errors import one_line
 from core.explain.display import LoadedModel, load_app_model, model_key
@@ -54,11 +57,20 @@ STREAMLIT_CLEANUP = getattr(script_runner, "_clean_problem_modules", None)
 script_runner._clean_problem_modules = _close_figures_only
 
 
-@st.cache_resource(max_entries=2, show_spinner="Loading the model (once per process)…")
-def _model(key: str, path: str | None) -> LoadedModel:
-    """One entry per model file and modification time, shared by every page and session.
+# Loaded models the process keeps: a person may switch between three without waiting. A
+# ResNet-50 holds about 100 MB of weights and its compiled gradient graphs.
+MODELS_KEPT = 3
 
-    Never mutated: every visitor gets the very same object.
+
+@st.cache_resource(max_entries=MODELS_KEPT, show_spinner="Loading the model (once per process)…")
+def _model(key: str, path: str | None, zero_shot: bool = False) -> LoadedModel:
+    """One entry per model (display.model_key: file, modification times, SHA-256), shared by every
+    page and session; `path` None: zero-shot ImageNet if `zero_shot`, else the app's fallback.
+
+    Never mutated: every visitor gets the very same object. Choosing another model loads only
+    that one. Past MODELS_KEPT, the least recently used entry goes: Streamlit's cache_resource
+    (1.67) keeps its entries in an LRU cache (runtime/caching/ttl_cache.py: a read moves an entry
+    to the end, a write past max_entries drops the first); no ttl is set, so none expires by age.
 
     A loaded ResNet-50 is ~400,000 Python objects, and a full garbage collection that scans them
     costs 0.35 s: Streamlit forces one after every rerun (runner.postScriptGC, switched off in
@@ -67,7 +79,7 @@ def _model(key: str, path: str | None) -> LoadedModel:
     anything.
     """
     start = time.perf_counter()
-    loaded = load_app_model(Config(), Path(path) if path else None)
+    loaded = load_app_model(Config(), Path(path) if path else None, zero_shot)
     gc.freeze()
     if loaded.error:
         LOG.warning("No model: %s", loaded.error)
@@ -98,11 +110,21 @@ def warm_up() -> None:
 
 def app_model() -> tuple[LoadedModel, str]:
     """The app's model (weights/current, else weights/model.keras, else zero-shot) and its key."""
-    # `current` resolved once, here: the model loaded is the one the key names, even if a run
-    # publishes another in between (None: no file, so the zero-shot fallback).
-    path = app_model_path(Config())
-    key = model_key(path)
-    return _model(key, str(path) if path.is_file() else None), key
+    return model_for(catalog.current(catalog.models(Config())))
+
+
+def model_for(entry: ModelEntry) -> tuple[LoadedModel, str]:
+    """The model `entry` names (core.catalog), loaded once per process, and its key.
+
+    `current` was resolved once, when the catalog was listed: the model loaded is the one the key
+    names, even if a run publishes another in between. Zero-shot as the app's fallback (nothing
+    trained) says, if it cannot be built, that no fine-tuned model was found either.
+    """
+    if entry.key == ZERO_SHOT:
+        key = ZERO_SHOT + (" (fallback)" if entry.current else "")
+        return _model(key, None, zero_shot=not entry.current), key
+    key = model_key(entry.path)
+    return _model(key, str(entry.path)), key
 
 
 def model_at(path: Path) -> LoadedModel:
@@ -115,6 +137,7 @@ def model_at(path: Path) -> LoadedModel:
 
 from ui.access import access_panel, is_public, may_train  # noqa: E402
 from ui.explaining import chosen_view, method_widgets, target_select, view_radio  # noqa: E402
+from ui.models import chosen_model, forget_other_layers, model_picker  # noqa: E402
 from ui.photos import photo_source, photo_uploader  # noqa: E402
 from ui.slots import DOWNLOAD, SLOTS, button_result, expensive  # noqa: E402
 
@@ -124,12 +147,16 @@ __all__ = [
     "access_panel",
     "app_model",
     "button_result",
+    "chosen_model",
     "chosen_view",
     "expensive",
+    "forget_other_layers",
     "is_public",
     "may_train",
     "method_widgets",
     "model_at",
+    "model_for",
+    "model_picker",
     "photo_source",
     "photo_uploader",
     "target_select",

@@ -9,4 +9,5 @@
     faithfulness.py  deletion/insertion curves and the sanity check (cascading randomisation)
     localization.py  pointing game and energy share against Oxford-IIIT Pet's masks
     compare.py       every method at every layer, with its time and deletion AUC
+    side_by_side.py  two models on one photo: shared targets, both maps on its grid, A minus B
 """

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.catalog import ModelEntry, current, models, read_info
 from core.config import Config
 from core.explain.explainer import Explainer, Explanation
 from core.explain.overlay import DIVERGING, blend, colorize, signed_to_unit
@@ -25,7 +26,7 @@ from core.images import encode_png, load_image
 from core.model import (
     ModelError,
     ModelInfo,
-    app_model_path,
+    build_zero_shot,
     file_sha256,
     imagenet_view,
     load_classifier,
@@ -59,26 +60,38 @@ class LoadedModel:
 
 
 def model_key(path: Path) -> str:
-    """Identity of a model file: its path and the modification times of it and its sidecar.
+    """Identity of a model file: its path, the modification times of it and its sidecar, and the
+    SHA-256 its sidecar records.
 
-    Either time changing gives a new key, so a replaced model is loaded again.
+    Any of them changing gives a new key, so a replaced model is loaded again (even one copied
+    over with its old modification time kept).
     """
     path = Path(path)
     stamps = [
         str(p.stat().st_mtime_ns) if p.exists() else "absent"
         for p in (path, path.with_suffix(".json"))
     ]
-    return f"{path}:{':'.join(stamps)}"
+    info = read_info(path) if path.exists() else None
+    return f"{path}:{':'.join(stamps)}:{(info and info.sha256) or 'no-sha'}"
 
 
-def load_app_model(config: Config | None = None, path: Path | None = None) -> LoadedModel:
-    """The app's model, or the model file at `path`, warmed up; or the one line why there is none.
+def load_app_model(
+    config: Config | None = None, path: Path | None = None, zero_shot: bool = False
+) -> LoadedModel:
+    """A model warmed up, or the one line why there is none: the file at `path`, else zero-shot
+    ImageNet if `zero_shot`, else the app's model.
 
     The app's model is weights/current, else weights/model.keras, else the zero-shot classifier
     (with its second view, ImageNet's 1,000 classes, over the same layers and weights).
     """
+    config = config or Config()
     try:
-        classifier = load_classifier(path) if path else load_default(config)
+        if path:
+            classifier = load_classifier(path)
+        elif zero_shot:
+            classifier = build_zero_shot(config.imagenet_weights or "imagenet", config)
+        else:
+            classifier = load_default(config)
         explainer = Explainer(classifier)
     except ModelError as error:
         return LoadedModel(None, str(error))
@@ -107,6 +120,11 @@ def describe(info: ModelInfo) -> str:
     if info.val_accuracy is not None:
         parts.append(f"validation accuracy {info.val_accuracy:.1%}")
     return " · ".join(parts)
+
+
+def model_caption(entry: ModelEntry, info: ModelInfo) -> str:
+    """The page's caption: the model in use by its picker label, then where it came from."""
+    return f"Model: {entry.label} · {describe(info).removeprefix('Model: ')}"
 
 
 def weights_name(choice: str | None) -> str | None:
@@ -184,8 +202,13 @@ class Download:
     mime: str
 
 
-def downloads(view: View, loaded: LoadedModel, config: Config) -> list[Download]:
-    """The overlay at the photo's own size (made only on a click), the raw map, its manifest."""
+def downloads(
+    view: View, loaded: LoadedModel, config: Config, entry: ModelEntry | None = None
+) -> list[Download]:
+    """The overlay at the photo's own size (made only on a click), the raw map, its manifest.
+
+    `entry` is the model in use (core.catalog); None: the app's current model.
+    """
     photo, layer = view.settings.photo, view.settings.layer
     stem = Path(photo.name).stem
     raw = io.BytesIO()
@@ -199,7 +222,8 @@ def downloads(view: View, loaded: LoadedModel, config: Config) -> list[Download]
         view.settings.alpha,
         **asdict(view.settings.look),
     )
-    record = manifest(loaded, view.explanation, layer, dict(view.settings.options), config)
+    options = dict(view.settings.options)
+    record = manifest(loaded, view.explanation, layer, options, config, entry)
     return [
         Download("Overlay (PNG)", overlay, f"{stem}_overlay.png", "image/png"),
         Download("Raw map (.npy)", raw.getvalue(), f"{stem}_raw.npy", "application/octet-stream"),
@@ -213,19 +237,29 @@ def downloads(view: View, loaded: LoadedModel, config: Config) -> list[Download]
 
 
 def manifest(
-    loaded: LoadedModel, explanation: Explanation, layer: str, options: dict, config: Config
+    loaded: LoadedModel,
+    explanation: Explanation,
+    layer: str,
+    options: dict,
+    config: Config,
+    entry: ModelEntry | None = None,
 ) -> dict:
-    """What reproduces a map: model file and hash, layer, target, method, options, versions.
+    """What reproduces a map: the model (its name, file and hash), layer, target, method,
+    options, versions.
 
-    The model is named below the weights folder and a backbone file by its name: a download
-    never names a server path.
+    `entry` is the model in use (core.catalog); None: the app's current model. The model is named
+    below the weights folder and a backbone file by its name: a download never names a server
+    path.
     """
     info = loaded.explainer.classifier.info
-    path = app_model_path(config)
-    digest = info.sha256 or (file_sha256(path) if path.exists() else None)
+    entry = entry or current(models(config))
+    path = entry.path if info.kind != "zero-shot" else None
+    digest = info.sha256 or (file_sha256(path) if path and path.exists() else None)
     return {
         "model": {
-            "file": model_name(path, config) if info.kind != "zero-shot" else None,
+            "name": entry.label,
+            "key": entry.key,
+            "file": model_name(path, config) if path else None,
             "sha256": digest,
             "kind": info.kind,
             "backbone_weights": weights_name(info.backbone_weights),

@@ -1,0 +1,143 @@
+"""The models a person may choose between, each with the facts that tell them apart.
+
+    weights/runs/<stamp>/model.keras   a trained run that holds a model (newest first)
+    weights/model.keras                a model copied in by hand
+    weights/imported/<name>/model.keras  a model a person brought (core/imported.py)
+    zero-shot ImageNet                 always offered; built from Keras' ImageNet weights
+
+Read from the folders and the sidecars only (no model is loaded here). A label and the facts never
+name a server path: a run by its date and its dataset's name below the data roots, an imported
+model by its folder's name.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.config import Config
+from core.data.choices import label as choice_label
+from core.model import IMPORTED, ModelInfo, app_model_path
+from core.training.store import previous_runs
+
+ZERO_SHOT = "zero-shot"  # the zero-shot entry's key (the others are paths below weights/)
+SHOWN_CLASSES = 3  # class names a fact line spells out before "…"
+SHA_PREFIX = 12  # hex digits of the SHA-256 a fact line shows
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model to choose: a stable key, what a person reads, and where it is loaded from."""
+
+    key: str  # "runs/<stamp>", "model.keras", "imported/<name>" or ZERO_SHOT
+    label: str  # e.g. "Run 2026-11-25 18:01 · pets (current)"
+    path: Path | None  # the .keras file; None for zero-shot, which is built
+    info: ModelInfo | None  # its sidecar; None when it cannot be read (loading then says why)
+    current: bool = False  # the app's model (core.model.app_model_path): the default
+
+    @property
+    def facts(self) -> str:
+        """One line: kind, classes, input size, preprocessing, accuracy, SHA-256 prefix."""
+        info = self.info
+        if info is None:
+            return "Its sidecar (model.json) cannot be read: loading it says why."
+        names = ", ".join(info.class_names[:SHOWN_CLASSES])
+        more = ", …" if len(info.class_names) > SHOWN_CLASSES else ""
+        parts = [
+            info.kind,
+            f"{len(info.class_names):,} classes ({names}{more})",
+            f"input {info.image_size}×{info.image_size}",
+            f"preprocessing {info.preprocessing}",
+        ]
+        if info.val_accuracy is not None:
+            parts.append(f"validation accuracy {info.val_accuracy:.1%}")
+        if self.key == ZERO_SHOT:
+            parts.append("ImageNet weights from Keras")
+        elif info.sha256:
+            parts.append(f"SHA-256 {info.sha256[:SHA_PREFIX]}")
+        return " · ".join(parts)
+
+
+def models(config: Config | None = None) -> list[ModelEntry]:
+    """Every model to choose: the runs (newest first), the one copied in, imported ones, zero-shot.
+
+    Exactly one is `current`: the app's model, else zero-shot (the app's fallback).
+    """
+    config = config or Config()
+    weights = Path(config.weights_dir)
+    in_use = app_model_path(config).resolve()
+    found = [(run / config.model_file, f"runs/{run.name}") for run in previous_runs(weights)]
+    if (weights / config.model_file).is_file():
+        found.append((weights / config.model_file, config.model_file))
+    found += [(path, f"{IMPORTED}/{path.parent.name}") for path in imported_files(weights)]
+    entries = [_entry(path, key, path.resolve() == in_use, config) for path, key in found]
+    fallback = not any(entry.current for entry in entries)
+    return [*entries, zero_shot_entry(config, current=fallback)]
+
+
+def current(entries: list[ModelEntry]) -> ModelEntry:
+    """The entry marked current (`models` marks exactly one)."""
+    return next(entry for entry in entries if entry.current)
+
+
+def second_choice(entries: list[ModelEntry], first: ModelEntry) -> ModelEntry:
+    """What to set beside `first`: the run before it (the newest run if `first` is not a run),
+    else zero-shot, else `first` itself (nothing else to compare with)."""
+    runs = [entry for entry in entries if entry.key.startswith("runs/")]
+    older = runs[runs.index(first) + 1 :] if first in runs else runs
+    others = [*older, *(entry for entry in entries if entry.key == ZERO_SHOT)]
+    return next((entry for entry in others if entry != first), first)
+
+
+def imported_files(weights_dir: Path) -> list[Path]:
+    """weights/imported/<name>/model.keras by name; hidden folders (imports in flight) left out."""
+    folder = Path(weights_dir) / IMPORTED
+    files = folder.glob("*/model.keras") if folder.is_dir() else []
+    return sorted(path for path in files if not path.parent.name.startswith("."))
+
+
+def zero_shot_entry(config: Config, current: bool = False) -> ModelEntry:
+    """ResNet-50's ImageNet classifier, cats and dogs folded: built, never read from weights/."""
+    info = ModelInfo(kind=ZERO_SHOT, image_size=config.image_size, preprocessing="caffe (inside)")
+    label = "Zero-shot ImageNet (ResNet-50)" + (" (current)" if current else "")
+    return ModelEntry(ZERO_SHOT, label, None, info, current)
+
+
+def _entry(path: Path, key: str, current: bool, config: Config) -> ModelEntry:
+    info = read_info(path)
+    if key.startswith("runs/"):
+        label = f"Run {_when(info, path.parent.name)}" + _dataset(info, config)
+    elif key.startswith(f"{IMPORTED}/"):
+        label = f"Imported: {path.parent.name}"
+    else:
+        label = f"Copied in by hand: {config.model_file}" + _dataset(info, config)
+    return ModelEntry(key, label + (" (current)" if current else ""), path, info, current)
+
+
+def read_info(path: Path) -> ModelInfo | None:
+    """The sidecar beside `path` as a ModelInfo; None when it is missing or not a sidecar."""
+    try:
+        fields = json.loads(Path(path).with_suffix(".json").read_text())
+        return ModelInfo(**{**fields, "class_names": tuple(fields["class_names"])})
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def _when(info: ModelInfo | None, stamp: str) -> str:
+    """When a run trained: its sidecar's trained_at, else its folder's stamp (20261125-180102)."""
+    if info and info.trained_at:
+        return info.trained_at
+    try:
+        return time.strftime("%Y-%m-%d %H:%M", time.strptime(stamp[:15], "%Y%m%d-%H%M%S"))
+    except ValueError:
+        return stamp
+
+
+def _dataset(info: ModelInfo | None, config: Config) -> str:
+    """The dataset as " · data/pets": named below its data root, never by its server path."""
+    if not (info and info.trained_on):
+        return ""
+    path = Path(info.trained_on)
+    return f" · {choice_label(path.resolve(), config.data_roots) if path.is_absolute() else path}"
