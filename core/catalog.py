@@ -1,9 +1,9 @@
 """The models a person may choose between, each with the facts that tell them apart.
 
-    weights/runs/<stamp>/model.keras   a trained run that holds a model (newest first)
-    weights/model.keras                a model copied in by hand
+    weights/runs/<stamp>/model.keras     a trained run that holds a model (newest first)
+    weights/model.keras                  a model copied in by hand
     weights/imported/<name>/model.keras  a model a person brought (core/imported.py)
-    zero-shot ImageNet                 always offered; built from Keras' ImageNet weights
+    zero-shot ImageNet                   always offered; built from Keras' ImageNet weights
 
 Read from the folders and the sidecars only (no model is loaded here). A label and the facts never
 name a server path: a run by its date and its dataset's name below the data roots, an imported
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from core.config import Config
 from core.data.choices import label as choice_label
+from core.imported import imported_models
 from core.model import IMPORTED, ModelInfo, app_model_path
 from core.training.store import previous_runs
 
@@ -45,10 +46,11 @@ class ModelEntry:
             return "Its sidecar (model.json) cannot be read: loading it says why."
         names = ", ".join(info.class_names[:SHOWN_CLASSES])
         more = ", …" if len(info.class_names) > SHOWN_CLASSES else ""
+        height, width = info.input_size or (info.image_size, info.image_size)
         parts = [
             info.kind,
             f"{len(info.class_names):,} classes ({names}{more})",
-            f"input {info.image_size}×{info.image_size}",
+            f"input {height}×{width}",
             f"preprocessing {info.preprocessing}",
         ]
         if info.val_accuracy is not None:
@@ -71,7 +73,7 @@ def models(config: Config | None = None) -> list[ModelEntry]:
     found = [(run / config.model_file, f"runs/{run.name}") for run in previous_runs(weights)]
     if (weights / config.model_file).is_file():
         found.append((weights / config.model_file, config.model_file))
-    found += [(path, f"{IMPORTED}/{path.parent.name}") for path in imported_files(weights)]
+    found += [(path, f"{IMPORTED}/{path.parent.name}") for path in imported_models(weights)]
     entries = [_entry(path, key, path.resolve() == in_use, config) for path, key in found]
     fallback = not any(entry.current for entry in entries)
     return [*entries, zero_shot_entry(config, current=fallback)]
@@ -89,13 +91,6 @@ def second_choice(entries: list[ModelEntry], first: ModelEntry) -> ModelEntry:
     older = runs[runs.index(first) + 1 :] if first in runs else runs
     others = [*older, *(entry for entry in entries if entry.key == ZERO_SHOT)]
     return next((entry for entry in others if entry != first), first)
-
-
-def imported_files(weights_dir: Path) -> list[Path]:
-    """weights/imported/<name>/model.keras by name; hidden folders (imports in flight) left out."""
-    folder = Path(weights_dir) / IMPORTED
-    files = folder.glob("*/model.keras") if folder.is_dir() else []
-    return sorted(path for path in files if not path.parent.name.startswith("."))
 
 
 def zero_shot_entry(config: Config, current: bool = False) -> ModelEntry:
@@ -120,7 +115,9 @@ def read_info(path: Path) -> ModelInfo | None:
     """The sidecar beside `path` as a ModelInfo; None when it is missing or not a sidecar."""
     try:
         fields = json.loads(Path(path).with_suffix(".json").read_text())
-        return ModelInfo(**{**fields, "class_names": tuple(fields["class_names"])})
+        fields["class_names"] = tuple(fields["class_names"])
+        fields["input_size"] = tuple(fields["input_size"]) if fields.get("input_size") else None
+        return ModelInfo(**fields)
     except (OSError, ValueError, TypeError, KeyError):
         return None
 

@@ -24,6 +24,7 @@ from core.explain.overlay import DIVERGING, blend, colorize, signed_to_unit
 from core.explain.settings import VIEWS, View
 from core.images import encode_png, load_image
 from core.model import (
+    Classifier,
     ModelError,
     ModelInfo,
     build_zero_shot,
@@ -89,7 +90,7 @@ def load_app_model(
         if path:
             classifier = load_classifier(path)
         elif zero_shot:
-            classifier = build_zero_shot(config.imagenet_weights or "imagenet", config)
+            classifier = _zero_shot(config)
         else:
             classifier = load_default(config)
         explainer = Explainer(classifier)
@@ -101,6 +102,14 @@ def load_app_model(
     for each in filter(None, (explainer, imagenet)):
         each.explain([np.zeros((size, size, 3), np.uint8)])
     return LoadedModel(explainer, imagenet=imagenet)
+
+
+def _zero_shot(config: Config) -> Classifier:
+    """The zero-shot classifier chosen by name; ModelError saying so when it cannot be built."""
+    try:
+        return build_zero_shot(config.imagenet_weights or "imagenet", config)
+    except ModelError as error:
+        raise ModelError(f"Zero-shot ImageNet could not be built: {error}") from None
 
 
 def describe(info: ModelInfo) -> str:

@@ -1,0 +1,235 @@
+"""The models a person may choose (core/catalog.py) and the picker every explaining page draws.
+
+A temporary weights/ folder holds two trained runs (the newer one current), a model copied in by
+hand and an imported three-class CNN; zero-shot ImageNet is always offered, and fails here as it
+would offline.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.catalog import ZERO_SHOT, models, second_choice
+from core.config import Config
+from core.explain import display
+from core.explain.explainer import Explainer
+from core.imported import import_model
+from core.model import ModelInfo, load_classifier, save_classifier
+from core.training.store import publish
+from tests.conftest import TINY_SIZE, png_bytes, tiny_model
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+OLD_RUN, NEW_RUN = "runs/20260101-090000", "runs/20260102-090000"
+HAND, FRUIT = "model.keras", "imported/fruit"
+KEYS = [NEW_RUN, OLD_RUN, HAND, FRUIT, ZERO_SHOT]
+
+
+def small_cnn(classes: int = 3) -> keras.Model:
+    """A person's own Sequential CNN: other layer names than the tiny model's, `classes` logits."""
+    keras.utils.set_random_seed(5)
+    return keras.Sequential(
+        [
+            keras.Input((TINY_SIZE, TINY_SIZE, 3)),
+            keras.layers.Conv2D(5, 3, padding="same", activation="relu", name="features"),
+            keras.layers.GlobalAveragePooling2D(name="pool"),
+            keras.layers.Dense(classes, name="scores"),
+        ]
+    )
+
+
+def weights_folder(root: Path) -> Path:
+    """root/weights: two runs (the newer current), a model copied in, an imported model."""
+    weights, dataset = root / "weights", root / "data" / "pets"
+    dataset.mkdir(parents=True)
+    for seed, stamp, accuracy in ((1, OLD_RUN, 0.8), (2, NEW_RUN, 0.9)):
+        info = ModelInfo(
+            image_size=TINY_SIZE,
+            backbone="tiny",
+            backbone_weights="none",
+            trained_at=f"2026-01-0{seed} 09:00",
+            trained_on=str(dataset),
+            val_accuracy=accuracy,
+        )
+        save_classifier(tiny_model(seed=seed), info, weights / stamp / "model.keras")
+    publish(weights / NEW_RUN, weights)
+    info = ModelInfo(image_size=TINY_SIZE, backbone="tiny", backbone_weights="none")
+    save_classifier(tiny_model(seed=3), info, weights / HAND)
+    source = root / "mine.keras"
+    small_cnn().save(source)
+    import_model(source, weights, ["apple", "pear", "plum"], "rescale", name="fruit")
+    return weights
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch) -> Path:
+    """The environment pointing at `weights_folder`, zero-shot's weights absent (offline)."""
+    weights = weights_folder(tmp_path)
+    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(weights))
+    monkeypatch.setenv("CATDOG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "no-validation"))
+    monkeypatch.setenv("CATDOG_IMAGENET_WEIGHTS", str(tmp_path / "absent.h5"))
+    return weights
+
+
+def sha(weights: Path, key: str) -> str:
+    return json.loads((weights / key).with_suffix(".json").read_text())["sha256"]
+
+
+def test_every_model_is_listed_with_its_facts_and_the_current_one_marked(server, tmp_path):
+    entries = models(Config())
+    assert [entry.key for entry in entries] == KEYS
+    assert [entry.label for entry in entries] == [
+        "Run 2026-01-02 09:00 · data/pets (current)",
+        "Run 2026-01-01 09:00 · data/pets",
+        "Copied in by hand: model.keras",
+        "Imported: fruit",
+        "Zero-shot ImageNet (ResNet-50)",
+    ]
+    assert [entry.current for entry in entries] == [True, False, False, False, False]
+    new, old, hand, fruit, zero_shot = (entry.facts for entry in entries)
+    assert new == (
+        "fine-tuned · 2 classes (cat, dog) · input 8×8 · preprocessing none · "
+        f"validation accuracy 90.0% · SHA-256 {sha(server, NEW_RUN + '/model.keras')[:12]}"
+    )
+    assert "validation accuracy 80.0%" in old and "accuracy" not in hand
+    assert fruit.startswith("imported · 3 classes (apple, pear, plum) · input 8×8")
+    assert f"preprocessing rescale · SHA-256 {sha(server, FRUIT + '/model.keras')[:12]}" in fruit
+    assert zero_shot.startswith("zero-shot · 2 classes (cat, dog) · input 224×224")
+    shown = json.dumps([(entry.label, entry.facts) for entry in entries])
+    assert str(tmp_path) not in shown and str(tmp_path.resolve()) not in shown
+
+
+def test_the_second_choice_is_the_run_before_else_zero_shot(server):
+    new, old, hand, fruit, zero_shot = models(Config())
+    assert second_choice(models(Config()), new) == old
+    assert second_choice(models(Config()), old) == zero_shot
+    assert second_choice(models(Config()), fruit) == new
+    assert second_choice([zero_shot], zero_shot) == zero_shot
+
+
+def test_without_a_model_zero_shot_is_current_and_a_broken_sidecar_is_said(tmp_path):
+    config = Config(weights_dir=tmp_path / "weights")
+    (only,) = models(config)
+    assert only.key == ZERO_SHOT and only.current and only.label.endswith("(current)")
+    save_classifier(tiny_model(), ModelInfo(image_size=TINY_SIZE), tmp_path / "weights" / HAND)
+    (tmp_path / "weights" / "model.json").write_text("{not json")
+    run = tmp_path / "weights" / "runs" / "20260305-141500"
+    save_classifier(tiny_model(), ModelInfo(image_size=TINY_SIZE), run / "model.keras")
+    run_entry, hand, zero_shot = models(config)
+    # No trained_at in its sidecar: the run is dated by its folder's stamp.
+    assert run_entry.label == "Run 2026-03-05 14:15" and hand.current and not zero_shot.current
+    assert hand.info is None and "cannot be read" in hand.facts
+
+
+def test_the_manifest_names_the_model_in_use(server):
+    config = Config()
+    old = models(config)[1]
+    loaded = display.LoadedModel(Explainer(load_classifier(old.path)))
+    explanation = loaded.explainer.explain([np.zeros((8, 8, 3), np.uint8)])[0]
+    record = display.manifest(loaded, explanation, "conv_b", {}, config, old)
+    assert record["model"]["name"] == "Run 2026-01-01 09:00 · data/pets"
+    assert record["model"]["key"] == OLD_RUN
+    assert record["model"]["file"] == f"{OLD_RUN}/model.keras"
+    assert record["model"]["sha256"] == sha(server, OLD_RUN + "/model.keras")
+    # Without an entry: the app's current model, as before.
+    assert display.manifest(loaded, explanation, "conv_b", {}, config)["model"]["key"] == NEW_RUN
+    caption = display.model_caption(old, loaded.explainer.classifier.info)
+    assert caption.startswith("Model: Run 2026-01-01 09:00 · data/pets · fine-tuned tiny")
+
+
+def open_app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    return at
+
+
+def probabilities(at: AppTest) -> str:
+    """The prediction's top classes as the chart sends them (st.bar_chart's Arrow bytes)."""
+    (chart,) = [e for e in at.main if getattr(e, "type", "") == "vega_lite_chart"]
+    return chart.proto.datasets[0].data.data
+
+
+def test_the_picker_lists_every_model_and_shows_the_chosen_ones_facts(server):
+    at = open_app()
+    picker = at.sidebar.selectbox(key="model")
+    assert picker.label == "Model" and picker.value == NEW_RUN
+    assert picker.options == [entry.label for entry in models(Config())]
+    assert at.sidebar.caption[0].value == models(Config())[0].facts
+    assert at.caption[0].value.startswith("Model: Run 2026-01-02 09:00 · data/pets (current) · ")
+    picker.set_value(FRUIT).run()
+    assert not at.exception
+    assert at.sidebar.caption[0].value.startswith("imported · 3 classes (apple, pear, plum)")
+
+
+def test_choosing_a_model_changes_the_caption_and_the_prediction(server):
+    at = open_app()
+    at.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=2), "image/png")).run()
+    # A layer of the tiny models: the imported CNN has none of that name.
+    at.select_slider(key="layer").set_value("conv_a").run()
+    before = probabilities(at)
+    at.sidebar.selectbox(key="model").set_value(OLD_RUN).run()
+    assert not at.exception and at.caption[0].value.startswith("Model: Run 2026-01-01 09:00")
+    assert probabilities(at) != before and at.select_slider(key="layer").value == "conv_a"
+    at.sidebar.selectbox(key="model").set_value(FRUIT).run()
+    assert not at.exception and not at.error
+    assert at.caption[0].value.startswith("Model: Imported: fruit")
+    assert at.select_slider(key="layer").value == "features"
+    assert at.subheader[0].value.split("**")[1] in ("apple", "pear", "plum")
+    # Zero-shot cannot be built offline: one sentence, and the picker stays to choose another.
+    at.sidebar.selectbox(key="model").set_value(ZERO_SHOT).run()
+    assert not at.exception and "Zero-shot ImageNet could not be built: " in at.error[0].value
+    at.sidebar.selectbox(key="model").set_value(HAND).run()
+    assert not at.exception and not at.error and "Prediction: **" in at.subheader[0].value
+
+
+def test_the_choice_is_the_sessions_and_survives_other_pages(server):
+    at = open_app()
+    at.sidebar.selectbox(key="model").set_value(OLD_RUN).run()
+    for page in ("pages/compare.py", "pages/training.py", "pages/explain.py"):
+        at.switch_page(page).run()
+        assert not at.exception
+    assert at.sidebar.selectbox(key="model").value == OLD_RUN
+    assert at.caption[0].value.startswith("Model: Run 2026-01-01 09:00")
+    at.switch_page("pages/compare.py").run()
+    assert at.sidebar.selectbox(key="model").value == OLD_RUN
+    # Another visitor's session starts on the current model.
+    assert open_app().sidebar.selectbox(key="model").value == NEW_RUN
+
+
+def test_a_session_that_never_picked_follows_a_newly_published_run(server):
+    at = open_app()
+    publish(server / OLD_RUN, server)
+    at.run()
+    assert at.sidebar.selectbox(key="model").value == OLD_RUN
+    assert at.caption[0].value.startswith("Model: Run 2026-01-01 09:00 · data/pets (current)")
+
+
+def test_at_most_three_models_stay_loaded_the_least_recently_used_goes(server, monkeypatch):
+    import ui
+
+    loads, real = [], ui.load_app_model
+    monkeypatch.setattr(ui, "load_app_model", lambda *args: loads.append(args[1]) or real(*args))
+    ui._model.clear()
+    at = open_app()  # the current model: NEW_RUN
+    picker = lambda: at.sidebar.selectbox(key="model")  # noqa: E731 - a fresh handle per run
+    for key in (OLD_RUN, HAND, FRUIT):
+        picker().set_value(key).run()
+    assert [path.parent.name for path in loads] == [
+        "20260102-090000",
+        "20260101-090000",
+        "weights",
+        "fruit",
+    ]
+    # The three most recently used are kept: switching back among them loads nothing...
+    for key in (OLD_RUN, HAND, FRUIT):
+        picker().set_value(key).run()
+    assert len(loads) == 4 and ui.MODELS_KEPT == 3
+    # ...and the fourth, the least recently used, went: it is loaded again.
+    picker().set_value(NEW_RUN).run()
+    assert not at.exception and len(loads) == 5 and loads[-1].parent.name == "20260102-090000"
