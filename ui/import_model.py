@@ -63,8 +63,14 @@ def ask_import(file_id: str) -> None:
     )
 
 
+def cap_mb(config: Config) -> int:
+    """The largest model file the page takes: the config's cap (CATDOG_MAX_MODEL_MB), or the
+    server's upload limit (.streamlit/config.toml) when that is lower, as it refuses more."""
+    return min(config.max_model_mb, st.get_option("server.maxUploadSize"))
+
+
 def max_bytes(config: Config) -> int:
-    return config.max_model_mb * 2**20
+    return cap_mb(config) * 2**20
 
 
 def saved_upload(folder: str, upload) -> Path:
@@ -166,7 +172,7 @@ def bring_model(config: Config, allowed: bool) -> None:
     if not allowed:
         st.caption("Importing a model is reserved for authorised users in this public demo.")
         return
-    state, most = st.session_state, config.max_model_mb
+    state, most = st.session_state, cap_mb(config)
     request = state.pop("import_request", None)
     upload = st.file_uploader(
         f"A Keras model: .keras, or a legacy full-model .h5 (up to {most} MB)",
@@ -187,5 +193,5 @@ def bring_model(config: Config, allowed: bool) -> None:
             model_form(config, upload, inspected.facts, request)
     if "import_notice" in state:
         notify(state.import_notice)
-    if names := [path.name for path in imported.imported_models(config.weights_dir)]:
-        st.caption(f"Imported so far: {', '.join(names)}.")
+    if stored := imported.imported_models(config.weights_dir):
+        st.caption(f"Imported so far: {', '.join(path.parent.name for path in stored)}.")
