@@ -9,6 +9,7 @@ or sigmoid removed). Nothing here changes the loaded model.
 
 from __future__ import annotations
 
+import json
 import re
 import zipfile
 from dataclasses import dataclass
@@ -187,9 +188,14 @@ def load_source(path: Path, max_bytes: int | None = None) -> keras.Model:
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:
+        custom = sorted(_class_names(path, custom=True))
+        if custom:
+            raise ImportRefused(
+                f"{path.name} uses {', '.join(custom[:3])}, not a built-in Keras layer, and safe "
+                "mode loads no outside code: rebuild the model from Keras' own layers."
+            ) from None
         raise ImportRefused(
-            f"{path.name} could not be loaded in safe mode (custom layers or code are not "
-            f"accepted): {one_line(error, 160)}"
+            f"{path.name} could not be loaded in safe mode ({one_line(error, 160)})."
         ) from None
     if not isinstance(model, keras.Model):
         raise ImportRefused(f"{path.name} holds weights only, not a whole model.")
@@ -206,8 +212,11 @@ def _is_keras_file(path: Path) -> bool:
     return False
 
 
-def _class_names(path: Path) -> set[str]:
-    """Every layer class named in the file's saved config (nothing of it is run)."""
+def _class_names(path: Path, custom: bool = False) -> set[str]:
+    """Every class named in the file's saved config (nothing of it is run).
+
+    With `custom`, only those from outside Keras (a "module" or registered name of their own).
+    """
     if path.suffix.lower() == ".keras":
         text = zipfile.ZipFile(path).read("config.json").decode("utf-8", "replace")
     else:
@@ -220,7 +229,25 @@ def _class_names(path: Path) -> set[str]:
                 f"{path.name} holds weights only, not a whole model: save it with model.save()."
             )
         text = text.decode() if isinstance(text, bytes) else str(text)
-    return set(re.findall(r'"class_name":\s*"([^"]+)"', text))
+    if not custom:
+        return set(re.findall(r'"class_name":\s*"([^"]+)"', text))
+    found = set()
+    for entry in _entries(json.loads(text)):
+        module = str(entry.get("module") or "keras")
+        registered = str(entry.get("registered_name") or "")
+        if not module.startswith("keras") or ">" in registered:
+            found.add(str(entry["class_name"]))
+    return found
+
+
+def _entries(config) -> list[dict]:
+    """Every dict with a "class_name" in a saved config, nested ones included."""
+    if isinstance(config, list):
+        return [entry for item in config for entry in _entries(item)]
+    if not isinstance(config, dict):
+        return []
+    own = [config] if "class_name" in config else []
+    return own + [entry for value in config.values() for entry in _entries(value)]
 
 
 def _check_shape(model: keras.Model, name: str) -> None:
@@ -285,8 +312,10 @@ def explained_model(model: keras.Model, preprocessing: str, size: tuple[int, int
     logits: a Softmax or Activation layer is dropped, a Dense layer's activation replaced by a
     linear twin with the same weights.
     """
-    inputs = keras.Input((*size, 3), name="image")
-    wrapped = keras.Model(inputs, model(Preprocess(preprocessing, name="preprocess")(inputs)))
+    # The names are unlikely to be the model's own (the app's models have a "preprocess" layer).
+    inputs = keras.Input((*size, 3), name="catdog_image")
+    preprocess = Preprocess(preprocessing, name="catdog_preprocess")
+    wrapped = keras.Model(inputs, model(preprocess(inputs)))
     flat = flatten_model(wrapped)
     last = flat.outputs[0]._keras_history.operation
     if _activation(last) == "linear":
@@ -297,7 +326,7 @@ def explained_model(model: keras.Model, preprocessing: str, size: tuple[int, int
         twin.set_weights(last.get_weights())
     else:
         logits = last.input
-    return keras.Model(flat.inputs, logits, name=f"{model.name}_logits")
+    return keras.Model(flat.input, logits, name=f"{model.name}_logits")
 
 
 def _slug(name: str) -> str:
