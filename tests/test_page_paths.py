@@ -135,6 +135,25 @@ def test_compare_page_names_no_server_path(tmp_path, monkeypatch, public):
 
 
 @pytest.mark.parametrize("public", [False, True], ids=["local", "public"])
+def test_side_by_side_page_names_no_server_path(tmp_path, monkeypatch, public):
+    server(tmp_path, monkeypatch, public)
+    # A run trained on the server's dataset: the picker names it below its data root.
+    dataset, weights = tmp_path / "data" / "pets", tmp_path / "weights"
+    info = ModelInfo(image_size=TINY_SIZE, backbone="tiny", trained_on=str(dataset))
+    save_classifier(tiny_model(seed=4), info, weights / "runs" / "20260102-000000" / "model.keras")
+    at = open_page("side_by_side.py")
+    at.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=6), "image/png")).run()
+    # Model A: the model copied in (current); B: the run, named by its dataset's label.
+    assert at.sidebar.selectbox(key="second_model").options[0].endswith(" · data/pets")
+    assert len(at.image) == 3
+    assert_no_server_path(at, tmp_path, public)
+    # Zero-shot cannot be built here (its weights file is absent): said without the path.
+    at.sidebar.selectbox(key="second_model").set_value("zero-shot").run()
+    assert at.error and "absent/imagenet.h5" not in at.error[0].value
+    assert_no_server_path(at, tmp_path, public)
+
+
+@pytest.mark.parametrize("public", [False, True], ids=["local", "public"])
 def test_training_page_names_no_server_path(tmp_path, monkeypatch, public):
     server(tmp_path, monkeypatch, public)
     at = open_page("training.py")
@@ -151,7 +170,7 @@ def test_training_page_names_no_server_path(tmp_path, monkeypatch, public):
 @pytest.mark.parametrize("public", [False, True], ids=["local", "public"])
 def test_pages_without_a_model_name_no_server_path(tmp_path, monkeypatch, public):
     server(tmp_path, monkeypatch, public, with_model=False)
-    for page in ("explain.py", "compare.py"):
+    for page in ("explain.py", "compare.py", "side_by_side.py"):
         at = open_page(page)
         assert at.error and "no zero-shot fallback" in at.error[0].value
         assert_no_server_path(at, tmp_path, public)
