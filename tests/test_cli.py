@@ -301,3 +301,88 @@ def test_a_page_started_runs_log_holds_its_own_lines_only(tmp_path):
     log = (run_dir / LOG).read_text()
     assert "Done: validation accuracy" in log
     assert "use_unbounded_threadpool" not in log and ABSL_NOTICE not in log
+
+
+def own_cnn(path, classes=3):
+    """A person's Sequential CNN (softmax head, trained with 1/255), saved at `path`."""
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input((24, 24, 3)),
+            keras.layers.Conv2D(4, 3, activation="relu", name="conv1"),
+            keras.layers.MaxPooling2D(name="pool1"),
+            keras.layers.Conv2D(6, 3, activation="relu", name="conv2"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(classes, activation="softmax"),
+        ]
+    )
+    model.save(path)
+    return model
+
+
+def test_import_model_stores_it_and_explain_uses_it(capsys, tmp_path):
+    own_cnn(tmp_path / "mine.h5")
+    weights = tmp_path / "weights"
+    code, out, err = run(
+        capsys, "import-model", tmp_path / "mine.h5", "--classes", "ant,bee,wasp",
+        "--preprocessing", "rescale", "--name", "Bugs", "--weights-dir", weights,
+    )  # fmt: skip
+    stored = weights / "imported" / "bugs" / "model.keras"
+    assert code == 0 and out[0]["model"] == str(stored) and stored.is_file()
+    assert out[0]["default_layer"] == "conv2" and out[0]["input_size"] == [24, 24]
+    assert json.loads(stored.with_suffix(".json").read_text())["preprocessing"] == "rescale"
+    photo = write_photo(tmp_path / "p.png")
+    code, records, err = run(
+        capsys, "explain", photo, "--weights", stored, "--layer", "conv1", "--out", tmp_path / "o"
+    )
+    assert code == 0 and records[0]["label"] in ("ant", "bee", "wasp") and err == ""
+    assert records[0]["layer"] == "conv1"
+
+
+def test_import_model_without_preprocessing_or_with_a_bad_file_is_one_line(capsys, tmp_path):
+    own_cnn(tmp_path / "mine.keras")
+    weights = tmp_path / "weights"
+    code, _, err = run(
+        capsys, "import-model", tmp_path / "mine.keras", "--classes", "a,b,c",
+        "--weights-dir", weights,
+    )  # fmt: skip
+    assert code == 2 and err.startswith("error: Give --preprocessing") and err.count("\n") == 1
+    (tmp_path / "notes.keras").write_text("hello")
+    code, _, err = run(
+        capsys, "import-model", tmp_path / "notes.keras", "--classes", "a,b",
+        "--preprocessing", "none", "--weights-dir", weights,
+    )  # fmt: skip
+    assert code == 2 and "not a Keras model file" in err and err.count("\n") == 1
+    assert not weights.exists()
+
+
+def test_explain_and_evaluate_take_a_plain_keras_file_with_flags(capsys, tmp_path):
+    own_cnn(tmp_path / "plain.keras", classes=2)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    write_photo(photos / "a.png")
+    flags = ["--weights", tmp_path / "plain.keras", "--classes", "cat,dog"]
+    code, records, err = run(
+        capsys, "explain", photos / "a.png", *flags, "--preprocessing", "tf", "--out", tmp_path
+    )
+    assert code == 0 and records[0]["label"] in ("cat", "dog") and err == ""
+    code = main(list(map(str, ["evaluate", "--data", photos, *flags, "--steps", "3"])))
+    out = capsys.readouterr().out
+    assert code == 0 and "| Grad-CAM |" in out
+    # No sidecar and no --classes: one line that says how.
+    code, _, err = run(capsys, "explain", photos / "a.png", "--weights", tmp_path / "plain.keras")
+    assert code == 2 and "--classes a,b" in err
+
+
+def test_flags_win_over_a_sidecar_and_the_cli_says_so(capsys, tiny_weights, tmp_path):
+    photo = write_photo(tmp_path / "p.png")
+    model = tiny_weights / "model.keras"
+    code, records, err = run(
+        capsys, "explain", photo, "--weights", model, "--classes", "kitten,puppy",
+        "--preprocessing", "none", "--out", tmp_path / "o",
+    )  # fmt: skip
+    assert code == 0 and records[0]["label"] in ("kitten", "puppy")
+    assert err.strip() == "note: --classes/--preprocessing given: they win over model.json"
+    code, _, err = run(capsys, "explain", photo, "--classes", "a,b", "--out", tmp_path / "o")
+    assert code == 2 and "--weights" in err
