@@ -204,7 +204,8 @@ if not loaded.error:
 st.title(guide.page_title(loaded.explainer and loaded.explainer.class_names))
 if loaded.error:
     st.error(shown(loaded.error, config))
-    st.info(guide.no_model(config.weights_dir, operator=not ui.is_public()))
+    if entry.current:  # else another model may be chosen in the sidebar
+        st.info(guide.no_model(config.weights_dir, operator=not ui.is_public()))
     st.stop()
 explainer = loaded.explainer
 st.caption(shown(display.model_caption(entry, explainer.classifier.info), config))

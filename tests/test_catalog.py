@@ -191,9 +191,14 @@ def test_choosing_a_model_changes_the_caption_and_the_prediction(server):
 def test_the_choice_is_the_sessions_and_survives_other_pages(server):
     at = open_app()
     at.sidebar.selectbox(key="model").set_value(OLD_RUN).run()
-    for page in ("pages/compare.py", "pages/training.py", "pages/explain.py"):
+    for page in ("pages/compare.py", "pages/side_by_side.py", "pages/training.py"):
         at.switch_page(page).run()
         assert not at.exception
+    # Model A of the side-by-side page is the session's model.
+    at.switch_page("pages/side_by_side.py").run()
+    assert at.sidebar.selectbox(key="model").value == OLD_RUN
+    assert at.sidebar.selectbox(key="second_model").value == ZERO_SHOT  # no run before it
+    at.switch_page("pages/explain.py").run()
     assert at.sidebar.selectbox(key="model").value == OLD_RUN
     assert at.caption[0].value.startswith("Model: Run 2026-01-01 09:00")
     at.switch_page("pages/compare.py").run()
