@@ -132,7 +132,8 @@ with st.sidebar:
     method = st.selectbox("Method", list(METHODS), key="pair_method")
 columns = st.columns(2)
 for column, side in zip(columns, sides):
-    column.subheader(f"{side.name.upper()}: {side.entry.label}")
+    column.subheader(f"Model {side.name.upper()}")
+    column.caption(side.entry.label)
 layers = [pick_layer(side, column) for column, side in zip(columns, sides)]
 targets = pick_targets(sides, columns)
 if photo is None:
