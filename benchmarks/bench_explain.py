@@ -1,11 +1,16 @@
 """Speed of the explain path on ResNet-50 at 224 px, as ratios to a compiled forward in one run.
 
-    .venv/bin/python benchmarks/bench_explain.py [--repeats 30] [--k-only]
+    .venv/bin/python benchmarks/bench_explain.py [--repeats 30] [--k-only] [--imported-only]
 
 Then the explanation's cost against the number of classes K: Explainer.explain (Grad-CAM, all four
 stages, one pass) with a 2-class head, a 37-class head and the zero-shot model's 1,000 ImageNet
 classes, as ratios to the 2-class time. One backward pass from one score serves every layer,
 whatever K: the ratios should stay near 1.
+
+Then an imported ResNet-50 (issue #20): the seed article's model, ResNet-50 nested in a Sequential
+with a Dense(2, softmax) head, saved as a person would and imported with "caffe" (flattened, its
+softmax removed, Preprocess in front), against the built-in model: Explainer.explain, all offered
+layers (the four stages), one pass, as a ratio (target <= 1.1).
 
 Random weights (offline machines cannot download ImageNet's); speed does not depend on them.
 Timings are interleaved round-robin and summarised by their median, since these machines are noisy.
@@ -88,13 +93,58 @@ def k_scaling(repeats: int) -> None:
         print(f"{name:34s} {ms:8.1f} ms  {ms / base:5.2f}x{target}")
 
 
+def imported_ratio(repeats: int) -> None:
+    """Explainer.explain of an imported seed-style ResNet-50 against the built-in model's."""
+    import tempfile
+
+    from core.imported import import_model
+    from core.model import load_classifier
+
+    photo = np.random.default_rng(4).integers(0, 256, (224, 224, 3), dtype=np.uint8)
+    backbone = keras.applications.ResNet50(include_top=False, weights=None)
+    seed = keras.Sequential(
+        [
+            keras.Input((224, 224, 3)),
+            backbone,
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        seed.save(Path(folder) / "seed.keras")
+        start = time.perf_counter()
+        path = import_model(Path(folder) / "seed.keras", Path(folder), ["cat", "dog"], "caffe")
+        imported = Explainer(load_classifier(path))
+        loading = time.perf_counter() - start
+    explainers = {
+        "built-in (build_classifier)": Explainer(
+            Classifier(build_classifier("none"), ModelInfo())
+        ),
+        "imported seed-style (caffe)": imported,
+    }
+    runs = {name: functools.partial(e.explain, [photo]) for name, e in explainers.items()}
+    timings = interleaved(runs, repeats)
+    base = median_ms(timings["built-in (build_classifier)"])
+    print(
+        f"\nImported ResNet-50 (import + load + build: {loading:.1f} s), Explainer.explain, all "
+        f"{len(imported.layers)} offered layers, one photo, median:"
+    )
+    for i, name in enumerate(runs):
+        ms = median_ms(timings[name])
+        target = "  (target <= 1.1)" if i else ""
+        print(f"{name:34s} {ms:8.1f} ms  {ms / base:5.2f}x{target}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--k-only", action="store_true", help="only the cost against K")
+    parser.add_argument(
+        "--imported-only", action="store_true", help="only an imported ResNet-50 against ours"
+    )
     args = parser.parse_args()
-    if args.k_only:
-        k_scaling(args.repeats)
+    if args.k_only or args.imported_only:
+        (k_scaling if args.k_only else imported_ratio)(args.repeats)
         return
     config = Config()
     model = build_classifier("none", config)
@@ -146,6 +196,7 @@ def main() -> None:
         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:8.0f} MiB"
     )
     k_scaling(args.repeats)
+    imported_ratio(args.repeats)
 
 
 if __name__ == "__main__":

@@ -110,7 +110,11 @@ def check_trust(classifier, original, mode: str, layer: str) -> None:
             if logits.shape[1] == 1
             else (lambda out, k=k: out[:, k])
         )
-        reference = reference_map(Gradcam, classifier.model, score, images, layer)
+        # The layer itself: tf-keras-vis would otherwise step back to the last Conv2D before an
+        # Activation layer such as conv5_block3_out or out_relu.
+        reference = reference_map(
+            Gradcam, classifier.model, score, images, layer, seek_penultimate_conv_layer=False
+        )
         np.testing.assert_allclose(ours, reference, rtol=1e-3, atol=1e-5 * np.abs(ours).max())
     explanation = explainer.explain(photos[:1])[0]
     curves = explainer.faithfulness(photos[0], explanation, layer, steps=4)
@@ -245,8 +249,14 @@ def test_non_square_input_is_kept(tmp_path):
     path = import_model(saved(model, tmp_path / "tall.keras"), tmp_path, list("abc"), "none")
     classifier = load_classifier(path)
     assert classifier.input_size == (48, 32) and classifier.info.input_size == (48, 32)
-    explanation = Explainer(classifier).explain(photos_for((100, 30), 1))[0]
+    explainer = Explainer(classifier)
+    photo = photos_for((100, 30), 1)[0]
+    explanation = explainer.explain([photo])[0]
     assert explanation.raw_maps["conv2"].shape == (21, 13)  # 48 x 32 -> 46 x 30 -> 23 x 15
+    curves = explainer.faithfulness(photo, explanation, "conv2", steps=4)
+    assert curves["map"]["deletion"].shape == (5,) and np.isfinite(curves["map"]["insertion_auc"])
+    steps = explainer.sanity_check(photo, "conv2", "predicted", "Grad-CAM")
+    assert all(np.isfinite(step["spearman"]) for step in steps)
 
 
 def test_free_input_size_becomes_224_and_says_so(tmp_path):

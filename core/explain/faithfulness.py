@@ -20,13 +20,16 @@ from core.cams.base import class_probabilities, normalize
 from core.explain.overlay import upsample
 
 
-def pixel_order(heatmap: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
-    """Flat indices of a size x size input, hottest first, ties in a seeded random order.
+def pixel_order(heatmap: np.ndarray, size: int | tuple[int, int], seed: int = 0) -> np.ndarray:
+    """Flat indices of a (height, width) input (an int: square), hottest first, ties seeded.
+
+    Ties are taken in a seeded random order.
 
     Ties (a map's many zeros) are not taken row by row, so a flat region is deleted evenly instead
     of from the top.
     """
-    values = upsample(heatmap, size, size).ravel()
+    height, width = (size, size) if isinstance(size, int) else size
+    values = upsample(heatmap, height, width).ravel()
     tie_breaker = np.random.default_rng(seed).permutation(values.size)
     return np.lexsort((tie_breaker, -values))
 
@@ -44,19 +47,20 @@ def curves(
 ) -> dict:
     """Deletion and insertion curves of the class probability and their AUCs, for one input.
 
-    The input is one (S, S, 3) model input. Deletion sets pixels to black, hottest first; insertion
+    The input is one (H, W, 3) model input. Deletion sets pixels to black, hottest first; insertion
     copies them, hottest first, onto a blurred image.
 
     A faithful map makes the probability fall fast on deletion (low AUC) and rise fast on insertion
     (high AUC).
     """
-    size = image.shape[0]
-    order = pixel_order(heatmap, size, seed)
-    counts = np.round(np.linspace(0, size * size, steps + 1)).astype(int)
-    rank = np.empty(size * size, dtype=np.int64)
-    rank[order] = np.arange(size * size)
+    height, width = image.shape[:2]
+    pixels = height * width
+    order = pixel_order(heatmap, (height, width), seed)
+    counts = np.round(np.linspace(0, pixels, steps + 1)).astype(int)
+    rank = np.empty(pixels, dtype=np.int64)
+    rank[order] = np.arange(pixels)
     # Pixel p is among the first k when its rank < k: every step's mask comes from one comparison.
-    masks = (rank[None, :] < counts[:, None]).reshape(-1, size, size, 1)
+    masks = (rank[None, :] < counts[:, None]).reshape(-1, height, width, 1)
     blurred = (
         cv2.GaussianBlur(image, (0, 0), blur_sigma).reshape(image.shape)
         if blur_sigma
@@ -66,7 +70,7 @@ def curves(
     if insertion:
         batch.append(blurred[None] * (1 - masks) + image[None] * masks)
     probabilities = predict_probabilities(model, np.concatenate(batch), class_index, batch_size)
-    fractions = counts / (size * size)
+    fractions = counts / pixels
     result = {"fractions": fractions, "deletion": probabilities[: steps + 1]}
     result["deletion_auc"] = float(np.trapezoid(result["deletion"], fractions))
     if insertion:
@@ -79,8 +83,7 @@ def confidence_change(
     model: keras.Model, image: np.ndarray, heatmap: np.ndarray, class_index: int
 ) -> dict:
     """Average drop (%) and increase (0/1) in confidence with the input multiplied by the map."""
-    size = image.shape[0]
-    explanation = image * upsample(heatmap, size, size)[..., None]
+    explanation = image * upsample(heatmap, *image.shape[:2])[..., None]
     original, masked = predict_probabilities(model, np.stack([image, explanation]), class_index)
     return {
         "average_drop": float(max(0.0, original - masked) / max(original, 1e-12) * 100.0),
