@@ -429,16 +429,21 @@ def test_camera_in_chromium_with_a_fake_device(server, tmp_path):
 
 
 def test_a_first_visitor_who_opens_a_page_directly_gets_the_app_navigation(tmp_path):
-    """On a fresh server, /compare first: the sidebar is app.py's (Explain, Training, Compare),
-    not the pages/ folder's ("app", "explain", ...), and there is no "Page not found"."""
+    """On a fresh server, /compare first: the sidebar is app.py's (Explain, Training, Compare, Side
+    by side), not the pages/ folder's ("app", "explain", ...), and there is no "Page not found"."""
     with streamlit_server({"CATDOG_WEIGHTS_DIR": str(tmp_path / "weights")}) as (url, _):
         driver = chrome()
         try:
             driver.get(f"{url}/compare")
             wait(driver, lambda d: "Compare methods and layers" in text(d), 90)
             nav = driver.find_element(By.CSS_SELECTOR, '[data-testid="stSidebarNav"]').text
-            names = [word for word in nav.split() if word.isalpha()]
-            assert names == ["Explain", "Training", "Compare"]
+            names = [re.sub(r"[^A-Za-z ]", "", line).strip() for line in nav.splitlines()]
+            assert [name for name in names if name] == [
+                "Explain",
+                "Training",
+                "Compare",
+                "Side by side",
+            ]
             assert "Page not found" not in text(driver)
         finally:
             driver.quit()
