@@ -140,6 +140,7 @@ def test_small_sequential_cnn_imports_and_matches_tf_keras_vis(tmp_path):
     check_trust(classifier, model, "tf", "conv1")
 
 
+@pytest.mark.slow
 @pytest.mark.resnet
 def test_seed_style_nested_resnet_matches_tf_keras_vis_on_its_flat_twin(tmp_path):
     model = seed_model()
@@ -156,6 +157,7 @@ def test_seed_style_nested_resnet_matches_tf_keras_vis_on_its_flat_twin(tmp_path
     check_trust(classifier, model, "rescale", "conv5_block3_out")
 
 
+@pytest.mark.slow
 @pytest.mark.resnet
 def test_mobilenet_v2_at_160_px_offers_five_resolutions_and_matches_tf_keras_vis(tmp_path):
     model = mobilenet()
