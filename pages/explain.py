@@ -11,7 +11,7 @@ import ui
 from core.catalog import models
 from core.config import Config
 from core.errors import UserError, one_line
-from core.explain import display, figures, guide
+from core.explain import display, export, figures, guide
 from core.explain.explainer import Explainer, Explanation
 from core.explain.faithfulness import sanity_verdict
 from core.explain.overlay import COLORMAPS, blend
@@ -222,7 +222,7 @@ try:
     show_prediction(view)
     show_maps(view)
     # The full-size overlay is made only when asked for: Streamlit calls the function on a click.
-    for column, file in zip(st.columns(3), display.downloads(view, loaded, config, entry)):
+    for column, file in zip(st.columns(3), export.downloads(view, loaded, config, entry)):
         column.download_button(file.label, file.data, file.file_name, file.mime)
     thumb = cached_thumbnail(view.picture, key.photo_id, config.thumbnail_side)
     two = len(explainer.class_names) == 2

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.catalog import ZERO_SHOT, models, second_choice
 from core.config import Config
-from core.explain import display
+from core.explain import display, export
 from core.explain.explainer import Explainer
 from core.imported import import_model
 from core.model import ModelInfo, load_classifier, save_classifier
@@ -132,13 +132,13 @@ def test_the_manifest_names_the_model_in_use(server):
     old = models(config)[1]
     loaded = display.LoadedModel(Explainer(load_classifier(old.path)))
     explanation = loaded.explainer.explain([np.zeros((8, 8, 3), np.uint8)])[0]
-    record = display.manifest(loaded, explanation, "conv_b", {}, config, old)
+    record = export.manifest(loaded, explanation, "conv_b", {}, config, old)
     assert record["model"]["name"] == "Run 2026-01-01 09:00 · data/pets"
     assert record["model"]["key"] == OLD_RUN
     assert record["model"]["file"] == f"{OLD_RUN}/model.keras"
     assert record["model"]["sha256"] == sha(server, OLD_RUN + "/model.keras")
     # Without an entry: the app's current model, as before.
-    assert display.manifest(loaded, explanation, "conv_b", {}, config)["model"]["key"] == NEW_RUN
+    assert export.manifest(loaded, explanation, "conv_b", {}, config)["model"]["key"] == NEW_RUN
     caption = display.model_caption(old, loaded.explainer.classifier.info)
     assert caption.startswith("Model: Run 2026-01-01 09:00 · data/pets · fine-tuned tiny")
 

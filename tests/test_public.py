@@ -12,7 +12,7 @@ from core.config import Config
 from core.data import folders, pets
 from core.data.choices import public
 from core.errors import UserError, writing
-from core.explain import display
+from core.explain import display, export
 from core.explain.explainer import Explainer
 from core.images import load_image
 from core.model import (
@@ -143,7 +143,7 @@ def test_the_manifest_and_the_caption_name_no_server_path(config, tmp_path):
     loaded = display.LoadedModel(Explainer(load_default(config)))
     explanation = loaded.explainer.explain([np.zeros((8, 8, 3), np.uint8)])[0]
     layer = loaded.explainer.classifier.default_layer
-    record = display.manifest(loaded, explanation, layer, {}, config)
+    record = export.manifest(loaded, explanation, layer, {}, config)
     text = json.dumps(record)
     assert str(tmp_path) not in text and str(tmp_path.resolve()) not in text
     assert record["model"]["file"] == "runs/20260101-000000/model.keras"
@@ -151,3 +151,26 @@ def test_the_manifest_and_the_caption_name_no_server_path(config, tmp_path):
     assert record["model"]["sha256"]
     caption = display.describe(loaded.explainer.classifier.info)
     assert "backbone weights: resnet50_notop.h5" in caption and str(tmp_path) not in caption
+
+
+def test_the_manifest_says_how_the_map_was_drawn(tiny_weights):
+    """alpha, ReLU, colormap and upsampling reproduce the picture as much as the layer does."""
+    from core.explain.settings import UPSAMPLING, Photo, Settings, View
+    from tests.conftest import png_bytes
+
+    config = Config(weights_dir=tiny_weights)
+    loaded = display.LoadedModel(Explainer(load_default(config)))
+    photo = Photo.of(png_bytes(seed=3), "pet.png")
+    settings = Settings(
+        photo=photo,
+        layer=loaded.explainer.classifier.default_layer,
+        alpha=0.7,
+        relu=False,
+        colormap="viridis",
+        upsampling=UPSAMPLING[1],
+    )
+    explanation = loaded.explainer.explain([np.zeros((8, 8, 3), np.uint8)])[0]
+    view = View(settings, settings.key("m"), np.zeros((8, 8, 3), np.uint8), explanation)
+    record = json.loads(export.downloads(view, loaded, config)[2].data)
+    assert record["look"] == {"alpha": 0.7, "relu": False, "colormap": "viridis", "smooth": False}
+
