@@ -7,14 +7,17 @@ Rerun it after any change to what a page shows, then look at every PNG before co
     docs/training.png  the Training page during a run started from the page
     docs/watch.png     that run's "where the model looks, epoch by epoch" maps
     docs/dark.png      the Explain page in the dark theme
+    docs/breeds.png    the Explain page with a three-class model picked, one class explained
+    docs/side.png      the Side by side page: the two-class and the three-class model on one photo
 
 Everything the app reads lives in a temporary folder, deleted at the end: a ResNet-50 with a random
 backbone (this project cannot assume internet for ImageNet weights, so its maps mean little) saved
-with core.model.save_classifier, and a small generated dataset in the Kaggle layout
-(tests/conftest.py make_pets). The committed screenshots show only generated pictures: the shared
-development photos' licence forbids re-publishing them, and a screenshot would. With --pets, a few
-of them (../shared/data/pets) are copied into the temporary dataset instead, for a look on this
-machine only; the PNGs then go to artifacts/screenshots/, never docs/.
+with core.model.save_classifier, a small generated dataset in the Kaggle layout (tests/conftest.py
+make_pets), and a three-class model (birds, cats, dogs; a random backbone too) saved as an earlier
+run, with generated pictures of its classes. The committed screenshots show only generated
+pictures: the shared development photos' licence forbids re-publishing them, and a screenshot
+would. With --pets, a few of them (../shared/data/pets) are copied into the temporary dataset
+instead, for a look on this machine only; the PNGs then go to artifacts/screenshots/, never docs/.
 
 The script fails, saying where, when the page shows a temporary or repository path, a Python
 exception, or a sidebar that does not read Explain, Training, Compare, Side by side. Pages are
@@ -120,6 +123,7 @@ def prepare(root: Path, tiny: bool, generated: bool = False) -> dict[str, str]:
                     shutil.copyfile(source, folder / source.name)
     else:
         make_pets(data, PER_CLASS["train"], PER_CLASS["validation"], size=96)
+    three_classes(root, data, tiny)
     return {
         "CATDOG_WEIGHTS_DIR": str(root / "weights"),
         "CATDOG_DATA_DIR": str(data),
@@ -127,6 +131,25 @@ def prepare(root: Path, tiny: bool, generated: bool = False) -> dict[str, str]:
         "CATDOG_BACKBONE_WEIGHTS": "none",  # offline: the Training page's default backbone
         "KERAS_HOME": str(root / "keras"),
     }
+
+
+def three_classes(root: Path, data: Path, tiny: bool) -> None:
+    """A three-class model as an earlier run (the picker lists it), and pictures of its classes."""
+    from core.model import ModelInfo, build_classifier, save_classifier
+    from tests.conftest import TINY_SIZE, class_names, make_pets, tiny_model
+
+    make_pets(data.parent / "flock", 2, 2, size=96, classes=3)
+    names = tuple(class_names(3))
+    model = tiny_model(classes=3) if tiny else build_classifier("none", num_classes=3)
+    info = ModelInfo(
+        class_names=names,
+        image_size=TINY_SIZE if tiny else 224,
+        backbone="tiny" if tiny else "ResNet50",
+        backbone_weights="none",
+        trained_on=str(data.parent / "flock"),
+        trained_at="2026-11-30 09:00",
+    )
+    save_classifier(model, info, root / "weights" / "runs" / "20261130-090000" / "model.keras")
 
 
 def stop_worker(root: Path) -> None:
@@ -152,7 +175,7 @@ def forbidden(root: Path) -> list[str]:
 
 
 class Screens:
-    NAMES = ("explain", "compare", "training", "watch", "dark")
+    NAMES = ("explain", "breeds", "side", "compare", "training", "watch", "dark")
 
     def __init__(self, driver, url: str, forbidden_paths: list[str], photo_path: Path, out: Path):
         self.driver, self.url, self.out = driver, url, out
@@ -160,6 +183,8 @@ class Screens:
 
     def take_all(self) -> None:
         self.explain()
+        self.breeds()
+        self.side_by_side()
         self.compare()
         self.training()
         self.dark()
@@ -175,6 +200,27 @@ class Screens:
         upload(self.driver, self.photo)
         self.until(lambda d: "Prediction:" in text(d) and len(images(d)) >= 3, "a prediction")
         self.save("explain")
+
+    def breeds(self) -> None:
+        """The three-class run picked under Model, a bird explained by name, its top classes."""
+        self.choose("Model", "2026-11-30 09:00")
+        self.until(lambda d: "Which of 3 classes" in text(d), "the three-class model")
+        bird = min((self.out / "flock" / "validation" / "birds").iterdir())
+        upload(self.driver, bird)
+        self.until(lambda d: "Prediction:" in text(d) and len(images(d)) >= 3, "a prediction")
+        self.choose("Explain the class", "birds")
+        self.until(lambda d: "Grad-CAM for 'birds'" in text(d), "the map for birds")
+        self.save("breeds")
+
+    def side_by_side(self) -> None:
+        """The three-class model (A, still picked) beside the two-class one (B) on one photo."""
+        self.resize(TALL)
+        self.navigate("Side by side", "Two models side by side")
+        self.choose("Second model", "Copied in by hand")
+        self.until(lambda d: "A minus B" in text(d) and len(images(d)) >= 3, "the difference")
+        self.save("side")
+        self.choose("Model", "Copied in by hand")  # the other screens show the two-class model
+        self.until(lambda d: "Two models side by side" in text(d), "the page again")
 
     def compare(self) -> None:
         self.resize(TALL)
@@ -241,6 +287,15 @@ class Screens:
             raise ScreenshotError(f"no sidebar link {page!r}")
         link.click()
         self.until(lambda d: expected in text(d), repr(expected))
+
+    def choose(self, label: str, option: str) -> None:
+        """Type into a (searchable) selectbox and take the first match, as a person would."""
+        box = f"//div[@data-testid='stSelectbox'][.//*[text()='{label}']]//input"
+        field = self.until(lambda d: d.find_element("xpath", box), f"the {label!r} box")
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", field)
+        field.click()
+        field.send_keys(option, "\ue007")  # then Enter
+        time.sleep(2)  # its rerun
 
     def labels(self, selector: str) -> list[str]:
         return [e.text.strip() for e in self.driver.find_elements("css selector", selector)]
