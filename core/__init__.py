@@ -6,6 +6,9 @@
     core/space.py    free space, folder sizes, the free-space floor
     core/tf_logs.py  TensorFlow's harmless stderr lines, and the filter `python -m core` and the
                      training worker pass stderr through (`python -m core --verbose`: all of them)
+    core/imported.py       a person's own model: inspect, import to weights/imported/, explain
+    core/preprocessing.py  what 0-255 pixels become (caffe, tf, torch, rescale, none): one layer
+    core/safe_load.py      a person's model file, checked without running it, loaded in safe mode
     core/cams/       the CAM methods on one shared pipeline
     core/explain/    the Explainer and what the pages show: overlays, faithfulness, compare
     core/training/   the recipe and a run's lifecycle: jobs, worker, progress, lease, store

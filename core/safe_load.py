@@ -1,0 +1,137 @@
+"""A person's model file, read without running any of it: checked, then loaded in safe mode.
+
+Keras' safe mode refuses a Lambda layer (Python code) and any class it does not know; its error is
+long and technical, so the file's saved config is also read as text (nothing of it run) to say
+in one sentence which layer is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import keras
+
+from core.config import Config
+from core.errors import one_line
+from core.model import ModelError
+
+# The first 8 bytes of every HDF5 file (a legacy Keras .h5).
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+class ImportRefused(ModelError):
+    """A model file that cannot be imported; the message is one sentence meant for the person."""
+
+
+def load_source(path: Path, max_bytes: int | None = None) -> keras.Model:
+    """A person's .keras or full-model .h5 file, loaded with safe_mode=True; ImportRefused if not.
+
+    No layer of it may be a Lambda (its code would run here), nor a class this app does not know.
+    """
+    path = Path(path)
+    max_bytes = Config().max_model_mb * 2**20 if max_bytes is None else max_bytes
+    if not path.is_file():
+        raise ImportRefused(f"No model file at {path}.")
+    if path.stat().st_size > max_bytes:
+        raise ImportRefused(
+            f"{path.name} is {path.stat().st_size / 2**20:.0f} MB, over the "
+            f"{max_bytes / 2**20:.0f} MB limit for an imported model."
+        )
+    if not _is_keras_file(path):
+        raise ImportRefused(
+            f"{path.name} is not a Keras model file: save the whole model with "
+            "model.save('model.keras') (or a legacy .h5 with model.save('model.h5'))."
+        )
+    if "Lambda" in _class_names(path):
+        raise ImportRefused(
+            f"{path.name} has a Lambda layer, whose Python code this app will not run (safe "
+            "mode): rebuild the model without it, e.g. preprocessing as a named option here."
+        )
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:
+        custom = sorted(_class_names(path, custom=True))
+        if custom:
+            raise ImportRefused(
+                f"{path.name} uses {', '.join(custom[:3])}, not a built-in Keras layer, and safe "
+                "mode loads no outside code: rebuild the model from Keras' own layers."
+            ) from None
+        raise ImportRefused(
+            f"{path.name} could not be loaded in safe mode ({one_line(error, 160)})."
+        ) from None
+    if not isinstance(model, keras.Model):
+        raise ImportRefused(f"{path.name} holds weights only, not a whole model.")
+    return model
+
+
+def _is_keras_file(path: Path) -> bool:
+    """A .keras zip with a config.json, or an HDF5 file (.h5/.hdf5) with a whole model's config."""
+    if path.suffix.lower() == ".keras":
+        return zipfile.is_zipfile(path) and "config.json" in zipfile.ZipFile(path).namelist()
+    if path.suffix.lower() in (".h5", ".hdf5"):
+        with open(path, "rb") as file:
+            return file.read(8) == HDF5_SIGNATURE
+    return False
+
+
+def _class_names(path: Path, custom: bool = False) -> set[str]:
+    """Every class named in the file's saved config (nothing of it is run).
+
+    With `custom`, only those from outside Keras (a "module" or registered name of their own).
+    """
+    if path.suffix.lower() == ".keras":
+        text = zipfile.ZipFile(path).read("config.json").decode("utf-8", "replace")
+    else:
+        import h5py
+
+        with h5py.File(path, "r") as file:
+            text = file.attrs.get("model_config", "")
+        if not text:
+            raise ImportRefused(
+                f"{path.name} holds weights only, not a whole model: save it with model.save()."
+            )
+        text = text.decode() if isinstance(text, bytes) else str(text)
+    if not custom:
+        return set(re.findall(r'"class_name":\s*"([^"]+)"', text))
+    found = set()
+    for entry in _entries(json.loads(text)):
+        module = str(entry.get("module") or "keras")
+        registered = str(entry.get("registered_name") or "")
+        if not module.startswith("keras") or ">" in registered:
+            found.add(str(entry["class_name"]))
+    return found
+
+
+def _entries(config) -> list[dict]:
+    """Every dict with a "class_name" in a saved config, nested ones included."""
+    if isinstance(config, list):
+        return [entry for item in config for entry in _entries(item)]
+    if not isinstance(config, dict):
+        return []
+    own = [config] if "class_name" in config else []
+    return own + [entry for value in config.values() for entry in _entries(value)]
+
+
+def check_shape(model: keras.Model, name: str) -> None:
+    """One (N, H, W, 3) input and one (N, units) output, else ImportRefused."""
+    try:
+        inputs, outputs = model.inputs, model.outputs
+    except (AttributeError, ValueError):
+        raise ImportRefused(f"{name} has no defined input: build it before saving.") from None
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise ImportRefused(
+            f"{name} has {len(inputs)} input(s) and {len(outputs)} output(s); this app explains a "
+            "model with one image input and one output."
+        )
+    shape, out = tuple(model.input_shape), tuple(model.output_shape)
+    if len(shape) != 4 or shape[-1] != 3:
+        raise ImportRefused(
+            f"{name} takes input of shape {shape}; this app gives (batch, height, width, 3) RGB."
+        )
+    if len(out) != 2:
+        raise ImportRefused(
+            f"{name} gives output of shape {out}; this app explains (batch, classes) scores."
+        )
