@@ -238,3 +238,27 @@ def test_at_most_three_models_stay_loaded_the_least_recently_used_goes(server, m
     # ...and the fourth, the least recently used, went: it is loaded again.
     picker().set_value(NEW_RUN).run()
     assert not at.exception and len(loads) == 5 and loads[-1].parent.name == "20260102-090000"
+
+
+def test_an_imported_models_caption_says_where_it_came_from():
+    """Not "fine-tuned unknown, backbone weights: seed.h5": the file it came from and its facts."""
+    from core.model import ModelInfo
+
+    info = ModelInfo(
+        kind="imported",
+        class_names=("cat", "dog"),
+        image_size=224,
+        input_size=(224, 160),
+        backbone="ResNet50",
+        backbone_weights="seed.h5",
+        preprocessing="rescale",
+        extra={"source": "seed.h5"},
+    )
+    assert display.describe(info) == (
+        "Model: imported from seed.h5 · a ResNet50 inside · 2 classes · input 224×160 · "
+        "preprocessing rescale"
+    )
+    cnn = ModelInfo(kind="imported", backbone="unknown", extra={"source": "cnn.keras"})
+    assert display.describe(cnn) == (
+        "Model: imported from cnn.keras · 2 classes · input 224×224 · preprocessing none"
+    )

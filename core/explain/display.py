@@ -112,6 +112,8 @@ def describe(info: ModelInfo) -> str:
         return "Model: ResNet-50's ImageNet classifier, its 1,000 classes (zero-shot)."
     if info.kind == "zero-shot":
         return "Model: ResNet-50's ImageNet classifier, cats and dogs folded (zero-shot)."
+    if info.kind == "imported":
+        return imported_caption(info)
     weights = weights_name(info.backbone_weights)
     parts = [f"Model: fine-tuned {info.backbone}", f"backbone weights: {weights}"]
     if len(info.class_names) > 2:
@@ -122,6 +124,21 @@ def describe(info: ModelInfo) -> str:
         parts.append(f"trained on {on}" + (f" at {info.trained_at}" if info.trained_at else ""))
     if info.val_accuracy is not None:
         parts.append(f"validation accuracy {info.val_accuracy:.1%}")
+    return " · ".join(parts)
+
+
+def imported_caption(info: ModelInfo) -> str:
+    """An imported model: the file it came from, its backbone if known, classes, preprocessing."""
+    source = weights_name(info.extra.get("source", info.backbone_weights))
+    height, width = info.input_size or (info.image_size, info.image_size)
+    parts = [f"Model: imported from {source}"]
+    if info.backbone != "unknown":
+        parts.append(f"a {info.backbone} inside")
+    parts += [
+        f"{len(info.class_names)} classes",
+        f"input {height}×{width}",
+        f"preprocessing {info.preprocessing}",
+    ]
     return " · ".join(parts)
 
 
