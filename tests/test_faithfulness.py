@@ -3,8 +3,10 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from core.cams import PREDICTED
+from core.cams.base import normalize
 from core.explain.faithfulness import (
     confidence_change,
     curves,
@@ -13,7 +15,9 @@ from core.explain.faithfulness import (
     reinitialise,
     sanity_check,
     sanity_verdict,
+    similarity,
 )
+from core.explain.overlay import upsample
 from tests.conftest import TINY_SIZE, tiny_model
 
 W, B = 0.5, -2.0
@@ -192,3 +196,18 @@ def test_ties_are_removed_in_a_seeded_random_order_not_row_by_row():
     heat = np.zeros((4, 4))
     heat[2, 1] = 1.0
     assert pixel_order(heat, 4)[0] == 2 * 4 + 1  # the hottest pixel still goes first
+
+
+def test_similarity_upsamples_a_non_square_map_to_the_inputs_height_and_width():
+    rng = np.random.default_rng(0)
+    original, randomised = rng.random((4, 8)), rng.random((4, 8))
+    height, width = 24, 48
+
+    def ssim(h: int, w: int) -> float:
+        a, b = (upsample(normalize(m), h, w)[None, ..., None] for m in (original, randomised))
+        return float(tf.image.ssim(tf.constant(a), tf.constant(b), max_val=1.0)[0])
+
+    figures = similarity(original, randomised, (height, width))
+    assert figures["ssim"] == pytest.approx(ssim(height, width), abs=1e-6)
+    assert abs(ssim(height, width) - ssim(height, height)) > 1e-3  # a square grid would differ
+    assert similarity(original, randomised, (8, 48))["ssim"] is None  # 8 px: under SSIM's window

@@ -166,19 +166,20 @@ def reinitialise(layer: keras.layers.Layer, seed: int) -> None:
         variable.assign(initializer(variable.shape, variable.dtype))
 
 
-def similarity(original: np.ndarray, randomised: np.ndarray, size: int) -> dict:
+def similarity(original: np.ndarray, randomised: np.ndarray, size: tuple[int, int]) -> dict:
     """Spearman of the raw maps, Spearman of their absolute values, SSIM of the normalised maps.
 
-    SSIM is taken after the overlay's bilinear upsampling to the model's input size
-    (tf.image.ssim's 11-px window does not fit a 7x7 map). A figure that cannot be computed (a
-    constant map) is None.
+    SSIM is taken after the overlay's bilinear upsampling to the model's input `size` (height,
+    width; tf.image.ssim's 11-px window does not fit a 7x7 map). A figure that cannot be computed
+    (a constant map) is None.
     """
+    height, width = size
     signed = spearmanr(original.ravel(), randomised.ravel()).statistic
     absolute = spearmanr(np.abs(original).ravel(), np.abs(randomised).ravel()).statistic
     ssim = float("nan")  # tf.image.ssim needs at least its 11-px window
-    if size >= SSIM_WINDOW:
+    if min(height, width) >= SSIM_WINDOW:
         a, b = (
-            upsample(normalize(m), size, size)[None, ..., None] for m in (original, randomised)
+            upsample(normalize(m), height, width)[None, ..., None] for m in (original, randomised)
         )
         ssim = float(tf.image.ssim(tf.constant(a), tf.constant(b), max_val=1.0)[0])
     figures = {"spearman": signed, "spearman_abs": absolute, "ssim": ssim}
@@ -212,7 +213,7 @@ def sanity_check(
         cam = METHODS[method](copy, [layer])
         randomised = cam(image[None], fixed_class, reference=reference).maps[layer][0]
         figures = (
-            similarity(original, randomised, image.shape[0])
+            similarity(original, randomised, image.shape[:2])
             if np.isfinite(randomised).all()
             else {"spearman": None, "spearman_abs": None, "ssim": None}
         )
