@@ -7,7 +7,9 @@ most often confused, the misclassified photos.
 from __future__ import annotations
 
 import numpy as np
+import tensorflow as tf
 
+from core.cams.base import predicted_class
 from core.data.classes import label_names
 from core.data.folders import DataFolders
 from core.model import probabilities
@@ -28,8 +30,7 @@ def report(val_logits: np.ndarray, data: DataFolders) -> dict:
     """
     k, truth = len(data.class_names), np.asarray(data.validation.labels, dtype=int)
     logits = np.asarray(val_logits, dtype=np.float64).reshape(len(truth), -1)
-    # One logit says class 1 when it is > 0; K logits, the largest.
-    predicted = (logits[:, 0] > 0).astype(int) if logits.shape[1] == 1 else logits.argmax(1)
+    predicted = predicted_class(tf.constant(logits)).numpy()  # the rule the maps explain
     confidence = probabilities(logits).numpy()[np.arange(len(truth)), predicted]
     confusion = np.zeros((k, k), dtype=int)
     np.add.at(confusion, (truth, predicted), 1)
