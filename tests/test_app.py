@@ -249,6 +249,42 @@ def test_one_model_per_process_shared_by_every_page_and_the_gallery(
     assert ui.model_at(other) is not loaded and len(loads) == 2
 
 
+def test_the_zero_shot_entry_never_holds_a_run_published_after_the_listing(
+    monkeypatch, tmp_path, request
+):
+    """Nothing trained: the catalog's current entry is zero-shot. A run published between the
+    listing and the load must not be cached under zero-shot's key (and served as zero-shot
+    later, once the run is gone): the zero-shot entry is always built."""
+    import ui
+    from core import catalog
+    from core.catalog import ZERO_SHOT
+    from core.config import Config
+    from core.model import ModelInfo, save_classifier
+    from core.training.store import new_run_dir, publish
+    from tests.conftest import TINY_SIZE, tiny_model
+
+    weights = tmp_path / "weights"
+    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(weights))
+    monkeypatch.setenv("CATDOG_IMAGENET_WEIGHTS", str(tmp_path / "absent.h5"))  # cannot build
+    loads, real = [], ui.load_app_model
+    monkeypatch.setattr(ui, "load_app_model", lambda *args: loads.append(args[1:]) or real(*args))
+    ui._model.clear()
+    request.addfinalizer(ui._model.clear)
+    fallback = catalog.current(catalog.models())
+    assert fallback.key == ZERO_SHOT
+    run_dir = new_run_dir(weights)
+    info = ModelInfo(image_size=TINY_SIZE, backbone="tiny", backbone_weights="none")
+    save_classifier(tiny_model(), info, run_dir / "model.keras")
+    publish(run_dir, weights)
+    loaded, key = ui.model_for(fallback)
+    assert key == ZERO_SHOT and loads == [(None, True)]  # zero-shot built, not weights/ read
+    assert loaded.explainer is None and "No fine-tuned model" in loaded.error
+    # Picked later as zero-shot (the run is current now): the same entry, no fine-tuned model.
+    again, _ = ui.model_for(catalog.zero_shot_entry(Config()))
+    assert again.explainer is None and "No fine-tuned model" not in again.error
+    assert len(loads) == 1
+
+
 def test_expensive_checks_wait_for_a_free_slot(app):
     """With every slot taken, the faithfulness check says so and waits; a free slot runs it.
 

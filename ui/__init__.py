@@ -17,6 +17,7 @@ import logging
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import streamlit as st
@@ -63,9 +64,9 @@ MODELS_KEPT = 3
 
 
 @st.cache_resource(max_entries=MODELS_KEPT, show_spinner="Loading the model (once per process)…")
-def _model(key: str, path: str | None, zero_shot: bool = False) -> LoadedModel:
+def _model(key: str, path: str | None) -> LoadedModel:
     """One entry per model (display.model_key: file, modification times, SHA-256), shared by every
-    page and session; `path` None: zero-shot ImageNet if `zero_shot`, else the app's fallback.
+    page and session; `path` None: zero-shot ImageNet, built (never weights/ read at load time).
 
     Never mutated: every visitor gets the very same object. Choosing another model loads only
     that one. Past MODELS_KEPT, the least recently used entry goes: Streamlit's cache_resource
@@ -79,7 +80,7 @@ def _model(key: str, path: str | None, zero_shot: bool = False) -> LoadedModel:
     anything.
     """
     start = time.perf_counter()
-    loaded = load_app_model(Config(), Path(path) if path else None, zero_shot)
+    loaded = load_app_model(Config(), Path(path) if path else None, path is None)
     gc.freeze()
     if loaded.error:
         LOG.warning("No model: %s", loaded.error)
@@ -117,14 +118,18 @@ def model_for(entry: ModelEntry) -> tuple[LoadedModel, str]:
     """The model `entry` names (core.catalog), loaded once per process, and its key.
 
     `current` was resolved once, when the catalog was listed: the model loaded is the one the key
-    names, even if a run publishes another in between. Zero-shot as the app's fallback (nothing
-    trained) says, if it cannot be built, that no fine-tuned model was found either.
+    names, even if a run publishes another in between (the zero-shot entry is always built, never
+    the app's model looked up again). Zero-shot as the app's fallback (nothing trained) says, if
+    it cannot be built, that no fine-tuned model was found either.
     """
-    if entry.key == ZERO_SHOT:
-        key = ZERO_SHOT + (" (fallback)" if entry.current else "")
-        return _model(key, None, zero_shot=not entry.current), key
-    key = model_key(entry.path)
-    return _model(key, str(entry.path)), key
+    if entry.key != ZERO_SHOT:
+        key = model_key(entry.path)
+        return _model(key, str(entry.path)), key
+    loaded = _model(ZERO_SHOT, None)
+    if entry.current and loaded.error:
+        missing = f"No fine-tuned model at {app_model_path()}, and no zero-shot fallback"
+        loaded = replace(loaded, error=f"{missing}. {loaded.error}")
+    return loaded, ZERO_SHOT
 
 
 def model_at(path: Path) -> LoadedModel:
