@@ -102,9 +102,12 @@ def show_side(column, side: Side, explanation: Explanation, layer: str, overlay:
     column.image(overlay, caption=about, width="stretch", alt=alt)
 
 
-def show_difference(difference: np.ndarray) -> None:
-    """A minus B on the diverging colormap, beside what its colours mean."""
+def show_difference(difference: np.ndarray, note: str | None) -> None:
+    """A minus B on the diverging colormap, beside what its colours mean; `note` above it when
+    the two maps explain different classes."""
     st.subheader("Where the two maps differ")
+    if note:
+        st.warning(note)
     left, right = st.columns(2)
     alt = "Model A's map minus model B's: red where A looks more, blue where B does"
     left.image(difference_picture(difference), caption="A minus B", width="stretch", alt=alt)
@@ -156,4 +159,4 @@ pair = side_by_side(a, layers[0], b, layers[1], picture.shape)
 for column, side, explanation, layer, heatmap in zip(columns, sides, (a, b), layers, pair.maps):
     overlay = blend(picture, colorize(heatmap, *picture.shape[:2]), config.alpha)
     show_side(column, side, explanation, layer, overlay)
-show_difference(pair.difference)
+show_difference(pair.difference, pair.note)

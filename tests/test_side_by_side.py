@@ -17,6 +17,7 @@ from core.explain.side_by_side import (
     on_photo,
     shared_targets,
     side_by_side,
+    two_classes,
 )
 from core.model import load_classifier
 from tests.conftest import png_bytes
@@ -73,6 +74,17 @@ def test_side_by_side_brings_two_layers_to_the_photo_and_subtracts():
     assert np.allclose(pair.difference, pair.maps[0] - 1) and pair.difference[0, 0] == 0
 
 
+def test_two_maps_of_different_classes_are_said_to_compare_two_classes():
+    cat = explanation(np.ones((2, 2)))
+    dog = Explanation({"cat": 0.4, "dog": 0.6}, "dog", "dog", 1.0, {"conv": np.ones((2, 2))}, 0.0)
+    assert two_classes(cat, cat) is None
+    assert two_classes(cat, dog) == (
+        "A explains 'cat', B explains 'dog': the difference compares two classes."
+    )
+    assert side_by_side(cat, "conv", dog, "conv", (4, 4, 3)).note == two_classes(cat, dog)
+    assert side_by_side(cat, "conv", cat, "conv", (4, 4, 3)).note is None
+
+
 def test_two_tiny_models_explained_on_one_photo(tiny_weights, tmp_path):
     from core.model import ModelInfo, save_classifier
     from tests.conftest import TINY_SIZE, tiny_model
@@ -117,6 +129,26 @@ def test_the_page_shows_two_predictions_two_maps_and_their_difference(server):  
     at.selectbox(key="pair_layer_b").set_value("conv_a").run()
     assert captions(at)[:2] == ["Grad-CAM for 'dog' at conv_b", "Grad-CAM for 'dog' at conv_a"]
     assert at.metric[0].label == "Mean |A − B|" and float(at.metric[0].value) > 0
+
+
+def test_predicted_says_when_the_two_models_explain_different_classes(server):  # noqa: F811
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert at.sidebar.selectbox(key="pair_target").value == "predicted"
+    # This photo: the current run predicts dog, the run before it cat.
+    at.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=3), "image/png")).run()
+    assert not at.exception and not at.error
+    assert captions(at)[:2] == ["Grad-CAM for 'dog' at conv_b", "Grad-CAM for 'cat' at conv_b"]
+    assert [w.value for w in at.warning] == [
+        "A explains 'dog', B explains 'cat': the difference compares two classes."
+    ]
+    # One class for both: nothing to say.
+    at.sidebar.selectbox(key="pair_target").set_value("dog").run()
+    assert not at.exception and not at.warning
+    # Both predict cat on this one.
+    at.sidebar.selectbox(key="pair_target").set_value("predicted").run()
+    at.sidebar.file_uploader[0].set_value(("cat.png", png_bytes(seed=0), "image/png")).run()
+    assert captions(at)[:2] == ["Grad-CAM for 'cat' at conv_b", "Grad-CAM for 'cat' at conv_b"]
+    assert not at.exception and not at.warning
 
 
 def test_models_without_a_shared_class_get_a_target_each(server):  # noqa: F811

@@ -62,6 +62,19 @@ class SideBySide:
 
     maps: tuple[np.ndarray, np.ndarray]  # each in [0, 1], (height, width) of the photo
     difference: np.ndarray  # maps[0] - maps[1], in [-1, 1]
+    # One line when the two maps explain different classes ("predicted": each its own top class).
+    note: str | None = None
+
+
+def two_classes(first: Explanation, second: Explanation) -> str | None:
+    """One line when A and B explain different classes, so their difference compares two classes
+    (e.g. "predicted", each model's own top class); None when both explain the same one."""
+    if first.title == second.title:
+        return None
+    return (
+        f"A explains '{first.title}', B explains '{second.title}': "
+        "the difference compares two classes."
+    )
 
 
 def side_by_side(
@@ -72,10 +85,11 @@ def side_by_side(
     shape: tuple[int, ...],
 ) -> SideBySide:
     """Each explanation's normalised map (ReLU, scaled to [0, 1]) at its layer, upsampled to the
-    photo's `shape` (height, width, ...), and their difference."""
+    photo's `shape` (height, width, ...), their difference, and a note if they explain two
+    classes."""
     height, width = shape[:2]
     maps = (
         on_photo(first.heatmap(first_layer), height, width),
         on_photo(second.heatmap(second_layer), height, width),
     )
-    return SideBySide(maps, difference(*maps))
+    return SideBySide(maps, difference(*maps), two_classes(first, second))
