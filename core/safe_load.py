@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -20,6 +21,10 @@ from core.model import ModelError
 
 # The first 8 bytes of every HDF5 file (a legacy Keras .h5).
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+# The model files taken, in any case (MODEL.KERAS too): the page's uploader offers these.
+MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
+# The largest config.json read from a .keras file: a model's layer list is far smaller.
+MAX_CONFIG_BYTES = 64 * 2**20
 
 
 class ImportRefused(ModelError):
@@ -51,7 +56,7 @@ def load_source(path: Path, max_bytes: int | None = None) -> keras.Model:
             "mode): rebuild the model without it, e.g. preprocessing as a named option here."
         )
     try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        model = _load(path)
     except Exception as error:
         custom = sorted(_class_names(path, custom=True))
         if custom:
@@ -67,11 +72,29 @@ def load_source(path: Path, max_bytes: int | None = None) -> keras.Model:
     return model
 
 
+def _load(path: Path) -> keras.Model:
+    """keras.saving.load_model(path) in safe mode, the suffix lower-cased for it.
+
+    Keras tells a .keras from a .h5 by the suffix, case and all: MODEL.KERAS is loaded through a
+    link named model.keras in a temporary folder (the file itself is not copied).
+    """
+    suffix = path.suffix.lower()
+    if path.suffix == suffix:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    with tempfile.TemporaryDirectory() as folder:
+        link = Path(folder) / f"model{suffix}"
+        link.symlink_to(path.resolve())
+        return keras.saving.load_model(link, compile=False, safe_mode=True)
+
+
 def _is_keras_file(path: Path) -> bool:
     """A .keras zip with a config.json, or an HDF5 file (.h5/.hdf5) with a whole model's config."""
     if path.suffix.lower() == ".keras":
-        return zipfile.is_zipfile(path) and "config.json" in zipfile.ZipFile(path).namelist()
-    if path.suffix.lower() in (".h5", ".hdf5"):
+        if not zipfile.is_zipfile(path):
+            return False
+        with zipfile.ZipFile(path) as archive:
+            return "config.json" in archive.namelist()
+    if path.suffix.lower() in MODEL_SUFFIXES:
         with open(path, "rb") as file:
             return file.read(8) == HDF5_SIGNATURE
     return False
@@ -83,7 +106,7 @@ def _class_names(path: Path, custom: bool = False) -> set[str]:
     With `custom`, only those from outside Keras (a "module" or registered name of their own).
     """
     if path.suffix.lower() == ".keras":
-        text = zipfile.ZipFile(path).read("config.json").decode("utf-8", "replace")
+        text = _keras_config(path)
     else:
         import h5py
 
@@ -103,6 +126,18 @@ def _class_names(path: Path, custom: bool = False) -> set[str]:
         if not module.startswith("keras") or ">" in registered:
             found.add(str(entry["class_name"]))
     return found
+
+
+def _keras_config(path: Path) -> str:
+    """The config.json of a .keras zip as text; ImportRefused when it is over MAX_CONFIG_BYTES."""
+    with zipfile.ZipFile(path) as archive:
+        size = archive.getinfo("config.json").file_size
+        if size > MAX_CONFIG_BYTES:
+            raise ImportRefused(
+                f"{path.name}'s config.json is {size / 2**20:.0f} MB, over the "
+                f"{MAX_CONFIG_BYTES / 2**20:.0f} MB a model's layer list needs."
+            )
+        return archive.read("config.json").decode("utf-8", "replace")
 
 
 def _entries(config) -> list[dict]:

@@ -204,3 +204,15 @@ def test_public_mode_shows_the_form_to_an_authorised_user(monkeypatch, tmp_path)
     at.run()
     assert not at.exception and at.file_uploader(key="import_file")
     assert not any("reserved for authorised users" in c.value for c in at.caption)
+
+
+def test_the_uploader_takes_what_core_takes_and_an_upper_case_suffix_imports(page, tmp_path):
+    from core.safe_load import MODEL_SUFFIXES
+
+    assert sorted(page.file_uploader(key="import_file").proto.type) == sorted(MODEL_SUFFIXES)
+    at = choose_file(page, "MODEL.KERAS", saved(sequential_cnn(), tmp_path / "cnn.keras"))
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    at = fill(at, "birds, cats, dogs", "rescale")
+    assert at.success, [e.value for e in at.error]
+    assert (imported_folder(tmp_path) / "model" / "model.keras").is_file()
+    assert_nothing_shown_of(at, tmp_path)

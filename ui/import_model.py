@@ -16,6 +16,7 @@ import streamlit as st
 from core import imported
 from core.config import Config
 from core.errors import UserError, one_line
+from core.safe_load import MODEL_SUFFIXES
 from core.training.status import Notice
 from ui.access import notify, shown
 from ui.slots import expensive
@@ -175,8 +176,8 @@ def bring_model(config: Config, allowed: bool) -> None:
     state, most = st.session_state, cap_mb(config)
     request = state.pop("import_request", None)
     upload = st.file_uploader(
-        f"A Keras model: .keras, or a legacy full-model .h5 (up to {most} MB)",
-        ["keras", "h5"],
+        f"A Keras model: .keras, or a legacy full-model .h5 or .hdf5 (up to {most} MB)",
+        [suffix.lstrip(".") for suffix in MODEL_SUFFIXES],
         key="import_file",
         max_upload_size=most,
     )
