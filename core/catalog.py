@@ -12,7 +12,6 @@ model by its folder's name.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 from core.config import Config
 from core.data.choices import label as choice_label
 from core.imported import imported_models
-from core.model import IMPORTED, ModelInfo, app_model_path
+from core.model import IMPORTED, ModelError, ModelInfo, app_model_path, read_sidecar
 from core.training.store import previous_runs
 
 ZERO_SHOT = "zero-shot"  # the zero-shot entry's key (the others are paths below weights/)
@@ -46,12 +45,14 @@ class ModelEntry:
             return "Its sidecar (model.json) cannot be read: loading it says why."
         names = ", ".join(info.class_names[:SHOWN_CLASSES])
         more = ", …" if len(info.class_names) > SHOWN_CLASSES else ""
-        height, width = info.input_size or (info.image_size, info.image_size)
+        height, width = info.size
+        # Zero-shot ResNet-50 preprocesses inside (CaffePreprocess): "none" is done before it.
+        inside = " (caffe inside)" if self.key == ZERO_SHOT else ""
         parts = [
             info.kind,
             f"{len(info.class_names):,} classes ({names}{more})",
             f"input {height}×{width}",
-            f"preprocessing {info.preprocessing}",
+            f"preprocessing {info.preprocessing}{inside}",
         ]
         if info.val_accuracy is not None:
             parts.append(f"validation accuracy {info.val_accuracy:.1%}")
@@ -95,7 +96,7 @@ def second_choice(entries: list[ModelEntry], first: ModelEntry) -> ModelEntry:
 
 def zero_shot_entry(config: Config, current: bool = False) -> ModelEntry:
     """ResNet-50's ImageNet classifier, cats and dogs folded: built, never read from weights/."""
-    info = ModelInfo(kind=ZERO_SHOT, image_size=config.image_size, preprocessing="caffe (inside)")
+    info = ModelInfo(kind=ZERO_SHOT, image_size=config.image_size, preprocessing="none")
     label = "Zero-shot ImageNet (ResNet-50)" + (" (current)" if current else "")
     return ModelEntry(ZERO_SHOT, label, None, info, current)
 
@@ -114,11 +115,8 @@ def _entry(path: Path, key: str, current: bool, config: Config) -> ModelEntry:
 def read_info(path: Path) -> ModelInfo | None:
     """The sidecar beside `path` as a ModelInfo; None when it is missing or not a sidecar."""
     try:
-        fields = json.loads(Path(path).with_suffix(".json").read_text())
-        fields["class_names"] = tuple(fields["class_names"])
-        fields["input_size"] = tuple(fields["input_size"]) if fields.get("input_size") else None
-        return ModelInfo(**fields)
-    except (OSError, ValueError, TypeError, KeyError):
+        return read_sidecar(Path(path))
+    except ModelError:
         return None
 
 

@@ -20,10 +20,8 @@ import tensorflow as tf
 from core.atomic import replacing
 from core.config import MAX_CLASSES, STAGE_LAYERS, Config
 from core.errors import UserError, one_line, writing
-from core.preprocessing import Preprocess
+from core.preprocessing import CAFFE_BGR_MEAN, Preprocess
 
-# ResNet-50 was trained on BGR images minus these per-channel ImageNet means ("caffe" mode).
-CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 # ImageNet-1k indices of the dog breeds (151 Chihuahua .. 268 Mexican hairless) and domestic cats
 # (281 tabby, 282 tiger cat, 283 Persian, 284 Siamese, 285 Egyptian cat).
 IMAGENET_DOGS = tuple(range(151, 269))
@@ -37,6 +35,8 @@ IMPORTED = "imported"
 # The classifier's own layers, which training relies on; LAST_STAGE is ResNet-50's 7x7 output.
 FEATURES, HEAD, LOGIT = "avg_pool", "dropout", "logit"
 LAST_STAGE = STAGE_LAYERS[-1]
+# Layers only a deeper ResNet (101, 152) or a ResNetV2 has: their stages are not ResNet-50's.
+NOT_RESNET50 = ("conv4_block7_out", "post_relu")
 
 
 def probabilities(logits) -> tf.Tensor:
@@ -105,6 +105,11 @@ class ModelInfo:
     sha256: str | None = None  # of the .keras file, checked on load
     extra: dict = field(default_factory=dict)
 
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width) of the model's input: input_size, else image_size x image_size."""
+        return tuple(self.input_size or (self.image_size, self.image_size))
+
 
 @dataclass(frozen=True)
 class Classifier:
@@ -148,14 +153,14 @@ NOT_FEATURES = (
 def offered_layers(model: keras.Model) -> dict[str, tuple[int, int]]:
     """Layers offered for explaining, name -> (height, width), in graph order.
 
-    ResNet-50's four stages; else the last 4-D layer of each spatial resolution (five for
-    MobileNetV2: 112, 56, 28, 14 and 7 at 224 px), padding and rescaling layers left out, and
-    the default layer. Any other 4-D layer (`conv_layer_shapes`) may still be named.
+    ResNet-50's four stages (a ResNet-50 only: `resnet50_shaped`); else the last 4-D layer of
+    each spatial resolution (five for MobileNetV2: 112, 56, 28, 14 and 7 at 224 px), padding and
+    rescaling layers left out, and the default layer. Any other 4-D layer (`conv_layer_shapes`)
+    may still be named.
     """
     shapes = conv_layer_shapes(model)
-    stages = {name: shapes[name] for name in STAGE_LAYERS if name in shapes}
-    if stages:
-        return stages
+    if resnet50_shaped(shapes):
+        return {name: shapes[name] for name in STAGE_LAYERS}
     last = {}  # (h, w) -> the last feature layer at that resolution
     for name, size in shapes.items():
         if not isinstance(model.get_layer(name), NOT_FEATURES):
@@ -167,11 +172,11 @@ def offered_layers(model: keras.Model) -> dict[str, tuple[int, int]]:
 def default_layer(layers, model: keras.Model | None = None) -> str:
     """The layer of `layers` explained unless a person picks another.
 
-    The last stage (Selvaraju et al.'s choice); else, with the `model` given, its last 4-D layer
-    that is no pooling, padding or reshaping layer (the last convolutional output before
-    pooling); else the last of `layers`.
+    ResNet-50's last stage (Selvaraju et al.'s choice); else, with the `model` given, its last
+    4-D layer that is no pooling, padding or reshaping layer (the last convolutional output
+    before pooling: post_relu in a ResNetV2); else the last of `layers`.
     """
-    if LAST_STAGE in layers:
+    if resnet50_shaped(layers if model is None else conv_layer_shapes(model)):
         return LAST_STAGE
     names = list(layers)
     if model is not None:
@@ -179,6 +184,12 @@ def default_layer(layers, model: keras.Model | None = None) -> str:
         features = [n for n in names if not isinstance(model.get_layer(n), skipped)]
         names = features or names
     return names[-1]
+
+
+def resnet50_shaped(names) -> bool:
+    """Whether layer `names` are ResNet-50's: its four stages, none of a ResNet-101/152 or V2."""
+    names = set(names)
+    return set(STAGE_LAYERS) <= names and not names & set(NOT_RESNET50)
 
 
 def conv_layer_shapes(model: keras.Model) -> dict[str, tuple[int, int]]:
@@ -353,7 +364,7 @@ def load_classifier(
         )
     given = classes is not None or preprocessing is not None
     # With no sidecar, --classes says what the outputs are; without it, the sidecar is missed.
-    info = _read_sidecar(path) if path.with_suffix(".json").is_file() or not classes else None
+    info = read_sidecar(path) if path.with_suffix(".json").is_file() or not classes else None
     if info and info.sha256 and info.sha256 != file_sha256(path):
         raise ModelError(
             f"{path.name} does not match its sidecar's SHA-256: it was changed or half-written."
@@ -379,27 +390,47 @@ def load_classifier(
     return Classifier(model, info)
 
 
+def check_output_count(
+    name: str,
+    outputs: int,
+    class_names: tuple[str, ...],
+    activation: str = "",
+    error: type[ModelError] = ModelError,
+) -> None:
+    """`error` (one sentence) unless `outputs` logits fit the classes.
+
+    Two classes: one sigmoid logit or two softmax logits; K > 2: K logits. One softmax unit
+    (always 1) tells nothing apart.
+    """
+    k = len(class_names)
+    fits = outputs in ({1, 2} if k == 2 else {k})
+    if fits and not (outputs == 1 and activation in ("softmax", "log_softmax")):
+        return
+    expected = "1 (sigmoid) or 2" if k == 2 else str(k)
+    shown = ", ".join(class_names[:3]) + (", …" if k > 3 else "")
+    raise error(
+        f"{name} gives {outputs} {activation + ' ' if activation else ''}output(s), but {k} "
+        f"classes were named ({shown}): {expected} expected."
+    )
+
+
 def _check_fits(model: keras.Model, info: ModelInfo, name: str) -> None:
     """ModelError unless the model is the sidecar's: backbone, input size, output count."""
     if info.backbone == "ResNet50" and LAST_STAGE not in {layer.name for layer in model.layers}:
         raise ModelError(
             f"{name} is not a ResNet-50 (no {LAST_STAGE} layer), but its sidecar says it is."
         )
-    expected_input = (None, info.image_size, info.image_size, 3)
-    k = len(info.class_names)
+    expected_input = (None, *info.size, 3)
     if tuple(model.input_shape) != expected_input:
         raise ModelError(
             f"{name} takes {model.input_shape}, but its sidecar expects {expected_input}."
         )
-    # Two classes: one sigmoid logit, or two softmax logits; K > 2: K logits.
-    if model.output_shape[-1] not in ({1, 2} if k == 2 else {k}):
-        raise ModelError(
-            f"{name} gives {model.output_shape[-1]} output(s), but its sidecar names {k} "
-            f"classes ({', '.join(info.class_names[:3])}{', …' if k > 3 else ''})."
-        )
+    check_output_count(name, model.output_shape[-1], info.class_names)
 
 
-def _read_sidecar(path: Path) -> ModelInfo:
+def read_sidecar(path: Path) -> ModelInfo:
+    """The sidecar beside the .keras file `path` as a ModelInfo; ModelError (one line) if there
+    is none or it is not a valid one."""
     sidecar = path.with_suffix(".json")
     if not sidecar.is_file():
         raise ModelError(
@@ -409,11 +440,10 @@ def _read_sidecar(path: Path) -> ModelInfo:
     try:
         fields = json.loads(sidecar.read_text())
         fields["class_names"] = tuple(fields["class_names"])
-        if fields.get("input_size"):
-            fields["input_size"] = tuple(fields["input_size"])
+        fields["input_size"] = tuple(fields["input_size"]) if fields.get("input_size") else None
         info = ModelInfo(**fields)
-    except (ValueError, TypeError, KeyError) as error:
-        raise ModelError(f"{sidecar.name} is not a valid sidecar ({error}).") from None
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        raise ModelError(f"{sidecar.name} is not a valid sidecar ({one_line(error)}).") from None
     if not 2 <= len(info.class_names) <= MAX_CLASSES:
         raise ModelError(
             f"{sidecar.name} names {len(info.class_names)} class(es); a model tells 2 to "

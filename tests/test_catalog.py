@@ -21,6 +21,7 @@ from core.explain import display, export
 from core.explain.explainer import Explainer
 from core.imported import import_model
 from core.model import ModelInfo, load_classifier, save_classifier
+from core.preprocessing import PREPROCESSING
 from core.training.store import publish
 from tests.conftest import TINY_SIZE, png_bytes, tiny_model
 
@@ -100,7 +101,11 @@ def test_every_model_is_listed_with_its_facts_and_the_current_one_marked(server,
     assert "validation accuracy 80.0%" in old and "accuracy" not in hand
     assert fruit.startswith("imported · 3 classes (apple, pear, plum) · input 8×8")
     assert f"preprocessing rescale · SHA-256 {sha(server, FRUIT + '/model.keras')[:12]}" in fruit
-    assert zero_shot.startswith("zero-shot · 2 classes (cat, dog) · input 224×224")
+    assert zero_shot.startswith(
+        "zero-shot · 2 classes (cat, dog) · input 224×224 · preprocessing none (caffe inside)"
+    )
+    # Its sidecar holds a preprocessing name the loader knows; "(caffe inside)" is only shown.
+    assert entries[-1].info.preprocessing in PREPROCESSING
     shown = json.dumps([(entry.label, entry.facts) for entry in entries])
     assert str(tmp_path) not in shown and str(tmp_path.resolve()) not in shown
 

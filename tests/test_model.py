@@ -14,6 +14,7 @@ from core.model import (
     IMAGENET_CATS,
     IMAGENET_DOGS,
     CaffePreprocess,
+    Classifier,
     FoldCatDog,
     ModelError,
     ModelInfo,
@@ -157,7 +158,7 @@ def test_mismatched_or_broken_models_are_refused(tiny, tmp_path):
     refused("sidecar expects")
     # A sidecar whose class count does not match the model's outputs, and one class alone.
     sidecar.write_text(json.dumps({**good, "class_names": ["cat", "dog", "fox"]}))
-    refused("gives 1 output.s., but its sidecar names 3 classes .cat, dog, fox.")
+    refused("gives 1 output.s., but 3 classes were named .cat, dog, fox.: 3 expected")
     sidecar.write_text(json.dumps({**good, "class_names": ["cat"]}))
     refused("names 1 class.es.; a model tells 2 to 1,000 apart")
     sidecar.write_text("{not json")
@@ -208,3 +209,38 @@ def test_a_model_that_is_not_the_architecture_its_sidecar_names_is_refused(tiny,
     )
     with pytest.raises(ModelError, match="is not a ResNet-50 \\(no conv5_block3_out layer\\)"):
         load_classifier(path)
+
+
+def resnet_classifier(builder) -> Classifier:
+    """A keras.applications ResNet (random weights, 64 px: small and fast) with a head on its
+    own graph."""
+    base = builder(weights=None, include_top=False, input_shape=(64, 64, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(base.output)
+    return Classifier(keras.Model(base.input, keras.layers.Dense(2)(pooled)), ModelInfo())
+
+
+@pytest.mark.resnet
+def test_other_resnets_are_not_read_by_resnet_50s_stage_names():
+    # ResNet50V2: its last convolutional output before pooling is post_relu (after post_bn),
+    # not conv5_block3_out; each resolution's last 4-D layer is offered.
+    v2 = resnet_classifier(keras.applications.ResNet50V2)
+    assert v2.default_layer == "post_relu"
+    assert v2.layers == {
+        "conv1_conv": (32, 32),
+        "conv2_block3_1_relu": (16, 16),
+        "conv3_block4_1_relu": (8, 8),
+        "conv4_block6_1_relu": (4, 4),
+        "post_relu": (2, 2),
+    }
+    # ResNet101: conv4_block6_out is mid-stage (its stage ends at conv4_block23_out).
+    deep = resnet_classifier(keras.applications.ResNet101)
+    assert deep.default_layer == "conv5_block3_out"
+    assert deep.layers == {
+        "conv1_relu": (32, 32),
+        "conv2_block3_out": (16, 16),
+        "conv3_block4_out": (8, 8),
+        "conv4_block23_out": (4, 4),
+        "conv5_block3_out": (2, 2),
+    }
+    # ResNet-50 itself keeps its four stages.
+    assert list(resnet_classifier(keras.applications.ResNet50).layers) == list(STAGE_LAYERS)

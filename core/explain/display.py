@@ -130,7 +130,7 @@ def describe(info: ModelInfo) -> str:
 def imported_caption(info: ModelInfo) -> str:
     """An imported model: the file it came from, its backbone if known, classes, preprocessing."""
     source = weights_name(info.extra.get("source", info.backbone_weights))
-    height, width = info.input_size or (info.image_size, info.image_size)
+    height, width = info.size
     parts = [f"Model: imported from {source}"]
     if info.backbone != "unknown":
         parts.append(f"a {info.backbone} inside")
