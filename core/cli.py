@@ -21,13 +21,16 @@ from core.explain.explainer import Explainer
 from core.explain.localization import TOLERANCE, annotations_for, centre_prior, localization
 from core.explain.overlay import COLORMAPS, overlay
 from core.images import ImageError, encode_png, load_image
-from core.imported import PREPROCESSING, import_model, inspect_model
+from core.imported import PREPROCESSING, import_loaded, preprocessing_question
 from core.model import Classifier, imagenet_view, load_classifier, load_default
+from core.safe_load import load_source
 from core.training import jobs
 from core.training.recipe import TrainConfig
 
 BATCH = 16  # photos explained per forward/backward pass
 DEPTH = 8  # folder levels below `evaluate --data` searched for photos
+# --preprocessing's names, each with what it does (explain, evaluate and import-model).
+PREPROCESSING_HELP = "; ".join(f"{name}: {line}" for name, line in PREPROCESSING.items())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,8 +164,8 @@ def add_target_options(parser) -> None:
     parser.add_argument(
         "--preprocessing",
         choices=list(PREPROCESSING),
-        help="what the --weights model expects of 0-255 RGB pixels (wins over its sidecar's): "
-        + "; ".join(f"{name}: {line}" for name, line in PREPROCESSING.items()),
+        help="what the --weights model expects of 0-255 RGB pixels (wins over its sidecar's; "
+        f"needed without one): {PREPROCESSING_HELP}",
     )
 
 
@@ -316,7 +319,7 @@ def add_import_parser(commands) -> None:
         "--preprocessing",
         choices=list(PREPROCESSING),
         help="what the model expects of 0-255 RGB pixels (left out: the proposal is shown): "
-        + "; ".join(f"{name}: {line}" for name, line in PREPROCESSING.items()),
+        + PREPROCESSING_HELP,
     )
     imports.add_argument(
         "--name", help="its folder under weights/imported/ (default: FILE's stem)"
@@ -330,19 +333,12 @@ def run_import(args: argparse.Namespace) -> int:
     classes = class_list(args.classes)
     if classes is None:
         raise SettingError("import-model needs the model's classes: --classes a,b[,c...].")
+    model = load_source(args.file)  # once: checked, proposed for, imported
     if args.preprocessing is None:
-        facts = inspect_model(args.file)
-        guess = (
-            f"it looks like a backbone trained with '{facts.preprocessing}'"
-            if facts.preprocessing
-            else "no known backbone was recognised"
-        )
-        raise SettingError(
-            f"Give --preprocessing ({', '.join(PREPROCESSING)}): {guess}; a model trained with "
-            "1/255 takes 'rescale'."
-        )
-    path = import_model(args.file, args.weights_dir, list(classes), args.preprocessing, args.name)
-    facts = inspect_model(path)
+        raise SettingError(preprocessing_question(model))
+    path, facts = import_loaded(
+        model, args.file.name, args.weights_dir, list(classes), args.preprocessing, args.name
+    )
     print(
         json.dumps(
             {

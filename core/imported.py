@@ -24,6 +24,7 @@ from core.model import (
     Classifier,
     ModelError,
     ModelInfo,
+    check_output_count,
     conv_layer_shapes,
     default_layer,
     offered_layers,
@@ -49,6 +50,16 @@ KNOWN_BACKBONES = (
 )
 # Final activations removed so that logits are explained.
 ACTIVATIONS = ("softmax", "sigmoid")
+# Activation layers other than Softmax, read by their class name (refused as a final layer).
+ACTIVATION_LAYERS = (
+    keras.layers.ReLU,
+    keras.layers.LeakyReLU,
+    keras.layers.ELU,
+    keras.layers.PReLU,
+)
+# Final activations whose output is explained as it is: logits, or log_softmax's (logits less
+# their logsumexp: the same softmax probabilities).
+LOGITS = ("linear", "log_softmax")
 
 
 @dataclass(frozen=True)
@@ -58,7 +69,7 @@ class ModelFacts:
     input_size: tuple[int, int]  # (height, width) photos are resized to
     size_assumed: bool  # the model takes None x None: input_size is FREE_INPUT_SIZE, by choice
     outputs: int  # units of the output layer: 1 (one sigmoid logit), 2 or K
-    activation: str  # the final activation removed to explain logits: sigmoid, softmax or linear
+    activation: str  # the final one: sigmoid or softmax (removed), linear or log_softmax (kept)
     default_layer: str  # explained unless a person picks another
     layers: tuple[str, ...]  # offered layers, fine to coarse; any 4-D layer may be named too
     preprocessing: str | None  # proposed for a known keras.applications backbone, else None
@@ -118,16 +129,34 @@ def inspect_model(path: Path, max_bytes: int | None = None) -> ModelFacts:
 
 def facts_of(model: keras.Model, name: str) -> ModelFacts:
     """The ModelFacts of a loaded model (`name` for the sentences); ImportRefused if unusable."""
+    return examined(model, name)[0]
+
+
+def examined(
+    model: keras.Model, name: str, preprocessing: str = "none", size: tuple[int, int] | None = None
+) -> tuple[ModelFacts, keras.Model]:
+    """The model's facts and `explained_model(model, preprocessing, size)`, built once.
+
+    `size` defaults to the model's own (`input_size_of`). ImportRefused (one sentence) for a model
+    that cannot be explained: see `inspect_model`, and a final activation that is neither
+    softmax, sigmoid nor logits (tanh, relu, ...: no class probabilities to read).
+    """
     check_shape(model, name)
-    size, assumed = input_size_of(model)
+    own_size, assumed = input_size_of(model)
+    size = tuple(size or own_size)
     activation = final_activation(model)
     outputs = int(model.output_shape[-1])
+    if activation not in (*ACTIVATIONS, *LOGITS):
+        raise ImportRefused(
+            f"{name} ends in a {activation} activation, which gives no class probabilities: "
+            "this app explains a model ending in softmax, sigmoid or logits (no activation)."
+        )
     if activation == "sigmoid" and outputs > 1:
         raise ImportRefused(
             f"{name} ends in {outputs} sigmoid units (several labels per photo); this app "
             "explains one sigmoid unit, softmax units or logits."
         )
-    flat = explained_model(model, "none", size)
+    flat = explained_model(model, preprocessing, size)
     layers = offered_layers(flat)
     if not layers:
         raise ImportRefused(
@@ -141,7 +170,7 @@ def facts_of(model: keras.Model, name: str) -> ModelFacts:
         f"{activation} output{'s' if outputs > 1 else ''}, {len(conv_layer_shapes(flat))} "
         "4-D layers"
     )
-    return ModelFacts(
+    facts = ModelFacts(
         input_size=size,
         size_assumed=assumed,
         outputs=outputs,
@@ -151,6 +180,7 @@ def facts_of(model: keras.Model, name: str) -> ModelFacts:
         preprocessing=known[1] if known else None,
         description=description,
     )
+    return facts, flat
 
 
 def input_size_of(model: keras.Model) -> tuple[tuple[int, int], bool]:
@@ -170,18 +200,26 @@ def _last_layer(model: keras.Model):
 
 
 def _activation(layer) -> str:
-    """ "softmax", "sigmoid" or "linear": what the layer's activation does to its logits."""
+    """The name of the layer's activation ("softmax", "sigmoid", "tanh", ...); "linear" for none.
+
+    A Softmax layer is "softmax"; an activation layer (ReLU, ELU, ...) its own name; a layer
+    with an `activation` (Dense, Conv2D, Activation) that activation's; any other "linear".
+    """
     if isinstance(layer, keras.layers.Softmax):
         return "softmax"
-    if isinstance(layer, (keras.layers.Dense, keras.layers.Activation)):
-        name = keras.activations.serialize(layer.activation)
-        name = name if isinstance(name, str) else name.get("config", {}).get("name", "")
-        return name if name in ACTIVATIONS else "linear"
-    return "linear"
+    if isinstance(layer, ACTIVATION_LAYERS):
+        return type(layer).__name__.lower()
+    if not hasattr(layer, "activation"):
+        return "linear"
+    name = keras.activations.serialize(layer.activation)
+    if isinstance(name, dict):  # a layer (class_name) or a function ("function", its name)
+        function = name.get("class_name") == "function"
+        name = name.get("config", {}).get("name") if function else name.get("class_name")
+    return str(name or "linear").lower()
 
 
 def final_activation(model: keras.Model) -> str:
-    """The activation of the model's last layer: "softmax", "sigmoid" or "linear" (logits)."""
+    """The activation of the model's last layer: "softmax", "sigmoid", "linear" (logits), ..."""
     return _activation(_last_layer(model))
 
 
@@ -199,14 +237,19 @@ def explained_model(model: keras.Model, preprocessing: str, size: tuple[int, int
     wrapped = keras.Model(inputs, model(preprocess(inputs)))
     flat = flatten_model(wrapped)
     last = flat.outputs[0]._keras_history.operation
-    if _activation(last) == "linear":
+    if _activation(last) not in ACTIVATIONS:
         return flat
     if isinstance(last, keras.layers.Dense):
         twin = keras.layers.Dense.from_config({**last.get_config(), "activation": "linear"})
         logits = twin(last.input)
         twin.set_weights(last.get_weights())
-    else:
+    elif isinstance(last, (keras.layers.Activation, keras.layers.Softmax)):
         logits = last.input
+    else:
+        raise ImportRefused(
+            f"{model.name} ends in a {type(last).__name__} layer with a {_activation(last)} "
+            "activation inside: end it in a Dense layer or a separate Softmax or Activation layer."
+        )
     return keras.Model(flat.input, logits, name=f"{model.name}_logits")
 
 
@@ -219,14 +262,30 @@ def _slug(name: str) -> str:
 
 
 def _check_outputs(facts: ModelFacts, classes: tuple[str, ...], name: str) -> None:
-    k = len(classes)
-    if facts.outputs not in ({1, 2} if k == 2 else {k}) or (
-        facts.outputs == 1 and facts.activation == "softmax"
-    ):
-        expected = "1 (sigmoid) or 2" if k == 2 else str(k)
+    check_output_count(name, facts.outputs, classes, facts.activation, ImportRefused)
+
+
+def preprocessing_question(model: keras.Model) -> str:
+    """One sentence asking for the preprocessing, with the proposal for `model` if there is one."""
+    proposed = propose_preprocessing(model)
+    guess = (
+        f"it looks like a backbone trained with '{proposed}'"
+        if proposed
+        else "no known backbone was recognised"
+    )
+    return (
+        f"Give --preprocessing ({', '.join(PREPROCESSING)}): {guess}; a model trained with "
+        "1/255 takes 'rescale'."
+    )
+
+
+def _check_not_preprocessed_twice(model: keras.Model, preprocessing: str, name: str) -> None:
+    """ImportRefused when a model this app built (its preprocessing inside) gets more."""
+    known = known_backbone(model)
+    if preprocessing != "none" and known and known[0] == "catdog":
         raise ImportRefused(
-            f"{name} gives {facts.outputs} {facts.activation} output(s), but {k} classes were "
-            f"named ({', '.join(classes[:3])}{', …' if k > 3 else ''}): {expected} expected."
+            f"{name} was built by this app and preprocesses 0-255 pixels inside it: its "
+            f"preprocessing is 'none', not '{preprocessing}' (that would preprocess twice)."
         )
 
 
@@ -244,9 +303,55 @@ def import_model(
     stem; `max_bytes` to the config's cap (CATDOG_MAX_MODEL_MB). A legacy .h5 is converted to
     .keras. Returns the model.keras path. Raises ImportRefused (ModelError), one sentence, with
     nothing written: every refusal of `inspect_model`, a reserved or repeated class name, an
-    unknown preprocessing, an output count that does not match the classes, a name already taken.
+    unknown preprocessing, an output count that does not match the classes, a name already taken,
+    a preprocessing other than "none" for a model this app built (it preprocesses inside).
     """
     source = Path(source)
+    _check_request(weights_dir, classes, preprocessing, name or source.stem)  # before loading
+    model = load_source(source, max_bytes)
+    return import_loaded(model, source.name, weights_dir, classes, preprocessing, name)[0]
+
+
+def import_loaded(
+    model: keras.Model,
+    source_name: str,
+    weights_dir: Path,
+    classes: list[str],
+    preprocessing: str,
+    name: str | None = None,
+) -> tuple[Path, ModelFacts]:
+    """`import_model` for a model already loaded (`load_source`) from the file `source_name`.
+
+    Returns the model.keras path and the model's facts, read while checking it.
+    """
+    folder, classes = _check_request(
+        weights_dir, classes, preprocessing, name or Path(source_name).stem
+    )
+    facts = facts_of(model, source_name)
+    _check_outputs(facts, classes, source_name)
+    _check_not_preprocessed_twice(model, preprocessing, source_name)
+    known = known_backbone(model)
+    info = ModelInfo(
+        kind=IMPORTED,
+        class_names=classes,
+        image_size=max(facts.input_size),
+        input_size=facts.input_size,
+        backbone=known[0] if known else "unknown",
+        backbone_weights=source_name,
+        preprocessing=preprocessing,
+        extra={
+            "source": source_name,
+            "activation": facts.activation,
+            "size_assumed": facts.size_assumed,
+        },
+    )
+    return save_classifier(model, info, folder / "model.keras"), facts
+
+
+def _check_request(
+    weights_dir: Path, classes: list[str], preprocessing: str, name: str
+) -> tuple[Path, tuple[str, ...]]:
+    """(the folder to import into, the class names checked); ImportRefused for a bad answer."""
     if preprocessing not in PREPROCESSING:
         raise ImportRefused(
             f"Preprocessing {preprocessing!r} is not one of {', '.join(PREPROCESSING)}."
@@ -255,30 +360,12 @@ def import_model(
         classes = check_class_names([c.strip() for c in classes], "The class list")
     except DataError as error:
         raise ImportRefused(str(error)) from None
-    folder = Path(weights_dir) / IMPORTED / _slug(name or source.stem)
+    folder = Path(weights_dir) / IMPORTED / _slug(name)
     if folder.exists():
         raise ImportRefused(
             f"An imported model named {folder.name!r} already exists: choose another name."
         )
-    model = load_source(source, max_bytes)
-    facts = facts_of(model, source.name)
-    _check_outputs(facts, classes, source.name)
-    known = known_backbone(model)
-    info = ModelInfo(
-        kind=IMPORTED,
-        class_names=classes,
-        image_size=max(facts.input_size),
-        input_size=facts.input_size,
-        backbone=known[0] if known else "unknown",
-        backbone_weights=source.name,
-        preprocessing=preprocessing,
-        extra={
-            "source": source.name,
-            "activation": facts.activation,
-            "size_assumed": facts.size_assumed,
-        },
-    )
-    return save_classifier(model, info, folder / "model.keras")
+    return folder, tuple(classes)
 
 
 def imported_models(weights_dir: Path) -> list[Path]:
@@ -293,22 +380,31 @@ def explained_classifier(model: keras.Model, info: ModelInfo, name: str) -> Clas
     """The Classifier of a loaded imported model (or one given --classes/--preprocessing).
 
     Its model is `explained_model`'s: 0-255 RGB at the sidecar's input size, logits out. Raises
-    ModelError (one sentence) when the model does not fit the sidecar.
+    ModelError (one sentence) when the model does not fit the sidecar, or when a model this app
+    built (its preprocessing inside) is given a preprocessing other than "none".
     """
-    facts = facts_of(model, name)
-    _check_outputs(facts, info.class_names, name)
-    size = info.input_size or (info.image_size, info.image_size)
+    check_shape(model, name)
+    size = info.size
     takes = tuple(model.input_shape[1:3])
     if any(t is not None and t != s for t, s in zip(takes, size)):
         raise ModelError(
             f"{name} takes {takes[0]} x {takes[1]} photos, but its sidecar says "
             f"{size[0]} x {size[1]}."
         )
-    return Classifier(explained_model(model, info.preprocessing, tuple(size)), info)
+    _check_not_preprocessed_twice(model, info.preprocessing, name)
+    facts, flat = examined(model, name, info.preprocessing, size)
+    _check_outputs(facts, info.class_names, name)
+    return Classifier(flat, info)
 
 
 def info_for(model: keras.Model, classes, preprocessing: str | None, name: str) -> ModelInfo:
-    """The ModelInfo of a model given with --classes and --preprocessing and no sidecar."""
+    """The ModelInfo of a model given with --classes and --preprocessing and no sidecar.
+
+    ImportRefused (`preprocessing_question`, with the proposal) when --preprocessing is missing.
+    """
+    if preprocessing is None:
+        question = preprocessing_question(model)
+        raise ImportRefused(f"{name} has no sidecar, so {question[:1].lower()}{question[1:]}")
     size, assumed = input_size_of(model)
     known = known_backbone(model)
     return ModelInfo(
@@ -318,6 +414,6 @@ def info_for(model: keras.Model, classes, preprocessing: str | None, name: str) 
         input_size=size,
         backbone=known[0] if known else "unknown",
         backbone_weights=name,
-        preprocessing=preprocessing or "none",
+        preprocessing=preprocessing,
         extra={"size_assumed": assumed},
     )

@@ -367,12 +367,41 @@ def test_explain_and_evaluate_take_a_plain_keras_file_with_flags(capsys, tmp_pat
         capsys, "explain", photos / "a.png", *flags, "--preprocessing", "tf", "--out", tmp_path
     )
     assert code == 0 and records[0]["label"] in ("cat", "dog") and err == ""
-    code = main(list(map(str, ["evaluate", "--data", photos, *flags, "--steps", "3"])))
+    evaluate = ["evaluate", "--data", photos, *flags, "--preprocessing", "tf", "--steps", "3"]
+    code = main(list(map(str, evaluate)))
     out = capsys.readouterr().out
     assert code == 0 and "| Grad-CAM |" in out
     # No sidecar and no --classes: one line that says how.
     code, _, err = run(capsys, "explain", photos / "a.png", "--weights", tmp_path / "plain.keras")
     assert code == 2 and "--classes a,b" in err
+    # No sidecar and no --preprocessing: asked for as import-model asks, nothing assumed.
+    explain = ["explain", photos / "a.png", "--out", tmp_path / "o"]
+    for command in (explain, ["evaluate", "--data", photos]):
+        code, out, err = run(capsys, *command, *flags)
+        assert code == 2 and err.count("\n") == 1 and not out
+        assert err.startswith("error: plain.keras has no sidecar, so give --preprocessing (")
+        assert "no known backbone was recognised" in err
+
+
+def test_a_second_preprocessing_for_a_model_this_app_built_is_refused(capsys, tmp_path):
+    from core.config import Config
+    from core.model import ModelInfo, build_classifier, save_classifier
+
+    path = tmp_path / "built.keras"
+    model = build_classifier("none", Config(image_size=32))
+    save_classifier(model, ModelInfo(image_size=32, backbone_weights="none"), path)
+    photo = write_photo(tmp_path / "p.png")
+    code, records, err = run(
+        capsys, "explain", photo, "--weights", path, "--preprocessing", "caffe",
+        "--out", tmp_path / "o",
+    )  # fmt: skip
+    assert code == 2 and not records
+    assert err.splitlines()[-1].endswith("(that would preprocess twice).")
+    code, records, err = run(
+        capsys, "import-model", path, "--classes", "cat,dog", "--preprocessing", "rescale",
+        "--weights-dir", tmp_path / "w",
+    )  # fmt: skip
+    assert code == 2 and "preprocess twice" in err and not (tmp_path / "w").exists()
 
 
 def test_flags_win_over_a_sidecar_and_the_cli_says_so(capsys, tiny_weights, tmp_path):

@@ -33,7 +33,6 @@ from core.model import (
 )
 from core.preprocessing import Preprocess
 from core.training.store import prune
-from tests.conftest import reference_map
 
 RNG = np.random.default_rng(0)
 
@@ -92,16 +91,35 @@ def preprocessed(images: np.ndarray, mode: str) -> np.ndarray:
     return keras.ops.convert_to_numpy(Preprocess(mode)(images))
 
 
+def flat_twin(model: keras.Model) -> keras.Model:
+    """The model's graph rebuilt with Keras' functional API from its OWN layers, flattened by
+    hand (not by core.cams.flatten_model): a nested backbone's input to the head's output.
+
+    Takes [backbone or first layer, layer, ...] with one input each: the seed model, the small
+    CNN, the nested MobileNetV2.
+    """
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    first = layers[0]
+    x = first.output
+    for layer in layers[1:]:
+        x = layer(x)
+    return keras.Model(first.input, x, name=f"{model.name}_twin")
+
+
 def check_trust(classifier, original, mode: str, layer: str) -> None:
-    """Probabilities as the original model's; Grad-CAM = tf-keras-vis; checks run, finite."""
+    """Probabilities as the original model's; Grad-CAM = tf-keras-vis's on the original's own
+    layers (`flat_twin`, its final activation made linear by tf-keras-vis); checks run, finite."""
     from tf_keras_vis.gradcam import Gradcam
+    from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
 
     explainer = Explainer(classifier)
     photos = photos_for(classifier.input_size)
     images = np.stack(photos).astype(np.float32)
-    expected = keras.ops.convert_to_numpy(original(preprocessed(images, mode)))
+    inputs = preprocessed(images, mode)
+    expected = keras.ops.convert_to_numpy(original(inputs))
     logits = keras.ops.convert_to_numpy(classifier.model(images))
     np.testing.assert_allclose(classifier.probabilities(logits), expected, rtol=1e-4, atol=1e-5)
+    twin = flat_twin(original)
     for k in range(len(classifier.info.class_names)):
         name = classifier.info.class_names[k]
         ours = np.stack([e.raw_maps[layer] for e in explainer.explain(photos, name)])
@@ -112,10 +130,17 @@ def check_trust(classifier, original, mode: str, layer: str) -> None:
         )
         # The layer itself: tf-keras-vis would otherwise step back to the last Conv2D before an
         # Activation layer such as conv5_block3_out or out_relu.
-        reference = reference_map(
-            Gradcam, classifier.model, score, images, layer, seek_penultimate_conv_layer=False
+        reference = Gradcam(twin, model_modifier=ReplaceToLinear(), clone=True)(
+            score,
+            inputs,
+            penultimate_layer=layer,
+            seek_penultimate_conv_layer=False,
+            expand_cam=False,
+            normalize_cam=False,
+            activation_modifier=None,
         )
         np.testing.assert_allclose(ours, reference, rtol=1e-3, atol=1e-5 * np.abs(ours).max())
+        assert np.abs(reference).max() > 0  # a map of zeros would match anything
     explanation = explainer.explain(photos[:1])[0]
     curves = explainer.faithfulness(photos[0], explanation, layer, steps=4)
     for which in ("map", "random"):
@@ -229,6 +254,66 @@ def test_a_separate_softmax_layer_is_dropped(tmp_path):
     images = np.stack(photos_for((16, 16))).astype(np.float32)
     expected = keras.Model(inputs, logits)(images)
     np.testing.assert_allclose(classifier.model(images), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("final", ["softmax", "sigmoid", "log_softmax"])
+def test_a_final_activation_layer_is_removed_or_kept_as_logits(tmp_path, final):
+    units, classes = (1, ["cat", "dog"]) if final == "sigmoid" else (3, list("abc"))
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    scores = keras.layers.Dense(units, name="scores")(keras.layers.GlobalAveragePooling2D()(x))
+    model = keras.Model(inputs, keras.layers.Activation(final, name="final")(scores))
+    classifier = load_classifier(
+        import_model(saved(model, tmp_path / "m.keras"), tmp_path, classes, "none")
+    )
+    images = np.stack(photos_for((16, 16))).astype(np.float32)
+    outputs = keras.ops.convert_to_numpy(model(images))
+    probabilities = classifier.probabilities(classifier.model(images))
+    if final == "sigmoid":
+        np.testing.assert_allclose(probabilities[:, 1], outputs[:, 0], rtol=1e-5, atol=1e-6)
+    else:
+        expected = np.exp(outputs) if final == "log_softmax" else outputs
+        np.testing.assert_allclose(probabilities, expected, rtol=1e-5, atol=1e-6)
+    if final != "log_softmax":  # the explained score is the logit before the activation
+        logits = keras.Model(inputs, scores)(images)
+        np.testing.assert_allclose(classifier.model(images), logits, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "head, units",
+    [("tanh", 1), ("relu", 3), ("softplus", 3), ("elu_layer", 3)],
+)
+def test_a_final_activation_with_no_probabilities_is_refused(tmp_path, head, units):
+    classes = ["cat", "dog"] if units == 1 else list("abc")
+    if head == "elu_layer":
+        model = small_cnn(classes=units, head=None)
+        model.add(keras.layers.ELU())
+    else:
+        model = small_cnn(classes=units, head=head)
+    source = saved(model, tmp_path / "m.keras")
+    with pytest.raises(ImportRefused, match="activation, which gives no class probabilities"):
+        import_model(source, tmp_path / "w", classes, "none")
+    assert not (tmp_path / "w").exists()
+    with pytest.raises(ImportRefused):
+        load_classifier(source, tuple(classes), "none")  # --weights with --classes
+
+
+def test_an_upper_case_suffix_imports(tmp_path):
+    model = small_cnn()
+    for name in ("MODEL.KERAS", "LEGACY.H5", "Other.Hdf5"):
+        source = saved(model, tmp_path / name.lower())
+        source = source.rename(tmp_path / name)
+        path = import_model(source, tmp_path / "w", list("abc"), "none")
+        assert path.is_file() and load_classifier(path).info.class_names == tuple("abc")
+
+
+def test_an_oversized_config_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    from core import safe_load
+
+    source = saved(small_cnn(), tmp_path / "cnn.keras")
+    monkeypatch.setattr(safe_load, "MAX_CONFIG_BYTES", 100)
+    with pytest.raises(ImportRefused, match="config.json is .* MB, over the"):
+        inspect_model(source)
 
 
 def test_legacy_h5_is_converted_to_keras(tmp_path):
@@ -367,6 +452,41 @@ def test_models_this_app_builds_are_not_preprocessed_twice(tmp_path):
     assert propose_preprocessing(raw) == "none"  # CaffePreprocess is inside
 
 
+def test_a_model_this_app_built_is_refused_a_second_preprocessing(tmp_path):
+    path = tmp_path / "built.keras"
+    model = build_classifier("none", Config(image_size=32))
+    save_classifier(model, ModelInfo(image_size=32, backbone_weights="none"), path)
+    with pytest.raises(ImportRefused, match="preprocesses 0-255 pixels inside it: its "):
+        load_classifier(path, preprocessing="caffe")  # --preprocessing caffe
+    with pytest.raises(ImportRefused, match="preprocess twice"):
+        import_model(path, tmp_path / "w", ["cat", "dog"], "rescale")
+    assert not (tmp_path / "w").exists()
+    # "none" is what it takes: imported, it gives the very outputs it was saved with.
+    imported = load_classifier(import_model(path, tmp_path / "w", ["cat", "dog"], "none"))
+    images = np.stack(photos_for((32, 32))).astype(np.float32)
+    np.testing.assert_allclose(imported.model(images), model(images), rtol=1e-5, atol=1e-5)
+
+
+def test_an_imported_model_is_loaded_once_and_flattened_once(tmp_path, monkeypatch):
+    from core import imported, safe_load
+
+    calls = {"load": 0, "flatten": 0}
+
+    def counted(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(safe_load, "_load", counted("load", safe_load._load))
+    monkeypatch.setattr(imported, "flatten_model", counted("flatten", imported.flatten_model))
+    path = import_model(saved(small_cnn(), tmp_path / "cnn.keras"), tmp_path, list("abc"), "tf")
+    assert calls == {"load": 1, "flatten": 1}
+    load_classifier(path)
+    assert calls == {"load": 1, "flatten": 2}
+
+
 def test_a_plain_keras_file_with_flags_needs_no_sidecar(tmp_path):
     model = small_cnn(classes=1, head="sigmoid")
     path = saved(model, tmp_path / "plain.keras")
@@ -377,3 +497,8 @@ def test_a_plain_keras_file_with_flags_needs_no_sidecar(tmp_path):
     ).maps["conv2"].shape == (1, 13, 13)
     with pytest.raises(ModelError, match="no sidecar"):
         load_classifier(path, preprocessing="rescale")
+    # --classes without --preprocessing: asked for, as import-model asks (nothing assumed).
+    with pytest.raises(
+        ImportRefused, match="^plain.keras has no sidecar, so give --preprocessing"
+    ):
+        load_classifier(path, ("cat", "dog"))
