@@ -352,10 +352,11 @@ def load_classifier(
     """Load a .keras model (safe_mode=True) and its sidecar; refuse any that does not match.
 
     `classes` and `preprocessing` (the CLI's --classes and --preprocessing) win over the sidecar's
-    and let a plain .keras with no sidecar be explained. An imported model, one with a
-    preprocessing other than "none", or one given either flag is explained through
-    core.imported.explained_model: 0-255 RGB in, preprocessing, flat graph, logits out. A model
-    this app built (sidecar preprocessing "none") is returned as it was saved.
+    and let a plain .keras with no sidecar be explained (both needed then: no preprocessing is
+    assumed). An imported model, one with a preprocessing other than "none", or one given either
+    flag is explained through core.imported.explained_model: 0-255 RGB in, preprocessing, flat
+    graph, logits out. A model this app built (sidecar preprocessing "none") is returned as it
+    was saved; given a preprocessing other than "none", it is refused (it preprocesses inside).
     """
     path = Path(path)
     if not path.is_file():
