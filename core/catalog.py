@@ -87,10 +87,12 @@ def current(entries: list[ModelEntry]) -> ModelEntry:
 
 def second_choice(entries: list[ModelEntry], first: ModelEntry) -> ModelEntry:
     """What to set beside `first`: the run before it (the newest run if `first` is not a run),
-    else zero-shot, else `first` itself (nothing else to compare with)."""
+    else any other model on disk, else zero-shot (which offline cannot be built), else `first`
+    itself (nothing else to compare with)."""
     runs = [entry for entry in entries if entry.key.startswith("runs/")]
     older = runs[runs.index(first) + 1 :] if first in runs else runs
-    others = [*older, *(entry for entry in entries if entry.key == ZERO_SHOT)]
+    on_disk = [entry for entry in entries if entry.path is not None and entry not in runs]
+    others = [*older, *on_disk, *(entry for entry in entries if entry.key == ZERO_SHOT)]
     return next((entry for entry in others if entry != first), first)
 
 

@@ -228,11 +228,15 @@ def _resnet50(include_top: bool, weights: str | None, input_tensor) -> keras.Mod
         )
     except Exception as error:  # Keras raises a bare Exception for a failed download
         if weights == "imagenet":
-            file = "with-top" if include_top else "no-top"
+            # The zero-shot classifier needs the with-top file, a backbone the no-top one.
+            file, setting = (
+                ("with-top", "CATDOG_IMAGENET_WEIGHTS")
+                if include_top
+                else ("no-top", "CATDOG_BACKBONE_WEIGHTS (or --backbone-weights)")
+            )
             raise ModelError(
-                f"ResNet-50's ImageNet weights ({file} file) are not in ~/.keras/models and could "
-                "not be downloaded (no internet here?). Connect once, or point "
-                "CATDOG_BACKBONE_WEIGHTS / CATDOG_IMAGENET_WEIGHTS (or --backbone-weights) at a "
+                f"ResNet-50's ImageNet weights ({file} file) are not in Keras' cache and could "
+                f"not be downloaded (no internet here?): connect once, or point {setting} at a "
                 "local copy."
             ) from None
         raise ModelError(f"Could not load ResNet-50 weights from {weights}: {error}") from None

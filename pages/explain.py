@@ -228,7 +228,9 @@ try:
     two = len(explainer.class_names) == 2
     if st.toggle(guide.contrast_toggle(explainer.class_names), key="contrast"):
         targets = explainer.contrast_targets(view.explanation)
-        show_contrast(view, loaded, thumb, targets, guide.CONTRAST if two else guide.TOP1_VS_TOP2)
+        one_logit = explainer.classifier.model.output_shape[-1] == 1
+        note = guide.contrast_note(explainer.class_names, one_logit) if two else guide.TOP1_VS_TOP2
+        show_contrast(view, loaded, thumb, targets, note)
     with st.expander("Every layer at once"):
         show_layers(view, thumb, explainer.classifier.layers)
     with st.expander("Is this map faithful?"):

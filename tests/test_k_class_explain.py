@@ -315,3 +315,12 @@ def test_explain_page_offers_imagenets_classes_for_the_zero_shot_model(monkeypat
     assert not at.exception and about in at.image[1].proto.imgs[0].caption
     at.radio(key="view").set_value("cat vs dog (folded)").run()
     assert not at.exception and at.selectbox(key="target").value == "predicted"
+
+
+def test_the_contrast_note_follows_the_head():
+    """A one-logit head's contrast is twice its logit; a two-logit head's is a real difference."""
+    assert guide.contrast_note(("cat", "dog"), one_logit=True) == (
+        "With a one-logit head, dog minus cat is twice the dog logit: its map is the dog map."
+    )
+    two_logits = guide.contrast_note(("apple", "pear"), one_logit=False)
+    assert two_logits == "pear minus apple is the difference of the two classes' own logits."

@@ -96,8 +96,10 @@ def test_imagenet_download_failure_is_one_clear_sentence(monkeypatch, tmp_path):
         and "could not be downloaded" in message
         and "CATDOG_BACKBONE_WEIGHTS" in message
     )
-    with pytest.raises(ModelError, match="no zero-shot fallback"):
+    with pytest.raises(ModelError, match="no zero-shot fallback") as caught:
         load_default(Config(weights_dir=tmp_path / "no-weights", imagenet_weights=""))
+    # The zero-shot classifier needs the with-top file: its own setting is named.
+    assert "with-top file" in str(caught.value) and "CATDOG_IMAGENET_WEIGHTS" in str(caught.value)
 
 
 @pytest.mark.resnet

@@ -28,7 +28,16 @@ FAITHFULNESS = (
     "of the same size."
 )
 
-CONTRAST = "With a one-logit head, dog minus cat is twice the dog logit: its map is the dog map."
+def contrast_note(class_names, one_logit: bool) -> str:
+    """What the two-class contrast means for this head: with one logit z, class 1 is explained by
+    z and class 0 by -z, so their difference is 2z and its map is class 1's."""
+    first, second = class_names[0], class_names[1]
+    if one_logit:
+        return (
+            f"With a one-logit head, {second} minus {first} is twice the {second} logit: its map "
+            f"is the {second} map."
+        )
+    return f"{second} minus {first} is the difference of the two classes' own logits."
 # K > 2 classes: the contrast is Finer-CAM's (Zhang et al. 2025), the top-1 against its runner-up.
 TOP1_VS_TOP2 = (
     "Top-1 vs top-2 explains the difference of the two largest logits: where the photo looks "
