@@ -136,22 +136,30 @@ def generated_pets(tmp_path) -> Path:
     return make_pets(tmp_path / "pets")
 
 
+# The square of evidence in make_located_pets: its colour is the class.
+SQUARES = {"cats": (40, 60, 200), "dogs": (210, 70, 40)}
+
+
 def make_located_pets(
-    root: Path, n_train: int = 24, n_validation: int = 12, size: int = 224, seed: int = 0
+    root: Path,
+    n_train: int = 24,
+    n_validation: int = 12,
+    size: int = 224,
+    seed: int = 0,
+    squares: dict | None = None,
 ) -> Path:
     """Kaggle layout plus Oxford-style trimaps: grey noise, one square of evidence per photo.
 
-    The square lies at a random place, reddish for "dogs" and bluish for "cats".
-    annotations/trimaps/<stem>.png marks the square 1 and the rest 2.
+    The square lies at a random place, its colour the class's (`squares`, name -> RGB; default
+    bluish "cats" and reddish "dogs"). annotations/trimaps/<stem>.png marks the square 1 and the
+    rest 2.
     """
-    from PIL import Image
-
     rng = np.random.default_rng(seed)
     side = size // 4
     trimaps = root / "annotations" / "trimaps"
     trimaps.mkdir(parents=True, exist_ok=True)
     for split, count in (("train", n_train), ("validation", n_validation)):
-        for name, colour in (("cats", (40, 60, 200)), ("dogs", (210, 70, 40))):
+        for name, colour in (squares or SQUARES).items():
             folder = root / split / name
             folder.mkdir(parents=True, exist_ok=True)
             for i in range(count):

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from core.data.classes import label_names
 from core.data.folders import DataFolders, Split
@@ -17,7 +16,7 @@ from core.model import load_classifier
 from core.training import jobs, status, watch
 from core.training.recipe import class_weights
 from core.training.report import report
-from tests.conftest import FAST, make_pets, tiny_model
+from tests.conftest import FAST, make_located_pets, make_pets, tiny_model
 
 
 def folders(names, truth) -> DataFolders:
@@ -204,34 +203,8 @@ def test_tiny_model_learns_37_generated_classes(tmp_path):
 
 # ResNet-50 on three classes whose evidence sits at known places -------------------------------
 
+# Three classes, each the colour of its square of evidence (conftest.make_located_pets).
 SQUARES = {"blues": (30, 40, 230), "greens": (30, 210, 40), "reds": (230, 40, 30)}
-
-
-def make_located_three(
-    root: Path, n_train: int, n_validation: int, size: int = 224, seed: int = 0
-) -> Path:
-    """Grey noise with one coloured square per photo at a random place; trimaps mark it 1.
-
-    The 2-class conftest.make_located_pets with a third colour: a class is its square's colour.
-    """
-    rng = np.random.default_rng(seed)
-    side = size // 4
-    trimaps = root / "annotations" / "trimaps"
-    trimaps.mkdir(parents=True, exist_ok=True)
-    for split, count in (("train", n_train), ("validation", n_validation)):
-        for name, rgb in SQUARES.items():
-            folder = root / split / name
-            folder.mkdir(parents=True, exist_ok=True)
-            for i in range(count):
-                pixels = rng.integers(60, 190, (size, size, 3)).astype(np.uint8)
-                top, left = rng.integers(0, size - side, 2)
-                pixels[top : top + side, left : left + side] = rgb
-                trimap = np.full((size, size), 2, np.uint8)
-                trimap[top : top + side, left : left + side] = 1
-                stem = f"{split}_{name}_{i:03d}"
-                Image.fromarray(pixels).save(folder / f"{stem}.png")
-                Image.fromarray(trimap).save(trimaps / f"{stem}.png")
-    return root
 
 
 @pytest.mark.resnet
@@ -246,7 +219,7 @@ def test_resnet50_trained_on_three_classes_points_at_the_evidence(tmp_path):
     from core.images import load_image, to_model_input
     from core.model import LAST_STAGE
 
-    data = make_located_three(tmp_path / "located", n_train=24, n_validation=8)
+    data = make_located_pets(tmp_path / "located", n_train=24, n_validation=8, squares=SQUARES)
     config = replace(FAST, epochs=80, learning_rate=0.01, patience=80)
     state = jobs.run(data, tmp_path / "weights", config)
     assert state["state"] == "done" and state["report"]["accuracy"] >= 0.9, state.get("report")
