@@ -39,8 +39,8 @@ class GridSettings:
 def grid_widgets(explainer: Explainer) -> GridSettings:
     """The grid's widgets, what they hold, and what filling the grid costs."""
     methods = st.multiselect("Methods", list(METHODS), default=list(METHODS), key="methods")
-    layers = list(explainer.classifier.layers)
-    layers = st.multiselect("Layers", layers, default=layers, key="layers")
+    offered, choices = list(explainer.classifier.layers), list(explainer.layer_choices)
+    layers = st.multiselect("Layers", choices, default=offered, key="layers")
     # Its own key: the Explain page's "target" is another widget with other options.
     target = ui.target_select(explainer, "compare_target")
     st.caption(
@@ -130,4 +130,4 @@ except UserError as error:
     st.stop()
 if cells is not None:
     thumb = shrink(picture, config.thumbnail_side)
-    show_grid(cells, thumb, explainer.classifier.layers, config.alpha)
+    show_grid(cells, thumb, explainer.layer_choices, config.alpha)

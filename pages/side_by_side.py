@@ -77,7 +77,7 @@ def pick_targets(sides: list[Side], columns: list) -> list[str]:
 
 def pick_layer(side: Side, column) -> str:
     """The layer this model is explained at: its own default unless another is picked."""
-    layers = side.loaded.explainer.classifier.layers
+    layers = side.loaded.explainer.layer_choices
     ui.forget_other_layers(side.loaded, f"pair_layer_{side.name}")
     return column.selectbox(
         "Layer",

@@ -54,7 +54,7 @@ def method_widgets(explainer: Explainer) -> None:
     method = st.selectbox(
         "Method", [*METHODS], [*METHODS].index(Settings.method), key="method", help=tip
     )
-    layers = explainer.classifier.layers
+    layers = explainer.layer_choices
     st.select_slider(
         "Layer (fine → coarse)",
         options=list(layers),

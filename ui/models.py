@@ -77,7 +77,7 @@ def forget_other_layers(loaded: LoadedModel, *keys: str) -> None:
 
     Another model has other layers: the widget then opens on its default for this model.
     """
-    layers = loaded.explainer.classifier.layers
+    layers = loaded.explainer.layer_choices
     for key in keys:
         held = st.session_state.get(key)
         if held is not None and not set([held] if isinstance(held, str) else held) <= set(layers):

@@ -10,6 +10,7 @@ from core.cams.base import (
     normalize,
 )
 from core.cams.eigen_cam import EigenCAM
+from core.cams.fusion import FUSED, fuse
 from core.cams.grad_cam import GradCAM
 from core.cams.grad_cam_plus_plus import GradCAMPlusPlus
 from core.cams.hires_cam import HiResCAM
@@ -25,11 +26,13 @@ METHODS: dict[str, type[BaseCAM]] = {
 __all__ = [
     "BaseCAM",
     "CONTRAST",
+    "FUSED",
     "METHODS",
     "PREDICTED",
     "TOP_TWO",
     "class_scores",
     "flatten_model",
+    "fuse",
     "normalize",
     *[cls.__name__ for cls in METHODS.values()],
 ]

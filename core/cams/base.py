@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from core.cams.fusion import FUSED, fuse
 from core.model import probabilities
 
 PREDICTED = -1  # class index meaning "whatever the model predicts for this image"
@@ -186,13 +187,17 @@ class Option:
 class CAMResult:
     """What a CAM gives for a batch of N images."""
 
-    maps: dict[str, np.ndarray]  # layer -> (N, h, w) raw maps: signed, before ReLU
+    # layer -> (N, h, w) raw maps: signed, before ReLU; with several layers also FUSED (>= 0)
+    maps: dict[str, np.ndarray]
     logits: np.ndarray  # (N, K)
     class_index: np.ndarray  # (N,) the class explained (the contrasts' first class)
     scores: np.ndarray  # (N,) the logit explained (a difference of two for a contrast)
     extra: list[np.ndarray]  # the extra outputs asked for (e.g. ImageNet logits)
     # (N,) the class whose logit is subtracted (CONTRAST, TOP_TWO), else NO_REFERENCE
     reference: np.ndarray | None = None
+    # Guided methods only: layer -> (N, H, W, 3) signed gradient at the model's input resolution,
+    # whose per-pixel magnitude `maps` holds.
+    pixels: dict[str, np.ndarray] | None = None
 
 
 class BaseCAM:
@@ -238,6 +243,9 @@ class BaseCAM:
                 f"Layer(s) {flat} have no (N, H, W, C) output; a CAM needs a conv layer."
             )
         self.model, self.layers, self.eigen_smooth = model, list(layers), eigen_smooth
+        # Several layers give one more map, all of them fused; a model layer named FUSED is kept
+        # as itself and nothing is fused.
+        self.fuses = len(layers) > 1 and FUSED not in layers
         # A separate model over the same layers: the caller's model is never changed.
         outputs = [model.get_layer(name).output for name in [*layers, *extra_outputs]]
         self._graph = keras.Model(
@@ -319,14 +327,24 @@ class BaseCAM:
         `class_index`: a class, PREDICTED, CONTRAST or TOP_TWO; a `reference` class >= 0 is
         subtracted from it (a contrast's pair, fixed). With `aug_smooth` the maps are averaged
         over flips x intensity scales (TTA_FACTORS), all in one batch, each variant first scaled by
-        its own largest |value|: still signed, but with a maximum of 1 at most.
+        its own largest |value|: still signed, but with a maximum of 1 at most. With several layers
+        `maps` also holds FUSED, their maps fused (`fusion.fuse`) without another model call.
         """
         images = np.asarray(images, dtype=np.float32)
         n = len(images)
         class_index = np.broadcast_to(np.asarray(class_index, dtype=np.int32), (n,))
         reference = np.broadcast_to(np.asarray(reference, dtype=np.int32), (n,))
-        if not aug_smooth:
-            return self._run(images, class_index, reference)
+        if aug_smooth:
+            result = self._smoothed(images, class_index, reference)
+        else:
+            result = self._run(images, class_index, reference)
+        if self.fuses:
+            result.maps[FUSED] = fuse([result.maps[layer] for layer in self.layers])
+        return result
+
+    def _smoothed(self, images: np.ndarray, class_index, reference) -> CAMResult:
+        """The maps averaged over TTA variants (see __call__), the rest from the plain images."""
+        n = len(images)
         variants = [images * f for f in TTA_FACTORS] + [
             images[:, :, ::-1] * f for f in TTA_FACTORS
         ]

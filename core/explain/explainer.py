@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.cams import CONTRAST, METHODS, PREDICTED, TOP_TWO, BaseCAM, normalize
+from core.cams import CONTRAST, FUSED, METHODS, PREDICTED, TOP_TWO, BaseCAM, normalize
 from core.config import PREDICTED_TARGET, TOP1_VS_TOP2
 from core.errors import SettingError
 from core.explain.faithfulness import faithfulness, sanity_check
@@ -37,7 +37,8 @@ class Explanation:
     label: str  # the predicted class
     target: str  # what was explained: a class name, the two-class contrast or TOP1_VS_TOP2
     score: float  # that logit (a contrast's: the difference of two logits)
-    raw_maps: dict[str, np.ndarray]  # layer -> signed map at the layer's resolution, before ReLU
+    # layer -> signed map at the layer's resolution, before ReLU; FUSED (>= 0) with several layers
+    raw_maps: dict[str, np.ndarray]
     seconds: float  # the batch's explanation time, shared by its photos
     note: str | None = None  # e.g. zero-shot: "top ImageNet class is neither a cat nor a dog"
     method: str = "Grad-CAM"
@@ -45,6 +46,9 @@ class Explanation:
     # whose logit is subtracted from it (a contrast's second: cat, the top-2), else None.
     scored: str = ""
     versus: str | None = None
+    # Guided methods only: layer -> (H, W, 3) signed gradient at the model's input resolution,
+    # whose per-pixel magnitude raw_maps holds (the .npy download keeps the 3 channels).
+    pixels: dict[str, np.ndarray] | None = None
 
     @property
     def title(self) -> str:
@@ -86,9 +90,21 @@ class Explainer:
                     f"Layer {layer!r} is not in the model as a (N, H, W, C) output; choose one of "
                     f"{list(classifier.layers)}."
                 )
+        self._shapes = {layer: shapes[layer] for layer in self.layers}
         self._extra = (classifier.imagenet_layer,) if classifier.imagenet_layer else ()
         self._cams: dict[tuple, BaseCAM] = {}
         self.cam("Grad-CAM")  # build (and validate the layers) now
+
+    @property
+    def layer_choices(self) -> dict[str, tuple[int, int]]:
+        """Layer -> (h, w) of its map: the explained layers, then FUSED on the finest grid.
+
+        FUSED is offered with two or more layers, unless a model layer has that name.
+        """
+        shapes = dict(self._shapes)
+        if len(self.layers) < 2 or FUSED in self.layers:
+            return shapes
+        return {**shapes, FUSED: max(shapes.values(), key=lambda hw: hw[0] * hw[1])}
 
     @property
     def targets(self) -> list[str]:
@@ -215,6 +231,7 @@ class Explainer:
                 method=method,
                 scored=names[chosen],
                 versus=names[versus] if versus >= 0 else None,
+                pixels={k: v[i] for k, v in result.pixels.items()} if result.pixels else None,
             )
             for i, (chosen, versus) in enumerate(zip(result.class_index, result.reference))
         ]
