@@ -112,6 +112,21 @@ class Config:
     # also bounds what one import can make the server hold.
     max_model_mb: int = field(default_factory=lambda: max(1, _env_int("CATDOG_MAX_MODEL_MB", 500)))
 
+    # Photos one request may explain on the Folder page in public mode: a ResNet-50 on a 2-core CPU
+    # explains about ten a second in the background, so 200 is a validation split in about half a
+    # minute, and a visitor cannot queue hours of work. Local use has no limit.
+    folder_max_photos: int = field(
+        default_factory=lambda: max(1, _env_int("CATDOG_FOLDER_MAX_PHOTOS", 200))
+    )
+    # Where the Folder page keeps its results (predictions and raw maps, a few KB per photo), one
+    # folder per model, photos, method and target; "" = folders/ under the weights folder.
+    folder_cache: str = field(default_factory=lambda: os.environ.get("CATDOG_FOLDER_CACHE", ""))
+
     @property
     def data_roots(self) -> tuple[Path, ...]:
         return (self.data_dir, *self.extra_data_roots)
+
+    @property
+    def folder_cache_dir(self) -> Path:
+        """The Folder page's results: CATDOG_FOLDER_CACHE, else weights_dir/folders."""
+        return Path(self.folder_cache) if self.folder_cache else Path(self.weights_dir) / "folders"

@@ -20,6 +20,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 from streamlit.logger import get_logger
 from streamlit.runtime.scriptrunner import script_runner
@@ -105,8 +106,22 @@ def warm_up() -> None:
     logging.getLogger(script_run_context.__name__).addFilter(lambda r: r.threadName != thread)
     try:
         app_model()
+        _warm_charts()
     except Exception as error:  # noqa: BLE001 - a thread's failure would otherwise be a traceback
         LOG.error("Could not load the model at start-up: %s", one_line(error))
+
+
+def _warm_charts() -> None:
+    """Import Altair and build one chart, as the first explained photo's top-classes chart would.
+
+    st.bar_chart imports Altair on first use: 0.3-0.4 s that the first visitor's first photo
+    would otherwise wait for (benchmarks/bench_browser.py --cold).
+    """
+    import altair
+
+    altair.Chart(pd.DataFrame({"class": ["cat"], "p": [1.0]})).mark_bar().encode(
+        x="p", y="class"
+    ).to_dict()
 
 
 def app_model() -> tuple[LoadedModel, str]:
