@@ -51,10 +51,14 @@ def wait_for_server(url: str, timeout: float = 90) -> None:
 
 @contextlib.contextmanager
 def streamlit_server(
-    env: dict[str, str], log: Path | None = None, args: tuple[str, ...] = (), port: int = 0
+    env: dict[str, str],
+    log: Path | None = None,
+    args: tuple[str, ...] = (),
+    port: int = 0,
+    script: str = "app.py",
 ):
-    """`streamlit run app.py` on loopback (a free port unless given) with `env` added (and `args`);
-    yields (url, process)."""
+    """`streamlit run app.py` (or `script`) on loopback (a free port unless given) with `env`
+    added (and `args`); yields (url, process)."""
     port = port or free_port()
     output = open(log, "w") if log else subprocess.DEVNULL
     process = subprocess.Popen(
@@ -63,7 +67,7 @@ def streamlit_server(
             "-m",
             "streamlit",
             "run",
-            "app.py",
+            script,
             "--server.port",
             str(port),
             "--server.address",
