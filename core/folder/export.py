@@ -1,0 +1,87 @@
+"""What a folder run shows and hands out: overlays drawn on demand, and the ZIP of its results.
+
+The ZIP is built when a person downloads it (the page gives Streamlit a function): overlays/ (PNG
+at display size, the chosen layer), maps/ (every layer's raw map as .npy), table.csv and
+manifest.json. It never names a server path: the folder by its label below its data root.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from pathlib import Path, PurePath
+
+import numpy as np
+import pandas as pd
+
+from core.cams import normalize
+from core.catalog import ModelEntry
+from core.folder.jobs import FolderJob
+from core.folder.table import COLUMNS, raw_maps
+from core.images import encode_png, load_image
+
+
+def overlay(
+    photo: Path, raw_map: np.ndarray, max_side: int, alpha: float, colormap: str = "jet"
+) -> np.ndarray:
+    """The map (ReLU'd, scaled to [0, 1]) on the photo at `max_side`: (H, W, 3) uint8 RGB.
+
+    Raises ImageError when the photo can no longer be read.
+    """
+    from core.explain.overlay import blend, colorize
+
+    picture = load_image(photo, max_side=max_side)
+    colored = colorize(normalize(raw_map), *picture.shape[:2], colormap)
+    return blend(picture, colored, alpha)
+
+
+def export_zip(
+    folder: Path,
+    job: FolderJob,
+    rows: pd.DataFrame,
+    layer: str,
+    look: dict,
+    about: dict,
+) -> bytes:
+    """A ZIP of `rows` (read_table's, filtered): overlays at `layer`, raw maps, CSV, manifest.
+
+    `look` is how overlays are drawn: max_side (pixels), alpha, colormap. `about` goes into the
+    manifest as it is (the model, the folder's label, the figures).
+    """
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for index, row in rows.iterrows():
+            stem = str(PurePath(row["photo"]).with_suffix(""))
+            maps = raw_maps(folder, row["batch"], row["row"])
+            picture = overlay(Path(job.folder) / row["photo"], maps[layer], **look)
+            archive.writestr(f"overlays/{stem}.png", encode_png(picture))
+            for name, raw in maps.items():
+                saved = io.BytesIO()
+                np.save(saved, raw)
+                archive.writestr(f"maps/{stem}/{name}.npy", saved.getvalue())
+        archive.writestr("table.csv", rows[COLUMNS].to_csv(index=False))
+        record = {
+            **about,
+            "method": job.method,
+            "target": job.target,
+            "overlay_layer": layer,
+            "look": look,
+            "photos": len(rows),
+            "made_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+        }
+        archive.writestr("manifest.json", json.dumps(record, indent=2))
+    return buffer.getvalue()
+
+
+def model_record(entry: ModelEntry) -> dict:
+    """The model as a manifest names it: its picker label, key, kind and SHA-256; no path."""
+    info = entry.info
+    return {
+        "name": entry.label,
+        "key": entry.key,
+        "kind": info.kind if info else None,
+        "sha256": info.sha256 if info else None,
+        "class_names": list(info.class_names) if info else None,
+    }

@@ -1,0 +1,295 @@
+"""A folder run as a job: its folder (named by what it computes), the worker, progress and stop.
+
+The job folder holds job.json (what to compute), progress.json, the `stop` request, the worker's
+folder.log and one batch_<first>.npz per batch of photos explained. Nothing is ever half written
+under its final name (core/atomic.py), so a killed worker leaves whole batches that a later start
+keeps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.atomic import read_json, replacing, write_json
+from core.config import PREDICTED_TARGET, ROOT, Config
+from core.data.choices import images_in, label
+from core.errors import UserError, writing
+from core.training.files import PROGRESS, STOP
+from core.training.progress import request_stop
+
+JOB, LOG, BATCH = "job.json", "folder.log", "batch_"
+UPLOADS = "uploads"  # Config.folder_cache_dir/uploads/<digest>/: photos a visitor sent at once
+BATCH_SIZE = 16  # photos per model call: a batched explanation costs less per photo than one
+DEPTH = 2  # a folder's photos and those one level down: validation/<class>/<photo>
+MAX_PHOTOS = 10_000  # photos one folder may hold at most, whoever asks
+
+
+class FolderError(UserError):
+    """A folder that cannot be explained: outside the roots, empty, too many photos, busy."""
+
+
+@dataclass(frozen=True)
+class FolderJob:
+    """What a folder run computes: these photos of `folder` through one model, method, target."""
+
+    folder: str  # the folder explained, resolved
+    photos: tuple[str, ...]  # its photos' paths relative to it, sorted
+    model_path: str | None  # the model's .keras file; None: zero-shot ImageNet, built
+    model_key: str  # core.explain.display.model_key (file, modification times, SHA-256)
+    method: str = "Grad-CAM"
+    target: str = PREDICTED_TARGET
+
+    def key(self) -> str:
+        """16 hex digits naming the results: the model, every photo's path, size and mtime,
+        the method and the target. Any of them changing gives another key."""
+        stamps = []
+        for name in self.photos:
+            stat = (Path(self.folder) / name).stat()
+            stamps.append((name, stat.st_size, stat.st_mtime_ns))
+        what = [self.model_key, stamps, self.method, self.target]
+        return hashlib.sha256(json.dumps(what).encode()).hexdigest()[:16]
+
+
+def photos_in(folder: Path, roots: tuple[Path, ...], cache: Path, limit: int | None) -> list[str]:
+    """The photos of a folder under `roots` (or an upload under `cache`), relative, sorted.
+
+    Raises FolderError, one line naming the folder below its root: outside the roots, no photos,
+    more than `limit` (public mode's Config.folder_max_photos; None: MAX_PHOTOS only).
+    """
+    folder = Path(folder).resolve()
+    allowed = [Path(root).resolve() for root in (*roots, Path(cache) / UPLOADS)]
+    shown = label(folder, tuple(allowed))
+    if not any(folder.is_relative_to(root) for root in allowed):
+        raise FolderError(
+            f"The folder {shown} is not under the data roots: choose one from the list."
+        )
+    found = images_in(folder, DEPTH, max_entries=4 * MAX_PHOTOS, seconds=5.0)
+    if not found:
+        raise FolderError(f"The folder {shown} holds no photos (JPEG, PNG, WebP, BMP).")
+    most = min(limit or MAX_PHOTOS, MAX_PHOTOS)
+    if len(found) > most:
+        raise FolderError(
+            f"The folder {shown} holds {len(found):,} photos; one request may explain at most "
+            f"{most:,}: choose a smaller folder or upload up to {most:,} photos."
+        )
+    return [str(path.relative_to(folder)) for path in found]
+
+
+def keep_uploads(files: list[tuple[str, bytes]], cache: Path) -> Path:
+    """Uploaded photos (name, bytes) in a folder of their own under `cache`/uploads, named by
+    their contents, so the same photos sent again are the same folder (and its results)."""
+    digest = hashlib.sha256()
+    for name, data in files:
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    folder = Path(cache) / UPLOADS / digest.hexdigest()[:16]
+    with writing("keeping the uploaded photos"):
+        folder.mkdir(parents=True, exist_ok=True)
+        for number, (name, data) in enumerate(files):
+            # The visitor's name kept readable, never a path: letters, digits, '.', '_', '-'.
+            safe = re.sub(r"[^\w.-]", "_", Path(name).name)[-80:]
+            path = folder / f"{number:04d}_{safe}"
+            if not path.exists():
+                with replacing(path) as temporary:
+                    temporary.write_bytes(data)
+    return folder
+
+
+def job_dir(job: FolderJob, cache: Path) -> Path:
+    return Path(cache) / job.key()
+
+
+def start(job: FolderJob, cache: Path) -> Path:
+    """The job's folder, its worker started unless its results are complete or it is running.
+
+    A stopped or killed job resumes: its batches are kept and only the other photos explained.
+    Raises StorageError when the job folder cannot be written.
+    """
+    folder = job_dir(job, cache)
+    progress = status(folder)
+    if progress and (progress["state"] == "done" or progress["running"]):
+        return folder
+    with writing("starting the folder run"):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / STOP).unlink(missing_ok=True)
+        write_json(folder / JOB, asdict(job))
+        write_json(folder / PROGRESS, {"state": "starting", "pid": _launch(folder).pid})
+    return folder
+
+
+def _launch(folder: Path) -> subprocess.Popen:
+    """`python -m core.folder.worker JOB_DIR`: a session of its own, its output in folder.log."""
+    with open(folder / LOG, "w") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "core.folder.worker", str(folder)],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def stop(folder: Path) -> None:
+    """Ask the job's worker to stop after its current batch (its batches are kept)."""
+    request_stop(folder, keep=True)
+
+
+def status(folder: Path) -> dict | None:
+    """progress.json with "running" (its worker is alive), or None before any start.
+
+    A "running" job whose process is gone reads "stopped": a later start resumes it.
+    """
+    progress = read_json(Path(folder) / PROGRESS)
+    if progress is None:
+        return None
+    running = progress["state"] in ("starting", "running") and _alive(progress.get("pid"))
+    if progress["state"] in ("starting", "running") and not running:
+        progress["state"] = "stopped"
+    return {**progress, "running": running}
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.waitpid(pid, os.WNOHANG)  # reap our own finished worker, so it reads as ended
+    except ChildProcessError:
+        pass  # another process's child: the signal below tells
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_job(folder: Path) -> FolderJob:
+    record = read_json(Path(folder) / JOB)
+    return FolderJob(**{**record, "photos": tuple(record["photos"])})
+
+
+def batches(folder: Path) -> list[Path]:
+    """The job's batch files, in the photos' order."""
+    return sorted(Path(folder).glob(f"{BATCH}*.npz"))
+
+
+def done_indices(folder: Path) -> set[int]:
+    """The photos (indices into FolderJob.photos) explained or skipped so far."""
+    done = set()
+    for path in batches(folder):
+        with np.load(path) as batch:
+            done.update(batch["index"].tolist(), batch["skipped"].tolist())
+    return done
+
+
+# The worker's body -------------------------------------------------------------------------------
+
+
+def work(folder: Path, background: bool = True, batch_size: int = BATCH_SIZE) -> dict:
+    """Explain the job's photos not yet explained, batch by batch; returns the last progress.
+
+    `background` (the worker): lower priority and one core left to the app, as a training run's
+    worker (core.training.jobs.run_in_background). The state ends done, stopped (a stop request)
+    or failed (no model), with a message.
+    """
+    from core.training.jobs import run_in_background
+
+    if background:
+        run_in_background(max(1, (os.cpu_count() or 2) - 1))
+    folder, job = Path(folder), read_job(folder)
+    done = done_indices(folder)
+    todo = [i for i in range(len(job.photos)) if i not in done]
+    progress = Progress(folder, len(job.photos), len(done))
+    explainer = _explainer(job)
+    if isinstance(explainer, str):
+        return progress.finish("failed", explainer)
+    for first in range(0, len(todo), batch_size):
+        if (folder / STOP).exists():
+            return progress.finish("stopped", "Stopped: the photos explained so far are kept.")
+        indices = todo[first : first + batch_size]
+        started = time.perf_counter()
+        skipped = explain_batch(folder, job, explainer, indices)
+        progress.update(len(indices), len(skipped), time.perf_counter() - started)
+    return progress.finish("done", f"Done: {progress.total:,} photos.")
+
+
+def _explainer(job: FolderJob):
+    """The job's model, loaded in this process; or the one line why there is none."""
+    from core.explain.display import load_app_model
+
+    path = Path(job.model_path) if job.model_path else None
+    loaded = load_app_model(Config(), path, zero_shot=path is None)
+    return loaded.error or loaded.explainer
+
+
+def explain_batch(folder: Path, job: FolderJob, explainer, indices: list[int]) -> list[int]:
+    """Explain these photos, write their batch file; returns the indices of unreadable ones."""
+    from core.images import ImageError, load_image
+
+    photos, kept, skipped = [], [], []
+    for index in indices:
+        try:
+            # The model input from a photo at thumbnail size: area-averaged, as the Explain page.
+            source = Path(job.folder) / job.photos[index]
+            photos.append(load_image(source, max_side=Config().thumbnail_side))
+            kept.append(index)
+        except ImageError:
+            skipped.append(index)
+    found = explainer.explain(photos, job.target, job.method) if photos else []
+    names = explainer.class_names
+    arrays = {
+        "index": np.asarray(kept, dtype=np.int64),
+        "skipped": np.asarray(skipped, dtype=np.int64),
+        "class_names": np.asarray(names),
+        "probabilities": np.asarray(
+            [[e.probabilities[n] for n in names] for e in found], np.float32
+        ).reshape(len(found), len(names)),
+    }
+    for layer in found[0].raw_maps if found else ():
+        arrays[f"map:{layer}"] = np.stack([e.raw_maps[layer] for e in found]).astype(np.float32)
+    with replacing(folder / f"{BATCH}{indices[0]:06d}.npz") as temporary:
+        np.savez(temporary, **arrays)
+    return skipped
+
+
+class Progress:
+    """progress.json of a folder run: photos done of total, skipped, seconds explaining, ETA."""
+
+    def __init__(self, folder: Path, total: int, done: int):
+        self.path, self.total, self.done, self.skipped = Path(folder) / PROGRESS, total, done, 0
+        self.seconds, self.explained = 0.0, 0
+        self.state = {"state": "running", "pid": os.getpid(), "started_at": time.time()}
+        self.update(0, 0, 0.0)
+
+    def update(self, photos: int, skipped: int, seconds: float) -> None:
+        self.done += photos
+        self.skipped += skipped
+        self.explained += photos
+        self.seconds += seconds
+        per_photo = self.seconds / self.explained if self.explained else None
+        self.state.update(
+            done=self.done,
+            total=self.total,
+            skipped=self.skipped,
+            fraction=self.done / max(self.total, 1),
+            seconds_per_photo=per_photo,
+            eta_seconds=per_photo * (self.total - self.done) if per_photo else None,
+            updated_at=time.time(),
+        )
+        write_json(self.path, self.state)
+
+    def finish(self, state: str, message: str) -> dict:
+        self.state.update(state=state, message=message, finished_at=time.time())
+        write_json(self.path, self.state)
+        return self.state
