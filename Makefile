@@ -42,6 +42,7 @@ bench: setup-dev browser  ## print the speed and memory figures (about 10 minute
 	$(PY) benchmarks/bench_browser.py
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_cams.py
+	$(PY) benchmarks/bench_memory.py
 
 # The README's screenshots, from the running app in Chromium; rerun after any change to a page, and
 # look at every PNG before committing. An emoji font, so the sidebar's page icons are drawn.
