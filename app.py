@@ -26,6 +26,7 @@ if __name__ == "__main__":
                 icon="🆚",
                 url_path="side-by-side",
             ),
+            st.Page("pages/folder.py", title="Folder", icon="🗂️", url_path="folder"),
         ]
     ).run()
 else:

@@ -310,3 +310,22 @@ def test_a_mistake_is_explained_for_both_classes_at_the_configured_size_and_alph
     maps = status.mistake_overlays(explainer, mistake, Config(alpha=1.0, thumbnail_side=16))
     assert all(picture.shape == small.shape for picture in maps)
     assert not any(np.array_equal(picture, small) for picture in maps)
+
+
+def test_a_finished_runs_mistakes_open_on_the_folder_page(monkeypatch, tmp_path, generated_pets):
+    # A run's mistakes are no longer drawn here, one pair per row: the page counts them and opens
+    # the Folder page's gallery on the run's validation photos, filtered to the wrong ones.
+    from core.atomic import write_json
+
+    run_dir = tmp_path / "weights" / "runs" / "20260101-090000"
+    run_dir.mkdir(parents=True)
+    wrong = [{"path": "x.png", "true": 0, "predicted": 1, "confidence": 0.8}] * 3
+    report = {"accuracy": 0.625, "confusion": [[1, 3], [0, 4]], "class_names": ["cat", "dog"]}
+    progress = {"state": "done", "message": "Done.", "data": str(generated_pets), "history": {}}
+    write_json(
+        run_dir / "progress.json", {**progress, "report": {**report, "misclassified": wrong}}
+    )
+    at = open_page(monkeypatch, tmp_path / "weights", generated_pets)
+    assert not at.exception
+    assert "**3 misclassified validation photos**" in [m.value for m in at.markdown]
+    assert at.button(key="open_mistakes").label == "See them on the Folder page"

@@ -1,7 +1,7 @@
 """The Training page's run panel, redrawn every second.
 
-The latest run's progress, stop buttons, curves, watched maps and mistakes; what it draws comes
-from `core/training/status.py`.
+The latest run's progress, stop buttons, curves and watched maps, and its mistakes opened on
+the Folder page; what it draws comes from `core/training/status.py`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from core.errors import UserError, one_line
 from core.images import ImageError
 from core.training import jobs, status, watch
 from core.training.progress import request_stop
+from ui import folder_view
 from ui.access import notify, shown
 
 
@@ -32,26 +33,13 @@ def stop_run(run_dir: Path, keep: bool) -> None:
         state.stop_error = one_line(error)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def mistake_pictures(model_path: str, mistake: status.Mistake) -> tuple | None:
-    """Grad-CAM for the predicted and the true class side by side; None when unavailable."""
-    # The Explain page's own model when the run is the current one.
-    loaded = ui.model_at(Path(model_path))
-    if loaded.error:
-        return None
-    try:
-        return status.mistake_overlays(loaded.explainer, mistake)
-    except UserError:
-        return None
-
-
 @st.cache_data(max_entries=8, show_spinner=False)
 def confusion_picture(class_names: list[str], confusion: list[list[int]]) -> np.ndarray:
     """The heatmap drawn once per report, not on every redraw of the panel."""
     return status.confusion_picture({"class_names": class_names, "confusion": confusion})
 
 
-def show_report(report: dict, model_path: Path) -> None:
+def show_report(report: dict, run_dir: Path, data_dir: Path | None) -> None:
     """The validation figures: accuracy, per class, most confused, heatmap; then the mistakes."""
     left, right = st.columns([1, 2])
     left.metric("Validation accuracy", f"{report['accuracy']:.1%}")
@@ -70,21 +58,28 @@ def show_report(report: dict, model_path: Path) -> None:
         caption="Validation confusion matrix: rows the true class, columns the predicted one",
         width="stretch",
     )
-    show_mistakes(report, model_path)
+    show_mistakes(report, run_dir, data_dir)
 
 
-def show_mistakes(report: dict, model_path: Path) -> None:
-    """The first misclassified validation photos, each with both of its Grad-CAM maps."""
-    st.markdown(
-        f"**{len(report['misclassified'])} misclassified validation photos** (Grad-CAM for the "
-        "predicted class | the true class)"
+def show_mistakes(report: dict, run_dir: Path, data_dir: Path | None) -> None:
+    """How many validation photos the run got wrong, and a button that opens them on the Folder
+    page: its gallery, filters and export, the run's validation photos filtered to the wrong."""
+    wrong = len(report["misclassified"])
+    st.markdown(f"**{wrong} misclassified validation photos**")
+    has_split = data_dir is not None and (Path(data_dir) / "validation").is_dir()
+    if not wrong or not has_split:
+        if wrong:
+            st.caption("This run held out a fifth of train/: no validation/ folder to open.")
+        return
+    st.button(
+        "See them on the Folder page",
+        key="open_mistakes",
+        on_click=folder_view.open_on_run,
+        args=(run_dir, data_dir),
+        help="The run's validation photos explained with its model, filtered to the wrong ones.",
     )
-    for mistake in status.mistakes(report):
-        pictures = mistake_pictures(str(model_path), mistake)
-        for column, picture, (caption, alt) in zip(
-            st.columns(2) if pictures else [], pictures or [], mistake.captions()
-        ):
-            column.image(picture, caption=caption, width="stretch", alt=alt)
+    if st.session_state.pop("open_folder_page", False):
+        st.switch_page("pages/folder.py")
 
 
 def show_outcome(progress: dict, run_dir: Path) -> None:
@@ -152,4 +147,5 @@ def show_status(config: Config) -> None:
         show_curves(frame)
     show_watch(run_dir)
     if not progress["running"] and progress.get("report"):
-        show_report(progress["report"], run_dir / "model.keras")
+        data_dir = Path(progress["data"]) if progress.get("data") else None
+        show_report(progress["report"], run_dir, data_dir)

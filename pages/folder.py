@@ -1,0 +1,181 @@
+"""Folder page: a folder's photos explained in the background, then a table, a gallery, a ZIP."""
+
+import functools
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from core.cams import METHODS
+from core.catalog import ZERO_SHOT, ModelEntry, models
+from core.config import Config
+from core.data import choices
+from core.errors import UserError, one_line
+from core.explain import display
+from core.folder import jobs, table
+from core.folder.export import export_zip, model_record
+from core.images import UPLOAD_TYPES
+from core.training.status import Notice, confusion_picture
+from ui import folder_view as view
+from ui.access import notify, shown
+
+
+def folders(config: Config) -> list[Path]:
+    """The folders offered: each dataset's validation/ and train/, and the operator's choice."""
+    splits = [
+        path / split
+        for path in choices.datasets(config.data_roots)
+        for split in ("validation", "train")
+        if (path / split).is_dir()
+    ]
+    configured = choices.validation_folders((), config.validation_dir)
+    return list(dict.fromkeys([*configured, *splits]))
+
+
+def ask_explain() -> None:
+    state = st.session_state
+    files = tuple((f.name, f.getvalue()) for f in state.get("folder_uploads") or ())
+    folder = None if files else state.get("folder_dir")
+    state[view.REQUEST] = view.FolderRequest(folder, files, state.get("folder_method", "Grad-CAM"))
+
+
+def source_widgets(config: Config, found: list[Path]) -> None:
+    """A folder from the list or photos uploaded at once, the method, and the Explain button."""
+    with st.sidebar:
+        st.selectbox(
+            "Folder",
+            found,
+            key="folder_dir",
+            format_func=lambda path: choices.label(path, config.data_roots),
+            placeholder="No folder under the data roots",
+            help="Each dataset's validation/ and train/ under the data roots.",
+        )
+        st.file_uploader(
+            "Or upload photos (they replace the folder)",
+            type=list(UPLOAD_TYPES),
+            accept_multiple_files=True,
+            key="folder_uploads",
+        )
+        st.selectbox("Method", list(METHODS), key="folder_method")
+        limit = f" (at most {config.folder_max_photos:,} photos)" if ui.is_public() else ""
+        st.button(
+            "Explain these photos" + limit,
+            on_click=ask_explain,
+            type="primary",
+            key="folder_explain",
+        )
+
+
+def start(config: Config, request: view.FolderRequest, entry: ModelEntry, key: str) -> Notice:
+    """The job a click asked for, started in the background (or found done); or why not."""
+    state, cache = st.session_state, config.folder_cache_dir
+    held = jobs.status(Path(state[view.JOB])) if view.JOB in state else None
+    if held and held["running"]:
+        return Notice("warning", "One folder at a time: stop the one in progress first.")
+    limit = config.folder_max_photos if ui.is_public() else None
+    try:
+        if request.files and ui.is_public() and len(request.files) > limit:
+            return Notice("warning", f"{len(request.files):,} photos sent; at most {limit:,}.")
+        folder = jobs.keep_uploads(list(request.files), cache) if request.files else request.folder
+        if folder is None:
+            return Notice("warning", "No folder chosen: add a dataset or upload photos.")
+        photos = jobs.photos_in(folder, config.data_roots, cache, limit)
+        model = str(entry.path) if entry.path else None
+        job = jobs.FolderJob(
+            str(Path(folder).resolve()), tuple(photos), model, key, request.method
+        )
+        job_dir = jobs.start(job, cache)
+    except UserError as error:
+        return Notice("warning", one_line(error))
+    state[view.JOB] = str(job_dir)
+    if jobs.status(job_dir)["state"] == "done":
+        return Notice("info", f"{len(photos):,} photos already explained by this model.")
+    return Notice("info", f"Explaining {len(photos):,} photos in the background.")
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def cached_table(job_dir: str, updated: float) -> tuple[pd.DataFrame, list[str]]:
+    return table.read_table(Path(job_dir), jobs.read_job(Path(job_dir)))
+
+
+def show_figures(rows: pd.DataFrame, class_names: list[str]) -> None:
+    """Accuracy and the confusion matrix, when the photos' classes are known."""
+    accuracy, counts = table.accuracy(rows), table.confusion(rows, class_names)
+    if accuracy is None or counts is None:
+        st.caption("The photos' classes are unknown (no class folders): no accuracy.")
+        return
+    left, right = st.columns([1, 2])
+    left.metric("Accuracy", f"{accuracy:.1%}", help=f"{int(rows['right'].sum())} of {len(rows)}")
+    picture = confusion_picture({"class_names": class_names, "confusion": counts.tolist()})
+    right.image(picture, caption="Confusion: rows the true class, columns the predicted one")
+
+
+def show_download(
+    job_dir: str, rows: pd.DataFrame, layer: str, entries: list[ModelEntry], config: Config
+) -> None:
+    """The ZIP of the rows shown, built when clicked; its manifest names the job's own model."""
+    job = jobs.read_job(Path(job_dir))
+    paths = {str(each.path) if each.path else None: each for each in entries}
+    about = {
+        "model": model_record(paths[job.model_path]) if job.model_path in paths else None,
+        "folder": choices.label(Path(job.folder), config.data_roots),
+    }
+    look = {"max_side": display.DISPLAY_SIDE, "alpha": config.alpha, "colormap": config.colormap}
+    build = functools.partial(export_zip, Path(job_dir), job, rows, layer, look, about)
+    st.download_button(
+        f"Download these {len(rows):,} (ZIP: overlays, raw maps, CSV, manifest)",
+        data=build,
+        file_name=f"folder_{Path(job_dir).name}.zip",
+        mime="application/zip",
+        key="folder_zip",
+    )
+
+
+def show_results(job_dir: str, progress: dict, entries: list[ModelEntry], config: Config) -> None:
+    """Figures, filters, the table, the gallery and the download of a job's results."""
+    whole, class_names = cached_table(job_dir, progress.get("updated_at", 0.0))
+    if whole.empty:
+        st.info("No photo explained yet.")
+        return
+    show_figures(whole, class_names)
+    rows = table.filtered(whole, view.filter_widgets(class_names))
+    st.caption(f"{len(rows):,} of {len(whole):,} photos, sorted by confidence.")
+    view.show_table(rows)
+    if rows.empty:
+        return
+    first = rows.iloc[0]
+    layers = list(table.raw_maps(Path(job_dir), first["batch"], int(first["row"])))
+    layer = st.selectbox(
+        "Layer of the overlays", layers, index=len(layers) - 1, key="folder_layer"
+    )
+    view.show_gallery(job_dir, rows, layer, config)
+    show_download(job_dir, rows, layer, entries, config)
+    if (opened := st.session_state.pop(view.OPENED, None)) in rows.index:
+        view.show_photo(job_dir, rows.loc[opened], layers, config)
+
+
+config = Config()
+st.title("A folder at a glance")
+st.markdown(
+    "Explains every photo of a folder (a dataset's validation split, say) or of many uploaded at "
+    "once, in a background process: a reload or another page does not stop it. Then a table of "
+    "predictions with filters, a gallery of overlays (**Open** shows one photo at every layer), "
+    "and a ZIP to download. The same folder with the same model again computes nothing."
+)
+entries = models(config)
+with st.sidebar:  # the model is loaded by the run's own process, not by this page
+    entry = ui.model_picker(entries)
+model_key = display.model_key(entry.path) if entry.path else ZERO_SHOT
+source_widgets(config, folders(config))
+if request := st.session_state.pop(view.REQUEST, None):
+    st.session_state.folder_notice = start(config, request, entry, model_key)
+if "folder_notice" in st.session_state:
+    notify(st.session_state.folder_notice)
+if view.JOB in st.session_state and (progress := jobs.status(Path(st.session_state[view.JOB]))):
+    if progress["running"]:
+        view.show_progress(st.session_state[view.JOB])
+    else:
+        if progress.get("message"):
+            st.caption(shown(progress["message"]))
+        show_results(st.session_state[view.JOB], progress, entries, config)
