@@ -8,16 +8,23 @@ import numpy as np
 import streamlit as st
 
 import ui
+from core.cams import is_guided, uses_layer
 from core.catalog import models
 from core.config import Config
 from core.errors import UserError, one_line
 from core.explain import display, export, figures, guide
 from core.explain.explainer import Explainer, Explanation
 from core.explain.faithfulness import sanity_verdict
-from core.explain.overlay import COLORMAPS, blend
-from core.explain.settings import UPSAMPLING, Check, ExplanationKey, Look, Photo, Settings, View
+from core.explain.gradients import gradient_picture
+from core.explain.overlay import blend
+from core.explain.settings import Check, ExplanationKey, Look, Photo, Settings, View
 from core.images import encode_jpeg, shrink
 from ui.access import shown
+from ui.explaining import look_widgets
+
+# Forward and backward passes a photo may cost and still be explained before the page draws,
+# outside a slot: Grad-CAM's one, Guided Grad-CAM's two (its guided pass).
+CHEAP = 2
 
 
 @st.cache_data(max_entries=64, show_spinner="Explaining…")
@@ -55,7 +62,7 @@ def explain_first(loaded: display.LoadedModel, model_key: str) -> None:
     explainer = loaded.explainer
     settings = Settings.from_state(st.session_state, explainer.classifier.default_layer)
     # An expensive method waits for its slot in the page; an unreadable photo is refused there.
-    if settings.photo is not None and settings.cost(explainer) == 1:
+    if settings.photo is not None and settings.cost(explainer) <= CHEAP:
         with contextlib.suppress(UserError):
             cached_explanation(loaded, settings.photo, settings.key(model_key))
 
@@ -68,23 +75,8 @@ def sidebar(loaded: display.LoadedModel, config: Config) -> Settings:
         st.header("Explanation")
         ui.view_radio(loaded, "view")
         ui.method_widgets(loaded.explainer)
-        look_widgets()
+        look_widgets(st.session_state.get("method", Settings.method))
     return Settings.from_state(st.session_state, loaded.explainer.classifier.default_layer)
-
-
-def look_widgets() -> None:
-    """How the map is drawn, and the method's smoothing under Advanced."""
-    st.slider("Heatmap opacity (alpha)", 0.0, 1.0, Settings.alpha, 0.05, key="alpha")
-    st.selectbox("Colormap", COLORMAPS, COLORMAPS.index(Settings.colormap), key="colormap")
-    with st.expander("Advanced"):
-        relu = "ReLU (only what speaks for the class)"
-        st.checkbox(relu, Settings.relu, key="relu", help="Off: signed map, blue against.")
-        upsampling = UPSAMPLING.index(Settings.upsampling)
-        st.radio("Upsampling", UPSAMPLING, upsampling, horizontal=True, key="upsampling")
-        augmentation = "Test-time augmentation (flips × intensity scales)"
-        st.checkbox(augmentation, Settings.aug_smooth, key="aug_smooth")
-        eigen = "Eigen-smooth (first principal component)"
-        st.checkbox(eigen, Settings.eigen_smooth, key="eigen_smooth")
 
 
 def colored(view: View, explanation: Explanation, layer: str, size: tuple) -> np.ndarray:
@@ -106,16 +98,21 @@ def show_prediction(view: View) -> None:
     if explanation.note:
         st.warning(shown(explanation.note))
     if view.settings.relu and explanation.heatmap(layer).max() == 0:
-        st.warning(guide.nothing_speaks(layer, explanation.title))
+        # Unticking ReLU shows nothing more of a guided method's map, a magnitude.
+        guided = is_guided(view.settings.method)
+        st.warning(guide.nothing_speaks(layer, explanation.title, briefly=guided))
 
 
 def show_maps(view: View) -> None:
-    """The photo, the map and the overlay side by side, then the map's own numbers."""
+    """The photo, the map and the overlay side by side (a guided method: its gradient too), then
+    the map's own numbers."""
     settings, explanation, photo = view.settings, view.explanation, view.picture
     height, width = photo.shape[:2]
     heatmap = colored(view, explanation, settings.layer, photo.shape)
-    about = f"{settings.method} for '{explanation.title}' at {settings.layer}"
-    left, middle, right = st.columns(3)
+    at = f" at {settings.layer}" if uses_layer(settings.method) else ""
+    about = f"{settings.method} for '{explanation.title}'{at}"
+    pixels = explanation.pixels
+    left, middle, right, *gradient = st.columns(4 if pixels else 3)
     caption, alt = f"{settings.photo.name} ({width}×{height})", f"The photo {settings.photo.name}"
     left.image(cached_jpeg(photo, view.key.photo_id), caption=caption, width="stretch", alt=alt)
     alt = f"{about}: red where the evidence is strongest"
@@ -123,6 +120,11 @@ def show_maps(view: View) -> None:
     middle.image(heatmap_jpeg, caption=about, width="stretch", alt=alt)
     caption, alt = f"Overlay, alpha {settings.alpha:.2f}", "The heatmap blended over the photo"
     right.image(blend(photo, heatmap, settings.alpha), caption=caption, width="stretch", alt=alt)
+    if pixels:
+        picture = gradient_picture(pixels[settings.layer], height, width)
+        caption = "The gradient's 3 channels: grey 0, brighter +, darker −"
+        alt = f"{about}: the signed gradient at each pixel, as RGB"
+        gradient[0].image(picture, caption=caption, width="stretch", alt=alt)
     numbers = figures.map_figures(explanation, settings.layer)
     for column, (label, text) in zip(st.columns(len(numbers)), numbers):
         column.metric(label, text)
@@ -217,7 +219,7 @@ if settings.photo is None:
     st.stop()
 key = settings.key(model_key)
 try:
-    with ui.expensive(f"explain with {settings.method}", when=settings.cost(explainer) > 1):
+    with ui.expensive(f"explain with {settings.method}", when=settings.cost(explainer) > CHEAP):
         view = View(settings, key, *cached_explanation(loaded, settings.photo, key))
     show_prediction(view)
     show_maps(view)
@@ -232,9 +234,14 @@ try:
         note = guide.contrast_note(explainer.class_names, one_logit) if two else guide.TOP1_VS_TOP2
         show_contrast(view, loaded, thumb, targets, note)
     with st.expander("Every layer at once"):
-        show_layers(view, thumb, explainer.classifier.layers)
+        if uses_layer(settings.method):
+            show_layers(view, thumb, explainer.classifier.layers)
+        else:
+            st.caption(guide.NO_LAYER)
     with st.expander("Is this map faithful?"):
         st.caption(guide.FAITHFULNESS)
+        if is_guided(settings.method):
+            st.caption(guide.GUIDED_SANITY)
         show_faithfulness(view, explainer, Check(key, settings.layer))
         show_sanity(view, explainer, Check(key, settings.layer))
 except UserError as error:

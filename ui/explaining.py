@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.cams import METHODS
+from core.cams import METHODS, is_guided, uses_layer
 from core.config import PREDICTED_TARGET, TOP1_VS_TOP2
+from core.explain import guide
 from core.explain.display import LoadedModel
 from core.explain.explainer import Explainer
-from core.explain.settings import VIEWS, Settings
+from core.explain.overlay import COLORMAPS
+from core.explain.settings import UPSAMPLING, VIEWS, Settings
 
 READABLE = {TOP1_VS_TOP2: "top-1 vs top-2 (the predicted class minus its runner-up)"}
 
@@ -63,7 +65,10 @@ def method_widgets(explainer: Explainer) -> None:
         format_func=lambda n: f"{n} · {layers[n][0]}×{layers[n][1]}",
         help="Early layers are sharp but see edges and fur; the last layer (7×7) sees 'cat' or "
         "'dog'.",
+        disabled=not uses_layer(method),
     )
+    if not uses_layer(method):
+        st.caption(guide.NO_LAYER)
     target_select(explainer, "target")
     # The options the method declares (Score-CAM: the channels it tries), and what they cost.
     for name, option in METHODS[method].options.items():
@@ -71,3 +76,21 @@ def method_widgets(explainer: Explainer) -> None:
     passes = explainer.cost(method, **METHODS[method].own_options(st.session_state))
     if passes > 1:
         st.caption(f"Costs about {passes:,} forward passes for this photo (all layers).")
+
+
+def look_widgets(method: str) -> None:
+    """How the map is drawn, and the method's smoothing under Advanced (a guided method: what
+    does not apply to it)."""
+    st.slider("Heatmap opacity (alpha)", 0.0, 1.0, Settings.alpha, 0.05, key="alpha")
+    st.selectbox("Colormap", COLORMAPS, COLORMAPS.index(Settings.colormap), key="colormap")
+    with st.expander("Advanced"):
+        relu = "ReLU (only what speaks for the class)"
+        st.checkbox(relu, Settings.relu, key="relu", help="Off: signed map, blue against.")
+        upsampling = UPSAMPLING.index(Settings.upsampling)
+        st.radio("Upsampling", UPSAMPLING, upsampling, horizontal=True, key="upsampling")
+        augmentation = "Test-time augmentation (flips × intensity scales)"
+        st.checkbox(augmentation, Settings.aug_smooth, key="aug_smooth")
+        eigen = "Eigen-smooth (first principal component)"
+        st.checkbox(eigen, Settings.eigen_smooth, key="eigen_smooth")
+        if is_guided(method):
+            st.caption(guide.GUIDED_SETTINGS)

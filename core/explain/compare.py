@@ -65,8 +65,14 @@ def coincidences(cells: list[Cell], tolerance: float = 1e-4) -> list[str]:
     for layer in dict.fromkeys(cell.layer for cell in cells):
         groups: list[list[Cell]] = []
         for cell in (c for c in cells if c.layer == layer):
+            # A guided method's map is at the input's resolution, a CAM's at the layer's.
             match = next(
-                (g for g in groups if np.allclose(g[0].heatmap, cell.heatmap, atol=tolerance)),
+                (
+                    g
+                    for g in groups
+                    if g[0].heatmap.shape == cell.heatmap.shape
+                    and np.allclose(g[0].heatmap, cell.heatmap, atol=tolerance)
+                ),
                 None,
             )
             if match:

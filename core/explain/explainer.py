@@ -144,11 +144,16 @@ class Explainer:
         return self._cams[key]
 
     def cost(self, method: str, **options) -> int:
-        """Forward passes per photo for all layers: the one pass, plus what the method adds."""
+        """Forward passes per photo for all layers: the one pass, plus what the method adds.
+
+        It adds `forward_passes` per layer, and `passes_per_photo` for all layers together
+        (Guided Grad-CAM's guided pass).
+        """
         cls = METHODS[method]
         own = cls.own_options(options)
         channels = [self.classifier.model.get_layer(name).output.shape[-1] for name in self.layers]
-        return 1 + sum(cls.forward_passes(c, **own) for c in channels)
+        per_photo = getattr(cls, "passes_per_photo", 0)
+        return 1 + per_photo + sum(cls.forward_passes(c, **own) for c in channels)
 
     def target_index(self, target: str) -> int:
         """A target's class index, or PREDICTED, CONTRAST or TOP_TWO; SettingError if unknown.

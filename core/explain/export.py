@@ -25,6 +25,8 @@ from core.explain.settings import View
 from core.images import encode_png, load_image
 from core.model import file_sha256
 
+GUIDED_MAP = "max |gradient| over the 3 channels (the .npy holds the signed (H, W, 3) gradient)"
+
 
 def full_size_overlay(
     data: bytes,
@@ -60,12 +62,15 @@ def downloads(
 ) -> list[Download]:
     """The overlay at the photo's own size (made only on a click), the raw map, its manifest.
 
-    `entry` is the model in use (core.catalog); None: the app's current model.
+    The raw map of a guided method is its signed (H, W, 3) gradient at the model's input
+    resolution, not the magnitude shown. `entry` is the model in use (core.catalog); None: the
+    app's current model.
     """
     photo, layer = view.settings.photo, view.settings.layer
     stem = Path(photo.name).stem
     raw = io.BytesIO()
-    np.save(raw, view.explanation.raw_maps[layer])
+    pixels = view.explanation.pixels
+    np.save(raw, pixels[layer] if pixels else view.explanation.raw_maps[layer])
     overlay = functools.partial(
         full_size_overlay,
         photo.data,
@@ -80,7 +85,12 @@ def downloads(
     record = manifest(loaded, view.explanation, layer, options, config, entry, look)
     return [
         Download("Overlay (PNG)", overlay, f"{stem}_overlay.png", "image/png"),
-        Download("Raw map (.npy)", raw.getvalue(), f"{stem}_raw.npy", "application/octet-stream"),
+        Download(
+            "Raw gradient (.npy, 3 channels)" if pixels else "Raw map (.npy)",
+            raw.getvalue(),
+            f"{stem}_raw.npy",
+            "application/octet-stream",
+        ),
         Download(
             "Manifest (JSON)",
             json.dumps(record, indent=2),
@@ -129,6 +139,8 @@ def manifest(
         "probabilities": dict(explanation.top(5)),  # the top 5 (both of two classes)
         "score": explanation.score,
         "figures": explanation.figures(layer),
+        # A guided method's map: the gradient's per-pixel magnitude; its download keeps 3 channels.
+        **({"map": GUIDED_MAP} if explanation.pixels else {}),
         "versions": {
             name: metadata.version(name)
             for name in ("tensorflow-cpu", "keras", "numpy", "opencv-python-headless")

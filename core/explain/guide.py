@@ -13,7 +13,32 @@ WHAT_AM_I_LOOKING_AT = (
     "for meaning: the first stages (56×56, 28×28) see edges and fur and give sharp but less "
     "class-specific maps; the last stage (7×7) sees 'cat' or 'dog' (or a breed) and gives "
     "the coarse map the decision actually rests on. Other methods (Grad-CAM++, Score-CAM, …) "
-    "answer the same question differently; the Compare page puts them side by side."
+    "answer the same question differently; the Compare page puts them side by side.\n\n"
+    "**Guided Backprop** skips the layers' maps: it takes the logit's gradient at each pixel of "
+    "the photo, let through each ReLU only where both its input and the gradient are positive. "
+    "Sharp, but close to an edge detector. **Guided Grad-CAM** multiplies it by the Grad-CAM map "
+    "to keep the class's places only. Their map is the gradient's size at each pixel (the "
+    "largest |gradient| of its three colour channels); the picture beside shows the gradient "
+    "itself, grey where it is zero."
+)
+
+# Guided Backprop has no layer: said beside the layer slider and instead of the layer strip.
+NO_LAYER = (
+    "Guided Backprop has no layer: its gradient is taken at the photo's pixels, so the layer "
+    "chosen does not change its map."
+)
+
+# Under Advanced, for both guided methods.
+GUIDED_SETTINGS = (
+    "Guided methods: ReLU and test-time augmentation do not apply to the guided gradient (its map "
+    "is a magnitude, never negative); Guided Grad-CAM's Grad-CAM part takes TTA and eigen-smooth."
+)
+
+# Beside the sanity check, for both guided methods: Adebayo et al. 2018, section 4.
+GUIDED_SANITY = (
+    "Adebayo et al. (2018) found Guided Backprop and Guided Grad-CAM nearly unchanged when a "
+    "model's top layers are randomised: they show the photo's edges more than what the model "
+    "learned. The verdict below is this check's own, whatever it says."
 )
 
 ZERO_SHOT = (
@@ -28,6 +53,7 @@ FAITHFULNESS = (
     "of the same size."
 )
 
+
 def contrast_note(class_names, one_logit: bool) -> str:
     """What the two-class contrast means for this head: with one logit z, class 1 is explained by
     z and class 0 by -z, so their difference is 2z and its map is class 1's."""
@@ -38,6 +64,8 @@ def contrast_note(class_names, one_logit: bool) -> str:
             f"is the {second} map."
         )
     return f"{second} minus {first} is the difference of the two classes' own logits."
+
+
 # K > 2 classes: the contrast is Finer-CAM's (Zhang et al. 2025), the top-1 against its runner-up.
 TOP1_VS_TOP2 = (
     "Top-1 vs top-2 explains the difference of the two largest logits: where the photo looks "

@@ -1,0 +1,197 @@
+"""Guided Backprop (Springenberg et al. 2015) and Guided Grad-CAM (Selvaraju et al. 2017, sec. 3).
+
+Guided backpropagation takes the class logit's gradient with respect to the input pixels, letting
+it through each ReLU only where the ReLU's input and the gradient arriving from above are both
+positive. In TF2/Keras 3 a graph's gradient override no longer applies, so the guided pass runs on
+a clone whose ReLUs are `tf.custom_gradient` functions (as tf-keras-vis'
+`GuidedBackpropagation` modifier does on its clone); the model the caller holds is never touched.
+
+The gradient is (N, H, W, 3) at the model's input resolution; the map shown is its per-pixel
+magnitude, max |g| over the three channels (the saliency of Simonyan et al. 2014, as
+tf-keras-vis' `Saliency` reduces it): a pixel counts as much as its most sensitive channel, and
+opposite signs in two channels do not cancel as in a sum. Guided Grad-CAM multiplies the gradient
+by the Grad-CAM map (ReLU'd, scaled to [0, 1], stretched bilinearly to the input), which makes
+the sharp but class-blind guided gradient class-specific.
+
+Adebayo et al. 2018 found guided backprop nearly blind to the model's weights (its map is mostly
+the photo's edges): tests/test_guided.py states what our sanity check says of both methods.
+"""
+
+from __future__ import annotations
+
+import cv2
+import keras
+import numpy as np
+import tensorflow as tf
+
+from core.cams.base import (
+    NO_REFERENCE,
+    PREDICTED,
+    BaseCAM,
+    CAMResult,
+    class_scores,
+    normalize,
+    resolve_targets,
+)
+from core.cams.fusion import FUSED
+from core.cams.grad_cam import GradCAM
+
+# Activations guided, and their ReLU settings (Keras' relu(x, negative_slope, max_value, ...)).
+RELUS = {
+    keras.activations.relu: {},
+    keras.activations.relu6: {"max_value": 6.0},
+    tf.nn.relu: {},
+    tf.nn.relu6: {"max_value": 6.0},
+}
+
+
+def guided_relu(negative_slope: float = 0.0, max_value: float | None = None, threshold=0.0):
+    """Keras' relu with these settings, whose gradient is guided.
+
+    Backwards it passes dy * 1[dy > 0] times the true local derivative: 1 where
+    threshold < x (< max_value), 0 at and above max_value (ReLU6), `negative_slope` below the
+    threshold (0 for a plain ReLU). So a plain ReLU passes dy only where x > 0 and dy > 0.
+    """
+
+    @tf.custom_gradient
+    def guided(x):
+        y = keras.activations.relu(x, negative_slope, max_value, threshold)
+
+        def gradient(dy):
+            local = tf.where(x > threshold, tf.ones_like(x), negative_slope * tf.ones_like(x))
+            if max_value is not None:
+                local = tf.where(x >= max_value, tf.zeros_like(x), local)
+            return tf.nn.relu(dy) * tf.cast(local, dy.dtype)
+
+        return y, gradient
+
+    return guided
+
+
+def _guided_layer(layer: keras.layers.Layer) -> keras.layers.Layer:
+    """A clone of `layer` whose ReLU, if it has one, is guided; other layers cloned as they are.
+
+    Covers activation="relu"/"relu6" on any layer (conv, dense, Activation) and ReLU layers.
+    """
+    if isinstance(layer, keras.layers.ReLU):
+        settings = {k: layer.get_config()[k] for k in ("negative_slope", "max_value", "threshold")}
+        return keras.layers.Activation(guided_relu(**settings), name=layer.name)
+    clone = layer.__class__.from_config(layer.get_config())
+    activation = getattr(clone, "activation", None)
+    if activation in RELUS:
+        clone.activation = guided_relu(**RELUS[activation])
+    return clone
+
+
+def guided_model(model: keras.Model) -> keras.Model:
+    """A flat functional `model`'s clone with guided ReLUs: same layer names, weights, forward.
+
+    A new model every call; `model` itself is left exactly as it was. Models with nested
+    sub-models are flattened first (BaseCAM does that).
+    """
+    clone = keras.models.clone_model(model, clone_function=_guided_layer)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def saliency(gradients: np.ndarray) -> np.ndarray:
+    """(N, H, W, 3) gradient -> (N, H, W) float32 >= 0: max |g| over the channels per pixel."""
+    return np.abs(gradients).max(axis=-1).astype(np.float32)
+
+
+def stretched_cam(raw_maps: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(N, h, w) raw maps -> (N, height, width) in [0, 1]: each ReLU'd, scaled by its maximum,
+    stretched bilinearly (OpenCV, half-pixel centres) to the input."""
+    return np.stack(
+        [
+            cv2.resize(normalize(m).astype(np.float32), (width, height), cv2.INTER_LINEAR)
+            for m in raw_maps
+        ]
+    )
+
+
+class Guided:
+    """The guided pass both methods share, a mixin before BaseCAM: the guided clone is built once
+    per CAM object and its pass compiled once."""
+
+    def __init__(self, model, layers, extra_outputs=(), eigen_smooth=False, **options):
+        super().__init__(model, layers, extra_outputs, eigen_smooth, **options)
+        # self.model is BaseCAM's: the caller's model, flattened if it nests sub-models.
+        guided = guided_model(self.model)
+        extra = [guided.get_layer(name).output for name in extra_outputs]
+        self._guided = keras.Model(guided.inputs, [guided.output, *extra])
+        self._guided_step = tf.function(self._guided_pass, reduce_retracing=True)
+
+    def _guided_pass(self, images: tf.Tensor, class_index: tf.Tensor, reference: tf.Tensor):
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            # A list even with no extra output (a one-output model gives a bare tensor).
+            outputs = tf.nest.flatten(self._guided(images, training=False))
+            logits = outputs[0]
+            pair = resolve_targets(logits, class_index, reference)
+            scores = class_scores(logits, *pair)
+        return tape.gradient(scores, images), logits, pair, scores, outputs[1:]
+
+    def guided(self, images: np.ndarray, class_index: np.ndarray, reference: np.ndarray):
+        """(N, H, W, 3) guided gradient of each image's class score, and what the pass gave."""
+        inputs = (tf.constant(images), tf.constant(class_index), tf.constant(reference))
+        return self._guided_step(*inputs)
+
+
+class GuidedBackprop(Guided, BaseCAM):
+    """Guided backpropagation: the guided gradient at the input; no layer, no CAM.
+
+    Its map (the magnitude, `saliency`) is the same under every layer key (and FUSED), so a page
+    that offers layers shows it whatever the layer. TTA and eigen-smooth do not apply.
+    """
+
+    name = "Guided Backprop"
+
+    def __call__(
+        self, images, class_index=PREDICTED, aug_smooth: bool = False, reference=NO_REFERENCE
+    ) -> CAMResult:
+        """One guided pass; `aug_smooth` is ignored (test-time augmentation does not apply)."""
+        images = np.asarray(images, dtype=np.float32)
+        n = len(images)
+        class_index = np.broadcast_to(np.asarray(class_index, dtype=np.int32), (n,))
+        reference = np.broadcast_to(np.asarray(reference, dtype=np.int32), (n,))
+        gradients, logits, pair, scores, extra = self.guided(images, class_index, reference)
+        gradients = gradients.numpy()
+        keys = [*self.layers, FUSED] if self.fuses else self.layers
+        magnitude = saliency(gradients)
+        return CAMResult(
+            maps={key: magnitude for key in keys},
+            logits=logits.numpy(),
+            class_index=pair[0].numpy(),
+            scores=scores.numpy(),
+            extra=[e.numpy() for e in extra],
+            reference=pair[1].numpy(),
+            pixels={key: gradients for key in keys},
+        )
+
+
+class GuidedGradCAM(Guided, GradCAM):
+    """Guided Grad-CAM: the guided gradient times the Grad-CAM map stretched to the input.
+
+    The CAM part is Grad-CAM's at each layer (and FUSED), with its TTA and eigen-smooth; the
+    guided part is one more pass on the plain images, for the class pair the CAM part explained.
+    """
+
+    name = "Guided Grad-CAM"
+    passes_per_photo = 1  # the guided pass, one forward and backward for all layers together
+
+    def __call__(
+        self, images, class_index=PREDICTED, aug_smooth: bool = False, reference=NO_REFERENCE
+    ) -> CAMResult:
+        """Grad-CAM's result with `pixels` (the product) and `maps` (its max |.| per pixel), both
+        at the input's resolution under every key."""
+        result = super().__call__(images, class_index, aug_smooth, reference)
+        images = np.asarray(images, dtype=np.float32)
+        gradients = self.guided(images, result.class_index, result.reference)[0].numpy()
+        height, width = images.shape[1:3]
+        result.pixels = {
+            key: gradients * stretched_cam(maps, height, width)[..., None]
+            for key, maps in result.maps.items()
+        }
+        result.maps = {key: saliency(pixels) for key, pixels in result.pixels.items()}
+        return result

@@ -1,0 +1,273 @@
+"""Guided Backprop and Guided Grad-CAM: the guided ReLU, golden values, parity, sanity, pages.
+
+The golden model is one pixel of three channels, x = (1, 2, 3), through two ReLU layers:
+h = relu(x0, x1) (a 1x1 conv, named "conv"), u = relu(h1 + h2, h2 - h1), z = u1 - 2 u2 = 1.
+Its plain input gradient is dz/dx = (3, -1, 0). Guided, the -2 reaching u2 is stopped, so
+dz/dx = (1, 1, 0); for the cat (-z) the -1 reaching u1 is stopped: (0, 2, 0).
+"""
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from streamlit.testing.v1 import AppTest
+
+from core.cams import FUSED, METHODS, PREDICTED, is_guided, uses_layer
+from core.cams.guided import guided_model, guided_relu, saliency, stretched_cam
+from core.explain import guide
+from tests.conftest import TINY_SIZE, png_bytes, tiny_model
+
+CAT, DOG = 0, 1
+X = np.array([[[[1.0, 2.0, 3.0]]]], np.float32)  # (1, 1, 1, 3)
+GUIDED = ["Guided Backprop", "Guided Grad-CAM"]
+
+
+def golden_model(hidden=lambda: keras.layers.ReLU(), dense_relu: bool = False) -> keras.Model:
+    """x -> 1x1 conv (relu) -> flatten -> dense 2 -> `hidden` ReLU -> dense 1 (no biases).
+
+    `dense_relu`: the second ReLU as the dense layer's own activation="relu" instead.
+    """
+    inputs = keras.Input((1, 1, 3))
+    conv = keras.layers.Conv2D(2, 1, activation="relu", use_bias=False, name="conv")
+    x = keras.layers.Flatten()(conv(inputs))
+    dense = keras.layers.Dense(2, use_bias=False, activation="relu" if dense_relu else None)
+    x = dense(x) if dense_relu else hidden()(dense(x))
+    head = keras.layers.Dense(1, use_bias=False, name="logit")
+    model = keras.Model(inputs, head(x))
+    conv.set_weights([np.array([[[[1, 0], [0, 1], [0, 0]]]], np.float32)])
+    dense.set_weights([np.array([[1, -1], [1, 1]], np.float32)])
+    head.set_weights([np.array([[1], [-2]], np.float32)])
+    return model
+
+
+def input_gradient(model: keras.Model, sign: float = 1.0) -> np.ndarray:
+    images = tf.constant(X)
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        score = sign * model(images)[:, 0]
+    return tape.gradient(score, images).numpy()[0, 0, 0]
+
+
+def test_guided_relu_passes_only_where_input_and_gradient_are_positive():
+    x = tf.constant([-1.0, 0.0, 0.5, 2.0, 7.0])
+    dy = tf.constant([1.0, 1.0, -1.0, 1.0, 1.0])
+    for settings, expected in [({}, [0, 0, 0, 1, 1]), ({"max_value": 6.0}, [0, 0, 0, 1, 0])]:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = guided_relu(**settings)(x)
+        np.testing.assert_array_equal(tape.gradient(y, x, output_gradients=dy), expected)
+        # Forward, it is the ReLU itself (ReLU6 clips at 6).
+        np.testing.assert_array_equal(y, np.clip(x, 0, settings.get("max_value", np.inf)))
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    [lambda: keras.layers.ReLU(), lambda: keras.layers.Activation("relu"), None],
+    ids=["ReLU layer", "Activation layer", "dense activation"],
+)
+def test_golden_guided_gradient_on_a_two_layer_relu_model(hidden):
+    model = golden_model(hidden, dense_relu=hidden is None)
+    np.testing.assert_allclose(input_gradient(model), [3, -1, 0])  # plain, for reference
+    guided = guided_model(model)
+    np.testing.assert_allclose(guided(X), model(X))  # the same forward
+    np.testing.assert_allclose(input_gradient(guided), [1, 1, 0])
+    np.testing.assert_allclose(input_gradient(guided, -1.0), [0, 2, 0])
+    # The caller's model keeps its own ReLUs and gradient.
+    assert model.get_layer("conv").activation is keras.activations.relu
+    np.testing.assert_allclose(input_gradient(model), [3, -1, 0])
+
+
+def test_golden_relu6_is_zero_at_and_above_its_maximum():
+    # u = (3, 1) through ReLU(max_value=1.5): u1 is clipped, so nothing passes it.
+    model = golden_model(lambda: keras.layers.ReLU(max_value=1.5))
+    guided = guided_model(model)
+    np.testing.assert_allclose(guided(X), model(X))  # z = 1.5 - 2 = -0.5
+    np.testing.assert_allclose(input_gradient(guided), [0, 0, 0])
+    np.testing.assert_allclose(input_gradient(guided, -1.0), [0, 2, 0])
+
+
+def test_golden_methods_the_map_is_max_abs_over_channels():
+    model = golden_model()
+    backprop = METHODS["Guided Backprop"](model, ["conv"])
+    for target, gradient in [(DOG, [1, 1, 0]), (CAT, [0, 2, 0])]:
+        result = backprop(X, target)
+        np.testing.assert_allclose(result.pixels["conv"][0, 0, 0], gradient)
+        np.testing.assert_allclose(result.maps["conv"][0], [[max(gradient)]])
+        assert result.pixels["conv"].shape == (1, 1, 1, 3)
+    # Grad-CAM at conv: dog 3 * 1 - 1 * 2 = 1 > 0, so Guided Grad-CAM is the guided gradient;
+    # cat -1 < 0: the CAM is zero and so is Guided Grad-CAM, though Guided Backprop is not.
+    guided_cam = METHODS["Guided Grad-CAM"](model, ["conv"])
+    np.testing.assert_allclose(guided_cam(X, DOG).pixels["conv"][0, 0, 0], [1, 1, 0])
+    cat = guided_cam(X, CAT)
+    assert not cat.pixels["conv"].any() and not cat.maps["conv"].any()
+    assert cat.scores[0] == pytest.approx(-1.0) and cat.class_index[0] == CAT
+
+
+IMAGES = np.random.default_rng(1).uniform(0, 255, (2, TINY_SIZE, TINY_SIZE, 3)).astype(np.float32)
+
+
+def test_guided_gradcam_is_the_guided_gradient_times_the_stretched_gradcam():
+    model = tiny_model(seed=3)
+    layers = ["conv_a", "conv_b"]
+    result = METHODS["Guided Grad-CAM"](model, layers)(IMAGES, PREDICTED)
+    gradcam = METHODS["Grad-CAM"](model, layers)(IMAGES, PREDICTED)
+    gradient = METHODS["Guided Backprop"](model, layers)(IMAGES, PREDICTED).pixels["conv_a"]
+    assert set(result.maps) == {*layers, FUSED}
+    for key in result.maps:
+        expected = gradient * stretched_cam(gradcam.maps[key], TINY_SIZE, TINY_SIZE)[..., None]
+        np.testing.assert_allclose(result.pixels[key], expected, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(result.maps[key], saliency(expected), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(result.logits, gradcam.logits, rtol=1e-6)
+    # The 4x4 CAM of conv_b differs from the 8x8 one of conv_a: the layer matters here...
+    assert not np.allclose(result.maps["conv_a"], result.maps["conv_b"])
+    # ...and not for Guided Backprop, the same map under every key.
+    backprop = METHODS["Guided Backprop"](model, layers)(IMAGES, PREDICTED)
+    assert all(np.array_equal(backprop.maps[k], backprop.maps["conv_a"]) for k in backprop.maps)
+    assert uses_layer("Guided Grad-CAM") and not uses_layer("Guided Backprop")
+    assert all(map(is_guided, GUIDED)) and not is_guided("Grad-CAM")
+
+
+def test_tta_changes_the_cam_part_only():
+    model = tiny_model(seed=3)
+    cam = METHODS["Guided Grad-CAM"](model, ["conv_b"])
+    plain, smoothed = cam(IMAGES, PREDICTED), cam(IMAGES, PREDICTED, aug_smooth=True)
+    backprop = METHODS["Guided Backprop"](model, ["conv_b"])
+    gradient = backprop(IMAGES, PREDICTED).pixels["conv_b"]
+    assert plain.maps["conv_b"].max() > 0
+    # pixels = gradient * CAM in [0, 1], the gradient the same in both: TTA moved the CAM only.
+    assert not np.allclose(plain.pixels["conv_b"], smoothed.pixels["conv_b"])
+    ratio = np.divide(
+        smoothed.pixels["conv_b"], gradient, out=np.zeros_like(gradient), where=gradient != 0
+    )
+    assert np.all(ratio >= -1e-6) and np.all(ratio <= 1 + 1e-6)
+    np.testing.assert_array_equal(
+        gradient, backprop(IMAGES, PREDICTED, aug_smooth=True).pixels["conv_b"]
+    )
+
+
+@pytest.mark.resnet
+def test_guided_backprop_matches_tf_keras_vis_on_resnet50(resnet50):
+    """tf-keras-vis' GuidedBackpropagation modifier on its own clone, its Saliency's gradient."""
+    from tf_keras_vis.saliency import Saliency
+    from tf_keras_vis.utils.model_modifiers import GuidedBackpropagation
+
+    image = np.random.default_rng(4).uniform(0, 255, (1, 224, 224, 3)).astype(np.float32)
+    ours = METHODS["Guided Backprop"](resnet50, ["conv5_block3_out"])(image, DOG)
+    reference = Saliency(resnet50, model_modifier=GuidedBackpropagation(), clone=True)
+    dog = lambda logits: logits[:, 0]  # noqa: E731 (one logit: the dog is z itself)
+    gradient = reference(dog, image, keepdims=True, gradient_modifier=None, normalize_map=False)
+    scale = np.abs(gradient).max()
+    assert scale > 0
+    np.testing.assert_allclose(ours.pixels["conv5_block3_out"], gradient, atol=1e-4 * scale)
+    magnitude = reference(dog, image, normalize_map=False)  # max |g| over the channels
+    np.testing.assert_allclose(ours.maps["conv5_block3_out"], magnitude, atol=1e-4 * scale)
+
+
+def test_the_npy_download_keeps_the_three_channels_and_the_manifest_names_the_reduction(
+    tiny_weights,
+):
+    import io
+    import json
+
+    from core.config import Config
+    from core.explain import display, export
+    from core.explain.explainer import Explainer
+    from core.explain.settings import Photo, Settings, View
+    from core.model import load_default
+    from tests.conftest import png_bytes
+
+    config = Config(weights_dir=tiny_weights)
+    loaded = display.LoadedModel(Explainer(load_default(config)))
+    photo = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    for method, channels in [("Guided Grad-CAM", (8, 8, 3)), ("Grad-CAM", (4, 4))]:
+        settings = Settings(Photo.of(png_bytes(), "pet.png"), method, layer="conv_b")
+        explanation = loaded.explainer.explain([photo], method=method)[0]
+        view = View(settings, settings.key("m"), photo, explanation)
+        raw, manifest = export.downloads(view, loaded, config)[1:]
+        saved = np.load(io.BytesIO(raw.data))
+        assert saved.shape == channels
+        if explanation.pixels:
+            np.testing.assert_array_equal(saved, explanation.pixels["conv_b"])
+            assert raw.label == "Raw gradient (.npy, 3 channels)"
+            assert json.loads(manifest.data)["map"] == export.GUIDED_MAP
+
+
+def test_gradient_picture_is_grey_at_zero_and_keeps_each_channels_sign():
+    from core.explain.gradients import gradient_picture
+
+    gradient = np.zeros((4, 4, 3), np.float32)
+    gradient[0, 0] = [1.0, -1.0, 0.0]
+    picture = gradient_picture(gradient, 8, 8)
+    assert picture.shape == (8, 8, 3) and picture.dtype == np.uint8
+    assert (picture[-1, -1] == 128).all()  # zero: grey
+    red, green, blue = picture[0, 0].astype(int)
+    assert red > 128 > green and blue == 128
+    assert (gradient_picture(np.zeros((4, 4, 3)), 2, 2) == 128).all()  # all zero, no NaN
+
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def app(monkeypatch, tiny_weights, tmp_path):
+    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tiny_weights))
+    monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "no-validation"))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    return at
+
+
+@pytest.mark.parametrize("method", GUIDED)
+def test_explain_page_shows_the_gradient_the_layer_note_and_the_sanity_verdict(app, method):
+    app.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=3), "image/png")).run()
+    app.selectbox(key="method").set_value(method).run()
+    assert not app.exception and not app.error
+    captions = [image.proto.imgs[0].caption for image in app.image]
+    layer_free = method == "Guided Backprop"
+    # photo, map, overlay, the gradient; then one per layer, none for Guided Backprop
+    assert len(captions) == 4 + (0 if layer_free else 2)
+    assert captions[1].startswith(f"{method} for '")
+    assert captions[1].endswith("'" if layer_free else "' at conv_b")
+    assert captions[3].startswith("The gradient's 3 channels")
+    assert app.select_slider(key="layer").disabled == layer_free
+    notes = [caption.value for caption in app.caption]
+    assert (guide.NO_LAYER in notes) == layer_free
+    assert guide.GUIDED_SETTINGS in notes and guide.GUIDED_SANITY in notes
+    app.button(key="sanity_check").click().run()
+    assert not app.exception
+    assert list(app.dataframe[0].value["randomised up to"]) == ["logit", "conv_b", "conv_a"]
+    # The verdict is shown as it is: on 8 px there is no room for SSIM, so no verdict.
+    assert any(info.value.startswith("No verdict") for info in app.info)
+
+
+def test_compare_grid_takes_the_guided_methods(monkeypatch, tiny_weights, tmp_path):
+    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tiny_weights))
+    monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "none"))
+    page = str(Path(__file__).resolve().parents[1] / "pages" / "compare.py")
+    at = AppTest.from_file(page, default_timeout=120).run()
+    at.file_uploader[0].set_value(("pet.png", png_bytes(seed=5), "image/png")).run()
+    at.multiselect(key="methods").set_value(GUIDED).run()
+    at.button(key="fill").click().run()
+    assert not at.exception and not at.error
+    captions = [image.proto.imgs[0].caption for image in at.image][1:]
+    assert len(captions) == 2 * 2 and all("deletion AUC" in c for c in captions)
+
+
+def test_cli_explains_with_guided_backprop(capsys, tiny_weights, tmp_path):
+    import json
+
+    from PIL import Image
+
+    from core.cli import main
+
+    photo = tmp_path / "a.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (20, 30, 3), np.uint8)).save(photo)
+    argv = ["explain", photo, "--weights", tiny_weights / "model.keras", "--out", tmp_path]
+    code = main([*map(str, argv), "--method", "Guided Backprop", "--raw"])
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 0 and records[0]["method"] == "Guided Backprop"
+    assert (tmp_path / "a_overlay.png").is_file()
+    raw = np.load(tmp_path / "a_raw.npy")
+    assert np.isfinite(raw).all() and raw.shape[:2] == (TINY_SIZE, TINY_SIZE)
