@@ -9,16 +9,18 @@ from pathlib import Path
 
 import numpy as np
 
-from core.cams import METHODS
+from core.atomic import replacing
+from core.cams import FUSED, METHODS
 from core.config import Config
-from core.data.choices import images_in
 from core.data.classes import check_class_names
 from core.data.folders import DataError
 from core.data.pet_layout import LAYOUTS, find_download
 from core.data.pets import download_pets
+from core.data.shards import Listed, Shard, listed_photos, merge, write_shard
 from core.errors import SettingError, UserError
+from core.explain.evaluation import photo_rows, summary
 from core.explain.explainer import Explainer
-from core.explain.localization import TOLERANCE, annotations_for, centre_prior, localization
+from core.explain.localization import annotations_for
 from core.explain.overlay import COLORMAPS, overlay
 from core.images import ImageError, encode_png, load_image
 from core.imported import PREPROCESSING, import_loaded, preprocessing_question
@@ -28,7 +30,19 @@ from core.training import jobs
 from core.training.recipe import TrainConfig
 
 BATCH = 16  # photos explained per forward/backward pass
-DEPTH = 8  # folder levels below `evaluate --data` searched for photos
+DEPTH = 8  # folder levels below `evaluate --data` (or a PHOTO folder) searched for photos
+ALL = "all"  # evaluate --layer all: every offered layer, then fused
+MODEL_LAYER = "layer:"  # --layer layer:NAME: the model's own layer NAME, even one named fused
+LAYER_HELP = (
+    "conv layer to explain (default: the model's own, conv5_block3_out for ResNet-50); fused: "
+    "the maps of all offered layers (ResNet-50's four stages) fused into one, from the same "
+    "pass; layer:NAME: the model's layer NAME, the full name that reaches a layer named fused"
+)
+SHARD_HELP = (
+    "I/N: explain only shard I (0-based, 0..N-1) of the sorted photo list, every N-th photo "
+    "from the I-th, and write its records to --out as <command>-shard-I-of-N.json; "
+    "`python -m core merge OUT` joins the N shards"
+)
 # --preprocessing's names, each with what it does (explain, evaluate and import-model).
 PREPROCESSING_HELP = "; ".join(f"{name}: {line}" for name, line in PREPROCESSING.items())
 
@@ -41,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         "train": run_train,
         "download-data": run_download,
         "evaluate": run_evaluate,
+        "merge": run_merge,
         "import-model": run_import,
     }
     try:
@@ -66,6 +81,10 @@ def parser() -> argparse.ArgumentParser:
     add_evaluate_parser(commands)
     add_train_parser(commands)
     add_import_parser(commands)
+    merging = commands.add_parser(
+        "merge", help="join the shard files of an explain or evaluate job (--shard I/N)"
+    )
+    merging.add_argument("folder", type=Path, metavar="OUT", help="the shards' --out folder")
     download = commands.add_parser(
         "download-data", help="download Oxford-IIIT Pet as train/ and validation/"
     )
@@ -87,14 +106,20 @@ def parser() -> argparse.ArgumentParser:
 
 def add_explain_parser(commands) -> None:
     explain = commands.add_parser("explain", help="predict and write Grad-CAM overlays for photos")
-    explain.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
+    explain.add_argument(
+        "photos",
+        nargs="+",
+        type=Path,
+        metavar="PHOTO",
+        help="a photo, or a folder of them (searched recursively; the overlays keep its layout)",
+    )
     explain.add_argument(
         "--weights",
         type=Path,
         help="a .keras model (default: weights/model.keras); one with no sidecar needs "
         "--classes a,b and --preprocessing",
     )
-    explain.add_argument("--layer", help="conv layer to explain (default: conv5_block3_out)")
+    explain.add_argument("--layer", help=LAYER_HELP)
     add_target_options(explain)
     explain.add_argument(
         "--alpha", type=float, default=Config().alpha, help="overlay opacity, 0-1"
@@ -103,6 +128,9 @@ def add_explain_parser(commands) -> None:
     explain.add_argument("--out", type=Path, default=Path("out"), help="folder for the overlays")
     explain.add_argument(
         "--raw", action="store_true", help="also save the raw map as <stem>_raw.npy"
+    )
+    explain.add_argument(
+        "--shard", help=SHARD_HELP + " (a refused photo is a record there, not exit code 1)"
     )
     add_method_options(explain)
 
@@ -123,13 +151,19 @@ def add_evaluate_parser(commands) -> None:
     evaluate.add_argument(
         "--method", nargs="+", default=list(METHODS), choices=list(METHODS), metavar="NAME"
     )
-    evaluate.add_argument("--layer", help="conv layer to explain (default: conv5_block3_out)")
+    evaluate.add_argument(
+        "--layer",
+        action="append",
+        help=LAYER_HELP + "; all: every offered layer, then fused. Repeat it for a row per "
+        "layer, all from one pass per photo (e.g. --layer conv4_block6_out --layer fused)",
+    )
     add_target_options(evaluate)
     evaluate.add_argument(
         "--limit",
         type=int,
         default=10,
-        help="photos to use (each costs ~100 forward passes per method)",
+        help="the first photos to use, in sorted order (each costs ~100 forward passes per "
+        "method and layer); 0: all",
     )
     evaluate.add_argument(
         "--steps", type=int, default=50, help="steps of each deletion/insertion curve (0: none)"
@@ -139,6 +173,10 @@ def add_evaluate_parser(commands) -> None:
         type=Path,
         help="trimaps/ and xmls/ of Oxford-IIIT Pet (download-data "
         "keeps them in DEST/annotations): adds the pointing game and its energy form",
+    )
+    evaluate.add_argument("--shard", help=SHARD_HELP + " (--limit 0: of the whole folder)")
+    evaluate.add_argument(
+        "--out", type=Path, default=Path("out"), help="folder for the shard file (with --shard)"
     )
 
 
@@ -240,70 +278,119 @@ def method_options(args: argparse.Namespace) -> dict:
     }
 
 
-FAITHFULNESS = {
-    "deletion AUC": ("map", "deletion_auc"),
-    "random": ("random", "deletion_auc"),
-    "insertion AUC": ("map", "insertion_auc"),
-    "random ": ("random", "insertion_auc"),
-    "avg drop %": ("map", "average_drop"),
-    "increase": ("map", "increase"),
-}
+def chosen_layers(
+    specs: list[str] | None, classifier: Classifier
+) -> tuple[list[str], dict[str, str]]:
+    """--layer values -> (the model layers to explain in one pass, each layer shown -> its key).
+
+    The key names the map in `Explanation.raw_maps`. FUSED needs every offered layer in the pass
+    (and a model with no layer of that name: the CAMs keep such a layer as itself); ALL is every
+    offered layer, then FUSED; MODEL_LAYER + NAME is the model's layer NAME, shown by that full
+    name when NAME is reserved. Unknown layers are refused by the Explainer.
+    """
+    offered = list(classifier.layers)
+    shown: dict[str, str] = {}
+    for spec in specs or [classifier.default_layer]:
+        if spec == ALL:
+            shown |= {model_layer_label(name): name for name in offered}
+            if len(offered) > 1 and FUSED not in offered:
+                shown[FUSED] = FUSED
+        elif spec == FUSED:
+            shown[FUSED] = FUSED
+        else:
+            name = spec.removeprefix(MODEL_LAYER)
+            shown[model_layer_label(name)] = name
+    if FUSED not in shown:
+        return list(dict.fromkeys(shown.values())), shown
+    layers = list(dict.fromkeys([*offered, *(key for key in shown.values() if key != FUSED)]))
+    if FUSED in layers:
+        raise SettingError(
+            f"This model has a layer named {FUSED!r}, so its layers are not fused: explain that "
+            f"layer as --layer {MODEL_LAYER}{FUSED}, or name single layers."
+        )
+    if len(offered) < 2:
+        raise SettingError(
+            f"--layer {FUSED} fuses two or more offered layers, and this model offers one: "
+            f"explain it with --layer {offered[0]}."
+        )
+    return layers, shown
+
+
+def model_layer_label(name: str) -> str:
+    """A model layer as shown: its name, or MODEL_LAYER + its name when that is reserved."""
+    return f"{MODEL_LAYER}{name}" if name in (FUSED, ALL) else name
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    classifier = load_for(args)
-    layer = args.layer or classifier.default_layer
-    explainer = Explainer(classifier, [layer])
-    paths = images_in(args.data, DEPTH, max_entries=1_000_000, seconds=60.0)[: args.limit]
-    if not paths:
+    shard = Shard.parse(args.shard) if args.shard else None
+    listed = listed_photos([args.data], DEPTH)[: args.limit or None]
+    if not listed:
         raise DataError(f"No photos under {args.data}.")
-    photos = [load_image(path) for path in paths]
-    masks = [
-        annotations_for(path, args.annotations, *photo.shape[:2]) if args.annotations else {}
-        for path, photo in zip(paths, photos)
+    classifier = load_for(args)
+    layers, shown = chosen_layers(args.layer, classifier)
+    explainer = Explainer(classifier, layers)
+    explainer.target_index(args.target)  # refuse a bad target before any work
+    positions = shard.positions(len(listed)) if shard else range(len(listed))
+    photos = [
+        {"position": p, "photo": listed[p].key}
+        | evaluate_photo(explainer, listed[p].path, shown, args)
+        for p in positions
     ]
-    rows: dict[str, list[dict]] = {}
-    for method in args.method:
-        rows[method] = []
-        for photo, mask in zip(photos, masks):
-            explanation = explainer.explain([photo], args.target, method)[0]
-            figures = localization(explanation.heatmap(layer), mask)
-            if args.steps:
-                both = explainer.faithfulness(photo, explanation, layer, args.steps)
-                figures |= {name: both[which][key] for name, (which, key) in FAITHFULNESS.items()}
-            rows[method].append(figures)
-    if args.annotations:
-        rows["centre prior"] = [
-            localization(centre_prior(*photo.shape[:2]), mask)
-            for photo, mask in zip(photos, masks)
-        ]
-    annotated = sum(bool(mask) for mask in masks)
-    print(
-        f"{len(photos)} photos from {args.data} ({annotated} with a mask), layer {layer}, target "
-        f"{args.target}; lower deletion and higher insertion AUC = more faithful; pointing = the "
-        f"hottest point on the object (within {TOLERANCE} px), energy = the map's share on it"
-    )
-    print_table(rows)
+    print(summary(photos, str(args.data), list(shown), args.target))
+    if shard:
+        settings = {
+            "data": str(args.data),
+            "weights": str(args.weights),
+            "classes": args.classes,
+            "layers": list(shown),
+            "target": args.target,
+            "methods": args.method,
+            "steps": args.steps,
+            "annotations": str(args.annotations) if args.annotations else None,
+        }
+        keys = [each.key for each in listed]
+        wrote(write_shard(args.out, "evaluate", shard, keys, settings, photos), args.out)
     return 0
 
 
-def print_table(rows: dict[str, list[dict]]) -> None:
-    """A Markdown table of each row's mean figures, over the photos that have them."""
-    columns = list(
-        dict.fromkeys(key for figures in rows.values() for each in figures for key in each)
-    )
+def evaluate_photo(explainer: Explainer, path: Path, shown: dict, args) -> dict:
+    """One photo's figures: {"masks": how many it has, "rows": [(method, layer, figures)]}."""
+    photo = load_image(path)
+    masks = annotations_for(path, args.annotations, *photo.shape[:2]) if args.annotations else None
+    rows = photo_rows(explainer, photo, masks, args.method, shown, args.target, args.steps)
+    return {"masks": len(masks or {}), "rows": rows}
+
+
+def wrote(path: Path, out: Path) -> None:
+    """Say where a shard's file is, and how to merge it with the others."""
     print(
-        "| method | "
-        + " | ".join(c.strip() for c in columns)
-        + " |\n|"
-        + "---|" * (len(columns) + 1)
+        f"note: this shard's records are in {path}; when all are done: python -m core merge {out}",
+        file=sys.stderr,
     )
-    for name, figures in rows.items():
-        means = []
-        for column in columns:
-            values = [each[column] for each in figures if each.get(column) is not None]
-            means.append(f"{np.mean(values):.3f}" if values else "–")
-        print(f"| {name} | " + " | ".join(means) + " |")
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    """The shards' records joined: evaluate's summary as one run prints it, explain's records."""
+    header, records = merge(args.folder)
+    if header["command"] == "evaluate":
+        settings = header["settings"]
+        print(summary(records, settings["data"], settings["layers"], settings["target"]))
+        return 0
+    path = args.folder / "explain.jsonl"
+    with replacing(path) as temporary:
+        temporary.write_text(
+            "".join(json.dumps(without_position(record)) + "\n" for record in records)
+        )
+    refused = sum("error" in record for record in records)
+    print(
+        f"{len(records)} photos in {header['shards']} shards: {len(records) - refused} "
+        f"explained, {refused} refused; their records in list order in {path}"
+    )
+    return 1 if refused else 0
+
+
+def without_position(record: dict) -> dict:
+    return {key: value for key, value in record.items() if key != "position"}
 
 
 def add_import_parser(commands) -> None:
@@ -434,42 +521,76 @@ def run_download(args: argparse.Namespace) -> int:
 def run_explain(args: argparse.Namespace) -> int:
     if not 0.0 <= args.alpha <= 1.0:
         raise SettingError(f"--alpha must be between 0 and 1, got {args.alpha}.")
+    if args.layer == ALL:
+        raise SettingError(
+            f"explain draws one map per photo: give one --layer ({FUSED}: all of them fused); "
+            f"--layer {ALL} is for evaluate."
+        )
+    shard = Shard.parse(args.shard) if args.shard else None
+    # With --shard, the sorted list; without, the photos in the order given.
+    listed = listed_photos(args.photos, DEPTH) if shard else given_photos(args.photos)
     classifier = load_for(args)
-    layer = args.layer or classifier.default_layer
-    explainer = Explainer(classifier, [layer])
+    layers, shown = chosen_layers([args.layer] if args.layer else None, classifier)
+    explainer = Explainer(classifier, layers)
     explainer.target_index(args.target)  # refuse a bad target before any work
-    options = method_options(args)
-    args.out.mkdir(parents=True, exist_ok=True)
-    refused = 0
-    for start in range(0, len(args.photos), BATCH):
-        photos = {}
-        for path in args.photos[start : start + BATCH]:
-            try:
-                photos[path] = load_image(path)
-            except ImageError as error:
-                refused += 1
-                print(json.dumps({"image": str(path), "error": str(error)}), flush=True)
-        if not photos:
-            continue
-        explanations = explainer.explain(list(photos.values()), args.target, **options)
-        for (path, photo), explanation in zip(photos.items(), explanations):
-            (args.out / f"{path.stem}_overlay.png").write_bytes(
-                encode_png(overlay(photo, explanation.heatmap(layer), args.alpha, args.colormap))
-            )
-            if args.raw:
-                np.save(args.out / f"{path.stem}_raw.npy", explanation.raw_maps[layer])
-            record = {
-                "image": str(path),
-                "label": explanation.label,
-                # The 5 most probable classes (both of two), most probable first.
-                "probabilities": {k: round(v, 6) for k, v in explanation.top(5)},
-                "layer": layer,
-                "target": explanation.target,
-                "explained": explanation.title,  # a contrast names its two classes
-                "method": args.method,
-                "seconds": round(explanation.seconds / len(photos), 4),
-            }
-            if explanation.note:
-                record["note"] = explanation.note
+    positions = shard.positions(len(listed)) if shard else range(len(listed))
+    records, refused = [], 0
+    for start in range(0, len(positions), BATCH):
+        batch = {p: listed[p] for p in positions[start : start + BATCH]}
+        for position, record in explain_batch(explainer, batch, shown, args):
             print(json.dumps(record), flush=True)
-    return 1 if refused else 0
+            refused += "error" in record
+            if shard:  # kept for the shard file; a run without one may be of a million photos
+                records.append({"position": position} | record)
+    if not shard:
+        return 1 if refused else 0
+    settings = {"layer": next(iter(shown)), "method": args.method, "target": args.target}
+    keys = [each.key for each in listed]
+    wrote(write_shard(args.out, "explain", shard, keys, settings, records), args.out)
+    return 0
+
+
+def given_photos(arguments: list[Path]) -> list[Listed]:
+    """Photos in the order given, a folder's in sorted order."""
+    return [each for argument in arguments for each in listed_photos([argument], DEPTH)]
+
+
+def explain_batch(explainer: Explainer, batch: dict[int, Listed], shown: dict, args):
+    """Yield (position, record) for each photo of a batch, once its outputs are written.
+
+    A photo that cannot be read gives a record with its error.
+    """
+    photos = {}
+    for position, each in batch.items():
+        try:
+            photos[position] = load_image(each.path)
+        except ImageError as error:
+            yield position, {"image": str(each.path), "error": str(error)}
+    if not photos:
+        return
+    explanations = explainer.explain(list(photos.values()), args.target, **method_options(args))
+    ((label, key),) = shown.items()
+    for (position, photo), explanation in zip(photos.items(), explanations):
+        place = args.out / batch[position].place
+        place.parent.mkdir(parents=True, exist_ok=True)
+        heatmap = explanation.heatmap(key)
+        place.with_name(f"{place.name}_overlay.png").write_bytes(
+            encode_png(overlay(photo, heatmap, args.alpha, args.colormap))
+        )
+        if args.raw:  # a guided method's 3-channel gradient, else the raw map
+            raw = (explanation.pixels or {}).get(key, explanation.raw_maps[key])
+            np.save(place.with_name(f"{place.name}_raw.npy"), raw)
+        record = {
+            "image": str(batch[position].path),
+            "label": explanation.label,
+            # The 5 most probable classes (both of two), most probable first.
+            "probabilities": {k: round(v, 6) for k, v in explanation.top(5)},
+            "layer": label,
+            "target": explanation.target,
+            "explained": explanation.title,  # a contrast names its two classes
+            "method": args.method,
+            "seconds": round(explanation.seconds / len(photos), 4),
+        }
+        if explanation.note:
+            record["note"] = explanation.note
+        yield position, record

@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from PIL import Image
 
 from core.cli import main
 from core.images import load_image
-from tests.conftest import make_pets
+from tests.conftest import make_located_pets, make_pets
 
 
 def run(capsys, *argv):
@@ -187,9 +188,7 @@ def three_class_weights(tmp_path):
 
     names = ("Abyssinian", "Bengal", "beagle")
     info = ModelInfo(class_names=names, image_size=TINY_SIZE, backbone="tiny")
-    return save_classifier(
-        tiny_model(seed=4, classes=3), info, tmp_path / "m.keras"
-    )
+    return save_classifier(tiny_model(seed=4, classes=3), info, tmp_path / "m.keras")
 
 
 def test_explain_k_classes_by_name_and_top1_vs_top2(capsys, tmp_path):
@@ -415,3 +414,114 @@ def test_flags_win_over_a_sidecar_and_the_cli_says_so(capsys, tiny_weights, tmp_
     assert err.strip() == "note: --classes/--preprocessing given: they win over model.json"
     code, _, err = run(capsys, "explain", photo, "--classes", "a,b", "--out", tmp_path / "o")
     assert code == 2 and "--weights" in err
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7, 12])
+def test_shards_cover_the_sorted_list_exactly_once_whatever_the_listing_order(count, tmp_path):
+    from core.data.shards import Shard, listed_photos
+
+    names = [f"{c}{i}.png" for c in "ba" for i in range(5)]  # 10 photos; 12 shards: some empty
+    given = [tmp_path / name for name in names]
+    shuffled = [given[i] for i in np.random.default_rng(count).permutation(len(given))]
+    first, second = listed_photos(given, 0), listed_photos(shuffled, 0)
+    assert [each.key for each in first] == sorted(str(path) for path in given)
+    taken = []
+    for index in range(count):
+        positions = Shard(index, count).positions(len(first))
+        assert [first[p] for p in positions] == [second[p] for p in positions]
+        assert len(positions) in (len(first) // count, -(-len(first) // count))
+        taken += positions
+    assert sorted(taken) == list(range(len(first)))
+
+
+def test_a_bad_shard_is_one_line(capsys, tiny_weights, tmp_path):
+    photo = write_photo(tmp_path / "a.png")
+    for shard in ("3/3", "-1/3", "0/0", "1", "a/b"):
+        weights = tiny_weights / "model.keras"
+        code, records, err = run(
+            capsys, "explain", photo, "--weights", weights, f"--shard={shard}"
+        )
+        assert code == 2 and records == [] and err.count("\n") == 1
+        assert f"--shard {shard!r}" in err and "numbered from 0" in err
+
+
+def located_evaluate(data, weights, *more):
+    return [
+        "evaluate",
+        "--data",
+        data / "validation",
+        "--weights",
+        weights,
+        "--annotations",
+        data / "annotations",
+        "--method",
+        "Layer-CAM",
+        "--layer",
+        "all",
+        "--steps",
+        "2",
+        "--limit",
+        "0",
+        *more,
+    ]
+
+
+def test_three_evaluate_shards_merge_into_one_runs_table(capsys, tiny_weights, tmp_path):
+    data = make_located_pets(tmp_path / "located", n_train=0, n_validation=2, size=16)
+    weights = tiny_weights / "model.keras"
+    assert main(list(map(str, located_evaluate(data, weights)))) == 0
+    single = capsys.readouterr().out
+    assert single.startswith("4 photos from") and "layers conv_a, conv_b, fused" in single
+    rows = [line.split("|")[1:3] for line in single.splitlines()[3:]]
+    assert [[c.strip() for c in row] for row in rows] == [
+        ["Layer-CAM", layer] for layer in ("conv_a", "conv_b", "fused")
+    ] + [["centre prior", "–"]]
+    for index in range(3):
+        more = ["--shard", f"{index}/3", "--out", tmp_path / "shards"]
+        assert main(list(map(str, located_evaluate(data, weights, *more)))) == 0
+        shard_out = capsys.readouterr().out
+        assert shard_out.startswith(f"{2 if index == 0 else 1} photos from")
+    assert main(["merge", str(tmp_path / "shards")]) == 0
+    assert capsys.readouterr().out == single
+
+
+def test_explain_shards_of_a_folder_merge_into_its_records(capsys, tiny_weights, tmp_path):
+    data = make_located_pets(tmp_path / "located", n_train=0, n_validation=3, size=16)
+    folder, out = data / "validation", tmp_path / "out"
+    (folder / "cats" / "broken.jpg").write_bytes(b"\xff\xd8 not a photo")
+    for index in range(2):
+        argv = ["explain", folder, "--weights", tiny_weights / "model.keras", "--out", out]
+        code, records, _ = run(capsys, *argv, "--layer", "fused", "--shard", f"{index}/2")
+        assert code == 0 and all(r.get("layer", "fused") == "fused" for r in records)
+    code = main(["merge", str(out)])
+    assert "7 photos in 2 shards: 6 explained, 1 refused" in capsys.readouterr().out
+    merged = [json.loads(line) for line in (out / "explain.jsonl").read_text().splitlines()]
+    below = [str(Path(r["image"]).relative_to(folder.resolve())) for r in merged]
+    assert code == 1 and below == sorted(below) and len(below) == 7  # 6 photos, 1 refused
+    assert [r for r in merged if "error" in r][0]["image"].endswith("broken.jpg")
+    assert (out / "dogs" / "validation_dog_002_overlay.png").is_file()
+
+
+def test_merge_refuses_a_missing_a_doubled_or_a_foreign_shard(capsys, tmp_path):
+    from core.data.shards import Shard, write_shard
+
+    keys = [f"p{i}.png" for i in range(5)]
+
+    def shard(index, folder=tmp_path, listed=keys):
+        records = [{"position": p} for p in Shard(index, 3).positions(len(listed))]
+        return write_shard(folder, "evaluate", Shard(index, 3), listed, {"target": "cat"}, records)
+
+    shard(0), shard(2)
+    assert main(["merge", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "1 of 3 shards missing" in err and "--shard 1/3" in err
+    (tmp_path / "copy-shard-0-of-3.json").write_bytes(shard(0).read_bytes())
+    shard(1)
+    assert main(["merge", str(tmp_path)]) == 2
+    assert "Shard 0 of 3 is there twice" in capsys.readouterr().err
+    (tmp_path / "copy-shard-0-of-3.json").unlink()
+    shard(1, listed=[*keys, "p5.png"])  # cut from a longer list: another job
+    assert main(["merge", str(tmp_path)]) == 2
+    assert "of another job" in capsys.readouterr().err
+    assert main(["merge", str(tmp_path / "empty")]) == 2
+    assert "No shard files" in capsys.readouterr().err

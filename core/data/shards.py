@@ -1,0 +1,172 @@
+"""A batch job split over machines: `--shard I/N` of a sorted photo list, and the shards merged.
+
+A folder too large for one machine runs as N tasks of one command, each given `--shard I/N`,
+0-based (I = 0..N-1), the way a Kubernetes indexed Job numbers its pods (JOB_COMPLETION_INDEX)
+and a Slurm array `--array=0-<N-1>` its tasks (SLURM_ARRAY_TASK_ID). Every task lists the same
+photos, sorts them by their path below the folder given (`key`), and keeps every N-th one from
+the I-th: photo k of the sorted list belongs to shard k mod N, so the N shards hold each photo
+exactly once, whatever order the file system lists them in.
+
+Why every N-th and not contiguous blocks: a sorted folder is grouped by class (cats/ then dogs/,
+one breed after another), so a block would hand one shard one class; taken every N-th, each shard
+is a sample of the whole folder, shards differ in size by one photo at most, and each shard's own
+table is already a fair preview. The split does change when photos are added, so each shard file
+records the length and digest of the list it was cut from, and `merge` refuses shards of
+different lists (a folder that changed mid-job, a walk cut short).
+
+Each task writes `<command>-shard-I-of-N.json` atomically (a file under that name is a finished
+shard); `merge` checks that shards 0..N-1 are each there once, of one list and one setting, and
+puts the records back in list order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from core.atomic import write_json
+from core.data.choices import images_in
+from core.data.classes import DataError
+from core.errors import SettingError, writing
+
+PATTERN = "*-shard-*-of-*.json"  # the shard files `merge` reads in a folder
+MAX_LISTED = 10_000_000  # folder entries one listing reads at most (a batch job's folder)
+LIST_SECONDS = 900.0  # time one listing may take at most
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard `index` (0-based) of `count`: positions index, index + count, ... of the list."""
+
+    index: int  # 0..count-1
+    count: int  # N: the shards the list is split into
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """'I/N' -> Shard(I, N); SettingError unless 0 <= I < N."""
+        try:
+            index, count = (int(part) for part in text.split("/"))
+        except ValueError:
+            index = count = -1
+        if count < 1 or not 0 <= index < count:
+            raise SettingError(
+                f"--shard {text!r} is not I/N with 0 <= I < N: shards are numbered from 0 "
+                "(e.g. --shard $JOB_COMPLETION_INDEX/8 for shards 0/8 to 7/8)."
+            )
+        return cls(index, count)
+
+    def positions(self, total: int) -> range:
+        """The positions in a sorted list of `total` items that belong to this shard."""
+        return range(self.index, total, self.count)
+
+    def file_name(self, command: str) -> str:
+        """E.g. evaluate-shard-03-of-12.json: zero-padded, so a folder listing is in order."""
+        width = len(str(self.count - 1))
+        return f"{command}-shard-{self.index:0{width}d}-of-{self.count}.json"
+
+
+class Listed(NamedTuple):
+    """A photo to explain, and where it lies in the sorted list and under --out."""
+
+    path: Path
+    key: str  # sorted by: its path below the folder given (the same on every machine), or as given
+    place: Path  # its outputs below --out, less "_overlay.png": the folder's layout kept
+
+
+def listed_photos(arguments: list[Path], depth: int) -> list[Listed]:
+    """Photos and folders of photos (searched `depth` levels down), sorted by key."""
+    listed = []
+    for argument in arguments:
+        if not argument.is_dir():
+            listed.append(Listed(argument, argument.as_posix(), Path(argument.stem)))
+            continue
+        root = argument.resolve()
+        for path in images_in(argument, depth, max_entries=MAX_LISTED, seconds=LIST_SECONDS):
+            below = path.relative_to(root)
+            listed.append(Listed(path, below.as_posix(), below.parent / path.stem))
+    return sorted(listed, key=lambda each: each.key)
+
+
+def list_digest(sorted_keys: list[str]) -> str:
+    """SHA-256 of the sorted list: shards cut from one list share it."""
+    return hashlib.sha256("\n".join(sorted_keys).encode()).hexdigest()
+
+
+def write_shard(
+    folder: Path, command: str, shard: Shard, sorted_keys: list[str], settings: dict, records
+) -> Path:
+    """One shard's records (each with its "position" in the sorted list) as a JSON file."""
+    path = Path(folder) / shard.file_name(command)
+    with writing(f"writing {path}"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json(
+            path,
+            {
+                "command": command,
+                "shard": shard.index,
+                "shards": shard.count,
+                "photos": len(sorted_keys),
+                "list_sha256": list_digest(sorted_keys),
+                "settings": settings,
+                "records": list(records),
+            },
+        )
+    return path
+
+
+def merge(folder: Path) -> tuple[dict, list[dict]]:
+    """A folder's shard files -> (one shard's header, all records in list order).
+
+    DataError (one line) when there is none, when they come from different jobs (command, N,
+    photo list or settings), or when a shard is missing or there twice.
+    """
+    paths = sorted(Path(folder).glob(PATTERN))
+    if not paths:
+        raise DataError(f"No shard files ({PATTERN}) in {folder}: run the shards with --out.")
+    shards = {}
+    for path in paths:
+        shard = _read(path)
+        header = {k: v for k, v in shard.items() if k not in ("shard", "records")}
+        first = next(iter(shards.values()), (None, header))[1]
+        if header != first:
+            raise DataError(
+                f"{path.name} is of another job than the other shards in {folder} (its command, "
+                "shard count, photo list or settings differ): give each job its own folder."
+            )
+        if shard["shard"] in shards:
+            raise DataError(
+                f"Shard {shard['shard']} of {shard['shards']} is there twice in {folder} "
+                f"({shards[shard['shard']][0].name}, {path.name}): keep one and merge again."
+            )
+        shards[shard["shard"]] = (path, header, shard["records"])
+    _check_complete(folder, shards, header["shards"])
+    records = [record for _, _, part in shards.values() for record in part]
+    if len(records) != header["photos"]:
+        raise DataError(
+            f"The shards in {folder} hold {len(records)} photos, their list {header['photos']}: "
+            "a shard file was changed by hand; run that job again."
+        )
+    return header, sorted(records, key=lambda record: record["position"])
+
+
+def _read(path: Path) -> dict:
+    try:
+        shard = json.loads(path.read_text())
+    except (OSError, ValueError):
+        shard = None
+    if not isinstance(shard, dict) or not {"shard", "shards", "records"} <= shard.keys():
+        raise DataError(f"{path} is not a shard file of this tool: move it out and merge again.")
+    return shard
+
+
+def _check_complete(folder: Path, shards: dict, count: int) -> None:
+    missing = [index for index in range(count) if index not in shards]
+    if missing:
+        shown = ", ".join(map(str, missing[:5])) + (", …" if len(missing) > 5 else "")
+        raise DataError(
+            f"{len(missing)} of {count} shards missing in {folder} (shard {shown}): run them "
+            f"(--shard {missing[0]}/{count} ...) and merge again."
+        )

@@ -1,0 +1,150 @@
+"""All stages fused (`--layer fused`): golden values, one model pass, the reserved name, ResNet-50.
+
+`fuse` is checked by hand on small arrays; the pipeline is checked to add the fused map from the
+pass that makes the stage maps, to keep a model's own layer named "fused" as itself (reached in
+the CLI as `layer:fused`), and to fuse ResNet-50's four stages on conv2's 56x56 grid.
+"""
+
+import json
+
+import cv2
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.cams import FUSED, fuse
+from core.cli import main
+from core.explain.explainer import Explainer
+from core.model import CaffePreprocess, Classifier, ModelInfo, head_units, save_classifier
+from tests.conftest import TINY_SIZE, tiny_model
+
+
+def test_fuse_is_the_geometric_mean_of_the_relud_max_scaled_maps():
+    # Image 0: ReLU then / max 4 gives [[0, .5], [1, 0]]; the 1x1 map stretches to a constant 1.
+    # Image 1: its own maximum (8) scales it; the coarse map (0.5 / 0.5) is again 1.
+    fine = np.array([[[-1.0, 2.0], [4.0, 0.0]], [[8.0, 2.0], [-3.0, 4.0]]])
+    coarse = np.array([[[3.0]], [[0.5]]])
+    fused = fuse([fine, coarse])
+    expected = np.sqrt([[[0.0, 0.5], [1.0, 0.0]], [[1.0, 0.25], [0.0, 0.5]]])
+    assert fused.shape == (2, 2, 2) and fused.dtype == np.float32
+    np.testing.assert_allclose(fused, expected, atol=1e-6)
+
+
+def test_fuse_stretches_bilinearly_and_a_cold_stage_zeroes_the_map():
+    # [0, 4] -> [0, 1] on a 1x4 grid, half-pixel centres: samples at -0.25, 0.25, 0.75, 1.25.
+    half = np.array([[[0.0, 4.0]]])
+    fused = fuse([half, np.ones((1, 1, 4))])
+    np.testing.assert_allclose(fused[0, 0], np.sqrt([0.0, 0.25, 0.75, 1.0]), atol=1e-6)
+    # A stage with no positive evidence: the product, so the fused map, is zero (not NaN).
+    cold = fuse([half, -np.ones((1, 1, 4))])
+    assert np.array_equal(cold, np.zeros((1, 1, 4), np.float32))
+
+
+def tiny_explainer(model=None, layers=None) -> Explainer:
+    return Explainer(Classifier(model or tiny_model(), ModelInfo(image_size=TINY_SIZE)), layers)
+
+
+def count_runs(explainer: Explainer, monkeypatch, method: str = "Grad-CAM") -> list:
+    """Count the calls of the method's pipeline's one pass (forward and backward)."""
+    cam, calls = explainer.cam(method), []
+    original = cam._run
+    monkeypatch.setattr(cam, "_run", lambda *a, **k: calls.append(1) or original(*a, **k))
+    return calls
+
+
+def test_one_pass_gives_every_layer_and_their_fusion(monkeypatch):
+    photo = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    explainer = tiny_explainer()  # all offered layers: conv_a (8x8), conv_b (4x4)
+    assert list(explainer.layer_choices) == ["conv_a", "conv_b", FUSED]
+    calls = count_runs(explainer, monkeypatch)
+    (explanation,) = explainer.explain([photo], "dog")
+    assert len(calls) == 1 and set(explanation.raw_maps) == {"conv_a", "conv_b", FUSED}
+    stages = [explanation.raw_maps[name][None] for name in ("conv_a", "conv_b")]
+    np.testing.assert_allclose(explanation.raw_maps[FUSED], fuse(stages)[0], atol=1e-6)
+    assert explanation.heatmap(FUSED).shape == (8, 8)
+    one = tiny_explainer(layers=["conv_b"]).explain([photo], "dog")[0]
+    assert set(one.raw_maps) == {"conv_b"}
+
+
+def model_with_a_layer_named_fused() -> keras.Model:
+    """The tiny model's graph, its first conv named "fused" and BatchNorm (frozen) after it."""
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((TINY_SIZE, TINY_SIZE, 3), name="image")
+    x = CaffePreprocess(name="preprocess")(inputs)
+    x = keras.layers.Conv2D(4, 3, padding="same", name="conv_a")(x)
+    x = keras.layers.BatchNormalization(name="bn_a")(x)
+    x = keras.layers.Activation("relu", name=FUSED)(x)
+    x = keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu", name="conv_b")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    return keras.Model(inputs, keras.layers.Dense(head_units(2), name="logit")(x))
+
+
+def test_a_model_layer_named_fused_is_kept_as_itself():
+    model = model_with_a_layer_named_fused()
+    moving_mean = model.get_layer("bn_a").moving_mean.numpy().copy()
+    photo = np.random.default_rng(1).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    both = tiny_explainer(model).explain([photo], "cat")[0]  # offered: fused (8x8), conv_b
+    alone = tiny_explainer(model, [FUSED]).explain([photo], "cat")[0]
+    assert set(both.raw_maps) == {FUSED, "conv_b"}
+    np.testing.assert_allclose(both.raw_maps[FUSED], alone.raw_maps[FUSED], atol=1e-5)
+    assert np.array_equal(model.get_layer("bn_a").moving_mean.numpy(), moving_mean)
+
+
+def test_fused_on_a_model_with_batch_norm_uses_its_frozen_statistics():
+    model = model_with_a_layer_named_fused()
+    photos = np.random.default_rng(2).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
+    explainer = tiny_explainer(model, ["conv_a", "conv_b"])
+    batch = explainer.explain(list(photos), "dog")
+    # Inference mode: each photo's fused map is the same alone as in a batch of three.
+    for photo, in_batch in zip(photos, batch):
+        alone = explainer.explain([photo], "dog")[0].raw_maps[FUSED]
+        assert np.isfinite(alone).all() and alone.min() >= 0
+        np.testing.assert_allclose(in_batch.raw_maps[FUSED], alone, atol=1e-5)
+
+
+def test_layer_fused_reaches_the_model_layer_in_the_cli(capsys, tmp_path):
+    weights = save_classifier(
+        model_with_a_layer_named_fused(),
+        ModelInfo(image_size=TINY_SIZE, backbone="tiny", backbone_weights="none"),
+        tmp_path / "m.keras",
+    )
+    photo = tmp_path / "a.png"
+    Image.fromarray(np.full((12, 10, 3), 90, np.uint8)).save(photo)
+    common = [photo, "--weights", weights, "--out", tmp_path / "out", "--raw"]
+    assert main(list(map(str, ["explain", *common, "--layer", "layer:fused"]))) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["layer"] == "layer:fused"
+    alone = Explainer(
+        Classifier(keras.models.load_model(weights), ModelInfo(image_size=8)), [FUSED]
+    )
+    expected = alone.explain([np.asarray(Image.open(photo))], record["target"])[0]
+    np.testing.assert_allclose(
+        np.load(tmp_path / "out" / "a_raw.npy"), expected.raw_maps[FUSED], atol=1e-5
+    )
+    # "fused" alone means the fusion, which this model's own layer of that name rules out.
+    assert main(list(map(str, ["explain", *common, "--layer", "fused"]))) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--layer layer:fused" in err
+
+
+@pytest.mark.resnet
+def test_resnet50_stages_fuse_on_the_56_grid_warm_where_every_stage_is(resnet50, monkeypatch):
+    explainer = Explainer(Classifier(resnet50, ModelInfo()))  # its four stages
+    # Layer-CAM: with random weights a Grad-CAM stage map may be negative everywhere (nothing to
+    # fuse); Layer-CAM's are >= 0 and warm somewhere at every stage.
+    calls = count_runs(explainer, monkeypatch, "Layer-CAM")
+    photo = np.random.default_rng(3).integers(0, 256, (224, 224, 3), dtype=np.uint8)
+    (explanation,) = explainer.explain([photo], "dog", "Layer-CAM")
+    fused = explanation.raw_maps[FUSED]
+    assert len(calls) == 1 and explainer.layer_choices[FUSED] == (56, 56)
+    assert fused.shape == (56, 56) and np.isfinite(fused).all() and fused.min() >= 0
+    # Each stage ReLU'd, max-scaled and stretched to 56x56: a geometric mean lies between the
+    # coldest and the warmest of them, so it is warm (>= t) wherever every stage is (>= t).
+    stages = [explanation.heatmap(layer) for layer in explainer.layers]
+    assert all(stage.max() == pytest.approx(1.0) for stage in stages)
+    stretched = np.stack(
+        [cv2.resize(stage, (56, 56), interpolation=cv2.INTER_LINEAR) for stage in stages]
+    )
+    assert (fused >= stretched.min(axis=0) - 1e-5).all()
+    assert (fused <= stretched.max(axis=0) + 1e-5).all() and fused.max() > 0
