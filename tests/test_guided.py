@@ -271,3 +271,62 @@ def test_cli_explains_with_guided_backprop(capsys, tiny_weights, tmp_path):
     assert (tmp_path / "a_overlay.png").is_file()
     raw = np.load(tmp_path / "a_raw.npy")
     assert np.isfinite(raw).all() and raw.shape[:2] == (TINY_SIZE, TINY_SIZE)
+
+
+@pytest.mark.resnet
+def test_sanity_check_on_resnet50_finds_guided_maps_nearly_blind_to_the_top_layer(resnet50, pets):
+    """Adebayo et al. 2018 found guided backprop nearly unchanged by cascading randomisation: on
+    ResNet-50 our check says "fail" for both methods, and so does this test.
+
+    Measured on this ResNet-50 (random He weights: no ImageNet download here) and the first
+    validation cat, at conv5_block3_out, after randomising the logit layer: Guided Backprop
+    Spearman 0.999 and SSIM 0.996 (the same after conv5_block3 and conv5_block2), Guided
+    Grad-CAM Spearman 0.77 and SSIM 0.71. Not from how we measure: the same check gave Grad-CAM
+    Spearman 0.52 and SSIM 0.65 there, and on uniform noise "pass" (SSIM 0.05) where Guided
+    Backprop still had 0.999. On noise Guided Grad-CAM gets no verdict: its map after the logit's
+    randomisation is all zero (the new CAM has no positive part) and Spearman of a constant map
+    cannot be computed. One step (depth=1) keeps the test short; deeper steps did not change it.
+    """
+    from core.explain.faithfulness import sanity_check, sanity_verdict
+    from core.images import load_image, to_model_input
+
+    photo = sorted((pets / "validation" / "cats").iterdir())[0]
+    image = to_model_input([load_image(photo)], 224)[0]
+    figures = {}
+    for method in GUIDED:
+        steps = sanity_check(resnet50, "conv5_block3_out", image, PREDICTED, method, depth=1)
+        assert [step["randomised"] for step in steps] == ["logit"]
+        assert sanity_verdict(steps)[0] == "fail", (method, steps)
+        figures[method] = steps[0]
+    backprop = figures["Guided Backprop"]
+    assert backprop["spearman"] > 0.99 and backprop["ssim"] > 0.9
+
+
+@pytest.mark.parametrize("method", ["Guided Grad-CAM", "Grad-CAM"])
+def test_sanity_check_takes_the_fused_layer(method):
+    from core.explain.faithfulness import sanity_check
+
+    image = IMAGES[0]
+    layers = ["conv_a", "conv_b"]
+    steps = sanity_check(tiny_model(seed=6), FUSED, image, PREDICTED, method, 2, layers=layers)
+    assert [step["randomised"] for step in steps] == ["logit", "conv_b"]
+    # 8 px: Spearman yes, SSIM's window no; the fused map changes as conv_b is randomised.
+    assert all(step["spearman"] is not None and step["ssim"] is None for step in steps)
+    assert steps[1]["spearman"] < steps[0]["spearman"] < 0.9
+
+
+def test_side_by_side_sets_a_guided_map_beside_a_cam(tiny_weights):
+    from core.explain.explainer import Explainer
+    from core.explain.side_by_side import side_by_side
+    from core.model import load_classifier
+
+    explainer = Explainer(load_classifier(tiny_weights / "model.keras"))
+    photo = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    guided = explainer.explain([photo], "dog", "Guided Backprop")[0]
+    cam = explainer.explain([photo], "dog", "Grad-CAM")[0]
+    pair = side_by_side(guided, "conv_b", cam, "conv_b", photo.shape)
+    assert pair.maps[0].shape == pair.maps[1].shape == (20, 30) and pair.note is None
+    assert np.abs(pair.difference).max() > 0
+    # Guided Backprop's map is its gradient's magnitude, at the input's 8x8 pixels.
+    np.testing.assert_allclose(guided.raw_maps["conv_b"], saliency(guided.pixels["conv_b"]))
+    assert guided.raw_maps["conv_b"].shape == (TINY_SIZE, TINY_SIZE)

@@ -203,6 +203,7 @@ class Explainer:
             self.model_input(photo),
             self.target_index(target),
             method,
+            layers=self.layers if layer == FUSED else None,  # FUSED is made from them all
         )
 
     def explain(

@@ -194,14 +194,18 @@ def sanity_check(
     method: str = "Grad-CAM",
     depth: int = 3,
     seed: int = 0,
+    layers: list[str] | None = None,
 ) -> list[dict]:
     """The cascading randomisation of Adebayo et al. (2018), on a COPY of the model.
 
     From the top, one layer group after another is re-initialised with its own initializers, and
     each map is compared with the original. The class stays the one the original explained
-    ("predicted", a contrast's pair and "top-1 vs top-2" are resolved once, up front).
+    ("predicted", a contrast's pair and "top-1 vs top-2" are resolved once, up front). `layers`
+    are those the map at `layer` is made from: all that are fused for FUSED; default [layer].
+    A guided method's map is its per-pixel magnitude, the one the page shows.
     """
-    original = METHODS[method](model, [layer])(image[None], class_index)
+    layers = layers or [layer]
+    original = METHODS[method](model, layers)(image[None], class_index)
     fixed_class, reference = int(original.class_index[0]), int(original.reference[0])
     original = original.maps[layer][0]
     copy = keras.models.clone_model(model)
@@ -210,7 +214,7 @@ def sanity_check(
     for step, (key, group) in enumerate(layer_groups(copy, depth)):
         for name in group:
             reinitialise(copy.get_layer(name), seed + 1000 * step)
-        cam = METHODS[method](copy, [layer])
+        cam = METHODS[method](copy, layers)
         randomised = cam(image[None], fixed_class, reference=reference).maps[layer][0]
         figures = (
             similarity(original, randomised, image.shape[:2])

@@ -36,9 +36,9 @@ GUIDED_SETTINGS = (
 
 # Beside the sanity check, for both guided methods: Adebayo et al. 2018, section 4.
 GUIDED_SANITY = (
-    "Adebayo et al. (2018) found Guided Backprop and Guided Grad-CAM nearly unchanged when a "
-    "model's top layers are randomised: they show the photo's edges more than what the model "
-    "learned. The verdict below is this check's own, whatever it says."
+    "Adebayo et al. (2018) found Guided Backprop nearly unchanged when a model's top layers are "
+    "randomised, and Guided Grad-CAM keeping much of its look: they show the photo's edges more "
+    "than what the model learned. The verdict below is this check's own, whatever it says."
 )
 
 ZERO_SHOT = (
