@@ -235,6 +235,11 @@ def test_explain_page_shows_the_gradient_the_layer_note_and_the_sanity_verdict(a
     notes = [caption.value for caption in app.caption]
     assert (guide.NO_LAYER in notes) == layer_free
     assert guide.GUIDED_SETTINGS in notes and guide.GUIDED_SANITY in notes
+    app.checkbox(key="relu").set_value(False).run()
+    app.toggle(key="contrast").set_value(True).run()
+    assert not app.exception and not app.error
+    why = [image.proto.imgs[0].caption for image in app.image][4:7]
+    assert len(why) == 3 and all(caption.startswith("why '") for caption in why)
     app.button(key="sanity_check").click().run()
     assert not app.exception
     assert list(app.dataframe[0].value["randomised up to"]) == ["logit", "conv_b", "conv_a"]
