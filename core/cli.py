@@ -39,7 +39,7 @@ LAYER_HELP = (
     "pass; layer:NAME: the model's layer NAME, the full name that reaches a layer named fused"
 )
 SHARD_HELP = (
-    "I/N: explain only shard I (0-based, 0..N-1) of the sorted photo list, every N-th photo "
+    "I/N: take only shard I (0-based, 0..N-1) of the sorted photo list, every N-th photo "
     "from the I-th, and write its records to --out as <command>-shard-I-of-N.json; "
     "`python -m core merge OUT` joins the N shards"
 )
@@ -354,8 +354,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def evaluate_photo(explainer: Explainer, path: Path, shown: dict, args) -> dict:
-    """One photo's figures: {"masks": how many it has, "rows": [(method, layer, figures)]}."""
-    photo = load_image(path)
+    """One photo's figures: {"masks": how many it has, "rows": [(method, layer, figures)]}.
+
+    A photo that cannot be read is left out with a note (a batch job is not stopped by one), and
+    {"error": why} kept instead.
+    """
+    try:
+        photo = load_image(path)
+    except ImageError as error:
+        print(f"note: left out {path}: {error}", file=sys.stderr)
+        return {"error": str(error)}
     masks = annotations_for(path, args.annotations, *photo.shape[:2]) if args.annotations else None
     rows = photo_rows(explainer, photo, masks, args.method, shown, args.target, args.steps)
     return {"masks": len(masks or {}), "rows": rows}

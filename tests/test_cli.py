@@ -469,9 +469,11 @@ def located_evaluate(data, weights, *more):
 def test_three_evaluate_shards_merge_into_one_runs_table(capsys, tiny_weights, tmp_path):
     data = make_located_pets(tmp_path / "located", n_train=0, n_validation=2, size=16)
     weights = tiny_weights / "model.keras"
+    (data / "validation" / "cats" / "broken.jpg").write_bytes(b"\xff\xd8 not a photo")
     assert main(list(map(str, located_evaluate(data, weights)))) == 0
-    single = capsys.readouterr().out
+    single, err = capsys.readouterr()
     assert single.startswith("4 photos from") and "layers conv_a, conv_b, fused" in single
+    assert "(4 with a mask, 1 unreadable left out)" in single and "broken.jpg" in err
     rows = [line.split("|")[1:3] for line in single.splitlines()[3:]]
     assert [[c.strip() for c in row] for row in rows] == [
         ["Layer-CAM", layer] for layer in ("conv_a", "conv_b", "fused")
@@ -480,7 +482,7 @@ def test_three_evaluate_shards_merge_into_one_runs_table(capsys, tiny_weights, t
         more = ["--shard", f"{index}/3", "--out", tmp_path / "shards"]
         assert main(list(map(str, located_evaluate(data, weights, *more)))) == 0
         shard_out = capsys.readouterr().out
-        assert shard_out.startswith(f"{2 if index == 0 else 1} photos from")
+        assert shard_out.startswith(f"{[1, 2, 1][index]} photos from")  # shard 0: broken.jpg
     assert main(["merge", str(tmp_path / "shards")]) == 0
     assert capsys.readouterr().out == single
 

@@ -59,12 +59,16 @@ def photo_rows(
 def summary(photos: list[dict], data: str, layers: list[str], target: str) -> str:
     """The header line and the table of means, from each photo's {"masks": n, "rows": [...]}.
 
-    With one layer the table has a row per method, with several a row per method and layer.
+    With one layer the table has a row per method, with several a row per method and layer. A
+    photo that could not be read ({"error": ...}) is counted apart.
     """
+    unreadable = sum("error" in photo for photo in photos)
+    photos = [photo for photo in photos if "error" not in photo]
     annotated = sum(bool(photo["masks"]) for photo in photos)
     named = f"layer {layers[0]}" if len(layers) == 1 else f"layers {', '.join(layers)}"
+    left_out = f", {unreadable} unreadable left out" if unreadable else ""
     header = (
-        f"{len(photos)} photos from {data} ({annotated} with a mask), {named}, target "
+        f"{len(photos)} photos from {data} ({annotated} with a mask{left_out}), {named}, target "
         f"{target}; lower deletion and higher insertion AUC = more faithful; pointing = the "
         f"hottest point on the object (within {TOLERANCE} px), energy = the map's share on it"
     )
