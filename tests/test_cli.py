@@ -514,6 +514,7 @@ def test_merge_refuses_a_missing_a_doubled_or_a_foreign_shard(capsys, tmp_path):
         return write_shard(folder, "evaluate", Shard(index, 3), listed, {"target": "cat"}, records)
 
     shard(0), shard(2)
+    (tmp_path / ".evaluate-shard-1-of-3.json.7.tmp.json").write_text("{half")  # being written
     assert main(["merge", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "1 of 3 shards missing" in err and "--shard 1/3" in err

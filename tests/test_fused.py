@@ -148,3 +148,20 @@ def test_resnet50_stages_fuse_on_the_56_grid_warm_where_every_stage_is(resnet50,
     )
     assert (fused >= stretched.min(axis=0) - 1e-5).all()
     assert (fused <= stretched.max(axis=0) + 1e-5).all() and fused.max() > 0
+
+
+def test_fused_needs_two_offered_layers_and_explain_takes_one_layer(capsys, tmp_path):
+    keras.utils.set_random_seed(2)
+    inputs = keras.Input((TINY_SIZE, TINY_SIZE, 3))
+    x = keras.layers.Conv2D(3, 3, activation="relu", name="only_conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    one_conv = keras.Model(inputs, keras.layers.Dense(1)(x))
+    info = ModelInfo(image_size=TINY_SIZE, backbone="tiny", backbone_weights="none")
+    weights = save_classifier(one_conv, info, tmp_path / "one.keras")
+    photo = tmp_path / "a.png"
+    Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(photo)
+    for layer, says in [("fused", "--layer only_conv"), ("all", "--layer all is for evaluate")]:
+        argv = ["explain", photo, "--weights", weights, "--out", tmp_path, "--layer", layer]
+        assert main(list(map(str, argv))) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and says in err

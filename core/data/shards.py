@@ -123,7 +123,8 @@ def merge(folder: Path) -> tuple[dict, list[dict]]:
     DataError (one line) when there is none, when they come from different jobs (command, N,
     photo list or settings), or when a shard is missing or there twice.
     """
-    paths = sorted(Path(folder).glob(PATTERN))
+    # Hidden files are temporaries being written (core/atomic.py), or left by a killed task.
+    paths = sorted(path for path in Path(folder).glob(PATTERN) if not path.name.startswith("."))
     if not paths:
         raise DataError(f"No shard files ({PATTERN}) in {folder}: run the shards with --out.")
     shards = {}
