@@ -274,8 +274,8 @@ def test_cli_explains_with_guided_backprop(capsys, tiny_weights, tmp_path):
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert code == 0 and records[0]["method"] == "Guided Backprop"
     assert (tmp_path / "a_overlay.png").is_file()
-    raw = np.load(tmp_path / "a_raw.npy")
-    assert np.isfinite(raw).all() and raw.shape[:2] == (TINY_SIZE, TINY_SIZE)
+    raw = np.load(tmp_path / "a_raw.npy")  # the signed gradient, as the page's download
+    assert np.isfinite(raw).all() and raw.shape == (TINY_SIZE, TINY_SIZE, 3)
 
 
 @pytest.mark.resnet
