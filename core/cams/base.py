@@ -214,6 +214,9 @@ class BaseCAM:
     uses_gradients = True
     compiled = True  # raw_maps runs inside tf.function; False: eagerly, after a compiled pass
     options: dict[str, Option] = {}
+    # Forward and backward passes per photo beyond the one, for all layers together (Guided
+    # Grad-CAM's guided pass); `forward_passes` counts those per layer.
+    passes_per_photo = 0
 
     def __init__(
         self,

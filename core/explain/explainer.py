@@ -152,8 +152,7 @@ class Explainer:
         cls = METHODS[method]
         own = cls.own_options(options)
         channels = [self.classifier.model.get_layer(name).output.shape[-1] for name in self.layers]
-        per_photo = getattr(cls, "passes_per_photo", 0)
-        return 1 + per_photo + sum(cls.forward_passes(c, **own) for c in channels)
+        return 1 + cls.passes_per_photo + sum(cls.forward_passes(c, **own) for c in channels)
 
     def target_index(self, target: str) -> int:
         """A target's class index, or PREDICTED, CONTRAST or TOP_TWO; SettingError if unknown.
