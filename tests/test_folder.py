@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.atomic import write_json
-from core.folder import jobs, table
+from core.folder import jobs, run, table
 from core.folder.table import Filters
 from tests.conftest import make_pets
 
@@ -43,22 +43,22 @@ def test_a_stopped_run_resumes_and_a_finished_one_computes_nothing_again(
     monkeypatch, tmp_path, tiny_weights
 ):
     job, job_dir, cache = a_job(tmp_path, tiny_weights)
-    explained, original = [], jobs.explain_batch
+    explained, original = [], run.explain_batch
 
-    def then_stop(folder, job, explainer, indices):
+    def then_stop(folder, job, explainer, indices, batch_size):
         explained.append(list(indices))
-        skipped = original(folder, job, explainer, indices)
+        skipped = original(folder, job, explainer, indices, batch_size)
         jobs.stop(folder)  # as the page's Stop button: after this batch
         return skipped
 
-    monkeypatch.setattr(jobs, "explain_batch", then_stop)
-    stopped = jobs.work(job_dir, background=False, batch_size=4)
+    monkeypatch.setattr(run, "explain_batch", then_stop)
+    stopped = run.work(job_dir, background=False, batch_size=4)
     assert stopped["state"] == "stopped" and stopped["done"] == 4 and explained == [[0, 1, 2, 3]]
     first = (job_dir / "batch_000000.npz").stat().st_mtime_ns
 
-    monkeypatch.setattr(jobs, "explain_batch", original)
+    monkeypatch.setattr(run, "explain_batch", original)
     (job_dir / "stop").unlink()  # jobs.start removes it
-    done = jobs.work(job_dir, background=False, batch_size=4)
+    done = run.work(job_dir, background=False, batch_size=4)
     assert done["state"] == "done" and (done["done"], done["total"]) == (6, 6)
     assert (job_dir / "batch_000000.npz").stat().st_mtime_ns == first  # kept, not redone
     assert [p.name for p in jobs.batches(job_dir)] == ["batch_000000.npz", "batch_000004.npz"]
@@ -80,7 +80,7 @@ def test_each_photo_keeps_its_prediction_true_class_and_maps_at_every_layer(
     tmp_path, tiny_weights
 ):
     job, job_dir, _ = a_job(tmp_path, tiny_weights, n=2)
-    jobs.work(job_dir, background=False)
+    run.work(job_dir, background=False)
     rows, names = table.read_table(job_dir, job)
     assert names == ["cat", "dog"] and list(rows["photo"]) == list(job.photos)
     assert list(rows["true"]) == ["cat", "cat", "dog", "dog"]
@@ -143,7 +143,7 @@ def test_the_zip_holds_overlays_raw_maps_the_table_and_a_manifest(tmp_path, tiny
     from core.folder.export import export_zip
 
     job, job_dir, _ = a_job(tmp_path, tiny_weights, n=1)
-    jobs.work(job_dir, background=False)
+    run.work(job_dir, background=False)
     rows, _ = table.read_table(job_dir, job)
     look = {"max_side": 16, "alpha": 0.5, "colormap": "jet"}
     data = export_zip(job_dir, job, rows, "conv_b", look, {"folder": "data/validation"})

@@ -12,7 +12,8 @@ a stop request (the `stop` file, as a training run's) ends it after its batch, a
 resumes with the photos not yet explained. The page reads the batches into a table (`table.py`),
 draws overlays for the photos on screen and builds the ZIP on a click (`export.py`).
 
-    jobs.py    the job folder, its key, start, stop, progress; the worker's body
+    jobs.py    the job folder, its key, the photos allowed, uploads kept, start, stop, status
+    run.py     the worker's body: batches explained and written, progress.json
     worker.py  the worker process
     table.py   the results as a table: filters, sorting, accuracy, confusion, one photo's maps
     export.py  overlays, the ZIP of overlays, raw maps, CSV and manifest

@@ -14,14 +14,13 @@ import os
 import re
 import subprocess
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from core.atomic import read_json, replacing, write_json
-from core.config import PREDICTED_TARGET, ROOT, Config
+from core.config import PREDICTED_TARGET, ROOT
 from core.data.choices import images_in, label
 from core.errors import UserError, writing
 from core.training.files import PROGRESS, STOP
@@ -191,105 +190,3 @@ def done_indices(folder: Path) -> set[int]:
         with np.load(path) as batch:
             done.update(batch["index"].tolist(), batch["skipped"].tolist())
     return done
-
-
-# The worker's body -------------------------------------------------------------------------------
-
-
-def work(folder: Path, background: bool = True, batch_size: int = BATCH_SIZE) -> dict:
-    """Explain the job's photos not yet explained, batch by batch; returns the last progress.
-
-    `background` (the worker): lower priority and one core left to the app, as a training run's
-    worker (core.training.jobs.run_in_background). The state ends done, stopped (a stop request)
-    or failed (no model), with a message.
-    """
-    from core.training.jobs import run_in_background
-
-    if background:
-        run_in_background(max(1, (os.cpu_count() or 2) - 1))
-    folder, job = Path(folder), read_job(folder)
-    done = done_indices(folder)
-    todo = [i for i in range(len(job.photos)) if i not in done]
-    progress = Progress(folder, len(job.photos), len(done))
-    explainer = _explainer(job)
-    if isinstance(explainer, str):
-        return progress.finish("failed", explainer)
-    for first in range(0, len(todo), batch_size):
-        if (folder / STOP).exists():
-            return progress.finish("stopped", "Stopped: the photos explained so far are kept.")
-        indices = todo[first : first + batch_size]
-        started = time.perf_counter()
-        skipped = explain_batch(folder, job, explainer, indices)
-        progress.update(len(indices), len(skipped), time.perf_counter() - started)
-    return progress.finish("done", f"Done: {progress.total:,} photos.")
-
-
-def _explainer(job: FolderJob):
-    """The job's model, loaded in this process; or the one line why there is none."""
-    from core.explain.display import load_app_model
-
-    path = Path(job.model_path) if job.model_path else None
-    loaded = load_app_model(Config(), path, zero_shot=path is None)
-    return loaded.error or loaded.explainer
-
-
-def explain_batch(folder: Path, job: FolderJob, explainer, indices: list[int]) -> list[int]:
-    """Explain these photos, write their batch file; returns the indices of unreadable ones."""
-    from core.images import ImageError, load_image
-
-    photos, kept, skipped = [], [], []
-    for index in indices:
-        try:
-            # The model input from a photo at thumbnail size: area-averaged, as the Explain page.
-            source = Path(job.folder) / job.photos[index]
-            photos.append(load_image(source, max_side=Config().thumbnail_side))
-            kept.append(index)
-        except ImageError:
-            skipped.append(index)
-    found = explainer.explain(photos, job.target, job.method) if photos else []
-    names = explainer.class_names
-    arrays = {
-        "index": np.asarray(kept, dtype=np.int64),
-        "skipped": np.asarray(skipped, dtype=np.int64),
-        "class_names": np.asarray(names),
-        "probabilities": np.asarray(
-            [[e.probabilities[n] for n in names] for e in found], np.float32
-        ).reshape(len(found), len(names)),
-    }
-    for layer in found[0].raw_maps if found else ():
-        arrays[f"map:{layer}"] = np.stack([e.raw_maps[layer] for e in found]).astype(np.float32)
-    with replacing(folder / f"{BATCH}{indices[0]:06d}.npz") as temporary:
-        np.savez(temporary, **arrays)
-    return skipped
-
-
-class Progress:
-    """progress.json of a folder run: photos done of total, skipped, seconds explaining, ETA."""
-
-    def __init__(self, folder: Path, total: int, done: int):
-        self.path, self.total, self.done, self.skipped = Path(folder) / PROGRESS, total, done, 0
-        self.seconds, self.explained = 0.0, 0
-        self.state = {"state": "running", "pid": os.getpid(), "started_at": time.time()}
-        self.update(0, 0, 0.0)
-
-    def update(self, photos: int, skipped: int, seconds: float) -> None:
-        self.done += photos
-        self.skipped += skipped
-        self.explained += photos
-        self.seconds += seconds
-        per_photo = self.seconds / self.explained if self.explained else None
-        self.state.update(
-            done=self.done,
-            total=self.total,
-            skipped=self.skipped,
-            fraction=self.done / max(self.total, 1),
-            seconds_per_photo=per_photo,
-            eta_seconds=per_photo * (self.total - self.done) if per_photo else None,
-            updated_at=time.time(),
-        )
-        write_json(self.path, self.state)
-
-    def finish(self, state: str, message: str) -> dict:
-        self.state.update(state=state, message=message, finished_at=time.time())
-        write_json(self.path, self.state)
-        return self.state

@@ -6,10 +6,10 @@ from pathlib import Path
 from core import tf_logs
 
 if __name__ == "__main__":
-    tf_logs.filter_stderr()  # before `jobs` imports TensorFlow, as the training worker does
+    tf_logs.filter_stderr()  # before `run` imports TensorFlow, as the training worker does
 
-    from core.folder import jobs
+    from core.folder import run
 
-    progress = jobs.work(Path(sys.argv[1]))
+    progress = run.work(Path(sys.argv[1]))
     print(progress.get("message", progress["state"]))
     sys.exit(0 if progress["state"] in ("done", "stopped") else 1)
