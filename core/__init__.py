@@ -13,6 +13,7 @@
     core/explain/    the Explainer and what the pages show: overlays, faithfulness, compare
     core/training/   the recipe and a run's lifecycle: jobs, worker, progress, lease, store
     core/data/       dataset folders, datasets from uploads, the Oxford-IIIT Pet download
+    core/folder/     a folder at a glance: many photos explained by a worker, table, ZIP
 
 Importing `core` is cheap: it loads no TensorFlow. It quiets TensorFlow's start-up chatter before
 any module here imports TensorFlow; importing `core.model` registers the custom layers, so

@@ -15,7 +15,6 @@ from core.errors import UserError, one_line
 from core.explain import display
 from core.folder import jobs, table
 from core.folder.export import export_zip, model_record
-from core.images import UPLOAD_TYPES
 from core.training.status import Notice, confusion_picture
 from ui import folder_view as view
 from ui.access import notify, shown
@@ -37,7 +36,8 @@ def ask_explain() -> None:
     state = st.session_state
     files = tuple((f.name, f.getvalue()) for f in state.get("folder_uploads") or ())
     folder = None if files else state.get("folder_dir")
-    state[view.REQUEST] = view.FolderRequest(folder, files, state.get("folder_method", "Grad-CAM"))
+    method, every = state.get("folder_method", "Grad-CAM"), state.get("folder_every_layer", False)
+    state[view.REQUEST] = view.FolderRequest(folder, files, method, every)
 
 
 def source_widgets(config: Config, found: list[Path]) -> None:
@@ -51,13 +51,18 @@ def source_widgets(config: Config, found: list[Path]) -> None:
             placeholder="No folder under the data roots",
             help="Each dataset's validation/ and train/ under the data roots.",
         )
-        st.file_uploader(
+        ui.photo_uploader(
             "Or upload photos (they replace the folder)",
-            type=list(UPLOAD_TYPES),
             accept_multiple_files=True,
             key="folder_uploads",
         )
         st.selectbox("Method", list(METHODS), key="folder_method")
+        st.toggle(
+            "Keep the maps of every layer",
+            key="folder_every_layer",
+            help="About twice as slow: the gradient goes back to the first stage. Without it, the "
+            "default layer's maps are kept, and a photo opened is explained at every layer then.",
+        )
         limit = f" (at most {config.folder_max_photos:,} photos)" if ui.is_public() else ""
         st.button(
             "Explain these photos" + limit,
@@ -76,14 +81,23 @@ def start(config: Config, request: view.FolderRequest, entry: ModelEntry, key: s
     limit = config.folder_max_photos if ui.is_public() else None
     try:
         if request.files and ui.is_public() and len(request.files) > limit:
-            return Notice("warning", f"{len(request.files):,} photos sent; at most {limit:,}.")
+            text = (
+                f"{len(request.files):,} photos sent; one request may explain at most {limit:,}."
+            )
+            return Notice("warning", text + " Send fewer.")
         folder = jobs.keep_uploads(list(request.files), cache) if request.files else request.folder
         if folder is None:
             return Notice("warning", "No folder chosen: add a dataset or upload photos.")
-        photos = jobs.photos_in(folder, config.data_roots, cache, limit)
+        roots = (*config.data_roots, config.validation_dir)  # the operator's folder too
+        photos = jobs.photos_in(folder, roots, cache, limit)
         model = str(entry.path) if entry.path else None
         job = jobs.FolderJob(
-            str(Path(folder).resolve()), tuple(photos), model, key, request.method
+            str(Path(folder).resolve()),
+            tuple(photos),
+            model,
+            key,
+            request.method,
+            every_layer=request.every_layer,
         )
         job_dir = jobs.start(job, cache)
     except UserError as error:
@@ -111,14 +125,26 @@ def show_figures(rows: pd.DataFrame, class_names: list[str]) -> None:
     right.image(picture, caption="Confusion: rows the true class, columns the predicted one")
 
 
+def job_entry(job: jobs.FolderJob, entries: list[ModelEntry]) -> ModelEntry | None:
+    """The model a job was made with, among those listed; None when it is gone."""
+    return next((e for e in entries if (str(e.path) if e.path else None) == job.model_path), None)
+
+
+def show_photo(job_dir: str, row: pd.Series, entries: list[ModelEntry], config: Config) -> None:
+    """The photo opened, explained now at every layer by the job's model (loaded once)."""
+    entry = job_entry(jobs.read_job(Path(job_dir)), entries)
+    if entry is not None:
+        view.show_photo(job_dir, row, *ui.model_for(entry), config)
+
+
 def show_download(
     job_dir: str, rows: pd.DataFrame, layer: str, entries: list[ModelEntry], config: Config
 ) -> None:
     """The ZIP of the rows shown, built when clicked; its manifest names the job's own model."""
     job = jobs.read_job(Path(job_dir))
-    paths = {str(each.path) if each.path else None: each for each in entries}
+    entry = job_entry(job, entries)
     about = {
-        "model": model_record(paths[job.model_path]) if job.model_path in paths else None,
+        "model": model_record(entry) if entry else None,
         "folder": choices.label(Path(job.folder), config.data_roots),
     }
     look = {"max_side": display.DISPLAY_SIDE, "alpha": config.alpha, "colormap": config.colormap}
@@ -146,13 +172,13 @@ def show_results(job_dir: str, progress: dict, entries: list[ModelEntry], config
         return
     first = rows.iloc[0]
     layers = list(table.raw_maps(Path(job_dir), first["batch"], int(first["row"])))
-    layer = st.selectbox(
-        "Layer of the overlays", layers, index=len(layers) - 1, key="folder_layer"
-    )
+    layer = layers[-1]
+    if len(layers) > 1:
+        layer = st.selectbox("Layer of the overlays", layers, index=len(layers) - 1)
     view.show_gallery(job_dir, rows, layer, config)
     show_download(job_dir, rows, layer, entries, config)
     if (opened := st.session_state.pop(view.OPENED, None)) in rows.index:
-        view.show_photo(job_dir, rows.loc[opened], layers, config)
+        show_photo(job_dir, rows.loc[opened], entries, config)
 
 
 config = Config()

@@ -23,7 +23,9 @@ PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "folder.py")
 LAYERS = ("conv_a", "conv_b", "fused")  # the tiny model's, and the two fused
 
 
-def a_job(tmp_path: Path, weights: Path, n: int = 3) -> tuple[jobs.FolderJob, Path, Path]:
+def a_job(
+    tmp_path: Path, weights: Path, n: int = 3, every_layer: bool = False
+) -> tuple[jobs.FolderJob, Path, Path]:
     """A job over a generated validation split (n photos per class), its folder prepared."""
     from core.explain.display import model_key
 
@@ -32,7 +34,9 @@ def a_job(tmp_path: Path, weights: Path, n: int = 3) -> tuple[jobs.FolderJob, Pa
     photos = jobs.photos_in(data / "validation", (tmp_path / "data",), cache, None)
     model = weights / "model.keras"
     folder = str((data / "validation").resolve())
-    job = jobs.FolderJob(folder, tuple(photos), str(model), model_key(model))
+    job = jobs.FolderJob(
+        folder, tuple(photos), str(model), model_key(model), every_layer=every_layer
+    )
     job_dir = jobs.job_dir(job, cache)
     job_dir.mkdir(parents=True)
     write_json(job_dir / jobs.JOB, asdict(job))
@@ -76,10 +80,9 @@ def test_a_stopped_run_resumes_and_a_finished_one_computes_nothing_again(
     assert jobs.job_dir(job, cache) != job_dir
 
 
-def test_each_photo_keeps_its_prediction_true_class_and_maps_at_every_layer(
-    tmp_path, tiny_weights
-):
-    job, job_dir, _ = a_job(tmp_path, tiny_weights, n=2)
+@pytest.mark.parametrize("every_layer", [False, True])
+def test_each_photo_keeps_its_prediction_true_class_and_maps(tmp_path, tiny_weights, every_layer):
+    job, job_dir, _ = a_job(tmp_path, tiny_weights, n=2, every_layer=every_layer)
     run.work(job_dir, background=False)
     rows, names = table.read_table(job_dir, job)
     assert names == ["cat", "dog"] and list(rows["photo"]) == list(job.photos)
@@ -87,11 +90,10 @@ def test_each_photo_keeps_its_prediction_true_class_and_maps_at_every_layer(
     assert rows["confidence"].between(0.5, 1.0).all()
     assert (rows["right"] == (rows["true"] == rows["predicted"])).all()
     maps = table.raw_maps(job_dir, rows.iloc[0]["batch"], int(rows.iloc[0]["row"]))
-    assert {layer: raw.shape for layer, raw in maps.items()} == {
-        "conv_a": (8, 8),
-        "conv_b": (4, 4),
-        "fused": (8, 8),
-    }
+    # The default layer's maps, or every layer's and their fusion.
+    every = {"conv_a": (8, 8), "conv_b": (4, 4), "fused": (8, 8)}
+    expected = every if every_layer else {"conv_b": (4, 4)}
+    assert {layer: raw.shape for layer, raw in maps.items()} == expected
 
 
 def by_hand() -> pd.DataFrame:
@@ -142,7 +144,7 @@ def test_accuracy_and_confusion_count_only_photos_of_a_known_class():
 def test_the_zip_holds_overlays_raw_maps_the_table_and_a_manifest(tmp_path, tiny_weights):
     from core.folder.export import export_zip
 
-    job, job_dir, _ = a_job(tmp_path, tiny_weights, n=1)
+    job, job_dir, _ = a_job(tmp_path, tiny_weights, n=1, every_layer=True)
     run.work(job_dir, background=False)
     rows, _ = table.read_table(job_dir, job)
     look = {"max_side": 16, "alpha": 0.5, "colormap": "jet"}

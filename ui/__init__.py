@@ -8,6 +8,7 @@ ui/slots.py      expensive actions bounded per process, buttons whose work runs 
 ui/bring_data.py the Training page's Bring data: Oxford-IIIT Pet, photos per class, a ZIP
 ui/run_panel.py  the Training page's run panel, redrawn every second
 ui/housekeeping.py the Training page's disk space: runs and datasets, deleted after a dialog
+ui/folder_view.py the Folder page's progress, filters, table, paged gallery and one photo
 """
 
 from __future__ import annotations

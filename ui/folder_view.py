@@ -15,9 +15,10 @@ import streamlit as st
 
 from core.config import Config
 from core.folder import jobs, table
-from core.folder.export import overlay
+from core.folder.export import every_layer, overlay
 from core.folder.table import COLUMNS, VERDICTS, Filters
 from core.images import ImageError
+from ui.access import shown
 from ui.models import KEPT_MODEL
 
 GALLERY_PAGE = 12  # overlays per gallery page: three rows of four
@@ -33,6 +34,7 @@ class FolderRequest:
     folder: Path | None
     files: tuple[tuple[str, bytes], ...] = ()
     method: str = "Grad-CAM"
+    every_layer: bool = False  # keep the maps of every layer, not only the default one
 
 
 def open_on_run(run_dir: Path, data_dir: Path) -> None:
@@ -130,14 +132,31 @@ def _open(index: int) -> None:
     st.session_state[OPENED] = index
 
 
-@st.dialog("One photo, every layer", width="large")
-def show_photo(job_dir: str, row: pd.Series, layers: list[str], config: Config) -> None:
-    """The photo opened: its overlay at every layer, at display size."""
+@st.cache_data(max_entries=32, show_spinner="Explaining it at every layer…")
+def every_layer_overlays(
+    _explainer, model_key: str, job_dir: str, photo: str, alpha: float
+) -> list[tuple[str, np.ndarray]] | None:
+    """One photo at every layer, explained once per model; None when it can no longer be read."""
     from core.explain.display import DISPLAY_SIDE
 
+    try:
+        return every_layer(_explainer, jobs.read_job(Path(job_dir)), photo, DISPLAY_SIDE, alpha)
+    except ImageError:
+        return None
+
+
+@st.dialog("One photo, every layer", width="large")
+def show_photo(job_dir: str, row: pd.Series, loaded, model_key: str, config: Config) -> None:
+    """The photo opened: explained now by the run's model at every layer, at display size."""
     st.markdown(f"**{caption(row)}**")
-    for cell, layer in zip(st.columns(2) * len(layers), layers):
-        args = (job_dir, row["photo"], row["batch"], int(row["row"]), layer)
-        picture = cached_overlay(*args, DISPLAY_SIDE, config.alpha)
-        if picture is not None:
-            cell.image(picture, caption=f"{row['photo']} · {layer}", width="stretch")
+    if loaded.error:
+        st.warning(shown(loaded.error))
+        return
+    pictures = every_layer_overlays(
+        loaded.explainer, model_key, job_dir, row["photo"], config.alpha
+    )
+    if pictures is None:
+        st.warning(f"{row['photo']} can no longer be read.")
+        return
+    for cell, (layer, picture) in zip(st.columns(2) * len(pictures), pictures):
+        cell.image(picture, caption=f"{row['photo']} · {layer}", width="stretch")

@@ -37,6 +37,22 @@ def overlay(
     return blend(picture, colored, alpha)
 
 
+def every_layer(
+    explainer, job: FolderJob, photo: str, max_side: int, alpha: float
+) -> list[tuple[str, np.ndarray]]:
+    """One photo explained now at every layer the explainer offers (and fused), as (layer,
+    overlay at `max_side`) pairs: the page's photo opened in full. ImageError if unreadable."""
+    from core.explain.display import colored_map
+    from core.explain.overlay import blend
+
+    picture = load_image(Path(job.folder) / photo, max_side=max_side)
+    explanation = explainer.explain([picture], job.target, job.method)[0]
+    return [
+        (layer, blend(picture, colored_map(explanation, layer, *picture.shape[:2]), alpha))
+        for layer in explanation.raw_maps
+    ]
+
+
 def export_zip(
     folder: Path,
     job: FolderJob,

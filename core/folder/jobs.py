@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core import space
 from core.atomic import read_json, replacing, write_json
 from core.config import PREDICTED_TARGET, ROOT
 from core.data.choices import images_in, label
@@ -47,15 +48,19 @@ class FolderJob:
     model_key: str  # core.explain.display.model_key (file, modification times, SHA-256)
     method: str = "Grad-CAM"
     target: str = PREDICTED_TARGET
+    # The maps kept: the model's default layer only (a backward pass through its last stage, so
+    # about a forward pass a photo), or every offered layer and their fusion (back to the first
+    # stage: twice that). Opening one photo on the page explains it at every layer anyway.
+    every_layer: bool = False
 
     def key(self) -> str:
         """16 hex digits naming the results: the model, every photo's path, size and mtime,
-        the method and the target. Any of them changing gives another key."""
+        the method, the target and the layers kept. Any of them changing gives another key."""
         stamps = []
         for name in self.photos:
             stat = (Path(self.folder) / name).stat()
             stamps.append((name, stat.st_size, stat.st_mtime_ns))
-        what = [self.model_key, stamps, self.method, self.target]
+        what = [self.model_key, stamps, self.method, self.target, self.every_layer]
         return hashlib.sha256(json.dumps(what).encode()).hexdigest()[:16]
 
 
@@ -91,6 +96,7 @@ def keep_uploads(files: list[tuple[str, bytes]], cache: Path) -> Path:
     for name, data in files:
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
     folder = Path(cache) / UPLOADS / digest.hexdigest()[:16]
+    space.require_free(cache, "the uploaded photos", needed=sum(len(data) for _, data in files))
     with writing("keeping the uploaded photos"):
         folder.mkdir(parents=True, exist_ok=True)
         for number, (name, data) in enumerate(files):
@@ -111,12 +117,14 @@ def start(job: FolderJob, cache: Path) -> Path:
     """The job's folder, its worker started unless its results are complete or it is running.
 
     A stopped or killed job resumes: its batches are kept and only the other photos explained.
-    Raises StorageError when the job folder cannot be written.
+    Raises StorageError when the disk is below Config.min_free_mb or the folder cannot be
+    written.
     """
     folder = job_dir(job, cache)
     progress = status(folder)
     if progress and (progress["state"] == "done" or progress["running"]):
         return folder
+    space.require_free(cache, "a folder run")
     with writing("starting the folder run"):
         folder.mkdir(parents=True, exist_ok=True)
         (folder / STOP).unlink(missing_ok=True)

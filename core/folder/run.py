@@ -52,16 +52,19 @@ def _explainer(job: FolderJob, batch_size: int):
     """The job's model, loaded in this process and traced for a full batch; or the one line why
     there is none."""
     from core.explain.display import load_app_model
+    from core.explain.explainer import Explainer
 
     path = Path(job.model_path) if job.model_path else None
     loaded = load_app_model(Config(), path, zero_shot=path is None)
     if loaded.error:
         return loaded.error
+    explainer, classifier = loaded.explainer, loaded.explainer.classifier
+    if not job.every_layer:
+        explainer = Explainer(classifier, [classifier.default_layer])
     # Tracing the graphs for a batch's shape takes seconds: once here, before the clock runs.
-    height, width = loaded.explainer.classifier.info.size
-    blank = np.zeros((height, width, 3), np.uint8)
-    loaded.explainer.explain([blank] * batch_size, job.target, job.method)
-    return loaded.explainer
+    blank = np.zeros((*classifier.info.size, 3), np.uint8)
+    explainer.explain([blank] * batch_size, job.target, job.method)
+    return explainer
 
 
 def explain_batch(
