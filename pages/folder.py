@@ -190,7 +190,7 @@ st.markdown(
     "and a ZIP to download. The same folder with the same model again computes nothing."
 )
 entries = models(config)
-with st.sidebar:  # the model is loaded by the run's own process, not by this page
+with st.sidebar:  # the run loads the model in its own process; this page only to open a photo
     entry = ui.model_picker(entries)
 model_key = display.model_key(entry.path) if entry.path else ZERO_SHOT
 source_widgets(config, folders(config))
