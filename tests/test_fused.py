@@ -67,14 +67,17 @@ def test_one_pass_gives_every_layer_and_their_fusion(monkeypatch):
     assert set(one.raw_maps) == {"conv_b"}
 
 
-def model_with_a_layer_named_fused() -> keras.Model:
-    """The tiny model's graph, its first conv named "fused" and BatchNorm (frozen) after it."""
+def model_with_a_layer_named_fused(name: str = FUSED) -> keras.Model:
+    """The tiny model's graph, BatchNorm (frozen) after its first conv, their ReLU named `name`.
+
+    Offered: `name` (8x8) and conv_b (4x4); conv_a and bn_a are (N, H, W, C) but not offered.
+    """
     keras.utils.set_random_seed(1)
     inputs = keras.Input((TINY_SIZE, TINY_SIZE, 3), name="image")
     x = CaffePreprocess(name="preprocess")(inputs)
     x = keras.layers.Conv2D(4, 3, padding="same", name="conv_a")(x)
     x = keras.layers.BatchNormalization(name="bn_a")(x)
-    x = keras.layers.Activation("relu", name=FUSED)(x)
+    x = keras.layers.Activation("relu", name=name)(x)
     x = keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu", name="conv_b")(x)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     return keras.Model(inputs, keras.layers.Dense(head_units(2), name="logit")(x))
@@ -92,15 +95,45 @@ def test_a_model_layer_named_fused_is_kept_as_itself():
 
 
 def test_fused_on_a_model_with_batch_norm_uses_its_frozen_statistics():
-    model = model_with_a_layer_named_fused()
+    model = model_with_a_layer_named_fused("relu_a")
     photos = np.random.default_rng(2).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
-    explainer = tiny_explainer(model, ["conv_a", "conv_b"])
+    explainer = tiny_explainer(model, ["relu_a", "conv_b"])
+    assert explainer.fused_from == ("relu_a", "conv_b")
     batch = explainer.explain(list(photos), "dog")
     # Inference mode: each photo's fused map is the same alone as in a batch of three.
     for photo, in_batch in zip(photos, batch):
         alone = explainer.explain([photo], "dog")[0].raw_maps[FUSED]
         assert np.isfinite(alone).all() and alone.min() >= 0
         np.testing.assert_allclose(in_batch.raw_maps[FUSED], alone, atol=1e-5)
+
+
+def test_fused_is_made_of_the_offered_layers_whatever_else_is_explained(capsys, tmp_path):
+    model = model_with_a_layer_named_fused("relu_a")  # offered: relu_a, conv_b
+    photo = np.random.default_rng(4).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    offered = tiny_explainer(model)
+    more = tiny_explainer(model, ["relu_a", "conv_b", "conv_a"])  # conv_a: not offered
+    assert offered.fused_from == more.fused_from == ("relu_a", "conv_b")
+    assert list(more.layer_choices) == ["relu_a", "conv_b", "conv_a", FUSED]
+    np.testing.assert_array_equal(
+        offered.explain([photo], "dog")[0].raw_maps[FUSED],
+        more.explain([photo], "dog")[0].raw_maps[FUSED],
+    )
+    assert tiny_explainer(model, ["relu_a", "conv_a"]).fused_from == ()  # one offered: none
+    # The CLI: evaluate's fused row is the same with another --layer beside it.
+    info = ModelInfo(image_size=TINY_SIZE, backbone="tiny", backbone_weights="none")
+    weights = save_classifier(model, info, tmp_path / "m.keras")
+    (tmp_path / "photos").mkdir()
+    Image.fromarray(photo).save(tmp_path / "photos" / "a.png")
+    common = ["evaluate", "--data", tmp_path / "photos", "--weights", weights, "--steps", "2"]
+    figures = []
+    for extra in ([], ["--layer", "conv_a"]):
+        argv = [*common, "--method", "Grad-CAM", "--layer", FUSED, *extra]
+        assert main(list(map(str, argv))) == 0
+        lines = capsys.readouterr().out.splitlines()[3:]  # the header, the table's two
+        rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in lines]
+        figures.append({tuple(row[:-6]): row[-6:] for row in rows})  # six faithfulness columns
+    assert figures[0][("Grad-CAM",)] == figures[1][("Grad-CAM", FUSED)]
+    assert set(figures[1]) == {("Grad-CAM", FUSED), ("Grad-CAM", "conv_a")}
 
 
 def test_layer_fused_reaches_the_model_layer_in_the_cli(capsys, tmp_path):
@@ -165,3 +198,10 @@ def test_fused_needs_two_offered_layers_and_explain_takes_one_layer(capsys, tmp_
         assert main(list(map(str, argv))) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and says in err
+
+
+def test_the_sanity_check_of_the_fused_map_randomises_the_layers_it_is_made_of():
+    explainer = tiny_explainer()
+    photo = np.random.default_rng(5).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    steps = explainer.sanity_check(photo, FUSED, "dog", "Layer-CAM")
+    assert steps and all(step["class_index"] == 1 for step in steps)

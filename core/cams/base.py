@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from core.cams.fusion import FUSED, fuse
+from core.cams.fusion import normalize as normalize  # re-exported: guided.py, core.cams
 from core.model import probabilities
 
 PREDICTED = -1  # class index meaning "whatever the model predicts for this image"
@@ -106,13 +107,6 @@ def class_probabilities(
     return picked - tf.where(reference >= 0, subtracted, 0.0)
 
 
-def normalize(raw_map: np.ndarray) -> np.ndarray:
-    """ReLU, then scale to [0, 1] by the map's maximum; an all-zero map stays zero, never NaN."""
-    positive = np.maximum(raw_map, 0.0)
-    top = positive.max(initial=0.0)
-    return positive / top if top > 0 else np.zeros_like(positive)
-
-
 def first_component(activations: tf.Tensor, reference: tf.Tensor | None = None) -> tf.Tensor:
     """(N, h, w, C) -> (N, h, w): projection on the centred channels' first principal component.
 
@@ -187,7 +181,7 @@ class Option:
 class CAMResult:
     """What a CAM gives for a batch of N images."""
 
-    # layer -> (N, h, w) raw maps: signed, before ReLU; with several layers also FUSED (>= 0)
+    # layer -> (N, h, w) raw maps: signed, before ReLU; also FUSED (>= 0) when layers are fused
     maps: dict[str, np.ndarray]
     logits: np.ndarray  # (N, K)
     class_index: np.ndarray  # (N,) the class explained (the contrasts' first class)
@@ -224,6 +218,8 @@ class BaseCAM:
         layers: list[str],
         extra_outputs: tuple[str, ...] = (),
         eigen_smooth: bool = False,
+        *,
+        fused_from: tuple[str, ...] = (),
         **options,
     ):
         unknown = set(options) - set(self.options)
@@ -246,9 +242,14 @@ class BaseCAM:
                 f"Layer(s) {flat} have no (N, H, W, C) output; a CAM needs a conv layer."
             )
         self.model, self.layers, self.eigen_smooth = model, list(layers), eigen_smooth
-        # Several layers give one more map, all of them fused; a model layer named FUSED is kept
-        # as itself and nothing is fused.
-        self.fuses = len(layers) > 1 and FUSED not in layers
+        # `fused_from` (of `layers`; `fusion.fused_layers` says which) gives one more map, FUSED.
+        self.fused_from = tuple(fused_from)
+        if set(self.fused_from) - set(layers) or (self.fused_from and FUSED in layers):
+            raise ValueError(
+                f"fused_from {self.fused_from} must be among the layers {layers}, none named "
+                f"{FUSED!r}."
+            )
+        self.fuses = bool(self.fused_from)
         # A separate model over the same layers: the caller's model is never changed.
         outputs = [model.get_layer(name).output for name in [*layers, *extra_outputs]]
         self._graph = keras.Model(
@@ -330,8 +331,9 @@ class BaseCAM:
         `class_index`: a class, PREDICTED, CONTRAST or TOP_TWO; a `reference` class >= 0 is
         subtracted from it (a contrast's pair, fixed). With `aug_smooth` the maps are averaged
         over flips x intensity scales (TTA_FACTORS), all in one batch, each variant first scaled by
-        its own largest |value|: still signed, but with a maximum of 1 at most. With several layers
-        `maps` also holds FUSED, their maps fused (`fusion.fuse`) without another model call.
+        its own largest |value|: still signed, but with a maximum of 1 at most.
+        `maps` also holds FUSED when the CAM was built `fused_from` layers: their maps fused
+        (`fusion.fuse`) without another model call.
         """
         images = np.asarray(images, dtype=np.float32)
         n = len(images)
@@ -342,7 +344,7 @@ class BaseCAM:
         else:
             result = self._run(images, class_index, reference)
         if self.fuses:
-            result.maps[FUSED] = fuse([result.maps[layer] for layer in self.layers])
+            result.maps[FUSED] = fuse([result.maps[layer] for layer in self.fused_from])
         return result
 
     def _smoothed(self, images: np.ndarray, class_index, reference) -> CAMResult:

@@ -17,10 +17,24 @@ import numpy as np
 FUSED = "fused"  # the layer choice that means "all offered layers fused"; a reserved name
 
 
-def _unit(raw_map: np.ndarray) -> np.ndarray:
+def normalize(raw_map: np.ndarray) -> np.ndarray:
+    """ReLU, then scale to [0, 1] by the map's maximum; an all-zero map stays zero, never NaN."""
     positive = np.maximum(raw_map, 0.0)
     top = positive.max(initial=0.0)
     return positive / top if top > 0 else np.zeros_like(positive)
+
+
+def fused_layers(offered, explained) -> tuple[str, ...]:
+    """The layers FUSED is made from: the `offered` ones (the model's) among those `explained`.
+
+    The one rule for "is FUSED offered": two or more such layers, and no model layer named
+    FUSED offered or explained (its map keeps that key). Else () : nothing is fused.
+    """
+    explained = set(explained)
+    chosen = tuple(name for name in offered if name in explained)
+    if len(chosen) < 2 or FUSED in offered or FUSED in explained:
+        return ()
+    return chosen
 
 
 def fuse(maps: list[np.ndarray]) -> np.ndarray:
@@ -34,6 +48,6 @@ def fuse(maps: list[np.ndarray]) -> np.ndarray:
     fused = np.ones((len(maps[0]), height, width), np.float32)
     for layer_maps in maps:
         for i, raw_map in enumerate(layer_maps):
-            unit = _unit(np.asarray(raw_map, np.float32))
+            unit = normalize(np.asarray(raw_map, np.float32))
             fused[i] *= cv2.resize(unit, (width, height), interpolation=cv2.INTER_LINEAR)
     return np.maximum(fused, 0.0) ** (1.0 / len(maps))

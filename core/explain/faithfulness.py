@@ -205,7 +205,8 @@ def sanity_check(
     A guided method's map is its per-pixel magnitude, the one the page shows.
     """
     layers = layers or [layer]
-    original = METHODS[method](model, layers)(image[None], class_index)
+    fused_from = tuple(layers) if len(layers) > 1 else ()  # several: the layers FUSED is made of
+    original = METHODS[method](model, layers, fused_from=fused_from)(image[None], class_index)
     fixed_class, reference = int(original.class_index[0]), int(original.reference[0])
     original = original.maps[layer][0]
     copy = keras.models.clone_model(model)
@@ -214,7 +215,7 @@ def sanity_check(
     for step, (key, group) in enumerate(layer_groups(copy, depth)):
         for name in group:
             reinitialise(copy.get_layer(name), seed + 1000 * step)
-        cam = METHODS[method](copy, layers)
+        cam = METHODS[method](copy, layers, fused_from=fused_from)
         randomised = cam(image[None], fixed_class, reference=reference).maps[layer][0]
         figures = (
             similarity(original, randomised, image.shape[:2])
