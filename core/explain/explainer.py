@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.cams import CONTRAST, FUSED, METHODS, PREDICTED, TOP_TWO, BaseCAM, normalize
+from core.cams.fusion import fused_layers
 from core.config import PREDICTED_TARGET, TOP1_VS_TOP2
 from core.errors import SettingError
 from core.explain.faithfulness import faithfulness, sanity_check
@@ -19,6 +20,8 @@ from core.model import (
     conv_layer_shapes,
     imagenet_class_names,
 )
+
+NO_LAYER = "–"  # the layer shown for a map no layer makes: Guided Backprop's, the centre prior's
 
 
 def top_k(probabilities: dict[str, float], k: int = 5) -> list[tuple[str, float]]:
@@ -37,7 +40,7 @@ class Explanation:
     label: str  # the predicted class
     target: str  # what was explained: a class name, the two-class contrast or TOP1_VS_TOP2
     score: float  # that logit (a contrast's: the difference of two logits)
-    # layer -> signed map at the layer's resolution, before ReLU; FUSED (>= 0) with several layers
+    # layer -> signed map at the layer's resolution, before ReLU; FUSED (>= 0) when it is offered
     raw_maps: dict[str, np.ndarray]
     seconds: float  # the batch's explanation time, shared by its photos
     note: str | None = None  # e.g. zero-shot: "top ImageNet class is neither a cat nor a dog"
@@ -91,6 +94,8 @@ class Explainer:
                     f"{list(classifier.layers)}."
                 )
         self._shapes = {layer: shapes[layer] for layer in self.layers}
+        # FUSED is made from the offered layers explained, whatever else is explained beside them.
+        self.fused_from = fused_layers(list(classifier.layers), self.layers)
         self._extra = (classifier.imagenet_layer,) if classifier.imagenet_layer else ()
         self._cams: dict[tuple, BaseCAM] = {}
         self.cam("Grad-CAM")  # build (and validate the layers) now
@@ -99,12 +104,14 @@ class Explainer:
     def layer_choices(self) -> dict[str, tuple[int, int]]:
         """Layer -> (h, w) of its map: the explained layers, then FUSED on the finest grid.
 
-        FUSED is offered with two or more layers, unless a model layer has that name.
+        FUSED is offered when `fused_from` is not empty (`fusion.fused_layers`): two or more
+        offered layers explained, and no model layer named FUSED among the offered or explained.
         """
         shapes = dict(self._shapes)
-        if len(self.layers) < 2 or FUSED in self.layers:
+        if not self.fused_from:
             return shapes
-        return {**shapes, FUSED: max(shapes.values(), key=lambda hw: hw[0] * hw[1])}
+        fused = [shapes[layer] for layer in self.fused_from]
+        return {**shapes, FUSED: max(fused, key=lambda hw: hw[0] * hw[1])}
 
     @property
     def targets(self) -> list[str]:
@@ -139,7 +146,12 @@ class Explainer:
         key = (method, eigen_smooth, tuple(sorted(own.items())))
         if key not in self._cams:
             self._cams[key] = METHODS[method](
-                self.classifier.model, self.layers, self._extra, eigen_smooth, **own
+                self.classifier.model,
+                self.layers,
+                self._extra,
+                eigen_smooth,
+                fused_from=self.fused_from,
+                **own,
             )
         return self._cams[key]
 
@@ -202,7 +214,7 @@ class Explainer:
             self.model_input(photo),
             self.target_index(target),
             method,
-            layers=self.layers if layer == FUSED else None,  # FUSED is made from them all
+            layers=list(self.fused_from) if layer == FUSED else None,  # FUSED's own layers
         )
 
     def explain(
