@@ -14,7 +14,7 @@ from core.errors import UserError, one_line
 from core.explain import display, guide
 from core.explain.compare import WHY_THE_SAME, Cell, coincidences, compare, cost
 from core.explain.display import DISPLAY_SIDE
-from core.explain.explainer import Explainer
+from core.explain.explainer import NO_LAYER, Explainer
 from core.explain.overlay import blend, colorize
 from core.explain.settings import VIEWS, ExplanationKey, Photo
 from core.images import load_image, shrink
@@ -67,10 +67,14 @@ def fill_grid(explainer: Explainer, picture: np.ndarray, grid: GridSettings) -> 
 
 def show_grid(cells: list[Cell], thumb: np.ndarray, shapes: dict[str, tuple], alpha: float):
     """One row per method, one column per layer: each map over the photo, its time and AUC."""
-    grid_layers = list(dict.fromkeys(cell.layer for cell in cells))
+    # A layerless method's one cell (at NO_LAYER) sits in the first column.
+    grid_layers = [
+        layer for layer in dict.fromkeys(c.layer for c in cells) if layer != NO_LAYER
+    ] or [NO_LAYER]
     header = st.columns([1] + [2] * len(grid_layers))
     for column, layer in zip(header[1:], grid_layers):
-        column.markdown(f"**{layer}** · {shapes[layer][0]}×{shapes[layer][1]}")
+        size = f" · {shapes[layer][0]}×{shapes[layer][1]}" if layer in shapes else ""
+        column.markdown(f"**{layer}**{size}")
     for method in dict.fromkeys(cell.method for cell in cells):
         row = st.columns([1] + [2] * len(grid_layers))
         row[0].markdown(f"**{method}**")

@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from core.cams import METHODS
+from core.cams import METHODS, uses_layer
 from core.explain.compare import coincidences, compare, cost
-from core.explain.explainer import Explainer
+from core.explain.explainer import NO_LAYER, Explainer
 from core.model import load_classifier
 from tests.conftest import png_bytes
 
@@ -21,14 +21,20 @@ def test_grid_has_every_method_and_layer(tiny_weights):
     cells = compare(
         explainer, photo, list(METHODS), ["conv_a", "conv_b"], steps=5, progress=seen.append
     )
+    # Guided Backprop, which no layer changes, once.
     assert [(c.method, c.layer) for c in cells] == [
-        (m, layer) for m in METHODS for layer in ("conv_a", "conv_b")
+        (m, layer)
+        for m in METHODS
+        for layer in (("conv_a", "conv_b") if uses_layer(m) else (NO_LAYER,))
     ]
     assert all(0 <= c.deletion_auc <= 1 and c.seconds > 0 and c.heatmap.max() <= 1 for c in cells)
     assert seen[-1] == 1.0 and cost(explainer, ["Grad-CAM"], ["conv_a"], steps=5) == 1 + 6
     # Score-CAM declares its cost: a masked pass per channel tried, at each layer (4 + 6 channels).
     assert explainer.cost("Score-CAM") == 1 + 4 + 6 and explainer.cost("Score-CAM", top_n=3) == 7
     assert cost(explainer, ["Grad-CAM", "Score-CAM"], ["conv_a"], steps=5) == 1 + 11 + 2 * 6
+    # Guided Backprop at two layers: its own passes, and one deletion curve of 6.
+    guided = explainer.cost("Guided Backprop") + 6
+    assert cost(explainer, ["Guided Backprop"], ["conv_a", "conv_b"], steps=5) == guided
     # conv_b feeds pooling and the dense head: one gradient per channel, so three methods are one
     # there.
     assert coincidences(cells) == ["At conv_b, Grad-CAM, HiResCAM, XGrad-CAM give the same map."]
@@ -45,7 +51,9 @@ def test_compare_page_fills_its_grid(monkeypatch, tiny_weights, tmp_path):
     # The photo the grid is for, then one cell per method and layer.
     photo, *captions = [image.proto.imgs[0].caption for image in at.image]
     assert photo == "pet.png"
-    assert len(captions) == len(METHODS) * 2 and all("deletion AUC" in c for c in captions)
+    layered = sum(map(uses_layer, METHODS))  # Guided Backprop: one cell
+    assert len(captions) == layered * 2 + len(METHODS) - layered
+    assert all("deletion AUC" in c for c in captions)
     assert "At conv_b, Grad-CAM, HiResCAM, XGrad-CAM give the same map." in at.info[0].value
 
 

@@ -6,14 +6,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.explain.explainer import Explainer
+from core.cams import uses_layer
+from core.explain.explainer import NO_LAYER, Explainer
 from core.explain.faithfulness import curves
 
 
 @dataclass(frozen=True)
 class Cell:
     method: str
-    layer: str
+    layer: str  # NO_LAYER for a method whose map no layer changes (Guided Backprop)
     heatmap: np.ndarray  # [0, 1] at the layer's resolution
     seconds: float  # the method's time for the photo (all layers come from one pass)
     deletion_auc: float
@@ -30,15 +31,17 @@ def compare(
 ) -> list[Cell]:
     """One pass per method (all layers at once), then a deletion curve per cell.
 
-    `progress(fraction)` is optional.
+    A method the layer does not change (`uses_layer`: Guided Backprop) gives one cell, at
+    NO_LAYER. `progress(fraction)` is optional.
     """
     model_input = explainer.model_input(photo)
     cells = []
     for i, method in enumerate(methods):
         explanation = explainer.explain([photo], target, method)[0]
         index = explainer.scored_class(explanation)
-        for layer in layers:
-            heatmap = explanation.heatmap(layer)
+        for layer in cell_layers(method, layers):
+            # Any layer's key holds a layerless method's map: the first one asked for.
+            heatmap = explanation.heatmap(layers[0] if layer == NO_LAYER else layer)
             deletion = curves(
                 explainer.classifier.model, model_input, heatmap, index, steps, insertion=False
             )
@@ -48,6 +51,11 @@ def compare(
         if progress:
             progress((i + 1) / len(methods))
     return cells
+
+
+def cell_layers(method: str, layers: list[str]) -> list[str]:
+    """The layers `method` is shown at: each of `layers`, or NO_LAYER once when none changes it."""
+    return layers if uses_layer(method) or not layers else [NO_LAYER]
 
 
 # Why methods coincide, for the page: the layers in question feed global average pooling, then
@@ -90,6 +98,8 @@ def coincidences(cells: list[Cell], tolerance: float = 1e-4) -> list[str]:
 def cost(explainer: Explainer, methods: list[str], layers: list[str], steps: int = 25) -> int:
     """Forward passes the grid needs: each method's own, then one deletion curve per cell.
 
-    A method's own passes cover all its layers at once, at its default options.
+    A method's own passes cover all its layers at once, at its default options; a layerless
+    method has one cell.
     """
-    return sum(explainer.cost(m) for m in methods) + len(methods) * len(layers) * (steps + 1)
+    cells = sum(len(cell_layers(m, layers)) for m in methods)
+    return sum(explainer.cost(m) for m in methods) + cells * (steps + 1)

@@ -1,7 +1,8 @@
 """`evaluate`'s numbers: each photo's figures per method and layer, and their table of means.
 
 One photo is explained once per method at every layer asked for (fused included: no extra model
-call), then each layer's map is scored: the pointing game and its energy form against the photo's
+call), then each layer's map is scored (Guided Backprop's, which no layer changes, once, at layer
+"–"): the pointing game and its energy form against the photo's
 masks (`localization`), deletion and insertion AUC beside a random map (`faithfulness`). The
 figures of each photo are kept apart, so shards of a job (`core.data.shards`) merge into the table
 one run would print.
@@ -11,20 +12,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.explain.explainer import Explainer
+from core.explain.compare import cell_layers
+from core.explain.explainer import NO_LAYER, Explainer
 from core.explain.localization import TOLERANCE, centre_prior, localization
 
 # Table column -> (which map: the explained one or the random baseline, figure of faithfulness).
 FAITHFULNESS = {
     "deletion AUC": ("map", "deletion_auc"),
-    "random": ("random", "deletion_auc"),
+    "random deletion AUC": ("random", "deletion_auc"),
     "insertion AUC": ("map", "insertion_auc"),
-    "random ": ("random", "insertion_auc"),
+    "random insertion AUC": ("random", "insertion_auc"),
     "avg drop %": ("map", "average_drop"),
     "increase": ("map", "increase"),
 }
 CENTRE_PRIOR = "centre prior"  # the baseline row: a Gaussian bump at the photo's centre
-NO_LAYER = "–"  # the centre prior's layer
 
 
 def photo_rows(
@@ -40,12 +41,15 @@ def photo_rows(
 
     `photo` is (H, W, 3) uint8; `masks` name -> (H, W) bool (None: no annotations asked for);
     `layers` maps each layer as shown to its key in the explanation's maps (`layer:fused`, a
-    model's own layer of that name, to "fused"). `steps` = 0 leaves deletion/insertion out.
+    model's own layer of that name, to "fused"). `steps` = 0 leaves deletion/insertion out. A
+    method the layer does not change (Guided Backprop) is scored once, at NO_LAYER.
     """
     rows = []
+    first = next(iter(layers.values()))
     for method in methods:
         explanation = explainer.explain([photo], target, method)[0]
-        for shown, key in layers.items():
+        for shown in cell_layers(method, list(layers)):
+            key = first if shown == NO_LAYER else layers[shown]
             figures = localization(explanation.heatmap(key), masks or {})
             if steps:
                 both = explainer.faithfulness(photo, explanation, key, steps)
@@ -89,7 +93,7 @@ def table(rows: dict[tuple[str, str], list[dict]], layered: bool) -> str:
     )
     names = ["method", "layer"] if layered else ["method"]
     lines = [
-        "| " + " | ".join([*names, *(c.strip() for c in columns)]) + " |",
+        "| " + " | ".join([*names, *columns]) + " |",
         "|" + "---|" * (len(columns) + len(names)),
     ]
     for (method, layer), figures in rows.items():
