@@ -10,13 +10,21 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import replacing
+from core.batch import (
+    ALL,
+    chosen_layers,
+    evaluate_settings,
+    explain_settings,
+    run_merge,
+    wrote,
+)
 from core.cams import FUSED, METHODS
 from core.config import Config
 from core.data.classes import check_class_names
 from core.data.folders import DataError
 from core.data.pet_layout import LAYOUTS, find_download
 from core.data.pets import download_pets
-from core.data.shards import Listed, Shard, listed_photos, merge, write_shard
+from core.data.shards import Listed, Shard, listed_photos, write_shard
 from core.errors import SettingError, UserError
 from core.explain.evaluation import photo_rows, summary
 from core.explain.explainer import Explainer
@@ -31,8 +39,6 @@ from core.training.recipe import TrainConfig
 
 BATCH = 16  # photos explained per forward/backward pass
 DEPTH = 8  # folder levels below `evaluate --data` (or a PHOTO folder) searched for photos
-ALL = "all"  # evaluate --layer all: every offered layer, then fused
-MODEL_LAYER = "layer:"  # --layer layer:NAME: the model's own layer NAME, even one named fused
 LAYER_HELP = (
     "conv layer to explain (default: the model's own, conv5_block3_out for ResNet-50); fused: "
     "the maps of all offered layers (ResNet-50's four stages) fused into one, from the same "
@@ -278,49 +284,6 @@ def method_options(args: argparse.Namespace) -> dict:
     }
 
 
-def chosen_layers(
-    specs: list[str] | None, classifier: Classifier
-) -> tuple[list[str], dict[str, str]]:
-    """--layer values -> (the model layers to explain in one pass, each layer shown -> its key).
-
-    The key names the map in `Explanation.raw_maps`. FUSED needs every offered layer in the pass
-    (and a model with no layer of that name: the CAMs keep such a layer as itself); ALL is every
-    offered layer, then FUSED; MODEL_LAYER + NAME is the model's layer NAME, shown by that full
-    name when NAME is reserved. Unknown layers are refused by the Explainer.
-    """
-    offered = list(classifier.layers)
-    shown: dict[str, str] = {}
-    for spec in specs or [classifier.default_layer]:
-        if spec == ALL:
-            shown |= {model_layer_label(name): name for name in offered}
-            if len(offered) > 1 and FUSED not in offered:
-                shown[FUSED] = FUSED
-        elif spec == FUSED:
-            shown[FUSED] = FUSED
-        else:
-            name = spec.removeprefix(MODEL_LAYER)
-            shown[model_layer_label(name)] = name
-    if FUSED not in shown:
-        return list(dict.fromkeys(shown.values())), shown
-    layers = list(dict.fromkeys([*offered, *(key for key in shown.values() if key != FUSED)]))
-    if FUSED in layers:
-        raise SettingError(
-            f"This model has a layer named {FUSED!r}, so its layers are not fused: explain that "
-            f"layer as --layer {MODEL_LAYER}{FUSED}, or name single layers."
-        )
-    if len(offered) < 2:
-        raise SettingError(
-            f"--layer {FUSED} fuses two or more offered layers, and this model offers one: "
-            f"explain it with --layer {offered[0]}."
-        )
-    return layers, shown
-
-
-def model_layer_label(name: str) -> str:
-    """A model layer as shown: its name, or MODEL_LAYER + its name when that is reserved."""
-    return f"{MODEL_LAYER}{name}" if name in (FUSED, ALL) else name
-
-
 def run_evaluate(args: argparse.Namespace) -> int:
     shard = Shard.parse(args.shard) if args.shard else None
     listed = listed_photos([args.data], DEPTH)[: args.limit or None]
@@ -338,16 +301,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     ]
     print(summary(photos, str(args.data), list(shown), args.target))
     if shard:
-        settings = {
-            "data": str(args.data),
-            "weights": str(args.weights),
-            "classes": args.classes,
-            "layers": list(shown),
-            "target": args.target,
-            "methods": args.method,
-            "steps": args.steps,
-            "annotations": str(args.annotations) if args.annotations else None,
-        }
+        settings = evaluate_settings(args, shown)
         keys = [each.key for each in listed]
         wrote(write_shard(args.out, "evaluate", shard, keys, settings, photos), args.out)
     return 0
@@ -367,38 +321,6 @@ def evaluate_photo(explainer: Explainer, path: Path, shown: dict, args) -> dict:
     masks = annotations_for(path, args.annotations, *photo.shape[:2]) if args.annotations else None
     rows = photo_rows(explainer, photo, masks, args.method, shown, args.target, args.steps)
     return {"masks": len(masks or {}), "rows": rows}
-
-
-def wrote(path: Path, out: Path) -> None:
-    """Say where a shard's file is, and how to merge it with the others."""
-    print(
-        f"note: this shard's records are in {path}; when all are done: python -m core merge {out}",
-        file=sys.stderr,
-    )
-
-
-def run_merge(args: argparse.Namespace) -> int:
-    """The shards' records joined: evaluate's summary as one run prints it, explain's records."""
-    header, records = merge(args.folder)
-    if header["command"] == "evaluate":
-        settings = header["settings"]
-        print(summary(records, settings["data"], settings["layers"], settings["target"]))
-        return 0
-    path = args.folder / "explain.jsonl"
-    with replacing(path) as temporary:
-        temporary.write_text(
-            "".join(json.dumps(without_position(record)) + "\n" for record in records)
-        )
-    refused = sum("error" in record for record in records)
-    print(
-        f"{len(records)} photos in {header['shards']} shards: {len(records) - refused} "
-        f"explained, {refused} refused; their records in list order in {path}"
-    )
-    return 1 if refused else 0
-
-
-def without_position(record: dict) -> dict:
-    return {key: value for key, value in record.items() if key != "position"}
 
 
 def add_import_parser(commands) -> None:
@@ -552,7 +474,7 @@ def run_explain(args: argparse.Namespace) -> int:
                 records.append({"position": position} | record)
     if not shard:
         return 1 if refused else 0
-    settings = {"layer": next(iter(shown)), "method": args.method, "target": args.target}
+    settings = explain_settings(args, shown, method_options(args))
     keys = [each.key for each in listed]
     wrote(write_shard(args.out, "explain", shard, keys, settings, records), args.out)
     return 0
@@ -582,12 +504,13 @@ def explain_batch(explainer: Explainer, batch: dict[int, Listed], shown: dict, a
         place = args.out / batch[position].place
         place.parent.mkdir(parents=True, exist_ok=True)
         heatmap = explanation.heatmap(key)
-        place.with_name(f"{place.name}_overlay.png").write_bytes(
-            encode_png(overlay(photo, heatmap, args.alpha, args.colormap))
-        )
+        # Each file renamed in once written: a task killed mid-write leaves no half file.
+        with replacing(place.with_name(f"{place.name}_overlay.png")) as temporary:
+            temporary.write_bytes(encode_png(overlay(photo, heatmap, args.alpha, args.colormap)))
         if args.raw:  # a guided method's 3-channel gradient, else the raw map
             raw = (explanation.pixels or {}).get(key, explanation.raw_maps[key])
-            np.save(place.with_name(f"{place.name}_raw.npy"), raw)
+            with replacing(place.with_name(f"{place.name}_raw.npy")) as temporary:
+                np.save(temporary, raw)  # the temporary ends in .npy: saved under its name
         record = {
             "image": str(batch[position].path),
             "label": explanation.label,

@@ -13,7 +13,9 @@ import pytest
 from PIL import Image
 
 from core.cli import main
+from core.config import Config
 from core.images import load_image
+from core.model import file_sha256
 from tests.conftest import make_located_pets, make_pets
 
 
@@ -166,6 +168,10 @@ def test_evaluate_prints_a_table_per_method(capsys, tiny_weights, tmp_path):
     )
     out = capsys.readouterr().out.splitlines()
     assert code == 0 and out[0].startswith("3 photos from")
+    assert out[1] == (
+        "| method | deletion AUC | random deletion AUC | insertion AUC | random insertion AUC "
+        "| avg drop % | increase |"
+    )
     rows = [
         line for line in out if line.startswith("| Grad-CAM") or line.startswith("| Eigen-CAM")
     ]
@@ -417,14 +423,30 @@ def test_flags_win_over_a_sidecar_and_the_cli_says_so(capsys, tiny_weights, tmp_
 
 
 @pytest.mark.parametrize("count", [1, 2, 3, 7, 12])
-def test_shards_cover_the_sorted_list_exactly_once_whatever_the_listing_order(count, tmp_path):
+def test_shards_cover_the_sorted_list_exactly_once_whatever_the_listing_order(
+    count, monkeypatch, tmp_path
+):
+    from core.data import shards
     from core.data.shards import Shard, listed_photos
 
-    names = [f"{c}{i}.png" for c in "ba" for i in range(5)]  # 10 photos; 12 shards: some empty
-    given = [tmp_path / name for name in names]
-    shuffled = [given[i] for i in np.random.default_rng(count).permutation(len(given))]
-    first, second = listed_photos(given, 0), listed_photos(shuffled, 0)
-    assert [each.key for each in first] == sorted(str(path) for path in given)
+    # 10 photos in nested folders (12 shards: some empty), a file beside a folder of that stem.
+    names = ["b/x/1.png", "b/x/0.png", "b/2.png", "a/9.png", "a/b/3.png", "a.png", "c/d/e/4.png"]
+    names += ["b/x0.png", "ab.png", "a/a.png"]
+    for name in names:
+        (tmp_path / "photos" / name).parent.mkdir(parents=True, exist_ok=True)
+        write_photo(tmp_path / "photos" / name, (4, 4))
+    walk = shards.images_in
+    first = listed_photos([tmp_path / "photos"], 8)
+    # The same folder listed in another order: reversed, then shuffled, as a file system may.
+    order = np.random.default_rng(count).permutation(len(names))
+
+    def reordered(*args, **kwargs):
+        walked = list(walk(*args, **kwargs))[::-1]
+        return [walked[i] for i in order]
+
+    monkeypatch.setattr(shards, "images_in", reordered)
+    second = listed_photos([tmp_path / "photos"], 8)
+    assert [each.key for each in first] == sorted(names) == [each.key for each in second]
     taken = []
     for index in range(count):
         positions = Shard(index, count).positions(len(first))
@@ -502,6 +524,42 @@ def test_explain_shards_of_a_folder_merge_into_its_records(capsys, tiny_weights,
     assert code == 1 and below == sorted(below) and len(below) == 7  # 6 photos, 1 refused
     assert [r for r in merged if "error" in r][0]["image"].endswith("broken.jpg")
     assert (out / "dogs" / "validation_dog_002_overlay.png").is_file()
+    assert not list(out.rglob(".*"))  # each overlay renamed in whole: no temporary left
+    settings = json.loads((out / "explain-shard-0-of-2.json").read_text())["settings"]
+    assert settings == {
+        "weights_sha256": file_sha256(tiny_weights / "model.keras"),
+        "classes": "cat-dog",
+        "preprocessing": None,
+        "target": "predicted",
+        "layer": "fused",
+        "method": "Grad-CAM",
+        "aug_smooth": False,
+        "eigen_smooth": False,
+        "alpha": Config().alpha,
+        "colormap": Config().colormap,
+        "raw": False,
+    }
+
+
+def test_evaluate_scores_guided_backprop_once_and_a_shard_records_its_settings(
+    capsys, tiny_weights, tmp_path
+):
+    (tmp_path / "photos").mkdir()
+    write_photo(tmp_path / "photos" / "p0.png")
+    weights = tiny_weights / "model.keras"
+    argv = [
+        "evaluate", "--data", tmp_path / "photos", "--weights", weights, "--method", "Grad-CAM",
+        "Guided Backprop", "--layer", "all", "--steps", "2", "--shard", "0/1", "--out", tmp_path,
+    ]  # fmt: skip
+    assert main(list(map(str, argv))) == 0
+    rows = [line.split("|")[1:3] for line in capsys.readouterr().out.splitlines()[3:]]
+    assert [[cell.strip() for cell in row] for row in rows] == [
+        ["Grad-CAM", layer] for layer in ("conv_a", "conv_b", "fused")
+    ] + [["Guided Backprop", "–"]]  # no layer changes it: scored once
+    settings = json.loads((tmp_path / "evaluate-shard-0-of-1.json").read_text())["settings"]
+    assert settings["weights_sha256"] == file_sha256(weights) and str(weights) not in str(settings)
+    assert settings["methods"] == ["Grad-CAM", "Guided Backprop"] and settings["limit"] == 10
+    assert settings["layers"] == ["conv_a", "conv_b", "fused"] and settings["annotations"] is False
 
 
 def test_merge_refuses_a_missing_a_doubled_or_a_foreign_shard(capsys, tmp_path):
@@ -509,9 +567,10 @@ def test_merge_refuses_a_missing_a_doubled_or_a_foreign_shard(capsys, tmp_path):
 
     keys = [f"p{i}.png" for i in range(5)]
 
-    def shard(index, folder=tmp_path, listed=keys):
+    def shard(index, folder=tmp_path, listed=keys, settings=None):
         records = [{"position": p} for p in Shard(index, 3).positions(len(listed))]
-        return write_shard(folder, "evaluate", Shard(index, 3), listed, {"target": "cat"}, records)
+        settings = settings or {"target": "cat"}
+        return write_shard(folder, "evaluate", Shard(index, 3), listed, settings, records)
 
     shard(0), shard(2)
     (tmp_path / ".evaluate-shard-1-of-3.json.7.tmp.json").write_text("{half")  # being written
@@ -526,5 +585,23 @@ def test_merge_refuses_a_missing_a_doubled_or_a_foreign_shard(capsys, tmp_path):
     shard(1, listed=[*keys, "p5.png"])  # cut from a longer list: another job
     assert main(["merge", str(tmp_path)]) == 2
     assert "of another job" in capsys.readouterr().err
+    shard(1, settings={"target": "cat", "weights_sha256": "0" * 64})  # another model file
+    assert main(["merge", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "of another job" in err and "setting weights_sha256" in err
+    shard(1)
+    lacking = json.loads(shard(0).read_text())
+    for key, says in [("photos", "(no photos)"), ("settings", "(no settings)")]:
+        (tmp_path / "evaluate-shard-0-of-3.json").write_text(
+            json.dumps({k: v for k, v in lacking.items() if k != key})
+        )
+        assert main(["merge", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "not a shard file" in err and says in err
+    lacking["records"] = [{"photo": "p0.png"}, *lacking["records"][1:]]
+    (tmp_path / "evaluate-shard-0-of-3.json").write_text(json.dumps(lacking))
+    assert main(["merge", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "1 record(s) without a position" in err
     assert main(["merge", str(tmp_path / "empty")]) == 2
     assert "No shard files" in capsys.readouterr().err

@@ -33,6 +33,8 @@ from core.data.classes import DataError
 from core.errors import SettingError, writing
 
 PATTERN = "*-shard-*-of-*.json"  # the shard files `merge` reads in a folder
+# What a shard file holds (`write_shard`); a file without one of them is refused.
+FIELDS = ("command", "shard", "shards", "photos", "list_sha256", "settings", "records")
 MAX_LISTED = 10_000_000  # folder entries one listing reads at most (a batch job's folder)
 LIST_SECONDS = 900.0  # time one listing may take at most
 
@@ -134,8 +136,8 @@ def merge(folder: Path) -> tuple[dict, list[dict]]:
         first = next(iter(shards.values()), (None, header))[1]
         if header != first:
             raise DataError(
-                f"{path.name} is of another job than the other shards in {folder} (its command, "
-                "shard count, photo list or settings differ): give each job its own folder."
+                f"{path.name} is of another job than the other shards in {folder} (its "
+                f"{', '.join(_differences(header, first))} differ): give each job its own folder."
             )
         if shard["shard"] in shards:
             raise DataError(
@@ -154,13 +156,41 @@ def merge(folder: Path) -> tuple[dict, list[dict]]:
 
 
 def _read(path: Path) -> dict:
+    """A shard file's JSON, checked to hold every field and a position in every record."""
     try:
         shard = json.loads(path.read_text())
     except (OSError, ValueError):
         shard = None
-    if not isinstance(shard, dict) or not {"shard", "shards", "records"} <= shard.keys():
-        raise DataError(f"{path} is not a shard file of this tool: move it out and merge again.")
+    missing = [field for field in FIELDS if field not in shard] if isinstance(shard, dict) else []
+    if (
+        not isinstance(shard, dict)
+        or missing
+        or not isinstance(shard["records"], list)
+        or not isinstance(shard["settings"], dict)
+    ):
+        lacks = f" (no {', '.join(missing)})" if missing else ""
+        raise DataError(
+            f"{path} is not a shard file of this tool{lacks}: move it out and merge again."
+        )
+    unplaced = sum(
+        not isinstance(record, dict) or not isinstance(record.get("position"), int)
+        for record in shard["records"]
+    )
+    if unplaced:
+        raise DataError(
+            f"{path} has {unplaced} record(s) without a position in the photo list: it was "
+            "changed by hand or by another tool; run that shard again."
+        )
     return shard
+
+
+def _differences(header: dict, first: dict) -> list[str]:
+    """What differs between two shards' headers: fields, and each setting by its name."""
+    fields = [key for key in FIELDS if key != "settings" and header.get(key) != first.get(key)]
+    ours, theirs = header.get("settings") or {}, first.get("settings") or {}
+    names = dict.fromkeys([*ours, *theirs])
+    settings = [f"setting {name}" for name in names if ours.get(name) != theirs.get(name)]
+    return [*fields, *settings] or ["headers"]
 
 
 def _check_complete(folder: Path, shards: dict, count: int) -> None:
