@@ -1,4 +1,8 @@
-"""`python -m core ...`: the same code paths as the app, from a terminal."""
+"""`python -m core ...`: the same code paths as the app, from a terminal.
+
+Each command's body is here; its options are core/cli_options.py's, and the batch side (what
+`--layer` names, a shard's settings, `merge`) is core/batch.py's.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from core.batch import (
     wrote,
 )
 from core.cams import FUSED, METHODS
+from core.cli_options import parser
 from core.config import Config
 from core.data.classes import check_class_names
 from core.data.folders import DataError
@@ -29,9 +34,9 @@ from core.errors import SettingError, UserError
 from core.explain.evaluation import photo_rows, summary
 from core.explain.explainer import Explainer
 from core.explain.localization import annotations_for
-from core.explain.overlay import COLORMAPS, overlay
+from core.explain.overlay import overlay
 from core.images import ImageError, encode_png, load_image
-from core.imported import PREPROCESSING, import_loaded, preprocessing_question
+from core.imported import import_loaded, preprocessing_question
 from core.model import Classifier, imagenet_view, load_classifier, load_default
 from core.safe_load import load_source
 from core.training import jobs
@@ -39,18 +44,6 @@ from core.training.recipe import TrainConfig
 
 BATCH = 16  # photos explained per forward/backward pass
 DEPTH = 8  # folder levels below `evaluate --data` (or a PHOTO folder) searched for photos
-LAYER_HELP = (
-    "conv layer to explain (default: the model's own, conv5_block3_out for ResNet-50); fused: "
-    "the maps of all offered layers (ResNet-50's four stages) fused into one, from the same "
-    "pass; layer:NAME: the model's layer NAME, the full name that reaches a layer named fused"
-)
-SHARD_HELP = (
-    "I/N: take only shard I (0-based, 0..N-1) of the sorted photo list, every N-th photo "
-    "from the I-th, and write its records to --out as <command>-shard-I-of-N.json; "
-    "`python -m core merge OUT` joins the N shards"
-)
-# --preprocessing's names, each with what it does (explain, evaluate and import-model).
-PREPROCESSING_HELP = "; ".join(f"{name}: {line}" for name, line in PREPROCESSING.items())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,148 +62,6 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-
-
-def parser() -> argparse.ArgumentParser:
-    """`python -m core`'s commands and their options."""
-    parser = argparse.ArgumentParser(
-        prog="python -m core", description="Explain a cat/dog classifier."
-    )
-    parser.add_argument(
-        "--verbose",
-        action="store_true",
-        help="show TensorFlow's own log lines too (by default those known to be harmless are "
-        "left out: core/tf_logs.py); before the command",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    add_explain_parser(commands)
-    add_evaluate_parser(commands)
-    add_train_parser(commands)
-    add_import_parser(commands)
-    merging = commands.add_parser(
-        "merge", help="join the shard files of an explain or evaluate job (--shard I/N)"
-    )
-    merging.add_argument("folder", type=Path, metavar="OUT", help="the shards' --out folder")
-    download = commands.add_parser(
-        "download-data", help="download Oxford-IIIT Pet as train/ and validation/"
-    )
-    download.add_argument(
-        "--dest",
-        type=Path,
-        help="where train/ and validation/ go (default: the data folder for species, its "
-        "oxford-iiit-pet-breeds/ for breeds)",
-    )
-    download.add_argument(
-        "--layout",
-        choices=tuple(LAYOUTS),
-        default="species",
-        help="cats/ and dogs/, or one folder per breed (37); made from an earlier download "
-        "under the data folder when there is one, without downloading again",
-    )
-    return parser
-
-
-def add_explain_parser(commands) -> None:
-    explain = commands.add_parser("explain", help="predict and write Grad-CAM overlays for photos")
-    explain.add_argument(
-        "photos",
-        nargs="+",
-        type=Path,
-        metavar="PHOTO",
-        help="a photo, or a folder of them (searched recursively; the overlays keep its layout)",
-    )
-    explain.add_argument(
-        "--weights",
-        type=Path,
-        help="a .keras model (default: weights/model.keras); one with no sidecar needs "
-        "--classes a,b and --preprocessing",
-    )
-    explain.add_argument("--layer", help=LAYER_HELP)
-    add_target_options(explain)
-    explain.add_argument(
-        "--alpha", type=float, default=Config().alpha, help="overlay opacity, 0-1"
-    )
-    explain.add_argument("--colormap", default=Config().colormap, choices=COLORMAPS)
-    explain.add_argument("--out", type=Path, default=Path("out"), help="folder for the overlays")
-    explain.add_argument(
-        "--raw", action="store_true", help="also save the raw map as <stem>_raw.npy"
-    )
-    explain.add_argument(
-        "--shard", help=SHARD_HELP + " (a refused photo is a record there, not exit code 1)"
-    )
-    add_method_options(explain)
-
-
-def add_evaluate_parser(commands) -> None:
-    evaluate = commands.add_parser(
-        "evaluate", help="mean deletion/insertion AUC of each method over a folder"
-    )
-    evaluate.add_argument(
-        "--data", type=Path, required=True, help="a folder of photos (searched recursively)"
-    )
-    evaluate.add_argument(
-        "--weights",
-        type=Path,
-        help="a .keras model (default: the app's); one with no sidecar needs --classes a,b and "
-        "--preprocessing",
-    )
-    evaluate.add_argument(
-        "--method", nargs="+", default=list(METHODS), choices=list(METHODS), metavar="NAME"
-    )
-    evaluate.add_argument(
-        "--layer",
-        action="append",
-        help=LAYER_HELP + "; all: every offered layer, then fused. Repeat it for a row per "
-        "layer, all from one pass per photo (e.g. --layer conv4_block6_out --layer fused)",
-    )
-    add_target_options(evaluate)
-    evaluate.add_argument(
-        "--limit",
-        type=int,
-        default=10,
-        help="the first photos to use, in sorted order (each costs ~100 forward passes per "
-        "method and layer); 0: all",
-    )
-    evaluate.add_argument(
-        "--steps", type=int, default=50, help="steps of each deletion/insertion curve (0: none)"
-    )
-    evaluate.add_argument(
-        "--annotations",
-        type=Path,
-        help="trimaps/ and xmls/ of Oxford-IIIT Pet (download-data "
-        "keeps them in DEST/annotations): adds the pointing game and its energy form",
-    )
-    evaluate.add_argument("--shard", help=SHARD_HELP + " (--limit 0: of the whole folder)")
-    evaluate.add_argument(
-        "--out", type=Path, default=Path("out"), help="folder for the shard file (with --shard)"
-    )
-
-
-def add_target_options(parser) -> None:
-    """--target (what to explain), --classes and --preprocessing (which model, seen how).
-
-    --classes is the zero-shot model's view (cat-dog, imagenet) or a --weights file's classes.
-    """
-    parser.add_argument(
-        "--target",
-        default="predicted",
-        help="predicted | a class name (e.g. cat, Bengal) | top1-vs-top2 (the top class minus "
-        "its runner-up); two classes also '<class 1> minus <class 0>' (dog minus cat)",
-    )
-    parser.add_argument(
-        "--classes",
-        default="cat-dog",
-        help="cat-dog | imagenet: the zero-shot model's view (no fine-tuned model): its dog "
-        "breeds and cats folded into cat and dog (default), or ImageNet's 1,000 classes, each "
-        "explained by its own logit; or a,b[,c...]: the --weights model's classes in output "
-        "order (they win over its sidecar's)",
-    )
-    parser.add_argument(
-        "--preprocessing",
-        choices=list(PREPROCESSING),
-        help="what the --weights model expects of 0-255 RGB pixels (wins over its sidecar's; "
-        f"needed without one): {PREPROCESSING_HELP}",
-    )
 
 
 def class_list(text: str) -> tuple[str, ...] | None:
@@ -248,29 +99,6 @@ def load_for(args: argparse.Namespace) -> Classifier:
             )
         classifier = imagenet_view(classifier)
     return classifier
-
-
-def add_method_options(parser) -> None:
-    parser.add_argument("--method", default="Grad-CAM", choices=list(METHODS))
-    parser.add_argument(
-        "--aug-smooth", action="store_true", help="average over flips and intensity scales"
-    )
-    parser.add_argument(
-        "--eigen-smooth",
-        action="store_true",
-        help="first principal component of the weighted maps",
-    )
-    # Every option a method declares, e.g. Score-CAM's --top-n (0 = all channels).
-    declared = {
-        name: (cls, option) for cls in METHODS.values() for name, option in cls.options.items()
-    }
-    for name, (cls, option) in declared.items():
-        parser.add_argument(
-            f"--{name.replace('_', '-')}",
-            type=int,
-            default=option.default,
-            help=f"{cls.name}: {option.label or name} (0 = all). {option.help}",
-        )
 
 
 def method_options(args: argparse.Namespace) -> dict:
@@ -323,29 +151,6 @@ def evaluate_photo(explainer: Explainer, path: Path, shown: dict, args) -> dict:
     return {"masks": len(masks or {}), "rows": rows}
 
 
-def add_import_parser(commands) -> None:
-    imports = commands.add_parser(
-        "import-model",
-        help="store your own Keras model (.keras or a legacy full-model .h5) to explain it",
-    )
-    imports.add_argument("file", type=Path, metavar="FILE")
-    imports.add_argument(
-        "--classes", required=True, help="a,b[,c...]: the model's classes in output order"
-    )
-    imports.add_argument(
-        "--preprocessing",
-        choices=list(PREPROCESSING),
-        help="what the model expects of 0-255 RGB pixels (left out: the proposal is shown): "
-        + PREPROCESSING_HELP,
-    )
-    imports.add_argument(
-        "--name", help="its folder under weights/imported/ (default: FILE's stem)"
-    )
-    imports.add_argument(
-        "--weights-dir", type=Path, default=Config().weights_dir, help="the weights/ folder"
-    )
-
-
 def run_import(args: argparse.Namespace) -> int:
     classes = class_list(args.classes)
     if classes is None:
@@ -370,53 +175,6 @@ def run_import(args: argparse.Namespace) -> int:
         )
     )
     return 0
-
-
-def add_train_parser(commands) -> None:
-    defaults = TrainConfig()
-    train = commands.add_parser(
-        "train", help="fine-tune the classifier on a train/ + validation/ folder"
-    )
-    train.add_argument(
-        "--data",
-        type=Path,
-        required=True,
-        help="folder with train/<class>/ (and validation/<class>/)",
-    )
-    train.add_argument(
-        "--epochs", type=int, default=defaults.epochs, help="head epochs on cached features"
-    )
-    train.add_argument(
-        "--fine-tune-epochs",
-        type=int,
-        default=defaults.fine_tune_epochs,
-        help="then epochs with ResNet-50's last stage unfrozen (slow on a CPU)",
-    )
-    train.add_argument(
-        "--backbone-weights",
-        default=Config().backbone_weights or defaults.backbone_weights,
-        help="imagenet | none (random: offline smoke runs) | PATH to a no-top weights file",
-    )
-    train.add_argument(
-        "--out", type=Path, default=Config().weights_dir, help="the weights/ folder"
-    )
-    train.add_argument(
-        "--strategy",
-        default=defaults.strategy,
-        choices=["auto", "default", "mirrored", "multi-worker"],
-    )
-    train.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    train.add_argument("--patience", type=int, default=defaults.patience)
-    train.add_argument(
-        "--rotation",
-        type=float,
-        default=defaults.rotation,
-        help="augmentation: fraction of a turn",
-    )
-    train.add_argument(
-        "--zoom", type=float, default=defaults.zoom, help="augmentation: fraction of the size"
-    )
-    train.add_argument("--seed", type=int, default=defaults.seed)
 
 
 def run_train(args: argparse.Namespace) -> int:

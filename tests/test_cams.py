@@ -248,7 +248,8 @@ def test_a_new_method_with_an_option_is_one_class_and_one_registry_line(monkeypa
     import argparse
 
     from core.cams.base import Option
-    from core.cli import add_method_options, method_options
+    from core.cli import method_options
+    from core.cli_options import add_method_options
     from core.explain.explainer import Explainer
     from core.model import Classifier, ModelInfo
 
