@@ -8,23 +8,18 @@ import numpy as np
 import streamlit as st
 
 import ui
-from core.cams import is_guided, uses_layer
+from core.cams import FUSED, is_guided, uses_layer
 from core.catalog import models
 from core.config import Config
 from core.errors import UserError, one_line
 from core.explain import display, export, figures, guide
 from core.explain.explainer import Explainer, Explanation
-from core.explain.faithfulness import sanity_verdict
 from core.explain.gradients import gradient_picture
 from core.explain.overlay import blend
 from core.explain.settings import Check, ExplanationKey, Look, Photo, Settings, View
 from core.images import encode_jpeg, shrink
 from ui.access import shown
-from ui.explaining import look_widgets
-
-# Forward and backward passes a photo may cost and still be explained before the page draws,
-# outside a slot: Grad-CAM's one, Guided Grad-CAM's two (its guided pass).
-CHEAP = 2
+from ui.explaining import CHEAP, look_widgets, passes, show_verdict
 
 
 @st.cache_data(max_entries=64, show_spinner="Explaining…")
@@ -62,7 +57,7 @@ def explain_first(loaded: display.LoadedModel, model_key: str) -> None:
     explainer = loaded.explainer
     settings = Settings.from_state(st.session_state, explainer.classifier.default_layer)
     # An expensive method waits for its slot in the page; an unreadable photo is refused there.
-    if settings.photo is not None and settings.cost(explainer) <= CHEAP:
+    if settings.photo is not None and passes(settings, explainer) <= CHEAP:
         with contextlib.suppress(UserError):
             cached_explanation(loaded, settings.photo, settings.key(model_key))
 
@@ -85,7 +80,8 @@ def colored(view: View, explanation: Explanation, layer: str, size: tuple) -> np
     return cached_map(explanation, key, layer, view.settings.look, size[:2])
 
 
-def show_prediction(view: View) -> None:
+def show_prediction(view: View, cost: int) -> None:
+    """The predicted class, the top classes, the time of the `cost` passes; why a map is empty."""
     explanation, layer = view.explanation, view.settings.layer
     best = explanation.label
     st.subheader(f"Prediction: **{best}** ({explanation.probabilities[best]:.1%})")
@@ -94,13 +90,18 @@ def show_prediction(view: View) -> None:
     alt = f"The {len(top)} most probable classes: {', '.join(top['class'])}"
     chart.bar_chart(top, x="class", y=y, horizontal=True, sort=f"-{y}", height=200, alt=alt)
     seconds = f"{explanation.seconds * 1000:.0f} ms"
-    timing.metric("Explained in", seconds, help="All layers, one pass.")
+    timing.metric("Explained in", seconds, help=guide.timing_help(cost))
     if explanation.note:
         st.warning(shown(explanation.note))
     if view.settings.relu and explanation.heatmap(layer).max() == 0:
-        # Unticking ReLU shows nothing more of a guided method's map, a magnitude.
-        guided = is_guided(view.settings.method)
-        st.warning(guide.nothing_speaks(layer, explanation.title, briefly=guided))
+        st.warning(empty_map(view.settings, explanation.title, is_guided(view.settings.method)))
+
+
+def empty_map(settings: Settings, target: str, briefly: bool) -> str:
+    """Why `target`'s map at the chosen layer is empty (briefly: no advice to untick ReLU)."""
+    layer_free = not uses_layer(settings.method)
+    fused = settings.layer == FUSED
+    return guide.nothing_speaks(settings.layer, target, briefly, layer_free, fused)
 
 
 def show_maps(view: View) -> None:
@@ -122,7 +123,8 @@ def show_maps(view: View) -> None:
     right.image(blend(photo, heatmap, settings.alpha), caption=caption, width="stretch", alt=alt)
     if pixels:
         picture = gradient_picture(pixels[settings.layer], height, width)
-        caption = "The gradient's 3 channels: grey 0, brighter +, darker −"
+        shown_as = "The gradient × the Grad-CAM map" if at else "The gradient's 3 channels"
+        caption = f"{shown_as}: grey 0, brighter +, darker −"
         alt = f"{about}: the signed gradient at each pixel, as RGB"
         gradient[0].image(picture, caption=caption, width="stretch", alt=alt)
     numbers = figures.map_figures(explanation, settings.layer)
@@ -141,7 +143,7 @@ def show_contrast(
     for cell, target in zip(st.columns(len(targets)), targets):
         other = cached_explanation(loaded, view.settings.photo, view.key.for_target(target))[1]
         if other.heatmap(layer).max() == 0 and view.settings.relu:
-            cell.info(guide.nothing_speaks(layer, other.title, briefly=True))
+            cell.info(empty_map(view.settings, other.title, briefly=True))
             continue
         caption = f"why '{other.title}' (logit {other.score:+.2f})"
         alt = f"Why '{other.title}' at {layer}"
@@ -192,9 +194,7 @@ def show_sanity(view: View, explainer: Explainer, check: Check) -> None:
     )
     if steps is None:
         return
-    st.dataframe(figures.sanity_table(steps))
-    verdict, line = sanity_verdict(steps)
-    {"pass": st.success, "fail": st.warning, "unknown": st.info}[verdict](line)
+    show_verdict(steps, check.method)
 
 
 config = Config()
@@ -219,9 +219,10 @@ if settings.photo is None:
     st.stop()
 key = settings.key(model_key)
 try:
-    with ui.expensive(f"explain with {settings.method}", when=settings.cost(explainer) > CHEAP):
+    cost = passes(settings, explainer)
+    with ui.expensive(f"explain with {settings.method}", when=cost > CHEAP):
         view = View(settings, key, *cached_explanation(loaded, settings.photo, key))
-    show_prediction(view)
+    show_prediction(view, cost)
     show_maps(view)
     # The full-size overlay is made only when asked for: Streamlit calls the function on a click.
     for column, file in zip(st.columns(3), export.downloads(view, loaded, config, entry)):
@@ -235,7 +236,7 @@ try:
         show_contrast(view, loaded, thumb, targets, note)
     with st.expander("Every layer at once"):
         if uses_layer(settings.method):
-            show_layers(view, thumb, explainer.classifier.layers)
+            show_layers(view, thumb, explainer.layer_choices)
         else:
             st.caption(guide.NO_LAYER)
     with st.expander("Is this map faithful?"):

@@ -9,7 +9,7 @@ import numpy as np
 import streamlit as st
 
 import ui
-from core.cams import METHODS
+from core.cams import METHODS, uses_layer
 from core.catalog import ModelEntry, models, second_choice
 from core.config import Config
 from core.errors import UserError, one_line
@@ -75,8 +75,9 @@ def pick_targets(sides: list[Side], columns: list) -> list[str]:
     ]
 
 
-def pick_layer(side: Side, column) -> str:
-    """The layer this model is explained at: its own default unless another is picked."""
+def pick_layer(side: Side, column, method: str) -> str:
+    """The layer this model is explained at: its own default unless another is picked; the box
+    is disabled for a method without a layer (Guided Backprop)."""
     layers = side.loaded.explainer.layer_choices
     ui.forget_other_layers(side.loaded, f"pair_layer_{side.name}")
     return column.selectbox(
@@ -85,6 +86,7 @@ def pick_layer(side: Side, column) -> str:
         list(layers).index(side.loaded.explainer.classifier.default_layer),
         key=f"pair_layer_{side.name}",
         format_func=lambda n: f"{n} · {layers[n][0]}×{layers[n][1]}",
+        disabled=not uses_layer(method),
     )
 
 
@@ -97,7 +99,8 @@ def show_side(column, side: Side, explanation: Explanation, layer: str, overlay:
     column.bar_chart(top, x="class", y=y, horizontal=True, sort=f"-{y}", height=180, alt=alt)
     if explanation.note:
         column.warning(shown(explanation.note))
-    about = f"{explanation.method} for '{explanation.title}' at {layer}"
+    at = f" at {layer}" if uses_layer(explanation.method) else ""
+    about = f"{explanation.method} for '{explanation.title}'{at}"
     alt = f"Model {side.name.upper()}: {about}"
     column.image(overlay, caption=about, width="stretch", alt=alt)
 
@@ -137,7 +140,9 @@ columns = st.columns(2)
 for column, side in zip(columns, sides):
     column.subheader(f"Model {side.name.upper()}")
     column.caption(side.entry.label)
-layers = [pick_layer(side, column) for column, side in zip(columns, sides)]
+layers = [pick_layer(side, column, method) for column, side in zip(columns, sides)]
+if not uses_layer(method):
+    st.caption(guide.NO_LAYER)
 targets = pick_targets(sides, columns)
 if photo is None:
     st.info("Upload a photo, take one, or pick a random validation photo in the sidebar.")

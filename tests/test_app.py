@@ -54,12 +54,15 @@ def test_upload_shows_prediction_and_sliders_change_the_overlay(app):
     assert abs(rows["probability (%)"].sum() - 100) < 0.01
     assert app.subheader[0].value.startswith(f"Prediction: **{rows['class'][0]}**")
     assert app.metric[0].label == "Explained in"
-    # photo, map, overlay; one per layer (the tiny model has two); the contrast only when asked for
-    assert len(app.image) == 3 + 2 and "(40×30)" in app.image[0].proto.imgs[0].caption
+    assert app.metric[0].proto.help == "All layers, one pass."
+    # photo, map, overlay; one per layer choice (the tiny model's two, and both fused); the
+    # contrast only when asked for
+    assert len(app.image) == 3 + 3 and "(40×30)" in app.image[0].proto.imgs[0].caption
+    assert app.image[-1].proto.imgs[0].caption.startswith("fused · 8×8")
     app.toggle(key="contrast").set_value(True).run()
     captions = [image.proto.imgs[0].caption for image in app.image[3:]]
     assert (
-        len(captions) == 3 + 2
+        len(captions) == 3 + 3
         and all(c.startswith("why '") for c in captions[:3])
         and "dog minus cat" in captions[2]
     )
@@ -114,7 +117,7 @@ def test_random_validation_photo(monkeypatch, tiny_weights, pets):
     assert not at.exception and not at.error
     # Choices are resolved.
     assert Path(at.session_state.random_photo).is_relative_to((pets / "validation").resolve())
-    assert len(at.image) == 5 and at.subheader[0].value.startswith("Prediction")
+    assert len(at.image) == 6 and at.subheader[0].value.startswith("Prediction")
 
 
 def test_missing_or_empty_validation_folder_is_explained(app, monkeypatch, tiny_weights, tmp_path):
@@ -172,7 +175,7 @@ def test_every_method_renders_with_its_options(app, method):
     app.checkbox(key="relu").set_value(False).run()
     app.radio(key="upsampling").set_value("nearest (true grid)").run()
     app.toggle(key="contrast").set_value(True).run()
-    assert not app.exception and len(app.image) == 8
+    assert not app.exception and len(app.image) == 9
 
 
 def test_raw_numbers_downloads_faithfulness_and_sanity_check(app):
@@ -305,6 +308,27 @@ def test_expensive_checks_wait_for_a_free_slot(app):
     assert [status.label[:22] for status in app.get("status")] == ["A slot came free after"]
     assert "Deletion AUC" in [metric.label for metric in app.metric]
     # Every slot was given back.
+    assert all(ui.slots._slots.acquire(blocking=False) for _ in range(ui.SLOTS))
+    for _ in range(ui.SLOTS):
+        ui.slots._slots.release()
+
+
+def test_tta_makes_an_explanation_wait_for_a_free_slot(app):
+    """Grad-CAM with TTA is 7 passes (the plain images and 6 variants): more than CHEAP, so it
+    waits for a slot like Score-CAM; without TTA it never does."""
+    import threading
+
+    import ui
+
+    app.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=6), "image/png")).run()
+    assert not app.get("status")
+    for _ in range(ui.SLOTS):
+        assert ui.slots._slots.acquire(blocking=False)
+    threading.Timer(2.0, lambda: [ui.slots._slots.release() for _ in range(ui.SLOTS)]).start()
+    app.checkbox(key="aug_smooth").set_value(True).run()
+    assert not app.exception and not app.error
+    assert [status.label[:22] for status in app.get("status")] == ["A slot came free after"]
+    assert "Costs about 7 forward passes" in " ".join(c.value for c in app.sidebar.caption)
     assert all(ui.slots._slots.acquire(blocking=False) for _ in range(ui.SLOTS))
     for _ in range(ui.SLOTS):
         ui.slots._slots.release()

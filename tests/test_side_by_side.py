@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.catalog import ZERO_SHOT
+from core.explain import guide
 from core.explain.explainer import Explainer, Explanation
 from core.explain.side_by_side import (
     difference,
@@ -107,6 +108,10 @@ def captions(at: AppTest) -> list[str]:
     return [image.proto.imgs[0].caption for image in at.image]
 
 
+def notes(at: AppTest) -> list[str]:
+    return [caption.value for caption in at.caption]
+
+
 def test_the_page_shows_two_predictions_two_maps_and_their_difference(server):  # noqa: F811
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception and "Upload a photo" in at.info[0].value
@@ -129,6 +134,13 @@ def test_the_page_shows_two_predictions_two_maps_and_their_difference(server):  
     at.selectbox(key="pair_layer_b").set_value("conv_a").run()
     assert captions(at)[:2] == ["Grad-CAM for 'dog' at conv_b", "Grad-CAM for 'dog' at conv_a"]
     assert at.metric[0].label == "Mean |A − B|" and float(at.metric[0].value) > 0
+    assert not at.selectbox(key="pair_layer_a").disabled and guide.NO_LAYER not in notes(at)
+    # Guided Backprop has no layer: the boxes are disabled, said once, and no caption names one.
+    at.sidebar.selectbox(key="pair_method").set_value("Guided Backprop").run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="pair_layer_a").disabled and at.selectbox(key="pair_layer_b").disabled
+    assert notes(at).count(guide.NO_LAYER) == 1
+    assert captions(at)[:2] == ["Guided Backprop for 'dog'"] * 2
 
 
 def test_predicted_says_when_the_two_models_explain_different_classes(server):  # noqa: F811

@@ -19,6 +19,9 @@ the photo's edges): tests/test_guided.py states what our sanity check says of bo
 
 from __future__ import annotations
 
+import threading
+import weakref
+
 import cv2
 import keras
 import numpy as np
@@ -35,6 +38,7 @@ from core.cams.base import (
 )
 from core.cams.fusion import FUSED
 from core.cams.grad_cam import GradCAM
+from core.errors import SettingError
 
 # Activations guided, and their ReLU settings (Keras' relu(x, negative_slope, max_value, ...)).
 RELUS = {
@@ -46,7 +50,8 @@ RELUS = {
 
 
 def guided_relu(negative_slope: float = 0.0, max_value: float | None = None, threshold=0.0):
-    """Keras' relu with these settings, whose gradient is guided.
+    """Keras' relu with these settings, whose gradient is guided (Springenberg et al. 2015,
+    "Striving for Simplicity: The All Convolutional Net", sec. 3.4, eq. for R_i^l).
 
     Backwards it passes dy * 1[dy > 0] times the true local derivative: 1 where
     threshold < x (< max_value), 0 at and above max_value (ReLU6), `negative_slope` below the
@@ -68,30 +73,81 @@ def guided_relu(negative_slope: float = 0.0, max_value: float | None = None, thr
     return guided
 
 
-def _guided_layer(layer: keras.layers.Layer) -> keras.layers.Layer:
-    """A clone of `layer` whose ReLU, if it has one, is guided; other layers cloned as they are.
+class NoReLUError(SettingError):
+    """Guided Backprop asked of a model without a ReLU to guide: it would be the plain gradient."""
+
+
+def _guided_layer(layer: keras.layers.Layer, guided: list[str]) -> keras.layers.Layer:
+    """A clone of `layer` whose ReLU, if it has one, is guided (its name added to `guided`);
+    other layers cloned as they are.
 
     Covers activation="relu"/"relu6" on any layer (conv, dense, Activation) and ReLU layers.
     """
     if isinstance(layer, keras.layers.ReLU):
         settings = {k: layer.get_config()[k] for k in ("negative_slope", "max_value", "threshold")}
+        guided.append(layer.name)
         return keras.layers.Activation(guided_relu(**settings), name=layer.name)
     clone = layer.__class__.from_config(layer.get_config())
     activation = getattr(clone, "activation", None)
     if activation in RELUS:
         clone.activation = guided_relu(**RELUS[activation])
+        guided.append(layer.name)
     return clone
+
+
+def _activations(model: keras.Model) -> list[str]:
+    """The names of the non-linear activations `model`'s layers use, e.g. ["silu", "sigmoid"]."""
+    names = {
+        getattr(layer.activation, "__name__", type(layer.activation).__name__)
+        for layer in model.layers
+        if callable(getattr(layer, "activation", None))
+    }
+    return sorted(names - {"linear"}) or ["none"]
 
 
 def guided_model(model: keras.Model) -> keras.Model:
     """A flat functional `model`'s clone with guided ReLUs: same layer names, weights, forward.
 
-    A new model every call; `model` itself is left exactly as it was. Models with nested
-    sub-models are flattened first (BaseCAM does that).
+    A new model every call (`shared_guided_model` keeps one per model); `model` itself is left
+    exactly as it was. Models with nested sub-models are flattened first (BaseCAM does that).
+    NoReLUError if it has no ReLU to guide (swish, GELU): its guided gradient would silently be
+    the plain one.
     """
-    clone = keras.models.clone_model(model, clone_function=_guided_layer)
+    guided: list[str] = []
+    clone = keras.models.clone_model(
+        model, clone_function=lambda layer: _guided_layer(layer, guided)
+    )
+    if not guided:
+        raise NoReLUError(
+            f"Guided Backprop needs ReLUs; model {model.name!r} has none (its activations are "
+            f"{', '.join(_activations(model))}): use Grad-CAM or another CAM method instead."
+        )
     clone.set_weights(model.get_weights())
     return clone
+
+
+# One guided clone per caller's model, shared by every guided CAM over it (a ResNet-50 clone is
+# ~100 MB and ~10 s to build); it goes when the model does. The clone has layers of its own: the
+# model's layers, called on new inputs, would gain a second output node and break
+# `get_layer(name).output` for CAMs built later.
+_CLONES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_CLONES_LOCK = threading.Lock()
+
+
+def shared_guided_model(key: keras.Model, flat: keras.Model) -> keras.Model:
+    """The guided clone of `flat` (the flat form of `key`, the caller's model), built once per
+    `key` and given `flat`'s current weights on every call.
+
+    The weights are copied again because a model's weights may change between two CAMs (the
+    sanity check re-initialises its copy's layers group by group, building a CAM after each).
+    """
+    with _CLONES_LOCK:
+        clone = _CLONES.get(key)
+        if clone is None:
+            clone = _CLONES[key] = guided_model(flat)
+        else:
+            clone.set_weights(flat.get_weights())
+        return clone
 
 
 def saliency(gradients: np.ndarray) -> np.ndarray:
@@ -104,25 +160,35 @@ def stretched_cam(raw_maps: np.ndarray, height: int, width: int) -> np.ndarray:
     stretched bilinearly (OpenCV, half-pixel centres) to the input."""
     return np.stack(
         [
-            cv2.resize(normalize(m).astype(np.float32), (width, height), cv2.INTER_LINEAR)
+            cv2.resize(
+                normalize(m).astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR
+            )
             for m in raw_maps
         ]
     )
 
 
 class Guided:
-    """The guided pass both methods share, a mixin before BaseCAM: the guided clone is built once
-    per CAM object and its pass compiled once."""
+    """The guided pass both methods share, a mixin before BaseCAM: one guided clone for every
+    guided CAM over the same model (`shared_guided_model`), its pass compiled once per CAM."""
 
     def __init__(self, model, layers, extra_outputs=(), eigen_smooth=False, **options):
+        """BaseCAM's arguments; also the guided model, with `extra_outputs` as its extra outputs.
+
+        NoReLUError (a SettingError) if `model` has no ReLU to guide.
+        """
         super().__init__(model, layers, extra_outputs, eigen_smooth, **options)
-        # self.model is BaseCAM's: the caller's model, flattened if it nests sub-models.
-        guided = guided_model(self.model)
+        # self.model is BaseCAM's: the caller's model, flattened if it nests sub-models; the
+        # clone is kept per caller's model, as flattening makes a new model each time.
+        guided = shared_guided_model(model, self.model)
         extra = [guided.get_layer(name).output for name in extra_outputs]
         self._guided = keras.Model(guided.inputs, [guided.output, *extra])
         self._guided_step = tf.function(self._guided_pass, reduce_retracing=True)
 
     def _guided_pass(self, images: tf.Tensor, class_index: tf.Tensor, reference: tf.Tensor):
+        """(N, H, W, 3) images, (N,) class index and reference -> the (N, H, W, 3) gradient of
+        each image's class score at its pixels, (N, K) logits, the (N,) class pair, (N,) scores
+        and the extra outputs; compiled once per CAM (`_guided_step`)."""
         with tf.GradientTape() as tape:
             tape.watch(images)
             # A list even with no extra output (a one-output model gives a bare tensor).
@@ -150,7 +216,12 @@ class GuidedBackprop(Guided, BaseCAM):
     def __call__(
         self, images, class_index=PREDICTED, aug_smooth: bool = False, reference=NO_REFERENCE
     ) -> CAMResult:
-        """One guided pass; `aug_smooth` is ignored (test-time augmentation does not apply)."""
+        """One guided pass over (N, H, W, 3) model inputs; `aug_smooth` is ignored (test-time
+        augmentation does not apply).
+
+        `maps`: layer -> (N, H, W) max |g| over the channels, the same array under every layer
+        key (and FUSED); `pixels`: layer -> the (N, H, W, 3) signed gradient, likewise.
+        """
         images = np.asarray(images, dtype=np.float32)
         n = len(images)
         class_index = np.broadcast_to(np.asarray(class_index, dtype=np.int32), (n,))
@@ -183,8 +254,10 @@ class GuidedGradCAM(Guided, GradCAM):
     def __call__(
         self, images, class_index=PREDICTED, aug_smooth: bool = False, reference=NO_REFERENCE
     ) -> CAMResult:
-        """Grad-CAM's result with `pixels` (the product) and `maps` (its max |.| per pixel), both
-        at the input's resolution under every key."""
+        """Grad-CAM's result over (N, H, W, 3) model inputs, at each layer (and FUSED): `pixels`
+        the (N, H, W, 3) guided gradient times the layer's Grad-CAM map stretched to (H, W),
+        `maps` its (N, H, W) max |.| over the channels. `aug_smooth` and eigen-smooth change the
+        Grad-CAM part only."""
         result = super().__call__(images, class_index, aug_smooth, reference)
         images = np.asarray(images, dtype=np.float32)
         gradients = self.guided(images, result.class_index, result.reference)[0].numpy()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.cams import FUSED, uses_layer
 from core.catalog import ModelEntry, current, models
 from core.config import Config
 from core.explain.display import LoadedModel, colored_map, model_name, weights_name
@@ -26,6 +27,7 @@ from core.images import encode_png, load_image
 from core.model import file_sha256
 
 GUIDED_MAP = "max |gradient| over the 3 channels (the .npy holds the signed (H, W, 3) gradient)"
+FUSION = "geometric mean of the ReLU'd, max-scaled maps (core/cams/fusion.py)"
 
 
 def full_size_overlay(
@@ -112,6 +114,9 @@ def manifest(
     """What reproduces a map: the model (its name, file and hash), layer, target, method,
     options, how it was drawn (alpha, ReLU, colormap, upsampling), versions.
 
+    The layer is null for Guided Backprop (it has none); FUSED names the layers it is fused from
+    and how.
+
     `entry` is the model in use (core.catalog); None: the app's current model. The model is named
     below the weights folder and a backbone file by its name: a download never names a server
     path.
@@ -130,7 +135,7 @@ def manifest(
             "backbone_weights": weights_name(info.backbone_weights),
             "class_names": list(info.class_names),
         },
-        "layer": layer,
+        **layer_record(loaded, explanation.method, layer),
         "target": explanation.target,
         "method": explanation.method,
         "options": options,
@@ -147,6 +152,15 @@ def manifest(
             if _installed(name)
         },
     }
+
+
+def layer_record(loaded: LoadedModel, method: str, layer: str) -> dict:
+    """The manifest's "layer": None for a method without one; FUSED with what it is made from."""
+    if not uses_layer(method):
+        return {"layer": None}
+    if layer != FUSED:
+        return {"layer": layer}
+    return {"layer": layer, "fused_from": list(loaded.explainer.fused_from), "fusion": FUSION}
 
 
 def _installed(name: str) -> bool:

@@ -41,6 +41,12 @@ GUIDED_SANITY = (
     "than what the model learned. The verdict below is this check's own, whatever it says."
 )
 
+# After a guided method's "fail": the paper's finding, so the verdict reads as expected.
+GUIDED_FAIL = (
+    "Expected for a guided method: Adebayo et al. (2018) found Guided Backprop's map nearly the "
+    "same after randomisation."
+)
+
 ZERO_SHOT = (
     "No fine-tuned model yet: this is ResNet-50's own ImageNet classifier, its 118 dog breeds and "
     "5 domestic-cat classes folded into *dog* and *cat*. The maps explain that folded score. "
@@ -89,14 +95,37 @@ def no_model(weights_dir: Path, operator: bool = True) -> str:
     )
 
 
-def nothing_speaks(layer: str, target: str, briefly: bool = False) -> str:
-    """Why a ReLU'd map is empty and, unless `briefly`, what shows it anyway."""
+def nothing_speaks(
+    layer: str, target: str, briefly: bool = False, layer_free: bool = False, fused: bool = False
+) -> str:
+    """Why a ReLU'd map is empty and, unless `briefly`, what shows it anyway.
+
+    `layer_free`: Guided Backprop's map, which no layer makes: its guided gradient is zero.
+    `fused`: the fused layer's, where one fused layer without positive evidence zeroes their
+    product, whatever ReLU says.
+    """
+    if layer_free:
+        return (
+            f"Nothing speaks for '{target}': its guided gradient is zero at every pixel (no "
+            "positive gradient came through the ReLUs)."
+        )
+    if fused:
+        why = "a fused layer with no positive evidence zeroes their product"
+        more = "Choose one layer to see each layer's own map."
+        where = "in the fused map"
+    else:
+        why, where = "all contributions negative", f"at {layer}"
+        more = "Untick ReLU under Advanced to see the signed map."
     if briefly:
-        return f"Why '{target}': nothing at {layer} speaks for it (all contributions negative)."
-    return (
-        f"Nothing at {layer} speaks for '{target}': every contribution is negative. Untick ReLU "
-        "under Advanced to see the signed map."
-    )
+        return f"Why '{target}': nothing {where} speaks for it ({why})."
+    return f"Nothing {where} speaks for '{target}' ({why}). {more}"
+
+
+def timing_help(passes: int) -> str:
+    """What the "Explained in" time covers: `passes` forward and backward passes."""
+    if passes == 1:
+        return "All layers, one pass."
+    return f"All layers, {passes:,} forward and backward passes."
 
 
 def subject(class_names: tuple[str, ...] | list[str] | None) -> str:
