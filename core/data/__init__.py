@@ -6,4 +6,5 @@
     pets.py        download Oxford-IIIT Pet and lay it out as a dataset
     pet_layout.py  its photos by species or by breed; one layout made from the other
     choices.py     what a page may offer: datasets, validation folders, weights files, photos
+    shards.py      --shard I/N of a sorted photo list, and the shard files `merge` joins
 """

@@ -8,6 +8,8 @@
     overlay.py       colour a [0, 1] map and blend it over the photo
     faithfulness.py  deletion/insertion curves and the sanity check (cascading randomisation)
     localization.py  pointing game and energy share against Oxford-IIIT Pet's masks
-    compare.py       every method at every layer, with its time and deletion AUC
+    compare.py       every method at every layer (Guided Backprop once), its time and deletion AUC
+    evaluation.py    `evaluate`'s figures per photo, method and layer, and their table of means
+    gradients.py     a guided method's signed 3-channel gradient as a picture (grey at 0)
     side_by_side.py  two models on one photo: shared targets, both maps on its grid, A minus B
 """
