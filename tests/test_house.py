@@ -176,7 +176,7 @@ def test_core_never_imports_streamlit():
 
 
 # Calls that lay a map over a photo: their alpha comes from Config or the visitor's slider.
-BLENDS = ("blend", "overlay", "watch_overlay", "mistake_overlays")
+BLENDS = ("blend", "overlay", "watch_overlay")
 
 
 def config_literals(tree: ast.AST) -> list[str]:

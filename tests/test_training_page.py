@@ -3,7 +3,6 @@
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -283,33 +282,6 @@ def test_what_the_page_shows_of_a_run(generated_pets):
     assert status.outcome(done) == status.Notice(
         "success", "Done: validation accuracy 75.0%. The Explain page now uses this model."
     )
-
-
-def test_a_mistake_is_explained_for_both_classes_at_the_configured_size_and_alpha(
-    tiny_weights, generated_pets
-):
-    from core.config import Config
-    from core.explain.explainer import Explainer
-    from core.images import load_image, shrink
-    from core.model import load_classifier
-    from core.training import status
-
-    photo = sorted((generated_pets / "validation" / "cats").iterdir())[0]
-    report = {
-        "class_names": ["cat", "dog"],
-        "misclassified": [{"path": str(photo), "true": 0, "predicted": 1, "confidence": 0.8}],
-    }
-    mistake = status.mistakes(report)[0]
-    assert (mistake.predicted, mistake.true) == ("dog", "cat")
-    assert mistake.captions()[0][0] == f"{photo.name}: why 'dog' (80%)"
-    explainer = Explainer(load_classifier(tiny_weights / "model.keras"))
-    small = shrink(load_image(photo), 16)
-    # Alpha 0: the photo alone, at the thumbnail side; alpha 1: the maps alone.
-    clear = status.mistake_overlays(explainer, mistake, Config(alpha=0.0, thumbnail_side=16))
-    assert all(np.array_equal(picture, small) for picture in clear)
-    maps = status.mistake_overlays(explainer, mistake, Config(alpha=1.0, thumbnail_side=16))
-    assert all(picture.shape == small.shape for picture in maps)
-    assert not any(np.array_equal(picture, small) for picture in maps)
 
 
 def test_a_finished_runs_mistakes_open_on_the_folder_page(monkeypatch, tmp_path, generated_pets):

@@ -19,39 +19,14 @@ from matplotlib.figure import Figure
 from core.cams import normalize
 from core.config import Config
 from core.data.choices import label
-from core.explain.explainer import Explainer
 from core.explain.overlay import overlay
 from core.images import load_image, shrink
 from core.training.report import MOST_CONFUSED, most_confused, per_class_accuracy
 
-# Misclassified validation photos shown with their two maps: each costs two explanations.
-MISTAKES_SHOWN = 8
 # The four figures the page shows for the latest epoch, in its order.
 FIGURES = ("accuracy", "val_accuracy", "loss", "val_loss")
 # Classes up to which the confusion heatmap writes each cell's count (beyond, colour alone).
 COUNTS_IN_CELLS = 12
-
-
-@dataclass(frozen=True)
-class Mistake:
-    """A misclassified validation photo: where it is, what the model said, what it is."""
-
-    path: str
-    predicted: str
-    true: str
-    # The model's probability for the class it wrongly chose.
-    confidence: float
-
-    def captions(self) -> tuple[tuple[str, str], tuple[str, str]]:
-        """(caption, alt text) of its two overlays: the predicted class's, then the true one's."""
-        name = Path(self.path).name
-        return (
-            (
-                f"{name}: why '{self.predicted}' ({self.confidence:.0%})",
-                f"Grad-CAM for the wrongly predicted class {self.predicted}",
-            ),
-            (f"why '{self.true}' (the true class)", f"Grad-CAM for the true class {self.true}"),
-        )
 
 
 def caption(status: dict, roots: tuple[Path, ...]) -> str | None:
@@ -188,32 +163,6 @@ def confused_pairs(report: dict, limit: int = MOST_CONFUSED) -> list[str]:
         f"{names[cell['true']]} -> {names[cell['predicted']]}: {cell['count']}"
         for cell in most_confused(report["confusion"], limit)
     ]
-
-
-def mistakes(report: dict, limit: int = MISTAKES_SHOWN) -> list[Mistake]:
-    """The first `limit` misclassified validation photos, their classes by name."""
-    names = report["class_names"]
-    return [
-        Mistake(each["path"], names[each["predicted"]], names[each["true"]], each["confidence"])
-        for each in report["misclassified"][:limit]
-    ]
-
-
-def mistake_overlays(
-    explainer: Explainer, mistake: Mistake, config: Config | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Grad-CAM for the predicted class and for the true class, over the photo at thumbnail size.
-
-    Both at the model's default layer. Raises ImageError when the photo can no longer be read.
-    """
-    config = config or Config()
-    photo = load_image(mistake.path, max_side=config.thumbnail_side)
-    layer = explainer.classifier.default_layer
-    predicted, true = (
-        explainer.explain([photo], target)[0].heatmap(layer)
-        for target in (mistake.predicted, mistake.true)
-    )
-    return overlay(photo, predicted, config.alpha), overlay(photo, true, config.alpha)
 
 
 def watched_photo(path: str, config: Config | None = None) -> np.ndarray:
