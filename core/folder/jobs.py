@@ -13,7 +13,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,11 +20,11 @@ import numpy as np
 
 from core import space
 from core.atomic import read_json, replacing, write_json
-from core.config import PREDICTED_TARGET, ROOT
+from core.config import PREDICTED_TARGET
 from core.data.choices import images_in, label
 from core.errors import UserError, writing
 from core.training.files import PROGRESS, STOP
-from core.training.progress import request_stop
+from core.training.progress import launch, request_stop
 
 JOB, LOG, BATCH = "job.json", "folder.log", "batch_"
 UPLOADS = "uploads"  # Config.folder_cache_dir/uploads/<digest>/: photos a visitor sent at once
@@ -134,16 +133,8 @@ def start(job: FolderJob, cache: Path) -> Path:
 
 
 def _launch(folder: Path) -> subprocess.Popen:
-    """`python -m core.folder.worker JOB_DIR`: a session of its own, its output in folder.log."""
-    with open(folder / LOG, "w") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "core.folder.worker", str(folder)],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    """`python -m core.folder.worker JOB_DIR`, its output in folder.log."""
+    return launch("core.folder.worker", folder, LOG)
 
 
 def stop(folder: Path) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -19,13 +18,14 @@ import tensorflow as tf
 
 from core import space
 from core.atomic import read_json, write_json
-from core.config import ROOT, Config
+from core.config import Config
 from core.data.choices import label
 from core.data.folders import DataError, check_data_path, class_folders
 from core.errors import StorageError, UserError, writing
 from core.model import ModelError, resolve_backbone_weights
 from core.training.files import LOG, PROGRESS, SETTINGS
 from core.training.lease import acquire_lock, hand_over, kept_alive, lock_holder, release_lock
+from core.training.progress import launch
 from core.training.recipe import TrainConfig
 from core.training.run import failure, run
 from core.training.store import RUNS, new_run_dir
@@ -121,16 +121,8 @@ def _run_dir_holding_lock(weights_dir: Path) -> Path:
 
 
 def _launch(run_dir: Path) -> subprocess.Popen:
-    """`python -m core.training.worker RUN_DIR`: a session of its own, its output in train.log."""
-    with open(run_dir / LOG, "w") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "core.training.worker", str(run_dir)],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    """`python -m core.training.worker RUN_DIR`, its output in train.log."""
+    return launch("core.training.worker", run_dir, LOG)
 
 
 def work(run_dir: Path) -> dict:

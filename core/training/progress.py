@@ -1,4 +1,4 @@
-"""A training run's progress file and its stop request.
+"""A worker process's start, its progress file and its stop request (training and folder runs).
 
 The Training page reads the progress file and writes the stop request. The monitor also stops a
 run itself, discarding it, when the disk's free space falls below Config.min_free_mb.
@@ -7,6 +7,8 @@ run itself, discarding it, when the disk's free space falls below Config.min_fre
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -14,11 +16,25 @@ import keras
 
 from core import space
 from core.atomic import write_json
-from core.config import Config
+from core.config import ROOT, Config
 from core.errors import writing
 from core.training.files import PROGRESS, STOP
 
 SPACE_SECONDS = 5.0  # how often a run looks at the free space: a statvfs call, microseconds
+
+
+def launch(module: str, folder: Path, log: str) -> subprocess.Popen:
+    """`python -m MODULE FOLDER` in a session of its own (a page rerun or a closed tab does not
+    end it), its output in FOLDER/`log`."""
+    with open(Path(folder) / log, "w") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", module, str(folder)],
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
 
 def request_stop(run_dir: Path, keep: bool) -> None:
