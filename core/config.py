@@ -118,6 +118,11 @@ class Config:
     folder_max_photos: int = field(
         default_factory=lambda: max(1, _env_int("CATDOG_FOLDER_MAX_PHOTOS", 200))
     )
+    # Folder runs going at once on this server, every session's together: each worker takes all
+    # cores at nice 10, so a third would only slow the other two. Stopping one frees its place.
+    folder_max_runs: int = field(
+        default_factory=lambda: max(1, _env_int("CATDOG_FOLDER_MAX_RUNS", 2))
+    )
     # Where the Folder page keeps its results (predictions and raw maps, a few KB per photo), one
     # folder per model, photos, method and target; "" = folders/ under the weights folder.
     folder_cache: str = field(default_factory=lambda: os.environ.get("CATDOG_FOLDER_CACHE", ""))

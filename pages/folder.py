@@ -99,7 +99,7 @@ def start(config: Config, request: view.FolderRequest, entry: ModelEntry, key: s
             request.method,
             every_layer=request.every_layer,
         )
-        job_dir = jobs.start(job, cache)
+        job_dir = jobs.start(job, cache, config.folder_max_runs)
     except UserError as error:
         return Notice("warning", one_line(error))
     state[view.JOB] = str(job_dir)

@@ -232,3 +232,21 @@ def test_the_page_explains_a_folder_in_a_worker_then_filters_and_opens_a_photo(
     # The same folder and model again: nothing to compute.
     at.button(key="folder_explain").click().run()
     assert at.info[0].value == "6 photos already explained by this model."
+
+
+def test_folder_runs_at_once_are_bounded_for_the_whole_server(tmp_path, tiny_weights, monkeypatch):
+    """Another session's live run counts: at the bound a new run is refused in one line."""
+    import os
+    from types import SimpleNamespace
+
+    job, job_dir, cache = a_job(tmp_path, tiny_weights)
+    other = cache / "another-sessions-run"
+    other.mkdir()
+    write_json(other / "progress.json", {"state": "running", "pid": os.getpid()})  # alive
+    launched = []
+    monkeypatch.setattr(jobs, "_launch", lambda f: launched.append(f) or SimpleNamespace(pid=1))
+    assert jobs.running_jobs(cache) == 1
+    with pytest.raises(jobs.FolderError, match="1 folder run.*at once") as refused:
+        jobs.start(job, cache, max_running=1)
+    assert "\n" not in str(refused.value) and launched == []
+    assert jobs.start(job, cache, max_running=2) == job_dir and launched == [job_dir]

@@ -112,17 +112,29 @@ def job_dir(job: FolderJob, cache: Path) -> Path:
     return Path(cache) / job.key()
 
 
-def start(job: FolderJob, cache: Path) -> Path:
+def running_jobs(cache: Path) -> int:
+    """How many folder runs under `cache` have a live worker now."""
+    found = Path(cache).iterdir() if Path(cache).is_dir() else ()
+    return sum(1 for path in found if (progress := status(path)) and progress["running"])
+
+
+def start(job: FolderJob, cache: Path, max_running: int | None = None) -> Path:
     """The job's folder, its worker started unless its results are complete or it is running.
 
     A stopped or killed job resumes: its batches are kept and only the other photos explained.
-    Raises StorageError when the disk is below Config.min_free_mb or the folder cannot be
+    Raises FolderError when `max_running` runs are already going on this server (every session's
+    counts), StorageError when the disk is below Config.min_free_mb or the folder cannot be
     written.
     """
     folder = job_dir(job, cache)
     progress = status(folder)
     if progress and (progress["state"] == "done" or progress["running"]):
         return folder
+    if max_running is not None and running_jobs(cache) >= max_running:
+        raise FolderError(
+            f"{max_running} folder run(s) are going on this server, the most it runs at once: "
+            "start again when one ends."
+        )
     space.require_free(cache, "a folder run")
     with writing("starting the folder run"):
         folder.mkdir(parents=True, exist_ok=True)
