@@ -34,7 +34,8 @@ def folders(config: Config) -> list[Path]:
 
 def ask_explain() -> None:
     state = st.session_state
-    files = tuple((f.name, f.getvalue()) for f in state.get("folder_uploads") or ())
+    uploads = (state.get("folder_uploads") or ()) if ui.may_train() else ()
+    files = tuple((f.name, f.getvalue()) for f in uploads)
     folder = None if files else state.get("folder_dir")
     method, every = state.get("folder_method", "Grad-CAM"), state.get("folder_every_layer", False)
     state[view.REQUEST] = view.FolderRequest(folder, files, method, every)
@@ -51,10 +52,13 @@ def source_widgets(config: Config, found: list[Path]) -> None:
             placeholder="No folder under the data roots",
             help="Each dataset's validation/ and train/ under the data roots.",
         )
+        # Uploads stay on the server's disk (the cache): in public mode, for authorised users only.
         ui.photo_uploader(
             "Or upload photos (they replace the folder)",
             accept_multiple_files=True,
             key="folder_uploads",
+            disabled=not ui.may_train(),
+            help=None if ui.may_train() else "Uploading many photos needs training's sign-in.",
         )
         st.selectbox("Method", list(METHODS), key="folder_method")
         st.toggle(

@@ -250,3 +250,19 @@ def test_folder_runs_at_once_are_bounded_for_the_whole_server(tmp_path, tiny_wei
         jobs.start(job, cache, max_running=1)
     assert "\n" not in str(refused.value) and launched == []
     assert jobs.start(job, cache, max_running=2) == job_dir and launched == [job_dir]
+
+
+def test_in_public_mode_uploading_many_photos_needs_the_training_sign_in(
+    monkeypatch, tmp_path, tiny_weights
+):
+    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tiny_weights))
+    monkeypatch.setenv("CATDOG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CATDOG_PUBLIC", "1")
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    (uploader,) = [e for e in at.sidebar if getattr(e, "type", "") == "file_uploader"]
+    assert uploader.proto.disabled and "sign-in" in uploader.proto.help
+    monkeypatch.setenv("CATDOG_PUBLIC", "0")
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    (uploader,) = [e for e in at.sidebar if getattr(e, "type", "") == "file_uploader"]
+    assert not uploader.proto.disabled
