@@ -99,3 +99,27 @@ def test_a_low_disk_warns_and_refuses_the_download_with_one_sentence(monkeypatch
         "Not enough free disk space for downloading Oxford-IIIT Pet: 100 MB free"
     )
     assert not (tmp_path / "data" / "oxford-iiit-pet").exists()
+
+
+def test_folder_results_are_deleted_but_a_run_going_on_and_its_uploads_stay(monkeypatch, tmp_path):
+    import os
+
+    weights, _ = setting_up(monkeypatch, tmp_path)
+    monkeypatch.delenv("CATDOG_FOLDER_CACHE", raising=False)
+    cache = weights / "folders"
+    for name, progress in (("done", {"state": "done"}), ("going", {"state": "running"})):
+        (cache / name).mkdir(parents=True)
+        pid = {"pid": os.getpid()} if name == "going" else {}  # this process: alive
+        write_json(cache / name / files.PROGRESS, {**progress, **pid})
+    (cache / "uploads" / "abc").mkdir(parents=True)
+    (cache / "uploads" / "abc" / "0000_cat.png").write_bytes(b"x" * 100)
+    at = open_page()
+    at.button(key="delete_folder_results").click().run()
+    at.button(key="confirm_delete").click().run()
+    assert not at.exception
+    assert not (cache / "done").exists() and (cache / "going").is_dir()
+    assert (cache / "uploads" / "abc").is_dir()  # a run going on may be reading them
+    write_json(cache / "going" / files.PROGRESS, {"state": "stopped"})
+    at.button(key="delete_folder_results").click().run()
+    at.button(key="confirm_delete").click().run()
+    assert not at.exception and list(cache.iterdir()) == []

@@ -1,4 +1,4 @@
-"""The Training page's housekeeping: the disk's figures, and deleting a run or a dataset.
+"""The Training page's housekeeping: the disk's figures; deleting a run, a dataset, folder results.
 
 Deleting cannot be undone, so it asks first (`st.dialog`) and, in a public demo, is offered only
 to a visitor who may train. What may go, and the deleting itself, are core's (core/space.py,
@@ -17,6 +17,7 @@ from core import space
 from core.config import Config
 from core.data import choices, uploads
 from core.errors import UserError, one_line
+from core.folder import jobs
 from core.training import store
 from core.training.status import Notice
 from ui.access import may_train, notify
@@ -26,7 +27,7 @@ from ui.access import may_train, notify
 class Deletion:
     """A click on "Delete": a run (by its folder's name) or a dataset (its path and its label)."""
 
-    kind: str  # "run" or "dataset"
+    kind: str  # "run", "dataset" or "folder results"
     name: str
     path: Path | None = None
 
@@ -57,6 +58,8 @@ def delete(config: Config, deletion: Deletion) -> None:
     try:
         if deletion.kind == "run":
             store.delete_run(config.weights_dir, deletion.name)
+        elif deletion.kind == "folder results":
+            jobs.clear(config.folder_cache_dir)
         else:
             reading = store.running_data(config.weights_dir)
             uploads.delete_dataset(deletion.path, config.data_roots, reading)
@@ -72,8 +75,9 @@ def close() -> None:
 
 @st.dialog("Delete for good?")
 def confirm(config: Config, deletion: Deletion) -> None:
-    what = "its model, curves and maps" if deletion.kind == "run" else "all of its photos"
-    st.write(f"The {deletion.kind} **{deletion.name}** and {what} will leave the server.")
+    what = {"run": "its model, curves and maps", "folder results": "the photos uploaded there"}
+    about = what.get(deletion.kind, "all of its photos")
+    st.write(f"The {deletion.kind} **{deletion.name}** and {about} will leave the server.")
     st.caption("This cannot be undone.")
     yes, no = st.columns(2)
     yes.button(
@@ -122,6 +126,23 @@ def show_datasets(rows: list[tuple[Path, str, int]], allowed: bool) -> None:
         st.caption("No dataset that this page may delete.")
 
 
+def show_folder_results(config: Config, allowed: bool) -> None:
+    """The Folder page's results (its runs not going on now) as one row: their size, "Delete"."""
+    cache = config.folder_cache_dir
+    size = space.folder_bytes(cache)[0] if cache.is_dir() else 0
+    name, size_cell, button = st.columns([5, 2, 2], vertical_alignment="center")
+    name.markdown("**Folder page results** (computed again when a folder is opened again)")
+    size_cell.write(space.size_text(size))
+    deletion = Deletion("folder results", "of every folder run that is not going on")
+    button.button(
+        "Delete",
+        key="delete_folder_results",
+        disabled=not allowed or size == 0,
+        on_click=ask,
+        args=(deletion,),
+    )
+
+
 def show(config: Config) -> None:
     """The section: figures, runs and datasets with their "Delete" buttons, and the dialog."""
     key = repr((config.weights_dir, config.data_roots, config.min_free_mb))
@@ -131,6 +152,7 @@ def show(config: Config) -> None:
         allowed = may_train()
         show_runs(config, allowed)
         show_datasets(rows, allowed)
+        show_folder_results(config, allowed)
         if not allowed:
             st.caption("Deleting needs an authorised user in this public demo.")
         if "housekeeping_notice" in st.session_state:

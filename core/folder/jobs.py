@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -110,6 +111,21 @@ def keep_uploads(files: list[tuple[str, bytes]], cache: Path) -> Path:
 
 def job_dir(job: FolderJob, cache: Path) -> Path:
     return Path(cache) / job.key()
+
+
+def clear(cache: Path) -> int:
+    """Delete the results of every folder run not going on now, and the kept uploads unless a run
+    goes on; returns how many runs' results went. Raises StorageError when the disk refuses."""
+    found = sorted(Path(cache).iterdir()) if Path(cache).is_dir() else []
+    runs = [path for path in found if path.is_dir() and path.name != UPLOADS]
+    going = [path for path in runs if (progress := status(path)) and progress["running"]]
+    doomed = [path for path in runs if path not in going]
+    if not going and (Path(cache) / UPLOADS).is_dir():
+        doomed.append(Path(cache) / UPLOADS)
+    with writing("deleting the folder runs' results"):
+        for path in doomed:
+            shutil.rmtree(path)
+    return len(runs) - len(going)
 
 
 def running_jobs(cache: Path) -> int:
