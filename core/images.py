@@ -71,6 +71,17 @@ def load_image(
         raise ImageError(f"{name} is truncated or corrupt ({error}).") from None
 
 
+def upright_size(data: bytes) -> tuple[int, int]:
+    """(width, height) in pixels of a readable photo as shown upright, read from its header.
+
+    EXIF orientations 5-8 (a quarter turn) swap the two.
+    """
+    with Image.open(io.BytesIO(data)) as image:
+        width, height = image.size
+        orientation = image.getexif().get(0x0112, 1)
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
 def readable(source: bytes | str | Path, name: str | None = None) -> str | None:
     """None when `source` decodes as a photo, else the one-line reason it does not."""
     try:

@@ -108,13 +108,13 @@ def show_maps(view: View) -> None:
     """The photo, the map and the overlay side by side (a guided method: its gradient too), then
     the map's own numbers."""
     settings, explanation, photo = view.settings, view.explanation, view.picture
-    height, width = photo.shape[:2]
     heatmap = colored(view, explanation, settings.layer, photo.shape)
     at = f" at {settings.layer}" if uses_layer(settings.method) else ""
     about = f"{settings.method} for '{explanation.title}'{at}"
     pixels = explanation.pixels
     left, middle, right, *gradient = st.columns(4 if pixels else 3)
-    caption, alt = f"{settings.photo.name} ({width}×{height})", f"The photo {settings.photo.name}"
+    caption = display.photo_caption(settings.photo.name, settings.photo.data, photo)
+    alt = f"The photo {settings.photo.name}"
     left.image(cached_jpeg(photo, view.key.photo_id), caption=caption, width="stretch", alt=alt)
     alt = f"{about}: red where the evidence is strongest"
     heatmap_jpeg = cached_jpeg(heatmap, view.key, settings.layer, settings.look)
@@ -122,7 +122,7 @@ def show_maps(view: View) -> None:
     caption, alt = f"Overlay, alpha {settings.alpha:.2f}", "The heatmap blended over the photo"
     right.image(blend(photo, heatmap, settings.alpha), caption=caption, width="stretch", alt=alt)
     if pixels:
-        picture = gradient_picture(pixels[settings.layer], height, width)
+        picture = gradient_picture(pixels[settings.layer], *photo.shape[:2])
         shown_as = "The gradient × the Grad-CAM map" if at else "The gradient's 3 channels"
         caption = f"{shown_as}: grey 0, brighter +, darker −"
         alt = f"{about}: the signed gradient at each pixel, as RGB"

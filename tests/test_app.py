@@ -394,3 +394,12 @@ def test_the_photo_stays_chosen_from_page_to_page(app):
     app.switch_page("pages/explain.py").run()
     assert not app.exception and app.subheader[0].value.startswith("Prediction: **")
     assert "pet.png (40×30)" in app.image[0].proto.imgs[0].caption
+
+
+def test_a_photo_shown_smaller_says_its_own_size_and_the_size_shown(app):
+    """A phone's photo is explained at display size; its caption gives both sizes."""
+    app.sidebar.file_uploader[0].set_value(("big.png", png_bytes(size=(1600, 1200)), "image/png"))
+    app.run()
+    assert not app.exception
+    assert "big.png (1600×1200, shown at 1024×768)" in app.image[0].proto.imgs[0].caption
+

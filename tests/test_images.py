@@ -9,7 +9,7 @@ from PIL import Image
 
 from core.config import Config
 from core.data.choices import images_in
-from core.images import ImageError, encode_png, load_image, readable
+from core.images import ImageError, encode_png, load_image, readable, upright_size
 
 
 def encoded(image: Image.Image, fmt: str, **options) -> bytes:
@@ -69,8 +69,12 @@ def test_transparency_is_composited_on_white():
 def test_exif_rotated_photo_is_turned_upright():
     exif = Image.Exif()
     exif[0x0112] = 6  # stored sideways: "rotate 90 degrees clockwise to view"
-    photo = load_image(encoded(gradient_rgb(40, 20), "JPEG", exif=exif))
+    data = encoded(gradient_rgb(40, 20), "JPEG", exif=exif)
+    photo = load_image(data)
     assert photo.shape == (40, 20, 3)
+    # Its size as a person sees it, from the header alone: 20 wide, 40 high.
+    assert upright_size(data) == (20, 40)
+    assert upright_size(encoded(gradient_rgb(40, 20), "PNG")) == (40, 20)
 
 
 def test_animation_gives_first_frame_and_tiny_images_pass():

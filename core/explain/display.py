@@ -17,7 +17,7 @@ from core.config import Config
 from core.explain.explainer import Explainer, Explanation
 from core.explain.overlay import DIVERGING, colorize, signed_to_unit
 from core.explain.settings import VIEWS
-from core.images import load_image
+from core.images import load_image, upright_size
 from core.model import (
     Classifier,
     ModelError,
@@ -174,6 +174,15 @@ def explain_photo(
     """
     photo = load_image(data, name, max_side=max_side)
     return photo, loaded.explainer.explain([photo], target, **options)[0]
+
+
+def photo_caption(name: str, data: bytes, shown: np.ndarray) -> str:
+    """"cat.jpg (500×375)"; a photo shown smaller: "IMG.jpg (4032×3024, shown at 1024×768)"."""
+    height, width = shown.shape[:2]
+    full_width, full_height = upright_size(data)
+    if (full_width, full_height) == (width, height):
+        return f"{name} ({width}×{height})"
+    return f"{name} ({full_width}×{full_height}, shown at {width}×{height})"
 
 
 def colored_map(
