@@ -8,14 +8,19 @@ import pandas as pd
 
 from core.explain.explainer import Explanation
 
+# The raw map's figures as the page labels them: before ReLU, so a minimum may be negative.
+MAP_LABELS = {
+    "min": "raw map min (before ReLU)",
+    "max": "raw map max",
+    "zero share": "cells ReLU zeroes",
+    "score": "logit explained",
+}
+
 
 def map_figures(explanation: Explanation, layer: str) -> list[tuple[str, str]]:
     """The raw map's range, the share ReLU zeroes and the logit explained, as (label, text)."""
     return [
-        (
-            f"map {label}" if label != "score" else "logit explained",
-            f"{value:.3g}" if label != "zero share" else f"{value:.0%}",
-        )
+        (MAP_LABELS[label], f"{value:.3g}" if label != "zero share" else f"{value:.0%}")
         for label, value in explanation.figures(layer).items()
     ]
 
