@@ -3,12 +3,14 @@
 Rerun it after any change to what a page shows, then look at every PNG before committing them.
 
     docs/explain.png   the Explain page with a photo uploaded
+    docs/guided.png    the same photo by Guided Grad-CAM: its gradient beside the overlay
     docs/compare.png   the Compare page with its grid filled
     docs/training.png  the Training page during a run started from the page
     docs/watch.png     that run's "where the model looks, epoch by epoch" maps
     docs/dark.png      the Explain page in the dark theme
     docs/breeds.png    the Explain page with a three-class model picked, one class explained
     docs/side.png      the Side by side page: the two-class and the three-class model on one photo
+    docs/folder.png    the Folder page after a run over the generated validation folder
 
 Everything the app reads lives in a temporary folder, deleted at the end: a ResNet-50 with a random
 backbone (this project cannot assume internet for ImageNet weights, so its maps mean little) saved
@@ -20,8 +22,8 @@ would. With --pets, a few of them (../shared/data/pets) are copied into the temp
 instead, for a look on this machine only; the PNGs then go to artifacts/screenshots/, never docs/.
 
 The script fails, saying where, when the page shows a temporary or repository path, a Python
-exception, or a sidebar that does not read Explain, Training, Compare, Side by side. Pages are
-found by their visible labels only.
+exception, or a sidebar that does not read Explain, Training, Compare, Side by side, Folder.
+Pages are found by their visible labels only.
 
     .venv/bin/python docs/screenshots.py [--tiny] [--keep] [--pets]
 
@@ -53,7 +55,7 @@ from tests.browser_support import chrome, images, streamlit_server, text, upload
 DOCS = REPO / "docs"
 PETS = REPO.parent / "shared" / "data" / "pets"  # the shared development photos, if present
 PER_CLASS = {"train": 12, "validation": 4}  # photos per class copied into the temporary dataset
-NAVIGATION = ("Explain", "Training", "Compare", "Side by side")
+NAVIGATION = ("Explain", "Training", "Compare", "Side by side", "Folder")
 WIDE, TALL, TALLER = (1400, 1000), (1400, 1500), (1400, 2300)
 STALE = "[data-stale='true']"  # what a rerun in progress dims
 
@@ -178,7 +180,17 @@ def forbidden(root: Path) -> list[str]:
 
 
 class Screens:
-    NAMES = ("explain", "breeds", "side", "compare", "training", "watch", "dark")
+    NAMES = (
+        "explain",
+        "guided",
+        "breeds",
+        "side",
+        "compare",
+        "folder",
+        "training",
+        "watch",
+        "dark",
+    )
 
     def __init__(self, driver, url: str, forbidden_paths: list[str], photo_path: Path, out: Path):
         self.driver, self.url, self.out = driver, url, out
@@ -186,9 +198,11 @@ class Screens:
 
     def take_all(self) -> None:
         self.explain()
+        self.guided()
         self.breeds()
         self.side_by_side()
         self.compare()
+        self.folder()  # before the training run, which would share the CPU with its worker
         self.training()
         self.dark()
 
@@ -203,6 +217,20 @@ class Screens:
         upload(self.driver, self.photo)
         self.until(lambda d: "Prediction:" in text(d) and len(images(d)) >= 3, "a prediction")
         self.save("explain")
+
+    def guided(self) -> None:
+        """explain.png's photo by Guided Grad-CAM: a fourth picture, the gradient."""
+        self.choose("Method", "Guided Grad-CAM")
+        self.until(
+            lambda d: "The gradient × the Grad-CAM map" in text(d) and len(images(d)) >= 4,
+            "the gradient picture",
+            300,
+        )
+        self.save("guided")
+        self.choose("Method", "Grad-CAM")  # the other screens show Grad-CAM
+        self.until(
+            lambda d: "Grad-CAM for" in text(d) and "The gradient" not in text(d), "Grad-CAM"
+        )
 
     def breeds(self) -> None:
         """The three-class run picked under Model, a bird explained by name, its top classes."""
@@ -245,6 +273,16 @@ class Screens:
         self.click_button("Fill the grid")
         self.until(self.grid_filled, "the grid", 600)
         self.save("compare")
+
+    def folder(self) -> None:
+        """The two-class model over the generated validation folder (the list's first): the
+        accuracy, the confusion matrix, the filters, the table and the gallery's first row."""
+        self.resize(TALLER)
+        self.navigate("Folder", "A folder at a glance")
+        self.click_button("Explain these photos")
+        self.until(lambda d: "sorted by confidence" in text(d), "the folder's results", 600)
+        self.until(lambda d: self.gallery_cells(d) >= 4 and "Accuracy" in text(d), "the gallery")
+        self.save("folder")
 
     def training(self) -> None:
         self.navigate("Training", "Start training")
@@ -294,12 +332,20 @@ class Screens:
         self.until(lambda d: expected in text(d), repr(expected))
 
     def choose(self, label: str, option: str) -> None:
-        """Type into a (searchable) selectbox and take the first match, as a person would."""
+        """Type into a (searchable) selectbox and click the option named so, else take the first
+        match, as a person would (Enter alone keeps the current choice when it matches too)."""
         box = f"//div[@data-testid='stSelectbox'][.//*[text()='{label}']]//input"
         field = self.until(lambda d: d.find_element("xpath", box), f"the {label!r} box")
         self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", field)
         field.click()
-        field.send_keys(option, "\ue007")  # then Enter
+        field.send_keys(option)
+        time.sleep(0.5)  # the list filters
+        named = f"//*[@role='option'][normalize-space()='{option}']"
+        exact = [o for o in self.driver.find_elements("xpath", named) if o.is_displayed()]
+        if exact:
+            exact[0].click()
+        else:
+            field.send_keys("\ue007")  # Enter
         time.sleep(2)  # its rerun
 
     def labels(self, selector: str) -> list[str]:
@@ -336,6 +382,12 @@ class Screens:
         captions = driver.find_elements("css selector", "[data-testid='stImageCaption']")
         cells = sum("deletion AUC" in caption.text for caption in captions)
         return cells > 0 and not driver.find_elements("css selector", "[data-testid='stProgress']")
+
+    @staticmethod
+    def gallery_cells(driver) -> int:
+        """The Folder page's overlays drawn, captioned "cats/cat_003.png · cat 81% · right"."""
+        captions = driver.find_elements("css selector", "[data-testid='stImageCaption']")
+        return sum(" · right" in c.text or " · wrong" in c.text for c in captions)
 
     @staticmethod
     def epochs_watched(driver) -> int:
