@@ -200,8 +200,8 @@ model_key = display.model_key(entry.path) if entry.path else ZERO_SHOT
 source_widgets(config, folders(config))
 if request := st.session_state.pop(view.REQUEST, None):
     st.session_state.folder_notice = start(config, request, entry, model_key)
-if "folder_notice" in st.session_state:
-    notify(st.session_state.folder_notice)
+if notice := st.session_state.pop("folder_notice", None):  # said once: the run moves on
+    notify(notice)
 if view.JOB in st.session_state and (progress := jobs.status(Path(st.session_state[view.JOB]))):
     if progress["running"]:
         view.show_progress(st.session_state[view.JOB])

@@ -266,3 +266,14 @@ def test_in_public_mode_uploading_many_photos_needs_the_training_sign_in(
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     (uploader,) = [e for e in at.sidebar if getattr(e, "type", "") == "file_uploader"]
     assert not uploader.proto.disabled
+
+
+def test_the_progress_line_says_what_the_run_waits_for():
+    from ui.folder_view import progress_line
+
+    assert progress_line({"state": "starting"}).startswith("Starting: the worker loads TensorFlow")
+    starting = progress_line({"state": "running", "done": 0, "total": 200})
+    assert starting.startswith("Starting for 200 photos:")
+    going = {"state": "running", "done": 64, "total": 200, "seconds_per_photo": 0.1}
+    assert progress_line(going) == "64/200 photos · 0.10 s a photo"
+    assert progress_line(going, stopping=True).startswith("Stopping after this batch")

@@ -18,6 +18,7 @@ from core.folder import jobs, table
 from core.folder.export import every_layer, overlay
 from core.folder.table import COLUMNS, VERDICTS, Filters
 from core.images import ImageError
+from core.training.files import STOP
 from ui.access import shown
 from ui.models import KEPT_MODEL
 
@@ -48,9 +49,17 @@ def open_on_run(run_dir: Path, data_dir: Path) -> None:
     state["open_folder_page"] = True
 
 
-def progress_line(progress: dict) -> str:
-    """E.g. "120/200 photos · 0.11 s a photo · ETA 9 s"."""
+def progress_line(progress: dict, stopping: bool = False) -> str:
+    """E.g. "120/200 photos · 0.11 s a photo · ETA 9 s"; before its first batch, what it waits for.
+
+    `stopping`: a Stop was asked for, which the worker obeys after its batch.
+    """
+    if not progress.get("done") and not stopping:
+        photos = f" for {progress['total']:,} photos" if progress.get("total") else ""
+        return f"Starting{photos}: the worker loads TensorFlow and the model (20 s on 2 cores)…"
     parts = [f"{progress.get('done', 0):,}/{progress.get('total', 0):,} photos"]
+    if stopping:
+        parts.insert(0, "Stopping after this batch (what it did is kept)")
     if each := progress.get("seconds_per_photo"):
         parts.append(f"{each:.2f} s a photo")
     if (eta := progress.get("eta_seconds")) is not None:
@@ -64,8 +73,12 @@ def show_progress(job_dir: str) -> None:
     progress = jobs.status(Path(job_dir))
     if not progress or not progress["running"]:
         st.rerun()  # the whole page: its table and gallery now
-    st.progress(float(progress.get("fraction", 0.0)), text=progress_line(progress))
-    st.button("Stop", on_click=jobs.stop, args=(Path(job_dir),), key="folder_stop")
+    stopping = (Path(job_dir) / STOP).exists()
+    line = progress_line(progress, stopping)
+    st.progress(float(progress.get("fraction", 0.0)), text=line)
+    st.button(
+        "Stop", on_click=jobs.stop, args=(Path(job_dir),), key="folder_stop", disabled=stopping
+    )
 
 
 def filter_widgets(class_names: list[str]) -> Filters:
