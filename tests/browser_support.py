@@ -74,6 +74,9 @@ def streamlit_server(
             "127.0.0.1",
             "--server.headless",
             "true",
+            # The tests read a traceback in full, to assert there is none (config.toml hides it).
+            "--client.showErrorDetails",
+            "full",
             *args,
         ],
         cwd=ROOT,

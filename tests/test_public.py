@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.config import Config
+from core.config import ROOT, Config
 from core.data import folders, pets
 from core.data.choices import public
 from core.errors import UserError, writing
@@ -173,4 +173,12 @@ def test_the_manifest_says_how_the_map_was_drawn(tiny_weights):
     view = View(settings, settings.key("m"), np.zeros((8, 8, 3), np.uint8), explanation)
     record = json.loads(export.downloads(view, loaded, config)[2].data)
     assert record["look"] == {"alpha": 0.7, "relu": False, "colormap": "viridis", "smooth": False}
+
+
+def test_an_unforeseen_error_shows_a_visitor_no_traceback():
+    """The deployed config hides tracebacks (and the server paths in them) from every page."""
+    import tomllib
+
+    settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert settings["client"]["showErrorDetails"] == "none"
 
