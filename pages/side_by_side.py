@@ -131,7 +131,13 @@ failed = [side for side in sides if side.loaded.error]
 for side in failed:
     st.error(shown(f"Model {side.name.upper()} ({side.entry.label}): {side.loaded.error}", config))
 if failed:
+    st.info(
+        "Pick another model under **Model** or **Second model** in the sidebar. With one model on "
+        "this server, train a second run or bring your own model on the Training page."
+    )
     st.stop()
+if sides[0].model_key == sides[1].model_key:
+    st.info("Model A and model B are the same model: their maps agree. Pick another second model.")
 with st.sidebar:
     photo = ui.photo_source(config, guide.subject(sides[0].loaded.explainer.class_names))
     st.header("Explanation")

@@ -193,3 +193,9 @@ def test_a_model_that_cannot_load_is_named_in_one_line(server):  # noqa: F811
     assert at.error[0].value.startswith(
         "Model B (Zero-shot ImageNet (ResNet-50)): Zero-shot ImageNet could not be built: "
     )
+    assert "Pick another model under **Model** or **Second model**" in at.info[0].value
+    # The same model on both sides: said, and the page still works.
+    at.sidebar.selectbox(key="second_model").set_value(NEW_RUN).run()
+    assert not at.exception and not at.error
+    assert "Model A and model B are the same model" in at.info[0].value
+
