@@ -205,3 +205,16 @@ def test_the_sanity_check_of_the_fused_map_randomises_the_layers_it_is_made_of()
     photo = np.random.default_rng(5).integers(0, 256, (8, 8, 3), dtype=np.uint8)
     steps = explainer.sanity_check(photo, FUSED, "dog", "Layer-CAM")
     assert steps and all(step["class_index"] == 1 for step in steps)
+
+
+def test_the_page_labels_a_fused_or_guided_map_without_claiming_it_is_before_relu():
+    from core.explain.explainer import Explanation
+    from core.explain.figures import map_figures
+
+    maps = {"conv": np.array([[-1.0, 2.0]]), "fused": np.array([[0.0, 1.0]])}
+    cam = Explanation({"cat": 1.0}, "cat", "cat", 1.5, maps, 0.1)
+    assert [label for label, _ in map_figures(cam, "conv")][0] == "raw map min (before ReLU)"
+    assert dict(map_figures(cam, "conv"))["cells ≤ 0"] == "50%"
+    assert [label for label, _ in map_figures(cam, "fused")][0] == "map min"
+    guided = Explanation({"cat": 1.0}, "cat", "cat", 1.5, maps, 0.1, pixels={"conv": np.ones(3)})
+    assert [label for label, _ in map_figures(guided, "conv")][0] == "map min"

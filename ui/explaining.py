@@ -121,7 +121,7 @@ def look_widgets(method: str) -> None:
 def show_verdict(steps: list[dict], method: str) -> None:
     """The sanity check's table and verdict; a guided method's "fail" says Adebayo et al. found
     the same."""
-    st.dataframe(figures.sanity_table(steps))
+    st.dataframe(figures.sanity_table(steps), hide_index=True)
     verdict, line = sanity_verdict(steps)
     if verdict == "fail" and is_guided(method):
         line = f"{line} {guide.GUIDED_FAIL}"

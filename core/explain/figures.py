@@ -6,21 +6,26 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from core.cams import FUSED
 from core.explain.explainer import Explanation
 
-# The raw map's figures as the page labels them: before ReLU, so a minimum may be negative.
+# A map's figures as the page labels them. A CAM's map at a layer is kept before ReLU, so its
+# minimum may be negative; a fused map and a guided method's magnitude are >= 0 already.
 MAP_LABELS = {
-    "min": "raw map min (before ReLU)",
-    "max": "raw map max",
-    "zero share": "cells ReLU zeroes",
+    "min": "map min",
+    "max": "map max",
+    "zero share": "cells ≤ 0",
     "score": "logit explained",
 }
 
 
 def map_figures(explanation: Explanation, layer: str) -> list[tuple[str, str]]:
-    """The raw map's range, the share ReLU zeroes and the logit explained, as (label, text)."""
+    """The map's range, the share of cells at or below zero and the logit explained, as (label,
+    text); a CAM's map at a layer says it is before ReLU."""
+    before_relu = layer != FUSED and explanation.pixels is None
+    labels = {**MAP_LABELS, "min": "raw map min (before ReLU)"} if before_relu else MAP_LABELS
     return [
-        (MAP_LABELS[label], f"{value:.3g}" if label != "zero share" else f"{value:.0%}")
+        (labels[label], f"{value:.3g}" if label != "zero share" else f"{value:.0%}")
         for label, value in explanation.figures(layer).items()
     ]
 
