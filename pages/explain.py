@@ -19,7 +19,7 @@ from core.explain.overlay import blend
 from core.explain.settings import Check, ExplanationKey, Look, Photo, Settings, View
 from core.images import encode_jpeg, shrink
 from ui.access import shown
-from ui.explaining import CHEAP, look_widgets, passes, show_verdict
+from ui.explaining import CHEAP, look_widgets, passes, show_verdict, top_chart
 
 
 @st.cache_data(max_entries=64, show_spinner="Explaining…")
@@ -80,21 +80,20 @@ def colored(view: View, explanation: Explanation, layer: str, size: tuple) -> np
     return cached_map(explanation, key, layer, view.settings.look, size[:2])
 
 
-def show_prediction(view: View, cost: int) -> None:
-    """The predicted class, the top classes, the time of the `cost` passes; why a map is empty."""
+def show_prediction(view: View, cost: int):
+    """The predicted class, the time of the `cost` passes, why a map is empty; the cell the top
+    classes' chart goes in, drawn after the maps (the browser's chart code is the slower)."""
     explanation, layer = view.explanation, view.settings.layer
     best = explanation.label
     st.subheader(f"Prediction: **{best}** ({explanation.probabilities[best]:.1%})")
     chart, timing = st.columns([4, 1])
-    top, y = figures.top_classes(explanation), "probability (%)"
-    alt = f"The {len(top)} most probable classes: {', '.join(top['class'])}"
-    chart.bar_chart(top, x="class", y=y, horizontal=True, sort=f"-{y}", height=200, alt=alt)
     seconds = f"{explanation.seconds * 1000:.0f} ms"
     timing.metric("Explained in", seconds, help=guide.timing_help(cost))
     if explanation.note:
         st.warning(shown(explanation.note))
     if view.settings.relu and explanation.heatmap(layer).max() == 0:
         st.warning(empty_map(view.settings, explanation.title, is_guided(view.settings.method)))
+    return chart
 
 
 def empty_map(settings: Settings, target: str, briefly: bool) -> str:
@@ -222,8 +221,9 @@ try:
     cost = passes(settings, explainer)
     with ui.expensive(f"explain with {settings.method}", when=cost > CHEAP):
         view = View(settings, key, *cached_explanation(loaded, settings.photo, key))
-    show_prediction(view, cost)
+    chart = show_prediction(view, cost)
     show_maps(view)
+    top_chart(chart, view.explanation)
     # The full-size overlay is made only when asked for: Streamlit calls the function on a click.
     for column, file in zip(st.columns(3), export.downloads(view, loaded, config, entry)):
         column.download_button(file.label, file.data, file.file_name, file.mime)

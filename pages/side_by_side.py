@@ -13,12 +13,13 @@ from core.cams import METHODS, uses_layer
 from core.catalog import ModelEntry, models, second_choice
 from core.config import Config
 from core.errors import UserError, one_line
-from core.explain import display, figures, guide
+from core.explain import display, guide
 from core.explain.explainer import Explanation
 from core.explain.overlay import blend, colorize
 from core.explain.settings import ExplanationKey, Photo
 from core.explain.side_by_side import DIFFERENCE, difference_picture, shared_targets, side_by_side
 from ui.access import shown
+from ui.explaining import top_chart
 from ui.models import KEPT_SECOND
 
 SIDES = ("a", "b")  # model A (the session's model) and model B; each widget key ends with one
@@ -94,9 +95,7 @@ def show_side(column, side: Side, explanation: Explanation, layer: str, overlay:
     """One model's prediction, its top 5 classes and its map over the photo, in its column."""
     best = explanation.label
     column.markdown(f"Prediction: **{best}** ({explanation.probabilities[best]:.1%})")
-    top, y = figures.top_classes(explanation), "probability (%)"
-    alt = f"Model {side.name.upper()}'s most probable classes: {', '.join(top['class'])}"
-    column.bar_chart(top, x="class", y=y, horizontal=True, sort=f"-{y}", height=180, alt=alt)
+    top_chart(column, explanation, 180, f"Model {side.name.upper()}'s")
     if explanation.note:
         column.warning(shown(explanation.note))
     at = f" at {layer}" if uses_layer(explanation.method) else ""

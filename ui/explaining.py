@@ -14,7 +14,7 @@ from core.cams.base import TTA_FACTORS
 from core.config import PREDICTED_TARGET, TOP1_VS_TOP2
 from core.explain import figures, guide
 from core.explain.display import LoadedModel
-from core.explain.explainer import Explainer
+from core.explain.explainer import Explainer, Explanation
 from core.explain.faithfulness import sanity_verdict
 from core.explain.overlay import COLORMAPS
 from core.explain.settings import UPSAMPLING, VIEWS, Settings
@@ -126,3 +126,11 @@ def show_verdict(steps: list[dict], method: str) -> None:
     if verdict == "fail" and is_guided(method):
         line = f"{line} {guide.GUIDED_FAIL}"
     {"pass": st.success, "fail": st.warning, "unknown": st.info}[verdict](line)
+
+
+def top_chart(where, explanation: Explanation, height: int = 200, whose: str = "The") -> None:
+    """The most probable classes (five; both of two) as a bar chart, in `where`."""
+    top, y = figures.top_classes(explanation), "probability (%)"
+    alt = f"{whose} {len(top)} most probable classes: {', '.join(top['class'])}"
+    where.bar_chart(top, x="class", y=y, horizontal=True, sort=f"-{y}", height=height, alt=alt)
+
