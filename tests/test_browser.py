@@ -443,6 +443,7 @@ def test_a_first_visitor_who_opens_a_page_directly_gets_the_app_navigation(tmp_p
                 "Training",
                 "Compare",
                 "Side by side",
+                "Folder",
             ]
             assert "Page not found" not in text(driver)
         finally:

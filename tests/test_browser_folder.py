@@ -88,7 +88,8 @@ def test_a_runs_mistakes_open_on_the_folder_page_filtered_paged_opened_and_expor
             wait(driver, lambda d: "sorted by confidence." in text(d), 90)
             wrong, total = shown_rows(driver)
             assert total == 200 and 0 < wrong < 200
-            assert "Explaining 200 photos in the background." in text(driver)
+            # The run was started here, in the background, and has ended (its notice said once).
+            wait(driver, lambda d: "Done: 200 photos." in text(d), 30)
             assert "Accuracy" in text(driver)
             click(driver, button("all"))
             wait(driver, lambda d: shown_rows(d) == (200, 200))
