@@ -132,10 +132,15 @@ def shot(driver, name: str) -> None:
 
 
 def wait(driver, condition, timeout: float = 60, poll: float = 0.25):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
+    # An element read while a rerun redraws it goes stale: the condition is tried again.
+    stale = (StaleElementReferenceException,)
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=poll).until(lambda d: condition(d))
+        return WebDriverWait(driver, timeout, poll, ignored_exceptions=stale).until(
+            lambda d: condition(d)
+        )
     except Exception:
         shot(driver, "failed")  # what the page showed when the wait gave up
         raise

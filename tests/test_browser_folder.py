@@ -24,6 +24,7 @@ if not (CHROMIUM and DRIVER):
         allow_module_level=True,
     )
 
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
 RUN = "20260101-090000"
@@ -52,10 +53,21 @@ def a_finished_run(weights, data) -> None:
 
 
 def click(driver, xpath: str, timeout: float = 60) -> None:
-    element = wait(driver, lambda d: next(iter(d.find_elements(By.XPATH, xpath)), None), timeout)
-    driver.execute_script(
-        "arguments[0].scrollIntoView({block: 'center'}); arguments[0].click()", element
-    )
+    """Click the first element `xpath` finds, finding it again if the page redraws it meanwhile."""
+
+    def clicked(d) -> bool:
+        element = next(iter(d.find_elements(By.XPATH, xpath)), None)
+        if element is None:
+            return False
+        try:
+            d.execute_script(
+                "arguments[0].scrollIntoView({block: 'center'}); arguments[0].click()", element
+            )
+        except StaleElementReferenceException:
+            return False  # redrawn between finding and clicking (a rerun): find it again
+        return True
+
+    wait(driver, clicked, timeout)
 
 
 def button(label: str) -> str:
