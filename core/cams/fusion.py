@@ -47,7 +47,20 @@ def fuse(maps: list[np.ndarray]) -> np.ndarray:
     height, width = max((m.shape[1:] for m in maps), key=lambda shape: shape[0] * shape[1])
     fused = np.ones((len(maps[0]), height, width), np.float32)
     for layer_maps in maps:
-        for i, raw_map in enumerate(layer_maps):
-            unit = normalize(np.asarray(raw_map, np.float32))
-            fused[i] *= cv2.resize(unit, (width, height), interpolation=cv2.INTER_LINEAR)
+        fused *= stretched_units(layer_maps, height, width)
     return np.maximum(fused, 0.0) ** (1.0 / len(maps))
+
+
+def stretched_units(raw_maps: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(N, h, w) raw maps -> (N, height, width) float32 in [0, 1]: each ReLU'd, scaled by its
+    maximum, stretched bilinearly (OpenCV, half-pixel centres)."""
+    return np.stack(
+        [
+            cv2.resize(
+                normalize(np.asarray(m, np.float32)),
+                (width, height),
+                interpolation=cv2.INTER_LINEAR,
+            )
+            for m in raw_maps
+        ]
+    )

@@ -22,7 +22,6 @@ from __future__ import annotations
 import threading
 import weakref
 
-import cv2
 import keras
 import numpy as np
 import tensorflow as tf
@@ -33,10 +32,9 @@ from core.cams.base import (
     BaseCAM,
     CAMResult,
     class_scores,
-    normalize,
     resolve_targets,
 )
-from core.cams.fusion import FUSED
+from core.cams.fusion import FUSED, stretched_units
 from core.cams.grad_cam import GradCAM
 from core.errors import SettingError
 
@@ -155,19 +153,6 @@ def saliency(gradients: np.ndarray) -> np.ndarray:
     return np.abs(gradients).max(axis=-1).astype(np.float32)
 
 
-def stretched_cam(raw_maps: np.ndarray, height: int, width: int) -> np.ndarray:
-    """(N, h, w) raw maps -> (N, height, width) in [0, 1]: each ReLU'd, scaled by its maximum,
-    stretched bilinearly (OpenCV, half-pixel centres) to the input."""
-    return np.stack(
-        [
-            cv2.resize(
-                normalize(m).astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR
-            )
-            for m in raw_maps
-        ]
-    )
-
-
 class Guided:
     """The guided pass both methods share, a mixin before BaseCAM: one guided clone for every
     guided CAM over the same model (`shared_guided_model`), its pass compiled once per CAM."""
@@ -263,7 +248,7 @@ class GuidedGradCAM(Guided, GradCAM):
         gradients = self.guided(images, result.class_index, result.reference)[0].numpy()
         height, width = images.shape[1:3]
         result.pixels = {
-            key: gradients * stretched_cam(maps, height, width)[..., None]
+            key: gradients * stretched_units(maps, height, width)[..., None]
             for key, maps in result.maps.items()
         }
         result.maps = {key: saliency(pixels) for key, pixels in result.pixels.items()}
