@@ -37,12 +37,14 @@ test: setup-dev browser  ## set up, lint and run the whole test suite (ResNet-50
 test-fast: setup-dev  ## the quick tests only (no ResNet-50, no Chromium, no slow tests)
 	$(PY) -m pytest -n 2 -m "not resnet and not browser and not slow"
 
-bench: setup-dev browser  ## print the speed and memory figures (about 10 minutes)
+bench: setup-dev browser  ## print the speed, memory, load and soak figures (about 15 minutes)
 	$(PY) benchmarks/bench_explain.py
 	$(PY) benchmarks/bench_browser.py
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_cams.py
 	$(PY) benchmarks/bench_memory.py
+	$(PY) benchmarks/bench_load.py
+	$(PY) benchmarks/bench_faults.py
 
 # The README's screenshots, from the running app in Chromium; rerun after any change to a page, and
 # look at every PNG before committing. An emoji font, so the sidebar's page icons are drawn.
