@@ -186,7 +186,7 @@ from core.training import jobs
 from core.training.recipe import TrainConfig, make_strategy
 from tests.conftest import tiny_model
 replicas = make_strategy("mirrored").num_replicas_in_sync
-state = jobs.run(sys.argv[1], sys.argv[2], TrainConfig(epochs=30, learning_rate=0.05, patience=30,
+state = jobs.run(sys.argv[1], sys.argv[2], TrainConfig(epochs=10, learning_rate=0.05, patience=10,
 strategy="mirrored"),
                  build=tiny_model)
 print(json.dumps({"replicas": replicas, "state": state["state"], "accuracy":
