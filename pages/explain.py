@@ -215,6 +215,7 @@ if explainer.classifier.info.kind == "zero-shot":
 settings = sidebar(loaded, config)
 if settings.photo is None:
     st.info("Upload a photo, take one, or pick a random validation photo in the sidebar.")
+    ui.explaining.preload_result_code()
     st.stop()
 key = settings.key(model_key)
 try:

@@ -43,6 +43,16 @@ def test_empty_state_says_what_to_do(app):
     assert len(app.image) == 0
 
 
+def test_empty_state_has_the_browser_fetch_the_code_an_explanation_needs(app):
+    from ui.explaining import RESULT_CODE, result_chunks
+
+    # One chunk per name in this Streamlit: a rename by an upgrade fails here, not silently.
+    chunks = result_chunks()
+    assert sorted(name.split(".")[0] for name in chunks) == sorted(RESULT_CODE)
+    (html,) = [e for e in app.main if getattr(e, "type", "") == "html"]
+    assert html.proto.unsafe_allow_javascript and all(name in html.proto.body for name in chunks)
+
+
 def test_upload_shows_prediction_and_sliders_change_the_overlay(app):
     app.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(), "image/png")).run()
     assert not app.exception and not app.error

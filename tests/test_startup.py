@@ -1,7 +1,8 @@
 """`streamlit run app.py` loads the model when the server starts, not when the first visitor comes.
 
 The server's log has one line per model load (ui._model): it must appear before anyone visits, and
-stay alone once a visitor's page has run.
+stay alone once a visitor's page has run. The browser, too, has the code that draws an explanation
+before the first photo arrives: the first upload fetches no script.
 """
 
 from __future__ import annotations
@@ -11,9 +12,34 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_support import CHROMIUM, DRIVER, chrome, streamlit_server, text, wait
+from tests.browser_support import (
+    CHROMIUM,
+    DRIVER,
+    chrome,
+    images,
+    streamlit_server,
+    text,
+    upload,
+    wait,
+)
+from tests.conftest import make_pets
 
 LOADED, NO_MODEL = "Model loaded in", "No model:"
+# The scripts the browser has fetched so far (Streamlit's frontend loads most element kinds' code
+# on first use).
+SCRIPTS = (
+    "return performance.getEntriesByType('resource').map(e => e.name)"
+    ".filter(n => n.endsWith('.js')).map(n => n.split('/').pop())"
+)
+
+
+def scripts_settled(driver) -> set[str]:
+    """The scripts the page has fetched, once a second passes without another."""
+    fetched = None
+    while (now := set(driver.execute_script(SCRIPTS))) != fetched:
+        fetched = now
+        time.sleep(1)
+    return fetched
 
 
 def wait_for_line(log: Path, line: str, timeout: float = 180) -> str:
@@ -37,6 +63,13 @@ def test_the_model_loads_at_start_and_the_first_visitor_reuses_it(tiny_weights, 
         try:
             driver.get(url)
             wait(driver, lambda d: "Upload a photo, take one" in text(d), 120)
+            # ui.explaining.preload_result_code: fetched while the page waits for a photo.
+            wait(driver, lambda d: any(n.startswith("embed.") for n in d.execute_script(SCRIPTS)))
+            before = scripts_settled(driver)
+            photo = next(make_pets(tmp_path / "photos", n_train=0, n_validation=1).rglob("*.png"))
+            upload(driver, photo)
+            wait(driver, lambda d: "Prediction:" in text(d) and len(images(d)) >= 3, 60)
+            assert scripts_settled(driver) == before
         finally:
             driver.quit()
         # The page has run and found the model in the warm-up's cache entry: no second load.

@@ -7,6 +7,8 @@ method with its options, and the layer. Each widget's key is a `Settings` field.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from core.cams import METHODS, GuidedBackprop, is_guided, uses_layer
@@ -134,3 +136,45 @@ def top_chart(where, explanation: Explanation, height: int = 200, whose: str = "
     alt = f"{whose} {len(top)} most probable classes: {', '.join(top['class'])}"
     where.bar_chart(top, x="class", y=y, horizontal=True, sort=f"-{y}", height=height, alt=alt)
 
+
+# The browser code an explained photo needs that Streamlit's frontend fetches only when the first
+# such element arrives (its Vite chunks: the uploader's HTTP client, pictures, metrics, the
+# top-classes chart and its Vega, buttons). Fetched on the first upload, it made that upload
+# 0.1-0.5 s slower than the later ones (benchmarks/bench_browser.py --cold).
+RESULT_CODE = (
+    "axios",
+    "ImageList",
+    "Metric",
+    "ArrowVegaLiteChart",
+    "embed",
+    "vega-interpreter",
+    "DownloadButton",
+    "Button",
+)
+# Imported relative to Streamlit's own entry script, as its frontend imports them: the browser
+# keeps one copy of each module, so the later import by the frontend costs nothing.
+PRELOAD = """<script>
+const index = [...document.scripts].find(s => /static\\/js\\/index\\./.test(s.src));
+if (index) FILES.forEach(file => import(new URL(file, index.src).href).catch(() => null));
+</script>"""
+
+
+def result_chunks() -> list[str]:
+    """The file names of RESULT_CODE's chunks in the installed Streamlit (static/static/js/)."""
+    static = Path(st.__file__).parent / "static" / "static" / "js"
+    return sorted(
+        path.name
+        for name in RESULT_CODE
+        for path in static.glob(f"{name}.*.js")
+        if path.name.count(".") == 2
+    )
+
+
+def preload_result_code() -> None:
+    """Have the browser fetch the code that draws an explanation while the page awaits a photo.
+
+    Streamlit has no prefetch of its own; a script element (st.html with JavaScript allowed,
+    holding only these file names) is the one way in. Chunks a future Streamlit renames are
+    simply not found (tests/test_app.py names each).
+    """
+    st.html(PRELOAD.replace("FILES", repr(result_chunks())), unsafe_allow_javascript=True)
