@@ -169,7 +169,7 @@ def show_results(job_dir: str, progress: dict, entries: list[ModelEntry], config
         st.info("No photo explained yet.")
         return
     show_figures(whole, class_names)
-    rows = table.filtered(whole, view.filter_widgets(class_names))
+    rows = table.filtered(whole, view.filter_widgets(class_names, whole["right"].notna().any()))
     st.caption(f"{len(rows):,} of {len(whole):,} photos, sorted by confidence.")
     view.show_table(rows)
     if rows.empty:

@@ -214,7 +214,10 @@ def test_the_page_explains_a_folder_in_a_worker_then_filters_and_opens_a_photo(
     at.button(key="folder_explain").click().run()
     assert at.info[0].value == "Explaining 6 photos in the background."
     wait_until_done(at)
-    assert at.metric[0].label == "Accuracy"
+    assert (
+        at.metric[0].label == "Accuracy"
+        and not at.segmented_control(key="folder_verdict").disabled
+    )
     frame = at.dataframe[0].value
     assert len(frame) == 6 and list(frame.columns) == table.COLUMNS
     captions = [caption.value for caption in at.caption]
@@ -232,6 +235,29 @@ def test_the_page_explains_a_folder_in_a_worker_then_filters_and_opens_a_photo(
     # The same folder and model again: nothing to compute.
     at.button(key="folder_explain").click().run()
     assert at.info[0].value == "6 photos already explained by this model."
+
+
+def test_photos_of_no_known_class_are_not_offered_right_or_wrong(
+    monkeypatch, tmp_path, tiny_weights
+):
+    # The operator's validation folder, of photos in no class folder.
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    for photo in make_pets(tmp_path / "data", n_train=0, n_validation=2).rglob("*.png"):
+        photo.rename(loose / photo.name)
+    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tiny_weights))
+    monkeypatch.setenv("CATDOG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(loose))
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert at.selectbox(key="folder_dir").value == loose.resolve()
+    at.button(key="folder_explain").click().run()
+    wait_until_done(at)
+    assert len(at.dataframe[0].value) == 4 and at.dataframe[0].value["right"].isna().all()
+    shown = at.segmented_control(key="folder_verdict")
+    assert shown.disabled and "No photo has a true class" in shown.help
+    assert "The photos' classes are unknown (no class folders): no accuracy." in [
+        caption.value for caption in at.caption
+    ]
 
 
 def test_folder_runs_at_once_are_bounded_for_the_whole_server(tmp_path, tiny_weights, monkeypatch):

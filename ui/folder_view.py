@@ -81,18 +81,26 @@ def show_progress(job_dir: str) -> None:
     )
 
 
-def filter_widgets(class_names: list[str]) -> Filters:
-    """Right or wrong, classes, a confidence band and the order, side by side."""
+def filter_widgets(class_names: list[str], judged: bool) -> Filters:
+    """Right or wrong (offered when some photo has a true class: `judged`), classes, a confidence
+    band and the order, side by side."""
     verdict, classes, band, order = st.columns([2, 3, 3, 2])
     st.session_state.setdefault("folder_verdict", "all")  # open_on_run may have set "wrong"
+    unknown = "No photo has a true class: none sits in a folder named after one."
     with verdict:
-        chosen = st.segmented_control("Show", VERDICTS, key="folder_verdict")
+        chosen = st.segmented_control(
+            "Show",
+            VERDICTS,
+            key="folder_verdict",
+            disabled=not judged,
+            help=None if judged else unknown,
+        )
     picked = classes.multiselect(
         "Classes", class_names, key="folder_classes", help="True or predicted class."
     )
     low, high = band.slider("Confidence", 0.0, 1.0, (0.0, 1.0), 0.05, key="folder_band")
     least = order.toggle("Least sure first", key="folder_least_sure")
-    return Filters(chosen or "all", tuple(picked), (low, high), least)
+    return Filters((chosen if judged else None) or "all", tuple(picked), (low, high), least)
 
 
 def show_table(rows: pd.DataFrame) -> None:
