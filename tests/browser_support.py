@@ -1,7 +1,7 @@
 """Driving the real app in Debian's Chromium: one server and one browser helper, shared.
 
-The browser tests, the load test and benchmarks/bench_browser.py use them. Not a test module:
-nothing here is collected.
+The browser tests, the load test and benchmarks/bench_browser.py and bench_load.py use them. Not a
+test module: nothing here is collected.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -176,3 +178,73 @@ def upload(driver, path: Path) -> None:
     from selenium.webdriver.common.by import By
 
     wait(driver, lambda d: d.find_element(By.XPATH, "//input[@type='file']")).send_keys(str(path))
+
+
+def expected_predictions(weights: Path, photos: list[Path]) -> dict[Path, str]:
+    """The page's 'Prediction:' text for each photo, computed offline with the server's model."""
+    from core.explain.explainer import Explainer
+    from core.images import load_image
+    from core.model import load_classifier
+
+    explainer = Explainer(load_classifier(weights / "model.keras"))
+    expected = {}
+    for photo in photos:
+        explanation = explainer.explain([load_image(photo)])[0]
+        expected[photo] = (
+            f"{explanation.label} ({explanation.probabilities[explanation.label]:.1%})"
+        )
+    return expected
+
+
+def visitor(url: str, photo: Path, expected: str, together: threading.Barrier) -> dict:
+    """A visitor uploads `photo`, checks its prediction, moves alpha once: its seconds.
+
+    Every visitor sharing `together` uploads at the same moment, and checks its photo again
+    once all have their prediction: a state shared between sessions would show there.
+    """
+    driver = chrome("1200,900", profile=Path(tempfile.mkdtemp(prefix="chromium-")))
+    try:
+        driver.get(url)
+        wait(driver, lambda d: "Upload a photo, take one" in text(d), 120)
+        together.wait(300)
+        start = time.perf_counter()
+        upload(driver, photo)
+        wait(driver, lambda d: "Prediction:" in text(d) and len(images(d)) >= 3, 180)
+        upload_seconds = time.perf_counter() - start
+        together.wait(300)
+        page = text(driver)
+        assert f"{photo.name} (" in page, "another session's photo"
+        assert f"Prediction: {expected}" in page, f"expected {expected!r}"
+        overlay = images(driver)[2]
+        start = time.perf_counter()
+        press(driver, "Heatmap opacity (alpha)", "\ue014")  # arrow right
+        wait(driver, lambda d: len(images(d)) >= 3 and images(d)[2] != overlay, 120)
+        return {
+            "photo": photo.name,
+            "upload_s": upload_seconds,
+            "slider_s": time.perf_counter() - start,
+        }
+    except Exception:
+        together.abort()  # the others stop waiting for this one
+        raise
+    finally:
+        driver.quit()
+
+
+def visitors_at_once(url: str, expected: dict[Path, str]) -> tuple[list[dict], list[str]]:
+    """One Chromium session per photo (`expected`: photo -> its 'Prediction:' text), uploading
+    together: (their figures, their errors, one line each)."""
+    together, results, errors = threading.Barrier(len(expected)), [], []
+
+    def one(photo: Path) -> None:
+        try:
+            results.append(visitor(url, photo, expected[photo], together))
+        except Exception as error:  # collected for the caller's assertion
+            errors.append(f"{photo.name}: {type(error).__name__}: {str(error)[:200]}")
+
+    threads = [threading.Thread(target=one, args=(photo,)) for photo in expected]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(600)
+    return results, errors

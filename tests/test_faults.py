@@ -1,69 +1,29 @@
 """Faults: kill -9 at four moments of a run, a disk that fills, two runs requested at once."""
 
 import os
-import signal
 import subprocess
-import sys
-import time
 from multiprocessing import Barrier, Process, Queue
 from pathlib import Path
 
 import pytest
 
-from core.config import ROOT, Config
+from core.config import Config
 from core.errors import StorageError
 from core.model import app_model_path, file_sha256, load_default
 from core.training import jobs, lease
-from core.training.recipe import TrainConfig
-from tests.conftest import FAST, SLOW_RUN, tiny_model
-
-# A run of about 8 s (150 head epochs) on the tiny model.
-EIGHT_SECOND_RUN = SLOW_RUN.replace("epochs=100000, patience=100000", "epochs=150, patience=150")
-
-
-def first_model(data: Path, weights: Path) -> None:
-    """A finished run in `weights`: the model that every kill must leave loadable."""
-    config = TrainConfig(epochs=3, patience=3, strategy="default")
-    jobs.run(data, weights, config, build=tiny_model)
-
-
-def kill_9_at(moment: float, data: Path, weights: Path) -> str:
-    """Start an 8-second run, SIGKILL it `moment` s in, and check a model still loads.
-
-    Returns where the run was ("not started", "starting", "running/head", "killed"...). Asserts the
-    current model loads and is either the previous one, byte for byte, or a finished run's.
-    """
-    before = app_model_path(Config(weights_dir=weights))
-    digest = file_sha256(before)
-    process = subprocess.Popen(
-        [sys.executable, "-c", EIGHT_SECOND_RUN, str(data), str(weights)], cwd=ROOT
-    )
-    time.sleep(moment)
-    latest = jobs.latest_run(weights) or {}
-    process.send_signal(signal.SIGKILL)  # a no-op when the run has already finished
-    process.wait()
-    where = (
-        latest.get("state", "starting")
-        if latest.get("run_dir") != str(before.parent)
-        else "not started"
-    )
-    after = app_model_path(Config(weights_dir=weights))
-    assert load_default(Config(weights_dir=weights)).model is not None
-    if after == before:
-        assert file_sha256(after) == digest  # the previous model, intact
-    else:
-        # A finished run.
-        assert (jobs.read_json(after.parent / "progress.json") or {}).get("state") == "done"
-    return f"{where}/{latest.get('phase', '-')}" if where == "running" else where
+from tests.conftest import FAST, first_model, kill_9_at, tiny_model
 
 
 @pytest.mark.slow
 def test_kill_9_from_start_up_to_the_head_epochs_never_loses_the_model(generated_pets, tmp_path):
-    # Four moments across an 8-second run; 20 random ones are a soak: benchmarks/bench_faults.py.
+    # Two kills by the clock, two once the run is training (so a loaded machine cannot move them
+    # all before the start); 20 random ones are a soak: benchmarks/bench_faults.py.
     weights = tmp_path / "weights"
     first_model(generated_pets, weights)
-    for moment in (0.5, 2.0, 4.0, 7.0):
-        kill_9_at(moment, generated_pets, weights)
+    for moment in (0.5, 2.0):
+        kill_9_at(generated_pets, weights, moment)
+    for moment in (0.0, 1.0):
+        assert kill_9_at(generated_pets, weights, moment, training=True) == "running/head"
 
 
 def _mount_tmpfs(path: Path, size: str) -> bool:
