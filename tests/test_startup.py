@@ -7,11 +7,14 @@ before the first photo arrives: the first upload fetches no script.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from core.config import ROOT
 from tests.browser_support import (
     CHROMIUM,
     DRIVER,
@@ -74,6 +77,27 @@ def test_the_model_loads_at_start_and_the_first_visitor_reuses_it(tiny_weights, 
         assert found.count(LOADED) == 1
         # Nor a warning that the warm-up thread, having no page, cannot show the cache's spinner.
         assert "missing ScriptRunContext" not in found
+
+
+# In a fresh process: what the warm-up leaves done for the first visitor's page run.
+WARM_FIRST_PAGE = """
+import inspect, sys
+import tensorflow as tf
+import ui
+done = lambda: (inspect.getabsfile(tf) in inspect.modulesbyfile, "streamlit.emojis" in sys.modules)
+before = done()
+ui._warm_first_page()
+print(before, done())
+"""
+
+
+def test_the_warm_up_does_streamlits_once_per_process_work_of_a_first_page():
+    # Streamlit's first element calls inspect.stack(), which maps every loaded module to its
+    # file; its page icons load the emoji table.
+    result = subprocess.run(
+        [sys.executable, "-c", WARM_FIRST_PAGE], capture_output=True, text=True, cwd=ROOT
+    )
+    assert result.stdout.splitlines()[-1] == "(False, False) (True, True)", result.stderr[-2000:]
 
 
 @pytest.mark.slow
