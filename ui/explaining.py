@@ -2,7 +2,9 @@
 
 The zero-shot model's view (cat vs dog folded, or ImageNet's 1,000 classes), the class (a select,
 which Streamlit lets a person search by typing, so 37 breeds or 1,000 classes work alike), the
-method with its options, and the layer. Each widget's key is a `Settings` field.
+method with its options, and the layer. Each widget's key is a `Settings` field. Then what draws
+an explanation: the verdict, the top classes' chart, and the browser code they need, fetched while
+the page still waits for a photo.
 """
 
 from __future__ import annotations
