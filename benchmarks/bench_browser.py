@@ -188,7 +188,7 @@ def measure(driver, photos: list[Path], layers: list[str]) -> dict[str, list[flo
             if now == layers[-1]
             else ("\ue014", layers[layers.index(now) + 1])
         )
-        press(driver, "Layer (fine → coarse)", key)
+        press(driver, "Layer (fine → coarse, then all fused)", key)
         seconds, sent = until(
             driver, lambda body, srcs: f"at {layer}" in body and srcs[2] != overlay
         )

@@ -43,6 +43,23 @@ def test_empty_state_says_what_to_do(app):
     assert len(app.image) == 0
 
 
+def test_advanced_keeps_its_place_and_the_colormap_says_when_it_does_not_apply(app):
+    def advanced() -> int:
+        labels = [getattr(node, "label", None) for node in app.sidebar.children.values()]
+        return labels.index("Advanced")
+
+    app.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(), "image/png")).run()
+    where = advanced()
+    # TTA adds the cost line above the expander: in a slot that was there, so the browser keeps
+    # the expander (and its being open) rather than drawing a new one, closed.
+    app.checkbox(key="aug_smooth").check().run()
+    assert "forward passes" in " ".join(c.value for c in app.sidebar.caption)
+    assert advanced() == where and not app.selectbox(key="colormap").disabled
+    app.checkbox(key="relu").uncheck().run()
+    assert app.selectbox(key="colormap").disabled
+    assert "own scale" in app.selectbox(key="colormap").help
+
+
 def test_empty_state_has_the_browser_fetch_the_code_an_explanation_needs(app):
     from ui.explaining import RESULT_CODE, result_chunks
 

@@ -102,7 +102,7 @@ def test_explain_page_upload_sliders_download_random_and_corrupt(server, browser
     )
     overlay = images(browser)[2]
 
-    press(browser, "Layer (fine → coarse)", Keys.LEFT)
+    press(browser, "Layer (fine → coarse, then all fused)", Keys.LEFT)
     wait(browser, lambda d: "at conv_a" in text(d) and images(d)[2] != overlay)
     shot(browser, "explain-layer-changed")
 

@@ -78,13 +78,13 @@ def target_select(explainer: Explainer, key: str) -> str:
 
 def method_widgets(explainer: Explainer) -> None:
     """What to explain, and how: each widget's key is a Settings field, its default the field's."""
-    tip = "Grad-CAM is the classic; see the README's table of methods."
+    tip = "Grad-CAM is the classic; the Compare page sets the others beside it on your photo."
     method = st.selectbox(
         "Method", [*METHODS], [*METHODS].index(Settings.method), key="method", help=tip
     )
     layers = explainer.layer_choices
     st.select_slider(
-        "Layer (fine → coarse)",
+        "Layer (fine → coarse, then all fused)",
         options=list(layers),
         value=explainer.classifier.default_layer,
         key="layer",
@@ -102,15 +102,27 @@ def method_widgets(explainer: Explainer) -> None:
     cost = passes(
         Settings.from_state(st.session_state, explainer.classifier.default_layer), explainer
     )
+    # Always in its place, empty or not: an element that comes and goes above the Advanced
+    # expander would move it, and Streamlit would draw it anew, closed.
+    cost_line = st.empty()
     if cost > 1:
-        st.caption(f"Costs about {cost:,} forward passes for this photo (all layers).")
+        cost_line.caption(f"Costs about {cost:,} forward passes for this photo (all layers).")
 
 
 def look_widgets(method: str) -> None:
     """How the map is drawn, and the method's smoothing under Advanced (a guided method: what
     does not apply to it)."""
     st.slider("Heatmap opacity (alpha)", 0.0, 1.0, Settings.alpha, 0.05, key="alpha")
-    st.selectbox("Colormap", COLORMAPS, COLORMAPS.index(Settings.colormap), key="colormap")
+    signed = "With ReLU off, the signed map has its own scale: red for the class, blue against."
+    relu = st.session_state.get("relu", Settings.relu)
+    st.selectbox(
+        "Colormap",
+        COLORMAPS,
+        COLORMAPS.index(Settings.colormap),
+        key="colormap",
+        disabled=not relu,
+        help=None if relu else signed,
+    )
     with st.expander("Advanced"):
         relu = "ReLU (only what speaks for the class)"
         st.checkbox(relu, Settings.relu, key="relu", help="Off: signed map, blue against.")
