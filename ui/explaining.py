@@ -113,15 +113,15 @@ def look_widgets(method: str) -> None:
     """How the map is drawn, and the method's smoothing under Advanced (a guided method: what
     does not apply to it)."""
     st.slider("Heatmap opacity (alpha)", 0.0, 1.0, Settings.alpha, 0.05, key="alpha")
-    signed = "With ReLU off, the signed map has its own scale: red for the class, blue against."
-    relu = st.session_state.get("relu", Settings.relu)
+    signed = not st.session_state.get("relu", Settings.relu)
+    own_scale = "With ReLU off, the signed map has its own scale: red for the class, blue against."
     st.selectbox(
         "Colormap",
         COLORMAPS,
         COLORMAPS.index(Settings.colormap),
         key="colormap",
-        disabled=not relu,
-        help=None if relu else signed,
+        disabled=signed,
+        help=own_scale if signed else None,
     )
     with st.expander("Advanced"):
         relu = "ReLU (only what speaks for the class)"

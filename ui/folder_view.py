@@ -18,7 +18,6 @@ from core.folder import jobs, table
 from core.folder.export import every_layer, overlay
 from core.folder.table import COLUMNS, VERDICTS, Filters
 from core.images import ImageError
-from core.training.files import STOP
 from ui.access import shown
 from ui.models import KEPT_MODEL
 
@@ -73,7 +72,7 @@ def show_progress(job_dir: str) -> None:
     progress = jobs.status(Path(job_dir))
     if not progress or not progress["running"]:
         st.rerun()  # the whole page: its table and gallery now
-    stopping = (Path(job_dir) / STOP).exists()
+    stopping = jobs.stop_asked(Path(job_dir))
     line = progress_line(progress, stopping)
     st.progress(float(progress.get("fraction", 0.0)), text=line)
     st.button(
@@ -100,7 +99,8 @@ def filter_widgets(class_names: list[str], judged: bool) -> Filters:
     )
     low, high = band.slider("Confidence", 0.0, 1.0, (0.0, 1.0), 0.05, key="folder_band")
     least = order.toggle("Least sure first", key="folder_least_sure")
-    return Filters((chosen if judged else None) or "all", tuple(picked), (low, high), least)
+    show = chosen if judged and chosen else "all"
+    return Filters(show, tuple(picked), (low, high), least)
 
 
 def show_table(rows: pd.DataFrame) -> None:

@@ -170,6 +170,11 @@ def stop(folder: Path) -> None:
     request_stop(folder, keep=True)
 
 
+def stop_asked(folder: Path) -> bool:
+    """Whether `stop` was asked for and the worker has not yet obeyed (a start clears it)."""
+    return (Path(folder) / STOP).exists()
+
+
 def status(folder: Path) -> dict | None:
     """progress.json with "running" (its worker is alive), or None before any start.
 

@@ -14,8 +14,8 @@ import numpy as np
 
 from core.atomic import replacing, write_json
 from core.config import Config
-from core.folder.jobs import BATCH, BATCH_SIZE, FolderJob, done_indices, read_job
-from core.training.files import PROGRESS, STOP
+from core.folder.jobs import BATCH, BATCH_SIZE, FolderJob, done_indices, read_job, stop_asked
+from core.training.files import PROGRESS
 
 
 def work(folder: Path, background: bool = True, batch_size: int = BATCH_SIZE) -> dict:
@@ -39,7 +39,7 @@ def work(folder: Path, background: bool = True, batch_size: int = BATCH_SIZE) ->
     if isinstance(explainer, str):
         return progress.finish("failed", explainer)
     for first in range(0, len(todo), batch_size):
-        if (folder / STOP).exists():
+        if stop_asked(folder):
             return progress.finish("stopped", "Stopped: the photos explained so far are kept.")
         indices = todo[first : first + batch_size]
         started = time.perf_counter()
