@@ -114,6 +114,13 @@ def until(driver, done, timeout: float = 120.0) -> tuple[float, float]:
     raise TimeoutError("the page did not show the expected state")
 
 
+def upload_to_overlay(driver, photo: Path) -> float:
+    """Upload `photo` and return the seconds until its overlay has loaded (the page's clock)."""
+    before = driver.execute_script(PAGE)[1]
+    upload(driver, photo)
+    return until(driver, lambda body, srcs: f"{photo.name} (" in body and srcs[2] not in before)[0]
+
+
 def chromium_cpu_seconds() -> float:
     """CPU time used so far by every Chromium process on this machine (user + system)."""
     total = 0
@@ -161,12 +168,8 @@ def measure(driver, photos: list[Path], layers: list[str]) -> dict[str, list[flo
     }
     driver.execute_script(CLOCK)
     for photo in photos:
-        before, cpu = driver.execute_script(PAGE)[1], chromium_cpu_seconds()
-        upload(driver, photo)
-        seconds, _ = until(
-            driver, lambda body, srcs: f"{photo.name} (" in body and srcs[2] not in before
-        )
-        figures["upload"].append(seconds)
+        cpu = chromium_cpu_seconds()
+        figures["upload"].append(upload_to_overlay(driver, photo))
         figures["browser_cpu"].append(chromium_cpu_seconds() - cpu)
         figures["page_ms"].append(explained_ms(driver))
 
@@ -227,12 +230,7 @@ def cold_visit(weights: Path, photos: list[Path], log: Path, arrival: float = 20
             driver.execute_script(CLOCK)
             uploads = []
             for photo in photos:
-                before = driver.execute_script(PAGE)[1]
-                upload(driver, photo)
-                seconds, _ = until(
-                    driver, lambda body, srcs: f"{photo.name} (" in body and srcs[2] not in before
-                )
-                uploads.append(seconds)
+                uploads.append(seconds := upload_to_overlay(driver, photo))
                 print(f"  cold server: {photo.name} {seconds:.2f} s", file=sys.stderr, flush=True)
             start = time.perf_counter()
             driver.get(url)  # a second visit: a new session, the browser's cache warm
@@ -316,13 +314,7 @@ def bare_uploads(folder: Path, photos: list[Path]) -> list[float]:
             driver.get(url)
             wait(driver, lambda d: d.execute_script("return window.catdogPreloaded"), 60)
             driver.execute_script(CLOCK)
-            seconds = []
-            for photo in photos:
-                before = driver.execute_script(PAGE)[1]
-                upload(driver, photo)
-                shown = lambda body, srcs: f"{photo.name} (" in body and srcs[2] not in before  # noqa: B023, E731
-                seconds.append(until(driver, shown)[0])
-            return seconds
+            return [upload_to_overlay(driver, photo) for photo in photos]
     finally:
         driver.quit()
 
