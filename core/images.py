@@ -1,4 +1,10 @@
-"""Turn whatever a user sends into an upright RGB uint8 photo, or refuse it with one line."""
+"""Turn whatever a user sends into an upright sRGB uint8 photo, or refuse it with one line.
+
+What a photo viewer shows is what the model gets: an embedded ICC profile (a phone's Display P3, a
+camera's Adobe RGB, Lightroom's ProPhoto) is applied to sRGB with Pillow's ImageCms (LittleCMS),
+and high bit depths (a scanner's 16-bit TIFF, a 12-bit PNG, a float TIFF in [0, 1]) are scaled by
+their significant bits, not cut to their top byte.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,26 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, UnidentifiedImageError
 
 from core.config import Config
 from core.errors import UserError
 
 UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp", "bmp")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+EXIF_ORIENTATION = 0x0112
+# EXIF orientation -> the turn that makes the photo upright (Pillow's own ImageOps.exif_transpose).
+UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class ImageError(UserError):
@@ -27,12 +46,14 @@ def load_image(
     config: Config | None = None,
     max_side: int | None = None,
 ) -> np.ndarray:
-    """Decode a file or bytes into an upright (H, W, 3) uint8 RGB array.
+    """Decode a file or bytes into an upright (H, W, 3) uint8 sRGB array.
 
-    EXIF rotation is applied, alpha is composited on white, palette/CMYK/greyscale/16-bit images
-    are converted, animations give their first frame. Anything else raises ImageError with one
-    line. With `max_side`, the photo comes back with its long side at most that: a JPEG is decoded
-    at a reduced DCT scale (a 12-MP photo in 50 ms instead of 200-450 ms), then area-averaged down.
+    EXIF rotation is applied, an embedded ICC profile converts to sRGB (a broken one is ignored),
+    alpha is composited on white, palette/CMYK/greyscale images are converted, 16-bit and float
+    images are scaled by their content (`_high_depth`), animations give their first frame.
+    Anything else raises ImageError with one line. With `max_side`, the photo comes back with its
+    long side at most that: a JPEG is decoded at a reduced DCT scale (a 12-MP photo in 50 ms
+    instead of 200-450 ms), then area-averaged down.
     """
     config = config or Config()
     name = name or (Path(source).name if isinstance(source, (str, Path)) else "upload")
@@ -46,17 +67,16 @@ def load_image(
             # Pillow only warns between max_pixels and 2x; our own limit below refuses instead.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-                if width * height > config.max_pixels:
-                    raise ImageError(
-                        f"{name} is {width}x{height} pixels, over the {config.max_pixels:,}-pixel "
-                        "limit; resize it first."
-                    )
+                _check_pixels(*image.size, name, config)
                 if max_side:
                     # JPEG only: decode at a scale whose result is still >= max_side.
                     image.draft(None, (max_side, max_side))
                 image.load()
-                return shrink(_to_rgb(ImageOps.exif_transpose(image)), max_side)
+                photo = _in_srgb(_to_rgb(image, data), image)
+                orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+                if orientation in UPRIGHT:
+                    photo = photo.transpose(UPRIGHT[orientation])
+                return shrink(np.asarray(photo, dtype=np.uint8).copy(), max_side)
     except ImageError:
         raise
     except Image.DecompressionBombError:
@@ -64,6 +84,8 @@ def load_image(
             f"{name} declares too many pixels to decode safely (a decompression bomb?)."
         ) from None
     except UnidentifiedImageError:
+        if data[:4] in (b"II*\x00", b"MM\x00*"):
+            return shrink(_colour_float_tiff(data, name, config), max_side)
         raise ImageError(
             f"{name} is not an image this app can read (use JPEG, PNG, WebP or BMP)."
         ) from None
@@ -78,7 +100,7 @@ def upright_size(data: bytes) -> tuple[int, int]:
     """
     with Image.open(io.BytesIO(data)) as image:
         width, height = image.size
-        orientation = image.getexif().get(0x0112, 1)
+        orientation = image.getexif().get(EXIF_ORIENTATION, 1)
     return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
@@ -113,19 +135,127 @@ def _read_bytes(source: bytes | str | Path, name: str, max_bytes: int) -> bytes:
     return data
 
 
-def _to_rgb(image: Image.Image) -> np.ndarray:
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        # 16-bit and float greyscale: scale to 8 bits instead of letting convert() clip at 255.
-        values = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if values.max(initial=0) > 255 else 255.0
-        grey = np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return np.repeat(grey[..., None], 3, axis=2)
+def _to_rgb(image: Image.Image, data: bytes) -> Image.Image:
+    """An 8-bit RGB image, still in the file's colour space; alpha composited on white."""
+    high = _high_depth(image, data)
+    if high is not None:
+        return _deep_to_rgb(*high)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         # Transparent areas become white, not the black or garbage colour hidden under the alpha.
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+        rgba = np.asarray(image.convert("RGBA"))
+        return _on_white(rgba[..., :3], rgba[..., 3:])
+    return image.convert("RGB")
+
+
+def _deep_to_rgb(values: np.ndarray, significant_bits: int | None) -> Image.Image:
+    """8-bit RGB from OpenCV's deep grey (H, W), BGR or BGRA samples, or Pillow's deep grey."""
+    if values.ndim == 3 and values.shape[2] == 4:
+        colour, alpha = values[..., 2::-1], values[..., 3:]
+        return _on_white(_scaled(colour, significant_bits), _scaled(alpha, significant_bits))
+    if values.ndim == 3:
+        return Image.fromarray(_scaled(values[..., 2::-1], significant_bits))
+    return Image.fromarray(np.repeat(_scaled(values, significant_bits)[..., None], 3, axis=2))
+
+
+def _colour_float_tiff(data: bytes, name: str, config: Config) -> np.ndarray:
+    """A float colour TIFF (HDR and scientific tools write them), which Pillow has no mode for."""
+    values = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if values is None:
+        raise ImageError(f"{name} is not an image this app can read (use JPEG, PNG, WebP or BMP).")
+    _check_pixels(values.shape[1], values.shape[0], name, config)
+    return np.asarray(_deep_to_rgb(values, None))
+
+
+def _check_pixels(width: int, height: int, name: str, config: Config) -> None:
+    if width * height > config.max_pixels:
+        raise ImageError(
+            f"{name} is {width}x{height} pixels, over the {config.max_pixels:,}-pixel limit; "
+            "resize it first."
+        )
+
+
+def _on_white(rgb: np.ndarray, alpha: np.ndarray) -> Image.Image:
+    """uint8 colour over a white background by its uint8 alpha (H, W, 1)."""
+    weight = alpha.astype(np.float32) / 255.0
+    return Image.fromarray(np.rint(rgb * weight + 255.0 * (1.0 - weight)).astype(np.uint8))
+
+
+def _high_depth(image: Image.Image, data: bytes) -> tuple[np.ndarray, int | None] | None:
+    """(values, significant bits or None) of a photo with more than 8 bits a sample, else None.
+
+    Pillow keeps 16-bit and float greyscale ("I;16", "I", "F") but cuts 16-bit colour to its top
+    byte, so 16-bit colour PNG and TIFF files are decoded again by OpenCV, which keeps every bit
+    (BGR order, as OpenCV gives it). A PNG's sBIT chunk says how many bits are significant.
+    """
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        return np.asarray(image), _png_significant_bits(data)
+    sixteen_bit_png = image.format == "PNG" and len(data) > 24 and data[24] == 16  # IHDR depth
+    deep_tiff = image.format == "TIFF" and max(image.tag_v2.get(258, (8,))) > 8  # BitsPerSample
+    if not (sixteen_bit_png or deep_tiff):
+        return None
+    values = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if values is None:
+        return None  # OpenCV cannot read it: Pillow's 8 bits are what there is
+    return values, _png_significant_bits(data)
+
+
+def _png_significant_bits(data: bytes) -> int | None:
+    """The largest value of a PNG's sBIT chunk (bits that carry data in each sample), or None."""
+    if not data.startswith(PNG_SIGNATURE):
+        return None
+    at = len(PNG_SIGNATURE)
+    while at + 8 <= len(data):
+        length, kind = int.from_bytes(data[at : at + 4], "big"), data[at + 4 : at + 8]
+        if kind == b"sBIT":
+            return max(data[at + 8 : at + 8 + length], default=None)
+        if kind in (b"IDAT", b"IEND"):
+            return None  # sBIT comes before the image data
+        at += 12 + length
+    return None
+
+
+def _scaled(values: np.ndarray, significant_bits: int | None) -> np.ndarray:
+    """Samples of any depth as uint8, full scale at the depth they were written with.
+
+    Floats: [0, 1] as such (a float TIFF's convention), larger values as 0-255 or by their range.
+    Integers: by the significant bits when known, else by the smallest of 8, 10, 12, 14 or 16 bits
+    that holds the largest value (a 12-bit camera or scanner file in a 16-bit container is not
+    near-black).
+    """
+    floating = np.issubdtype(values.dtype, np.floating)
+    values = np.nan_to_num(values.astype(np.float64))
+    top = float(values.max(initial=0))
+    if floating and top <= 1.0 and significant_bits is None:
+        full_scale = 1.0
+    elif significant_bits:
+        full_scale = 2.0**significant_bits - 1
+    else:
+        bits = next((b for b in (8, 10, 12, 14, 16) if top < 2**b), 16)
+        full_scale = 2.0**bits - 1 if top <= 65535 else top
+    return np.clip(values / full_scale * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _in_srgb(photo: Image.Image, original: Image.Image) -> Image.Image:
+    """The RGB `photo` converted to sRGB by the original's ICC profile, as a viewer shows it.
+
+    An RGB profile converts `photo`; a CMYK or grey profile converts the original's own samples.
+    No profile, an sRGB one, or one LittleCMS cannot use: `photo` unchanged (the plain
+    conversion, which treats the samples as sRGB).
+    """
+    icc = original.info.get("icc_profile")
+    if not icc:
+        return photo
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        space = profile.profile.xcolor_space.strip()
+        if space == "RGB" and "srgb" in ImageCms.getProfileDescription(profile).lower():
+            return photo  # already sRGB: no transform to pay for
+        source = photo if space == "RGB" else original
+        if (space, source.mode) not in (("RGB", "RGB"), ("CMYK", "CMYK"), ("GRAY", "L")):
+            return photo
+        return ImageCms.profileToProfile(source, profile, SRGB, outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError, AttributeError):
+        return photo
 
 
 def shrink(photo: np.ndarray, max_side: int | None) -> np.ndarray:

@@ -5,11 +5,12 @@ import io
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
 from core.config import Config
 from core.data.choices import images_in
 from core.images import ImageError, encode_png, load_image, readable, upright_size
+from tests.support import devices
 
 
 def encoded(image: Image.Image, fmt: str, **options) -> bytes:
@@ -183,3 +184,75 @@ def test_display_size_decode_gives_the_full_size_model_input(pets):
     # A photo smaller than the display size is left untouched.
     small = load_image(encode_jpeg(photo), max_side=1024)
     assert small.shape == photo.shape
+
+
+# Photos as devices and other tools make them --------------------------------------------------
+
+ADOBE_COLOUR = (200, 120, 60)  # an orange well inside sRGB once converted
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_an_adobe_rgb_photo_is_converted_to_srgb_as_a_viewer_shows_it(fmt):
+    image = Image.new("RGB", (16, 16), ADOBE_COLOUR)
+    options = {"quality": 100, "subsampling": 0} if fmt == "JPEG" else {}
+    photo = load_image(encoded(image, fmt, icc_profile=devices.adobe_rgb_profile(), **options))
+    want = devices.expected_srgb(ADOBE_COLOUR, devices.ADOBE_TO_XYZ_D65, 563 / 256)
+    np.testing.assert_allclose(photo.reshape(-1, 3).mean(0), want, atol=2.5)
+    assert np.abs(want - ADOBE_COLOUR).max() > 20  # read as sRGB, the colour would be far off
+
+
+def test_a_prophoto_photo_is_converted_to_srgb():
+    colour = (150, 120, 90)
+    image = Image.new("RGB", (8, 8), colour)
+    photo = load_image(encoded(image, "PNG", icc_profile=devices.prophoto_rgb_profile()))
+    to_xyz_d65 = devices.BRADFORD_D50_TO_D65 @ devices.PROPHOTO_TO_XYZ_D50
+    want = devices.expected_srgb(colour, to_xyz_d65, 1.8)
+    np.testing.assert_allclose(photo.reshape(-1, 3).mean(0), want, atol=2.5)
+    assert np.abs(want - colour).max() > 20
+
+
+def test_a_broken_or_srgb_profile_leaves_the_plain_conversion():
+    image = gradient_rgb()
+    plain = load_image(encoded(image, "PNG"))
+    for profile in (b"not a profile", b"acsp" * 40):
+        np.testing.assert_array_equal(
+            load_image(encoded(image, "PNG", icc_profile=profile)), plain
+        )
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    np.testing.assert_array_equal(load_image(encoded(image, "PNG", icc_profile=srgb)), plain)
+
+
+def test_a_12_bit_png_in_a_16_bit_container_is_scaled_by_its_range():
+    rgb = np.full((6, 8, 3), (2000, 1000, 4000), np.uint16)  # 12-bit values, R G B
+    grey = np.full((6, 8), 2000, np.uint16)
+    np.testing.assert_array_equal(load_image(devices.png_16bit(rgb))[0, 0], [125, 62, 249])
+    assert (load_image(devices.png_16bit(grey)) == 125).all()  # not 8, the top byte alone
+
+
+def test_a_pngs_sbit_chunk_says_the_depth():
+    dark = np.full((4, 4, 3), 1000, np.uint16)  # a dark 12-bit photo: its range alone says 10 bits
+    assert (load_image(devices.png_16bit(dark)) == 249).all()
+    assert (load_image(devices.png_16bit(dark, significant_bits=12)) == 62).all()
+    assert (load_image(devices.png_16bit(dark[..., 0], significant_bits=12)) == 62).all()
+
+
+def test_full_range_16_bit_colour_keeps_its_low_bits():
+    ramp = np.linspace(0, 65535, 64).astype(np.uint16)
+    rgb = np.stack([np.tile(ramp, (2, 1))] * 3, -1)
+    for data in (devices.png_16bit(rgb), devices.tiff_by_opencv(rgb)):  # phone RAW, scanner
+        np.testing.assert_array_equal(load_image(data)[0, :, 0], np.rint(ramp / 257).astype(int))
+
+
+def test_float_tiffs_in_0_1_are_read_as_such():
+    grey = np.full((4, 5), 0.5, np.float32)
+    assert (load_image(encoded(Image.fromarray(grey), "TIFF")) == 128).all()
+    colour = np.full((4, 5, 3), (0.25, 0.5, 1.0), np.float32)
+    np.testing.assert_array_equal(load_image(devices.tiff_by_opencv(colour))[0, 0], [64, 128, 255])
+
+
+def test_a_16_bit_png_with_alpha_is_composited_on_white():
+    rgba = np.zeros((2, 4, 4), np.uint16)
+    rgba[..., 3] = 0  # transparent: white
+    rgba[0, 0] = (65535, 0, 0, 65535)  # opaque red at the top left
+    photo = load_image(devices.png_16bit(rgba))
+    assert tuple(photo[0, 0]) == (255, 0, 0) and tuple(photo[1, 3]) == (255, 255, 255)

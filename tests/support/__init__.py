@@ -1,0 +1,1 @@
+"""Importable helpers for the tests (conftest.py only declares fixtures and hooks)."""
