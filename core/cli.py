@@ -216,7 +216,7 @@ def run_explain(args: argparse.Namespace) -> int:
         )
     shard = Shard.parse(args.shard) if args.shard else None
     # With --shard, the sorted list; without, the photos in the order given.
-    listed = listed_photos(args.photos, DEPTH) if shard else given_photos(args.photos)
+    listed = listed_photos(args.photos, DEPTH, given_order=not shard)
     classifier = load_for(args)
     layers, shown = chosen_layers([args.layer] if args.layer else None, classifier)
     explainer = Explainer(classifier, layers)
@@ -236,11 +236,6 @@ def run_explain(args: argparse.Namespace) -> int:
     keys = [each.key for each in listed]
     wrote(write_shard(args.out, "explain", shard, keys, settings, records), args.out)
     return 0
-
-
-def given_photos(arguments: list[Path]) -> list[Listed]:
-    """Photos in the order given, a folder's in sorted order."""
-    return [each for argument in arguments for each in listed_photos([argument], DEPTH)]
 
 
 def explain_batch(explainer: Explainer, batch: dict[int, Listed], shown: dict, args):

@@ -633,3 +633,45 @@ def test_merge_refuses_a_missing_a_doubled_or_a_foreign_shard(capsys, tmp_path):
     assert err.count("\n") == 1 and "1 record(s) without a position" in err
     assert main(["merge", str(tmp_path / "empty")]) == 2
     assert "No shard files" in capsys.readouterr().err
+
+
+def test_output_places_never_meet():
+    from core.data.shards import output_places
+
+    relative = [Path(p) for p in ("x.jpg", "x.png", "y.jpg", "Cat.JPG", "cat.png", "sub/x.jpg")]
+    assert [p.as_posix() for p in output_places(relative)] == [
+        "x.jpg", "x.png", "y", "Cat.JPG", "cat.png", "sub/x",
+    ]  # fmt: skip
+    given = [Path("a/cat.jpg"), Path("b/cat.jpg"), Path("/photos/a/dog.jpg"), Path("../b/dog.jpg")]
+    relative = [Path(p.name) for p in given]
+    assert [p.as_posix() for p in output_places(relative, given)] == [
+        "a/cat", "b/cat", "a/dog", "b/dog",
+    ]  # fmt: skip
+
+
+def test_explain_writes_every_photos_outputs_under_its_own_name(capsys, tiny_weights, tmp_path):
+    """Two cat.jpg given as files, x.jpg beside x.png in a folder: four overlays, four maps."""
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir(), (tmp_path / "f").mkdir()
+    given = [write_photo(tmp_path / "a" / "cat.jpg", (30, 20))]
+    given.append(write_photo(tmp_path / "b" / "cat.jpg", (17, 41)))
+    write_photo(tmp_path / "f" / "x.jpg", (12, 13))
+    write_photo(tmp_path / "f" / "x.png", (14, 15))
+    out, weights = tmp_path / "out", tiny_weights / "model.keras"
+    argv = ["explain", *given, tmp_path / "f", "--weights", weights, "--out", out, "--raw"]
+    code, records, _ = run(capsys, *argv)
+    assert code == 0 and len(records) == 4
+    written = {p.relative_to(out).as_posix() for p in out.rglob("*_overlay.png")}
+    assert written == {
+        "a/cat_overlay.png", "b/cat_overlay.png", "x.jpg_overlay.png", "x.png_overlay.png",
+    }  # fmt: skip
+    sizes = {name: load_image(out / name).shape[:2] for name in written}
+    assert sizes["a/cat_overlay.png"] == (20, 30) and sizes["b/cat_overlay.png"] == (41, 17)
+    assert sizes["x.jpg_overlay.png"] == (13, 12) and sizes["x.png_overlay.png"] == (15, 14)
+    assert len(list(out.rglob("*_raw.npy"))) == 4
+    # Shards name them the same way: each shard sees the whole list's names.
+    for index in range(2):
+        shard = ["--shard", f"{index}/2", "--out", tmp_path / "shards"]
+        assert run(capsys, "explain", tmp_path / "f", "--weights", weights, *shard)[0] == 0
+    assert {p.name for p in (tmp_path / "shards").glob("*_overlay.png")} == {
+        "x.jpg_overlay.png", "x.png_overlay.png",
+    }  # fmt: skip

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core.atomic import write_json
@@ -303,3 +304,28 @@ def test_the_progress_line_says_what_the_run_waits_for():
     going = {"state": "running", "done": 64, "total": 200, "seconds_per_photo": 0.1}
     assert progress_line(going) == "64/200 photos · 0.10 s a photo"
     assert progress_line(going, stopping=True).startswith("Stopping after this batch")
+
+
+def test_the_zip_keeps_photos_of_one_name_apart(tmp_path, tiny_weights):
+    """x.png beside x.jpg (one photo saved twice, as people do): two overlays, two map folders."""
+    from core.explain.display import model_key
+    from core.folder.export import export_zip
+
+    data = make_pets(tmp_path / "data", n_train=1, n_validation=1)
+    cats = data / "validation" / "cats"
+    Image.open(cats / "cat_000.png").save(cats / "cat_000.jpg")
+    cache, model = tmp_path / "cache", tiny_weights / "model.keras"
+    photos = jobs.photos_in(data / "validation", (tmp_path / "data",), cache, None)
+    folder = str((data / "validation").resolve())
+    job = jobs.FolderJob(folder, tuple(photos), str(model), model_key(model))
+    job_dir = jobs.job_dir(job, cache)
+    job_dir.mkdir(parents=True)
+    write_json(job_dir / jobs.JOB, asdict(job))
+    run.work(job_dir, background=False)
+    rows, _ = table.read_table(job_dir, job)
+    look = {"max_side": 16, "alpha": 0.5, "colormap": "jet"}
+    archive = zipfile.ZipFile(io.BytesIO(export_zip(job_dir, job, rows, "conv_b", look, {})))
+    names = set(archive.namelist())
+    assert {"overlays/cats/cat_000.jpg.png", "overlays/cats/cat_000.png.png"} <= names
+    assert {"maps/cats/cat_000.jpg/conv_b.npy", "maps/cats/cat_000.png/conv_b.npy"} <= names
+    assert "overlays/dogs/dog_000.png" in names  # a name met once keeps its short form

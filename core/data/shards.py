@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import NamedTuple
 
 from core.atomic import write_json
@@ -78,18 +79,62 @@ class Listed(NamedTuple):
     place: Path  # its outputs below --out, less "_overlay.png": the folder's layout kept
 
 
-def listed_photos(arguments: list[Path], depth: int) -> list[Listed]:
-    """Photos and folders of photos (searched `depth` levels down), sorted by key."""
-    listed = []
+def listed_photos(arguments: list[Path], depth: int, given_order: bool = False) -> list[Listed]:
+    """Photos and folders of photos (searched `depth` levels down), sorted by key.
+
+    With `given_order`, arguments keep the order given (a folder's photos sorted among
+    themselves). Each photo's `place` is distinct from every other's (`output_places`).
+    """
+    found = []  # (path, key, relative to what was asked, the path as given)
     for argument in arguments:
         if not argument.is_dir():
-            listed.append(Listed(argument, argument.as_posix(), Path(argument.stem)))
+            found.append((argument, argument.as_posix(), Path(argument.name), argument))
             continue
-        root = argument.resolve()
+        root, in_folder = argument.resolve(), []
         for path in images_in(argument, depth, max_entries=MAX_LISTED, seconds=LIST_SECONDS):
             below = path.relative_to(root)
-            listed.append(Listed(path, below.as_posix(), below.parent / path.stem))
-    return sorted(listed, key=lambda each: each.key)
+            in_folder.append((path, below.as_posix(), below, argument / below))
+        found += sorted(in_folder, key=lambda each: each[1])
+    if not given_order:
+        found.sort(key=lambda each: each[1])
+    places = output_places([each[2] for each in found], [each[3] for each in found])
+    return [Listed(path, key, place) for (path, key, _, _), place in zip(found, places)]
+
+
+def output_places(relative: list[PurePath], given: list[PurePath] | None = None) -> list[Path]:
+    """Where each photo's outputs go: its path relative to what was asked, less its extension.
+
+    Two that would meet there (x.jpg beside x.png; X.jpg and x.png, one file on a disk that
+    ignores case) keep their extension: x.jpg, x.png. Two that still meet (cat.jpg in two
+    folders, or two cat.jpg given as files) take as many folders of their path as `given`
+    (relative to the working directory, or absolute) as it takes to tell them apart.
+    """
+    given = given or relative
+    choices = [_places(path, rel) for path, rel in zip(given, relative)]
+    chosen = [0] * len(relative)
+    while clashing := [i for i in _clashing([c[k] for c, k in zip(choices, chosen)])]:
+        movable = [i for i in clashing if chosen[i] + 1 < len(choices[i])]
+        if not movable:
+            break  # the same path given twice: one photo, one set of outputs
+        for i in movable:
+            chosen[i] += 1
+    return [c[k] for c, k in zip(choices, chosen)]
+
+
+def _places(given: PurePath, relative: PurePath) -> list[Path]:
+    """A photo's possible places, shortest first: x, x.jpg, a/x, a/x.jpg, ..."""
+    parts = PurePath(given).parts[: len(PurePath(given).parts) - len(relative.parts)]
+    above = [part for part in parts if part not in (given.anchor, ".", "..")]
+    return [
+        Path(*above[len(above) - taken :], name)
+        for taken in range(len(above) + 1)
+        for name in (relative.with_suffix(""), relative)
+    ]
+
+
+def _clashing(places: list[Path]) -> list[int]:
+    count = Counter(place.as_posix().casefold() for place in places)
+    return [i for i, place in enumerate(places) if count[place.as_posix().casefold()] > 1]
 
 
 def list_digest(sorted_keys: list[str]) -> str:

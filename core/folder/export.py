@@ -18,6 +18,7 @@ import pandas as pd
 
 from core.cams import normalize
 from core.catalog import ModelEntry
+from core.data.shards import output_places
 from core.folder.jobs import FolderJob
 from core.folder.table import COLUMNS, raw_maps
 from core.images import encode_png, load_image
@@ -68,8 +69,9 @@ def export_zip(
     """
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for index, row in rows.iterrows():
-            stem = str(PurePath(row["photo"]).with_suffix(""))
+        places = output_places([PurePath(photo) for photo in rows["photo"]])
+        for place, (_, row) in zip(places, rows.iterrows()):
+            stem = place.as_posix()  # x.jpg beside x.png keep their extensions
             maps = raw_maps(folder, row["batch"], row["row"])
             picture = overlay(Path(job.folder) / row["photo"], maps[layer], **look)
             archive.writestr(f"overlays/{stem}.png", encode_png(picture))
