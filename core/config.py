@@ -93,7 +93,8 @@ class Config:
             "CATDOG_PETS_MD5", "5c4f3ee8e5d25df40f4fd59a7f44e54c,95a8c909bbe2e81eed6a22bccdf3f68f"
         )
     )
-    # Files listed per class folder before a folder counts as too big to train from the page.
+    # Files and folders listed in a dataset before it counts as too big to train on (the whole
+    # Kaggle Dogs vs. Cats is 25,000 photos).
     max_files_per_class: int = 100_000
     # Run folders kept under weights/runs/, of any outcome (done, stopped, failed), the newest
     # first; the run in use and the run in progress are kept on top of these. A finished run holds

@@ -45,7 +45,7 @@ def test_a_walk_stops_mid_way_when_its_time_runs_out(tmp_path, monkeypatch):
         (tmp_path / name).mkdir()
         (tmp_path / name / "photo.png").touch()
     ticks = iter(range(1_000))
-    monkeypatch.setattr("core.data.choices.time.monotonic", lambda: float(next(ticks)))
+    monkeypatch.setattr("core.data.walk.time.monotonic", lambda: float(next(ticks)))
     # Started at 0, deadline 3.5: the root read at 1, a/ at 2, b/ at 3, then c/ at 4 is too late.
     found = {path.relative_to(tmp_path).as_posix() for path in walk(tmp_path, seconds=3.5)}
     assert found == {*"abcde", "a/photo.png", "b/photo.png"}

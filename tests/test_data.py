@@ -50,11 +50,11 @@ def test_missing_validation_split_holds_out_a_seeded_fraction(tmp_path):
         (lambda root: (root / "train" / "birds").mkdir(), "Class folder birds/ in .* no photos"),
         (
             lambda root: [p.unlink() for p in (root / "validation" / "dogs").iterdir()],
-            "validation split has no readable",
+            "Class folder dogs/ in .*validation has no photos",
         ),
         (
             lambda root: (root / "validation" / "dogs").rename(root / "validation" / "puppies"),
-            "has no dogs/ folder",
+            "validation split of .* has class 'puppies', which the train split lacks",
         ),
     ],
 )
@@ -68,7 +68,7 @@ def test_unusable_folders_fail_before_training(generated_pets, breakage, message
 def test_missing_folders(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         scan(tmp_path / "absent")
-    with pytest.raises(DataError, match="no train/ folder"):
+    with pytest.raises(DataError, match="holds no photo: expected class folders"):
         scan(tmp_path)
 
 

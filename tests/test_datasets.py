@@ -89,7 +89,7 @@ def test_zip_bombs_and_wrong_layouts_are_refused_whole(tmp_path, monkeypatch):
         from_zip(tmp_path, "x", zip_of({"train/cats/a.jpg": jpeg(1)}))
     with pytest.raises(DatasetError, match="not a readable ZIP"):
         from_zip(tmp_path, "x", b"PK\x03\x04 not really")
-    with pytest.raises(DatasetError, match="No usable photo"):
+    with pytest.raises(DatasetError, match="The ZIP holds no photo: expected class folders"):
         from_zip(tmp_path, "x", zip_of({"cats/a.txt": b"", "dogs/b.txt": b""}))
     assert list(tmp_path.iterdir()) == []  # nothing half-made is left, not even hidden
 

@@ -76,18 +76,27 @@ def test_k_class_folders_are_scanned_and_imported_from_a_zip(tmp_path, k):
         )
         assert (
             report.summary()
-            == "Kept train 3 birds, 3 cats, 3 dogs; validation 1 birds, 1 cats, 1 dogs."
+            == "Kept train 3 birds, 3 cats, 3 dogs; validation 1 birds, 1 cats, 1 dogs. Read as: "
+            "train/ → train · validation/ → validation."
         )
     else:  # many classes: short, totals per split
         assert describe(report.folder) == "37 classes · train 111 · validation 37"
-        assert report.summary() == "Kept 37 classes; train 111; validation 37."
-        assert scan(report.folder).summary() == "37 classes: 111 train / 37 validation"
+        assert report.summary() == (
+                "Kept 37 classes; train 111; validation 37. Read as: train/ → train · "
+                "validation/ → validation."
+            )
+        assert scan(report.folder).summary() == (
+        "37 classes: 111 train / 37 validation (train/ → train · validation/ → validation)"
+    )
 
 
 def test_two_classes_read_as_before(generated_pets, tmp_path):
     assert describe(generated_pets) == "train 12 cats / 12 dogs · validation 4 cats / 4 dogs"
     report = from_zip(tmp_path / "data", "two", zip_folder(generated_pets))
-    assert report.summary() == "Kept train 12 cats, 12 dogs; validation 4 cats, 4 dogs."
+    assert report.summary() == (
+        "Kept train 12 cats, 12 dogs; validation 4 cats, 4 dogs. Read as: train/ → train · "
+        "validation/ → validation."
+    )
 
 
 # Bad input: one sentence each, nothing written ---------------------------------------------------
@@ -186,6 +195,7 @@ def test_more_classes_than_a_model_takes_and_photo_classes_typed_twice(tmp_path)
     root = tmp_path / "many"
     for i in range(MAX_CLASSES + 1):
         (root / "train" / f"c{i:04d}").mkdir(parents=True)
+        (root / "train" / f"c{i:04d}" / "a.jpg").write_bytes(b"")  # listed, never decoded
     with pytest.raises(DataError, match="has 1,001 class folders; at most 1,000 here") as caught:
         scan(root)
     assert one_sentence(caught)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from core.data.classes import label_names
-from core.data.folders import DataFolders, Split
+from core.data.folders import Split
 from core.model import load_classifier
 from core.training import jobs, status, watch
 from core.training.recipe import class_weights
@@ -19,10 +19,10 @@ from core.training.report import report
 from tests.conftest import FAST, make_located_pets, make_pets, tiny_model
 
 
-def folders(names, truth) -> DataFolders:
-    """A DataFolders whose validation split is `truth`, one made-up path per photo."""
+def folders(names, truth) -> tuple[Split, tuple[str, ...]]:
+    """A validation split whose labels are `truth`, one made-up path per photo; the names."""
     paths = tuple(f"/v/{names[t]}/{i}.png" for i, t in enumerate(truth))
-    return DataFolders(tuple(names), Split((), ()), Split(paths, tuple(truth)), (), False)
+    return Split(paths, tuple(truth)), tuple(names)
 
 
 def test_class_weights_for_k_classes_by_hand():
@@ -39,7 +39,7 @@ def test_three_class_report_by_hand():
     logits = np.array(
         [[3, 0, 0], [0, 2, 0], [0, 1, 0], [0, 5, 0], [0, 0, 3], [0, 0, 1], [2, 0, 0]], float
     )
-    figures = report(logits, folders(("birds", "cats", "great_pyrenees"), truth))
+    figures = report(logits, *folders(("birds", "cats", "great_pyrenees"), truth))
     assert figures["confusion"] == [[1, 2, 0], [0, 1, 1], [1, 0, 1]]
     assert figures["accuracy"] == pytest.approx(3 / 7)
     assert figures["per_class_accuracy"] == pytest.approx([1 / 3, 1 / 2, 1 / 2])
@@ -64,7 +64,7 @@ def test_three_class_report_by_hand():
 
 
 def test_two_class_report_is_as_before():
-    figures = report(np.array([-1.0, 2.0, 0.5, -0.3]), folders(("cats", "dogs"), [0, 0, 1, 1]))
+    figures = report(np.array([-1.0, 2.0, 0.5, -0.3]), *folders(("cats", "dogs"), [0, 0, 1, 1]))
     assert figures["confusion"] == [[1, 1], [1, 1]] and figures["accuracy"] == 0.5
     assert figures["class_names"] == ["cat", "dog"]
     sigmoid = lambda z: 1 / (1 + math.exp(-z))  # noqa: E731
@@ -86,7 +86,7 @@ def test_top5_accuracy_from_ten_classes_by_hand():
         float,
     )
     names = tuple(f"breed_{i}" for i in range(10))
-    figures = report(logits, folders(names, [0, 9]))
+    figures = report(logits, *folders(names, [0, 9]))
     assert figures["accuracy"] == 0.0 and figures["top5_accuracy"] == 0.5
 
 

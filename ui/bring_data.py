@@ -155,9 +155,21 @@ def photos_tab(config: Config, allowed: bool, source: str, name: str) -> None:
 def zip_tab(config: Config, allowed: bool, source: str, name: str) -> None:
     st.text_input("Name of the new dataset", key="new_dataset_zip", max_chars=80)
     most = datasets.ZIP_MAX_MB
-    layout = "train/cats/, train/dogs/, train/birds/, ..., validation/..."
-    text = f"A ZIP in the Kaggle layout, one folder per class: {layout} (up to {most} MB)"
-    zip_file = st.file_uploader(text, ["zip"], key="zip", max_upload_size=most)
+    text = (
+        "A ZIP of a dataset as downloaded (Kaggle, Roboflow, TensorFlow, Microsoft PetImages, "
+        f"Oxford-IIIT Pet) or of your own class folders (cats/, dogs/, ...), up to {most} MB"
+    )
+    help_text = (
+        "Split folders are read by their usual names (train, valid, val, test, training_set...); "
+        "without class folders, classes come from file names such as cat.0.jpg. A test split is "
+        "kept apart and never trained on."
+    )
+    zip_file = st.file_uploader(text, ["zip"], key="zip", max_upload_size=most, help=help_text)
+    st.caption(
+        f"Over {most} MB (the whole Kaggle Dogs vs. Cats is about 540 MB)? Unzip it into a "
+        "folder under the data roots, where this page lists it, or train on it from the "
+        "command line."
+    )
     disabled, args = not allowed or zip_file is None, ("zip", "new_dataset_zip")
     st.button("Add this ZIP", key="add_zip", disabled=disabled, on_click=ask, args=args)
     if source == "zip" and zip_file is not None:

@@ -14,6 +14,7 @@ import streamlit as st
 
 import ui
 from core.config import Config
+from core.data.choices import split_folder
 from core.errors import UserError, one_line
 from core.images import ImageError
 from core.training import jobs, status, watch
@@ -40,9 +41,21 @@ def confusion_picture(class_names: list[str], confusion: list[list[int]]) -> np.
 
 
 def show_report(report: dict, run_dir: Path, data_dir: Path | None) -> None:
-    """The validation figures: accuracy, per class, most confused, heatmap; then the mistakes."""
+    """The validation figures and mistakes; then the test split's figures, if it had one."""
+    show_figures(report, "Validation")
+    show_mistakes(report, run_dir, data_dir)
+    if test := report.get("test"):
+        st.markdown(
+            f"**Test split** ({sum(map(sum, test['confusion'])):,} photos): never trained on, "
+            "nor used to choose the epoch."
+        )
+        show_figures(test, "Test")
+
+
+def show_figures(report: dict, split: str) -> None:
+    """One split's accuracy, per class, most confused and confusion heatmap."""
     left, right = st.columns([1, 2])
-    left.metric("Validation accuracy", f"{report['accuracy']:.1%}")
+    left.metric(f"{split} accuracy", f"{report['accuracy']:.1%}")
     if "top5_accuracy" in report:
         left.metric("Top-5 accuracy", f"{report['top5_accuracy']:.1%}")
     left.dataframe(
@@ -55,10 +68,9 @@ def show_report(report: dict, run_dir: Path, data_dir: Path | None) -> None:
         )
     right.image(
         confusion_picture(report["class_names"], report["confusion"]),
-        caption="Validation confusion matrix: rows the true class, columns the predicted one",
+        caption=f"{split} confusion matrix: rows the true class, columns the predicted one",
         width="stretch",
     )
-    show_mistakes(report, run_dir, data_dir)
 
 
 def show_mistakes(report: dict, run_dir: Path, data_dir: Path | None) -> None:
@@ -66,10 +78,10 @@ def show_mistakes(report: dict, run_dir: Path, data_dir: Path | None) -> None:
     page: its gallery, filters and export, the run's validation photos filtered to the wrong."""
     wrong = len(report["misclassified"])
     st.markdown(f"**{wrong} misclassified validation photos**")
-    has_split = data_dir is not None and (Path(data_dir) / "validation").is_dir()
+    has_split = data_dir is not None and split_folder(Path(data_dir), "validation") is not None
     if not wrong or not has_split:
         if wrong:
-            st.caption("This run held out a fifth of train/: no validation/ folder to open.")
+            st.caption("This run held out a fifth of train: no validation folder to open.")
         return
     st.button(
         "See them on the Folder page",

@@ -7,19 +7,15 @@ leaves its root: a link that points out of it is skipped, not followed.
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from core.config import ROOT, Config
+from core.data.layouts import SPLITS
+from core.data.walk import MAX_ENTRIES, SECONDS, walk
 from core.images import IMAGE_SUFFIXES
 
-DEPTH = 3  # folder levels below a root looked at for datasets and weights files
-MAX_ENTRIES = 20_000  # directory entries read per walk at most
-SECONDS = 1.0  # time one walk may take at most
 WEIGHTS_SUFFIXES = (".h5",)  # Keras weights files, e.g. resnet50_..._notop.h5
 # An absolute path left in a message: "/" or "~/" not inside a word, a URL or a relative path.
 ABSOLUTE_PATH = re.compile(r"(?<![\w./:~-])~?/[^\s'\"`()\[\],;]+")
@@ -27,69 +23,50 @@ ABSOLUTE_PATH = re.compile(r"(?<![\w./:~-])~?/[^\s'\"`()\[\],;]+")
 OPERATOR_ADVICE = "CATDOG_"
 
 
-def walk(
-    root: Path, depth: int = DEPTH, max_entries: int = MAX_ENTRIES, seconds: float = SECONDS
-) -> Iterator[Path]:
-    """Every file and folder below `root`, breadth first, hidden ones skipped, bounded.
-
-    None lies outside `root` once links are followed. The walk stops at `depth` levels,
-    `max_entries` entries or `seconds`, whichever comes first.
-    """
-    try:
-        root = Path(root).resolve(strict=True)
-    except OSError:
-        return
-    deadline, budget, level = time.monotonic() + seconds, max_entries, [root]
-    for _ in range(depth + 1):
-        below = []
-        for folder in level:
-            if budget <= 0 or time.monotonic() > deadline:
-                return
-            for path, is_dir in _entries(folder, root, budget):
-                budget -= 1
-                yield path
-                if is_dir:
-                    below.append(path)
-        level = sorted(below)
-
-
-def _entries(folder: Path, root: Path, budget: int) -> list[tuple[Path, bool]]:
-    """Up to `budget` entries of one folder as (path, is a folder).
-
-    Links out of `root` and hidden entries are left out.
-    """
-    kept = []
-    try:
-        with os.scandir(folder) as entries:
-            for entry in itertools.islice(entries, budget):
-                path = Path(entry.path)
-                if entry.name.startswith(".") or (
-                    entry.is_symlink() and not path.resolve().is_relative_to(root)
-                ):
-                    continue
-                kept.append((path, entry.is_dir()))
-    except OSError:
-        pass  # unreadable: nothing from it is offered
-    return kept
-
-
 def datasets(roots: tuple[Path, ...]) -> list[Path]:
-    """Folders in the Kaggle layout (with a train/ folder) at or below the roots."""
-    found = [
-        path.parent
+    """Dataset folders at or below the roots: those holding a training split folder.
+
+    The split goes by any of its usual names (train/, training/, training_set/: layouts.SPLITS);
+    a dataset inside another (Kaggle's training_set/training_set/) is the outer one only.
+    """
+    found = {
+        path.parent.resolve()
         for root in roots
         for path in walk(root)
-        if path.name == "train" and path.is_dir()
-    ]
-    return sorted(dict.fromkeys(path.resolve() for path in found))
+        if SPLITS.get(path.name.lower()) == "train" and path.is_dir()
+    }
+    inner = {path for path in found if any(path.is_relative_to(p) for p in found - {path})}
+    return sorted(found - inner)
 
 
 def validation_folders(roots: tuple[Path, ...], configured: Path | None = None) -> list[Path]:
-    """The validation/ folder of every dataset under the roots, and the operator's own choice."""
-    folders = [path / "validation" for path in datasets(roots) if (path / "validation").is_dir()]
+    """Each dataset's validation split folder (else its test split), and the operator's choice.
+
+    Split folders go by their usual names (valid/, val/, test_set/...), a wrapper that repeats
+    the name looked through (test_set/test_set/).
+    """
+    found = datasets(roots)
+    held_out = (split_folder(p, "validation") or split_folder(p, "test") for p in found)
+    folders = [folder for folder in held_out if folder]
     if configured and Path(configured).is_dir():
         folders.insert(0, Path(configured).resolve())
     return list(dict.fromkeys(folders))
+
+
+def split_folder(dataset: Path, split: str) -> Path | None:
+    """A dataset's folder of one split ("validation": valid/, val/...), or None if it has none.
+
+    A wrapper repeating the name is looked through (test_set/test_set/).
+    """
+    try:
+        folders = sorted(p for p in Path(dataset).iterdir() if p.is_dir())
+    except OSError:
+        return None
+    for folder in (p for p in folders if SPLITS.get(p.name.lower()) == split):
+        while (folder / folder.name).is_dir():
+            folder = folder / folder.name
+        return folder
+    return None
 
 
 def weights_files(roots: tuple[Path, ...]) -> list[Path]:

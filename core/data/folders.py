@@ -1,9 +1,13 @@
-"""Training data: check a Kaggle-layout folder, skip and count bad files, stream it (tf.data)."""
+"""Training data: read a dataset folder's layout, skip and count bad files, stream it (tf.data).
+
+The layout is core/data/layouts.py's (split folders by their usual names, class folders or labels
+from file names); a test split is kept apart, never trained on.
+"""
 
 from __future__ import annotations
 
-import itertools
 import random
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,8 +16,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from core.config import Config
 from core.data.classes import LISTED_CLASSES, DataError, check_class_names
+from core.data.layouts import Layout, layout_of
 from core.images import IMAGE_SUFFIXES, load_image, readable, to_model_input
 
 
@@ -28,53 +32,70 @@ class Split:
 
 @dataclass(frozen=True)
 class DataFolders:
-    """A checked data folder: class names in label order, both splits, and the files skipped."""
+    """A checked data folder: class names in label order, its splits, and the files skipped."""
 
     class_names: tuple[str, ...]
     train: Split
     validation: Split
     skipped: tuple[tuple[str, str], ...]  # (path, one-line reason)
-    held_out: bool  # True when validation/ was missing and a fraction of train/ was held out
+    held_out: bool  # True when there was no validation split and a share of train was held out
+    test: Split | None = None  # a test split: never trained on, reported apart
+    reading: str = ""  # how the folders were read (Layout.describe)
 
     def summary(self) -> str:
-        names = self.class_names
-        train, val = self.train.counts(len(names)), self.validation.counts(len(names))
-        text = ", ".join(f"{n}: {t} train / {v} validation" for n, t, v in zip(names, train, val))
-        if len(names) > LISTED_CLASSES:
-            text = f"{len(names)} classes: {sum(train):,} train / {sum(val):,} validation"
+        """ "cats: 12 train / 4 validation / 4 test, dogs: ...; how it was read; skipped"."""
+        names, k = self.class_names, len(self.class_names)
+        splits = {"train": self.train, "validation": self.validation, "test": self.test}
+        counts = {name: split.counts(k) for name, split in splits.items() if split is not None}
+        if k > LISTED_CLASSES:
+            totals = " / ".join(f"{sum(n):,} {split}" for split, n in counts.items())
+            text = f"{k} classes: {totals}"
+        else:
+            text = ", ".join(
+                f"{name}: " + " / ".join(f"{n[i]} {split}" for split, n in counts.items())
+                for i, name in enumerate(names)
+            )
+        text += f" ({self.reading})" if self.reading else ""
         return text + (f"; {len(self.skipped)} unreadable file(s) skipped" if self.skipped else "")
 
 
 def scan(
     root: Path, validation_fraction: float = 0.2, seed: int = 1337, max_files: int | None = None
 ) -> DataFolders:
-    """Check `root/train/<class>/` (and `root/validation/<class>/`): 2 to MAX_CLASSES classes.
+    """Read a dataset folder in any layout `read_layout` knows: 2 to MAX_CLASSES classes.
 
-    Unreadable files are skipped and counted. Without validation/, a seeded, per-class fraction of
-    train/ is held out. Raises DataError, before any training, for anything that cannot work.
-    `max_files` per class folder defaults to Config's `max_files_per_class`.
+    Unreadable files are skipped and counted. Without a validation split, a seeded, per-class
+    fraction of train is held out; a test split is read apart and never trained on. Raises
+    DataError, before any training, for anything that cannot work. `max_files` is the most
+    photos listed (Config's `max_files_per_class` by default).
     """
-    root, max_files = Path(root), max_files or Config().max_files_per_class
-    class_names = class_folders(root)
-    train_dir, validation_dir = root / "train", root / "validation"
-    skipped: list[tuple[str, str]] = []
-    train = _read_split(train_dir, class_names, skipped, max_files)
-    if validation_dir.is_dir():
-        validation = _read_split(validation_dir, class_names, skipped, max_files)
-        held_out = False
-    else:
+    root, links_out = Path(root), []
+    layout = layout_of(root, max_files, links_out)
+    class_names = _checked_classes(layout, root)
+    reason = "a link pointing outside the data folder"
+    skipped = [(str(link), reason) for link in links_out if link.suffix.lower() in IMAGE_SUFFIXES]
+    splits = {
+        split: _read_split(root, layout.split(split), class_names, skipped, split)
+        for split in ("train", "validation", "test")
+        if layout.split(split)
+    }
+    train, test = splits["train"], splits.get("test")
+    held_out = "validation" not in splits
+    if held_out:
         train, validation = _hold_out(train, validation_fraction, seed)
-        held_out = True
+    else:
+        validation = splits["validation"]
     for split_name, split in (("train", train), ("validation", validation)):
         for name, count in zip(class_names, split.counts(len(class_names))):
             if count == 0 and held_out and split_name == "validation":
                 raise DataError(
                     f"Class '{name}' has one readable photo, which cannot also serve for "
-                    f"validation: add photos to {train_dir / name}."
+                    "validation: add photos of it."
                 )
             if count == 0:
                 raise DataError(f"The {split_name} split has no readable photo of class '{name}'.")
-    return DataFolders(class_names, train, validation, tuple(skipped), held_out)
+    reading = layout.describe() + ("; validation held out of train" if held_out else "")
+    return DataFolders(class_names, train, validation, tuple(skipped), held_out, test, reading)
 
 
 def check_data_path(typed: str, roots: tuple[Path, ...]) -> Path:
@@ -94,78 +115,50 @@ def check_data_path(typed: str, roots: tuple[Path, ...]) -> Path:
 
 
 def class_folders(root: Path) -> tuple[str, ...]:
-    """The class names (sorted sub-folders of train/, label order), each holding photos.
+    """The class names (label order) of a dataset folder in any layout `read_layout` knows.
 
     It checks the layout, the names (`check_class_names`) and that every class has a photo to
     train on and one for validation; it decodes nothing, so it is fast enough for a page.
     """
-    root, train_dir = Path(root), Path(root) / "train"
-    if not root.is_dir():
-        raise DataError(f"Data folder {root} does not exist.")
-    if not train_dir.is_dir():
-        raise DataError(
-            f"{root} has no train/ folder: expected train/<class>/ and validation/<class>/ "
-            "(Kaggle layout)."
-        )
-    names = tuple(
-        sorted(p.name for p in train_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
-    )
-    check_class_names(names, str(train_dir))
-    validation = (root / "validation").is_dir()
-    for name in names:
-        found = _photos(train_dir / name, 2)
-        if not found:
+    return _checked_classes(layout_of(root), root)
+
+
+def _checked_classes(layout: Layout, root: Path) -> tuple[str, ...]:
+    """The train split's class names, checked; a lone photo refused without a validation split."""
+    names = check_class_names(tuple(layout.classes("train")), str(root))
+    if not layout.split("validation"):
+        counts = Counter(label for _, label in layout.split("train"))
+        if lone := [name for name in names if counts[name] == 1]:
             raise DataError(
-                f"Class folder {name}/ in {train_dir} has no photos: add some or remove it."
-            )
-        if found == 1 and not validation:
-            raise DataError(
-                f"Class folder {name}/ in {train_dir} has one photo, which cannot also serve "
-                f"for validation: add photos, or a validation/{name}/ folder."
+                f"Class {lone[0]} in {root} has one photo, which cannot also serve for "
+                "validation: add photos, or a validation folder."
             )
     return names
 
 
-def _photos(folder: Path, at_most: int) -> int:
-    """How many files named like images `folder` holds, counted up to `at_most` (no decoding)."""
-    listed = itertools.islice(folder.iterdir(), Config().max_files_per_class + 1)
-    images = (p for p in listed if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir())
-    return sum(1 for _ in itertools.islice(images, at_most))
-
-
 def _read_split(
-    folder: Path, class_names: tuple[str, ...], skipped: list, max_files: int
+    root: Path, photos: list[tuple[str, str]], class_names: tuple[str, ...], skipped: list, split
 ) -> Split:
-    paths, labels = [], []
-    data_root = folder.parent.resolve()
-    for label, name in enumerate(class_names):
-        class_dir = folder / name
-        if not class_dir.is_dir():
-            raise DataError(f"{folder} has no {name}/ folder (train/ has it).")
-        # Lazy: listing a huge folder stops here instead of reading all of it.
-        listed = list(itertools.islice(class_dir.iterdir(), max_files + 1))
-        if len(listed) > max_files:
-            raise DataError(
-                f"{class_dir} holds more than {max_files:,} files; train on it from the command "
-                "line."
-            )
-        files = []
-        for path in sorted(p for p in listed if p.suffix.lower() in IMAGE_SUFFIXES):
-            if not path.resolve().is_relative_to(data_root):
-                skipped.append((str(path), "a link pointing outside the data folder"))
-            elif path.is_file():
-                files.append(path)
-        # Decode every file once, so that a bad one cannot stop training later (in threads:
-        # Pillow releases the GIL).
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            problems = list(pool.map(readable, files))
-        for path, problem in zip(files, problems):
-            if problem:
-                skipped.append((str(path), problem))
-            else:
-                paths.append(str(path))
-                labels.append(label)
-    return Split(tuple(paths), tuple(labels))
+    """One split's readable photos and their labels; unreadable ones go to `skipped`."""
+    if unknown := sorted({label for _, label in photos} - set(class_names)):
+        raise DataError(
+            f"The {split} split of {root} has class '{unknown[0]}', which the train split lacks: "
+            "add its training photos, or remove it."
+        )
+    paths = [root / path for path, _ in photos]
+    # Decode every file once, so that a bad one cannot stop training later (in threads:
+    # Pillow releases the GIL).
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        problems = list(pool.map(readable, paths))
+    label_of = {name: i for i, name in enumerate(class_names)}
+    kept, labels = [], []
+    for path, (_, label), problem in zip(paths, photos, problems):
+        if problem:
+            skipped.append((str(path), problem))
+        else:
+            kept.append(str(path))
+            labels.append(label_of[label])
+    return Split(tuple(kept), tuple(labels))
 
 
 def hold_out(items: list, fraction: float, rng: random.Random) -> tuple[list, list]:

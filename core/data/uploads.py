@@ -1,11 +1,13 @@
-"""New datasets from a visitor's files: labelled photos or one ZIP in the Kaggle layout.
+"""New datasets from a visitor's files: labelled photos, or one ZIP in a layout people download.
 
 Nothing a visitor sends becomes a path as it is: the dataset's name becomes a slug (a clash gets a
 suffix), class folders become slugs, file names are reduced to safe ones. A ZIP is refused as a
 whole when it could be a bomb (too many files, too many bytes once unpacked); single entries are
-counted and skipped when they climb out of the archive (zip-slip), sit outside the Kaggle layout,
-are no image, are corrupt or repeat a photo already kept. The dataset is written to a hidden folder
-and renamed into place only when complete, so a half-written one is never offered.
+counted and skipped when they climb out of the archive (zip-slip), sit outside the layout
+(core/data/layouts.py reads it, as it reads a folder), are no image, are corrupt or repeat a photo
+already kept. Entry names are read as the tools that wrote them meant: "\\" as a separator, UTF-8
+without its flag; an encrypted ZIP is refused in one sentence. The dataset is written to a hidden
+folder and renamed into place only when complete, so a half-written one is never offered.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import io
 import re
 import shutil
 import tempfile
+import unicodedata
 import zipfile
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -24,9 +27,9 @@ from pathlib import Path, PurePosixPath
 
 from core import space
 from core.data import choices
-from core.data.choices import images_in
 from core.data.classes import DataError, check_class_counts, check_class_names, counted
-from core.errors import UserError, writing
+from core.data.layouts import empty_class_folders, layout_of, read_layout
+from core.errors import UserError, one_line, writing
 from core.images import IMAGE_SUFFIXES, readable
 
 SLUG_LENGTH = 40
@@ -34,7 +37,8 @@ SLUG_LENGTH = 40
 ZIP_MAX_MB = 200
 MAX_FILES = 20_000  # entries in one ZIP
 MAX_UNPACKED = 2 * 1024**3  # bytes, all entries unpacked: a ZIP that claims more is refused
-SPLITS = ("train", "validation")
+SPLITS = ("train", "validation", "test")  # as a new dataset is written
+ENCRYPTED, UTF8_NAMES = 0x1, 0x800  # a ZIP entry's general purpose flags (APPNOTE 4.4.4)
 
 
 class DatasetError(UserError):
@@ -48,6 +52,7 @@ class Report:
     folder: Path | None = None
     kept: dict[str, Counter] = field(default_factory=lambda: {s: Counter() for s in SPLITS})
     skipped: Counter = field(default_factory=Counter)
+    reading: str = ""  # how a ZIP's folders were read (Layout.describe)
 
     def summary(self) -> str:
         """ "Kept train 12 cats, 12 dogs; validation 4 cats, 4 dogs. Skipped 1 not an image."
@@ -56,12 +61,20 @@ class Report:
         """
         kept = counted({s: dict(sorted(c.items())) for s, c in self.kept.items()}, ", ", "; ")
         skipped = ", ".join(f"{n} {reason}" for reason, n in self.skipped.most_common())
-        return f"Kept {kept or 'nothing'}" + (f". Skipped {skipped}." if skipped else ".")
+        text = f"Kept {kept or 'nothing'}" + (f". Skipped {skipped}." if skipped else ".")
+        return text + (f" Read as: {self.reading}." if self.reading else "")
 
 
 def slug(text: str, length: int = SLUG_LENGTH) -> str:
-    """Lowercase letters, digits and single hyphens, at most `length` characters ("" if none)."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:length].strip("-")
+    """Lowercase letters and digits of any script, single hyphens; at most `length` characters.
+
+    "" if none. Letters, marks and digits are kept whatever their script (a class named "猫" or
+    "кошка" keeps its name), in Unicode's composed form (macOS writes names decomposed); anything
+    else, separators and dots included, becomes a hyphen, so a slug is always one safe name.
+    """
+    text = unicodedata.normalize("NFC", text).lower()
+    kept = "".join(c if unicodedata.category(c)[0] in "LMN" else "-" for c in text)
+    return re.sub(r"-+", "-", kept).strip("-")[:length].strip("-")
 
 
 def free_name(root: Path, name: str) -> str:
@@ -103,16 +116,63 @@ def from_photos(
 
 
 def from_zip(root: Path, name: str, data: bytes) -> Report:
-    """A dataset from a ZIP in the Kaggle layout.
+    """A dataset from a ZIP in any layout `core/data/layouts.py` reads, written as the app's own.
 
-    That is [top/]train/<class>/* and [top/]validation/<class>/*, or [top/]<class>/* for training
-    photos only.
+    That is train/<class>/, validation/<class>/ and test/<class>/ below the new dataset's folder,
+    whatever names and wrapper folders the ZIP used (Kaggle, Roboflow, labels in file names).
+    Raises DatasetError, nothing written, for an archive it cannot read or refuses as a whole.
     """
+    archive, entries = _opened(data)
+    skipped, photos = Counter(), {}  # photos: entry name -> (ZipInfo, name may be garbled)
+    for info in entries:
+        entry, guessed = entry_name(info)
+        reason = _unsafe(entry)
+        if not reason and PurePosixPath(entry).suffix.lower() not in IMAGE_SUFFIXES:
+            reason = "not an image"
+        if reason:
+            skipped[reason] += 1
+        else:
+            photos[entry] = (info, guessed)
+    layout = _checked(read_layout, sorted(photos), "The ZIP")
+    every = [entry_name(info)[0] for info in archive.infolist()]
+    if empty := empty_class_folders(layout, [each for each in every if not _unsafe(each)]):
+        raise DatasetError(
+            f"Class folder {PurePosixPath(empty[0]).name}/ in the ZIP has no photos: add some or "
+            "remove it."
+        )
+    _refuse_garbled([label for path, _, label in layout.photos if photos[path][1]])
+    for split in SPLITS:
+        if split == "train" or layout.classes(split):
+            _checked(check_class_names, layout.classes(split), "The ZIP", slug)
+    unpacked = sum(info.file_size for info, _ in photos.values())
+    with _building(root, name, unpacked) as (folder, report, seen):
+        report.skipped.update(skipped)
+        report.skipped["outside the layout"] += sum(n for _, n in layout.ignored)
+        for path, split, label in layout.photos:
+            try:
+                content = archive.read(photos[path][0])  # never more than its declared size
+            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError):
+                report.skipped["corrupt"] += 1
+                continue
+            _keep(folder, report, seen, split, label, PurePosixPath(path).name, content)
+        classes = sorted({slug(label) for _, _, label in layout.photos})
+        _checked(check_class_counts, classes, report.kept["train"], report.kept["validation"])
+        report.reading = layout.describe()
+    report.skipped = +report.skipped  # reasons that counted nothing left out
+    return report
+
+
+def _opened(data: bytes) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
+    """The archive and its file entries, or DatasetError when it is refused as a whole."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-        entries = [info for info in archive.infolist() if not info.is_dir()]
+        entries = [info for info in archive.infolist() if not entry_name(info)[0].endswith("/")]
     except (zipfile.BadZipFile, OSError, ValueError) as error:
         raise DatasetError(f"That is not a readable ZIP file ({error}).") from None
+    if any(info.flag_bits & ENCRYPTED for info in entries):
+        raise DatasetError(
+            "The ZIP is password-protected: unzip it and zip it again without a password."
+        )
     if len(entries) > MAX_FILES:
         raise DatasetError(f"The ZIP holds {len(entries):,} files; at most {MAX_FILES:,} here.")
     unpacked = sum(info.file_size for info in entries)
@@ -121,78 +181,85 @@ def from_zip(root: Path, name: str, data: bytes) -> Report:
             f"The ZIP would unpack to {unpacked / 1024**2:,.0f} MB; at most "
             f"{MAX_UNPACKED / 1024**2:,.0f} MB here."
         )
-    placed = [(info, _place(info.filename)) for info in entries]
-    # Each split's class folders by the same rules (train/Cats/ may meet validation/cats/).
-    found = [place for _, place in placed if isinstance(place, tuple)]
-    labels = {split: {label for where, label, _ in found if where == split} for split in SPLITS}
-    for split, names in labels.items():
-        if names or split == "train":
-            _checked(check_class_names, sorted(names), "The ZIP", slug)
-    with _building(root, name, unpacked) as (folder, report, seen):
-        for info, place in placed:
-            if isinstance(place, str):
-                report.skipped[place] += 1
-                continue
-            try:
-                content = archive.read(info)  # never more than the entry's declared size
-            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError):
-                report.skipped["corrupt"] += 1
-                continue
-            split, label, file_name = place
-            _keep(folder, report, seen, split, label, file_name, content)
-        classes = sorted({slug(label) for names in labels.values() for label in names})
-        _checked(check_class_counts, classes, report.kept["train"], report.kept["validation"])
-    return report
+    return archive, entries
 
 
 def counts(dataset: Path) -> dict[str, dict[str, int]]:
-    """Photos per split and class folder, e.g. {"train": {"cats": 300, "dogs": 300}, ...}."""
-    result = {}
-    for split in SPLITS:
-        folder = Path(dataset) / split
-        if folder.is_dir():
-            classes = sorted(p for p in folder.iterdir() if p.is_dir())
-            result[split] = {c.name: len(images_in(c)) for c in classes}
-    return result
+    """Photos per split and class, e.g. {"train": {"cats": 300, "dogs": 300}, ...}.
+
+    Read as training reads it (`layout_of`), in any layout; {} when it cannot be read.
+    """
+    try:
+        layout = layout_of(Path(dataset))
+    except DataError:
+        return {}
+    return {
+        split: dict(sorted(Counter(label for _, label in layout.split(split)).items()))
+        for split in SPLITS
+        if layout.split(split)
+    }
 
 
 def describe(dataset: Path) -> str:
     """ "train 300 cats / 300 dogs · validation 100 cats / 100 dogs", for the data selector.
 
-    Many classes read "37 classes · train 2,944 · validation 736".
+    Many classes read "37 classes · train 2,944 · validation 736"; a layout read otherwise than
+    train/ and validation/ class folders says how ("valid/ → validation · test/ → test, ...").
     """
-    return counted(counts(dataset), " / ", " · ")
+    try:
+        layout = layout_of(Path(dataset))
+    except DataError as error:
+        return one_line(error)
+    text, reading = counted(counts(dataset), " / ", " · "), layout.describe(ignored=False)
+    plain = reading in ("train/ → train", "train/ → train · validation/ → validation")
+    return text if plain else f"{text} ({reading})"
+
+
+def entry_name(info: zipfile.ZipInfo) -> tuple[str, bool]:
+    """(the entry's name as the tool that made the ZIP meant it, whether it may be garbled).
+
+    Names use "/" (older Windows tools and PowerShell's CreateFromDirectory write "\\"). A name
+    without the UTF-8 flag (bit 11) is UTF-8 when its bytes are valid UTF-8 (Info-ZIP, macOS and
+    many others write UTF-8 without saying so), else the ZIP standard's CP437, which Python has
+    already decoded; a non-ASCII name read so is likely another code page (a Windows ZIP of
+    Chinese folder names is GBK) and is flagged.
+    """
+    name, guessed = info.filename, False
+    if not info.flag_bits & UTF8_NAMES:
+        try:
+            name = info.orig_filename.encode("cp437").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            guessed = not name.isascii()
+    return unicodedata.normalize("NFC", name).replace("\\", "/"), guessed
+
+
+def _refuse_garbled(labels: list[str]) -> None:
+    """DatasetError when a class name came out of CP437 with letters a person would not type."""
+    if garbled := sorted({label for label in labels if not label.isascii()}):
+        raise DatasetError(
+            f"The ZIP's folder names are in a code page it does not declare ('{garbled[0]}'): "
+            "zip the folder again with 7-Zip or your system's own Compress, which write UTF-8 "
+            "names."
+        )
 
 
 # Helpers -----------------------------------------------------------------------------------------
 
 
-def _place(entry: str) -> tuple[str, str, str] | str:
-    """(split, class, file name) for a ZIP entry, or the reason it is skipped."""
-    if "\\" in entry or entry.startswith("/") or re.match(r"^[A-Za-z]:", entry):
-        return "outside the folder (zip-slip)"
+def _unsafe(entry: str) -> str | None:
+    """Why a ZIP entry is not read (it climbs out of the archive, or is hidden), else None."""
     parts = [p for p in PurePosixPath(entry).parts if p not in ("", ".")]
-    if ".." in parts:
+    if entry.startswith("/") or re.match(r"^[A-Za-z]:", entry) or ".." in parts:
         return "outside the folder (zip-slip)"
-    if parts and (parts[0] == "__MACOSX" or parts[-1].startswith(".")):
+    if parts and (parts[0] == "__MACOSX" or any(p.startswith(".") for p in parts)):
         return "hidden or system files"
-    if len(parts) > 1 and parts[0].lower() not in SPLITS and len(parts) >= 3:
-        parts = parts[1:]  # one top folder, as zipping a folder gives
-    if len(parts) == 3 and parts[0].lower() in SPLITS:
-        split, label, file_name = parts[0].lower(), parts[1], parts[2]
-    elif len(parts) == 2:
-        split, label, file_name = "train", parts[0], parts[1]
-    else:
-        return "outside the Kaggle layout"
-    if not slug(label):
-        return "outside the Kaggle layout"
-    return split, label, file_name
+    return None
 
 
-def _checked(check, *args) -> None:
-    """Run one of core/data/classes.py's checks; its DataError becomes a DatasetError."""
+def _checked(check, *args):
+    """Run a check of core/data (its result returned); its DataError becomes a DatasetError."""
     try:
-        check(*args)
+        return check(*args)
     except DataError as error:
         raise DatasetError(str(error)) from None
 

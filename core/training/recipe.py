@@ -215,10 +215,9 @@ def fine_tune(
             config.fine_tune_epochs,
             math.ceil(len(data.train.paths) / config.batch_size),
         )
-    validation = image_dataset(data.validation, size, config.batch_size)
     history = model.fit(
         train_set,
-        validation_data=validation,
+        validation_data=image_dataset(data.validation, size, config.batch_size),
         epochs=config.fine_tune_epochs,
         class_weight=class_weights(data.train.labels, len(data.class_names)),
         callbacks=list(callbacks),
@@ -226,5 +225,11 @@ def fine_tune(
         shuffle=False,
         verbose=verbose,
     )
-    val_logits = kept_logits(model.predict(validation, verbose=0))
+    val_logits = predict_logits(model, data.validation, config.batch_size)
     return {"history": history.history, "val_logits": val_logits}
+
+
+def predict_logits(model: keras.Model, split: Split, batch_size: int) -> np.ndarray:
+    """The model's logits for a split's photos, decoded as in training: (N,) or (N, K)."""
+    photos = image_dataset(split, model.input_shape[1], batch_size)
+    return kept_logits(model.predict(photos, verbose=0))

@@ -1,5 +1,5 @@
-"""The validation report of a run: accuracy, the K x K confusion, per-class accuracy, the pairs
-most often confused, the misclassified photos.
+"""The validation report of a run (and its test split's, never trained on): accuracy, the K x K
+confusion, per-class accuracy, the pairs most often confused, the misclassified photos.
 
 `report` makes progress.json's "report"; core/training/status.py draws it for the page.
 """
@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from core.cams.base import predicted_class
 from core.data.classes import label_names
-from core.data.folders import DataFolders
+from core.data.folders import Split
 from core.model import probabilities
 from core.training.recipe import TOP5_FROM
 
@@ -19,8 +19,8 @@ from core.training.recipe import TOP5_FROM
 MOST_CONFUSED = 5
 
 
-def report(val_logits: np.ndarray, data: DataFolders) -> dict:
-    """The validation figures of K classes, from (N,) one-logit or (N, K) logits.
+def report(logits: np.ndarray, split: Split, class_names: tuple[str, ...]) -> dict:
+    """The figures of K classes on one split (validation, test), from (N,) or (N, K) logits.
 
     Keys: accuracy; top5_accuracy (K >= 10 only); confusion (K x K, rows the true class, columns
     the predicted one); per_class_accuracy (K, None for a class without validation photos);
@@ -28,15 +28,15 @@ def report(val_logits: np.ndarray, data: DataFolders) -> dict:
     ({"path", "true", "predicted", "confidence"}: the probability of the predicted class);
     class_names. Classes are indices into class_names.
     """
-    k, truth = len(data.class_names), np.asarray(data.validation.labels, dtype=int)
-    logits = np.asarray(val_logits, dtype=np.float64).reshape(len(truth), -1)
+    k, truth = len(class_names), np.asarray(split.labels, dtype=int)
+    logits = np.asarray(logits, dtype=np.float64).reshape(len(truth), -1)
     predicted = predicted_class(tf.constant(logits)).numpy()  # the rule the maps explain
     confidence = probabilities(logits).numpy()[np.arange(len(truth)), predicted]
     confusion = np.zeros((k, k), dtype=int)
     np.add.at(confusion, (truth, predicted), 1)
     wrong = [
         {"path": path, "true": int(t), "predicted": int(p), "confidence": float(c)}
-        for path, t, p, c in zip(data.validation.paths, truth, predicted, confidence)
+        for path, t, p, c in zip(split.paths, truth, predicted, confidence)
         if t != p
     ]
     figures = {
@@ -45,7 +45,7 @@ def report(val_logits: np.ndarray, data: DataFolders) -> dict:
         "per_class_accuracy": per_class_accuracy(confusion),
         "most_confused": most_confused(confusion),
         "misclassified": wrong,
-        "class_names": label_names(data.class_names),
+        "class_names": label_names(class_names),
     }
     if k >= TOP5_FROM:
         top5 = np.argsort(-logits, axis=1)[:, :5]

@@ -30,6 +30,7 @@ from core.training.recipe import (
     TrainConfig,
     fine_tune,
     make_strategy,
+    predict_logits,
     train_head_cached,
 )
 from core.training.report import report
@@ -69,7 +70,10 @@ def run(
         stop = monitor.stop_requested()
         if stop == "discard" or result is None or not result["history"].get("val_loss"):
             return stopped(monitor, stop, weights_dir)
-        figures = report(result["val_logits"], data)
+        figures = report(result["val_logits"], data.validation, data.class_names)
+        if data.test is not None:  # never trained on, nor used to choose the epoch
+            test_logits = predict_logits(model, data.test, config.batch_size)
+            figures["test"] = report(test_logits, data.test, data.class_names)
         info = model_info(model, data, figures, config, data_root)
         save_and_publish(model, info, run_dir, weights_dir)
         return finish(monitor, figures, stop)
