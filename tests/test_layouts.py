@@ -7,6 +7,7 @@ Oxford publish them; the archives as Windows Explorer, PowerShell, 7-Zip and Inf
 from __future__ import annotations
 
 import unicodedata
+from pathlib import Path
 
 import pytest
 
@@ -104,13 +105,21 @@ def test_a_test_split_is_kept_apart_and_never_among_the_training_photos(tmp_path
 
 
 @pytest.mark.slow
-def test_a_run_reports_its_test_split_apart(tmp_path):
+def test_a_run_reports_its_test_split_and_leaked_photos_apart(tmp_path):
     from core.training import jobs
     from tests.conftest import FAST, tiny_model
 
-    folder = downloads.write_folder(tmp_path / "rf", downloads.roboflow(n=8))
+    files = downloads.roboflow(n=8)
+    files["valid/cats/copy.jpg"] = files["train/cats/cat0_jpg.rf.00000000.jpg"]  # leaked
+    folder = downloads.write_folder(tmp_path / "rf", files)
     state = jobs.run(folder, tmp_path / "weights", FAST, build=tiny_model)
     report = state["report"]
+    # The copy, 0 bits apart; and train's dog0, which has cat0's noise on another colour (the
+    # same picture in grey, where pHash looks), 4 bits apart.
+    pair, other = report["near_duplicates"]["pairs"]
+    assert report["near_duplicates"]["count"] == 2
+    assert (pair["distance"], other["distance"]) == (0, 4)
+    assert (pair["split"], Path(pair["other_path"]).name) == ("train", "copy.jpg")
     assert state["state"] == "done" and report["confusion"] and "test" in report
     test = report["test"]
     assert sum(map(sum, test["confusion"])) == 4 and test["class_names"] == ["cat", "dog"]

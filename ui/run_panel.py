@@ -34,6 +34,9 @@ def stop_run(run_dir: Path, keep: bool) -> None:
         state.stop_error = one_line(error)
 
 
+LEAKS_SHOWN = 12  # near-duplicate pairs drawn on the page
+
+
 @st.cache_data(max_entries=8, show_spinner=False)
 def confusion_picture(class_names: list[str], confusion: list[list[int]]) -> np.ndarray:
     """The heatmap drawn once per report, not on every redraw of the panel."""
@@ -44,12 +47,43 @@ def show_report(report: dict, run_dir: Path, data_dir: Path | None) -> None:
     """The validation figures and mistakes; then the test split's figures, if it had one."""
     show_figures(report, "Validation")
     show_mistakes(report, run_dir, data_dir)
+    if leaks := report.get("near_duplicates", {}).get("count"):
+        show_near_duplicates(leaks, report["near_duplicates"]["pairs"], data_dir)
     if test := report.get("test"):
         st.markdown(
             f"**Test split** ({sum(map(sum, test['confusion'])):,} photos): never trained on, "
             "nor used to choose the epoch."
         )
         show_figures(test, "Test")
+
+
+def show_near_duplicates(count: int, pairs: list[dict], data_dir: Path | None) -> None:
+    """The photos of two splits that are one photo: counted, and the closest pairs shown."""
+    st.warning(
+        f"{count:,} near-duplicate pair{'' if count == 1 else 's'} across splits: the same photo, "
+        "resized or saved again, is in two splits, so the figures above are kinder than the "
+        "model is. Remove one of each pair and train again."
+    )
+    with st.expander(f"See the closest {min(len(pairs), LEAKS_SHOWN)} pairs"):
+        for pair in pairs[:LEAKS_SHOWN]:
+            left, right = st.columns(2)
+            for column, split, path in (
+                (left, pair["split"], pair["path"]),
+                (right, pair["other_split"], pair["other_path"]),
+            ):
+                name = f"{split}: {shown_path(path, data_dir)}"
+                try:
+                    column.image(watched_photo(path), caption=name)
+                except ImageError:
+                    column.caption(f"{name} (no longer readable)")
+            st.caption(f"{pair['distance']} of 64 hash bits apart")
+
+
+def shown_path(path: str, data_dir: Path | None) -> str:
+    """A photo's path below its dataset, never the server's folders."""
+    if data_dir is not None and Path(path).is_relative_to(data_dir):
+        return Path(path).relative_to(data_dir).as_posix()
+    return Path(path).name
 
 
 def show_figures(report: dict, split: str) -> None:

@@ -27,7 +27,7 @@ def datasets(roots: tuple[Path, ...]) -> list[Path]:
     """Dataset folders at or below the roots: those holding a training split folder.
 
     The split goes by any of its usual names (train/, training/, training_set/: layouts.SPLITS);
-    a dataset inside another (Kaggle's training_set/training_set/) is the outer one only.
+    a folder itself named as a split (Kaggle's training_set/training_set/) is not a dataset.
     """
     found = {
         path.parent.resolve()
@@ -35,8 +35,7 @@ def datasets(roots: tuple[Path, ...]) -> list[Path]:
         for path in walk(root)
         if SPLITS.get(path.name.lower()) == "train" and path.is_dir()
     }
-    inner = {path for path in found if any(path.is_relative_to(p) for p in found - {path})}
-    return sorted(found - inner)
+    return sorted(path for path in found if path.name.lower() not in SPLITS)
 
 
 def validation_folders(roots: tuple[Path, ...], configured: Path | None = None) -> list[Path]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import keras
@@ -18,13 +18,21 @@ import tensorflow as tf
 
 from core.data.classes import LISTED_CLASSES, DataError, check_class_names
 from core.data.layouts import Layout, layout_of
-from core.images import IMAGE_SUFFIXES, load_image, readable, to_model_input
+from core.data.leakage import near_duplicates, photo_hash
+from core.images import IMAGE_SUFFIXES, ImageError, load_image, to_model_input
 
 
 @dataclass(frozen=True)
 class Split:
     paths: tuple[str, ...]
     labels: tuple[int, ...]
+    hashes: tuple[int, ...] = ()  # each photo's perceptual hash (core/data/leakage.py)
+
+    def pick(self, indices: list[int]) -> Split:
+        """The photos at `indices`, in that order."""
+        hashes = tuple(self.hashes[i] for i in indices) if self.hashes else ()
+        paths = tuple(self.paths[i] for i in indices)
+        return Split(paths, tuple(self.labels[i] for i in indices), hashes)
 
     def counts(self, n_classes: int) -> list[int]:
         return np.bincount(np.asarray(self.labels, dtype=int), minlength=n_classes).tolist()
@@ -41,12 +49,14 @@ class DataFolders:
     held_out: bool  # True when there was no validation split and a share of train was held out
     test: Split | None = None  # a test split: never trained on, reported apart
     reading: str = ""  # how the folders were read (Layout.describe)
+    # Photos of one split that are copies of another split's (leakage.near_duplicates):
+    # (split, path, other split, other path, bits apart), closest first.
+    near_duplicates: tuple[tuple[str, str, str, str, int], ...] = ()
 
     def summary(self) -> str:
         """ "cats: 12 train / 4 validation / 4 test, dogs: ...; how it was read; skipped"."""
         names, k = self.class_names, len(self.class_names)
-        splits = {"train": self.train, "validation": self.validation, "test": self.test}
-        counts = {name: split.counts(k) for name, split in splits.items() if split is not None}
+        counts = {name: split.counts(k) for name, split in self.splits().items()}
         if k > LISTED_CLASSES:
             totals = " / ".join(f"{sum(n):,} {split}" for split, n in counts.items())
             text = f"{k} classes: {totals}"
@@ -56,7 +66,14 @@ class DataFolders:
                 for i, name in enumerate(names)
             )
         text += f" ({self.reading})" if self.reading else ""
+        if pairs := len(self.near_duplicates):
+            text += f"; {pairs} near-duplicate pair{'' if pairs == 1 else 's'} across splits"
         return text + (f"; {len(self.skipped)} unreadable file(s) skipped" if self.skipped else "")
+
+    def splits(self) -> dict[str, Split]:
+        """The splits it has, by name: train, validation and, where there is one, test."""
+        named = {"train": self.train, "validation": self.validation, "test": self.test}
+        return {name: split for name, split in named.items() if split is not None}
 
 
 def scan(
@@ -74,6 +91,13 @@ def scan(
     class_names = _checked_classes(layout, root)
     reason = "a link pointing outside the data folder"
     skipped = [(str(link), reason) for link in links_out if link.suffix.lower() in IMAGE_SUFFIXES]
+    if (folder := layout.folder("validation")) is not None:
+        present = set(layout.classes("validation"))
+        if missing := [name for name in class_names if name not in present]:
+            raise DataError(
+                f"{root / folder}/ has no {missing[0]}/ folder (the train split has it): add "
+                "its validation photos."
+            )
     splits = {
         split: _read_split(root, layout.split(split), class_names, skipped, split)
         for split in ("train", "validation", "test")
@@ -95,7 +119,16 @@ def scan(
             if count == 0:
                 raise DataError(f"The {split_name} split has no readable photo of class '{name}'.")
     reading = layout.describe() + ("; validation held out of train" if held_out else "")
-    return DataFolders(class_names, train, validation, tuple(skipped), held_out, test, reading)
+    data = DataFolders(class_names, train, validation, tuple(skipped), held_out, test, reading)
+    return replace(data, near_duplicates=_near_duplicates(data.splits()))
+
+
+def _near_duplicates(splits: dict[str, Split]) -> tuple[tuple[str, str, str, str, int], ...]:
+    """Pairs of photos in two splits that are one photo resized or saved again."""
+    found = near_duplicates({name: split.hashes for name, split in splits.items()})
+    return tuple(
+        (a, splits[a].paths[i], b, splits[b].paths[j], distance) for a, i, b, j, distance in found
+    )
 
 
 def check_data_path(typed: str, roots: tuple[Path, ...]) -> Path:
@@ -146,19 +179,28 @@ def _read_split(
             "add its training photos, or remove it."
         )
     paths = [root / path for path, _ in photos]
-    # Decode every file once, so that a bad one cannot stop training later (in threads:
-    # Pillow releases the GIL).
+    # Decode every file once, so that a bad one cannot stop training later, and hash it for the
+    # leakage check (in threads: Pillow and OpenCV release the GIL).
     with ThreadPoolExecutor(max_workers=4) as pool:
-        problems = list(pool.map(readable, paths))
+        checked = list(pool.map(_checked_photo, paths))
     label_of = {name: i for i, name in enumerate(class_names)}
-    kept, labels = [], []
-    for path, (_, label), problem in zip(paths, photos, problems):
+    kept, labels, hashes = [], [], []
+    for path, (_, label), (problem, digest) in zip(paths, photos, checked):
         if problem:
             skipped.append((str(path), problem))
         else:
             kept.append(str(path))
             labels.append(label_of[label])
-    return Split(tuple(kept), tuple(labels))
+            hashes.append(digest)
+    return Split(tuple(kept), tuple(labels), tuple(hashes))
+
+
+def _checked_photo(path: Path) -> tuple[str | None, int | None]:
+    """(None, the photo's perceptual hash), or (why it cannot be read, None)."""
+    try:
+        return None, photo_hash(load_image(path))
+    except ImageError as error:
+        return str(error), None
 
 
 def hold_out(items: list, fraction: float, rng: random.Random) -> tuple[list, list]:
@@ -182,13 +224,7 @@ def _hold_out(train: Split, fraction: float, seed: int) -> tuple[Split, Split]:
         kept, out = hold_out([i for i, y in enumerate(train.labels) if y == label], fraction, rng)
         keep, held = keep + kept, held + out
 
-    def pick(indices):
-        indices = sorted(indices)
-        return Split(
-            tuple(train.paths[i] for i in indices), tuple(train.labels[i] for i in indices)
-        )
-
-    return pick(keep), pick(held)
+    return train.pick(sorted(keep)), train.pick(sorted(held))
 
 
 def augmenter(seed: int, rotation: float = 0.0, zoom: float = 0.0) -> keras.Sequential:

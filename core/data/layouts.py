@@ -61,13 +61,19 @@ class Layout:
 
     `reading` says in words how each folder was read ("valid/ → validation"); `ignored` counts
     the photos outside the layout by the folder they sit in ("test1/": no class in their names);
-    `class_parents` are the folders whose sub-folders are classes ("train", "" for the top).
+    `class_parents` are the folders whose sub-folders are classes ("train", "" for the top);
+    `split_folders` each split's folder as (split, relative path): ("test", "test_set/test_set").
     """
 
     photos: tuple[tuple[str, str, str], ...]
     reading: tuple[str, ...]
     ignored: tuple[tuple[str, int], ...] = ()
     class_parents: tuple[str, ...] = ()
+    split_folders: tuple[tuple[str, str], ...] = ()
+
+    def folder(self, split: str) -> str | None:
+        """The folder of a split (relative), the first if it has several; None if none."""
+        return next((folder for name, folder in self.split_folders if name == split), None)
 
     def split(self, name: str) -> list[tuple[str, str]]:
         """(relative path, class) of one split's photos, in path order."""
@@ -118,19 +124,24 @@ def read_layout(paths: Iterable[str], where: str = "The folder") -> Layout:
         )
     parts = [tuple(p for p in PurePosixPath(path).parts if p not in ("", ".")) for path in paths]
     wrapper = _common_wrapper(parts)
+    inner = [each[len(wrapper) :] for each in parts]
+    found_at = [_split_at(each) for each in inner]
+    # Split folders at the shallowest depth they occur: a dataset kept inside another one
+    # (more/second/train/ beside train/) is not read as part of it.
+    shallowest = min((at for at in found_at if at is not None), default=None)
     by_split: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
     found_as: dict[str, set[str]] = {}
+    folders: set[tuple[str, str]] = set()
     outside: Counter = Counter()
-    for path, each in zip(paths, parts):
-        each = each[len(wrapper) :]
-        at = next((i for i, p in enumerate(each[:-1][:SPLIT_DEPTH]) if p.lower() in SPLITS), None)
-        if at is None:
+    for path, each, at in zip(paths, inner, found_at):
+        if at is None or at != shallowest:
             by_split.setdefault("", []).append((path, each))
             continue
         split, rest = SPLITS[each[at].lower()], list(each[at + 1 :])
         while len(rest) > 1 and rest[0].lower() == each[at].lower():
             rest.pop(0)  # training_set/training_set/: a wrapper named as its split
         found_as.setdefault(split, set()).add("/".join(each[: at + 1]) + "/")
+        folders.add((split, _above(path, tuple(rest))))
         by_split.setdefault(split, []).append((path, tuple(rest)))
     loose = by_split.pop("", [])
     if not by_split:  # no split folder: every photo trains, some held out for validation
@@ -154,7 +165,14 @@ def read_layout(paths: Iterable[str], where: str = "The folder") -> Layout:
     if not photos:
         raise DataError(f"{where} holds no photo in class folders or split folders.")
     ignored = tuple(sorted((folder, n) for folder, n in outside.items() if n))
-    return Layout(tuple(photos), tuple(reading), ignored, tuple(sorted(class_parents)))
+    parents, split_folders = tuple(sorted(class_parents)), tuple(sorted(folders))
+    return Layout(tuple(photos), tuple(reading), ignored, parents, split_folders)
+
+
+def _split_at(parts: tuple[str, ...]) -> int | None:
+    """Where the first split folder is among a path's first SPLIT_DEPTH folders, or None."""
+    folders = parts[:-1][:SPLIT_DEPTH]
+    return next((i for i, part in enumerate(folders) if part.lower() in SPLITS), None)
 
 
 def _above(path: str, rest: tuple[str, ...]) -> str:
@@ -242,6 +260,11 @@ def layout_of(root: Path, max_files: int | None = None, links_out: list | None =
         if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
             files.setdefault(path.resolve(), path.relative_to(resolved).as_posix())
     photos = list(files.values())
+    if not photos and (empty := _empty_leaf(listed)) is not None:
+        raise DataError(
+            f"Class folder {empty.name}/ in {root / empty.relative_to(resolved).parent} has no "
+            "photos: add some or remove it."
+        )
     layout = read_layout(sorted(photos), str(root))
     every = [p.relative_to(resolved).as_posix() + ("/" if p.is_dir() else "") for p in listed]
     if empty := empty_class_folders(layout, every):
@@ -251,3 +274,10 @@ def layout_of(root: Path, max_files: int | None = None, links_out: list | None =
             "remove it."
         )
     return layout
+
+
+def _empty_leaf(listed: list[Path]) -> Path | None:
+    """The first folder with no folder inside, in a listing without photos: a class to fill."""
+    folders = [path for path in listed if path.is_dir()]
+    parents = {path.parent for path in folders}
+    return next((folder for folder in folders if folder not in parents), None)

@@ -29,8 +29,9 @@ from core import space
 from core.data import choices
 from core.data.classes import DataError, check_class_counts, check_class_names, counted
 from core.data.layouts import empty_class_folders, layout_of, read_layout
+from core.data.leakage import near_duplicates, photo_hash
 from core.errors import UserError, one_line, writing
-from core.images import IMAGE_SUFFIXES, readable
+from core.images import IMAGE_SUFFIXES, ImageError, load_image
 
 SLUG_LENGTH = 40
 # The ZIP uploader's own cap (the photo uploaders keep server.maxUploadSize, 25 MB).
@@ -53,6 +54,9 @@ class Report:
     kept: dict[str, Counter] = field(default_factory=lambda: {s: Counter() for s in SPLITS})
     skipped: Counter = field(default_factory=Counter)
     reading: str = ""  # how a ZIP's folders were read (Layout.describe)
+    # Each kept photo's perceptual hash, per split; and the pairs across splits that are one photo.
+    hashes: dict[str, list[int]] = field(default_factory=lambda: {s: [] for s in SPLITS})
+    near_duplicates: int = 0
 
     def summary(self) -> str:
         """ "Kept train 12 cats, 12 dogs; validation 4 cats, 4 dogs. Skipped 1 not an image."
@@ -62,6 +66,8 @@ class Report:
         kept = counted({s: dict(sorted(c.items())) for s, c in self.kept.items()}, ", ", "; ")
         skipped = ", ".join(f"{n} {reason}" for reason, n in self.skipped.most_common())
         text = f"Kept {kept or 'nothing'}" + (f". Skipped {skipped}." if skipped else ".")
+        if pairs := self.near_duplicates:
+            text += f" {pairs} near-duplicate pair{'' if pairs == 1 else 's'} across splits."
         return text + (f" Read as: {self.reading}." if self.reading else "")
 
 
@@ -158,6 +164,7 @@ def from_zip(root: Path, name: str, data: bytes) -> Report:
         classes = sorted({slug(label) for _, _, label in layout.photos})
         _checked(check_class_counts, classes, report.kept["train"], report.kept["validation"])
         report.reading = layout.describe()
+        report.near_duplicates = len(near_duplicates(report.hashes))
     report.skipped = +report.skipped  # reasons that counted nothing left out
     return report
 
@@ -268,7 +275,9 @@ def _keep(folder: Path, report: Report, seen: set, split, label, file_name, data
     if PurePosixPath(file_name).suffix.lower() not in IMAGE_SUFFIXES:
         report.skipped["not an image"] += 1
         return
-    if readable(data, file_name):
+    try:
+        looks = photo_hash(load_image(data, file_name))
+    except ImageError:
         report.skipped["corrupt or unreadable"] += 1
         return
     digest = hashlib.sha256(data).hexdigest()
@@ -284,6 +293,7 @@ def _keep(folder: Path, report: Report, seen: set, split, label, file_name, data
         path = target / f"{stem}-{digest[:8]}{path.suffix}"
     path.write_bytes(data)
     report.kept[split][slug(label)] += 1
+    report.hashes[split].append(looks)
 
 
 @contextlib.contextmanager

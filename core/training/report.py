@@ -11,7 +11,8 @@ import tensorflow as tf
 
 from core.cams.base import predicted_class
 from core.data.classes import label_names
-from core.data.folders import Split
+from core.data.folders import DataFolders, Split
+from core.data.leakage import MAX_PAIRS
 from core.model import probabilities
 from core.training.recipe import TOP5_FROM
 
@@ -68,3 +69,14 @@ def most_confused(confusion, limit: int = MOST_CONFUSED) -> list[dict]:
     confusion = np.asarray(confusion)
     cells = [(-int(n), t, p) for (t, p), n in np.ndenumerate(confusion) if t != p and n > 0]
     return [{"true": t, "predicted": p, "count": -n} for n, t, p in sorted(cells)[:limit]]
+
+
+def leakage_report(data: DataFolders) -> dict:
+    """{"count": pairs, "pairs": [{"split", "path", "other_split", "other_path", "distance"}]}.
+
+    The photos of two splits that are one photo (core/data/leakage.py), closest first; the first
+    MAX_PAIRS are listed, all counted.
+    """
+    keys = ("split", "path", "other_split", "other_path", "distance")
+    pairs = [dict(zip(keys, pair)) for pair in data.near_duplicates[:MAX_PAIRS]]
+    return {"count": len(data.near_duplicates), "pairs": pairs}

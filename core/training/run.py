@@ -33,7 +33,7 @@ from core.training.recipe import (
     predict_logits,
     train_head_cached,
 )
-from core.training.report import report
+from core.training.report import leakage_report, report
 from core.training.store import new_run_dir, prune, publish
 from core.training.watch import Watch, pick
 
@@ -74,6 +74,7 @@ def run(
         if data.test is not None:  # never trained on, nor used to choose the epoch
             test_logits = predict_logits(model, data.test, config.batch_size)
             figures["test"] = report(test_logits, data.test, data.class_names)
+        figures["near_duplicates"] = leakage_report(data)
         info = model_info(model, data, figures, config, data_root)
         save_and_publish(model, info, run_dir, weights_dir)
         return finish(monitor, figures, stop)
