@@ -218,3 +218,29 @@ def test_backslash_names_that_climb_out_are_still_refused(tmp_path):
     assert report.skipped == {"outside the folder (zip-slip)": 2}
     assert counts(report.folder) == {"train": {"cats": 2, "dogs": 2}}
     assert not list(tmp_path.rglob("evil.jpg"))
+
+
+def test_the_dataset_list_offers_every_layout_it_reads_once(tmp_path):
+    from core.data.choices import datasets, validation_folders
+
+    for name, make in downloads.LAYOUTS.items():
+        downloads.write_folder(tmp_path / "data" / name.replace(" ", "-"), make())
+    offered = {path.name for path in datasets((tmp_path / "data",))}
+    # Oxford-IIIT's images/ is one folder of photos named by class: the CLI and a ZIP read it,
+    # the list does not guess it (any folder of photos would look so).
+    assert offered == {
+        "Kaggle-Dogs-vs.-Cats", "Kaggle-cat-and-dog", "Roboflow", "PetImages",
+        "cats_and_dogs_filtered",
+    }  # fmt: skip
+    found = validation_folders((tmp_path / "data",))
+    held_out = {path.relative_to(tmp_path / "data").as_posix() for path in found}
+    assert held_out == {
+        "Kaggle-cat-and-dog/test_set/test_set", "Roboflow/valid",
+        "cats_and_dogs_filtered/cats_and_dogs_filtered/validation",
+    }  # fmt: skip
+
+
+def test_a_validation_class_the_train_split_lacks_is_one_sentence(tmp_path):
+    files = downloads.roboflow() | {"valid/foxes/1.jpg": jpeg_bytes("foxes", 1)}
+    with pytest.raises(DataError, match="has class 'foxes', which the train split lacks"):
+        scan(downloads.write_folder(tmp_path / "rf", files))

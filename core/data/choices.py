@@ -7,13 +7,14 @@ leaves its root: a link that points out of it is skipped, not followed.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from pathlib import Path
 
 from core.config import ROOT, Config
 from core.data.layouts import SPLITS
-from core.data.walk import MAX_ENTRIES, SECONDS, walk
+from core.data.walk import MAX_ENTRIES, SECONDS, folder_entries, walk
 from core.images import IMAGE_SUFFIXES
 
 WEIGHTS_SUFFIXES = (".h5",)  # Keras weights files, e.g. resnet50_..._notop.h5
@@ -24,18 +25,38 @@ OPERATOR_ADVICE = "CATDOG_"
 
 
 def datasets(roots: tuple[Path, ...]) -> list[Path]:
-    """Dataset folders at or below the roots: those holding a training split folder.
+    """Dataset folders at or below the roots, in the layouts core/data/layouts.py reads.
 
-    The split goes by any of its usual names (train/, training/, training_set/: layouts.SPLITS);
-    a folder itself named as a split (Kaggle's training_set/training_set/) is not a dataset.
+    A folder holding a training split folder by any of its usual names (train/, training/,
+    training_set/: layouts.SPLITS), or holding two or more class folders of photos and no split
+    (Microsoft's PetImages/Cat/, PetImages/Dog/). A folder itself named as a split (Kaggle's
+    training_set/training_set/) or inside a dataset is not one.
     """
-    found = {
-        path.parent.resolve()
-        for root in roots
-        for path in walk(root)
-        if SPLITS.get(path.name.lower()) == "train" and path.is_dir()
+    folders = [path.resolve() for root in roots for path in walk(root) if path.is_dir()]
+    with_splits = {path.parent for path in folders if SPLITS.get(path.name.lower()) == "train"}
+    by_class = {
+        path
+        for path in folders
+        if not any(path.is_relative_to(dataset) for dataset in with_splits)
+        and _holds_class_folders(path)
     }
+    found = (with_splits | by_class) - {p for p in by_class if p.parent in by_class}
     return sorted(path for path in found if path.name.lower() not in SPLITS)
+
+
+def _holds_class_folders(folder: Path) -> bool:
+    """Two or more sub-folders with a photo straight inside, none named as a split."""
+    subfolders = [path for path, is_dir in folder_entries(folder, folder, MAX_ENTRIES) if is_dir]
+    if any(path.name.lower() in SPLITS for path in subfolders):
+        return False
+    with_photos = (path for path in subfolders if _has_photo(path))
+    return sum(1 for _ in itertools.islice(with_photos, 2)) == 2
+
+
+def _has_photo(folder: Path, looked_at: int = 50) -> bool:
+    """Whether one of the folder's first `looked_at` entries is a photo."""
+    entries = itertools.islice(folder_entries(folder, folder, looked_at), looked_at)
+    return any(not is_dir and path.suffix.lower() in IMAGE_SUFFIXES for path, is_dir in entries)
 
 
 def validation_folders(roots: tuple[Path, ...], configured: Path | None = None) -> list[Path]:

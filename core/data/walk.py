@@ -39,7 +39,7 @@ def walk(
         for folder in level:
             if budget <= 0 or time.monotonic() > deadline:
                 return
-            for path, is_dir in _entries(folder, root, budget, links_out):
+            for path, is_dir in folder_entries(folder, root, budget, links_out):
                 budget -= 1
                 yield path
                 if is_dir:
@@ -47,7 +47,7 @@ def walk(
         level = sorted(below)
 
 
-def _entries(
+def folder_entries(
     folder: Path, root: Path, budget: int, links_out: list | None = None
 ) -> list[tuple[Path, bool]]:
     """Up to `budget` entries of one folder as (path, is a folder).
