@@ -67,7 +67,8 @@ def start_form(config: Config, found: list[Path], backbones: list[str]) -> None:
                 f"{choices.label(path, config.data_roots)} · {dataset_counts(path)}"
             ),
             placeholder="No dataset under the data roots",
-            help="Folders with train/<class>/ under the data roots.",
+            help="Datasets under the data roots: folders with a train/ (or training/, "
+            "training_set/) folder, or with class folders of photos.",
         )
         head, fine, patience, weights = st.columns(4)
         head.number_input("Head epochs", 1, 2000, defaults.epochs, key="epochs")
@@ -98,9 +99,10 @@ def start_form(config: Config, found: list[Path], backbones: list[str]) -> None:
 config = Config()
 st.title("Retrain the classifier")
 st.markdown(
-    "Fine-tunes ResNet-50 on a folder in the Kaggle layout (`train/` and `validation/`, one "
-    "sub-folder per class). Phase 1 trains the new head on features computed once per photo "
-    "(seconds per epoch on a CPU); phase 2, optional, unfreezes the last stage at a low learning "
+    "Fine-tunes ResNet-50 on a dataset as you downloaded it: one folder per class, split folders "
+    "by their usual names (`train/`, `valid/`, `test/`...), or classes in the file names "
+    "(`cat.0.jpg`); a test split is never trained on. Phase 1 trains the new head on features "
+    "computed once per photo (seconds per epoch on a CPU); phase 2, optional, unfreezes the last stage at a low learning "
     "rate. The run continues in the background if you leave this page, and the Explain page "
     "switches to the new model only when it has finished."
 )

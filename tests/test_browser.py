@@ -164,7 +164,7 @@ def test_bring_data_train_watch_it_learn_stop_and_explain(server, browser, tmp_p
     tab = "//*[@role='tab'][contains(., 'Upload a ZIP')]"
     click(browser, wait(browser, lambda d: visible(d, tab)))
     zip_input = (
-        "//div[@data-testid='stFileUploader'][.//*[contains(text(), 'Kaggle layout')]]//input"
+        "//div[@data-testid='stFileUploader'][.//*[contains(text(), 'A ZIP of a dataset')]]//input"
     )
     wait(browser, lambda d: d.find_element(By.XPATH, zip_input)).send_keys(str(archive))
     add = "//button[.//p[text()='Add this ZIP']][not(@disabled)]"

@@ -1,4 +1,5 @@
-"""Three classes, in a real browser: a ZIP of birds, cats and dogs in, a run, each class explained.
+"""Three classes, in a real browser: a Roboflow export of birds, cats and dogs zipped on Windows
+(backslash names), a run that reports its test split apart, each class explained.
 
 Debian's Chromium, Selenium and `streamlit run` on loopback, as in test_browser.py; the run trains
 ResNet-50 with a random backbone (no ImageNet weights offline), so the test checks the journey, not
@@ -39,12 +40,15 @@ CHARTS = "[data-testid='stVegaLiteChart'], [data-testid='stArrowVegaLiteChart']"
 
 
 def three_class_zip(path):
-    """birds/cats/dogs in the Kaggle layout: 12 training and 4 validation JPEGs each."""
+    """birds/cats/dogs as Roboflow exports them (train/ valid/ test/, 12, 2 and 2 JPEGs each),
+    zipped by PowerShell's CreateFromDirectory: "\\" in the entry names."""
     with zipfile.ZipFile(path, "w") as out:
+        out.writestr("flock\\README.roboflow.txt", b"Exported via roboflow.com")
         for c in CLASSES:
             for i in range(16):
-                split = "train" if i < 12 else "validation"
-                out.writestr(f"flock/{split}/{c}/{i}.jpg", jpeg_bytes(c, 100 * len(c) + i))
+                split = "train" if i < 12 else "valid" if i < 14 else "test"
+                name = f"flock\\{split}\\{c}\\{i}_jpg.rf.{i:08x}.jpg"
+                out.writestr(name, jpeg_bytes(c, 100 * len(c) + i))
     return path
 
 
@@ -66,7 +70,7 @@ def click_button(driver, label: str) -> None:
     )
 
 
-def test_three_classes_from_a_zip_trained_and_each_explained_by_name(tmp_path):
+def test_three_classes_from_a_roboflow_zip_trained_and_each_explained_by_name(tmp_path):
     from core.model import ModelInfo, save_classifier
 
     save_classifier(
@@ -92,13 +96,14 @@ def test_three_classes_from_a_zip_trained_and_each_explained_by_name(tmp_path):
                 "arguments[0].click()", wait(driver, lambda d: d.find_element(By.XPATH, tab))
             )
             zip_input = (
-                "//div[@data-testid='stFileUploader'][.//*[contains(text(), 'Kaggle layout')]]"
-                "//input"
+                "//div[@data-testid='stFileUploader'][.//*[contains(text(), 'A ZIP of a "
+                "dataset')]]//input"
             )
             wait(driver, lambda d: d.find_element(By.XPATH, zip_input)).send_keys(str(archive))
             click_button(driver, "Add this ZIP")
             wait(driver, lambda d: "New dataset data/flock." in text(d), 120)
-            assert "Kept train 12 birds, 12 cats, 12 dogs" in text(driver)
+            assert "Kept train 12 birds, 12 cats, 12 dogs; validation 2 birds" in text(driver)
+            assert "valid/ → validation · test/ → test, not trained on" in text(driver)
 
             head = "//input[@aria-label='Head epochs']"
             box = wait(driver, lambda d: d.find_element(By.XPATH, head))
@@ -110,6 +115,7 @@ def test_three_classes_from_a_zip_trained_and_each_explained_by_name(tmp_path):
             click_button(driver, "Start training")
             wait(driver, lambda d: "The Explain page now uses this model" in text(d), 600)
             assert "birds" in text(driver) and "Traceback" not in text(driver)
+            assert "Test accuracy" in text(driver) and "Test split (6 photos)" in text(driver)
             shot(driver, "k-classes-trained")
 
             driver.get(url)
