@@ -102,9 +102,9 @@ st.markdown(
     "Fine-tunes ResNet-50 on a dataset as you downloaded it: one folder per class, split folders "
     "by their usual names (`train/`, `valid/`, `test/`...), or classes in the file names "
     "(`cat.0.jpg`); a test split is never trained on. Phase 1 trains the new head on features "
-    "computed once per photo (seconds per epoch on a CPU); phase 2, optional, unfreezes the last stage at a low learning "
-    "rate. The run continues in the background if you leave this page, and the Explain page "
-    "switches to the new model only when it has finished."
+    "computed once per photo (seconds per epoch on a CPU); phase 2, optional, unfreezes the last "
+    "stage at a low learning rate. The run continues in the background if you leave this page, "
+    "and the Explain page switches to the new model only when it has finished."
 )
 ui.access_panel()
 with st.expander("Bring data", expanded=not choices.datasets(config.data_roots)):
