@@ -122,28 +122,8 @@ def read_layout(paths: Iterable[str], where: str = "The folder") -> Layout:
             f"{where} holds no photo: expected class folders (cats/, dogs/), split folders "
             "(train/, validation/, test/) or photos named by class (cat.0.jpg, dog.0.jpg)."
         )
-    parts = [tuple(p for p in PurePosixPath(path).parts if p not in ("", ".")) for path in paths]
-    wrapper = _common_wrapper(parts)
-    inner = [each[len(wrapper) :] for each in parts]
-    found_at = [_split_at(each) for each in inner]
-    # Split folders at the shallowest depth they occur: a dataset kept inside another one
-    # (more/second/train/ beside train/) is not read as part of it.
-    shallowest = min((at for at in found_at if at is not None), default=None)
-    by_split: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
-    found_as: dict[str, set[str]] = {}
-    folders: set[tuple[str, str]] = set()
-    outside: Counter = Counter()
-    for path, each, at in zip(paths, inner, found_at):
-        if at is None or at != shallowest:
-            by_split.setdefault("", []).append((path, each))
-            continue
-        split, rest = SPLITS[each[at].lower()], list(each[at + 1 :])
-        while len(rest) > 1 and rest[0].lower() == each[at].lower():
-            rest.pop(0)  # training_set/training_set/: a wrapper named as its split
-        found_as.setdefault(split, set()).add("/".join(each[: at + 1]) + "/")
-        folders.add((split, _above(path, tuple(rest))))
-        by_split.setdefault(split, []).append((path, tuple(rest)))
-    loose = by_split.pop("", [])
+    by_split, found_as, folders = _by_split(paths)
+    loose, outside = by_split.pop("", []), Counter()
     if not by_split:  # no split folder: every photo trains, some held out for validation
         by_split, loose = {"train": loose}, []
     for path, each in loose:
@@ -167,6 +147,33 @@ def read_layout(paths: Iterable[str], where: str = "The folder") -> Layout:
     ignored = tuple(sorted((folder, n) for folder, n in outside.items() if n))
     parents, split_folders = tuple(sorted(class_parents)), tuple(sorted(folders))
     return Layout(tuple(photos), tuple(reading), ignored, parents, split_folders)
+
+
+def _by_split(paths: list[str]) -> tuple[dict, dict[str, set[str]], set[tuple[str, str]]]:
+    """Each photo's split and its path below the split folder, as ({split: [(path, rest)]},
+    the split folders' names as found, (split, folder) pairs); split "" holds the photos in no
+    split folder, with their path below the wrapper folders."""
+    parts = [tuple(p for p in PurePosixPath(path).parts if p not in ("", ".")) for path in paths]
+    wrapper = _common_wrapper(parts)
+    inner = [each[len(wrapper) :] for each in parts]
+    found_at = [_split_at(each) for each in inner]
+    # Split folders at the shallowest depth they occur: a dataset kept inside another one
+    # (more/second/train/ beside train/) is not read as part of it.
+    shallowest = min((at for at in found_at if at is not None), default=None)
+    by_split: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    found_as: dict[str, set[str]] = {}
+    folders: set[tuple[str, str]] = set()
+    for path, each, at in zip(paths, inner, found_at):
+        if at is None or at != shallowest:
+            by_split.setdefault("", []).append((path, each))
+            continue
+        split, rest = SPLITS[each[at].lower()], list(each[at + 1 :])
+        while len(rest) > 1 and rest[0].lower() == each[at].lower():
+            rest.pop(0)  # training_set/training_set/: a wrapper named as its split
+        found_as.setdefault(split, set()).add("/".join(each[: at + 1]) + "/")
+        folders.add((split, _above(path, tuple(rest))))
+        by_split.setdefault(split, []).append((path, tuple(rest)))
+    return by_split, found_as, folders
 
 
 def _split_at(parts: tuple[str, ...]) -> int | None:
