@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from core.data import choices
+from core.data.archives import MAX_FILES
 from core.data.uploads import (
-    MAX_FILES,
     DatasetError,
     counts,
     describe,
@@ -80,7 +80,7 @@ def test_zip_bombs_and_wrong_layouts_are_refused_whole(tmp_path, monkeypatch):
         from_zip(tmp_path, "x", many)
     # Zeros compress a thousandfold: the declared sizes give a bomb away before anything is
     # unpacked (the bound made small here, so that the test need not build gigabytes).
-    monkeypatch.setattr("core.data.uploads.MAX_UNPACKED", 3 * 1024**2)
+    monkeypatch.setattr("core.data.archives.MAX_UNPACKED", 3 * 1024**2)
     bomb = zip_of({f"train/{c}/{i}.jpg": bytes(1 << 20) for c in ("cats", "dogs") for i in (1, 2)})
     assert len(bomb) < 30_000
     with pytest.raises(DatasetError, match="would unpack to 4 MB; at most 3 MB here"):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import re
 import shutil
 import tempfile
@@ -27,6 +26,7 @@ from pathlib import Path, PurePosixPath
 
 from core import space
 from core.data import choices
+from core.data.archives import read_zip, refuse_garbled
 from core.data.classes import DataError, check_class_counts, check_class_names, counted
 from core.data.layouts import empty_class_folders, layout_of, read_layout
 from core.data.leakage import near_duplicates, photo_hash
@@ -34,12 +34,7 @@ from core.errors import UserError, one_line, writing
 from core.images import IMAGE_SUFFIXES, ImageError, load_image
 
 SLUG_LENGTH = 40
-# The ZIP uploader's own cap (the photo uploaders keep server.maxUploadSize, 25 MB).
-ZIP_MAX_MB = 200
-MAX_FILES = 20_000  # entries in one ZIP
-MAX_UNPACKED = 2 * 1024**3  # bytes, all entries unpacked: a ZIP that claims more is refused
 SPLITS = ("train", "validation", "test")  # as a new dataset is written
-ENCRYPTED, UTF8_NAMES = 0x1, 0x800  # a ZIP entry's general purpose flags (APPNOTE 4.4.4)
 
 
 class DatasetError(UserError):
@@ -128,35 +123,24 @@ def from_zip(root: Path, name: str, data: bytes) -> Report:
     whatever names and wrapper folders the ZIP used (Kaggle, Roboflow, labels in file names).
     Raises DatasetError, nothing written, for an archive it cannot read or refuses as a whole.
     """
-    archive, entries = _opened(data)
-    skipped, photos = Counter(), {}  # photos: entry name -> (ZipInfo, name may be garbled)
-    for info in entries:
-        entry, guessed = entry_name(info)
-        reason = _unsafe(entry)
-        if not reason and PurePosixPath(entry).suffix.lower() not in IMAGE_SUFFIXES:
-            reason = "not an image"
-        if reason:
-            skipped[reason] += 1
-        else:
-            photos[entry] = (info, guessed)
-    layout = _checked(read_layout, sorted(photos), "The ZIP")
-    every = [entry_name(info)[0] for info in archive.infolist()]
-    if empty := empty_class_folders(layout, [each for each in every if not _unsafe(each)]):
+    found = _checked(read_zip, data)
+    layout = _checked(read_layout, sorted(found.photos), "The ZIP")
+    if empty := empty_class_folders(layout, found.names):
         raise DatasetError(
             f"Class folder {PurePosixPath(empty[0]).name}/ in the ZIP has no photos: add some or "
             "remove it."
         )
-    _refuse_garbled([label for path, _, label in layout.photos if photos[path][1]])
+    _checked(refuse_garbled, [label for path, _, label in layout.photos if path in found.garbled])
     for split in SPLITS:
         if split == "train" or layout.classes(split):
             _checked(check_class_names, layout.classes(split), "The ZIP", slug)
-    unpacked = sum(info.file_size for info, _ in photos.values())
+    unpacked = sum(info.file_size for info in found.photos.values())
     with _building(root, name, unpacked) as (folder, report, seen):
-        report.skipped.update(skipped)
+        report.skipped.update(found.skipped)
         report.skipped["outside the layout"] += sum(n for _, n in layout.ignored)
         for path, split, label in layout.photos:
             try:
-                content = archive.read(photos[path][0])  # never more than its declared size
+                content = found.archive.read(found.photos[path])  # at most its declared size
             except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError):
                 report.skipped["corrupt"] += 1
                 continue
@@ -167,28 +151,6 @@ def from_zip(root: Path, name: str, data: bytes) -> Report:
         report.near_duplicates = len(near_duplicates(report.hashes))
     report.skipped = +report.skipped  # reasons that counted nothing left out
     return report
-
-
-def _opened(data: bytes) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
-    """The archive and its file entries, or DatasetError when it is refused as a whole."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        entries = [info for info in archive.infolist() if not entry_name(info)[0].endswith("/")]
-    except (zipfile.BadZipFile, OSError, ValueError) as error:
-        raise DatasetError(f"That is not a readable ZIP file ({error}).") from None
-    if any(info.flag_bits & ENCRYPTED for info in entries):
-        raise DatasetError(
-            "The ZIP is password-protected: unzip it and zip it again without a password."
-        )
-    if len(entries) > MAX_FILES:
-        raise DatasetError(f"The ZIP holds {len(entries):,} files; at most {MAX_FILES:,} here.")
-    unpacked = sum(info.file_size for info in entries)
-    if unpacked > MAX_UNPACKED:
-        raise DatasetError(
-            f"The ZIP would unpack to {unpacked / 1024**2:,.0f} MB; at most "
-            f"{MAX_UNPACKED / 1024**2:,.0f} MB here."
-        )
-    return archive, entries
 
 
 def counts(dataset: Path) -> dict[str, dict[str, int]]:
@@ -220,47 +182,6 @@ def describe(dataset: Path) -> str:
     text, reading = counted(counts(dataset), " / ", " · "), layout.describe(ignored=False)
     plain = reading in ("train/ → train", "train/ → train · validation/ → validation")
     return text if plain else f"{text} ({reading})"
-
-
-def entry_name(info: zipfile.ZipInfo) -> tuple[str, bool]:
-    """(the entry's name as the tool that made the ZIP meant it, whether it may be garbled).
-
-    Names use "/" (older Windows tools and PowerShell's CreateFromDirectory write "\\"). A name
-    without the UTF-8 flag (bit 11) is UTF-8 when its bytes are valid UTF-8 (Info-ZIP, macOS and
-    many others write UTF-8 without saying so), else the ZIP standard's CP437, which Python has
-    already decoded; a non-ASCII name read so is likely another code page (a Windows ZIP of
-    Chinese folder names is GBK) and is flagged.
-    """
-    name, guessed = info.filename, False
-    if not info.flag_bits & UTF8_NAMES:
-        try:
-            name = info.orig_filename.encode("cp437").decode("utf-8")
-        except (UnicodeEncodeError, UnicodeDecodeError):
-            guessed = not name.isascii()
-    return unicodedata.normalize("NFC", name).replace("\\", "/"), guessed
-
-
-def _refuse_garbled(labels: list[str]) -> None:
-    """DatasetError when a class name came out of CP437 with letters a person would not type."""
-    if garbled := sorted({label for label in labels if not label.isascii()}):
-        raise DatasetError(
-            f"The ZIP's folder names are in a code page it does not declare ('{garbled[0]}'): "
-            "zip the folder again with 7-Zip or your system's own Compress, which write UTF-8 "
-            "names."
-        )
-
-
-# Helpers -----------------------------------------------------------------------------------------
-
-
-def _unsafe(entry: str) -> str | None:
-    """Why a ZIP entry is not read (it climbs out of the archive, or is hidden), else None."""
-    parts = [p for p in PurePosixPath(entry).parts if p not in ("", ".")]
-    if entry.startswith("/") or re.match(r"^[A-Za-z]:", entry) or ".." in parts:
-        return "outside the folder (zip-slip)"
-    if parts and (parts[0] == "__MACOSX" or any(p.startswith(".") for p in parts)):
-        return "hidden or system files"
-    return None
 
 
 def _checked(check, *args):
