@@ -35,7 +35,7 @@ from core.explain.evaluation import photo_rows, summary
 from core.explain.explainer import Explainer
 from core.explain.localization import annotations_for
 from core.explain.overlay import overlay
-from core.images import ImageError, encode_png, load_image
+from core.images import ImageError, encode_png, photo_for_model
 from core.imported import import_loaded, preprocessing_question
 from core.model import Classifier, imagenet_view, load_classifier, load_default
 from core.safe_load import load_source
@@ -142,7 +142,7 @@ def evaluate_photo(explainer: Explainer, path: Path, shown: dict, args) -> dict:
     {"error": why} kept instead.
     """
     try:
-        photo = load_image(path)
+        photo = photo_for_model(path)
     except ImageError as error:
         print(f"note: left out {path}: {error}", file=sys.stderr)
         return {"error": str(error)}
@@ -246,7 +246,7 @@ def explain_batch(explainer: Explainer, batch: dict[int, Listed], shown: dict, a
     photos = {}
     for position, each in batch.items():
         try:
-            photos[position] = load_image(each.path)
+            photos[position] = photo_for_model(each.path)
         except ImageError as error:
             yield position, {"image": str(each.path), "error": str(error)}
     if not photos:

@@ -33,6 +33,11 @@ UPRIGHT = {
     8: Image.Transpose.ROTATE_90,
 }
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+# The long side at which every route decodes a photo for the model (training and its report,
+# the Explain, Compare, Side by side and Folder pages, `explain` and `evaluate`), so that one photo
+# gives one prediction everywhere; the pages show the same decode (a page column is ~450 px, a
+# full-width picture ~1,000 px). A JPEG is decoded at a reduced DCT scale, then area-averaged.
+MODEL_SIDE = 1024
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -91,6 +96,15 @@ def load_image(
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise ImageError(f"{name} is truncated or corrupt ({error}).") from None
+
+
+def photo_for_model(
+    source: bytes | str | Path, name: str | None = None, config: Config | None = None
+) -> np.ndarray:
+    """The photo as every route prepares it for the model: decoded with its long side at most
+    MODEL_SIDE, (H, W, 3) uint8 sRGB; `to_model_input` then squashes it. ImageError if unreadable.
+    """
+    return load_image(source, name, config, max_side=MODEL_SIDE)
 
 
 def upright_size(data: bytes) -> tuple[int, int]:

@@ -19,7 +19,7 @@ import tensorflow as tf
 from core.data.classes import LISTED_CLASSES, DataError, check_class_names
 from core.data.layouts import Layout, layout_of
 from core.data.leakage import near_duplicates, photo_hash
-from core.images import IMAGE_SUFFIXES, ImageError, load_image, to_model_input
+from core.images import IMAGE_SUFFIXES, ImageError, load_image, photo_for_model, to_model_input
 
 
 @dataclass(frozen=True)
@@ -253,8 +253,7 @@ def image_dataset(
     """
 
     def load(path):
-        photo = load_image(Path(path.decode()))
-        return to_model_input([photo], image_size)[0]
+        return to_model_input([photo_for_model(Path(path.decode()))], image_size)[0]
 
     def load_tensor(path, label):
         image = tf.numpy_function(load, [path], tf.float32)

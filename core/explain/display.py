@@ -17,7 +17,7 @@ from core.config import Config
 from core.explain.explainer import Explainer, Explanation
 from core.explain.overlay import DIVERGING, colorize, signed_to_unit
 from core.explain.settings import VIEWS
-from core.images import load_image, upright_size
+from core.images import MODEL_SIDE, load_image, upright_size
 from core.model import (
     Classifier,
     ModelError,
@@ -28,9 +28,8 @@ from core.model import (
     load_default,
 )
 
-# Long side of every picture sent to the browser: a page column is ~450 px, a full-width image
-# ~1,000 px.
-DISPLAY_SIDE = 1024
+# Long side of every picture sent to the browser: the photo as the model gets it (images.py).
+DISPLAY_SIDE = MODEL_SIDE
 
 
 @dataclass(frozen=True)
@@ -168,9 +167,9 @@ def explain_photo(
 ) -> tuple[np.ndarray, Explanation]:
     """Decode one photo at display size and explain it at every offered layer; ImageError if not.
 
-    The model input comes from the display-size photo: area-averaged, it matches the full-size
-    photo's input to within a grey level or two (tests/test_images.py), at a fraction of the
-    decoding time. `options` go to Explainer.explain: method, aug_smooth, eigen_smooth, top_n.
+    The display-size photo is the one every route gives the model (images.photo_for_model), so
+    the page's prediction is the run's, the Folder page's and the CLI's. `options` go to
+    Explainer.explain: method, aug_smooth, eigen_smooth, top_n.
     """
     photo = load_image(data, name, max_side=max_side)
     return photo, loaded.explainer.explain([photo], target, **options)[0]

@@ -21,7 +21,7 @@ from core.catalog import ModelEntry
 from core.data.shards import output_places
 from core.folder.jobs import FolderJob
 from core.folder.table import COLUMNS, raw_maps
-from core.images import encode_png, load_image
+from core.images import encode_png, load_image, photo_for_model, shrink
 
 
 def overlay(
@@ -46,8 +46,9 @@ def every_layer(
     from core.explain.display import colored_map
     from core.explain.overlay import blend
 
-    picture = load_image(Path(job.folder) / photo, max_side=max_side)
-    explanation = explainer.explain([picture], job.target, job.method)[0]
+    prepared = photo_for_model(Path(job.folder) / photo)
+    explanation = explainer.explain([prepared], job.target, job.method)[0]
+    picture = shrink(prepared, max_side)
     return [
         (layer, blend(picture, colored_map(explanation, layer, *picture.shape[:2]), alpha))
         for layer in explanation.raw_maps

@@ -75,14 +75,13 @@ def explain_batch(
     A short batch (the last, or one with unreadable photos) is padded to `batch_size` with its
     last photo: a new batch shape would trace the graphs again, which costs more than the padding.
     """
-    from core.images import ImageError, load_image
+    from core.images import ImageError, photo_for_model
 
     photos, kept, skipped = [], [], []
     for index in indices:
         try:
-            # The model input from a photo at thumbnail size: area-averaged, as the Explain page.
-            source = Path(job.folder) / job.photos[index]
-            photos.append(load_image(source, max_side=Config().thumbnail_side))
+            # Prepared as every route prepares it: the run's report and this table agree.
+            photos.append(photo_for_model(Path(job.folder) / job.photos[index]))
             kept.append(index)
         except ImageError:
             skipped.append(index)

@@ -22,7 +22,7 @@ import numpy as np
 
 from core.atomic import replacing, write_json
 from core.cams import GradCAM
-from core.images import load_image, to_model_input
+from core.images import photo_for_model, to_model_input
 from core.model import LOGIT, conv_layer_shapes, default_layer
 
 WATCH_JSON, WATCH_MAPS = "watch.json", "watch.npy"
@@ -55,7 +55,7 @@ class Watch(keras.callbacks.Callback):
         self.layer = default_layer(conv_layer_shapes(model))
         self.run_dir, self.photos = Path(run_dir), photos
         size = model.input_shape[1]
-        self.inputs = to_model_input([load_image(path) for path, _ in photos], size)
+        self.inputs = to_model_input([photo_for_model(path) for path, _ in photos], size)
         self.classes = np.array([label for _, label in photos], dtype=np.int32)
         # One logit: class 0 is explained by -logit; K logits: each photo by its own logit.
         self.sign = np.where(self.classes == 1, 1.0, -1.0)
