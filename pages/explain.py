@@ -86,6 +86,8 @@ def show_prediction(view: View, cost: int):
     explanation, layer = view.explanation, view.settings.layer
     best = explanation.label
     st.subheader(f"Prediction: **{best}** ({explanation.probabilities[best]:.1%})")
+    if line := guide.true_class_line(view.settings.photo, best, view.explanation.probabilities):
+        st.markdown(line)
     chart, timing = st.columns([4, 1])
     seconds = f"{explanation.seconds * 1000:.0f} ms"
     timing.metric("Explained in", seconds, help=guide.timing_help(cost))

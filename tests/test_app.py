@@ -82,6 +82,7 @@ def test_upload_shows_prediction_and_sliders_change_the_overlay(app):
     assert app.subheader[0].value.startswith(f"Prediction: **{rows['class'][0]}**")
     assert app.metric[0].label == "Explained in"
     assert app.metric[0].proto.help == "All layers, one pass."
+    assert not [m for m in app.markdown if m.value.startswith("True class:")]  # none known
     # photo, map, overlay; one per layer choice (the tiny model's two, and both fused); the
     # contrast only when asked for
     assert len(app.image) == 3 + 3 and "(40×30)" in app.image[0].proto.imgs[0].caption
@@ -145,6 +146,12 @@ def test_random_validation_photo(monkeypatch, tiny_weights, pets):
     # Choices are resolved.
     assert Path(at.session_state.random_photo).is_relative_to((pets / "validation").resolve())
     assert len(at.image) == 6 and at.subheader[0].value.startswith("Prediction")
+    # Its true class, from its folder (cats/ is "cat" for a cat/dog model), and the verdict.
+    truth = Path(at.session_state.random_photo).parent.name[:-1]
+    predicted = at.subheader[0].value.split("**")[1]
+    verdict = "right" if truth == predicted else "wrong (p = "
+    lines = [m.value for m in at.markdown if m.value.startswith("True class:")]
+    assert lines and lines[0].startswith(f"True class: **{truth}** · {verdict}")
 
 
 def test_missing_or_empty_validation_folder_is_explained(app, monkeypatch, tiny_weights, tmp_path):

@@ -140,6 +140,9 @@ def test_accuracy_and_confusion_count_only_photos_of_a_known_class():
     assert table.true_class("cats/a.png", ["cat", "dog"]) == "cat"
     assert table.true_class("birds/a.png", ["birds", "cats", "dogs"]) == "birds"
     assert table.true_class("a.png", ["cat", "dog"]) is None
+    assert table.true_class("dog.12.jpg", ["cat", "dog"]) == "dog"  # Kaggle's names
+    assert table.true_class("x/Abyssinian_3.jpg", ["Abyssinian", "pug"]) == "Abyssinian"
+    assert table.true_class("cats/IMG_1.jpg", ["bird", "fox"]) is None
 
 
 def test_the_zip_holds_overlays_raw_maps_the_table_and_a_manifest(tmp_path, tiny_weights):

@@ -102,7 +102,8 @@ def _pick_random_photo(folder: Path, roots: tuple[Path, ...]) -> None:
     state.random_photo = str(path) if path else None
     state.random_error = None if photos else f"No photos in {choices.label(folder, roots)}."
     try:
-        photo = Photo.of(path.read_bytes(), path.name) if path else None
+        below = path.relative_to(folder).as_posix() if path else None  # its class is there
+        photo = Photo.of(path.read_bytes(), path.name, below) if path else None
     except OSError as error:
         # Deleted or unreadable since the folder was listed: said in one line, nothing kept.
         state.random_photo, photo = None, None

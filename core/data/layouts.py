@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from core.config import Config
-from core.data.classes import DataError
+from core.data.classes import DataError, singular
 from core.data.walk import walk
 from core.images import IMAGE_SUFFIXES
 
@@ -106,6 +106,21 @@ def label_from_name(file_name: str) -> str | None:
     label = match["label"].strip(" ._-") if match else ""
     device = re.split(r"[ ._-]", label.casefold())[0] in DEVICE_PREFIXES
     return label if any(c.isalpha() for c in label) and not device else None
+
+
+def true_class(photo: str, class_names: Sequence[str]) -> str | None:
+    """The class a photo's path says among `class_names`, else None.
+
+    Its class folder (cats/x.jpg: "cat" for a cat/dog model, which names its classes in the
+    singular), else its file name (cat.12.jpg, Abyssinian_3.jpg), as `read_layout` reads them.
+    """
+    parts = PurePosixPath(photo).parts
+    said = [parts[-2]] if len(parts) > 1 else []
+    said += [label] if (label := label_from_name(parts[-1])) else []
+    for name in (each for label in said for each in (label, singular(label))):
+        if name in class_names:
+            return name
+    return None
 
 
 def read_layout(paths: Iterable[str], where: str = "The folder") -> Layout:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.data.layouts import true_class
+
 WHAT_AM_I_LOOKING_AT = (
     "The model turns the photo into 2,048 feature maps and weighs them into a score per class, "
     "its logit (with two classes, one score: positive means *dog*, negative *cat*). **Grad-CAM** "
@@ -153,3 +155,17 @@ def contrast_toggle(class_names: tuple[str, ...] | list[str]) -> str:
     if len(class_names) == 2:
         return f"Why {class_names[0]}, why {class_names[1]}, and the contrast"
     return "Why the top two classes, and top-1 vs top-2"
+
+
+def true_class_line(photo, predicted: str, probabilities: dict[str, float]) -> str | None:
+    """ "True class: **cat** · right" for a validation photo whose folder or name says its class.
+
+    None for a photo with no known class (an upload, the camera) or a class the model lacks.
+    """
+    if photo is None or photo.labelled_as is None:
+        return None
+    true = true_class(photo.labelled_as, list(probabilities))
+    if true is None:
+        return None
+    verdict = "right" if true == predicted else f"wrong (p = {probabilities[true]:.1%} for {true})"
+    return f"True class: **{true}** · {verdict}"

@@ -35,10 +35,12 @@ class Photo:
     data: bytes = field(repr=False, compare=False)
     name: str
     digest: str  # SHA-1 of the bytes: what results are keyed by
+    # A validation photo's path below its folder ("cats/cat_0301.jpg"): its true class is there.
+    labelled_as: str | None = field(default=None, compare=False)
 
     @classmethod
-    def of(cls, data: bytes, name: str) -> Photo:
-        return cls(data, name, hashlib.sha1(data).hexdigest())
+    def of(cls, data: bytes, name: str, labelled_as: str | None = None) -> Photo:
+        return cls(data, name, hashlib.sha1(data).hexdigest(), labelled_as)
 
 
 def current_photo(state: Mapping) -> Photo | None:

@@ -8,31 +8,16 @@ class), and where its maps are (batch, row).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from core.data.classes import singular
+from core.data.layouts import true_class
 from core.folder.jobs import FolderJob, batches
 
 VERDICTS = ("all", "right", "wrong")
 COLUMNS = ["photo", "true", "predicted", "confidence", "right"]
-
-
-def true_class(photo: str, class_names: list[str]) -> str | None:
-    """The class of a photo in a class folder (cats/x.jpg: "cat" for a cat/dog model), else None.
-
-    The folder's name is the class, or its singular (a two-class model names its classes so).
-    """
-    parts = PurePath(photo).parts
-    if len(parts) < 2:
-        return None
-    folder = parts[-2]
-    for name in (folder, singular(folder)):
-        if name in class_names:
-            return name
-    return None
 
 
 def read_table(folder: Path, job: FolderJob) -> tuple[pd.DataFrame, list[str]]:
