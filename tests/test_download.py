@@ -153,8 +153,10 @@ def test_download_pets_reports_each_step_and_leaves_no_half_dataset(archive, tmp
     )
     assert {step for step, _, _ in steps} == {"images.tar.gz", "checking photos"}
     assert steps[-1][0] == "checking photos" and steps[-1][1] == steps[-1][2] == 23  # the .jpg
-    # The marker says which layout this is, so that the other can be made from it.
+    # The marker says which layout this is, so that the other can be made from it; the app's own,
+    # that the app made it (so it may offer to delete it).
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [
+        ".made-by-catdog-gradcam.json",
         "oxford-iiit-pet.json",
         "train",
         "validation",

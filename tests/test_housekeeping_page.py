@@ -6,6 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import space
 from core.atomic import write_json
+from core.data.uploads import mark_made_here
 from core.training import files, lease, store
 from tests.conftest import make_pets
 
@@ -21,6 +22,8 @@ def setting_up(monkeypatch, tmp_path) -> tuple[Path, Path]:
         write_json(folder / files.PROGRESS, {"state": state, "message": "m"})
     (weights / "current").symlink_to(Path(store.RUNS) / "20250101-000000")
     make_pets(data / "mine", n_train=2, n_validation=1)
+    mark_made_here(data / "mine", "upload")  # as an upload makes it
+    make_pets(data / "shared-pets", n_train=2, n_validation=1)  # not the app's: never offered
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(weights))
     monkeypatch.setenv("CATDOG_DATA_DIR", str(data))
     monkeypatch.delenv("CATDOG_PUBLIC", raising=False)
@@ -42,6 +45,10 @@ def test_figures_and_a_finished_run_deleted_after_confirming(monkeypatch, tmp_pa
     assert "Models and runs use" in texts(at) and "free on the disk" in texts(at)
     assert str(tmp_path) not in texts(at)
     assert at.button(key="delete_run_20250101-000000").disabled  # the run in use
+    # Only the dataset the app made is offered for deletion; another one under the root is not.
+    assert "data/shared-pets" not in texts(at)
+    keys = {b.key for b in at.button if b.key and b.key.startswith("delete_dataset_")}
+    assert keys == {"delete_dataset_data/mine"}
     at.button(key="delete_run_20250102-000000").click().run()
     assert not at.exception and at.button(key="confirm_delete")  # the dialog asks first
     assert (weights / store.RUNS / "20250102-000000").is_dir()

@@ -194,6 +194,12 @@ def test_a_finished_run_can_be_deleted_never_the_current_or_the_running_one(tmp_
 def test_only_an_offered_dataset_below_a_root_is_deleted_never_one_a_run_reads(tmp_path):
     generated_pets = make_pets(tmp_path / "data" / "pets", n_train=2, n_validation=1)
     roots = (generated_pets.parent,)
+    # Data the app did not make (someone's folder under a data root) is never deleted...
+    assert not uploads.deletable(generated_pets, roots)
+    with pytest.raises(uploads.DatasetError, match="^data/pets was not made by this app"):
+        uploads.delete_dataset(generated_pets, roots)
+    assert (generated_pets / "train").is_dir()
+    uploads.mark_made_here(generated_pets, "upload")  # ...as one it made is
     other = tmp_path / "other"
     (other / "train" / "cats").mkdir(parents=True)
     with pytest.raises(uploads.DatasetError, match="not a dataset this page can delete"):

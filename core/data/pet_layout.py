@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 from core.data.folders import hold_out
+from core.data.uploads import MADE_HERE, mark_made_here
 from core.errors import writing
 
 SPLITS = ("train", "validation")
@@ -140,6 +141,7 @@ def move_into_place(staging: Path, dest: Path, layout: str, dropped: list[str]) 
     """The staged layout into `dest`, marked; train/ last, since it makes a folder a dataset."""
     with writing("saving Oxford-IIIT Pet"):
         (staging / MARKER).write_text(json.dumps({"layout": layout, "dropped": dropped}))
-        for part in ("annotations", "validation", MARKER, "train"):
+        mark_made_here(staging, "download")
+        for part in ("annotations", "validation", MARKER, MADE_HERE, "train"):
             if (staging / part).exists():
                 os.replace(staging / part, dest / part)

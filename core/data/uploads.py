@@ -17,6 +17,7 @@ import hashlib
 import re
 import shutil
 import tempfile
+import time
 import unicodedata
 import zipfile
 from collections import Counter
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from core import space
+from core.atomic import write_json
 from core.data import choices
 from core.data.archives import read_zip, refuse_garbled
 from core.data.classes import DataError, check_class_counts, check_class_names, counted
@@ -35,6 +37,9 @@ from core.images import IMAGE_SUFFIXES, ImageError, load_image
 
 SLUG_LENGTH = 40
 SPLITS = ("train", "validation", "test")  # as a new dataset is written
+# Written into every dataset this app makes (uploads, the Oxford-IIIT download): only those are
+# offered for deletion, never data someone else put under a data root.
+MADE_HERE = ".made-by-catdog-gradcam.json"
 
 
 class DatasetError(UserError):
@@ -241,6 +246,8 @@ def _building(root: Path, name: str, needed: int = 0):
     if not sum(sum(counts.values()) for counts in report.kept.values()):
         shutil.rmtree(partial, ignore_errors=True)
         raise DatasetError(f"No usable photo was sent. {report.summary()}")
+    with writing("saving the new dataset"):
+        mark_made_here(partial, "upload")
     partial.rename(final)
     report.folder = final
 
@@ -248,9 +255,22 @@ def _building(root: Path, name: str, needed: int = 0):
 # Deleting a dataset ------------------------------------------------------------------------------
 
 
+def mark_made_here(folder: Path, how: str) -> None:
+    """Mark a dataset folder as made by this app (`how`: "upload", "download"), when it is made."""
+    write_json(
+        Path(folder) / MADE_HERE,
+        {"made_by": "catdog-gradcam", "how": how, "made_at": time.strftime("%Y-%m-%d %H:%M:%S")},
+    )
+
+
 def deletable(path: Path, roots: tuple[Path, ...]) -> bool:
-    """May a person delete this dataset? Only one the page offers, strictly below a data root."""
-    path = Path(path).resolve()
+    """May a person delete this dataset? Only one this app made (MADE_HERE) and the page offers,
+    strictly below a data root."""
+    return _offered(Path(path).resolve(), roots) and (Path(path) / MADE_HERE).is_file()
+
+
+def _offered(path: Path, roots: tuple[Path, ...]) -> bool:
+    """A dataset the page lists, strictly below a data root."""
     below_a_root = any(path != r and path.is_relative_to(r) for r in _resolved(roots))
     return below_a_root and path in choices.datasets(roots)
 
@@ -264,10 +284,12 @@ def delete_dataset(path: Path, roots: tuple[Path, ...], reading: Path | None = N
     """
     path = Path(path).resolve()
     shown = choices.label(path, roots)
-    if not deletable(path, roots):
+    if not _offered(path, roots):
         raise DatasetError(
             f"{shown} is not a dataset this page can delete: choose one from the list."
         )
+    if not (path / MADE_HERE).is_file():
+        raise DatasetError(f"{shown} was not made by this app: it is never deleted from here.")
     reading = Path(reading).resolve() if reading is not None else None
     if reading is not None and (reading.is_relative_to(path) or path.is_relative_to(reading)):
         raise DatasetError(
