@@ -299,5 +299,30 @@ def test_a_finished_runs_mistakes_open_on_the_folder_page(monkeypatch, tmp_path,
     )
     at = open_page(monkeypatch, tmp_path / "weights", generated_pets)
     assert not at.exception
+    assert at.success[0].value == "Done. The Explain page now uses this model."
     assert "**3 misclassified validation photos**" in [m.value for m in at.markdown]
     assert at.button(key="open_mistakes").label == "See them on the Folder page"
+
+
+def test_the_run_says_what_the_explain_page_uses_for_this_person(
+    monkeypatch, tmp_path, generated_pets
+):
+    """A person who picked another model on the Explain page keeps it: the sentence says so."""
+    from core.atomic import write_json
+    from ui.models import KEPT_MODEL
+
+    run_dir = tmp_path / "weights" / "runs" / "20260101-090000"
+    run_dir.mkdir(parents=True)
+    report = {"accuracy": 0.5, "confusion": [[1, 1], [1, 1]], "class_names": ["cat", "dog"]}
+    progress = {"state": "done", "message": "Done.", "data": str(generated_pets), "history": {}}
+    write_json(run_dir / "progress.json", {**progress, "report": {**report, "misclassified": []}})
+    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("CATDOG_DATA_DIR", str(generated_pets))
+    for kept, said in (
+        ("runs/20260101-090000", "The Explain page now uses this model."),
+        ("imported/mine", "The Explain page keeps the model you chose there: pick this run"),
+    ):
+        at = AppTest.from_file(PAGE, default_timeout=60)
+        at.session_state[KEPT_MODEL] = kept
+        at.run()
+        assert not at.exception and said in at.success[0].value

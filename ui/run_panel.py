@@ -21,6 +21,7 @@ from core.training import jobs, status, watch
 from core.training.progress import request_stop
 from ui import folder_view
 from ui.access import notify, shown
+from ui.models import KEPT_MODEL
 
 
 def stop_run(run_dir: Path, keep: bool) -> None:
@@ -131,7 +132,9 @@ def show_mistakes(report: dict, run_dir: Path, data_dir: Path | None) -> None:
 def show_outcome(progress: dict, run_dir: Path) -> None:
     """A running run's progress and stop buttons, or how it ended."""
     if not progress["running"]:
-        notify(status.outcome(progress))
+        # Computed from the Explain page's own state: a person who picked a model there keeps it.
+        kept = st.session_state.get(KEPT_MODEL)
+        notify(status.outcome(progress, kept in (None, f"runs/{run_dir.name}")))
         return
     st.progress(float(progress.get("fraction", 0.0)), text=status.progress_text(progress))
     stops = (("Stop, keep the best model so far", True), ("Stop, discard this run", False))

@@ -50,11 +50,21 @@ class Notice:
     text: str
 
 
-def outcome(status: dict) -> Notice:
-    """How a run that is not running ended: a success, an error or an info."""
+def outcome(status: dict, explain_follows: bool = True) -> Notice:
+    """How a run that is not running ended: a success, an error or an info.
+
+    `explain_follows`: whether this person's Explain page follows the newest model (they never
+    picked another there), so that what the sentence says of it is true for them.
+    """
     state = status["state"]
     if state == "done":
-        return Notice("success", status["message"] + " The Explain page now uses this model.")
+        page = (
+            " The Explain page now uses this model."
+            if explain_follows
+            else " The Explain page keeps the model you chose there: pick this run in its Model "
+            "list to explain with it."
+        )
+        return Notice("success", status["message"] + page)
     if state in ("failed", "killed"):
         return Notice("error", status.get("message", "The run failed."))
     return Notice("info", status.get("message", state))
