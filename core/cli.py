@@ -31,6 +31,7 @@ from core.data.pet_layout import LAYOUTS, find_download
 from core.data.pets import download_pets
 from core.data.shards import Listed, Shard, listed_photos, write_shard
 from core.errors import SettingError, UserError
+from core.explain.caveats import caveats
 from core.explain.evaluation import photo_rows, summary
 from core.explain.explainer import Explainer
 from core.explain.localization import annotations_for
@@ -277,4 +278,6 @@ def explain_batch(explainer: Explainer, batch: dict[int, Listed], shown: dict, a
         }
         if explanation.note:
             record["note"] = explanation.note
+        if said := caveats(explanation, key, photo.shape, explainer.classifier.info):
+            record["caveats"] = said  # when the map means little
         yield position, record

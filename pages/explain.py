@@ -13,6 +13,7 @@ from core.catalog import models
 from core.config import Config
 from core.errors import UserError, one_line
 from core.explain import display, export, figures, guide
+from core.explain.caveats import caveats
 from core.explain.explainer import Explainer, Explanation
 from core.explain.gradients import gradient_picture
 from core.explain.overlay import blend
@@ -80,7 +81,7 @@ def colored(view: View, explanation: Explanation, layer: str, size: tuple) -> np
     return cached_map(explanation, key, layer, view.settings.look, size[:2])
 
 
-def show_prediction(view: View, cost: int):
+def show_prediction(view: View, cost: int, info):
     """The predicted class, the time of the `cost` passes, why a map is empty; the cell the top
     classes' chart goes in, drawn after the maps (the browser's chart code is the slower)."""
     explanation, layer = view.explanation, view.settings.layer
@@ -93,7 +94,11 @@ def show_prediction(view: View, cost: int):
     timing.metric("Explained in", seconds, help=guide.timing_help(cost))
     if explanation.note:
         st.warning(shown(explanation.note))
-    if view.settings.relu and explanation.heatmap(layer).max() == 0:
+    # When the map means little, said before it (core/explain/caveats.py).
+    for sentence in caveats(explanation, layer, view.picture.shape, info):
+        st.warning(sentence)
+    flat = explanation.is_flat(layer)
+    if view.settings.relu and not flat and explanation.heatmap(layer).max() == 0:
         st.warning(empty_map(view.settings, explanation.title, is_guided(view.settings.method)))
     return chart
 
@@ -224,7 +229,7 @@ try:
     cost = passes(settings, explainer)
     with ui.expensive(f"explain with {settings.method}", when=cost > CHEAP):
         view = View(settings, key, *cached_explanation(loaded, settings.photo, key))
-    chart = show_prediction(view, cost)
+    chart = show_prediction(view, cost, explainer.classifier.info)
     show_maps(view)
     top_chart(chart, view.explanation)
     # The full-size overlay is made only when asked for: Streamlit calls the function on a click.

@@ -27,12 +27,14 @@ from pathlib import Path, PurePosixPath
 
 from core import space
 from core.atomic import write_json
+from core.config import Config
 from core.data import choices
 from core.data.archives import read_zip, refuse_garbled
 from core.data.classes import DataError, check_class_counts, check_class_names, counted
 from core.data.layouts import empty_class_folders, layout_of, read_layout
 from core.data.leakage import near_duplicates, photo_hash
 from core.errors import UserError, one_line, writing
+from core.explain.caveats import UPSCALED, photo_caveat
 from core.images import IMAGE_SUFFIXES, ImageError, load_image
 
 SLUG_LENGTH = 40
@@ -57,6 +59,7 @@ class Report:
     # Each kept photo's perceptual hash, per split; and the pairs across splits that are one photo.
     hashes: dict[str, list[int]] = field(default_factory=lambda: {s: [] for s in SPLITS})
     near_duplicates: int = 0
+    tiny: int = 0  # photos kept that the model's input upscales UPSCALED times or more
 
     def summary(self) -> str:
         """ "Kept train 12 cats, 12 dogs; validation 4 cats, 4 dogs. Skipped 1 not an image."
@@ -66,6 +69,12 @@ class Report:
         kept = counted({s: dict(sorted(c.items())) for s, c in self.kept.items()}, ", ", "; ")
         skipped = ", ".join(f"{n} {reason}" for reason, n in self.skipped.most_common())
         text = f"Kept {kept or 'nothing'}" + (f". Skipped {skipped}." if skipped else ".")
+        if self.tiny:
+            side = round(Config().image_size / UPSCALED)
+            text += (
+                f" {self.tiny} photo{'' if self.tiny == 1 else 's'} under {side} px kept: upscaled"
+                f" {UPSCALED:.0f}× or more for the model, they teach it little."
+            )
         if pairs := self.near_duplicates:
             text += f" {pairs} near-duplicate pair{'' if pairs == 1 else 's'} across splits."
         return text + (f" Read as: {self.reading}." if self.reading else "")
@@ -202,7 +211,7 @@ def _keep(folder: Path, report: Report, seen: set, split, label, file_name, data
         report.skipped["not an image"] += 1
         return
     try:
-        looks = photo_hash(load_image(data, file_name))
+        photo = load_image(data, file_name)
     except ImageError:
         report.skipped["corrupt or unreadable"] += 1
         return
@@ -211,6 +220,7 @@ def _keep(folder: Path, report: Report, seen: set, split, label, file_name, data
         report.skipped["duplicates"] += 1
         return
     seen.add(digest)
+    report.tiny += photo_caveat(photo.shape, (Config().image_size,) * 2) is not None
     target = folder / split / slug(label)
     target.mkdir(parents=True, exist_ok=True)
     stem = slug(PurePosixPath(file_name).stem) or "photo"
@@ -219,7 +229,7 @@ def _keep(folder: Path, report: Report, seen: set, split, label, file_name, data
         path = target / f"{stem}-{digest[:8]}{path.suffix}"
     path.write_bytes(data)
     report.kept[split][slug(label)] += 1
-    report.hashes[split].append(looks)
+    report.hashes[split].append(photo_hash(photo))
 
 
 @contextlib.contextmanager

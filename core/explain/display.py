@@ -197,5 +197,7 @@ def colored_map(
 
     ReLU'd and scaled to [0, 1] on `colormap`, or, without ReLU, signed on a diverging colormap.
     """
-    unit = explanation.heatmap(layer) if relu else signed_to_unit(explanation.raw_maps[layer])
+    raw = explanation.raw_maps[layer]
+    signed = np.zeros_like(raw) if explanation.is_flat(layer) else raw  # flat: neither way
+    unit = explanation.heatmap(layer) if relu else signed_to_unit(signed)
     return colorize(unit, height, width, colormap if relu else DIVERGING, smooth)

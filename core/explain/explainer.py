@@ -32,6 +32,11 @@ def top_k(probabilities: dict[str, float], k: int = 5) -> list[tuple[str, float]
     return sorted(probabilities.items(), key=lambda item: (-item[1], item[0]))[:k]
 
 
+# A map whose largest magnitude is this share of its score's scale (the logit, or 1 when the
+# logit is smaller) or less is float noise, not evidence.
+FLAT = 1e-6
+
+
 @dataclass(frozen=True)
 class Explanation:
     """One photo's prediction and its raw Grad-CAM maps at every explained layer."""
@@ -65,8 +70,23 @@ class Explanation:
         return top_k(self.probabilities, k)
 
     def heatmap(self, layer: str) -> np.ndarray:
-        """The heatmap: ReLU of the raw map, scaled to [0, 1], at the layer's resolution."""
+        """The heatmap: ReLU of the raw map, scaled to [0, 1], at the layer's resolution.
+
+        A flat map (`is_flat`) stays all zeros: scaled up, float noise would look like evidence.
+        """
+        if self.is_flat(layer):
+            return np.zeros(self.raw_maps[layer].shape, np.float32)
         return normalize(self.raw_maps[layer])
+
+    def is_flat(self, layer: str) -> bool:
+        """Whether the map is float noise: its largest magnitude at most FLAT times the score's
+        scale (an untrained model's map of 1e-13 for a logit of 1e-12). The fused map, scaled
+        already, is flat when every map it is made from is."""
+        if layer == FUSED:
+            made_from = [name for name in self.raw_maps if name != FUSED]
+            return bool(made_from) and all(self.is_flat(name) for name in made_from)
+        largest = float(np.abs(self.raw_maps[layer]).max(initial=0.0))
+        return largest <= FLAT * max(1.0, abs(self.score))
 
     def figures(self, layer: str) -> dict[str, float]:
         """The raw numbers behind a map: range, share of cells ReLU zeroes, score explained."""

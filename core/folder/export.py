@@ -19,6 +19,7 @@ import pandas as pd
 from core.cams import normalize
 from core.catalog import ModelEntry
 from core.data.shards import output_places
+from core.explain.caveats import model_caveats
 from core.folder.jobs import FolderJob
 from core.folder.table import COLUMNS, raw_maps
 from core.images import encode_png, load_image, photo_for_model, shrink
@@ -95,7 +96,8 @@ def export_zip(
 
 
 def model_record(entry: ModelEntry) -> dict:
-    """The model as a manifest names it: its picker label, key, kind and SHA-256; no path."""
+    """The model as a manifest names it: its picker label, key, kind and SHA-256, and when its
+    maps mean little (caveats.model_caveats); no path."""
     info = entry.info
     return {
         "name": entry.label,
@@ -103,4 +105,5 @@ def model_record(entry: ModelEntry) -> dict:
         "kind": info.kind if info else None,
         "sha256": info.sha256 if info else None,
         "class_names": list(info.class_names) if info else None,
+        "caveats": model_caveats(info) if info else [],
     }
