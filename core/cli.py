@@ -189,6 +189,7 @@ def run_train(args: argparse.Namespace) -> int:
         rotation=args.rotation,
         zoom=args.zoom,
         seed=args.seed,
+        publish=args.publish,
     )
     state = jobs.train(args.data, args.out, config, verbose=1 if sys.stdout.isatty() else 2)
     print(state["message"])

@@ -259,3 +259,10 @@ def add_train_parser(commands) -> None:
         "--zoom", type=float, default=defaults.zoom, help="augmentation: fraction of the size"
     )
     train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument(
+        "--publish",
+        default=defaults.publish,
+        choices=["if-better", "always"],
+        help="make the run the current model only if it beats it on the same validation set "
+        "(default), or always",
+    )

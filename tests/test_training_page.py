@@ -326,3 +326,39 @@ def test_the_run_says_what_the_explain_page_uses_for_this_person(
         at.session_state[KEPT_MODEL] = kept
         at.run()
         assert not at.exception and said in at.success[0].value
+
+
+def test_a_run_not_made_current_shows_both_figures_and_can_be_made_current(
+    monkeypatch, tmp_path, generated_pets
+):
+    from core.atomic import write_json
+    from core.training import store
+
+    weights = tmp_path / "weights"
+    figures = {"confusion": [[1, 1], [1, 1]], "class_names": ["cat", "dog"], "misclassified": []}
+    for name, accuracy, photos in (("20260101-090000", 0.57, 200), ("20260102-090000", 0.333, 12)):
+        run_dir = weights / "runs" / name
+        run_dir.mkdir(parents=True)
+        (run_dir / "model.keras").write_bytes(b"a model")
+        measured = {"data": f"/d/set{photos}", "photos": photos, "sha256": str(photos)}
+        report = {**figures, "accuracy": accuracy, "validation_set": measured}
+        write_json(
+            run_dir / "progress.json",
+            {
+                "state": "done",
+                "message": "Done. Not made current: …",
+                "data": str(generated_pets),
+                "history": {},
+                "report": report,
+                "published": photos == 200,
+            },
+        )
+    store.publish(weights / "runs" / "20260101-090000", weights)
+    at = open_page(monkeypatch, weights, generated_pets)
+    assert not at.exception and at.info[0].value == "Done. Not made current: …"
+    table = at.dataframe[0].value
+    assert list(table["measured on"]) == ["12 photos of set12", "200 photos of set200"]
+    at.button(key="make_current").click().run()
+    assert not at.exception
+    assert store.in_use(weights).name == "20260102-090000"
+    assert "The Explain page now uses this model" in at.success[0].value

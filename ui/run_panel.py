@@ -17,7 +17,7 @@ from core.config import Config
 from core.data.choices import split_folder
 from core.errors import UserError, one_line
 from core.images import ImageError
-from core.training import jobs, status, watch
+from core.training import jobs, publishing, status, watch
 from core.training.progress import request_stop
 from ui import folder_view
 from ui.access import notify, shown
@@ -144,6 +144,37 @@ def show_outcome(progress: dict, run_dir: Path) -> None:
         st.warning(shown(st.session_state.stop_error))
 
 
+def show_comparison(progress: dict, run_dir: Path, weights_dir: Path) -> None:
+    """This run beside the current model, each with the photos it was measured on; and, when
+    the run was not made current, the button that makes it so."""
+    if rows := publishing.comparison(run_dir, weights_dir):
+        percent = st.column_config.NumberColumn(format="percent")
+        st.dataframe(
+            pd.DataFrame(rows), hide_index=True, column_config={"validation accuracy": percent}
+        )
+    if progress.get("published") is False:
+        st.button(
+            "Make this run the current model",
+            key="make_current",
+            on_click=make_current,
+            args=(run_dir, weights_dir),
+            disabled=not ui.may_train(),
+            help="The Explain page then uses it; the model it replaces stays among the runs.",
+        )
+    if st.session_state.get("make_current_error"):
+        st.warning(shown(st.session_state.make_current_error))
+
+
+def make_current(run_dir: Path, weights_dir: Path) -> None:
+    st.session_state.make_current_error = None
+    if not ui.may_train():  # the button is disabled then; checked here all the same
+        return
+    try:
+        publishing.make_current(run_dir, weights_dir)
+    except UserError as error:
+        st.session_state.make_current_error = one_line(error)
+
+
 def show_curves(frame: pd.DataFrame) -> None:
     for column, (name, value) in zip(st.columns(4), status.latest_figures(frame).items()):
         column.metric(name, value)
@@ -192,6 +223,8 @@ def show_status(config: Config) -> None:
     if caption := status.caption(progress, config.data_roots):
         st.caption(shown(caption))
     show_outcome(progress, run_dir)
+    if progress["state"] == "done" and not progress["running"]:
+        show_comparison(progress, run_dir, config.weights_dir)
     if (frame := status.curves(progress)) is not None:
         show_curves(frame)
     show_watch(run_dir)

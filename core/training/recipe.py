@@ -37,6 +37,9 @@ class TrainConfig:
     zoom: float = 0.0  # optional augmentation: fraction of the size
     backbone_weights: str = "imagenet"  # "imagenet", "none" (random: offline smoke runs) or a file
     strategy: str = "auto"  # "auto", "default", "mirrored" (all local GPUs, or all logical CPUs)
+    # When the finished run becomes the current model: "if-better" (better than the current one
+    # on the same validation set, or there is none to compare with) or "always".
+    publish: str = "if-better"
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:

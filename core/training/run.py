@@ -25,7 +25,9 @@ from core.model import (
     head_units,
     save_classifier,
 )
+from core.training import publishing
 from core.training.progress import RunMonitor
+from core.training.publishing import best_val_loss, validation_set
 from core.training.recipe import (
     TrainConfig,
     fine_tune,
@@ -71,13 +73,18 @@ def run(
         if stop == "discard" or result is None or not result["history"].get("val_loss"):
             return stopped(monitor, stop, weights_dir)
         figures = report(result["val_logits"], data.validation, data.class_names)
+        figures["validation_set"] = validation_set(data, data_root)
+        figures["val_loss"] = best_val_loss(result["history"])
         if data.test is not None:  # never trained on, nor used to choose the epoch
             test_logits = predict_logits(model, data.test, config.batch_size)
             figures["test"] = report(test_logits, data.test, data.class_names)
         figures["near_duplicates"] = leakage_report(data)
         info = model_info(model, data, figures, config, data_root)
-        save_and_publish(model, info, run_dir, weights_dir)
-        return finish(monitor, figures, stop)
+        save_classifier(model, info, run_dir / "model.keras")
+        decision = publishing.decide(figures, weights_dir, config.publish)
+        if decision.publish:
+            publish(run_dir, weights_dir)
+        return finish(monitor, figures, stop, decision)
     except Exception as error:
         # Recorded for the page, then raised for the caller.
         monitor.finish("failed", failure(error))
@@ -196,19 +203,14 @@ def model_info(
     )
 
 
-def save_and_publish(
-    model: keras.Model, info: ModelInfo, run_dir: Path, weights_dir: Path
-) -> None:
-    """The model and its sidecar into the run folder, then `current` switched to it."""
-    save_classifier(model, info, run_dir / "model.keras")
-    publish(run_dir, weights_dir)
-
-
-def finish(monitor: RunMonitor, figures: dict, stop: str | None) -> dict:
-    """The run's last word in progress.json: done (or stopped early, its best epoch kept)."""
+def finish(
+    monitor: RunMonitor, figures: dict, stop: str | None, decision: publishing.Decision
+) -> dict:
+    """The run's last word in progress.json: done (or stopped early, its best epoch kept), and
+    whether it became the current model and why."""
     done = "Stopped early; the best epoch so far was kept" if stop else "Done"
-    message = f"{done}: validation accuracy {figures['accuracy']:.1%}."
-    monitor.finish("done", message, report=figures)
+    message = f"{done}: validation accuracy {figures['accuracy']:.1%}. {decision.why}"
+    monitor.finish("done", message, report=figures, published=decision.publish)
     return monitor.state
 
 

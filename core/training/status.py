@@ -57,6 +57,8 @@ def outcome(status: dict, explain_follows: bool = True) -> Notice:
     picked another there), so that what the sentence says of it is true for them.
     """
     state = status["state"]
+    if state == "done" and status.get("published") is False:  # kept beside the current model
+        return Notice("info", status["message"])
     if state == "done":
         page = (
             " The Explain page now uses this model."
