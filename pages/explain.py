@@ -8,17 +8,17 @@ import numpy as np
 import streamlit as st
 
 import ui
-from core.cams import FUSED, is_guided, uses_layer
+from core.cams import is_guided, uses_layer
 from core.catalog import models
 from core.config import Config
 from core.errors import UserError, one_line
 from core.explain import display, export, figures, guide
-from core.explain.caveats import caveats
 from core.explain.explainer import Explainer, Explanation
 from core.explain.gradients import gradient_picture
 from core.explain.overlay import blend
 from core.explain.settings import Check, ExplanationKey, Look, Photo, Settings, View
 from core.images import encode_jpeg, shrink
+from core.model import ModelInfo
 from ui.access import shown
 from ui.explaining import CHEAP, look_widgets, passes, show_verdict, top_chart
 
@@ -81,10 +81,10 @@ def colored(view: View, explanation: Explanation, layer: str, size: tuple) -> np
     return cached_map(explanation, key, layer, view.settings.look, size[:2])
 
 
-def show_prediction(view: View, cost: int, info):
+def show_prediction(view: View, cost: int, info: ModelInfo):
     """The predicted class, the time of the `cost` passes, why a map is empty; the cell the top
     classes' chart goes in, drawn after the maps (the browser's chart code is the slower)."""
-    explanation, layer = view.explanation, view.settings.layer
+    explanation = view.explanation
     best = explanation.label
     st.subheader(f"Prediction: **{best}** ({explanation.probabilities[best]:.1%})")
     if line := guide.true_class_line(view.settings.photo, best, view.explanation.probabilities):
@@ -92,22 +92,9 @@ def show_prediction(view: View, cost: int, info):
     chart, timing = st.columns([4, 1])
     seconds = f"{explanation.seconds * 1000:.0f} ms"
     timing.metric("Explained in", seconds, help=guide.timing_help(cost))
-    if explanation.note:
-        st.warning(shown(explanation.note))
-    # When the map means little, said before it (core/explain/caveats.py).
-    for sentence in caveats(explanation, layer, view.picture.shape, info):
-        st.warning(sentence)
-    flat = explanation.is_flat(layer)
-    if view.settings.relu and not flat and explanation.heatmap(layer).max() == 0:
-        st.warning(empty_map(view.settings, explanation.title, is_guided(view.settings.method)))
+    for sentence in ui.explaining.said_before_the_map(view, info):
+        st.warning(shown(sentence))
     return chart
-
-
-def empty_map(settings: Settings, target: str, briefly: bool) -> str:
-    """Why `target`'s map at the chosen layer is empty (briefly: no advice to untick ReLU)."""
-    layer_free = not uses_layer(settings.method)
-    fused = settings.layer == FUSED
-    return guide.nothing_speaks(settings.layer, target, briefly, layer_free, fused)
 
 
 def show_maps(view: View) -> None:
@@ -149,7 +136,7 @@ def show_contrast(
     for cell, target in zip(st.columns(len(targets)), targets):
         other = cached_explanation(loaded, view.settings.photo, view.key.for_target(target))[1]
         if other.heatmap(layer).max() == 0 and view.settings.relu:
-            cell.info(empty_map(view.settings, other.title, briefly=True))
+            cell.info(ui.explaining.empty_map(view.settings, other.title, briefly=True))
             continue
         caption = f"why '{other.title}' (logit {other.score:+.2f})"
         alt = f"Why '{other.title}' at {layer}"

@@ -244,11 +244,13 @@ def test_the_page_explains_a_folder_in_a_worker_then_filters_and_opens_a_photo(
 def test_photos_of_no_known_class_are_not_offered_right_or_wrong(
     monkeypatch, tmp_path, tiny_weights
 ):
-    # The operator's validation folder, of photos in no class folder.
+    # The operator's validation folder, of photos in no class folder, named as a phone names
+    # them (cat_000.png would say its class: core/data/layouts.py's true_class).
     loose = tmp_path / "loose"
     loose.mkdir()
-    for photo in make_pets(tmp_path / "data", n_train=0, n_validation=2).rglob("*.png"):
-        photo.rename(loose / photo.name)
+    photos = make_pets(tmp_path / "data", n_train=0, n_validation=2).rglob("*.png")
+    for i, photo in enumerate(sorted(photos)):
+        photo.rename(loose / f"IMG_{i:04d}.png")
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tiny_weights))
     monkeypatch.setenv("CATDOG_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(loose))

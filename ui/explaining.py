@@ -15,15 +15,17 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.cams import METHODS, GuidedBackprop, is_guided, uses_layer
+from core.cams import FUSED, METHODS, GuidedBackprop, is_guided, uses_layer
 from core.cams.base import TTA_FACTORS
 from core.config import PREDICTED_TARGET, TOP1_VS_TOP2
 from core.explain import figures, guide
+from core.explain.caveats import caveats
 from core.explain.display import LoadedModel
 from core.explain.explainer import Explainer, Explanation
 from core.explain.faithfulness import sanity_verdict
 from core.explain.overlay import COLORMAPS
-from core.explain.settings import UPSAMPLING, VIEWS, Settings
+from core.explain.settings import UPSAMPLING, VIEWS, Settings, View
+from core.model import ModelInfo
 
 READABLE = {TOP1_VS_TOP2: "top-1 vs top-2 (the predicted class minus its runner-up)"}
 # Forward and backward passes a photo may cost and still be explained before the page draws,
@@ -199,3 +201,22 @@ def preload_result_code() -> None:
     simply not found (tests/test_app.py names each).
     """
     st.html(PRELOAD.replace("FILES", json.dumps(result_chunks())), unsafe_allow_javascript=True)
+
+
+def said_before_the_map(view: View, info: ModelInfo) -> list[str]:
+    """Every sentence the page says before the map: the model's note, when the map means little
+    (core/explain/caveats.py), why a map is empty."""
+    explanation, layer = view.explanation, view.settings.layer
+    said = [explanation.note] if explanation.note else []
+    said += caveats(explanation, layer, view.picture.shape, info)
+    empty = not explanation.is_flat(layer) and explanation.heatmap(layer).max() == 0
+    if view.settings.relu and empty:
+        said.append(empty_map(view.settings, explanation.title, is_guided(view.settings.method)))
+    return said
+
+
+def empty_map(settings: Settings, target: str, briefly: bool) -> str:
+    """Why `target`'s map at the chosen layer is empty (briefly: no advice to untick ReLU)."""
+    layer_free = not uses_layer(settings.method)
+    fused = settings.layer == FUSED
+    return guide.nothing_speaks(settings.layer, target, briefly, layer_free, fused)
