@@ -38,6 +38,17 @@ class ModelEntry:
     current: bool = False  # the app's model (core.model.app_model_path): the default
 
     @property
+    def digest(self) -> str | None:
+        """ "SHA-256 1a2b3c4d5e6f": the model file's digest prefix, as results name their model."""
+        sha = self.info.sha256 if self.info else None
+        return f"SHA-256 {sha[:SHA_PREFIX]}" if sha else None
+
+    @property
+    def named(self) -> str:
+        """The model as a result names it: its label, and its digest where it has one."""
+        return f"{self.label} ({self.digest})" if self.digest else self.label
+
+    @property
     def facts(self) -> str:
         """One line: kind, classes, input size, preprocessing, accuracy, SHA-256 prefix."""
         info = self.info
@@ -59,7 +70,7 @@ class ModelEntry:
         if self.key == ZERO_SHOT:
             parts.append("ImageNet weights from Keras")
         elif info.sha256:
-            parts.append(f"SHA-256 {info.sha256[:SHA_PREFIX]}")
+            parts.append(self.digest)
         return " · ".join(parts)
 
 

@@ -21,12 +21,13 @@ from ui.access import notify, shown
 
 
 def folders(config: Config) -> list[Path]:
-    """The folders offered: each dataset's validation/ and train/, and the operator's choice."""
+    """The folders offered: each dataset's validation, test and train splits (by any of their
+    usual names: valid/, test_set/...), and the operator's choice."""
     splits = [
-        path / split
+        folder
         for path in choices.datasets(config.data_roots)
-        for split in ("validation", "train")
-        if (path / split).is_dir()
+        for split in ("validation", "test", "train")
+        if (folder := choices.split_folder(path, split)) is not None
     ]
     configured = choices.validation_folders((), config.validation_dir)
     return list(dict.fromkeys([*configured, *splits]))
@@ -162,6 +163,26 @@ def show_download(
     )
 
 
+def show_provenance(
+    job_dir: str, entries: list[ModelEntry], model_key: str, config: Config
+) -> None:
+    """Which model and folder made the results below; said when they are not the ones chosen."""
+    job = jobs.read_job(Path(job_dir))
+    made_with = job_entry(job, entries)
+    model = made_with.named if made_with else "a model no longer listed"
+    made_on = Path(job.folder)
+    uploaded = made_on.is_relative_to(Path(config.folder_cache_dir).resolve())
+    folder = "photos uploaded here" if uploaded else choices.label(made_on, config.data_roots)
+    st.markdown(f"Results of **{model}** on **{folder}**, {job.method}.")
+    chosen = st.session_state.get("folder_dir")
+    other_folder = not uploaded and chosen is not None and Path(chosen).resolve() != made_on
+    if job.model_key != model_key or other_folder:
+        st.warning(
+            "These results were made by another model or folder than the ones chosen in the "
+            "sidebar: press **Explain these photos** to make them for those."
+        )
+
+
 def show_results(job_dir: str, progress: dict, entries: list[ModelEntry], config: Config) -> None:
     """Figures, filters, the table, the gallery and the download of a job's results."""
     whole, class_names = cached_table(job_dir, progress.get("updated_at", 0.0))
@@ -208,4 +229,5 @@ if view.JOB in st.session_state and (progress := jobs.status(Path(st.session_sta
     else:
         if progress.get("message"):
             st.caption(shown(progress["message"]))
+        show_provenance(st.session_state[view.JOB], entries, model_key, config)
         show_results(st.session_state[view.JOB], progress, entries, config)

@@ -240,6 +240,14 @@ def test_the_page_explains_a_folder_in_a_worker_then_filters_and_opens_a_photo(
     at.button(key="folder_explain").click().run()
     assert at.info[0].value == "6 photos already explained by this model."
 
+    # The results name their model (with its digest) and folder; another folder chosen in the
+    # sidebar leaves them labelled as made elsewhere, never as the chosen folder's.
+    made = [m.value for m in at.markdown if m.value.startswith("Results of ")]
+    assert made and "(SHA-256 " in made[0] and "on **data/validation**, Grad-CAM." in made[0]
+    assert not [w for w in at.warning if "made by another model or folder" in w.value]
+    at.selectbox(key="folder_dir").set_value((data / "train").resolve()).run()
+    assert [w for w in at.warning if "made by another model or folder" in w.value]
+
 
 def test_photos_of_no_known_class_are_not_offered_right_or_wrong(
     monkeypatch, tmp_path, tiny_weights

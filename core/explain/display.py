@@ -142,8 +142,10 @@ def imported_caption(info: ModelInfo) -> str:
 
 
 def model_caption(entry: ModelEntry, info: ModelInfo) -> str:
-    """The page's caption: the model in use by its picker label, then where it came from."""
-    return f"Model: {entry.label} · {describe(info).removeprefix('Model: ')}"
+    """The page's caption: the model in use by its picker label, where it came from, and its
+    digest, so that a screenshot of a result names the very model that made it."""
+    caption = f"Model: {entry.label} · {describe(info).removeprefix('Model: ')}"
+    return f"{caption} · {entry.digest}" if entry.digest else caption
 
 
 def weights_name(choice: str | None) -> str | None:
