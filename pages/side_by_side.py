@@ -144,7 +144,7 @@ with st.sidebar:
 columns = st.columns(2)
 for column, side in zip(columns, sides):
     column.subheader(f"Model {side.name.upper()}")
-    column.caption(side.entry.label)
+    column.caption(side.entry.named)  # the label, and the digest of the file that made its map
 layers = [pick_layer(side, column, method) for column, side in zip(columns, sides)]
 if not uses_layer(method):
     st.caption(guide.NO_LAYER)
