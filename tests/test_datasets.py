@@ -100,7 +100,8 @@ def test_photos_per_class_make_a_training_folder(tmp_path):
         "Dogs": [("x.png", jpeg(3)), ("y.png", jpeg(4))],
     }
     report = from_photos(tmp_path, "Garden", photos)
-    assert counts(report.folder) == {"train": {"cats": 2, "dogs": 2}}
+    # The classes keep the names typed; their folders are slugs (train/cats/).
+    assert counts(report.folder) == {"train": {"Cats": 2, "Dogs": 2}}
     names = sorted(p.name for p in (report.folder / "train" / "cats").iterdir())
     assert names[1] == "img-1.jpg" and names[0].startswith("img-1-")  # a clash gets the digest
     with pytest.raises(DatasetError, match="^Class 'Dogs' has no photos"):

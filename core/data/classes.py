@@ -6,11 +6,14 @@ their class names with `check_class_names`, so each refusal is the same sentence
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 
 from core.config import MAX_CLASSES, RESERVED_TARGETS
 from core.errors import UserError
 
+SLUG_LENGTH = 40  # characters of a dataset's or a class folder's name made from a person's text
 # Above this many classes a summary gives totals per split instead of each class's count.
 LISTED_CLASSES = 4
 # A two-class model's contrast target is "<class 1> minus <class 0>": no class may be so named.
@@ -19,6 +22,18 @@ CONTRAST_WORD = " minus "
 
 class DataError(UserError):
     """A data folder that cannot be trained on; the message is one line meant for the user."""
+
+
+def slug(text: str, length: int = SLUG_LENGTH) -> str:
+    """Lowercase letters and digits of any script, single hyphens; at most `length` characters.
+
+    "" if none. Letters, marks and digits are kept whatever their script (a class named "猫" or
+    "кошка" keeps its name), in Unicode's composed form (macOS writes names decomposed); anything
+    else, separators and dots included, becomes a hyphen, so a slug is always one safe name.
+    """
+    text = unicodedata.normalize("NFC", text).lower()
+    kept = "".join(c if unicodedata.category(c)[0] in "LMN" else "-" for c in text)
+    return re.sub(r"-+", "-", kept).strip("-")[:length].strip("-")
 
 
 def singular(folder: str) -> str:

@@ -23,11 +23,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
+from core.atomic import read_json
 from core.config import Config
-from core.data.classes import DataError, singular
+from core.data.classes import DataError, singular, slug
 from core.data.walk import walk
 from core.images import IMAGE_SUFFIXES
 
@@ -45,6 +46,10 @@ SPLITS = {
     "test_set": "test",
 }
 SPLIT_DEPTH = 3  # folders above a split folder looked through (wrappers such as PetImages/)
+# Written into every dataset this app makes (uploads, the Oxford-IIIT download): that it made it
+# (only those are offered for deletion) and each class folder's name as the person wrote it
+# ("Maine Coon", "Кошки"), which a folder name on disk cannot always keep.
+MADE_HERE = ".made-by-catdog-gradcam.json"
 # Folders below a dataset's root listed: wrappers and a split, its repeat, a class, the photo.
 LIST_DEPTH = SPLIT_DEPTH + 3
 LIST_SECONDS = 300.0  # a listing this slow is a network disk; the entry bound comes first
@@ -117,9 +122,11 @@ def true_class(photo: str, class_names: Sequence[str]) -> str | None:
     parts = PurePosixPath(photo).parts
     said = [parts[-2]] if len(parts) > 1 else []
     said += [label] if (label := label_from_name(parts[-1])) else []
+    # A class is known by its folder's slug too: an upload keeps "Maine Coon" in maine-coon/.
+    by_slug = {slug(name): name for name in class_names}
     for name in (each for label in said for each in (label, singular(label))):
-        if name in class_names:
-            return name
+        if name in class_names or slug(name) in by_slug:
+            return name if name in class_names else by_slug[slug(name)]
     return None
 
 
@@ -287,7 +294,7 @@ def layout_of(root: Path, max_files: int | None = None, links_out: list | None =
             f"Class folder {empty.name}/ in {root / empty.relative_to(resolved).parent} has no "
             "photos: add some or remove it."
         )
-    layout = read_layout(sorted(photos), str(root))
+    layout = _named_as_given(read_layout(sorted(photos), str(root)), root)
     every = [p.relative_to(resolved).as_posix() + ("/" if p.is_dir() else "") for p in listed]
     if empty := empty_class_folders(layout, every):
         folder = PurePosixPath(empty[0])
@@ -303,3 +310,12 @@ def _empty_leaf(listed: list[Path]) -> Path | None:
     folders = [path for path in listed if path.is_dir()]
     parents = {path.parent for path in folders}
     return next((folder for folder in folders if folder not in parents), None)
+
+
+def _named_as_given(layout: Layout, root: Path) -> Layout:
+    """The layout with the class names a dataset this app made stored (MADE_HERE), if any."""
+    given = (read_json(Path(root) / MADE_HERE) or {}).get("class_names") or {}
+    if not given:
+        return layout
+    photos = tuple((path, split, given.get(label, label)) for path, split, label in layout.photos)
+    return replace(layout, photos=photos)

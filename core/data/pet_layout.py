@@ -15,7 +15,8 @@ import shutil
 from pathlib import Path
 
 from core.data.folders import hold_out
-from core.data.uploads import MADE_HERE, mark_made_here
+from core.data.layouts import MADE_HERE
+from core.data.uploads import mark_made_here
 from core.errors import writing
 
 SPLITS = ("train", "validation")

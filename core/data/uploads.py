@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import re
 import shutil
 import tempfile
 import time
-import unicodedata
 import zipfile
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -30,18 +28,21 @@ from core.atomic import write_json
 from core.config import Config
 from core.data import choices
 from core.data.archives import read_zip, refuse_garbled
-from core.data.classes import DataError, check_class_counts, check_class_names, counted
-from core.data.layouts import empty_class_folders, layout_of, read_layout
+from core.data.classes import (
+    SLUG_LENGTH,
+    DataError,
+    check_class_counts,
+    check_class_names,
+    counted,
+    slug,
+)
+from core.data.layouts import MADE_HERE, empty_class_folders, layout_of, read_layout
 from core.data.leakage import near_duplicates, photo_hash
 from core.errors import UserError, one_line, writing
 from core.explain.caveats import UPSCALED, photo_caveat
 from core.images import IMAGE_SUFFIXES, ImageError, load_image
 
-SLUG_LENGTH = 40
 SPLITS = ("train", "validation", "test")  # as a new dataset is written
-# Written into every dataset this app makes (uploads, the Oxford-IIIT download): only those are
-# offered for deletion, never data someone else put under a data root.
-MADE_HERE = ".made-by-catdog-gradcam.json"
 
 
 class DatasetError(UserError):
@@ -59,6 +60,7 @@ class Report:
     # Each kept photo's perceptual hash, per split; and the pairs across splits that are one photo.
     hashes: dict[str, list[int]] = field(default_factory=lambda: {s: [] for s in SPLITS})
     near_duplicates: int = 0
+    class_names: dict[str, str] = field(default_factory=dict)  # class folder -> name as written
     tiny: int = 0  # photos kept that the model's input upscales UPSCALED times or more
 
     def summary(self) -> str:
@@ -78,18 +80,6 @@ class Report:
         if pairs := self.near_duplicates:
             text += f" {pairs} near-duplicate pair{'' if pairs == 1 else 's'} across splits."
         return text + (f" Read as: {self.reading}." if self.reading else "")
-
-
-def slug(text: str, length: int = SLUG_LENGTH) -> str:
-    """Lowercase letters and digits of any script, single hyphens; at most `length` characters.
-
-    "" if none. Letters, marks and digits are kept whatever their script (a class named "猫" or
-    "кошка" keeps its name), in Unicode's composed form (macOS writes names decomposed); anything
-    else, separators and dots included, becomes a hyphen, so a slug is always one safe name.
-    """
-    text = unicodedata.normalize("NFC", text).lower()
-    kept = "".join(c if unicodedata.category(c)[0] in "LMN" else "-" for c in text)
-    return re.sub(r"-+", "-", kept).strip("-")[:length].strip("-")
 
 
 def free_name(root: Path, name: str) -> str:
@@ -229,6 +219,7 @@ def _keep(folder: Path, report: Report, seen: set, split, label, file_name, data
         path = target / f"{stem}-{digest[:8]}{path.suffix}"
     path.write_bytes(data)
     report.kept[split][slug(label)] += 1
+    report.class_names.setdefault(slug(label), label)
     report.hashes[split].append(photo_hash(photo))
 
 
@@ -257,7 +248,7 @@ def _building(root: Path, name: str, needed: int = 0):
         shutil.rmtree(partial, ignore_errors=True)
         raise DatasetError(f"No usable photo was sent. {report.summary()}")
     with writing("saving the new dataset"):
-        mark_made_here(partial, "upload")
+        mark_made_here(partial, "upload", report.class_names)
     partial.rename(final)
     report.folder = final
 
@@ -265,12 +256,11 @@ def _building(root: Path, name: str, needed: int = 0):
 # Deleting a dataset ------------------------------------------------------------------------------
 
 
-def mark_made_here(folder: Path, how: str) -> None:
-    """Mark a dataset folder as made by this app (`how`: "upload", "download"), when it is made."""
-    write_json(
-        Path(folder) / MADE_HERE,
-        {"made_by": "catdog-gradcam", "how": how, "made_at": time.strftime("%Y-%m-%d %H:%M:%S")},
-    )
+def mark_made_here(folder: Path, how: str, class_names: dict[str, str] | None = None) -> None:
+    """Mark a dataset folder as made by this app (`how`: "upload", "download"), when it is made;
+    `class_names` maps each class folder to the class's name as the person wrote it."""
+    made = {"made_by": "catdog-gradcam", "how": how, "made_at": time.strftime("%Y-%m-%d %H:%M:%S")}
+    write_json(Path(folder) / MADE_HERE, {**made, "class_names": class_names or {}})
 
 
 def deletable(path: Path, roots: tuple[Path, ...]) -> bool:
