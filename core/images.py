@@ -172,12 +172,36 @@ def _deep_to_rgb(values: np.ndarray, significant_bits: int | None) -> Image.Imag
 
 
 def _colour_float_tiff(data: bytes, name: str, config: Config) -> np.ndarray:
-    """A float colour TIFF (HDR and scientific tools write them), which Pillow has no mode for."""
+    """A float colour TIFF (HDR and scientific tools write them), which Pillow has no mode for.
+
+    Its size is read from its header first: a few compressed megabytes may declare gigapixels.
+    """
+    size = _tiff_size(data)
+    if size is None:
+        raise ImageError(f"{name} is not an image this app can read (use JPEG, PNG, WebP or BMP).")
+    _check_pixels(*size, name, config)
     values = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if values is None:
         raise ImageError(f"{name} is not an image this app can read (use JPEG, PNG, WebP or BMP).")
-    _check_pixels(values.shape[1], values.shape[0], name, config)
     return np.asarray(_deep_to_rgb(values, None))
+
+
+def _tiff_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a TIFF's first directory (tags 256 and 257), or None if unreadable."""
+    order = {b"II": "<", b"MM": ">"}.get(data[:2])
+    if order is None or len(data) < 8:
+        return None
+    at = int.from_bytes(data[4:8], "little" if order == "<" else "big")
+    found = {}
+    count = int.from_bytes(data[at : at + 2], "little" if order == "<" else "big")
+    for entry in range(min(count, 512)):
+        raw = data[at + 2 + 12 * entry : at + 14 + 12 * entry]
+        if len(raw) < 12:
+            return None
+        tag, kind = np.frombuffer(raw[:4], f"{order}u2")
+        value = raw[8:10] if kind == 3 else raw[8:12]  # SHORT or LONG, stored in the entry
+        found[int(tag)] = int.from_bytes(value, "little" if order == "<" else "big")
+    return (found[256], found[257]) if 256 in found and 257 in found else None
 
 
 def _check_pixels(width: int, height: int, name: str, config: Config) -> None:
@@ -237,7 +261,7 @@ def _scaled(values: np.ndarray, significant_bits: int | None) -> np.ndarray:
     near-black).
     """
     floating = np.issubdtype(values.dtype, np.floating)
-    values = np.nan_to_num(values.astype(np.float64))
+    values = np.nan_to_num(values.astype(np.float32))  # float32: a 60-MP scan stays < 1 GB
     top = float(values.max(initial=0))
     if floating and top <= 1.0 and significant_bits is None:
         full_scale = 1.0
@@ -246,7 +270,9 @@ def _scaled(values: np.ndarray, significant_bits: int | None) -> np.ndarray:
     else:
         bits = next((b for b in (8, 10, 12, 14, 16) if top < 2**b), 16)
         full_scale = 2.0**bits - 1 if top <= 65535 else top
-    return np.clip(values / full_scale * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    values *= np.float32(255.0 / full_scale)
+    values += np.float32(0.5)
+    return np.clip(values, 0, 255, out=values).astype(np.uint8)
 
 
 def _in_srgb(photo: Image.Image, original: Image.Image) -> Image.Image:

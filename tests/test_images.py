@@ -256,3 +256,9 @@ def test_a_16_bit_png_with_alpha_is_composited_on_white():
     rgba[0, 0] = (65535, 0, 0, 65535)  # opaque red at the top left
     photo = load_image(devices.png_16bit(rgba))
     assert tuple(photo[0, 0]) == (255, 0, 0) and tuple(photo[1, 3]) == (255, 255, 255)
+
+
+def test_a_float_tiff_over_the_pixel_limit_is_refused_from_its_header():
+    colour = np.full((300, 200, 3), 0.5, np.float32)  # Pillow cannot open float colour TIFFs
+    with pytest.raises(ImageError, match="is 200x300 pixels, over the 1,000-pixel limit"):
+        load_image(devices.tiff_by_opencv(colour), config=Config(max_pixels=1000))

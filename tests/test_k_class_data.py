@@ -67,12 +67,15 @@ def test_k_class_folders_are_scanned_and_imported_from_a_zip(tmp_path, k):
     assert all(f"/{scanned.class_names[y]}/" in path for path, y in labels.items())
 
     report = from_zip(tmp_path / "data", "Mine", zip_folder(data, "mine"))
-    folders = sorted(slug(name) for name in class_names(k))  # class_03/ becomes class-03/
+    # class_03/ is written as class-03/ and read back as class_03, the name the ZIP gave it.
+    folders = sorted(slug(name) for name in class_names(k))
+    assert sorted(p.name for p in (report.folder / "train").iterdir()) == folders
+    names = sorted(class_names(k))
     assert counts(report.folder) == {
-        "train": dict.fromkeys(folders, 3),
-        "validation": dict.fromkeys(folders, 1),
+        "train": dict.fromkeys(names, 3),
+        "validation": dict.fromkeys(names, 1),
     }
-    assert scan(report.folder).class_names == tuple(folders)
+    assert scan(report.folder).class_names == tuple(names)
     if k == 3:
         assert describe(report.folder) == (
             "train 3 birds / 3 cats / 3 dogs · validation 1 birds / 1 cats / 1 dogs"
@@ -392,7 +395,8 @@ def test_page_adds_a_third_class_names_it_and_makes_a_dataset(monkeypatch, tmp_p
         f"New dataset data/three-kinds. Kept train 3 birds, 3 cats, 3 dogs. 9{TINY}"
     )
     folder = tmp_path / "data" / "three-kinds"
-    assert scan(folder).class_names == ("birds", "cats", "dogs")
+    assert scan(folder).class_names == ("Birds", "cats", "dogs")  # as typed, in birds/
+    assert (folder / "train" / "birds").is_dir()
     assert at.selectbox(key="data_dir").value == folder.resolve()
 
     # A class named like another: one sentence, nothing written.

@@ -122,6 +122,28 @@ def test_a_run_reports_its_test_split_and_leaked_photos_apart(tmp_path):
     assert test["accuracy"] == 1.0  # one colour per class: learnt, and it carries to test
 
 
+def test_masks_beside_the_photos_and_a_test_folder_beside_class_folders():
+    # Oxford-IIIT Pet's two archives unpacked side by side: the trimaps are no class.
+    oxford = [f"images/{b}_1.jpg" for b in ("Abyssinian", "beagle")]
+    oxford += [f"annotations/trimaps/{b}_1.png" for b in ("Abyssinian", "beagle")]
+    layout = read_layout(oxford)
+    assert [label for _, _, label in layout.photos] == ["Abyssinian", "beagle"]
+    assert layout.ignored == (("annotations/", 2),)
+    # Class folders with a test/ beside them: the class folders train, test/ is kept apart.
+    layout = read_layout(["cats/a.jpg", "dogs/b.jpg", "test/cats/c.jpg", "test/dogs/d.jpg"])
+    assert layout.classes("train") == layout.classes("test") == ["cats", "dogs"]
+    assert layout.describe() == "class folders → train · test/ → test, not trained on"
+
+
+def test_a_zip_whose_test_split_has_one_class_is_read_as_the_folder_is(tmp_path):
+    files = {f"train/{c}/{i}.jpg": jpeg_bytes(c, i) for c in ("cats", "dogs") for i in (1, 2, 3)}
+    files["test/cats/9.jpg"] = jpeg_bytes("cats", 9)
+    folder = downloads.write_folder(tmp_path / "folder", files)
+    assert scan(folder).test.counts(2) == [1, 0]
+    report = from_zip(tmp_path / "data", "one-class-test", downloads.zip_as_explorer(files))
+    assert counts(report.folder)["test"] == {"cats": 1}
+
+
 def test_labels_from_file_names():
     assert [
         label_from_name(name)

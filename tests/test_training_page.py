@@ -362,4 +362,7 @@ def test_a_run_not_made_current_shows_both_figures_and_can_be_made_current(
     at.button(key="make_current").click().run()
     assert not at.exception
     assert store.in_use(weights).name == "20260102-090000"
-    assert "The Explain page now uses this model" in at.success[0].value
+    assert at.success[0].value == (
+        "Done: validation accuracy 33.3%. Made the current model at your request. The Explain "
+        "page now uses this model."
+    )

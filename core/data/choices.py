@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import time
 from pathlib import Path
 
 from core.config import ROOT, Config
@@ -29,17 +30,19 @@ def datasets(roots: tuple[Path, ...]) -> list[Path]:
 
     A folder holding a training split folder by any of its usual names (train/, training/,
     training_set/: layouts.SPLITS), or holding two or more class folders of photos and no split
-    (Microsoft's PetImages/Cat/, PetImages/Dog/). A folder itself named as a split (Kaggle's
-    training_set/training_set/) or inside a dataset is not one.
+    (Microsoft's PetImages/Cat/, PetImages/Dog/), outside any dataset with splits. A folder itself
+    named as a split (Kaggle's training_set/training_set/) is not one; a dataset with splits kept
+    inside another (more/second/train/) is its own.
     """
     folders = [path.resolve() for root in roots for path in walk(root) if path.is_dir()]
     with_splits = {path.parent for path in folders if SPLITS.get(path.name.lower()) == "train"}
-    by_class = {
-        path
-        for path in folders
-        if not any(path.is_relative_to(dataset) for dataset in with_splits)
-        and _holds_class_folders(path)
-    }
+    by_class, deadline = set(), time.monotonic() + SECONDS  # bounded in time, like the walk
+    for path in folders:
+        if time.monotonic() > deadline:
+            break
+        inside = any(path.is_relative_to(dataset) for dataset in with_splits)
+        if not inside and _holds_class_folders(path):
+            by_class.add(path)
     found = (with_splits | by_class) - {p for p in by_class if p.parent in by_class}
     return sorted(path for path in found if path.name.lower() not in SPLITS)
 

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from core.data.classes import LISTED_CLASSES, DataError, check_class_names
-from core.data.layouts import Layout, layout_of
+from core.data.layouts import PAGE_SECONDS, Layout, layout_of
 from core.data.leakage import near_duplicates, photo_hash
 from core.images import IMAGE_SUFFIXES, ImageError, load_image, photo_for_model, to_model_input
 
@@ -151,9 +151,10 @@ def class_folders(root: Path) -> tuple[str, ...]:
     """The class names (label order) of a dataset folder in any layout `read_layout` knows.
 
     It checks the layout, the names (`check_class_names`) and that every class has a photo to
-    train on and one for validation; it decodes nothing, so it is fast enough for a page.
+    train on and one for validation; it decodes nothing and lists within a page's time
+    (PAGE_SECONDS), so a page may ask it before a run.
     """
-    return _checked_classes(layout_of(root), root)
+    return _checked_classes(layout_of(root, seconds=PAGE_SECONDS), root)
 
 
 def _checked_classes(layout: Layout, root: Path) -> tuple[str, ...]:

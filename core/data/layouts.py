@@ -21,6 +21,7 @@ great_pyrenees), read so only when every photo's name yields one. A test split i
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -53,6 +54,9 @@ MADE_HERE = ".made-by-catdog-gradcam.json"
 # Folders below a dataset's root listed: wrappers and a split, its repeat, a class, the photo.
 LIST_DEPTH = SPLIT_DEPTH + 3
 LIST_SECONDS = 300.0  # a listing this slow is a network disk; the entry bound comes first
+PAGE_SECONDS = 3.0  # what a page waits for one listing (it runs in the visitor's script thread)
+# Folders of masks and label images that datasets ship beside their photos: never a class.
+ANNOTATIONS = {"annotations", "annotation", "labels", "masks", "mask", "trimaps", "segmentations"}
 # The class in a file name: everything before a trailing number and its separator.
 NAME_LABEL = re.compile(r"^(?P<label>.*?\D)[ ._-]*\d+$")
 # What cameras, phones and screenshots name every photo: a prefix that says no class.
@@ -144,10 +148,12 @@ def read_layout(paths: Iterable[str], where: str = "The folder") -> Layout:
             f"{where} holds no photo: expected class folders (cats/, dogs/), split folders "
             "(train/, validation/, test/) or photos named by class (cat.0.jpg, dog.0.jpg)."
         )
-    by_split, found_as, folders = _by_split(paths)
-    loose, outside = by_split.pop("", []), Counter()
-    if not by_split:  # no split folder: every photo trains, some held out for validation
-        by_split, loose = {"train": loose}, []
+    # Masks and label images beside the photos (Oxford-IIIT's annotations/trimaps/) are no class.
+    outside = Counter(_annotation_folder(path) for path in paths if _annotation_folder(path))
+    by_split, found_as, folders = _by_split([p for p in paths if not _annotation_folder(p)])
+    loose = by_split.pop("", [])
+    if "train" not in by_split and loose:  # cats/ dogs/ beside a test/: the classes train
+        by_split, loose = {"train": loose, **by_split}, []
     for path, each in loose:
         outside[each[0] + "/" if len(each) > 1 else "./"] += 1
     photos, reading, class_parents = [], [], set()
@@ -169,6 +175,13 @@ def read_layout(paths: Iterable[str], where: str = "The folder") -> Layout:
     ignored = tuple(sorted((folder, n) for folder, n in outside.items() if n))
     parents, split_folders = tuple(sorted(class_parents)), tuple(sorted(folders))
     return Layout(tuple(photos), tuple(reading), ignored, parents, split_folders)
+
+
+def _annotation_folder(path: str) -> str | None:
+    """The folder holding `path` when it is one of masks or labels ("annotations/"), else None."""
+    folders = PurePosixPath(path).parts[:-1]
+    at = next((i for i, part in enumerate(folders) if part.lower() in ANNOTATIONS), None)
+    return "/".join(folders[: at + 1]) + "/" if at is not None else None
 
 
 def _by_split(paths: list[str]) -> tuple[dict, dict[str, set[str]], set[tuple[str, str]]]:
@@ -265,23 +278,35 @@ def empty_class_folders(layout: Layout, listed: Iterable[str]) -> list[str]:
     return sorted(empty)
 
 
-def layout_of(root: Path, max_files: int | None = None, links_out: list | None = None) -> Layout:
+def layout_of(
+    root: Path,
+    max_files: int | None = None,
+    links_out: list | None = None,
+    seconds: float = LIST_SECONDS,
+) -> Layout:
     """The layout of a folder's photos (`read_layout`), listed without decoding any.
 
-    The listing stays inside `root` (links out of it are skipped, and added to `links_out`) and
-    stops, with a DataError, past `max_files` entries. A class folder without photos is refused.
+    The listing stays inside `root` (links out of it are skipped, and added to `links_out`); past
+    `max_files` entries or `seconds` it stops with a DataError rather than read part of a dataset
+    (a page passes PAGE_SECONDS, training the long default). A class folder without photos is
+    refused.
     """
     root, max_files = Path(root), max_files or Config().max_files_per_class
     if not root.is_dir():
         raise DataError(f"Data folder {root} does not exist.")
-    resolved, listed = root.resolve(), []
-    for path in walk(root, LIST_DEPTH, max_files + 1, LIST_SECONDS, links_out):
+    resolved, listed, started = root.resolve(), [], time.monotonic()
+    for path in walk(root, LIST_DEPTH, max_files + 1, seconds, links_out):
         listed.append(path)
         if len(listed) > max_files:
             raise DataError(
                 f"{root} holds more than {max_files:,} files and folders: train on a folder "
                 "of a part of them."
             )
+    if time.monotonic() - started >= seconds:  # the walk stopped at its time bound
+        raise DataError(
+            f"Listing {root} took over {seconds:.0f} s, so it was not read in full: train on it "
+            "from the command line, or from a faster disk."
+        )
     # A link inside the folder to a folder above it (a loop) lists the same files again: each
     # file is kept once, under its shortest path (the walk goes breadth first).
     files = {}

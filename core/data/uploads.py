@@ -36,7 +36,14 @@ from core.data.classes import (
     counted,
     slug,
 )
-from core.data.layouts import MADE_HERE, empty_class_folders, layout_of, read_layout
+from core.data.layouts import (
+    MADE_HERE,
+    PAGE_SECONDS,
+    Layout,
+    empty_class_folders,
+    layout_of,
+    read_layout,
+)
 from core.data.leakage import near_duplicates, photo_hash
 from core.errors import UserError, one_line, writing
 from core.explain.caveats import UPSCALED, photo_caveat
@@ -135,9 +142,15 @@ def from_zip(root: Path, name: str, data: bytes) -> Report:
             "remove it."
         )
     _checked(refuse_garbled, [label for path, _, label in layout.photos if path in found.garbled])
-    for split in SPLITS:
-        if split == "train" or layout.classes(split):
-            _checked(check_class_names, layout.classes(split), "The ZIP", slug)
+    # The rules of a class name on train's; another split may hold fewer classes, never others,
+    # as a folder's scan reads it.
+    trained = _checked(check_class_names, layout.classes("train"), "The ZIP", slug)
+    for split in SPLITS[1:]:
+        if unknown := sorted(set(layout.classes(split)) - set(trained)):
+            raise DatasetError(
+                f"The ZIP's {split} split has class '{unknown[0]}', which the train split lacks: "
+                "add its training photos, or remove it."
+            )
     unpacked = sum(info.file_size for info in found.photos.values())
     with _building(root, name, unpacked) as (folder, report, seen):
         report.skipped.update(found.skipped)
@@ -157,13 +170,14 @@ def from_zip(root: Path, name: str, data: bytes) -> Report:
     return report
 
 
-def counts(dataset: Path) -> dict[str, dict[str, int]]:
+def counts(dataset: Path, layout: Layout | None = None) -> dict[str, dict[str, int]]:
     """Photos per split and class, e.g. {"train": {"cats": 300, "dogs": 300}, ...}.
 
-    Read as training reads it (`layout_of`), in any layout; {} when it cannot be read.
+    Read as training reads it (`layout_of`, within a page's time), in any layout; {} when it
+    cannot be read.
     """
     try:
-        layout = layout_of(Path(dataset))
+        layout = layout or layout_of(Path(dataset), seconds=PAGE_SECONDS)
     except DataError:
         return {}
     return {
@@ -180,10 +194,11 @@ def describe(dataset: Path) -> str:
     train/ and validation/ class folders says how ("valid/ → validation · test/ → test, ...").
     """
     try:
-        layout = layout_of(Path(dataset))
+        layout = layout_of(Path(dataset), seconds=PAGE_SECONDS)
     except DataError as error:
         return one_line(error)
-    text, reading = counted(counts(dataset), " / ", " · "), layout.describe(ignored=False)
+    text = counted(counts(dataset, layout), " / ", " · ")
+    reading = layout.describe(ignored=False)
     plain = reading in ("train/ → train", "train/ → train · validation/ → validation")
     return text if plain else f"{text} ({reading})"
 

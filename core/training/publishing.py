@@ -5,7 +5,8 @@ digest of their paths below it), so two runs are compared only on the same photo
 the current model when there is none to compare with (no current run, or its report names no
 validation set), when it is better on the same validation set (higher accuracy; at equal accuracy,
 lower validation loss), or when the person asked for it ("always", or the Training page's button
-afterwards). Otherwise it is kept beside the others, not current. Nothing is deleted either way.
+afterwards). Otherwise it is kept beside the others, not current: the decision deletes nothing
+(the usual pruning still keeps only the newest Config.keep_runs runs and the one in use).
 """
 
 from __future__ import annotations
@@ -27,9 +28,12 @@ class Decision:
 
 
 def validation_set(data, data_root: Path) -> dict:
-    """{"data", "photos", "sha256"}: the dataset, how many validation photos, and which."""
+    """{"data", "photos", "sha256"}: the dataset, how many validation photos, and which: each
+    photo's path below the dataset and its size in bytes (two datasets whose files share names,
+    or a dataset downloaded again with other photos, are told apart)."""
     root = Path(data_root).resolve()
-    below = sorted(_below(Path(path), root) for path in data.validation.paths)
+    paths = [Path(path) for path in data.validation.paths]
+    below = sorted(f"{_below(path, root)}\t{path.stat().st_size}" for path in paths)
     digest = hashlib.sha256("\n".join(below).encode()).hexdigest()
     return {"data": str(root), "photos": len(below), "sha256": digest}
 
@@ -76,7 +80,10 @@ def make_current(run_dir: Path, weights_dir: Path) -> None:
     if progress.get("state") != "done" or not (Path(run_dir) / "model.keras").is_file():
         raise UserError(f"Run {Path(run_dir).name} has no finished model to make current.")
     publish(run_dir, weights_dir)
-    write_json(Path(run_dir) / PROGRESS, {**progress, "published": True})
+    accuracy = (progress.get("report") or {}).get("accuracy")
+    figures = f": validation accuracy {accuracy:.1%}" if accuracy is not None else ""
+    message = f"Done{figures}. Made the current model at your request."
+    write_json(Path(run_dir) / PROGRESS, {**progress, "published": True, "message": message})
 
 
 def comparison(run_dir: Path, weights_dir: Path) -> list[dict]:

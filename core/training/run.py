@@ -83,7 +83,9 @@ def run(
         save_classifier(model, info, run_dir / "model.keras")
         decision = publishing.decide(figures, weights_dir, config.publish)
         if decision.publish:
-            publish(run_dir, weights_dir)
+            publish(run_dir, weights_dir)  # prunes too
+        else:
+            prune(weights_dir, spare=run_dir)
         return finish(monitor, figures, stop, decision)
     except Exception as error:
         # Recorded for the page, then raised for the caller.
