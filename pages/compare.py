@@ -13,18 +13,17 @@ from core.config import Config
 from core.errors import UserError, one_line
 from core.explain import display, guide
 from core.explain.compare import WHY_THE_SAME, Cell, coincidences, compare, cost
-from core.explain.display import DISPLAY_SIDE
 from core.explain.explainer import NO_LAYER, Explainer
 from core.explain.overlay import blend, colorize
 from core.explain.settings import VIEWS, ExplanationKey, Photo
-from core.images import load_image, shrink
+from core.images import photo_for_model, shrink
 from ui.access import shown
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def cached_picture(_photo: Photo, photo_id: str) -> np.ndarray:
-    """The photo at display size, decoded once; ImageError for a photo it cannot read."""
-    return load_image(_photo.data, _photo.name, max_side=DISPLAY_SIDE)
+    """The photo as the model gets it (display size), decoded once; ImageError if unreadable."""
+    return photo_for_model(_photo.data, _photo.name)
 
 
 @dataclass(frozen=True)

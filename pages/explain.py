@@ -135,6 +135,9 @@ def show_contrast(
     layer = view.settings.layer
     for cell, target in zip(st.columns(len(targets)), targets):
         other = cached_explanation(loaded, view.settings.photo, view.key.for_target(target))[1]
+        if other.is_flat(layer):  # float noise: said so, not drawn as evidence
+            cell.info(ui.explaining.flat_map(other, layer))
+            continue
         if other.heatmap(layer).max() == 0 and view.settings.relu:
             cell.info(ui.explaining.empty_map(view.settings, other.title, briefly=True))
             continue

@@ -647,6 +647,11 @@ def test_output_places_never_meet():
     assert [p.as_posix() for p in output_places(relative, given)] == [
         "a/cat", "b/cat", "a/dog", "b/dog",
     ]  # fmt: skip
+    # Folders cannot tell ../a/cat.jpg from a/cat.jpg: numbered; one photo given twice, one place.
+    given = [Path("../a/cat.jpg"), Path("a/cat.jpg"), Path("a/cat.jpg")]
+    relative = [Path(p.name) for p in given]
+    places = [p.as_posix() for p in output_places(relative, given)]
+    assert places == ["a/cat", "a/cat-2", "a/cat-2"]
 
 
 def test_explain_writes_every_photos_outputs_under_its_own_name(capsys, tiny_weights, tmp_path):

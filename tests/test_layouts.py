@@ -6,7 +6,9 @@ Oxford publish them; the archives as Windows Explorer, PowerShell, 7-Zip and Inf
 
 from __future__ import annotations
 
+import io
 import unicodedata
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -227,6 +229,22 @@ def test_a_password_protected_zip_is_one_sentence_and_writes_nothing(tmp_path):
     with pytest.raises(DatasetError, match="^The ZIP is password-protected: unzip it and zip"):
         from_zip(tmp_path / "data", "secret", archive)
     assert not (tmp_path / "data").exists()
+
+
+def test_two_entries_of_one_name_are_counted_not_lost_silently(tmp_path):
+    files = {f"{c}/{i}.jpg": jpeg_bytes(c, i) for c in ("cats", "dogs") for i in (1, 2)}
+    names = downloads.zip_as_explorer(files)
+    again = downloads.zip_with_backslashes({"cats/1.jpg": jpeg_bytes("cats", 7)})
+    # One archive holding both spellings of cats/1.jpg: "cats/1.jpg" and "cats\\1.jpg".
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as out:
+        for archive in (names, again):
+            with zipfile.ZipFile(io.BytesIO(archive)) as source:
+                for info in source.infolist():
+                    out.writestr(info, source.read(info))
+    report = from_zip(tmp_path / "data", "twice", buffer.getvalue())
+    assert report.skipped == {"a name given twice": 1}
+    assert counts(report.folder) == {"train": {"cats": 2, "dogs": 2}}
 
 
 def test_backslash_names_that_climb_out_are_still_refused(tmp_path):

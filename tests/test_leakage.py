@@ -59,12 +59,16 @@ def test_the_hash_is_imagehashs_phash_of_the_area_averaged_thumbnail():
 def test_pairs_across_splits_by_hand():
     far = 0x0F0F_0F0F_0F0F_0F0F  # 32 bits from 0 and from all ones
     hashes = {"train": [0, 2**64 - 1], "validation": [0b111, far], "test": [2**64 - 2]}
-    assert near_duplicates(hashes) == [
-        ("train", 1, "test", 0, 1),
-        ("train", 0, "validation", 0, 3),
-    ]
-    assert near_duplicates(hashes, max_distance=0) == []
-    assert near_duplicates({"train": [5, 5]}) == []  # within one split: not leakage
+    assert near_duplicates(hashes) == (
+        2,
+        [("train", 1, "test", 0, 1), ("train", 0, "validation", 0, 3)],
+    )
+    assert near_duplicates(hashes, limit=1) == (2, [("train", 1, "test", 0, 1)])  # all counted
+    assert near_duplicates(hashes, max_distance=0) == (0, [])
+    assert near_duplicates({"train": [5, 5]}) == (0, [])  # within one split: not leakage
+    blank = {"train": [0] * 300, "validation": [0] * 300}  # 90,000 pairs, the closest 200 kept
+    count, kept = near_duplicates(blank)
+    assert count == 90_000 and len(kept) == 200
 
 
 @pytest.mark.skipif(not PETS.is_dir(), reason="the real photos (../shared/data/pets) are absent")

@@ -19,7 +19,7 @@ from core.cams import FUSED, METHODS, GuidedBackprop, is_guided, uses_layer
 from core.cams.base import TTA_FACTORS
 from core.config import PREDICTED_TARGET, TOP1_VS_TOP2
 from core.explain import figures, guide
-from core.explain.caveats import caveats
+from core.explain.caveats import caveats, map_caveat
 from core.explain.display import LoadedModel
 from core.explain.explainer import Explainer, Explanation
 from core.explain.faithfulness import sanity_verdict
@@ -213,6 +213,11 @@ def said_before_the_map(view: View, info: ModelInfo) -> list[str]:
     if view.settings.relu and empty:
         said.append(empty_map(view.settings, explanation.title, is_guided(view.settings.method)))
     return said
+
+
+def flat_map(explanation: Explanation, layer: str) -> str:
+    """A contrast's map that is float noise, in a sentence (caveats.map_caveat's)."""
+    return map_caveat(explanation, layer) or ""
 
 
 def empty_map(settings: Settings, target: str, briefly: bool) -> str:

@@ -102,7 +102,8 @@ def _pick_random_photo(folder: Path, roots: tuple[Path, ...]) -> None:
     state.random_photo = str(path) if path else None
     state.random_error = None if photos else f"No photos in {choices.label(folder, roots)}."
     try:
-        below = path.relative_to(folder).as_posix() if path else None  # its class is there
+        # Its path below the folder (resolved: the walk resolves it), where its class is.
+        below = path.relative_to(Path(folder).resolve()).as_posix() if path else None
         photo = Photo.of(path.read_bytes(), path.name, below) if path else None
     except OSError as error:
         # Deleted or unreadable since the folder was listed: said in one line, nothing kept.

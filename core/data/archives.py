@@ -50,6 +50,8 @@ def read_zip(data: bytes) -> Entries:
             continue
         if not reason and PurePosixPath(entry).suffix.lower() not in IMAGE_SUFFIXES:
             reason = "not an image"
+        if not reason and entry in found.photos:  # "a\\x.jpg" beside "a/x.jpg", or NFD beside NFC
+            reason = "a name given twice"
         if reason:
             found.skipped[reason] += 1
             continue

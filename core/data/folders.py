@@ -49,8 +49,9 @@ class DataFolders:
     held_out: bool  # True when there was no validation split and a share of train was held out
     test: Split | None = None  # a test split: never trained on, reported apart
     reading: str = ""  # how the folders were read (Layout.describe)
-    # Photos of one split that are copies of another split's (leakage.near_duplicates):
-    # (split, path, other split, other path, bits apart), closest first.
+    # Photos of one split that are copies of another split's (leakage.near_duplicates): how
+    # many pairs, and the closest as (split, path, other split, other path, bits apart).
+    near_duplicate_count: int = 0
     near_duplicates: tuple[tuple[str, str, str, str, int], ...] = ()
 
     def summary(self) -> str:
@@ -66,7 +67,7 @@ class DataFolders:
                 for i, name in enumerate(names)
             )
         text += f" ({self.reading})" if self.reading else ""
-        if pairs := len(self.near_duplicates):
+        if pairs := self.near_duplicate_count:
             text += f"; {pairs} near-duplicate pair{'' if pairs == 1 else 's'} across splits"
         return text + (f"; {len(self.skipped)} unreadable file(s) skipped" if self.skipped else "")
 
@@ -120,15 +121,10 @@ def scan(
                 raise DataError(f"The {split_name} split has no readable photo of class '{name}'.")
     reading = layout.describe() + ("; validation held out of train" if held_out else "")
     data = DataFolders(class_names, train, validation, tuple(skipped), held_out, test, reading)
-    return replace(data, near_duplicates=_near_duplicates(data.splits()))
-
-
-def _near_duplicates(splits: dict[str, Split]) -> tuple[tuple[str, str, str, str, int], ...]:
-    """Pairs of photos in two splits that are one photo resized or saved again."""
-    found = near_duplicates({name: split.hashes for name, split in splits.items()})
-    return tuple(
-        (a, splits[a].paths[i], b, splits[b].paths[j], distance) for a, i, b, j, distance in found
-    )
+    splits = data.splits()
+    count, found = near_duplicates({name: split.hashes for name, split in splits.items()})
+    pairs = tuple((a, splits[a].paths[i], b, splits[b].paths[j], d) for a, i, b, j, d in found)
+    return replace(data, near_duplicate_count=count, near_duplicates=pairs)
 
 
 def check_data_path(typed: str, roots: tuple[Path, ...]) -> Path:

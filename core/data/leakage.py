@@ -35,22 +35,28 @@ def photo_hash(photo: np.ndarray) -> int:
 
 
 def near_duplicates(
-    hashes: dict[str, list[int]], max_distance: int = MAX_DISTANCE
-) -> list[tuple[str, int, str, int, int]]:
-    """Pairs of photos in different splits whose hashes are within `max_distance` bits.
+    hashes: dict[str, list[int]], max_distance: int = MAX_DISTANCE, limit: int = MAX_PAIRS
+) -> tuple[int, list[tuple[str, int, str, int, int]]]:
+    """How many pairs of photos in different splits have hashes within `max_distance` bits, and
+    the closest `limit` of them as (split, index, other split, index, distance), closest first.
 
-    `hashes` maps a split ("train", "validation", "test") to its photos' hashes, in order.
-    Returns (split, index, other split, index, distance) for each pair, closest first.
+    `hashes` maps a split ("train", "validation", "test") to its photos' hashes, in order. Only
+    the closest are kept: a thousand blank photos in two splits make a million pairs.
     """
-    found = []
+    count, found = 0, []
     names = list(hashes)
     for a, first in enumerate(names):
         for second in names[a + 1 :]:
             left = np.asarray(hashes[first], dtype=np.uint64)
             right = np.asarray(hashes[second], dtype=np.uint64)
             for start in range(0, len(left), 1024):  # 1,024 x N distances at a time
-                block = left[start : start + 1024, None] ^ right[None, :]
-                distance = np.bitwise_count(block)
-                for i, j in zip(*np.nonzero(distance <= max_distance)):
-                    found.append((first, start + int(i), second, int(j), int(distance[i, j])))
-    return sorted(found, key=lambda pair: pair[-1])
+                distance = np.bitwise_count(left[start : start + 1024, None] ^ right[None, :])
+                close = np.argwhere(distance <= max_distance)
+                count += len(close)
+                order = np.argsort(distance[close[:, 0], close[:, 1]], kind="stable")[:limit]
+                found += [
+                    (first, start + int(i), second, int(j), int(distance[i, j]))
+                    for i, j in close[order]
+                ]
+                found = sorted(found, key=lambda pair: pair[-1])[:limit]
+    return count, found

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -107,18 +108,33 @@ def output_places(relative: list[PurePath], given: list[PurePath] | None = None)
     Two that would meet there (x.jpg beside x.png; X.jpg and x.png, one file on a disk that
     ignores case) keep their extension: x.jpg, x.png. Two that still meet (cat.jpg in two
     folders, or two cat.jpg given as files) take as many folders of their path as `given`
-    (relative to the working directory, or absolute) as it takes to tell them apart.
+    (relative to the working directory, or absolute) as it takes to tell them apart; two whose
+    folders cannot (../a/cat.jpg and a/cat.jpg) are numbered: a/cat, a/cat-2. One photo given
+    twice keeps one place.
     """
     given = given or relative
     choices = [_places(path, rel) for path, rel in zip(given, relative)]
     chosen = [0] * len(relative)
     while clashing := [i for i in _clashing([c[k] for c, k in zip(choices, chosen)])]:
         movable = [i for i in clashing if chosen[i] + 1 < len(choices[i])]
-        if not movable:
-            break  # the same path given twice: one photo, one set of outputs
+        if not movable:  # all their folders, no extension, then numbered
+            for i in clashing:
+                chosen[i] = len(choices[i]) - 2
+            break
         for i in movable:
             chosen[i] += 1
-    return [c[k] for c, k in zip(choices, chosen)]
+    return _numbered([c[k] for c, k in zip(choices, chosen)], given)
+
+
+def _numbered(places: list[Path], given: list[PurePath]) -> list[Path]:
+    """Places still shared by two different photos get -2, -3... after the first."""
+    taken: dict[str, str] = {}  # a place, case-folded -> the photo it holds
+    for i, place in enumerate(places):
+        photo, n = os.path.abspath(given[i]), 1
+        while taken.setdefault(places[i].as_posix().casefold(), photo) != photo:
+            n += 1
+            places[i] = place.with_name(f"{place.name}-{n}")
+    return places
 
 
 def _places(given: PurePath, relative: PurePath) -> list[Path]:

@@ -165,7 +165,7 @@ def from_zip(root: Path, name: str, data: bytes) -> Report:
         classes = sorted({slug(label) for _, _, label in layout.photos})
         _checked(check_class_counts, classes, report.kept["train"], report.kept["validation"])
         report.reading = layout.describe()
-        report.near_duplicates = len(near_duplicates(report.hashes))
+        report.near_duplicates = near_duplicates(report.hashes)[0]
     report.skipped = +report.skipped  # reasons that counted nothing left out
     return report
 

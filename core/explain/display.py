@@ -17,7 +17,7 @@ from core.config import Config
 from core.explain.explainer import Explainer, Explanation
 from core.explain.overlay import DIVERGING, colorize, signed_to_unit
 from core.explain.settings import VIEWS
-from core.images import MODEL_SIDE, load_image, upright_size
+from core.images import MODEL_SIDE, photo_for_model, upright_size
 from core.model import (
     Classifier,
     ModelError,
@@ -164,7 +164,6 @@ def explain_photo(
     data: bytes,
     name: str,
     target: str,
-    max_side: int | None = DISPLAY_SIDE,
     **options,
 ) -> tuple[np.ndarray, Explanation]:
     """Decode one photo at display size and explain it at every offered layer; ImageError if not.
@@ -173,7 +172,7 @@ def explain_photo(
     the page's prediction is the run's, the Folder page's and the CLI's. `options` go to
     Explainer.explain: method, aug_smooth, eigen_smooth, top_n.
     """
-    photo = load_image(data, name, max_side=max_side)
+    photo = photo_for_model(data, name)
     return photo, loaded.explainer.explain([photo], target, **options)[0]
 
 

@@ -79,4 +79,4 @@ def leakage_report(data: DataFolders) -> dict:
     """
     keys = ("split", "path", "other_split", "other_path", "distance")
     pairs = [dict(zip(keys, pair)) for pair in data.near_duplicates[:MAX_PAIRS]]
-    return {"count": len(data.near_duplicates), "pairs": pairs}
+    return {"count": data.near_duplicate_count, "pairs": pairs}
