@@ -217,13 +217,14 @@ def add_import_parser(commands) -> None:
 def add_train_parser(commands) -> None:
     defaults = TrainConfig()
     train = commands.add_parser(
-        "train", help="fine-tune the classifier on a train/ + validation/ folder"
+        "train", help="fine-tune the classifier on a dataset folder (docs/data.md: its layouts)"
     )
     train.add_argument(
         "--data",
         type=Path,
         required=True,
-        help="folder with train/<class>/ (and validation/<class>/)",
+        help="dataset folder: class folders, split folders (train/ valid/ test/...) or photos "
+        "named by class (cat.0.jpg)",
     )
     train.add_argument(
         "--epochs", type=int, default=defaults.epochs, help="head epochs on cached features"

@@ -196,7 +196,7 @@ def test_non_latin_class_names_are_kept_on_every_route(tmp_path):
     want = tuple(sorted(CLASSES))
     assert scan(folder).class_names == want
     for tool, archive in {
-        "7-zip": downloads.zip_as_explorer(chinese_folders()),  # flagged UTF-8
+        "flagged UTF-8": downloads.zip_as_explorer(chinese_folders()),  # 7-Zip, Windows 11
         "info-zip": downloads.zip_in_code_page(chinese_folders(), "utf-8"),  # unflagged UTF-8
     }.items():
         report = from_zip(tmp_path / "data", tool, archive)

@@ -1,5 +1,6 @@
-"""One photo, one model, one prediction: training's report, the Explain page, `explain`, the Folder
-page's worker and a watched photo all prepare a photo the same way (images.photo_for_model)."""
+"""One photo, one model, one prediction: training's report, the Explain page, `explain` and the
+Folder page's worker prepare a photo the same way (images.photo_for_model; `evaluate`, Compare,
+Side by side and the watched photos call it too) and agree to the photo."""
 
 from __future__ import annotations
 

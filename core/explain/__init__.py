@@ -12,4 +12,5 @@
     evaluation.py    `evaluate`'s figures per photo, method and layer, and their table of means
     gradients.py     a guided method's signed 3-channel gradient as a picture (grey at 0)
     side_by_side.py  two models on one photo: shared targets, both maps on its grid, A minus B
+    caveats.py       when a map means little: flat, a tiny photo, a near-chance model, in words
 """

@@ -8,10 +8,11 @@ The worker runs `run.py`'s steps (scan, build, train with `recipe.py`, report, s
 renewing the lease's heartbeat. Its `progress.RunMonitor` rewrites progress.json (phase, epoch,
 ETA, history) and `watch.py` the maps of a few photos after each epoch; the page polls both. The
 page asks a run to stop by writing a `stop` file in its folder, which the monitor reads after
-each batch. A finished run's model is published by switching `weights/current` in one rename.
+each batch. A finished run's model is published, when `publishing.py` says it is better on the
+same validation photos (or the person asks), by switching `weights/current` in one rename.
 
     recipe.py  TrainConfig and the two phases      run.py     a run as named steps
-    report.py  the validation report (K classes)
+    report.py  the validation report (K classes)   publishing.py  which run becomes current
     jobs.py    start, train, the worker's body      worker.py  the worker process
     progress.py  progress.json and stop requests   watch.py   maps epoch by epoch
     lease.py   one run at a time, across hosts      store.py   run folders, `current`, pruning

@@ -42,7 +42,7 @@ def check(data_root: Path | None, config: TrainConfig, roots: tuple[Path, ...] =
     checks every photo later, skipping and counting bad ones.
     """
     if data_root is None:
-        text = "No dataset under the data roots: add one (train/<class>/, validation/<class>/)."
+        text = "No dataset under the data roots: add one (class folders, or train/, validation/)."
         raise DataError(text)
     path = Path(data_root).expanduser().resolve()
     shown = label(path, roots or Config().data_roots)

@@ -31,7 +31,7 @@ class TrainConfig:
     # The first layer unfrozen in phase 2: ResNet-50's last stage starts here.
     fine_tune_from: str = "conv5_block1_1_conv"
     patience: int = 3  # early stopping on validation loss; the best epoch's weights are kept
-    validation_fraction: float = 0.2  # held out of train/ when there is no validation/ folder
+    validation_fraction: float = 0.2  # held out of train when the dataset has no validation split
     seed: int = 1337  # shuffling, flips, hold-out
     rotation: float = 0.0  # optional augmentation: fraction of a full turn
     zoom: float = 0.0  # optional augmentation: fraction of the size

@@ -103,8 +103,9 @@ def write_folder(root: Path, files: dict[str, bytes]) -> Path:
 
 
 def zip_as_explorer(files: dict[str, bytes], top: str | None = None) -> bytes:
-    """A ZIP as Windows Explorer's "Send to > Compressed folder" writes it: "/" names, folder
-    entries, Deflate, the UTF-8 flag only on names that need it."""
+    """A ZIP laid out as Windows 11's Compress and 7-Zip write one: "/" names with folder entries,
+    Deflate, the UTF-8 flag on non-ASCII names (Python's zipfile writes the bytes; what is
+    emulated is the names and flags, which is what the reader sees)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         folders = sorted({str(Path(name).parent) for name in files} - {"."})
