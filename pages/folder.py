@@ -22,13 +22,12 @@ from ui.access import notify, shown
 
 def folders(config: Config) -> list[Path]:
     """The folders offered: each dataset's validation, test and train splits (by any of their
-    usual names: valid/, test_set/...), and the operator's choice."""
-    splits = [
-        folder
-        for path in choices.datasets(config.data_roots)
-        for split in ("validation", "test", "train")
-        if (folder := choices.split_folder(path, split)) is not None
-    ]
+    usual names: valid/, test_set/...), a dataset of class folders alone (PetImages/) as a whole,
+    and the operator's choice."""
+    splits = []
+    for path in choices.datasets(config.data_roots):
+        found = [choices.split_folder(path, split) for split in ("validation", "test", "train")]
+        splits += [folder for folder in found if folder is not None] or [path]
     configured = choices.validation_folders((), config.validation_dir)
     return list(dict.fromkeys([*configured, *splits]))
 

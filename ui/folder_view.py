@@ -14,7 +14,6 @@ import pandas as pd
 import streamlit as st
 
 from core.config import Config
-from core.data.choices import split_folder
 from core.folder import jobs, table
 from core.folder.export import every_layer, overlay
 from core.folder.table import COLUMNS, VERDICTS, Filters
@@ -38,10 +37,10 @@ class FolderRequest:
     every_layer: bool = False  # keep the maps of every layer, not only the default one
 
 
-def open_on_run(run_dir: Path, data_dir: Path) -> None:
+def open_on_run(run_dir: Path, validation: Path) -> None:
     """The Training page's button: this view on the run's validation photos, the wrong ones."""
     state = st.session_state
-    validation = split_folder(Path(data_dir).resolve(), "validation")
+    validation = Path(validation).resolve()
     state["folder_dir"] = validation
     state[KEPT_MODEL] = f"runs/{Path(run_dir).name}"
     state["folder_verdict"] = "wrong"

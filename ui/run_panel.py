@@ -113,8 +113,11 @@ def show_mistakes(report: dict, run_dir: Path, data_dir: Path | None) -> None:
     page: its gallery, filters and export, the run's validation photos filtered to the wrong."""
     wrong = len(report["misclassified"])
     st.markdown(f"**{wrong} misclassified validation photos**")
-    has_split = data_dir is not None and split_folder(Path(data_dir), "validation") is not None
-    if not wrong or not has_split:
+    # The report names its validation folder (a run before it: the dataset's, found by name).
+    folder = report.get("validation_folder")
+    if folder is None and "validation_folder" not in report and data_dir is not None:
+        folder = split_folder(Path(data_dir), "validation")
+    if not wrong or folder is None:
         if wrong:
             st.caption("This run held out a fifth of train: no validation folder to open.")
         return
@@ -122,7 +125,7 @@ def show_mistakes(report: dict, run_dir: Path, data_dir: Path | None) -> None:
         "See them on the Folder page",
         key="open_mistakes",
         on_click=folder_view.open_on_run,
-        args=(run_dir, data_dir),
+        args=(run_dir, Path(folder)),
         help="The run's validation photos explained with its model, filtered to the wrong ones.",
     )
     if st.session_state.pop("open_folder_page", False):

@@ -53,6 +53,7 @@ class DataFolders:
     # many pairs, and the closest as (split, path, other split, other path, bits apart).
     near_duplicate_count: int = 0
     near_duplicates: tuple[tuple[str, str, str, str, int], ...] = ()
+    validation_folder: str | None = None  # the validation split's folder; None when held out
 
     def summary(self) -> str:
         """ "cats: 12 train / 4 validation / 4 test, dogs: ...; how it was read; skipped"."""
@@ -121,6 +122,8 @@ def scan(
                 raise DataError(f"The {split_name} split has no readable photo of class '{name}'.")
     reading = layout.describe() + ("; validation held out of train" if held_out else "")
     data = DataFolders(class_names, train, validation, tuple(skipped), held_out, test, reading)
+    if not held_out and (folder := layout.folder("validation")) is not None:
+        data = replace(data, validation_folder=str(root.resolve() / folder))
     splits = data.splits()
     count, found = near_duplicates({name: split.hashes for name, split in splits.items()})
     pairs = tuple((a, splits[a].paths[i], b, splits[b].paths[j], d) for a, i, b, j, d in found)

@@ -74,6 +74,7 @@ def run(
             return stopped(monitor, stop, weights_dir)
         figures = report(result["val_logits"], data.validation, data.class_names)
         figures["validation_set"] = validation_set(data, data_root)
+        figures["validation_folder"] = data.validation_folder  # the Folder page opens it
         figures["val_loss"] = best_val_loss(result["history"])
         if data.test is not None:  # never trained on, nor used to choose the epoch
             test_logits = predict_logits(model, data.test, config.batch_size)
