@@ -38,6 +38,10 @@ SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 # gives one prediction everywhere; the pages show the same decode (a page column is ~450 px, a
 # full-width picture ~1,000 px). A JPEG is decoded at a reduced DCT scale, then area-averaged.
 MODEL_SIDE = 1024
+# A photo upscaled this much or more to the model's input (a 56-px photo for 224 px) carries a
+# few pixels of evidence smeared over the grid: said so (core/explain/caveats.py), and counted
+# when a dataset is made.
+UPSCALED = 4.0
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -105,6 +109,18 @@ def photo_for_model(
     MODEL_SIDE, (H, W, 3) uint8 sRGB; `to_model_input` then squashes it. ImageError if unreadable.
     """
     return load_image(source, name, config, max_side=MODEL_SIDE)
+
+
+def photo_caveat(photo_shape: tuple[int, ...], input_size: tuple[int, int]) -> str | None:
+    """The photo is far below the model's input: upscaled `UPSCALED` times or more."""
+    height, width = photo_shape[:2]
+    factor = max(input_size[0] / height, input_size[1] / width)
+    if factor < UPSCALED:
+        return None
+    return (
+        f"This photo is {width}×{height} px, upscaled {factor:.0f}× to the model's "
+        f"{input_size[1]}×{input_size[0]}: its prediction and map rest on a few pixels."
+    )
 
 
 def upright_size(data: bytes) -> tuple[int, int]:

@@ -46,8 +46,7 @@ from core.data.layouts import (
 )
 from core.data.leakage import near_duplicates, photo_hash
 from core.errors import UserError, one_line, writing
-from core.explain.caveats import UPSCALED, photo_caveat
-from core.images import IMAGE_SUFFIXES, ImageError, load_image
+from core.images import IMAGE_SUFFIXES, UPSCALED, ImageError, load_image, photo_caveat
 
 SPLITS = ("train", "validation", "test")  # as a new dataset is written
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # for the hints only: a dataset upload asks photo_caveat without TensorFlow
+from core.images import photo_caveat
+
+if TYPE_CHECKING:  # for the hints only: importing this loads no TensorFlow
     from core.explain.explainer import Explanation
     from core.model import ModelInfo
 
-# A photo upscaled this much or more to the model's input (a 56-px photo for 224 px) carries a
-# few pixels of evidence smeared over the grid.
-UPSCALED = 4.0
 # A model whose validation accuracy is within this share of the way from chance to perfect
 # (62.5 % for two classes, 27 % for 37) has learnt too little for its maps to be read.
 NEAR_CHANCE = 0.25
@@ -29,18 +28,6 @@ def map_caveat(explanation: Explanation, layer: str) -> str | None:
         f"The map is flat: its largest value is {largest:.1g} for a score of "
         f"{explanation.score:.1g}, float noise rather than evidence, so it is shown blank, not "
         "stretched. The model has likely not learnt to tell its classes apart."
-    )
-
-
-def photo_caveat(photo_shape: tuple[int, ...], input_size: tuple[int, int]) -> str | None:
-    """The photo is far below the model's input: upscaled `UPSCALED` times or more."""
-    height, width = photo_shape[:2]
-    factor = max(input_size[0] / height, input_size[1] / width)
-    if factor < UPSCALED:
-        return None
-    return (
-        f"This photo is {width}×{height} px, upscaled {factor:.0f}× to the model's "
-        f"{input_size[1]}×{input_size[0]}: its prediction and map rest on a few pixels."
     )
 
 
