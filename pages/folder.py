@@ -50,7 +50,7 @@ def source_widgets(config: Config, found: list[Path]) -> None:
             key="folder_dir",
             format_func=lambda path: choices.label(path, config.data_roots),
             placeholder="No folder under the data roots",
-            help="Each dataset's validation/ and train/ under the data roots.",
+            help="Each dataset's validation, test and train splits under the data roots.",
         )
         # Uploads stay on the server's disk (the cache): in public mode, for authorised users only.
         ui.photo_uploader(
