@@ -10,6 +10,7 @@ import collections
 import functools
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -375,7 +376,7 @@ def load_classifier(
             f"{path.name} does not match its sidecar's SHA-256: it was changed or half-written."
         )
     try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        model = in_float32(keras.saving.load_model(path, compile=False, safe_mode=True))
     except Exception as error:
         raise ModelError(
             f"{path.name} is not a loadable Keras model ({one_line(error, 200)})."
@@ -393,6 +394,24 @@ def load_classifier(
         return imported.explained_classifier(model, info, path.name)
     _check_fits(model, info, path.name)
     return Classifier(model, info)
+
+
+def in_float32(model: keras.Model) -> keras.Model:
+    """The model computing in float32 when it was saved under a mixed-precision policy.
+
+    Keras' mixed_float16 (its mixed-precision guide) computes activations in float16: their
+    gradients underflow to zero (Grad-CAM's maps all zeros) and methods meet float16 tensors in
+    float32 maths. The float32 twin, rebuilt from the model's config with every policy float32 and
+    given the same weights (kept in float32 under mixed precision), explains what the model
+    computes, to float16's precision. A float32 model comes back as it is.
+    """
+    text = json.dumps(model.get_config())
+    if '"name": "mixed_' not in text:
+        return model
+    config = json.loads(re.sub(r'"name": "mixed_b?float16"', '"name": "float32"', text))
+    twin = type(model).from_config(config)
+    twin.set_weights(model.get_weights())
+    return twin
 
 
 def check_output_count(
