@@ -279,6 +279,8 @@ def explain_batch(explainer: Explainer, batch: dict[int, Listed], shown: dict, a
         }
         if explanation.note:
             record["note"] = explanation.note
+        if explanation.guidance:  # a guided method: how much of the model it guided
+            record["guided"] = explanation.guidance
         if said := caveats(explanation, key, photo.shape, explainer.classifier.info):
             record["caveats"] = said  # when the map means little
         yield position, record

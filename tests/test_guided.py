@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.cams import FUSED, METHODS, PREDICTED, class_scores, is_guided, uses_layer
 from core.cams import guided as guided_module
-from core.cams.guided import NoReLUError, guided_model, guided_relu, saliency
+from core.cams.guided import NoReLUError, guidance, guided_model, guided_relu, saliency
 from core.errors import SettingError
 from core.explain import guide
 from tests.conftest import TINY_SIZE, png_bytes, tiny_model
@@ -180,6 +180,27 @@ def test_guided_cams_over_one_model_share_one_clone(monkeypatch):
     np.testing.assert_allclose(after, tape.gradient(score, images), rtol=1e-5, atol=1e-7)
 
 
+def test_guided_methods_say_how_much_of_the_model_they_guide():
+    assert guidance(wide_model()) == "2 of 2 activations guided"
+    # A swish backbone with one ReLU in its head (EfficientNet's shape): mostly the plain gradient.
+    keras.utils.set_random_seed(5)
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="swish", name="conv_a")(inputs)
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="swish", name="conv_b")(x)
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="sigmoid", name="gate")(x)
+    x = keras.layers.Dense(8, activation="relu", name="head")(keras.layers.Flatten()(x))
+    model = keras.Model(inputs, keras.layers.Dense(1, name="logit")(x))
+    assert guidance(model) == "1 of 4 activations guided; 2 silu, 1 sigmoid left as they are"
+    from core.explain.explainer import Explainer
+    from core.model import Classifier, ModelInfo
+
+    explanation = Explainer(Classifier(model, ModelInfo(image_size=8, backbone="tiny")))
+    said = explanation.explain([np.zeros((8, 8, 3), np.uint8)], "cat", "Guided Backprop")[0]
+    assert said.guidance == guidance(model)
+    cam = explanation.explain([np.zeros((8, 8, 3), np.uint8)], "cat", "Grad-CAM")[0]
+    assert cam.guidance is None  # only guided methods guide
+
+
 def test_a_model_without_relus_is_refused_in_one_line():
     with pytest.raises(NoReLUError, match="Guided Backprop needs ReLUs") as refused:
         METHODS["Guided Backprop"](wide_model("swish"), ["conv_b"])
@@ -223,6 +244,7 @@ def test_guided_backprop_matches_tf_keras_vis_on_resnet50(resnet50):
     np.testing.assert_allclose(ours.pixels["conv5_block3_out"], gradient, atol=1e-4 * scale)
     magnitude = reference(dog, image, normalize_map=False)  # max |g| over the channels
     np.testing.assert_allclose(ours.maps["conv5_block3_out"], magnitude, atol=1e-4 * scale)
+    assert guidance(resnet50) == "49 of 49 activations guided"  # every one of ResNet-50's
 
 
 def test_the_npy_download_keeps_the_three_channels_and_the_manifest_names_the_reduction(
@@ -312,6 +334,7 @@ def test_explain_page_shows_the_gradient_the_layer_note_and_the_sanity_verdict(a
     notes = [caption.value for caption in app.caption]
     assert (guide.NO_LAYER in notes) == layer_free
     assert guide.GUIDED_SETTINGS in notes and guide.GUIDED_SANITY in notes
+    assert "Guided Backprop: 2 of 2 activations guided." in notes  # before the map
     app.checkbox(key="relu").set_value(False).run()
     app.toggle(key="contrast").set_value(True).run()
     assert not app.exception and not app.error
@@ -405,6 +428,7 @@ def test_cli_explains_with_guided_backprop(capsys, tiny_weights, tmp_path):
     code = main([*map(str, argv), "--method", "Guided Backprop", "--raw"])
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert code == 0 and records[0]["method"] == "Guided Backprop"
+    assert records[0]["guided"] == "2 of 2 activations guided"  # what the method guided
     assert (tmp_path / "a_overlay.png").is_file()
     raw = np.load(tmp_path / "a_raw.npy")  # the signed gradient, as the page's download
     assert np.isfinite(raw).all() and raw.shape == (TINY_SIZE, TINY_SIZE, 3)

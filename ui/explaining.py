@@ -209,6 +209,11 @@ def said_before_the_map(view: View, info: ModelInfo) -> list[str]:
     explanation, layer = view.explanation, view.settings.layer
     said = [explanation.note] if explanation.note else []
     said += caveats(explanation, layer, view.picture.shape, info)
+    if explanation.guidance and "left as they are" in explanation.guidance:  # partly guided
+        said.append(
+            f"Guided Backprop here: {explanation.guidance}, so this map is mostly the plain "
+            "gradient."
+        )
     empty = not explanation.is_flat(layer) and explanation.heatmap(layer).max() == 0
     if view.settings.relu and empty:
         said.append(empty_map(view.settings, explanation.title, is_guided(view.settings.method)))

@@ -19,6 +19,7 @@ the photo's edges): tests/test_guided.py states what our sanity check says of bo
 
 from __future__ import annotations
 
+import collections
 import threading
 import weakref
 
@@ -95,12 +96,35 @@ def _guided_layer(layer: keras.layers.Layer, guided: list[str]) -> keras.layers.
 
 def _activations(model: keras.Model) -> list[str]:
     """The names of the non-linear activations `model`'s layers use, e.g. ["silu", "sigmoid"]."""
-    names = {
-        getattr(layer.activation, "__name__", type(layer.activation).__name__)
-        for layer in model.layers
-        if callable(getattr(layer, "activation", None))
-    }
-    return sorted(names - {"linear"}) or ["none"]
+    return sorted(set(_activation_names(model)) - {"linear"}) or ["none"]
+
+
+def _activation_names(model: keras.Model) -> list[str]:
+    """Each layer's activation by name ("relu", "silu", "linear"), sub-models' layers included;
+    a ReLU layer is "relu"."""
+    names = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            names += _activation_names(layer)
+        elif isinstance(layer, keras.layers.ReLU):
+            names.append("relu")
+        elif callable(activation := getattr(layer, "activation", None)):
+            guided = activation in RELUS
+            names.append("relu" if guided else getattr(activation, "__name__", "unknown"))
+    return names
+
+
+def guidance(model: keras.Model) -> str:
+    """What a guided method guides in `model`, in words: "49 of 49 activations guided", or on a
+    swish backbone with one ReLU in its head "1 of 17 activations guided; 16 silu left as they
+    are" (then the map is mostly the plain gradient, not Guided Backprop's)."""
+    names = [name for name in _activation_names(model) if name != "linear"]
+    left = collections.Counter(name for name in names if name != "relu")
+    text = f"{names.count('relu')} of {len(names)} activations guided"
+    if left:
+        text += "; " + ", ".join(f"{n} {name}" for name, n in left.most_common())
+        text += " left as they are"
+    return text
 
 
 def guided_model(model: keras.Model) -> keras.Model:

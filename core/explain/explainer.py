@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.cams import CONTRAST, FUSED, METHODS, PREDICTED, TOP_TWO, BaseCAM, normalize
+from core.cams import CONTRAST, FUSED, METHODS, PREDICTED, TOP_TWO, BaseCAM, is_guided, normalize
 from core.cams.fusion import fused_layers
+from core.cams.guided import guidance
 from core.config import PREDICTED_TARGET, TOP1_VS_TOP2
 from core.errors import SettingError
 from core.explain.faithfulness import faithfulness, sanity_check
@@ -57,6 +58,9 @@ class Explanation:
     # Guided methods only: layer -> (H, W, 3) signed gradient at the model's input resolution,
     # whose per-pixel magnitude raw_maps holds (the .npy download keeps the 3 channels).
     pixels: dict[str, np.ndarray] | None = None
+    # Guided methods only: what was guided (cams.guided.guidance), e.g. "49 of 49 activations
+    # guided", or "1 of 17 activations guided; 16 silu left as they are".
+    guidance: str | None = None
 
     @property
     def title(self) -> str:
@@ -269,6 +273,7 @@ class Explainer:
                 scored=names[chosen],
                 versus=names[versus] if versus >= 0 else None,
                 pixels={k: v[i] for k, v in result.pixels.items()} if result.pixels else None,
+                guidance=guidance(self.classifier.model) if is_guided(method) else None,
             )
             for i, (chosen, versus) in enumerate(zip(result.class_index, result.reference))
         ]

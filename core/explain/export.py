@@ -146,6 +146,7 @@ def manifest(
         "figures": explanation.figures(layer),
         # A guided method's map: the gradient's per-pixel magnitude; its download keeps 3 channels.
         **({"map": GUIDED_MAP} if explanation.pixels else {}),
+        **({"guided": explanation.guidance} if explanation.guidance else {}),
         "versions": {
             name: metadata.version(name)
             for name in ("tensorflow-cpu", "keras", "numpy", "opencv-python-headless")
