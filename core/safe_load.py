@@ -170,3 +170,19 @@ def check_shape(model: keras.Model, name: str) -> None:
         raise ImportRefused(
             f"{name} gives output of shape {out}; this app explains (batch, classes) scores."
         )
+    if first := next(iter(_channels_first(model)), None):
+        raise ImportRefused(
+            f"{name} computes channels_first inside (layer '{first}'): its maps would be read "
+            "with the channels as the height; save it built channels_last to explain it here."
+        )
+
+
+def _channels_first(model: keras.Model) -> list[str]:
+    """Names of the layers, sub-models' included, that compute in (N, C, H, W) order."""
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            found += _channels_first(layer)
+        elif getattr(layer, "data_format", None) == "channels_first":
+            found.append(layer.name)
+    return found

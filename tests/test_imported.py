@@ -33,6 +33,7 @@ from core.model import (
 )
 from core.preprocessing import Preprocess
 from core.training.store import prune
+from tests.conftest import png_bytes
 
 RNG = np.random.default_rng(0)
 
@@ -502,3 +503,29 @@ def test_a_plain_keras_file_with_flags_needs_no_sidecar(tmp_path):
         ImportRefused, match="^plain.keras has no sidecar, so give --preprocessing"
     ):
         load_classifier(path, ("cat", "dog"))
+
+
+def test_a_model_computing_channels_first_is_refused_in_one_sentence(tmp_path, capsys):
+    """(N, H, W, 3) in, then a Permute and channels_first convolutions (ported from PyTorch, say):
+    its conv outputs are (N, C, H, W), which a map would read with the channels as its height."""
+    from core.cli import main
+
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Permute((3, 1, 2))(inputs)
+    x = keras.layers.Conv2D(
+        4, 3, padding="same", activation="relu", data_format="channels_first", name="conv_a"
+    )(x)
+    x = keras.layers.GlobalAveragePooling2D(data_format="channels_first")(x)
+    source = saved(keras.Model(inputs, keras.layers.Dense(1)(x)), tmp_path / "first.keras")
+    said = "first.keras computes channels_first inside \\(layer 'conv_a'\\): its maps"
+    with pytest.raises(ImportRefused, match=said):
+        inspect_model(source)
+    with pytest.raises(ImportRefused, match=said):
+        import_model(source, tmp_path / "w", ["cat", "dog"], "none")
+    assert not (tmp_path / "w").exists()
+    photo = tmp_path / "a.png"
+    photo.write_bytes(png_bytes())
+    argv = ["explain", str(photo), "--weights", str(source), "--classes", "cat,dog"]
+    assert main([*argv, "--preprocessing", "none", "--out", str(tmp_path / "o")]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: first.keras computes channels_first inside (layer 'conv_a')")
