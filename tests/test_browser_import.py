@@ -91,10 +91,12 @@ def import_through_the_page(driver, url: str, name: str, brought: Brought, folde
     field = wait(driver, lambda d: d.find_element(By.XPATH, f"{uploader}//input"))
     field.send_keys(str(folder / brought.file))
     wait(driver, lambda d: "Layers offered" in text(d), 180)  # ResNet-50 takes a while to read
+    # Waited for, not read at once: a rerun still drawing the page may have the facts half shown.
     if brought.proposed:
-        assert f"Proposed because the model contains {brought.proposed}" in text(driver)
+        said = f"Proposed because the model contains {brought.proposed}"
     else:
-        assert "No known backbone in this model: choose its preprocessing." in text(driver)
+        said = "No known backbone in this model: choose its preprocessing."
+    wait(driver, lambda d: said in text(d) and "Layers offered" in text(d), 60)
     type_into(driver, "Class names, comma-separated, in output order", brought.classes)
     if brought.preprocessing:
         choose(driver, "Preprocessing", brought.preprocessing)
