@@ -94,7 +94,7 @@ def show_prediction(view: View, cost: int, info: ModelInfo):
     timing.metric("Explained in", seconds, help=guide.timing_help(cost))
     for sentence in ui.explaining.said_before_the_map(view, info):
         st.warning(shown(sentence))
-    if explanation.guidance and "left as they are" not in explanation.guidance:
+    if explanation.guidance and not explanation.partly_guided:
         st.caption(f"Guided Backprop: {explanation.guidance}.")
     return chart
 

@@ -209,7 +209,7 @@ def said_before_the_map(view: View, info: ModelInfo) -> list[str]:
     explanation, layer = view.explanation, view.settings.layer
     said = [explanation.note] if explanation.note else []
     said += caveats(explanation, layer, view.picture.shape, info)
-    if explanation.guidance and "left as they are" in explanation.guidance:  # partly guided
+    if explanation.partly_guided:
         said.append(
             f"Guided Backprop here: {explanation.guidance}, so this map is mostly the plain "
             "gradient."

@@ -114,6 +114,9 @@ def _activation_names(model: keras.Model) -> list[str]:
     return names
 
 
+LEFT = "left as they are"  # what `guidance` says of activations a guided pass does not guide
+
+
 def guidance(model: keras.Model) -> str:
     """What a guided method guides in `model`, in words: "49 of 49 activations guided", or on a
     swish backbone with one ReLU in its head "1 of 17 activations guided; 16 silu left as they
@@ -123,7 +126,7 @@ def guidance(model: keras.Model) -> str:
     text = f"{names.count('relu')} of {len(names)} activations guided"
     if left:
         text += "; " + ", ".join(f"{n} {name}" for name, n in left.most_common())
-        text += " left as they are"
+        text += f" {LEFT}"
     return text
 
 

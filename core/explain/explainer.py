@@ -9,7 +9,7 @@ import numpy as np
 
 from core.cams import CONTRAST, FUSED, METHODS, PREDICTED, TOP_TWO, BaseCAM, is_guided, normalize
 from core.cams.fusion import fused_layers
-from core.cams.guided import guidance
+from core.cams.guided import LEFT, guidance
 from core.config import PREDICTED_TARGET, TOP1_VS_TOP2
 from core.errors import SettingError
 from core.explain.faithfulness import faithfulness, sanity_check
@@ -72,6 +72,11 @@ class Explanation:
     def top(self, k: int = 5) -> list[tuple[str, float]]:
         """The `k` most probable classes and their probabilities, most probable first."""
         return top_k(self.probabilities, k)
+
+    @property
+    def partly_guided(self) -> bool:
+        """A guided method left some of the model's activations unguided (swish, GELU...)."""
+        return bool(self.guidance) and LEFT in self.guidance
 
     def heatmap(self, layer: str) -> np.ndarray:
         """The heatmap: ReLU of the raw map, scaled to [0, 1], at the layer's resolution.
