@@ -9,6 +9,8 @@
     core/imported.py       a person's own model: inspect, import to weights/imported/, explain
     core/preprocessing.py  what 0-255 pixels become (caffe, tf, torch, rescale, none): one layer
     core/safe_load.py      a person's model file, checked without running it, loaded in safe mode
+    core/custom_objects.py a model's own layer classes, from the operator's trusted module only
+    core/tokens.py         transformers: tokens on their patch grid, blocks, the default layer
     core/cli_options.py    `python -m core`'s commands and their options
     core/batch.py          the CLI's batch side: --layer's layers, a shard's settings, merge
     core/cams/       the CAM methods on one shared pipeline

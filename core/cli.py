@@ -25,6 +25,7 @@ from core.batch import (
 from core.cams import FUSED, METHODS
 from core.cli_options import parser
 from core.config import Config
+from core.custom_objects import load_module
 from core.data.classes import check_class_names
 from core.data.folders import DataError
 from core.data.pet_layout import LAYOUTS, find_download
@@ -59,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         "import-model": run_import,
     }
     try:
+        if getattr(args, "custom_objects", None):
+            load_module(args.custom_objects)  # before any model is loaded: its classes known
         return handlers[args.command](args)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -13,7 +13,8 @@ from core.imported import PREPROCESSING
 from core.training.recipe import TrainConfig
 
 LAYER_HELP = (
-    "conv layer to explain (default: the model's own, conv5_block3_out for ResNet-50); fused: "
+    "layer to explain, a conv layer or a transformer block's tokens (default: the model's own, "
+    "conv5_block3_out for ResNet-50, a ViT's last block whose patches reach the score); fused: "
     "the maps of all offered layers (ResNet-50's four stages) fused into one, from the same "
     "pass; layer:NAME: the model's layer NAME, the full name that reaches a layer named fused"
 )
@@ -82,6 +83,7 @@ def add_explain_parser(commands) -> None:
     )
     explain.add_argument("--layer", help=LAYER_HELP)
     add_target_options(explain)
+    add_custom_objects_option(explain)
     explain.add_argument(
         "--alpha", type=float, default=Config().alpha, help="overlay opacity, 0-1"
     )
@@ -119,6 +121,7 @@ def add_evaluate_parser(commands) -> None:
         "layer, all from one pass per photo (e.g. --layer conv4_block6_out --layer fused)",
     )
     add_target_options(evaluate)
+    add_custom_objects_option(evaluate)
     evaluate.add_argument(
         "--limit",
         type=int,
@@ -168,6 +171,19 @@ def add_target_options(parser) -> None:
     )
 
 
+def add_custom_objects_option(parser) -> None:
+    """--custom-objects: a trusted module defining the model's own layers (explain, evaluate,
+    import-model)."""
+    parser.add_argument(
+        "--custom-objects",
+        type=Path,
+        metavar="FILE.py",
+        help="a Python module you trust that defines the model's own layer classes (a ViT's "
+        "class token, say): imported before the model is loaded, its classes given to Keras "
+        "(CATDOG_CUSTOM_OBJECTS does the same for the app)",
+    )
+
+
 def add_method_options(parser) -> None:
     parser.add_argument("--method", default="Grad-CAM", choices=list(METHODS))
     parser.add_argument(
@@ -212,6 +228,7 @@ def add_import_parser(commands) -> None:
     imports.add_argument(
         "--weights-dir", type=Path, default=Config().weights_dir, help="the weights/ folder"
     )
+    add_custom_objects_option(imports)
 
 
 def add_train_parser(commands) -> None:

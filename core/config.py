@@ -127,6 +127,11 @@ class Config:
     # Where the Folder page keeps its results (predictions and raw maps, a few KB per photo), one
     # folder per model, photos, method and target; "" = folders/ under the weights folder.
     folder_cache: str = field(default_factory=lambda: os.environ.get("CATDOG_FOLDER_CACHE", ""))
+    # A Python module the operator trusts, defining a model's own layers (core/custom_objects.py):
+    # imported before any model is loaded; "" = none, a layer Keras does not know is refused.
+    custom_objects: str = field(
+        default_factory=lambda: os.environ.get("CATDOG_CUSTOM_OBJECTS", "")
+    )
 
     @property
     def data_roots(self) -> tuple[Path, ...]:

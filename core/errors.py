@@ -16,6 +16,10 @@ class UserError(Exception):
     """Says in one line what was received, what was expected and how to fix it."""
 
 
+class ModelError(UserError):
+    """A model that cannot be built, loaded or imported; the message is one line for the user."""
+
+
 class SettingError(UserError):
     """A setting a person chose that cannot work: a target, layer, method or alpha."""
 

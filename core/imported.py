@@ -25,13 +25,15 @@ from core.model import (
     ModelError,
     ModelInfo,
     check_output_count,
-    conv_layer_shapes,
     default_layer,
+    is_transformer,
+    map_grids,
     offered_layers,
     save_classifier,
 )
 from core.preprocessing import PREPROCESSING, Preprocess
 from core.safe_load import ImportRefused, check_shape, load_source
+from core.tokens import block_outputs
 
 # A model whose input is None x None is shown photos at this size (ResNet-50's and ImageNet's).
 FREE_INPUT_SIZE = 224
@@ -160,15 +162,14 @@ def examined(
     layers = offered_layers(flat)
     if not layers:
         raise ImportRefused(
-            f"{name} has no layer with a 4-D (height, width, channels) output, so there is no map "
-            "to draw: Grad-CAM needs a convolutional model."
+            f"{name} has no layer with a map (a 4-D (height, width, channels) output, or "
+            "transformer tokens on a patch grid), so there is no map to draw."
         )
     known = known_backbone(model)
     shown = f"{size[0]} x {size[1]}" + (" (the model takes any size: 224 chosen)" * assumed)
     description = (
         f"{known[0] if known else 'Unrecognised'} backbone, {shown} input, {outputs} "
-        f"{activation} output{'s' if outputs > 1 else ''}, {len(conv_layer_shapes(flat))} "
-        "4-D layers"
+        f"{activation} output{'s' if outputs > 1 else ''}, {_maps_described(flat)}"
     )
     facts = ModelFacts(
         input_size=size,
@@ -181,6 +182,28 @@ def examined(
         description=description,
     )
     return facts, flat
+
+
+def _maps_described(model: keras.Model) -> str:
+    """"53 4-D layers", or for a transformer its blocks and how its tokens are read."""
+    grids = map_grids(model)
+    tokens = [grid for grid in grids.values() if grid.tokens]
+    if not is_transformer(model, grids):
+        return f"{len(grids)} 4-D layers"
+    blocks = len(block_outputs(model, grids))
+    said = f"a transformer of {blocks} block{'s' * (blocks != 1)}"
+    if tokens:
+        grid = tokens[-1]
+        extra = f" after {grid.extra} extra token(s), dropped" if grid.extra else ""
+        how = "assumed from the input's shape" if grid.assumed else "the patch embedding's"
+        said += f" whose tokens are read as {grid.height} × {grid.width} patches{extra} ({how})"
+    last_block = (block_outputs(model, grids) or [None])[-1]
+    if last_block and default_layer(grids, model) != last_block:
+        said += (
+            "; after its last attention no patch token reaches the score (a class-token head), so "
+            "the input to that attention is explained by default"
+        )
+    return said
 
 
 def input_size_of(model: keras.Model) -> tuple[tuple[int, int], bool]:

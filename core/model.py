@@ -20,8 +20,10 @@ import tensorflow as tf
 
 from core.atomic import replacing
 from core.config import MAX_CLASSES, STAGE_LAYERS, Config
-from core.errors import UserError, one_line, writing
+from core.custom_objects import load_operator_module, refusal, saved_classes
+from core.errors import ModelError, one_line, writing
 from core.preprocessing import CAFFE_BGR_MEAN, Preprocess
+from core.tokens import FREE_SIDE, Grid, has_attention, token_grids, transformer_layers
 
 # ImageNet-1k indices of the dog breeds (151 Chihuahua .. 268 Mexican hairless) and domestic cats
 # (281 tabby, 282 tiger cat, 283 Persian, 284 Siamese, 285 Egyptian cat).
@@ -50,10 +52,6 @@ def probabilities(logits) -> tf.Tensor:
         dog = tf.sigmoid(logits[:, 0])
         return tf.stack([1.0 - dog, dog], axis=-1)
     return tf.nn.softmax(logits)
-
-
-class ModelError(UserError):
-    """A model that cannot be built or loaded; the message is one line meant for the user."""
 
 
 @keras.saving.register_keras_serializable(package="catdog")
@@ -125,14 +123,19 @@ class Classifier:
         """(N, 1) sigmoid logits or (N, K) softmax logits -> (N, K) class probabilities."""
         return probabilities(np.asarray(logits, dtype=np.float64)).numpy()
 
-    @property
+    @functools.cached_property
     def layers(self) -> dict[str, tuple[int, int]]:
         """Layers offered for explaining, name -> (height, width) (`offered_layers`)."""
         return offered_layers(self.model)
 
-    @property
+    @functools.cached_property
     def default_layer(self) -> str:
         return default_layer(self.layers, self.model)
+
+    @functools.cached_property
+    def grids(self) -> dict[str, Grid]:
+        """Every layer with a map, name -> its Grid (`map_grids`)."""
+        return map_grids(self.model)
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -154,14 +157,17 @@ NOT_FEATURES = (
 def offered_layers(model: keras.Model) -> dict[str, tuple[int, int]]:
     """Layers offered for explaining, name -> (height, width), in graph order.
 
-    ResNet-50's four stages (a ResNet-50 only: `resnet50_shaped`); else the last 4-D layer of
-    each spatial resolution (five for MobileNetV2: 112, 56, 28, 14 and 7 at 224 px), padding and
-    rescaling layers left out, and the default layer. Any other 4-D layer (`conv_layer_shapes`)
-    may still be named.
+    ResNet-50's four stages (a ResNet-50 only: `resnet50_shaped`); a transformer's blocks
+    (`tokens.transformer_layers`); else the last 4-D layer of each spatial resolution (five for
+    MobileNetV2: 112, 56, 28, 14 and 7 at 224 px), padding and rescaling layers left out, and the
+    default layer. Any other layer with a map (`map_grids`) may still be named.
     """
     shapes = conv_layer_shapes(model)
     if resnet50_shaped(shapes):
         return {name: shapes[name] for name in STAGE_LAYERS}
+    grids = map_grids(model)
+    if is_transformer(model, grids):
+        return {name: grids[name].size for name in transformer_layers(model, grids)[0]}
     last = {}  # (h, w) -> the last feature layer at that resolution
     for name, size in shapes.items():
         if not isinstance(model.get_layer(name), NOT_FEATURES):
@@ -173,12 +179,15 @@ def offered_layers(model: keras.Model) -> dict[str, tuple[int, int]]:
 def default_layer(layers, model: keras.Model | None = None) -> str:
     """The layer of `layers` explained unless a person picks another.
 
-    ResNet-50's last stage (Selvaraju et al.'s choice); else, with the `model` given, its last
+    ResNet-50's last stage (Selvaraju et al.'s choice); a transformer's last block whose patches
+    reach the score (`tokens.transformer_layers`); else, with the `model` given, its last
     4-D layer that is no pooling, padding or reshaping layer (the last convolutional output
     before pooling: post_relu in a ResNetV2); else the last of `layers`.
     """
     if resnet50_shaped(layers if model is None else conv_layer_shapes(model)):
         return LAST_STAGE
+    if model is not None and is_transformer(model, grids := map_grids(model)):
+        return transformer_layers(model, grids)[1]
     names = list(layers)
     if model is not None:
         skipped = (*NOT_FEATURES, keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
@@ -191,6 +200,20 @@ def resnet50_shaped(names) -> bool:
     """Whether layer `names` are ResNet-50's: its four stages, none of a ResNet-101/152 or V2."""
     names = set(names)
     return set(STAGE_LAYERS) <= names and not names & set(NOT_RESNET50)
+
+
+def map_grids(model: keras.Model) -> dict[str, Grid]:
+    """Every layer with a map, in graph order, -> its Grid: the 4-D (N, H, W, C) layers
+    (`conv_layer_shapes`) and the token layers on a patch grid (`tokens.token_grids`)."""
+    shapes = conv_layer_shapes(model)
+    size = tuple(side or FREE_SIDE for side in model.input_shape[1:3])
+    grids = {name: Grid(*hw) for name, hw in shapes.items()} | token_grids(model, shapes, size)
+    return {layer.name: grids[layer.name] for layer in model.layers if layer.name in grids}
+
+
+def is_transformer(model: keras.Model, grids: dict[str, Grid]) -> bool:
+    """Whether `model` has attention layers or token maps: its blocks are offered."""
+    return has_attention(model) or any(grid.tokens for grid in grids.values())
 
 
 def conv_layer_shapes(model: keras.Model) -> dict[str, tuple[int, int]]:
@@ -375,9 +398,12 @@ def load_classifier(
         raise ModelError(
             f"{path.name} does not match its sidecar's SHA-256: it was changed or half-written."
         )
+    load_operator_module()
     try:
         model = in_float32(keras.saving.load_model(path, compile=False, safe_mode=True))
     except Exception as error:
+        if custom := _unknown_classes(path):
+            raise ModelError(refusal(path.name, sorted(custom))) from None
         raise ModelError(
             f"{path.name} is not a loadable Keras model ({one_line(error, 200)})."
         ) from None
@@ -394,6 +420,14 @@ def load_classifier(
         return imported.explained_classifier(model, info, path.name)
     _check_fits(model, info, path.name)
     return Classifier(model, info)
+
+
+def _unknown_classes(path: Path) -> set[str]:
+    """The layer classes of the file Keras does not know; none when its config is unreadable."""
+    try:
+        return saved_classes(path, unknown=True)
+    except Exception:  # a truncated zip, a bad JSON: the caller's own sentence says it
+        return set()
 
 
 def in_float32(model: keras.Model) -> keras.Model:

@@ -1,14 +1,13 @@
 """A person's model file, read without running any of it: checked, then loaded in safe mode.
 
-Keras' safe mode refuses a Lambda layer (Python code) and any class it does not know; its error is
-long and technical, so the file's saved config is also read as text (nothing of it run) to say
-in one sentence which layer is refused.
+Keras' safe mode refuses a Lambda layer (Python code) and any class it does not know (unless the
+operator loaded its module: core/custom_objects.py); its error is long and technical, so the
+file's saved config is also read as text (nothing of it run) to say in one sentence which layer
+is refused.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import tempfile
 import zipfile
 from pathlib import Path
@@ -16,15 +15,13 @@ from pathlib import Path
 import keras
 
 from core.config import Config
-from core.errors import one_line
-from core.model import ModelError
+from core.custom_objects import load_operator_module, refusal, saved_classes
+from core.errors import ModelError, one_line
 
 # The first 8 bytes of every HDF5 file (a legacy Keras .h5).
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # The model files taken, in any case (MODEL.KERAS too): the page's uploader offers these.
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
-# The largest config.json read from a .keras file: a model's layer list is far smaller.
-MAX_CONFIG_BYTES = 64 * 2**20
 
 
 class ImportRefused(ModelError):
@@ -55,15 +52,13 @@ def load_source(path: Path, max_bytes: int | None = None) -> keras.Model:
             f"{path.name} has a Lambda layer, whose Python code this app will not run (safe "
             "mode): rebuild the model without it, e.g. preprocessing as a named option here."
         )
+    load_operator_module()
     try:
         model = _load(path)
     except Exception as error:
-        custom = sorted(_class_names(path, custom=True))
+        custom = sorted(_class_names(path, unknown=True))
         if custom:
-            raise ImportRefused(
-                f"{path.name} uses {', '.join(custom[:3])}, not a built-in Keras layer, and safe "
-                "mode loads no outside code: rebuild the model from Keras' own layers."
-            ) from None
+            raise ImportRefused(refusal(path.name, custom)) from None
         raise ImportRefused(
             f"{path.name} could not be loaded in safe mode ({one_line(error, 160)})."
         ) from None
@@ -100,54 +95,14 @@ def _is_keras_file(path: Path) -> bool:
     return False
 
 
-def _class_names(path: Path, custom: bool = False) -> set[str]:
-    """Every class named in the file's saved config (nothing of it is run).
-
-    With `custom`, only those from outside Keras (a "module" or registered name of their own).
-    """
-    if path.suffix.lower() == ".keras":
-        text = _keras_config(path)
-    else:
-        import h5py
-
-        with h5py.File(path, "r") as file:
-            text = file.attrs.get("model_config", "")
-        if not text:
-            raise ImportRefused(
-                f"{path.name} holds weights only, not a whole model: save it with model.save()."
-            )
-        text = text.decode() if isinstance(text, bytes) else str(text)
-    if not custom:
-        return set(re.findall(r'"class_name":\s*"([^"]+)"', text))
-    found = set()
-    for entry in _entries(json.loads(text)):
-        module = str(entry.get("module") or "keras")
-        registered = str(entry.get("registered_name") or "")
-        if not module.startswith("keras") or ">" in registered:
-            found.add(str(entry["class_name"]))
-    return found
-
-
-def _keras_config(path: Path) -> str:
-    """The config.json of a .keras zip as text; ImportRefused when it is over MAX_CONFIG_BYTES."""
-    with zipfile.ZipFile(path) as archive:
-        size = archive.getinfo("config.json").file_size
-        if size > MAX_CONFIG_BYTES:
-            raise ImportRefused(
-                f"{path.name}'s config.json is {size / 2**20:.0f} MB, over the "
-                f"{MAX_CONFIG_BYTES / 2**20:.0f} MB a model's layer list needs."
-            )
-        return archive.read("config.json").decode("utf-8", "replace")
-
-
-def _entries(config) -> list[dict]:
-    """Every dict with a "class_name" in a saved config, nested ones included."""
-    if isinstance(config, list):
-        return [entry for item in config for entry in _entries(item)]
-    if not isinstance(config, dict):
-        return []
-    own = [config] if "class_name" in config else []
-    return own + [entry for value in config.values() for entry in _entries(value)]
+def _class_names(path: Path, unknown: bool = False) -> set[str]:
+    """`custom_objects.saved_classes`, its refusals as ImportRefused."""
+    try:
+        return saved_classes(path, unknown)
+    except ImportRefused:
+        raise
+    except ModelError as error:
+        raise ImportRefused(str(error)) from None
 
 
 def check_shape(model: keras.Model, name: str) -> None:

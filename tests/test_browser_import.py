@@ -1,8 +1,9 @@
-"""Three outside models in a real browser: imported through the Training page, each explained.
+"""Four outside models in a real browser: imported through the Training page, each explained.
 
 The seed article's nested ResNet-50 (1/255: the proposed caffe overridden with rescale), a small
-Sequential CNN (nothing proposed: the person picks) and MobileNetV2 at 160 px (tf proposed and
-confirmed) go in through "Bring your own model"; then the Explain page's Model picker takes each,
+Sequential CNN (nothing proposed: the person picks), MobileNetV2 at 160 px (tf proposed and
+confirmed) and a small ViT whose class-token layer the operator's module defines
+(CATDOG_CUSTOM_OBJECTS) go in through "Bring your own model"; then the Explain page's Model picker takes each,
 and a photo gets a prediction and a map. Random weights throughout: the journey, not the accuracy.
 """
 
@@ -39,6 +40,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
 from tests.test_browser_k_classes import choose, click_button  # noqa: E402
+from tests.support.transformers import VIT_LAYERS, vit  # noqa: E402
 from tests.test_import_page import mobilenet_v2, sequential_cnn  # noqa: E402
 
 
@@ -71,6 +73,7 @@ MODELS = {
     "seed": Brought("seed.keras", "cat, dog", "rescale", "ResNet"),
     "notebook-cnn": Brought("cnn.h5", "birds, cats, dogs", "rescale", ""),
     "mobilenet": Brought("mobilenet.keras", "cat, dog", "", "MobileNetV2"),
+    "vit": Brought("vit.keras", "cat, dog", "none", ""),
 }
 
 
@@ -117,7 +120,7 @@ def explain_with(driver, url: str, name: str, photo) -> None:
     shot(driver, f"import-explain-{name}")
 
 
-def test_three_outside_models_import_through_the_page_and_each_is_explained(tmp_path):
+def test_four_outside_models_import_through_the_page_and_each_is_explained(tmp_path):
     from core.model import ModelInfo, save_classifier
 
     save_classifier(
@@ -130,6 +133,7 @@ def test_three_outside_models_import_through_the_page_and_each_is_explained(tmp_
     seed_style().save(files / "seed.keras")
     sequential_cnn().save(files / "cnn.h5")  # a legacy full-model .h5
     mobilenet_v2().save(files / "mobilenet.keras")
+    vit(classes=2).save(files / "vit.keras")  # its class token: a layer of its own
     photo = tmp_path / "pet.jpg"
     photo.write_bytes(jpeg_bytes("cats", 7, size=96))
     (tmp_path / "data").mkdir()
@@ -138,6 +142,7 @@ def test_three_outside_models_import_through_the_page_and_each_is_explained(tmp_
         "CATDOG_DATA_DIR": str(tmp_path / "data"),
         "CATDOG_BACKBONE_WEIGHTS": "none",
         "KERAS_HOME": str(tmp_path / "keras"),
+        "CATDOG_CUSTOM_OBJECTS": str(VIT_LAYERS),  # the operator's module, never a visitor's
     }
     with streamlit_server(env) as (url, _):
         driver = chrome(profile=tmp_path / "profile")
@@ -148,6 +153,7 @@ def test_three_outside_models_import_through_the_page_and_each_is_explained(tmp_
                 "seed": "rescale",
                 "notebook-cnn": "rescale",
                 "mobilenet": "tf",
+                "vit": "none",
             }.items():
                 sidecar = tmp_path / "weights" / "imported" / name / "model.json"
                 assert json.loads(sidecar.read_text())["preprocessing"] == kept

@@ -166,5 +166,5 @@ def test_normalize_guards_zero_and_keeps_unit_range():
 def test_unknown_or_flat_layer_refused_with_a_message(tiny):
     with pytest.raises(ValueError, match="not in model"):
         GradCAM(tiny, ["conv9"])
-    with pytest.raises(ValueError, match="no \\(N, H, W, C\\) output"):
+    with pytest.raises(ValueError, match="no map: neither an \\(N, H, W, C\\) output"):
         GradCAM(tiny, ["avg_pool"])

@@ -309,10 +309,10 @@ def test_an_upper_case_suffix_imports(tmp_path):
 
 
 def test_an_oversized_config_is_refused_before_it_is_read(tmp_path, monkeypatch):
-    from core import safe_load
+    from core import custom_objects
 
     source = saved(small_cnn(), tmp_path / "cnn.keras")
-    monkeypatch.setattr(safe_load, "MAX_CONFIG_BYTES", 100)
+    monkeypatch.setattr(custom_objects, "MAX_CONFIG_BYTES", 100)
     with pytest.raises(ImportRefused, match="config.json is .* MB, over the"):
         inspect_model(source)
 

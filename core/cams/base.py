@@ -16,7 +16,8 @@ import tensorflow as tf
 
 from core.cams.fusion import FUSED, fuse
 from core.cams.fusion import normalize as normalize  # re-exported: guided.py, core.cams
-from core.model import probabilities
+from core.model import map_grids, probabilities
+from core.tokens import to_grid
 
 PREDICTED = -1  # class index meaning "whatever the model predicts for this image"
 CONTRAST = -2  # "class 1 minus class 0" (dog minus cat)
@@ -111,7 +112,9 @@ def first_component(activations: tf.Tensor, reference: tf.Tensor | None = None) 
     """(N, h, w, C) -> (N, h, w): projection on the centred channels' first principal component.
 
     SVD leaves the sign free; it is chosen so that the map agrees with `reference` (default: the
-    channel sum).
+    channel sum). Where the reference is float noise (a LayerNorm's tokens sum to ~0 over their
+    channels) or barely correlates (|r| < 1e-3), the sign makes the map's largest magnitude
+    positive, so float noise never flips it.
     """
     h, w, c = activations.shape[1:]
     flat = tf.reshape(activations, (-1, h * w, c))
@@ -121,9 +124,14 @@ def first_component(activations: tf.Tensor, reference: tf.Tensor | None = None) 
     reference = tf.reshape(
         tf.reduce_sum(activations, -1) if reference is None else reference, (-1, h * w)
     )
-    sign = tf.sign(
-        tf.reduce_sum(projection * (reference - tf.reduce_mean(reference, 1, keepdims=True)), 1)
+    reference -= tf.reduce_mean(reference, 1, keepdims=True)
+    agreement = tf.reduce_sum(projection * reference, 1)
+    # The reference decides only where it is more than float noise beside the activations.
+    telling = (tf.norm(reference, axis=1) > 1e-3 * tf.norm(centred, axis=(1, 2))) & (
+        tf.abs(agreement) > 1e-3 * tf.norm(projection, axis=1) * tf.norm(reference, axis=1)
     )
+    peak = tf.gather(projection, tf.argmax(tf.abs(projection), 1), axis=1, batch_dims=1)
+    sign = tf.sign(tf.where(telling, agreement, peak))
     return tf.reshape(projection * tf.where(sign == 0, 1.0, sign)[:, None], (-1, h, w))
 
 
@@ -158,6 +166,9 @@ def flatten_model(model: keras.Model) -> keras.Model:
             return operation._run_through_graph(
                 args[0], operation_fn=lambda op: functools.partial(call, op)
             )
+        if not isinstance(operation, keras.layers.Layer):
+            # An op called on a symbolic tensor (`x[:, 0]`, keras.ops.*): stateless, called again.
+            return operation(*args, **kwargs)
         clone = operation.__class__.from_config(operation.get_config())
         outputs = clone(*args, **kwargs)
         clone.set_weights(operation.get_weights())
@@ -236,11 +247,15 @@ class BaseCAM:
             raise ValueError(
                 f"Layer(s) {unknown} are not in model {model.name!r}; it has e.g. {names[-6:]}."
             )
-        flat = [name for name in layers if len(model.get_layer(name).output.shape) != 4]
+        grids = map_grids(model)
+        flat = [name for name in layers if name not in grids]
         if flat:
             raise ValueError(
-                f"Layer(s) {flat} have no (N, H, W, C) output; a CAM needs a conv layer."
+                f"Layer(s) {flat} have no map: neither an (N, H, W, C) output nor tokens on a "
+                "patch grid."
             )
+        # Token layers (N, T, C) are read as (N, h, w, C) patches (core/tokens.py).
+        self.grids = {name: grids[name] for name in layers}
         self.model, self.layers, self.eigen_smooth = model, list(layers), eigen_smooth
         # `fused_from` (of `layers`; `fusion.fused_layers` says which) gives one more map, FUSED.
         self.fused_from = tuple(fused_from)
@@ -309,6 +324,9 @@ class BaseCAM:
             if self.uses_gradients
             else [None] * len(activations)
         )
+        grids = [self.grids[name] for name in self.layers]
+        activations = [to_grid(a, grid) for a, grid in zip(activations, grids)]
+        gradients = [g if g is None else to_grid(g, grid) for g, grid in zip(gradients, grids)]
         pair = (chosen, reference)
         return activations, gradients, logits, pair, scores, outputs[len(self.layers) + 1 :]
 

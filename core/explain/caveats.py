@@ -1,7 +1,8 @@
 """When an explanation means little, said in words before the map, in the CLI's record and in a
-Folder export's manifest: a flat map, a photo far below the model's input size, a model near chance
-or with a backbone that was never pretrained. A map is still a picture of the model's gradients;
-these say when that picture cannot carry the meaning a person reads into it.
+Folder export's manifest: a flat map, a photo far below the model's input size, a transformer's
+tokens read on an assumed grid, a model near chance or with a backbone that was never pretrained.
+A map is still a picture of the model's gradients; these say when that picture cannot carry the
+meaning a person reads into it.
 """
 
 from __future__ import annotations
@@ -53,5 +54,9 @@ def caveats(
     explanation: Explanation, layer: str, photo_shape: tuple[int, ...], info: ModelInfo
 ) -> list[str]:
     """Every sentence above that holds for this map, photo and model, in that order."""
-    found = [map_caveat(explanation, layer), photo_caveat(photo_shape, info.size)]
+    found = [
+        map_caveat(explanation, layer),
+        photo_caveat(photo_shape, info.size),
+        explanation.grid_notes.get(layer),
+    ]
     return [sentence for sentence in found if sentence] + model_caveats(info)

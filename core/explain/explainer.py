@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -18,7 +18,6 @@ from core.model import (
     IMAGENET_CATS,
     IMAGENET_DOGS,
     Classifier,
-    conv_layer_shapes,
     imagenet_class_names,
 )
 
@@ -61,6 +60,9 @@ class Explanation:
     # Guided methods only: what was guided (cams.guided.guidance), e.g. "49 of 49 activations
     # guided", or "1 of 17 activations guided; 16 silu left as they are".
     guidance: str | None = None
+    # Transformer layers only: layer -> how its tokens were read as a patch grid
+    # (tokens.Grid.describe), said when the grid was assumed rather than the model's own.
+    grid_notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -115,14 +117,16 @@ class Explainer:
         self.classifier = classifier
         self.class_names = list(classifier.info.class_names)
         self.layers = list(layers or classifier.layers)
-        shapes = conv_layer_shapes(classifier.model)
+        grids = classifier.grids
+        names = {layer.name for layer in classifier.model.layers}
         for layer in self.layers:
-            if layer not in shapes:
+            if layer not in grids:
+                why = "has no map (no (N, H, W, C) output, no tokens on a patch grid)"
                 raise SettingError(
-                    f"Layer {layer!r} is not in the model as a (N, H, W, C) output; choose one of "
-                    f"{list(classifier.layers)}."
+                    f"Layer {layer!r} {why if layer in names else 'is not in the model'}; "
+                    f"choose one of {list(classifier.layers)}."
                 )
-        self._shapes = {layer: shapes[layer] for layer in self.layers}
+        self._shapes = {layer: grids[layer].size for layer in self.layers}
         # FUSED is made from the offered layers explained, whatever else is explained beside them.
         self.fused_from = fused_layers(list(classifier.layers), self.layers)
         self._extra = (classifier.imagenet_layer,) if classifier.imagenet_layer else ()
@@ -264,6 +268,12 @@ class Explainer:
         seconds = time.perf_counter() - start
         notes = _imagenet_notes(result.extra[0]) if result.extra else [None] * len(photos)
         names = self.class_names
+        grids = self.classifier.grids
+        grid_notes = {
+            layer: grids[layer].describe(layer)
+            for layer in self.layers
+            if grids[layer].tokens and grids[layer].assumed
+        }
         return [
             Explanation(
                 probabilities=dict(zip(names, map(float, probabilities[i]))),
@@ -279,6 +289,7 @@ class Explainer:
                 versus=names[versus] if versus >= 0 else None,
                 pixels={k: v[i] for k, v in result.pixels.items()} if result.pixels else None,
                 guidance=guidance(self.classifier.model) if is_guided(method) else None,
+                grid_notes=grid_notes,
             )
             for i, (chosen, versus) in enumerate(zip(result.class_index, result.reference))
         ]
