@@ -243,3 +243,14 @@ def test_cli_explains_a_vit_with_custom_objects_and_refuses_it_without(saved_vit
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "photo_overlay.png").is_file()
+    imported = subprocess.run(
+        [
+            sys.executable, "-m", "core", "import-model", str(saved_vit), "--classes", "a,b,c",
+            "--preprocessing", "none", "--weights-dir", str(tmp_path / "weights"),
+            "--custom-objects", str(VIT_LAYERS),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert (tmp_path / "weights" / "imported" / "vit" / "model.keras").is_file()
