@@ -41,13 +41,13 @@ else:
     async def at_start(_app: st.App):
         """Load the model when the server starts, so the first visitor does not wait for it.
 
-        `st.App`'s lifespan is the one hook `streamlit run` offers at start-up: the classic
-        server imports nothing of ours before a first visitor, and a thread started on import of
-        a page or of ui/ would start with that visitor. The lifespan runs once, when the runtime
-        is up; the model loads in a daemon thread so that the server answers /_stcore/health
-        and pages at once. The thread fills `ui._model`'s own cache entry: a visitor who comes
-        meanwhile waits for that same load (st.cache_resource's per-key lock) and never loads a
-        second copy. ui.warm_up says what happens without a model and when the model changes.
+        `st.App`'s lifespan is the one hook `streamlit run` offers at start-up: the classic server
+        imports nothing of ours before a first visitor, and a thread started on import of a page or
+        of ui/ would start with that visitor. The lifespan runs once, when the runtime is up; the
+        model loads in a daemon thread so that the server answers /_stcore/health and pages at
+        once. The thread fills `ui.loading._model`'s own cache entry: a visitor who comes meanwhile
+        waits for that same load (st.cache_resource's per-key lock) and never loads a second copy.
+        ui.warm_up says what happens without a model and when the model changes.
         """
         # Streamlit runs a fresh server's first session in the old pages/-folder mode when pages/
         # exists, until st.navigation has run once: a first visitor who opened /training directly

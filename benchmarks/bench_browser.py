@@ -40,7 +40,9 @@ from core.atomic import read_json
 from core.explain.display import DISPLAY_SIDE
 from core.explain.explainer import Explainer
 from core.images import encode_jpeg, load_image
-from core.model import ModelInfo, build_classifier, load_classifier, save_classifier
+from core.models.build import build_classifier
+from core.models.info import ModelInfo, save_classifier
+from core.models.load import load_classifier
 from core.training import jobs
 from core.training.files import PROGRESS
 from core.training.lease import lock_holder
@@ -239,7 +241,7 @@ def cold_visit(weights: Path, photos: list[Path], log: Path, arrival: float = 20
             again = time.perf_counter() - start
     finally:
         driver.quit()
-    # The server's "Model loaded" line (ui._model) says when its warm-up ended.
+    # The server's "Model loaded" line (ui.loading._model) says when its warm-up ended.
     loaded = [line for line in log.read_text().splitlines() if "Model loaded in" in line]
     ready = datetime.datetime.fromisoformat(loaded[0][:23]) if loaded else None
     return {

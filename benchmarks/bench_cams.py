@@ -22,7 +22,7 @@ import tensorflow as tf  # noqa: E402
 from benchmarks.timing import interleaved  # noqa: E402
 from core.cams import METHODS  # noqa: E402
 from core.explain.faithfulness import curves  # noqa: E402
-from core.model import build_classifier  # noqa: E402
+from core.models.build import build_classifier  # noqa: E402
 
 warnings.filterwarnings("ignore", message="The structure of `inputs`")
 LAYER = "conv5_block3_out"

@@ -41,14 +41,9 @@ from core.cams import GradCAM
 from core.config import STAGE_LAYERS, Config
 from core.explain.explainer import Explainer
 from core.explain.overlay import blend, colorize
-from core.model import (
-    LAST_STAGE,
-    Classifier,
-    ModelInfo,
-    build_classifier,
-    build_zero_shot,
-    imagenet_view,
-)
+from core.models.build import build_classifier, build_zero_shot, imagenet_view
+from core.models.graph import LAST_STAGE
+from core.models.info import Classifier, ModelInfo
 
 # Keras notes that a bare tensor is fed to a model whose input is named; harmless, and noisy here.
 warnings.filterwarnings("ignore", message="The structure of `inputs`")
@@ -97,8 +92,8 @@ def imported_ratio(repeats: int) -> None:
     """Explainer.explain of an imported seed-style ResNet-50 against the built-in model's."""
     import tempfile
 
-    from core.imported import import_model
-    from core.model import load_classifier
+    from core.models.imported import import_model
+    from core.models.load import load_classifier
 
     photo = np.random.default_rng(4).integers(0, 256, (224, 224, 3), dtype=np.uint8)
     backbone = keras.applications.ResNet50(include_top=False, weights=None)

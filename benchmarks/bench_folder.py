@@ -44,9 +44,11 @@ from PIL import Image
 from benchmarks.timing import interleaved
 from core.atomic import read_json, write_json
 from core.config import STAGE_LAYERS
-from core.explain.display import model_key
 from core.folder import jobs, run
-from core.model import ModelInfo, build_classifier, load_classifier, save_classifier
+from core.models.build import build_classifier
+from core.models.catalog import model_key
+from core.models.info import ModelInfo, save_classifier
+from core.models.load import load_classifier
 from core.training.files import PROGRESS
 
 CHECKPOINTS = (200, 1000, 2000)

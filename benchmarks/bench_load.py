@@ -27,7 +27,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from core.config import ROOT  # noqa: E402
-from core.model import ModelInfo, build_classifier, save_classifier  # noqa: E402
+from core.models.build import build_classifier  # noqa: E402
+from core.models.info import ModelInfo, save_classifier  # noqa: E402
 from tests.browser_support import (  # noqa: E402
     expected_predictions,
     streamlit_server,

@@ -22,7 +22,9 @@ import numpy as np  # noqa: E402
 
 from core.config import ROOT  # noqa: E402
 from core.explain.explainer import Explainer  # noqa: E402
-from core.model import ModelInfo, build_classifier, load_classifier, save_classifier  # noqa: E402
+from core.models.build import build_classifier  # noqa: E402
+from core.models.info import ModelInfo, save_classifier  # noqa: E402
+from core.models.load import load_classifier  # noqa: E402
 
 GROWTH_LIMIT_MIB = 64
 

@@ -24,7 +24,7 @@ import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from core.data.folders import DataFolders, Split  # noqa: E402
-from core.model import FEATURES, build_classifier  # noqa: E402
+from core.models.build import FEATURES, build_classifier  # noqa: E402
 from core.training.recipe import (
     TrainConfig,
     compile_classifier,

@@ -22,7 +22,7 @@ import tensorflow as tf  # noqa: E402
 
 from benchmarks.timing import interleaved  # noqa: E402
 from core.explain.explainer import Explainer  # noqa: E402
-from core.model import Classifier, ModelInfo  # noqa: E402
+from core.models.info import Classifier, ModelInfo  # noqa: E402
 from tests.support.transformers import vit  # noqa: E402
 
 TARGET = 1.2

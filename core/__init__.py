@@ -1,26 +1,21 @@
 """catdog-gradcam's logic, importable without Streamlit (the pages, the CLI and pytest share it).
 
     core/config.py   every setting, one frozen dataclass        core/errors.py  UserError, one_line
-    core/images.py   any photo -> upright RGB uint8             core/model.py   build, save, load
-    core/atomic.py   JSON files and atomic writes               core/cli.py     `python -m core`
+    core/images.py   any photo -> upright RGB uint8             core/atomic.py  atomic writes
     core/space.py    free space, folder sizes, the free-space floor
     core/tf_logs.py  TensorFlow's harmless stderr lines, and the filter `python -m core` and the
                      training worker pass stderr through (`python -m core --verbose`: all of them)
-    core/imported.py       a person's own model: inspect, import to weights/imported/, explain
-    core/preprocessing.py  what 0-255 pixels become (caffe, tf, torch, rescale, none): one layer
-    core/safe_load.py      a person's model file, checked without running it, loaded in safe mode
-    core/custom_objects.py a model's own layer classes, from the operator's trusted module only
-    core/tokens.py         transformers: tokens on their patch grid, blocks, the default layer
-    core/cli_options.py    `python -m core`'s commands and their options
-    core/batch.py          the CLI's batch side: --layer's layers, a shard's settings, merge
+    core/models/     a model's whole life: what it is, how it is built, its graph read, a
+                     person's file checked and imported, every kind loaded, the catalogue
     core/cams/       the CAM methods on one shared pipeline
     core/explain/    the Explainer and what the pages show: overlays, faithfulness, compare
     core/training/   the recipe and a run's lifecycle: jobs, worker, progress, lease, store
     core/data/       dataset folders, datasets from uploads, the Oxford-IIIT Pet download
     core/folder/     a folder at a glance: many photos explained by a worker, table, ZIP
+    core/cli/        `python -m core`: the commands, their options, the batch side
 
 Importing `core` is cheap: it loads no TensorFlow. It quiets TensorFlow's start-up chatter before
-any module here imports TensorFlow; importing `core.model` registers the custom layers, so
+any module here imports TensorFlow; importing `core.models.load` registers the custom layers, so
 `keras.saving.load_model(..., safe_mode=True)` opens this project's .keras files.
 """
 

@@ -14,12 +14,13 @@ Rerun it after any change to what a page shows, then look at every PNG before co
 
 Everything the app reads lives in a temporary folder, deleted at the end: a ResNet-50 with a random
 backbone (this project cannot assume internet for ImageNet weights, so its maps mean little) saved
-with core.model.save_classifier, a small generated dataset in the Kaggle layout (tests/conftest.py
-make_pets), and a three-class model (birds, cats, dogs; a random backbone too) saved as an earlier
-run, with generated pictures of its classes. The committed screenshots show only generated
-pictures: the shared development photos' licence forbids re-publishing them, and a screenshot
-would. With --pets, a few of them (../shared/data/pets) are copied into the temporary dataset
-instead, for a look on this machine only; the PNGs then go to artifacts/screenshots/, never docs/.
+with core.models.info.save_classifier, a small generated dataset in the Kaggle layout
+(tests/conftest.py make_pets), and a three-class model (birds, cats, dogs; a random backbone too)
+saved as an earlier run, with generated pictures of its classes. The committed screenshots show
+only generated pictures: the shared development photos' licence forbids re-publishing them, and a
+screenshot would. With --pets, a few of them (../shared/data/pets) are copied into the temporary
+dataset instead, for a look on this machine only; the PNGs then go to artifacts/screenshots/, never
+docs/.
 
 The script fails, saying where, when the page shows a temporary or repository path, a Python
 exception, or a sidebar that does not read Explain, Training, Compare, Side by side, Folder.
@@ -103,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def prepare(root: Path, tiny: bool, generated: bool = False) -> dict[str, str]:
     """The model and the dataset in `root`; returns the app's environment pointing there."""
-    from core.model import ModelInfo, build_classifier, save_classifier
+    from core.models.build import build_classifier
+    from core.models.info import ModelInfo, save_classifier
     from tests.conftest import TINY_SIZE, make_pets, tiny_model
 
     if tiny:
@@ -139,7 +141,8 @@ def three_classes(root: Path, data: Path, tiny: bool) -> None:
     """A three-class model as an earlier run (the picker lists it), and pictures of its classes."""
     import keras
 
-    from core.model import ModelInfo, build_classifier, save_classifier
+    from core.models.build import build_classifier
+    from core.models.info import ModelInfo, save_classifier
     from tests.conftest import TINY_SIZE, class_names, make_pets, tiny_model
 
     make_pets(data.parent / "flock", 2, 2, size=96, classes=3)

@@ -8,7 +8,6 @@ import streamlit as st
 
 import ui
 from core.cams import METHODS
-from core.catalog import models
 from core.config import Config
 from core.errors import UserError, one_line
 from core.explain import display, guide
@@ -17,6 +16,7 @@ from core.explain.explainer import NO_LAYER, Explainer
 from core.explain.overlay import blend, colorize
 from core.explain.settings import VIEWS, ExplanationKey, Photo
 from core.images import photo_for_model, shrink
+from core.models.catalog import models
 from ui.access import shown
 
 

@@ -9,7 +9,6 @@ import streamlit as st
 
 import ui
 from core.cams import is_guided, uses_layer
-from core.catalog import models
 from core.config import Config
 from core.errors import UserError, one_line
 from core.explain import display, export, figures, guide
@@ -18,7 +17,8 @@ from core.explain.gradients import gradient_picture
 from core.explain.overlay import blend
 from core.explain.settings import Check, ExplanationKey, Look, Photo, Settings, View
 from core.images import encode_jpeg, shrink
-from core.model import ModelInfo
+from core.models.catalog import models
+from core.models.info import ModelInfo
 from ui.access import shown
 from ui.explaining import CHEAP, look_widgets, passes, show_verdict, top_chart
 

@@ -8,13 +8,14 @@ import streamlit as st
 
 import ui
 from core.cams import METHODS
-from core.catalog import ZERO_SHOT, ModelEntry, models
 from core.config import Config
 from core.data import choices
 from core.errors import UserError, one_line
 from core.explain import display
 from core.folder import jobs, table
 from core.folder.export import export_zip, model_record
+from core.models.catalog import ZERO_SHOT, ModelEntry, models
+from core.models.catalog import model_key as key_of
 from core.training.status import Notice, confusion_picture
 from ui import folder_view as view
 from ui.access import notify, shown
@@ -216,7 +217,7 @@ st.markdown(
 entries = models(config)
 with st.sidebar:  # the run loads the model in its own process; this page only to open a photo
     entry = ui.model_picker(entries)
-model_key = display.model_key(entry.path) if entry.path else ZERO_SHOT
+model_key = key_of(entry.path) if entry.path else ZERO_SHOT
 source_widgets(config, folders(config))
 if request := st.session_state.pop(view.REQUEST, None):
     st.session_state.folder_notice = start(config, request, entry, model_key)

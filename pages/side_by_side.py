@@ -10,7 +10,6 @@ import streamlit as st
 
 import ui
 from core.cams import METHODS, uses_layer
-from core.catalog import ModelEntry, models, second_choice
 from core.config import Config
 from core.errors import UserError, one_line
 from core.explain import display, guide
@@ -18,6 +17,7 @@ from core.explain.explainer import Explanation
 from core.explain.overlay import blend, colorize
 from core.explain.settings import ExplanationKey, Photo
 from core.explain.side_by_side import DIFFERENCE, difference_picture, shared_targets, side_by_side
+from core.models.catalog import ModelEntry, models, second_choice
 from ui.access import shown
 from ui.explaining import top_chart
 from ui.models import KEPT_SECOND

@@ -184,7 +184,7 @@ def expected_predictions(weights: Path, photos: list[Path]) -> dict[Path, str]:
     """The page's 'Prediction:' text for each photo, computed offline with the server's model."""
     from core.explain.explainer import Explainer
     from core.images import load_image
-    from core.model import load_classifier
+    from core.models.load import load_classifier
 
     explainer = Explainer(load_classifier(weights / "model.keras"))
     expected = {}

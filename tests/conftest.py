@@ -24,15 +24,10 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from core.config import ROOT, Config  # noqa: E402
-from core.model import (  # noqa: E402
-    CaffePreprocess,
-    ModelInfo,
-    app_model_path,
-    file_sha256,
-    head_units,
-    load_default,
-    save_classifier,
-)
+from core.models.build import head_units
+from core.models.info import ModelInfo, file_sha256, save_classifier
+from core.models.load import app_model_path, load_default
+from core.models.preprocessing import CaffePreprocess
 from core.training import jobs  # noqa: E402
 from core.training.recipe import TrainConfig  # noqa: E402
 
@@ -350,7 +345,7 @@ def resnet50() -> keras.Model:
     Tests that change its weights put them back. Seeded: the same weights every session, so a
     figure measured on them (the guided sanity verdicts) is the same on every run.
     """
-    from core.model import build_classifier
+    from core.models.build import build_classifier
 
     keras.utils.set_random_seed(RESNET_SEED)
     return build_classifier("none")

@@ -116,7 +116,7 @@ def test_a_rerun_never_clears_the_keras_session(app, monkeypatch):
     calls = []
     monkeypatch.setattr(keras.backend, "clear_session", lambda *args, **kwargs: calls.append(args))
     # The spy does catch Streamlit's own hook...
-    ui.STREAMLIT_CLEANUP()
+    ui.loading.STREAMLIT_CLEANUP()
     assert len(calls) == 1
     app.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(), "image/png")).run()
     app.slider(key="alpha").set_value(0.7).run()
@@ -177,7 +177,7 @@ def test_no_model_explains_what_is_missing(monkeypatch, tmp_path):
 
 
 def test_new_model_is_picked_up_without_a_restart(app, tiny_weights):
-    from core.model import ModelInfo, save_classifier
+    from core.models.info import ModelInfo, save_classifier
     from core.training.store import new_run_dir, publish
     from tests.conftest import TINY_SIZE, tiny_model
 
@@ -238,7 +238,7 @@ def test_raw_numbers_downloads_faithfulness_and_sanity_check(app):
 def test_model_replaced_under_the_running_app_is_never_half_loaded(app, tiny_weights, tmp_path):
     import os
 
-    from core.model import ModelInfo, save_classifier
+    from core.models.info import ModelInfo, save_classifier
     from tests.conftest import TINY_SIZE, tiny_model
 
     other = save_classifier(
@@ -262,14 +262,17 @@ def test_one_model_per_process_shared_by_every_page_and_the_gallery(
     monkeypatch, tiny_weights, tmp_path
 ):
     import ui
-    from core.model import ModelInfo, app_model_path, save_classifier
+    from core.models.info import ModelInfo, save_classifier
+    from core.models.load import app_model_path
     from tests.conftest import TINY_SIZE, tiny_model
 
-    loads, real = [], ui.load_app_model
-    monkeypatch.setattr(ui, "load_app_model", lambda *args: loads.append(args) or real(*args))
+    loads, real = [], ui.loading.load_app_model
+    monkeypatch.setattr(
+        ui.loading, "load_app_model", lambda *args: loads.append(args) or real(*args)
+    )
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tiny_weights))
     monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "none"))
-    ui._model.clear()
+    ui.loading._model.clear()
     for page in ("app.py", "pages/compare.py"):
         at = AppTest.from_file(str(Path(APP).parent / page), default_timeout=60).run()
         assert not at.exception
@@ -293,20 +296,22 @@ def test_the_zero_shot_entry_never_holds_a_run_published_after_the_listing(
     listing and the load must not be cached under zero-shot's key (and served as zero-shot
     later, once the run is gone): the zero-shot entry is always built."""
     import ui
-    from core import catalog
-    from core.catalog import ZERO_SHOT
     from core.config import Config
-    from core.model import ModelInfo, save_classifier
+    from core.models import catalog
+    from core.models.catalog import ZERO_SHOT
+    from core.models.info import ModelInfo, save_classifier
     from core.training.store import new_run_dir, publish
     from tests.conftest import TINY_SIZE, tiny_model
 
     weights = tmp_path / "weights"
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(weights))
     monkeypatch.setenv("CATDOG_IMAGENET_WEIGHTS", str(tmp_path / "absent.h5"))  # cannot build
-    loads, real = [], ui.load_app_model
-    monkeypatch.setattr(ui, "load_app_model", lambda *args: loads.append(args[1:]) or real(*args))
-    ui._model.clear()
-    request.addfinalizer(ui._model.clear)
+    loads, real = [], ui.loading.load_app_model
+    monkeypatch.setattr(
+        ui.loading, "load_app_model", lambda *args: loads.append(args[1:]) or real(*args)
+    )
+    ui.loading._model.clear()
+    request.addfinalizer(ui.loading._model.clear)
     fallback = catalog.current(catalog.models())
     assert fallback.key == ZERO_SHOT
     run_dir = new_run_dir(weights)

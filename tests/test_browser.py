@@ -45,7 +45,7 @@ from selenium.webdriver.common.keys import Keys  # noqa: E402
 def server(tmp_path_factory, request):
     """`streamlit run app.py` on a free loopback port, a small model in a temporary weights
     folder."""
-    from core.model import ModelInfo, save_classifier
+    from core.models.info import ModelInfo, save_classifier
     from tests.conftest import TINY_SIZE, tiny_model
 
     root = tmp_path_factory.mktemp("browser")

@@ -33,7 +33,7 @@ RUN = "20260101-090000"
 def a_finished_run(weights, data) -> None:
     """A run folder as a finished run leaves it: its model (a tiny one, about half right on the
     generated photos) and progress.json with its report."""
-    from core.model import ModelInfo, save_classifier
+    from core.models.info import ModelInfo, save_classifier
 
     info = ModelInfo(image_size=TINY_SIZE, backbone="tiny", backbone_weights="none")
     save_classifier(tiny_model(seed=1), info, weights / "runs" / RUN / "model.keras")

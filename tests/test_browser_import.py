@@ -3,8 +3,9 @@
 The seed article's nested ResNet-50 (1/255: the proposed caffe overridden with rescale), a small
 Sequential CNN (nothing proposed: the person picks), MobileNetV2 at 160 px (tf proposed and
 confirmed) and a small ViT whose class-token layer the operator's module defines
-(CATDOG_CUSTOM_OBJECTS) go in through "Bring your own model"; then the Explain page's Model picker takes each,
-and a photo gets a prediction and a map. Random weights throughout: the journey, not the accuracy.
+(CATDOG_CUSTOM_OBJECTS) go in through "Bring your own model"; then the Explain page's Model picker
+takes each, and a photo gets a prediction and a map. Random weights throughout: the journey, not
+the accuracy.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ import keras  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
-from tests.test_browser_k_classes import choose, click_button  # noqa: E402
 from tests.support.transformers import VIT_LAYERS, vit  # noqa: E402
+from tests.test_browser_k_classes import choose, click_button  # noqa: E402
 from tests.test_import_page import mobilenet_v2, sequential_cnn  # noqa: E402
 
 
@@ -121,7 +122,7 @@ def explain_with(driver, url: str, name: str, photo) -> None:
 
 
 def test_four_outside_models_import_through_the_page_and_each_is_explained(tmp_path):
-    from core.model import ModelInfo, save_classifier
+    from core.models.info import ModelInfo, save_classifier
 
     save_classifier(
         tiny_model(),

@@ -71,7 +71,7 @@ def click_button(driver, label: str) -> None:
 
 
 def test_three_classes_from_a_roboflow_zip_trained_and_each_explained_by_name(tmp_path):
-    from core.model import ModelInfo, save_classifier
+    from core.models.info import ModelInfo, save_classifier
 
     save_classifier(
         tiny_model(),

@@ -22,7 +22,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 
 
 def test_the_manifest_a_visitor_downloads_names_no_server_path(tmp_path):
-    from core.model import ModelInfo, save_classifier
+    from core.models.info import ModelInfo, save_classifier
     from tests.conftest import TINY_SIZE, tiny_model
 
     root = tmp_path / "server"

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from core.cams import CONTRAST, METHODS, PREDICTED, BaseCAM, GradCAM, is_guided, normalize
 from core.cams.base import TTA_FACTORS
-from core.model import CaffePreprocess
+from core.models.preprocessing import CaffePreprocess
 from tests.conftest import TINY_SIZE, golden_model, reference_map, tiny_model
 
 DOG = 1
@@ -248,10 +248,10 @@ def test_a_new_method_with_an_option_is_one_class_and_one_registry_line(monkeypa
     import argparse
 
     from core.cams.base import Option
-    from core.cli import method_options
-    from core.cli_options import add_method_options
+    from core.cli.commands import method_options
+    from core.cli.options import add_method_options
     from core.explain.explainer import Explainer
-    from core.model import Classifier, ModelInfo
+    from core.models.info import Classifier, ModelInfo
 
     class TopChannels(BaseCAM):
         """Grad-CAM over the `keep` channels with the largest weights (a toy)."""

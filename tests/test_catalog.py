@@ -15,13 +15,14 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.catalog import ZERO_SHOT, models, second_choice
 from core.config import Config
 from core.explain import display, export
 from core.explain.explainer import Explainer
-from core.imported import import_model
-from core.model import ModelInfo, load_classifier, save_classifier
-from core.preprocessing import PREPROCESSING
+from core.models.catalog import ZERO_SHOT, models, second_choice
+from core.models.imported import import_model
+from core.models.info import ModelInfo, save_classifier
+from core.models.load import load_classifier
+from core.models.preprocessing import PREPROCESSING
 from core.training.store import publish
 from tests.conftest import TINY_SIZE, png_bytes, tiny_model
 
@@ -227,9 +228,11 @@ def test_a_session_that_never_picked_follows_a_newly_published_run(server):
 def test_at_most_three_models_stay_loaded_the_least_recently_used_goes(server, monkeypatch):
     import ui
 
-    loads, real = [], ui.load_app_model
-    monkeypatch.setattr(ui, "load_app_model", lambda *args: loads.append(args[1]) or real(*args))
-    ui._model.clear()
+    loads, real = [], ui.loading.load_app_model
+    monkeypatch.setattr(
+        ui.loading, "load_app_model", lambda *args: loads.append(args[1]) or real(*args)
+    )
+    ui.loading._model.clear()
     at = open_app()  # the current model: NEW_RUN
     picker = lambda: at.sidebar.selectbox(key="model")  # noqa: E731 - a fresh handle per run
     for key in (OLD_RUN, HAND, FRUIT):
@@ -243,7 +246,7 @@ def test_at_most_three_models_stay_loaded_the_least_recently_used_goes(server, m
     # The three most recently used are kept: switching back among them loads nothing...
     for key in (OLD_RUN, HAND, FRUIT):
         picker().set_value(key).run()
-    assert len(loads) == 4 and ui.MODELS_KEPT == 3
+    assert len(loads) == 4 and ui.loading.MODELS_KEPT == 3
     # ...and the fourth, the least recently used, went: it is loaded again.
     picker().set_value(NEW_RUN).run()
     assert not at.exception and len(loads) == 5 and loads[-1].parent.name == "20260102-090000"
@@ -251,7 +254,7 @@ def test_at_most_three_models_stay_loaded_the_least_recently_used_goes(server, m
 
 def test_an_imported_models_caption_says_where_it_came_from():
     """Not "fine-tuned unknown, backbone weights: seed.h5": the file it came from and its facts."""
-    from core.model import ModelInfo
+    from core.models.info import ModelInfo
 
     info = ModelInfo(
         kind="imported",

@@ -9,14 +9,14 @@ import numpy as np
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core.cli import main
+from core.cli.commands import main
 from core.config import ROOT
 from core.data.uploads import from_photos
 from core.explain.caveats import caveats, map_caveat, model_caveats
 from core.explain.display import colored_map
 from core.explain.explainer import Explanation
 from core.images import photo_caveat
-from core.model import ModelInfo, save_classifier
+from core.models.info import ModelInfo, save_classifier
 from tests.conftest import TINY_SIZE, png_bytes, tiny_model
 
 APP = str(ROOT / "app.py")

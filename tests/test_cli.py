@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.cli import main
+from core.cli.commands import main
 from core.config import Config
 from core.images import load_image
-from core.model import file_sha256
+from core.models.info import file_sha256
 from tests.conftest import make_located_pets, make_pets
 
 
@@ -190,7 +190,7 @@ def test_evaluate_refuses_an_empty_folder(capsys, tiny_weights, tmp_path):
 
 
 def three_class_weights(tmp_path):
-    from core.model import ModelInfo, save_classifier
+    from core.models.info import ModelInfo, save_classifier
     from tests.conftest import TINY_SIZE, tiny_model
 
     names = ("Abyssinian", "Bengal", "beagle")
@@ -418,7 +418,8 @@ def test_explain_and_evaluate_take_a_plain_keras_file_with_flags(capsys, tmp_pat
 
 def test_a_second_preprocessing_for_a_model_this_app_built_is_refused(capsys, tmp_path):
     from core.config import Config
-    from core.model import ModelInfo, build_classifier, save_classifier
+    from core.models.build import build_classifier
+    from core.models.info import ModelInfo, save_classifier
 
     path = tmp_path / "built.keras"
     model = build_classifier("none", Config(image_size=32))

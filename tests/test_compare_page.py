@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from core.cams import METHODS, uses_layer
 from core.explain.compare import coincidences, compare, cost
 from core.explain.explainer import NO_LAYER, Explainer
-from core.model import load_classifier
+from core.models.load import load_classifier
 from tests.conftest import png_bytes
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "compare.py")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.cli import main
+from core.cli.commands import main
 from core.data.pets import DownloadError, Source, download_pets
 from tests.conftest import tar_of
 

@@ -9,7 +9,8 @@ import pytest
 
 from core.config import Config
 from core.errors import StorageError
-from core.model import app_model_path, file_sha256, load_default
+from core.models.info import file_sha256
+from core.models.load import app_model_path, load_default
 from core.training import jobs, lease
 from tests.conftest import FAST, first_model, kill_9_at, tiny_model
 

@@ -28,7 +28,7 @@ def a_job(
     tmp_path: Path, weights: Path, n: int = 3, every_layer: bool = False
 ) -> tuple[jobs.FolderJob, Path, Path]:
     """A job over a generated validation split (n photos per class), its folder prepared."""
-    from core.explain.display import model_key
+    from core.models.catalog import model_key
 
     data = make_pets(tmp_path / "data", n_train=1, n_validation=n)
     cache = tmp_path / "cache"
@@ -321,8 +321,8 @@ def test_the_progress_line_says_what_the_run_waits_for():
 
 def test_the_zip_keeps_photos_of_one_name_apart(tmp_path, tiny_weights):
     """x.png beside x.jpg (one photo saved twice, as people do): two overlays, two map folders."""
-    from core.explain.display import model_key
     from core.folder.export import export_zip
+    from core.models.catalog import model_key
 
     data = make_pets(tmp_path / "data", n_train=1, n_validation=1)
     cats = data / "validation" / "cats"

@@ -14,9 +14,11 @@ import pytest
 from PIL import Image
 
 from core.cams import FUSED, fuse
-from core.cli import main
+from core.cli.commands import main
 from core.explain.explainer import Explainer
-from core.model import CaffePreprocess, Classifier, ModelInfo, head_units, save_classifier
+from core.models.build import head_units
+from core.models.info import Classifier, ModelInfo, save_classifier
+from core.models.preprocessing import CaffePreprocess
 from tests.conftest import TINY_SIZE, tiny_model
 
 

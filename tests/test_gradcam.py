@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from core.cams import PREDICTED, GradCAM, class_scores, flatten_model, normalize
-from core.model import ModelInfo, load_classifier, save_classifier
+from core.cams import PREDICTED, GradCAM, class_scores, normalize
+from core.models.graph import flatten_model
+from core.models.info import ModelInfo, save_classifier
+from core.models.load import load_classifier
 from tests.conftest import TINY_SIZE, golden_model, reference_map
 
 CAT, DOG = 0, 1

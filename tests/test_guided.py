@@ -192,7 +192,7 @@ def test_guided_methods_say_how_much_of_the_model_they_guide():
     model = keras.Model(inputs, keras.layers.Dense(1, name="logit")(x))
     assert guidance(model) == "1 of 4 activations guided; 2 silu, 1 sigmoid left as they are"
     from core.explain.explainer import Explainer
-    from core.model import Classifier, ModelInfo
+    from core.models.info import Classifier, ModelInfo
 
     explanation = Explainer(Classifier(model, ModelInfo(image_size=8, backbone="tiny")))
     said = explanation.explain([np.zeros((8, 8, 3), np.uint8)], "cat", "Guided Backprop")[0]
@@ -257,7 +257,7 @@ def test_the_npy_download_keeps_the_three_channels_and_the_manifest_names_the_re
     from core.explain import display, export
     from core.explain.explainer import Explainer
     from core.explain.settings import Photo, Settings, View
-    from core.model import load_default
+    from core.models.load import load_default
     from tests.conftest import png_bytes
 
     config = Config(weights_dir=tiny_weights)
@@ -379,7 +379,7 @@ def test_the_page_shows_a_fail_verdict_with_the_adebayo_note(method):
 def test_the_explain_page_refuses_guided_backprop_on_a_model_without_relus_in_one_line(
     monkeypatch, tmp_path
 ):
-    from core.model import ModelInfo, save_classifier
+    from core.models.info import ModelInfo, save_classifier
 
     folder = tmp_path / "weights"
     swish = ModelInfo(image_size=8, backbone="tiny", backbone_weights="none")
@@ -420,7 +420,7 @@ def test_cli_explains_with_guided_backprop(capsys, tiny_weights, tmp_path):
 
     from PIL import Image
 
-    from core.cli import main
+    from core.cli.commands import main
 
     photo = tmp_path / "a.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (20, 30, 3), np.uint8)).save(photo)
@@ -481,7 +481,7 @@ def test_sanity_check_takes_the_fused_layer(method):
 def test_side_by_side_sets_a_guided_map_beside_a_cam(tiny_weights):
     from core.explain.explainer import Explainer
     from core.explain.side_by_side import side_by_side
-    from core.model import load_classifier
+    from core.models.load import load_classifier
 
     explainer = Explainer(load_classifier(tiny_weights / "model.keras"))
     photo = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
@@ -498,7 +498,7 @@ def test_side_by_side_sets_a_guided_map_beside_a_cam(tiny_weights):
 def test_tta_counts_seven_passes_for_the_cam_part_and_none_for_guided_backprop(tiny_weights):
     from core.explain.explainer import Explainer
     from core.explain.settings import Settings
-    from core.model import load_classifier
+    from core.models.load import load_classifier
     from ui.explaining import CHEAP, TTA_PASSES, passes
 
     explainer = Explainer(load_classifier(tiny_weights / "model.keras"))

@@ -71,14 +71,14 @@ class Spy(importlib.abc.MetaPathFinder):
             seen.append(os.environ.get("TF_CPP_MIN_LOG_LEVEL"))
         return None
 sys.meta_path.insert(0, Spy())
-import core.model
+import core.models.load
 import keras
 names = ("catdog>CaffePreprocess", "catdog>FoldCatDog")
 missing = [n for n in names if keras.saving.get_registered_object(n) is None]
 print(json.dumps({"missing": missing, "seen": seen}))
 """
     child = json.loads(run_python(code).splitlines()[-1])
-    assert child["missing"] == [], "core.model did not register these layers"
+    assert child["missing"] == [], "core.models.load did not register these layers"
     assert child["seen"] and child["seen"][0] is not None, (
         f"TF_CPP_MIN_LOG_LEVEL was unset when TensorFlow loaded: {child['seen']}"
     )
@@ -211,3 +211,80 @@ def test_pages_take_alpha_and_thumbnail_size_from_config():
         for found in config_literals(parse(path))
     ]
     assert not literals, f"use Config.alpha / Config.thumbnail_side: {literals}"
+
+
+def project_imports(path: Path) -> set[str]:
+    """The project modules `path` imports anywhere (inside functions too), as dotted names.
+
+    `from a.b import c` names a.b.c when that is a module of ours, else a.b; a relative import
+    is resolved against the file's package.
+    """
+    known = {dotted(source) for source in SOURCES}
+    package = ".".join(path.relative_to(ROOT).parent.parts)
+    named = set()
+    for node in ast.walk(parse(path)):
+        if isinstance(node, ast.Import):
+            named |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, *([base] if base else [])])
+            for alias in node.names:
+                named.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base)
+    found = set()
+    for name in named:
+        module = name if name in known else f"{name}.__init__"
+        if module in known:
+            found.add(module)
+    return found - {dotted(path)}
+
+
+def dotted(path: Path) -> str:
+    """core/models/load.py -> core.models.load (an __init__.py keeps its name)."""
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts)
+
+
+SOURCES = [ROOT / "app.py", *PAGES, *sorted((ROOT / "ui").rglob("*.py")), *CORE]
+
+
+def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan's algorithm)."""
+    index, low, stack, on_stack, circles = {}, {}, [], set(), []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in graph.get(node, ()):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            group = []
+            while not group or group[-1] != node:
+                group.append(stack.pop())
+                on_stack.discard(group[-1])
+            if len(group) > 1:
+                circles.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return circles
+
+
+def test_import_circles_are_found_and_the_house_has_none():
+    assert import_circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert import_circles({"a": {"b"}, "b": set()}) == []
+    graph = {dotted(path): project_imports(path) for path in SOURCES}
+    assert "core.models.info" in graph["core.models.build"]  # imports are read
+    assert "core.models.imported" in graph["core.models.load"]  # `from package import module`
+    assert not import_circles(graph), f"import circles: {import_circles(graph)}"
+
+
+def test_core_keeps_at_most_ten_modules_beside_its_packages():
+    modules = [p.name for p in (ROOT / "core").glob("*.py")]
+    assert len(modules) <= 10, f"{len(modules)} modules in core/: {sorted(modules)}"

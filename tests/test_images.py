@@ -148,7 +148,7 @@ def test_progressive_jpeg_animated_webp_and_16_bit_rgb_png():
 def test_absurd_shapes_are_explained(tiny_weights):
     from core.explain.explainer import Explainer
     from core.explain.overlay import overlay
-    from core.model import load_classifier
+    from core.models.load import load_classifier
 
     explainer = Explainer(load_classifier(tiny_weights / "model.keras"))
     for size in [(10000, 3), (3, 10000), (1, 1)]:

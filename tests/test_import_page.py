@@ -207,7 +207,7 @@ def test_public_mode_shows_the_form_to_an_authorised_user(monkeypatch, tmp_path)
 
 
 def test_the_uploader_takes_what_core_takes_and_an_upper_case_suffix_imports(page, tmp_path):
-    from core.safe_load import MODEL_SUFFIXES
+    from core.models.safe_load import MODEL_SUFFIXES
 
     assert sorted(page.file_uploader(key="import_file").proto.type) == sorted(MODEL_SUFFIXES)
     at = choose_file(page, "MODEL.KERAS", saved(sequential_cnn(), tmp_path / "cnn.keras"))

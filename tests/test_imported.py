@@ -14,8 +14,10 @@ import pytest
 from core.cams import METHODS
 from core.config import Config
 from core.data.choices import weights_files
+from core.errors import ModelError
 from core.explain.explainer import Explainer
-from core.imported import (
+from core.models.build import build_classifier
+from core.models.imported import (
     PREPROCESSING,
     ImportRefused,
     import_model,
@@ -23,15 +25,9 @@ from core.imported import (
     inspect_model,
     propose_preprocessing,
 )
-from core.model import (
-    IMPORTED,
-    ModelError,
-    ModelInfo,
-    build_classifier,
-    load_classifier,
-    save_classifier,
-)
-from core.preprocessing import Preprocess
+from core.models.info import IMPORTED, ModelInfo, save_classifier
+from core.models.load import load_classifier
+from core.models.preprocessing import Preprocess
 from core.training.store import prune
 from tests.conftest import png_bytes
 
@@ -94,7 +90,7 @@ def preprocessed(images: np.ndarray, mode: str) -> np.ndarray:
 
 def flat_twin(model: keras.Model) -> keras.Model:
     """The model's graph rebuilt with Keras' functional API from its OWN layers, flattened by
-    hand (not by core.cams.flatten_model): a nested backbone's input to the head's output.
+    hand (not by core.models.graph.flatten_model): a nested backbone's input to the head's output.
 
     Takes [backbone or first layer, layer, ...] with one input each: the seed model, the small
     CNN, the nested MobileNetV2.
@@ -309,7 +305,7 @@ def test_an_upper_case_suffix_imports(tmp_path):
 
 
 def test_an_oversized_config_is_refused_before_it_is_read(tmp_path, monkeypatch):
-    from core import custom_objects
+    from core.models import custom_objects
 
     source = saved(small_cnn(), tmp_path / "cnn.keras")
     monkeypatch.setattr(custom_objects, "MAX_CONFIG_BYTES", 100)
@@ -469,7 +465,7 @@ def test_a_model_this_app_built_is_refused_a_second_preprocessing(tmp_path):
 
 
 def test_an_imported_model_is_loaded_once_and_flattened_once(tmp_path, monkeypatch):
-    from core import imported, safe_load
+    from core.models import imported, safe_load
 
     calls = {"load": 0, "flatten": 0}
 
@@ -508,7 +504,7 @@ def test_a_plain_keras_file_with_flags_needs_no_sidecar(tmp_path):
 def test_a_model_computing_channels_first_is_refused_in_one_sentence(tmp_path, capsys):
     """(N, H, W, 3) in, then a Permute and channels_first convolutions (ported from PyTorch, say):
     its conv outputs are (N, C, H, W), which a map would read with the channels as its height."""
-    from core.cli import main
+    from core.cli.commands import main
 
     inputs = keras.Input((16, 16, 3))
     x = keras.layers.Permute((3, 1, 2))(inputs)

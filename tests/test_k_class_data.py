@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.cli import main
+from core.cli.commands import main
 from core.config import MAX_CLASSES
 from core.data.classes import DataError, check_class_names
 from core.data.folders import class_folders, scan

@@ -22,7 +22,7 @@ from core.config import TOP1_VS_TOP2
 from core.errors import SettingError
 from core.explain import guide
 from core.explain.explainer import Explainer, top_k
-from core.model import Classifier, ModelInfo, save_classifier
+from core.models.info import Classifier, ModelInfo, save_classifier
 from tests.conftest import TINY_SIZE, png_bytes, tiny_model
 from tests.test_app import APP, top_chart
 
@@ -91,7 +91,8 @@ def test_top1_vs_top2_is_the_difference_of_two_maps_through_batchnorm():
 @pytest.mark.resnet
 def test_top1_vs_top2_is_the_difference_of_two_maps_on_resnet50_with_37_classes():
     # Random weights (offline: ImageNet's cannot be downloaded); the identity holds for any.
-    from core.model import LAST_STAGE, build_classifier
+    from core.models.build import build_classifier
+    from core.models.graph import LAST_STAGE
 
     model = build_classifier("none", num_classes=37)
     assert model.output_shape == (None, 37)
@@ -257,8 +258,13 @@ def test_zero_shot_imagenet_view_explains_any_of_1000_classes_with_shared_weight
     capsys, monkeypatch, tmp_path
 ):
     # Random weights: ImageNet's cannot be downloaded offline; names and maths do not need them.
-    from core.cli import main
-    from core.model import IMAGENET_CATS, build_zero_shot, imagenet_class_names, imagenet_view
+    from core.cli.commands import main
+    from core.models.build import (
+        IMAGENET_CATS,
+        build_zero_shot,
+        imagenet_class_names,
+        imagenet_view,
+    )
 
     zero_shot = build_zero_shot("none")
     imagenet = imagenet_view(zero_shot)

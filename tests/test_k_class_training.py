@@ -12,7 +12,7 @@ import pytest
 
 from core.data.classes import label_names
 from core.data.folders import Split
-from core.model import load_classifier
+from core.models.load import load_classifier
 from core.training import jobs, status, watch
 from core.training.recipe import class_weights
 from core.training.report import report
@@ -217,7 +217,7 @@ def test_resnet50_trained_on_three_classes_points_at_the_evidence(tmp_path):
     from core.cams import GradCAM
     from core.explain.localization import annotations_for, pointing_hit
     from core.images import load_image, to_model_input
-    from core.model import LAST_STAGE
+    from core.models.graph import LAST_STAGE
 
     data = make_located_pets(tmp_path / "located", n_train=24, n_validation=8, squares=SQUARES)
     config = replace(FAST, epochs=80, learning_rate=0.01, patience=80)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.cli import main
+from core.cli.commands import main
 from core.explain.localization import (
     annotations_for,
     centre_prior,
@@ -146,7 +146,7 @@ def test_resnet50_trained_here_points_at_the_evidence(tmp_path):
     from core.data.choices import images_in
     from core.explain.explainer import Explainer
     from core.images import load_image
-    from core.model import load_classifier
+    from core.models.load import load_classifier
 
     explainer = Explainer(load_classifier(model), ["conv5_block3_out"])
     hits = []

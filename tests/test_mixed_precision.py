@@ -9,7 +9,9 @@ import pytest
 
 from core.cams import METHODS
 from core.explain.explainer import Explainer
-from core.model import CaffePreprocess, Classifier, ModelInfo, load_classifier, save_classifier
+from core.models.info import Classifier, ModelInfo, save_classifier
+from core.models.load import load_classifier
+from core.models.preprocessing import CaffePreprocess
 from tests.conftest import TINY_SIZE
 
 INFO = ModelInfo(image_size=TINY_SIZE, backbone="tiny", backbone_weights="none")
@@ -64,7 +66,7 @@ def test_every_method_on_a_float16_model_matches_its_float32_twin(twins, method)
 
 @pytest.mark.resnet
 def test_a_mixed_precision_resnet50_is_explained_as_its_float32_twin(tmp_path):
-    from core.model import build_classifier
+    from core.models.build import build_classifier
 
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("mixed_float16")

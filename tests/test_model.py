@@ -7,23 +7,19 @@ import numpy as np
 import pytest
 
 from core.config import STAGE_LAYERS, Config
-from core.errors import StorageError
+from core.errors import ModelError, StorageError
 from core.explain.explainer import Explainer
 from core.images import to_model_input
-from core.model import (
+from core.models.build import (
     IMAGENET_CATS,
     IMAGENET_DOGS,
-    CaffePreprocess,
-    Classifier,
     FoldCatDog,
-    ModelError,
-    ModelInfo,
     build_classifier,
     build_zero_shot,
-    load_classifier,
-    load_default,
-    save_classifier,
 )
+from core.models.info import Classifier, ModelInfo, save_classifier
+from core.models.load import load_classifier, load_default
+from core.models.preprocessing import CaffePreprocess
 from tests.conftest import TINY_SIZE, tiny_model
 
 

@@ -12,11 +12,12 @@ import numpy as np
 from PIL import Image
 
 from core.atomic import write_json
-from core.cli import main
+from core.cli.commands import main
 from core.data.folders import Split
-from core.explain.display import explain_photo, load_app_model, model_key
+from core.explain.display import explain_photo, load_app_model
 from core.folder import jobs, run, table
-from core.model import load_classifier
+from core.models.catalog import model_key
+from core.models.load import load_classifier
 from core.training.recipe import predict_logits
 
 # Odd sizes and aspect ratios, in the formats people send: a phone's 12-MP JPEG is decoded at a

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.model import ModelInfo, save_classifier
+from core.models.info import ModelInfo, save_classifier
 from tests.conftest import TINY_SIZE, make_pets, png_bytes, tiny_model
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"

@@ -15,13 +15,9 @@ from core.errors import UserError, writing
 from core.explain import display, export
 from core.explain.explainer import Explainer
 from core.images import load_image
-from core.model import (
-    ModelInfo,
-    load_classifier,
-    load_default,
-    resolve_backbone_weights,
-    save_classifier,
-)
+from core.models.build import resolve_backbone_weights
+from core.models.info import ModelInfo, save_classifier
+from core.models.load import load_classifier, load_default
 from core.training import jobs, lease
 from core.training.recipe import TrainConfig
 from tests.conftest import TINY_SIZE, make_pets, tiny_model

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.atomic import write_json
-from core.cli_options import parser
+from core.cli.options import parser
 from core.training import jobs, publishing, store
 from core.training.files import PROGRESS
 from tests.conftest import FAST, make_pets, tiny_model

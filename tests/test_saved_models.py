@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.model import load_classifier
+from core.models.load import load_classifier
 from tests.conftest import TINY_SIZE, tiny_model
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.catalog import ZERO_SHOT
 from core.explain import guide
 from core.explain.explainer import Explainer, Explanation
 from core.explain.side_by_side import (
@@ -20,7 +19,8 @@ from core.explain.side_by_side import (
     side_by_side,
     two_classes,
 )
-from core.model import load_classifier
+from core.models.catalog import ZERO_SHOT
+from core.models.load import load_classifier
 from tests.conftest import png_bytes
 from tests.test_catalog import FRUIT, HAND, NEW_RUN, OLD_RUN, server  # noqa: F401 - a fixture
 
@@ -87,7 +87,7 @@ def test_two_maps_of_different_classes_are_said_to_compare_two_classes():
 
 
 def test_two_tiny_models_explained_on_one_photo(tiny_weights, tmp_path):
-    from core.model import ModelInfo, save_classifier
+    from core.models.info import ModelInfo, save_classifier
     from tests.conftest import TINY_SIZE, tiny_model
 
     other = tmp_path / "other.keras"

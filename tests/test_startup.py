@@ -1,8 +1,8 @@
 """`streamlit run app.py` loads the model when the server starts, not when the first visitor comes.
 
-The server's log has one line per model load (ui._model): it must appear before anyone visits, and
-stay alone once a visitor's page has run. The browser, too, has the code that draws an explanation
-before the first photo arrives: the first upload fetches no script.
+The server's log has one line per model load (ui.loading._model): it must appear before anyone
+visits, and stay alone once a visitor's page has run. The browser, too, has the code that draws an
+explanation before the first photo arrives: the first upload fetches no script.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ import tensorflow as tf
 import ui
 done = lambda: (inspect.getabsfile(tf) in inspect.modulesbyfile, "streamlit.emojis" in sys.modules)
 before = done()
-ui._warm_first_page()
+ui.loading._warm_first_page()
 print(before, done())
 """
 

@@ -17,7 +17,8 @@ import pytest
 from core.atomic import read_json
 from core.config import ROOT, Config
 from core.data.folders import image_dataset, scan
-from core.model import app_model_path, file_sha256, load_default
+from core.models.info import file_sha256
+from core.models.load import app_model_path, load_default
 from core.training import jobs, lease
 from core.training import run as steps
 from core.training.files import PROGRESS
@@ -260,7 +261,7 @@ def test_the_same_seed_gives_the_same_weights_and_maps(generated_pets, tmp_path)
     from dataclasses import replace
 
     from core.cams import GradCAM
-    from core.model import load_classifier
+    from core.models.load import load_classifier
 
     template = tiny_model()
     build = lambda: keras.models.clone_model(template)  # noqa: E731 - fresh random initial weights on every call

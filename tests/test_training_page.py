@@ -72,7 +72,7 @@ def test_weights_files_are_choices_and_a_vanished_one_is_refused(
 
 def cli_refusal(capsys, data: Path, weights: Path, backbone: str) -> str:
     """`python -m core train`'s one line for the same choice, as the operator sees it."""
-    from core.cli import main
+    from core.cli.commands import main
 
     argv = ["train", "--data", str(data), "--out", str(weights), "--backbone-weights", backbone]
     code, err = main(argv), capsys.readouterr().err

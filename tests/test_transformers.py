@@ -22,13 +22,15 @@ from PIL import Image
 
 from core.cams import METHODS, PREDICTED, is_guided
 from core.cams.guided import NoReLUError
-from core.custom_objects import OPTION, load_module, load_operator_module
 from core.errors import ModelError
 from core.explain.explainer import Explainer
-from core.imported import import_model, inspect_model
-from core.model import Classifier, ModelInfo, load_classifier, map_grids, offered_layers
-from core.safe_load import ImportRefused
-from core.tokens import reaching
+from core.models.custom_objects import OPTION, load_module, load_operator_module
+from core.models.graph import map_grids, offered_layers
+from core.models.imported import import_model, inspect_model
+from core.models.info import Classifier, ModelInfo
+from core.models.load import load_classifier
+from core.models.safe_load import ImportRefused
+from core.models.tokens import reaching
 from tests.support.transformers import (
     VIT_LAYERS,
     block,

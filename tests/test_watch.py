@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from core.cams import GradCAM
-from core.model import LAST_STAGE, LOGIT
+from core.models.build import LOGIT
+from core.models.graph import LAST_STAGE
 from core.training import jobs, watch
 from core.training.recipe import TrainConfig
 from tests.conftest import make_pets, tiny_model

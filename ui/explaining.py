@@ -25,7 +25,7 @@ from core.explain.explainer import Explainer, Explanation
 from core.explain.faithfulness import sanity_verdict
 from core.explain.overlay import COLORMAPS
 from core.explain.settings import UPSAMPLING, VIEWS, Settings, View
-from core.model import ModelInfo
+from core.models.info import ModelInfo
 
 READABLE = {TOP1_VS_TOP2: "top-1 vs top-2 (the predicted class minus its runner-up)"}
 # Forward and backward passes a photo may cost and still be explained before the page draws,

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import imported
 from core.config import Config
 from core.errors import UserError, one_line
-from core.safe_load import MODEL_SUFFIXES
+from core.models import imported
+from core.models.safe_load import MODEL_SUFFIXES
 from core.training.status import Notice
 from ui.access import notify, shown
 from ui.slots import expensive

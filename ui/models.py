@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-import ui
-from core.catalog import ModelEntry, current
 from core.explain.display import LoadedModel
+from core.models.catalog import ModelEntry, current
+from ui.loading import model_for
 
 # Non-widget keys: the model chosen on any page, and the side-by-side page's second model.
 KEPT_MODEL = "kept_model"
@@ -33,7 +33,7 @@ def chosen_model(
     """The picker in the sidebar, and the model it chose: its entry, the loaded model, its key."""
     with st.sidebar:
         entry = model_picker(entries, label, key, kept, default)
-    return (entry, *ui.model_for(entry))
+    return (entry, *model_for(entry))
 
 
 def model_picker(

@@ -1,14 +1,6 @@
 """CAM methods on one shared pipeline (`base.BaseCAM`); each method is one small module."""
 
-from core.cams.base import (
-    CONTRAST,
-    PREDICTED,
-    TOP_TWO,
-    BaseCAM,
-    class_scores,
-    flatten_model,
-    normalize,
-)
+from core.cams.base import CONTRAST, PREDICTED, TOP_TWO, BaseCAM, class_scores, normalize
 from core.cams.eigen_cam import EigenCAM
 from core.cams.fusion import FUSED, fuse
 from core.cams.grad_cam import GradCAM
@@ -18,6 +10,7 @@ from core.cams.hires_cam import HiResCAM
 from core.cams.layer_cam import LayerCAM
 from core.cams.score_cam import ScoreCAM
 from core.cams.xgrad_cam import XGradCAM
+from core.models.graph import flatten_model
 
 METHODS: dict[str, type[BaseCAM]] = {
     cls.name: cls

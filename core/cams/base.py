@@ -7,7 +7,6 @@ arrays out: no image I/O, colouring or display here.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import keras
@@ -16,8 +15,9 @@ import tensorflow as tf
 
 from core.cams.fusion import FUSED, fuse
 from core.cams.fusion import normalize as normalize  # re-exported: guided.py, core.cams
-from core.model import map_grids, probabilities
-from core.tokens import to_grid
+from core.models.graph import flatten_model, map_grids
+from core.models.info import probabilities
+from core.models.tokens import to_grid
 
 PREDICTED = -1  # class index meaning "whatever the model predicts for this image"
 CONTRAST = -2  # "class 1 minus class 0" (dog minus cat)
@@ -146,36 +146,6 @@ def equal_weight_mean(variants: np.ndarray) -> np.ndarray:
     return (variants / np.where(scale > 0, scale, 1.0)).mean(axis=0)
 
 
-def flatten_model(model: keras.Model) -> keras.Model:
-    """A copy of `model` with its nested sub-models inlined: same layers (cloned) and same weights.
-
-    The usual transfer-learning recipe nests the backbone as ONE layer, which hides its conv
-    outputs ("Graph disconnected", keras-team/keras-io#1999). Re-running the graph op by op on a
-    new input gives a flat model in which every layer's output is reachable. Layers are cloned, not
-    reused, so each has one output tensor and the caller's model is left exactly as it was.
-    """
-
-    def call(operation, *args, **kwargs):
-        if isinstance(operation, keras.Sequential):
-            x = args[0]
-            for layer in operation.layers:
-                x = call(layer, x)
-            return x
-        if isinstance(operation, keras.Model):
-            # Keras' graph walker: every operation goes through `call`, so nested models unfold.
-            return operation._run_through_graph(
-                args[0], operation_fn=lambda op: functools.partial(call, op)
-            )
-        if not isinstance(operation, keras.layers.Layer):
-            # An op called on a symbolic tensor (`x[:, 0]`, keras.ops.*): stateless, called again.
-            return operation(*args, **kwargs)
-        clone = operation.__class__.from_config(operation.get_config())
-        outputs = clone(*args, **kwargs)
-        clone.set_weights(operation.get_weights())
-        return outputs
-
-    inputs = keras.Input(model.input_shape[1:])
-    return keras.Model(inputs, call(model, inputs), name=f"{model.name}_flat")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from core.images import photo_caveat
 
 if TYPE_CHECKING:  # for the hints only: importing this loads no TensorFlow
     from core.explain.explainer import Explanation
-    from core.model import ModelInfo
+    from core.models.info import ModelInfo
 
 # A model whose validation accuracy is within this share of the way from chance to perfect
 # (62.5 % for two classes, 27 % for 37) has learnt too little for its maps to be read.

@@ -12,21 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
-from core.catalog import ModelEntry, read_info
 from core.config import Config
+from core.errors import ModelError
 from core.explain.explainer import Explainer, Explanation
 from core.explain.overlay import DIVERGING, colorize, signed_to_unit
 from core.explain.settings import VIEWS
 from core.images import MODEL_SIDE, photo_for_model, upright_size
-from core.model import (
-    Classifier,
-    ModelError,
-    ModelInfo,
-    build_zero_shot,
-    imagenet_view,
-    load_classifier,
-    load_default,
-)
+from core.models.build import build_zero_shot, imagenet_view
+from core.models.catalog import ModelEntry
+from core.models.info import Classifier, ModelInfo
+from core.models.load import load_classifier, load_default
 
 # Long side of every picture sent to the browser: the photo as the model gets it (images.py).
 DISPLAY_SIDE = MODEL_SIDE
@@ -51,22 +46,6 @@ class LoadedModel:
         if name == VIEWS[1] and self.imagenet is not None:
             return replace(self, explainer=self.imagenet)
         return self
-
-
-def model_key(path: Path) -> str:
-    """Identity of a model file: its path, the modification times of it and its sidecar, and the
-    SHA-256 its sidecar records.
-
-    Any of them changing gives a new key, so a replaced model is loaded again (even one copied
-    over with its old modification time kept).
-    """
-    path = Path(path)
-    stamps = [
-        str(p.stat().st_mtime_ns) if p.exists() else "absent"
-        for p in (path, path.with_suffix(".json"))
-    ]
-    info = read_info(path) if path.exists() else None
-    return f"{path}:{':'.join(stamps)}:{(info and info.sha256) or 'no-sha'}"
 
 
 def load_app_model(

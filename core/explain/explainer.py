@@ -14,12 +14,8 @@ from core.config import PREDICTED_TARGET, TOP1_VS_TOP2
 from core.errors import SettingError
 from core.explain.faithfulness import faithfulness, sanity_check
 from core.images import to_model_input
-from core.model import (
-    IMAGENET_CATS,
-    IMAGENET_DOGS,
-    Classifier,
-    imagenet_class_names,
-)
+from core.models.build import IMAGENET_CATS, IMAGENET_DOGS, imagenet_class_names
+from core.models.info import Classifier
 
 NO_LAYER = "–"  # the layer shown for a map no layer makes: Guided Backprop's, the centre prior's
 

@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from core.cams import FUSED, uses_layer
-from core.catalog import ModelEntry, current, models
 from core.config import Config
 from core.explain.display import LoadedModel, colored_map, model_name, weights_name
 from core.explain.explainer import Explanation
 from core.explain.overlay import blend
 from core.explain.settings import View
 from core.images import encode_png, load_image
-from core.model import file_sha256
+from core.models.catalog import ModelEntry, current, models
+from core.models.info import file_sha256
 
 GUIDED_MAP = "max |gradient| over the 3 channels (the .npy holds the signed (H, W, 3) gradient)"
 FUSION = "geometric mean of the ReLU'd, max-scaled maps (core/cams/fusion.py)"

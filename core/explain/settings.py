@@ -53,7 +53,7 @@ class ExplanationKey:
     """Everything one explanation depends on, built once per rerun; results are kept under it."""
 
     photo_id: str  # the photo's digest
-    model_key: str  # the model file and its modification times (display.model_key)
+    model_key: str  # the model file and its modification times (catalog.model_key)
     target: str  # "predicted", a class name or the contrast
     # The method and its options as Explainer.explain takes them; () on the Compare page, where
     # every method runs with its defaults.

@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 
 from core.cams import normalize
-from core.catalog import ModelEntry
 from core.data.shards import output_places
 from core.explain.caveats import model_caveats
 from core.folder.jobs import FolderJob
 from core.folder.table import COLUMNS, raw_maps
 from core.images import encode_png, load_image, photo_for_model, shrink
+from core.models.catalog import ModelEntry
 
 
 def overlay(

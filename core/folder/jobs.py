@@ -45,7 +45,7 @@ class FolderJob:
     folder: str  # the folder explained, resolved
     photos: tuple[str, ...]  # its photos' paths relative to it, sorted
     model_path: str | None  # the model's .keras file; None: zero-shot ImageNet, built
-    model_key: str  # core.explain.display.model_key (file, modification times, SHA-256)
+    model_key: str  # core.models.catalog.model_key (file, modification times, SHA-256)
     method: str = "Grad-CAM"
     target: str = PREDICTED_TARGET
     # The maps kept: the model's default layer only (a backward pass through its last stage, so

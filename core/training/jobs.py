@@ -21,14 +21,15 @@ from core.atomic import read_json, write_json
 from core.config import Config
 from core.data.choices import label
 from core.data.folders import DataError, check_data_path, class_folders
-from core.errors import StorageError, UserError, writing
-from core.model import ModelError, resolve_backbone_weights
+from core.errors import ModelError, StorageError, UserError, writing
+from core.models.build import resolve_backbone_weights
+from core.models.catalog import RUNS
 from core.training.files import LOG, PROGRESS, SETTINGS
 from core.training.lease import acquire_lock, hand_over, kept_alive, lock_holder, release_lock
 from core.training.progress import launch
 from core.training.recipe import TrainConfig
 from core.training.run import failure, run
-from core.training.store import RUNS, new_run_dir
+from core.training.store import new_run_dir
 
 
 def check(data_root: Path | None, config: TrainConfig, roots: tuple[Path, ...] = ()) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from core.data.folders import DataFolders, Split, augmenter, image_dataset
-from core.model import FEATURES, HEAD, LOGIT  # the classifier's layers the recipe relies on
+from core.models.build import FEATURES, HEAD, LOGIT  # the classifier's layers the recipe relies on
 
 # Classes from which top-5 accuracy is reported beside accuracy.
 TOP5_FROM = 10

@@ -13,7 +13,7 @@ from core.cams.base import predicted_class
 from core.data.classes import label_names
 from core.data.folders import DataFolders, Split
 from core.data.leakage import MAX_PAIRS
-from core.model import probabilities
+from core.models.info import probabilities
 from core.training.recipe import TOP5_FROM
 
 # Off-diagonal cells of the confusion matrix the report lists: the pairs most often confused.

@@ -18,13 +18,9 @@ import keras
 from core.config import Config
 from core.data.folders import DataFolders, scan
 from core.errors import UserError, one_line, storage_sentence
-from core.model import (
-    LAST_STAGE,
-    ModelInfo,
-    build_classifier,
-    head_units,
-    save_classifier,
-)
+from core.models.build import build_classifier, head_units
+from core.models.graph import LAST_STAGE
+from core.models.info import ModelInfo, save_classifier
 from core.training import publishing
 from core.training.progress import RunMonitor
 from core.training.publishing import best_val_loss, validation_set

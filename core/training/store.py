@@ -30,11 +30,11 @@ from core import space
 from core.atomic import fsync, read_json
 from core.config import Config
 from core.errors import UserError, writing
-from core.model import CURRENT
+from core.models.catalog import RUNS, run_folders
+from core.models.info import CURRENT
 from core.training.files import PROGRESS, SETTINGS
 from core.training.lease import lock_holder
 
-RUNS = "runs"
 # A folder being removed is first renamed to this prefix, so that it is never read half-deleted.
 DELETING = ".deleting-"
 
@@ -66,20 +66,6 @@ def publish(run_dir: Path, weights_dir: Path) -> None:
     os.replace(temporary, weights_dir / CURRENT)
     fsync(weights_dir)
     prune(weights_dir)
-
-
-def run_folders(weights_dir: Path) -> list[Path]:
-    """Every run folder in weights/runs/, newest first; links and hidden folders left out."""
-    runs = Path(weights_dir) / RUNS
-    if not runs.is_dir():
-        return []
-    found = (p for p in runs.iterdir() if p.is_dir() and not p.is_symlink())
-    return sorted((p for p in found if not p.name.startswith(".")), reverse=True)
-
-
-def previous_runs(weights_dir: Path) -> list[Path]:
-    """Finished runs (those holding a model), newest first."""
-    return [p for p in run_folders(weights_dir) if (p / "model.keras").is_file()]
 
 
 def in_use(weights_dir: Path) -> Path | None:

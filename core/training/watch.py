@@ -23,7 +23,8 @@ import numpy as np
 from core.atomic import replacing, write_json
 from core.cams import GradCAM
 from core.images import photo_for_model, to_model_input
-from core.model import LOGIT, conv_layer_shapes, default_layer
+from core.models.build import LOGIT
+from core.models.graph import conv_layer_shapes, default_layer
 
 WATCH_JSON, WATCH_MAPS = "watch.json", "watch.npy"
 PHOTOS = 4  # two per class of two; one per class of four chosen by the seed when K >= 4

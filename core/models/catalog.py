@@ -18,10 +18,12 @@ from pathlib import Path
 
 from core.config import Config
 from core.data.choices import label as choice_label
-from core.imported import imported_models
-from core.model import IMPORTED, ModelError, ModelInfo, app_model_path, read_sidecar
-from core.training.store import previous_runs
+from core.errors import ModelError
+from core.models.imported import imported_models
+from core.models.info import IMPORTED, ModelInfo, read_sidecar
+from core.models.load import app_model_path
 
+RUNS = "runs"  # weights/runs/<stamp>/: one folder per training run (core/training/store.py)
 ZERO_SHOT = "zero-shot"  # the zero-shot entry's key (the others are paths below weights/)
 SHOWN_CLASSES = 3  # class names a fact line spells out before "…"
 SHA_PREFIX = 12  # hex digits of the SHA-256 a fact line shows
@@ -35,7 +37,7 @@ class ModelEntry:
     label: str  # e.g. "Run 2026-11-25 18:01 · pets (current)"
     path: Path | None  # the .keras file; None for zero-shot, which is built
     info: ModelInfo | None  # its sidecar; None when it cannot be read (loading then says why)
-    current: bool = False  # the app's model (core.model.app_model_path): the default
+    current: bool = False  # the app's model (load.app_model_path): the default
 
     @property
     def digest(self) -> str | None:
@@ -149,3 +151,33 @@ def _dataset(info: ModelInfo | None, config: Config) -> str:
         return ""
     path = Path(info.trained_on)
     return f" · {choice_label(path.resolve(), config.data_roots) if path.is_absolute() else path}"
+
+
+def run_folders(weights_dir: Path) -> list[Path]:
+    """Every run folder in weights/runs/, newest first; links and hidden folders left out."""
+    runs = Path(weights_dir) / RUNS
+    if not runs.is_dir():
+        return []
+    found = (p for p in runs.iterdir() if p.is_dir() and not p.is_symlink())
+    return sorted((p for p in found if not p.name.startswith(".")), reverse=True)
+
+
+def previous_runs(weights_dir: Path) -> list[Path]:
+    """Finished runs (those holding a model), newest first."""
+    return [p for p in run_folders(weights_dir) if (p / "model.keras").is_file()]
+
+
+def model_key(path: Path) -> str:
+    """Identity of a model file: its path, the modification times of it and its sidecar, and the
+    SHA-256 its sidecar records.
+
+    Any of them changing gives a new key, so a replaced model is loaded again (even one copied
+    over with its old modification time kept).
+    """
+    path = Path(path)
+    stamps = [
+        str(p.stat().st_mtime_ns) if p.exists() else "absent"
+        for p in (path, path.with_suffix(".json"))
+    ]
+    info = read_info(path) if path.exists() else None
+    return f"{path}:{':'.join(stamps)}:{(info and info.sha256) or 'no-sha'}"

@@ -1,6 +1,6 @@
 """`python -m core ...`: the same code paths as the app, from a terminal.
 
-Each command's body is here; its options are core/cli_options.py's, and the batch side (what
+Each command's body is here; its options are options.py's, and the batch side (what
 `--layer` names, a shard's settings, `merge`) is core/batch.py's.
 """
 
@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import replacing
-from core.batch import (
+from core.cams import FUSED, METHODS
+from core.cli.batch import (
     ALL,
     chosen_layers,
     evaluate_settings,
@@ -22,10 +23,8 @@ from core.batch import (
     run_merge,
     wrote,
 )
-from core.cams import FUSED, METHODS
-from core.cli_options import parser
+from core.cli.options import parser
 from core.config import Config
-from core.custom_objects import load_module
 from core.data.classes import check_class_names
 from core.data.folders import DataError
 from core.data.pet_layout import LAYOUTS, find_download
@@ -38,9 +37,12 @@ from core.explain.explainer import Explainer
 from core.explain.localization import annotations_for
 from core.explain.overlay import overlay
 from core.images import ImageError, encode_png, photo_for_model
-from core.imported import import_loaded, preprocessing_question
-from core.model import Classifier, imagenet_view, load_classifier, load_default
-from core.safe_load import load_source
+from core.models.build import imagenet_view
+from core.models.custom_objects import load_module
+from core.models.imported import import_loaded, preprocessing_question
+from core.models.info import Classifier
+from core.models.load import load_classifier, load_default
+from core.models.safe_load import load_source
 from core.training import jobs
 from core.training.recipe import TrainConfig
 

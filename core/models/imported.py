@@ -1,7 +1,7 @@
 """Models a person brings: check one, store it under weights/imported/<name>/, explain it.
 
 A brought model is saved as it came (a legacy .h5 converted to .keras) beside a sidecar naming its
-classes and its preprocessing. Loading it (core.model.load_classifier) builds the one model every
+classes and its preprocessing. Loading it (load.load_classifier) builds the one model every
 consumer explains: 0-255 RGB in, `Preprocess` (the sidecar's mode), the model's own layers
 flattened into one graph (nested backbones' conv layers reachable), logits out (the final softmax
 or sigmoid removed). Nothing here changes the loaded model.
@@ -15,25 +15,20 @@ from pathlib import Path
 
 import keras
 
-from core.cams.base import flatten_model
 from core.config import Config
 from core.data.classes import DataError, check_class_names
-from core.model import (
-    IMPORTED,
-    CaffePreprocess,
-    Classifier,
-    ModelError,
-    ModelInfo,
-    check_output_count,
+from core.errors import ModelError
+from core.models.graph import (
     default_layer,
+    flatten_model,
     is_transformer,
     map_grids,
     offered_layers,
-    save_classifier,
 )
-from core.preprocessing import PREPROCESSING, Preprocess
-from core.safe_load import ImportRefused, check_shape, load_source
-from core.tokens import block_outputs
+from core.models.info import IMPORTED, Classifier, ModelInfo, check_output_count, save_classifier
+from core.models.preprocessing import PREPROCESSING, CaffePreprocess, Preprocess
+from core.models.safe_load import ImportRefused, check_shape, load_source
+from core.models.tokens import block_outputs
 
 # A model whose input is None x None is shown photos at this size (ResNet-50's and ImageNet's).
 FREE_INPUT_SIZE = 224
@@ -249,7 +244,7 @@ def final_activation(model: keras.Model) -> str:
 def explained_model(model: keras.Model, preprocessing: str, size: tuple[int, int]) -> keras.Model:
     """One flat keras.Model, 0-255 RGB (N, h, w, 3) in, logits out: what every consumer explains.
 
-    `Preprocess(preprocessing)` in front; nested models inlined (core.cams.flatten_model, whose
+    `Preprocess(preprocessing)` in front; nested models inlined (graph.flatten_model, whose
     layers are clones: `model` is not changed); the final softmax or sigmoid removed, so scores are
     logits: a Softmax or Activation layer is dropped, a Dense layer's activation replaced by a
     linear twin with the same weights.

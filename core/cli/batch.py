@@ -21,7 +21,8 @@ from core.cams.fusion import fused_layers
 from core.data.shards import merge
 from core.errors import SettingError
 from core.explain.evaluation import summary
-from core.model import Classifier, app_model_path, file_sha256
+from core.models.info import Classifier, file_sha256
+from core.models.load import app_model_path
 
 ALL = "all"  # evaluate --layer all: every offered layer, then fused
 MODEL_LAYER = "layer:"  # --layer layer:NAME: the model's own layer NAME, even one named fused

@@ -15,8 +15,8 @@ from pathlib import Path
 import keras
 
 from core.config import Config
-from core.custom_objects import load_operator_module, refusal, saved_classes
 from core.errors import ModelError, one_line
+from core.models.custom_objects import load_operator_module, refusal, saved_classes
 
 # The first 8 bytes of every HDF5 file (a legacy Keras .h5).
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"

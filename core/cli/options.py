@@ -1,4 +1,4 @@
-"""`python -m core`'s commands and their options: the argparse side of core/cli.py."""
+"""`python -m core`'s commands and their options: the argparse side of commands.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from core.cams import METHODS
 from core.config import Config
 from core.data.pet_layout import LAYOUTS
 from core.explain.overlay import COLORMAPS
-from core.imported import PREPROCESSING
+from core.models.imported import PREPROCESSING
 from core.training.recipe import TrainConfig
 
 LAYER_HELP = (

@@ -52,3 +52,17 @@ class Preprocess(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode}
+
+
+@keras.saving.register_keras_serializable(package="catdog")
+class CaffePreprocess(keras.layers.Layer):
+    """0-255 RGB in, ResNet-50's input out: RGB->BGR, ImageNet channel means subtracted.
+
+    The seed article's 1/255 rescale feeds ImageNet ResNet-50 inputs it never saw; this is what
+    `keras.applications.resnet50.preprocess_input` does, as a saved layer so the model takes raw
+    pixels.
+    """
+
+    def call(self, images):
+        bgr = keras.ops.flip(keras.ops.cast(images, "float32"), axis=-1)
+        return bgr - keras.ops.convert_to_tensor(CAFFE_BGR_MEAN, dtype="float32")
