@@ -1,5 +1,6 @@
 """A model's whole life, one module per stage; this face imports none of them.
 
+    keras_internals.py the two private Keras APIs leant on, each with its version and test
     preprocessing.py   what 0-255 pixels become (caffe, tf, torch, rescale, none): one layer
     tokens.py          transformers: tokens on their patch grid, blocks, the default that reaches
     graph.py           how a graph is read: flattened, its layers with a map, offered, the default

@@ -12,6 +12,7 @@ import functools
 import keras
 
 from core.config import STAGE_LAYERS
+from core.models.keras_internals import run_graph
 from core.models.preprocessing import CaffePreprocess, Preprocess
 from core.models.tokens import (
     FREE_SIDE,
@@ -54,9 +55,7 @@ def flatten_model(model: keras.Model) -> keras.Model:
             return x
         if isinstance(operation, keras.Model):
             # Keras' graph walker: every operation goes through `call`, so nested models unfold.
-            return operation._run_through_graph(
-                args[0], operation_fn=lambda op: functools.partial(call, op)
-            )
+            return run_graph(operation, args[0], lambda op: functools.partial(call, op))
         if not isinstance(operation, keras.layers.Layer):
             # An op called on a symbolic tensor (`x[:, 0]`, keras.ops.*): stateless, called again.
             return operation(*args, **kwargs)

@@ -26,6 +26,7 @@ from core.models.graph import (
     offered_layers,
 )
 from core.models.info import IMPORTED, Classifier, ModelInfo, check_output_count, save_classifier
+from core.models.keras_internals import producer
 from core.models.preprocessing import PREPROCESSING, CaffePreprocess, Preprocess
 from core.models.safe_load import ImportRefused, check_shape, load_source
 from core.models.tokens import block_outputs
@@ -213,7 +214,7 @@ def _last_layer(model: keras.Model):
     if isinstance(model, keras.Sequential):
         layer = model.layers[-1]
     else:
-        layer = model.outputs[0]._keras_history.operation
+        layer = producer(model.outputs[0])
     return _last_layer(layer) if isinstance(layer, keras.Model) else layer
 
 
@@ -254,7 +255,7 @@ def explained_model(model: keras.Model, preprocessing: str, size: tuple[int, int
     preprocess = Preprocess(preprocessing, name="catdog_preprocess")
     wrapped = keras.Model(inputs, model(preprocess(inputs)))
     flat = flatten_model(wrapped)
-    last = flat.outputs[0]._keras_history.operation
+    last = producer(flat.outputs[0])
     if _activation(last) not in ACTIVATIONS:
         return flat
     if isinstance(last, keras.layers.Dense):
