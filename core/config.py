@@ -1,7 +1,12 @@
-"""Every setting of catdog-gradcam in one frozen dataclass, each default explained."""
+"""Every setting of catdog-gradcam in one frozen dataclass, each default explained.
+
+The operator's settings come from CATDOG_* environment variables. A process reads them once:
+`settings()` builds the Config the CLI, the app and each worker hand down to what they call.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +137,9 @@ class Config:
     custom_objects: str = field(
         default_factory=lambda: os.environ.get("CATDOG_CUSTOM_OBJECTS", "")
     )
+    # A public demo (CATDOG_PUBLIC=1; or `public = true` in .streamlit/secrets.toml, which the app
+    # reads beside this): training, uploads of data and models, and long work need the sign-in.
+    public: bool = field(default_factory=lambda: os.environ.get("CATDOG_PUBLIC") == "1")
 
     @property
     def data_roots(self) -> tuple[Path, ...]:
@@ -141,3 +149,18 @@ class Config:
     def folder_cache_dir(self) -> Path:
         """The Folder page's results: CATDOG_FOLDER_CACHE, else weights_dir/folders."""
         return Path(self.folder_cache) if self.folder_cache else Path(self.weights_dir) / "folders"
+
+
+def settings() -> Config:
+    """This process's Config, built once from its environment (`_built`) and handed down.
+
+    Keyed by the CATDOG_* variables, so a process whose environment changes (a test's
+    monkeypatch) gets a Config that says so; a server or a worker, whose environment does not,
+    builds exactly one.
+    """
+    return _built(tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("CATDOG_"))))
+
+
+@functools.lru_cache(maxsize=8)
+def _built(_environment: tuple) -> Config:
+    return Config()

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageCms, UnidentifiedImageError
 
-from core.config import Config
+from core.config import Config, settings
 from core.errors import UserError
 
 UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp", "bmp")
@@ -64,7 +64,7 @@ def load_image(
     long side at most that: a JPEG is decoded at a reduced DCT scale (a 12-MP photo in 50 ms
     instead of 200-450 ms), then area-averaged down.
     """
-    config = config or Config()
+    config = config or settings()
     name = name or (Path(source).name if isinstance(source, (str, Path)) else "upload")
     data = _read_bytes(source, name, config.max_bytes)
     if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftyphevc"):

@@ -14,7 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.config import Config
+from core.config import Config, settings
 from core.errors import StorageError
 
 MB = 1024**2
@@ -40,7 +40,7 @@ def require_free(path: Path, what: str, floor_mb: int | None = None, needed: int
     `needed` is what `what` will write, in bytes, when it is known beforehand (a ZIP's unpacked
     size); the floor is Config.min_free_mb unless given.
     """
-    floor_mb = Config().min_free_mb if floor_mb is None else floor_mb
+    floor_mb = settings().min_free_mb if floor_mb is None else floor_mb
     free = free_bytes(path)
     if floor_mb <= 0 and not needed:
         return

@@ -24,7 +24,7 @@ from core.cli.batch import (
     wrote,
 )
 from core.cli.options import parser
-from core.config import Config
+from core.config import settings
 from core.data.classes import check_class_names
 from core.data.folders import DataError
 from core.data.pet_layout import LAYOUTS, find_download
@@ -202,7 +202,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_download(args: argparse.Namespace) -> int:
-    data_dir = Config().data_dir
+    data_dir = settings().data_dir
     dest = args.dest or (data_dir / LAYOUTS["breeds"] if args.layout == "breeds" else data_dir)
     earlier = find_download(data_dir, dest)
     counts = download_pets(dest, layout=args.layout, reuse=earlier)

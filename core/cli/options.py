@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from core.cams import METHODS
-from core.config import Config
+from core.config import settings
 from core.data.pet_layout import LAYOUTS
 from core.explain.overlay import COLORMAPS
 from core.models.imported import PREPROCESSING
@@ -85,9 +85,9 @@ def add_explain_parser(commands) -> None:
     add_target_options(explain)
     add_custom_objects_option(explain)
     explain.add_argument(
-        "--alpha", type=float, default=Config().alpha, help="overlay opacity, 0-1"
+        "--alpha", type=float, default=settings().alpha, help="overlay opacity, 0-1"
     )
-    explain.add_argument("--colormap", default=Config().colormap, choices=COLORMAPS)
+    explain.add_argument("--colormap", default=settings().colormap, choices=COLORMAPS)
     explain.add_argument("--out", type=Path, default=Path("out"), help="folder for the overlays")
     explain.add_argument(
         "--raw", action="store_true", help="also save the raw map as <stem>_raw.npy"
@@ -226,7 +226,7 @@ def add_import_parser(commands) -> None:
         "--name", help="its folder under weights/imported/ (default: FILE's stem)"
     )
     imports.add_argument(
-        "--weights-dir", type=Path, default=Config().weights_dir, help="the weights/ folder"
+        "--weights-dir", type=Path, default=settings().weights_dir, help="the weights/ folder"
     )
     add_custom_objects_option(imports)
 
@@ -254,11 +254,11 @@ def add_train_parser(commands) -> None:
     )
     train.add_argument(
         "--backbone-weights",
-        default=Config().backbone_weights or defaults.backbone_weights,
+        default=settings().backbone_weights or defaults.backbone_weights,
         help="imagenet | none (random: offline smoke runs) | PATH to a no-top weights file",
     )
     train.add_argument(
-        "--out", type=Path, default=Config().weights_dir, help="the weights/ folder"
+        "--out", type=Path, default=settings().weights_dir, help="the weights/ folder"
     )
     train.add_argument(
         "--strategy",

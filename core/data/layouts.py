@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from core.atomic import read_json
-from core.config import Config
+from core.config import settings
 from core.data.classes import DataError, singular, slug
 from core.data.walk import walk
 from core.images import IMAGE_SUFFIXES
@@ -291,7 +291,7 @@ def layout_of(
     (a page passes PAGE_SECONDS, training the long default). A class folder without photos is
     refused.
     """
-    root, max_files = Path(root), max_files or Config().max_files_per_class
+    root, max_files = Path(root), max_files or settings().max_files_per_class
     if not root.is_dir():
         raise DataError(f"Data folder {root} does not exist.")
     resolved, listed, started = root.resolve(), [], time.monotonic()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import space
-from core.config import Config
+from core.config import Config, settings
 from core.data.classes import counted
 from core.data.pet_layout import (
     LAYOUTS,
@@ -68,7 +68,7 @@ class DownloadError(UserError):
 
 def source_from(config: Config | None = None) -> Source:
     """Oxford-IIIT Pet from Config.pets_url and pets_md5: its server, a mirror or a test server."""
-    config = config or Config()
+    config = config or settings()
     images_md5, annotations_md5 = (config.pets_md5.split(",") + [""])[:2]
     base = config.pets_url.rstrip("/") + "/"
     return Source(

@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 
 from core import space
 from core.atomic import write_json
-from core.config import Config
+from core.config import settings
 from core.data import choices
 from core.data.archives import read_zip, refuse_garbled
 from core.data.classes import (
@@ -78,7 +78,7 @@ class Report:
         skipped = ", ".join(f"{n} {reason}" for reason, n in self.skipped.most_common())
         text = f"Kept {kept or 'nothing'}" + (f". Skipped {skipped}." if skipped else ".")
         if self.tiny:
-            side = round(Config().image_size / UPSCALED)
+            side = round(settings().image_size / UPSCALED)
             text += (
                 f" {self.tiny} photo{'' if self.tiny == 1 else 's'} under {side} px kept: upscaled"
                 f" {UPSCALED:.0f}× or more for the model, they teach it little."
@@ -224,7 +224,7 @@ def _keep(folder: Path, report: Report, seen: set, split, label, file_name, data
         report.skipped["duplicates"] += 1
         return
     seen.add(digest)
-    report.tiny += photo_caveat(photo.shape, (Config().image_size,) * 2) is not None
+    report.tiny += photo_caveat(photo.shape, (settings().image_size,) * 2) is not None
     target = folder / split / slug(label)
     target.mkdir(parents=True, exist_ok=True)
     stem = slug(PurePosixPath(file_name).stem) or "photo"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.config import Config
+from core.config import Config, settings
 from core.errors import ModelError
 from core.explain.explainer import Explainer, Explanation
 from core.explain.overlay import DIVERGING, colorize, signed_to_unit
@@ -57,7 +57,7 @@ def load_app_model(
     The app's model is weights/current, else weights/model.keras, else the zero-shot classifier
     (with its second view, ImageNet's 1,000 classes, over the same layers and weights).
     """
-    config = config or Config()
+    config = config or settings()
     try:
         if path:
             classifier = load_classifier(path)

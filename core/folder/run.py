@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import replacing, write_json
-from core.config import Config
+from core.config import settings
 from core.folder.jobs import BATCH, BATCH_SIZE, FolderJob, done_indices, read_job, stop_asked
 from core.training.files import PROGRESS
 
@@ -55,7 +55,7 @@ def _explainer(job: FolderJob, batch_size: int):
     from core.explain.explainer import Explainer
 
     path = Path(job.model_path) if job.model_path else None
-    loaded = load_app_model(Config(), path, zero_shot=path is None)
+    loaded = load_app_model(settings(), path, zero_shot=path is None)
     if loaded.error:
         return loaded.error
     explainer, classifier = loaded.explainer, loaded.explainer.classifier

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import keras
 
-from core.config import Config
+from core.config import Config, settings
 from core.errors import ModelError
 from core.models.info import Classifier, ModelInfo
 from core.models.preprocessing import CaffePreprocess
@@ -99,7 +99,7 @@ def build_classifier(
     two classes (> 0 means class 1, dog) and (N, K) for K > 2; the sigmoid or softmax is applied
     outside the model (`probabilities`), so CAMs explain logits.
     """
-    config = config or Config()
+    config = config or settings()
     size = config.image_size
     inputs = keras.Input((size, size, 3), name="image")
     backbone = _resnet50(
@@ -119,7 +119,7 @@ def build_zero_shot(
     imagenet_weights: str | None = "imagenet", config: Config | None = None
 ) -> Classifier:
     """ResNet-50's ImageNet classifier with its dog breeds and domestic cats as two classes."""
-    size = (config or Config()).image_size
+    size = (config or settings()).image_size
     inputs = keras.Input((size, size, 3), name="image")
     resnet = _resnet50(
         True,

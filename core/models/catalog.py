@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.config import Config
+from core.config import Config, settings
 from core.data.choices import label as choice_label
 from core.errors import ModelError
 from core.models.imported import imported_models
@@ -81,7 +81,7 @@ def models(config: Config | None = None) -> list[ModelEntry]:
 
     Exactly one is `current`: the app's model, else zero-shot (the app's fallback).
     """
-    config = config or Config()
+    config = config or settings()
     weights = Path(config.weights_dir)
     in_use = app_model_path(config).resolve()
     found = [(run / config.model_file, f"runs/{run.name}") for run in previous_runs(weights)]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import keras
 
-from core.config import Config
+from core.config import Config, settings
 from core.errors import ModelError, one_line
 
 # The largest config.json read from a .keras file: a model's layer list is far smaller.
@@ -70,7 +70,7 @@ def _import(path: Path) -> tuple[type, ...]:
 
 def load_operator_module(config: Config | None = None) -> tuple[str, ...]:
     """The module CATDOG_CUSTOM_OBJECTS names, loaded once (`load_module`); () when unset."""
-    setting = (config or Config()).custom_objects
+    setting = (config or settings()).custom_objects
     return load_module(Path(setting)) if setting else ()
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import keras
 
-from core.config import Config
+from core.config import settings
 from core.data.classes import DataError, check_class_names
 from core.errors import ModelError
 from core.models.graph import (
@@ -84,7 +84,7 @@ def propose_preprocessing(model_or_path: keras.Model | Path) -> str | None:
     """
     model = model_or_path
     if not isinstance(model, keras.Model):
-        model = load_source(Path(model_or_path), Config().max_model_mb * 2**20)
+        model = load_source(Path(model_or_path), settings().max_model_mb * 2**20)
     known = known_backbone(model)
     return known[1] if known else None
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import keras
 
-from core.config import Config
+from core.config import Config, settings
 from core.errors import ModelError, one_line
 from core.models import imported
 from core.models.build import build_zero_shot
@@ -116,7 +116,7 @@ def app_model_path(config: Config | None = None) -> Path:
     `current` is a link to the newest finished run's folder (core/training/store.py switches it);
     it is resolved once here, so the model file and its sidecar come from the same run.
     """
-    config = config or Config()
+    config = config or settings()
     link = config.weights_dir / CURRENT
     if link.is_symlink() and link.exists():
         return link.resolve() / config.model_file
@@ -124,7 +124,7 @@ def app_model_path(config: Config | None = None) -> Path:
 
 def load_default(config: Config | None = None) -> Classifier:
     """The app's model: the fine-tuned one in weights/, else zero-shot ImageNet, else an error."""
-    config = config or Config()
+    config = config or settings()
     path = app_model_path(config)
     if path.exists():
         return load_classifier(path)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import keras
 
-from core.config import Config
+from core.config import settings
 from core.errors import ModelError, one_line
 from core.models.custom_objects import load_operator_module, refusal, saved_classes
 
@@ -34,7 +34,7 @@ def load_source(path: Path, max_bytes: int | None = None) -> keras.Model:
     No layer of it may be a Lambda (its code would run here), nor a class this app does not know.
     """
     path = Path(path)
-    max_bytes = Config().max_model_mb * 2**20 if max_bytes is None else max_bytes
+    max_bytes = settings().max_model_mb * 2**20 if max_bytes is None else max_bytes
     if not path.is_file():
         raise ImportRefused(f"No model file at {path}.")
     if path.stat().st_size > max_bytes:

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from core import space
 from core.atomic import read_json, write_json
-from core.config import Config
+from core.config import settings
 from core.data.choices import label
 from core.data.folders import DataError, check_data_path, class_folders
 from core.errors import ModelError, StorageError, UserError, writing
@@ -46,7 +46,7 @@ def check(data_root: Path | None, config: TrainConfig, roots: tuple[Path, ...] =
         text = "No dataset under the data roots: add one (class folders, or train/, validation/)."
         raise DataError(text)
     path = Path(data_root).expanduser().resolve()
-    shown = label(path, roots or Config().data_roots)
+    shown = label(path, roots or settings().data_roots)
     if roots:
         try:
             check_data_path(str(path), roots)

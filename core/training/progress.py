@@ -16,7 +16,7 @@ import keras
 
 from core import space
 from core.atomic import write_json
-from core.config import ROOT, Config
+from core.config import ROOT, settings
 from core.errors import writing
 from core.training.files import PROGRESS, STOP
 
@@ -61,7 +61,7 @@ class RunMonitor(keras.callbacks.Callback):
         super().__init__()
         self.run_dir = Path(run_dir)
         # Below this much free space the run stops and discards itself (Config.min_free_mb).
-        self.floor_mb = Config().min_free_mb if floor_mb is None else floor_mb
+        self.floor_mb = settings().min_free_mb if floor_mb is None else floor_mb
         # Why the monitor stopped the run on its own; None while it has not.
         self.stop_reason: str | None = None
         self._space_checked = 0.0

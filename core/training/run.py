@@ -15,7 +15,7 @@ from typing import Callable
 
 import keras
 
-from core.config import Config
+from core.config import settings as operator_settings
 from core.data.folders import DataFolders, scan
 from core.errors import UserError, one_line, storage_sentence
 from core.models.build import build_classifier, head_units
@@ -98,7 +98,8 @@ def settings(data_root: Path, config: TrainConfig) -> dict:
 
 def scan_data(data_root: Path, config: TrainConfig, monitor: RunMonitor) -> DataFolders:
     """Every photo checked once, and the run's plan (phases weighed by photo counts) recorded."""
-    data = scan(data_root, config.validation_fraction, config.seed, Config().max_files_per_class)
+    most = operator_settings().max_files_per_class
+    data = scan(data_root, config.validation_fraction, config.seed, most)
     monitor.plan(len(data.train.paths), len(data.validation.paths), config)
     monitor.state.update(
         summary=data.summary(), skipped=list(data.skipped), held_out=data.held_out

@@ -17,7 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from core.cams import normalize
-from core.config import Config
+from core.config import Config, settings
 from core.data.choices import label
 from core.explain.overlay import overlay
 from core.images import load_image, shrink
@@ -179,11 +179,11 @@ def confused_pairs(report: dict, limit: int = MOST_CONFUSED) -> list[str]:
 
 def watched_photo(path: str, config: Config | None = None) -> np.ndarray:
     """A watched photo at thumbnail size, ready for its maps epoch after epoch."""
-    return shrink(load_image(path), (config or Config()).thumbnail_side)
+    return shrink(load_image(path), (config or settings()).thumbnail_side)
 
 
 def watch_overlay(
     photo: np.ndarray, raw_map: np.ndarray, config: Config | None = None
 ) -> np.ndarray:
     """One epoch's raw map of a watched photo (watch.py), ReLU'd, scaled and laid over it."""
-    return overlay(photo, normalize(raw_map), (config or Config()).alpha)
+    return overlay(photo, normalize(raw_map), (config or settings()).alpha)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from core import space
 from core.atomic import fsync, read_json
-from core.config import Config
+from core.config import settings
 from core.errors import UserError, writing
 from core.models.catalog import RUNS, run_folders
 from core.models.info import CURRENT
@@ -96,7 +96,7 @@ def prune(weights_dir: Path, keep: int | None = None, spare: Path | None = None)
     Spared on top of those: the run in use, the run in progress and `spare` (the calling run's own
     folder). Only folders directly in weights/runs/ are looked at. Returns the names removed.
     """
-    keep = Config().keep_runs if keep is None else keep
+    keep = settings().keep_runs if keep is None else keep
     spared = {in_use(weights_dir), in_progress(weights_dir)}
     spared |= {Path(spare).resolve()} if spare else set()
     removed = []
