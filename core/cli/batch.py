@@ -6,6 +6,7 @@ layers one pass explains and the key of each map shown; what `fused` is made of 
 `evaluate_settings` are every option that changes a shard's outputs (the model by its file's
 SHA-256, not its path), so `merge` (`core.data.shards`) refuses a shard of another job.
 `run_merge` prints what one run would have printed (evaluate) or writes its records (explain).
+`load_for` is the model the options name (--weights, --classes, --preprocessing).
 """
 
 from __future__ import annotations
@@ -18,14 +19,17 @@ from pathlib import Path
 from core.atomic import replacing
 from core.cams import FUSED
 from core.cams.fusion import fused_layers
+from core.data.classes import check_class_names
 from core.data.shards import merge
 from core.errors import SettingError
 from core.explain.evaluation import summary
+from core.models.build import imagenet_view
 from core.models.info import Classifier, file_sha256
-from core.models.load import app_model_path
+from core.models.load import app_model_path, load_classifier, load_default
 
 ALL = "all"  # evaluate --layer all: every offered layer, then fused
 MODEL_LAYER = "layer:"  # --layer layer:NAME: the model's own layer NAME, even one named fused
+DEPTH = 8  # folder levels below `evaluate --data` (or a PHOTO folder) searched for photos
 
 
 def chosen_layers(
@@ -146,3 +150,40 @@ def run_merge(args: argparse.Namespace) -> int:
 
 def without_position(record: dict) -> dict:
     return {key: value for key, value in record.items() if key != "position"}
+
+
+def class_list(text: str) -> tuple[str, ...] | None:
+    """--classes as class names (None for the zero-shot views cat-dog and imagenet)."""
+    if text in ("cat-dog", "imagenet"):
+        return None
+    names = tuple(name.strip() for name in text.split(","))
+    return check_class_names(names, f"--classes {text!r}")
+
+
+def load_for(args: argparse.Namespace) -> Classifier:
+    """The model --weights names (default: the app's), seen through --classes.
+
+    --classes a,b and --preprocessing describe the --weights file, and win over its sidecar.
+    """
+    names = class_list(args.classes)
+    if names is not None or args.preprocessing:
+        if not args.weights:
+            raise SettingError(
+                "--classes a,b and --preprocessing describe a model file: give it with --weights."
+            )
+        if args.weights.with_suffix(".json").is_file():
+            print(
+                f"note: --classes/--preprocessing given: they win over {args.weights.stem}.json",
+                file=sys.stderr,
+            )
+        return load_classifier(args.weights, names, args.preprocessing)
+    classifier = load_classifier(args.weights) if args.weights else load_default()
+    if args.classes == "imagenet":
+        if classifier.imagenet_layer is None:
+            raise SettingError(
+                f"--classes imagenet needs the zero-shot model, but this model is fine-tuned on "
+                f"{len(classifier.info.class_names)} classes: leave --classes out, or move the "
+                "fine-tuned model out of weights/."
+            )
+        classifier = imagenet_view(classifier)
+    return classifier

@@ -15,17 +15,20 @@ import numpy as np
 
 from core.atomic import replacing
 from core.cams import FUSED, METHODS
+from core.cli import strategies
 from core.cli.batch import (
     ALL,
+    DEPTH,
     chosen_layers,
+    class_list,
     evaluate_settings,
     explain_settings,
+    load_for,
     run_merge,
     wrote,
 )
 from core.cli.options import parser
 from core.config import settings
-from core.data.classes import check_class_names
 from core.data.folders import DataError
 from core.data.pet_layout import LAYOUTS, find_download
 from core.data.pets import download_pets
@@ -37,17 +40,13 @@ from core.explain.explainer import Explainer
 from core.explain.localization import annotations_for
 from core.explain.overlay import overlay
 from core.images import ImageError, encode_png, photo_for_model
-from core.models.build import imagenet_view
 from core.models.custom_objects import load_module
 from core.models.imported import import_loaded, preprocessing_question
-from core.models.info import Classifier
-from core.models.load import load_classifier, load_default
 from core.models.safe_load import load_source
 from core.training import jobs
 from core.training.recipe import TrainConfig
 
 BATCH = 16  # photos explained per forward/backward pass
-DEPTH = 8  # folder levels below `evaluate --data` (or a PHOTO folder) searched for photos
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         "evaluate": run_evaluate,
         "merge": run_merge,
         "import-model": run_import,
+        "strategies": strategies.run,
     }
     try:
         if getattr(args, "custom_objects", None):
@@ -68,43 +68,6 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-
-
-def class_list(text: str) -> tuple[str, ...] | None:
-    """--classes as class names (None for the zero-shot views cat-dog and imagenet)."""
-    if text in ("cat-dog", "imagenet"):
-        return None
-    names = tuple(name.strip() for name in text.split(","))
-    return check_class_names(names, f"--classes {text!r}")
-
-
-def load_for(args: argparse.Namespace) -> Classifier:
-    """The model --weights names (default: the app's), seen through --classes.
-
-    --classes a,b and --preprocessing describe the --weights file, and win over its sidecar.
-    """
-    names = class_list(args.classes)
-    if names is not None or args.preprocessing:
-        if not args.weights:
-            raise SettingError(
-                "--classes a,b and --preprocessing describe a model file: give it with --weights."
-            )
-        if args.weights.with_suffix(".json").is_file():
-            print(
-                f"note: --classes/--preprocessing given: they win over {args.weights.stem}.json",
-                file=sys.stderr,
-            )
-        return load_classifier(args.weights, names, args.preprocessing)
-    classifier = load_classifier(args.weights) if args.weights else load_default()
-    if args.classes == "imagenet":
-        if classifier.imagenet_layer is None:
-            raise SettingError(
-                f"--classes imagenet needs the zero-shot model, but this model is fine-tuned on "
-                f"{len(classifier.info.class_names)} classes: leave --classes out, or move the "
-                "fine-tuned model out of weights/."
-            )
-        classifier = imagenet_view(classifier)
-    return classifier
 
 
 def method_options(args: argparse.Namespace) -> dict:

@@ -43,6 +43,7 @@ def parser() -> argparse.ArgumentParser:
     add_evaluate_parser(commands)
     add_train_parser(commands)
     add_import_parser(commands)
+    add_strategies_parser(commands)
     merging = commands.add_parser(
         "merge", help="join the shard files of an explain or evaluate job (--shard I/N)"
     )
@@ -145,16 +146,21 @@ def add_evaluate_parser(commands) -> None:
 
 
 def add_target_options(parser) -> None:
-    """--target (what to explain), --classes and --preprocessing (which model, seen how).
-
-    --classes is the zero-shot model's view (cat-dog, imagenet) or a --weights file's classes.
-    """
+    """--target (what to explain), --classes and --preprocessing (which model, seen how)."""
     parser.add_argument(
         "--target",
         default="predicted",
         help="predicted | a class name (e.g. cat, Bengal) | top1-vs-top2 (the top class minus "
         "its runner-up); two classes also '<class 1> minus <class 0>' (dog minus cat)",
     )
+    add_model_options(parser)
+
+
+def add_model_options(parser) -> None:
+    """--classes and --preprocessing: which model, seen how.
+
+    --classes is the zero-shot model's view (cat-dog, imagenet) or a --weights file's classes.
+    """
     parser.add_argument(
         "--classes",
         default="cat-dog",
@@ -283,4 +289,37 @@ def add_train_parser(commands) -> None:
         choices=["if-better", "always"],
         help="make the run the current model only if it beats it on the same validation set "
         "(default), or always",
+    )
+
+
+def add_strategies_parser(commands) -> None:
+    found = commands.add_parser(
+        "strategies",
+        help="cluster the maps of a folder's photos per predicted class (SpRAy) and flag the "
+        "clusters that look like shortcuts",
+    )
+    found.add_argument(
+        "--data", type=Path, required=True, help="a folder of photos (searched recursively)"
+    )
+    found.add_argument(
+        "--weights",
+        type=Path,
+        help="a .keras model (default: the app's); one with no sidecar needs --classes a,b and "
+        "--preprocessing",
+    )
+    found.add_argument("--layer", help="the layer whose maps are clustered (default: the model's)")
+    add_model_options(found)
+    add_custom_objects_option(found)
+    found.add_argument(
+        "--limit", type=int, default=0, help="the first photos to use, in sorted order; 0: all"
+    )
+    found.add_argument("--json", type=Path, help="write the clusters as a JSON list to this file")
+    found.add_argument(
+        "--check",
+        action="store_true",
+        help="for each flagged cluster, hide the region it points at in its photos and count "
+        "the predictions that flip or lose confidence (one forward pass per photo)",
+    )
+    found.add_argument(
+        "--hide", choices=("blur", "mean"), default="blur", help="how --check hides the region"
     )

@@ -1,0 +1,245 @@
+"""Strategies across a folder (SpRAy) and the shortcuts among them.
+
+A tiny CNN is trained in the test on generated 32 x 32 photos: grey noise and a coloured square
+(the "pet") near the centre. In the tagged set, one class also carries a small white tag in the
+top-left corner and the squares' colours tell nothing, so the tag is the model's only evidence: its
+maps for that class form one cluster, flagged, and hiding the tag flips most of its predictions.
+In the control set the classes differ by the square's colour and nothing is tagged: nothing is
+flagged. The eigengap's choice is checked on maps built by hand.
+"""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from core.explain.explainer import Explainer
+from core.explain.shortcuts import check, hidden, region
+from core.explain.strategies import cluster, downsized, eigengap, strategies
+from core.models.info import Classifier, ModelInfo
+
+SIDE = 32
+TAG = (slice(1, 7), slice(1, 7))  # a 6 x 6 white tag in the top-left corner
+
+
+def photo(rng, colour, tagged: bool) -> np.ndarray:
+    pixels = rng.integers(60, 190, (SIDE, SIDE, 3)).astype(np.uint8)
+    top, left = rng.integers(10, 14, 2)  # the square near the centre, where subjects are
+    pixels[top : top + 9, left : left + 9] = colour
+    if tagged:
+        pixels[TAG] = 255
+    return pixels
+
+
+def generated(rng, count: int, tagged_set: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(photos, labels): class 1 is the tagged one (tagged set) or the reddish one (control)."""
+    photos, labels = [], []
+    for i in range(count):
+        label = i % 2
+        if tagged_set:
+            colour = rng.integers(0, 256, 3)  # the square's colour tells nothing
+        else:
+            colour = (200, 60, 60) if label else (60, 60, 200)
+        photos.append(photo(rng, colour, tagged_set and label == 1))
+        labels.append(label)
+    return np.stack(photos), np.array(labels)
+
+
+def trained(tagged_set: bool) -> tuple[Classifier, np.ndarray, np.ndarray]:
+    """A small CNN trained on a generated set; (classifier, validation photos, their labels)."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x, y = generated(rng, 240, tagged_set)
+    inputs = keras.Input((SIDE, SIDE, 3))
+    h = keras.layers.Rescaling(1 / 255)(inputs)
+    h = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(h)
+    h = keras.layers.MaxPooling2D()(h)
+    h = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="conv_last")(h)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    model = keras.Model(inputs, keras.layers.Dense(1, name="logit")(h))
+    model.compile(keras.optimizers.Adam(0.01), keras.losses.BinaryCrossentropy(from_logits=True))
+    model.fit(x.astype(np.float32), y.astype(np.float32), epochs=40, batch_size=16, verbose=0)
+    names = ("plain", "tagged") if tagged_set else ("blue", "red")
+    info = ModelInfo(kind="imported", class_names=names, image_size=SIDE, backbone="tiny")
+    validation, labels = generated(np.random.default_rng(1), 60, tagged_set)
+    return Classifier(model, info), validation, labels
+
+
+def found(classifier, photos, labels):
+    explainer = Explainer(classifier, ["conv_last"])
+    explained = explainer.explain(list(photos), "predicted")
+    names = list(classifier.info.class_names)
+    predicted = [e.label for e in explained]
+    truth = [names[i] for i in labels]
+    maps = np.stack([e.raw_maps["conv_last"] for e in explained])
+    return strategies(maps, predicted, truth, photos), predicted
+
+
+@pytest.fixture(scope="module")
+def tagged():
+    return trained(tagged_set=True)
+
+
+def test_the_tag_is_one_flagged_strategy_and_hiding_it_flips_most(tagged):
+    classifier, photos, labels = tagged
+    found_, predicted = found(classifier, photos, labels)
+    assert np.mean([p == ["plain", "tagged"][t] for p, t in zip(predicted, labels)]) >= 0.9
+    tagged_photos = set(np.flatnonzero(labels == 1).tolist())
+    flagged = [s for s in found_ if s.flagged]
+    assert len(flagged) == 1, [s.record() for s in found_]
+    (tag,) = flagged
+    assert tag.label == "tagged" and len(tagged_photos & set(tag.members)) >= 0.9 * 30
+    assert tag.peak[0] < 0.3 and tag.peak[1] < 0.3 and "the top left" in tag.reason
+    record = json.loads(json.dumps(tag.record()))
+    assert set(record) == {"class", "size", "accuracy", "peak", "spread", "flagged", "reason"}
+    assert record["accuracy"] >= 0.9 and record["flagged"] is True
+    for how in ("blur", "mean"):
+        members = [photos[i] for i in tag.members]
+        result = check(classifier, members, tag, how)
+        assert result["photos"] == tag.size and result["flipped"] >= 0.5 * tag.size, result
+
+
+def test_a_set_without_a_shortcut_flags_nothing():
+    classifier, photos, labels = trained(tagged_set=False)
+    found_, _ = found(classifier, photos, labels)
+    assert found_ and not [s.record() for s in found_ if s.flagged]
+
+
+def hand_maps(peaks, per_group=12, side=7, seed=0) -> np.ndarray:
+    """`per_group` maps per (y, x) peak: a bump there, a little noise."""
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[0:side, 0:side]
+    maps = []
+    for y, x in peaks:
+        for _ in range(per_group):
+            bump = np.exp(-((ys - y) ** 2 + (xs - x) ** 2) / 2.0)
+            maps.append(bump + 0.01 * rng.random((side, side)))
+    return np.stack(maps)
+
+
+@pytest.mark.parametrize("peaks", [[(0, 0)], [(0, 0), (6, 6)], [(0, 0), (6, 6), (0, 6)]])
+def test_the_eigengap_chooses_as_many_clusters_as_there_are_peaks(peaks):
+    features = downsized(hand_maps(peaks)).reshape(len(peaks) * 12, -1)
+    labels = cluster(features)
+    assert len(set(labels)) == len(peaks)
+    groups = [set(labels[i * 12 : (i + 1) * 12]) for i in range(len(peaks))]
+    assert all(len(g) == 1 for g in groups) and len(set().union(*groups)) == len(peaks)
+
+
+def test_eigengap_of_a_graph_of_three_parts_by_hand():
+    # Three triangles, no edge between them: the Laplacian has three zero eigenvalues, then 1.5.
+    block = np.ones((3, 3)) - np.eye(3)
+    graph = np.kron(np.eye(3), block)
+    assert eigengap(graph) == 3
+
+
+def test_hiding_keeps_the_photo_and_changes_only_the_region():
+    rng = np.random.default_rng(2)
+    picture = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    before = picture.copy()
+    mask = np.zeros((20, 30), bool)
+    mask[:5, :5] = True
+    for how in ("blur", "mean"):
+        out = hidden(picture, mask, how)
+        assert np.array_equal(picture, before)
+        assert np.array_equal(out[~mask], picture[~mask]) and not np.array_equal(out, picture)
+    with pytest.raises(ValueError):
+        hidden(picture, mask, "paint")
+
+
+def test_the_region_is_where_the_mean_map_is_high(tagged):
+    from core.explain.strategies import Strategy
+
+    mean = np.zeros((8, 8))
+    mean[0, 0] = 1.0
+    strategy = Strategy("x", (0,), mean / mean.sum(), None, (0.06, 0.06), 0.0, (0,))
+    mask = region(strategy, 32, 32)
+    assert mask[0, 0] and not mask[16, 16] and mask.mean() < 0.1
+
+
+def write_folder(root, photos, labels, names) -> None:
+    from PIL import Image
+
+    for i, (pixels, label) in enumerate(zip(photos, labels)):
+        folder = root / names[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(folder / f"{i:03d}.png")
+
+
+def test_the_command_line_finds_flags_and_checks_the_tag(tagged, tmp_path, capsys):
+    from core.cli.commands import main
+    from core.models.info import save_classifier
+
+    classifier, photos, labels = tagged
+    weights = save_classifier(classifier.model, classifier.info, tmp_path / "model.keras")
+    write_folder(tmp_path / "photos", photos, labels, classifier.info.class_names)
+    out = tmp_path / "strategies.json"
+    code = main(
+        ["strategies", "--data", str(tmp_path / "photos"), "--weights", str(weights),
+         "--layer", "conv_last", "--json", str(out), "--check", "--hide", "mean"]
+    )  # fmt: skip
+    assert code == 0
+    records = json.loads(out.read_text())
+    flagged = [r for r in records if r["flagged"]]
+    assert len(flagged) == 1 and flagged[0]["class"] == "tagged" and flagged[0]["size"] >= 27
+    assert flagged[0]["check"]["flipped"] >= 0.5 * flagged[0]["size"]
+    assert all(r["typical"][0].startswith(r["class"] if r["flagged"] else "") for r in records)
+    assert "FLAGGED:" in capsys.readouterr().out
+
+
+@pytest.mark.resnet
+def test_strategies_of_a_few_photos_on_resnet50_make_well_formed_json(resnet50_weights, tmp_path):
+    from core.cli.commands import main
+
+    rng = np.random.default_rng(3)
+    photos, labels = generated(rng, 6, tagged_set=False)
+    write_folder(tmp_path / "photos", photos, labels, ("cats", "dogs"))
+    out = tmp_path / "strategies.json"
+    code = main(["strategies", "--data", str(tmp_path / "photos"),
+                 "--weights", str(resnet50_weights / "model.keras"),
+                 "--json", str(out)])  # fmt: skip
+    assert code == 0
+    records = json.loads(out.read_text())
+    assert records and sum(r["size"] for r in records) == 6
+    for record in records:
+        assert record["class"] in ("cat", "dog") and 0 <= record["peak"][0] <= 1
+        assert record["accuracy"] is None or 0 <= record["accuracy"] <= 1
+        assert isinstance(record["flagged"], bool) and isinstance(record["reason"], str)
+
+
+def test_a_folder_runs_kept_maps_give_the_strategies_without_a_model_pass(
+    tagged, tmp_path, monkeypatch
+):
+    from dataclasses import asdict
+
+    from core.atomic import write_json
+    from core.folder import jobs
+    from core.folder.run import work
+    from core.folder.strategies import from_run
+    from core.models.catalog import model_key
+    from core.models.info import save_classifier
+
+    classifier, photos, labels = tagged
+    weights = save_classifier(classifier.model, classifier.info, tmp_path / "model.keras")
+    write_folder(tmp_path / "photos", photos, labels, classifier.info.class_names)
+    folder = (tmp_path / "photos").resolve()
+    names = jobs.photos_in(folder, (tmp_path,), tmp_path / "cache", None)
+    job = jobs.FolderJob(str(folder), tuple(names), str(weights), model_key(weights))
+    job_dir = jobs.job_dir(job, tmp_path / "cache")
+    job_dir.mkdir(parents=True)
+    write_json(job_dir / jobs.JOB, asdict(job))
+    assert work(job_dir, background=False)["state"] == "done"
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a model pass")
+
+    monkeypatch.setattr("core.explain.explainer.Explainer.explain", no_model)
+    monkeypatch.setattr("core.models.load.load_classifier", no_model)
+    found = from_run(job_dir, job)
+    flagged = [s for s in found.strategies if s.flagged]
+    assert len(flagged) == 1 and flagged[0].label == "tagged"
+    assert {found.photos[i].split("/")[0] for i in flagged[0].members} == {"tagged"}
+    assert found.mean_photo(flagged[0]).shape == (64, 64, 3)
