@@ -9,36 +9,19 @@ from __future__ import annotations
 import re
 import time
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
-from tests.browser_support import (
-    CHROMIUM,
-    DRIVER,
-    chrome,
-    images,
-    press,
-    shot,
-    streamlit_server,
-    text,
-    upload,
-    wait,
-)
-from tests.conftest import jpeg_bytes, make_pets, pets_archives, serve_folder
+from tests.support.browser import chrome, images, press, shot, text, upload, wait
+from tests.support.downloads import pets_archives
+from tests.support.photos import PETS, jpeg_bytes, make_pets
+from tests.support.servers import serve_folder, streamlit_server
 
 pytestmark = pytest.mark.browser
-if not (CHROMIUM and DRIVER):
-    pytest.skip(
-        "Debian's chromium and chromium-driver are not installed (make browser installs them as "
-        "root)",
-        allow_module_level=True,
-    )
-
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.common.keys import Keys  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +29,7 @@ def server(tmp_path_factory, request):
     """`streamlit run app.py` on a free loopback port, a small model in a temporary weights
     folder."""
     from core.models.info import ModelInfo, save_classifier
-    from tests.conftest import TINY_SIZE, tiny_model
+    from tests.support.models import TINY_SIZE, tiny_model
 
     root = tmp_path_factory.mktemp("browser")
     save_classifier(
@@ -54,7 +37,7 @@ def server(tmp_path_factory, request):
         ModelInfo(image_size=TINY_SIZE, backbone="tiny", backbone_weights="none"),
         root / "weights" / "model.keras",
     )
-    pets = Path(__file__).resolve().parents[2] / "shared" / "data" / "pets"
+    pets = PETS
     validation = (
         pets / "validation"
         if (pets / "validation").is_dir()
@@ -338,7 +321,7 @@ def test_public_demo_login_with_an_identity_provider(tmp_path, tiny_weights):
     oidc = pytest.importorskip(
         "oidc_provider_mock", reason="oidc-provider-mock (requirements-dev.txt) is not installed"
     )
-    from tests.browser_support import free_port
+    from tests.support.servers import free_port
 
     env = {
         "CATDOG_WEIGHTS_DIR": str(tiny_weights),

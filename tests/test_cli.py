@@ -17,7 +17,7 @@ from core.cli.commands import main
 from core.config import Config
 from core.images import load_image
 from core.models.info import file_sha256
-from tests.conftest import make_located_pets, make_pets
+from tests.support.photos import make_located_pets, make_pets
 
 
 def run(capsys, *argv):
@@ -191,7 +191,7 @@ def test_evaluate_refuses_an_empty_folder(capsys, tiny_weights, tmp_path):
 
 def three_class_weights(tmp_path):
     from core.models.info import ModelInfo, save_classifier
-    from tests.conftest import TINY_SIZE, tiny_model
+    from tests.support.models import TINY_SIZE, tiny_model
 
     names = ("Abyssinian", "Bengal", "beagle")
     info = ModelInfo(class_names=names, image_size=TINY_SIZE, backbone="tiny")

@@ -19,7 +19,7 @@ from core.explain.explainer import Explainer
 from core.models.build import head_units
 from core.models.info import Classifier, ModelInfo, save_classifier
 from core.models.preprocessing import CaffePreprocess
-from tests.conftest import TINY_SIZE, tiny_model
+from tests.support.models import TINY_SIZE, tiny_model
 
 
 def test_fuse_is_the_geometric_mean_of_the_relud_max_scaled_maps():

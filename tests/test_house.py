@@ -10,6 +10,7 @@ import ast
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -288,3 +289,36 @@ def test_import_circles_are_found_and_the_house_has_none():
 def test_core_keeps_at_most_ten_modules_beside_its_packages():
     modules = [p.name for p in (ROOT / "core").glob("*.py")]
     assert len(modules) <= 10, f"{len(modules)} modules in core/: {sorted(modules)}"
+
+
+# An import of tests/conftest.py, in code or in code a test runs in a child process (a string).
+CONFTEST_IMPORT = re.compile(
+    r"\b(from\s+tests\.conftest\s+import|import\s+tests\.conftest|from\s+tests\s+import\s+conftest)\b"
+)
+
+
+def python_files() -> list[Path]:
+    """Every .py file of the repository, none under a hidden folder (.venv, .git) or a cache."""
+    return [
+        path
+        for path in ROOT.rglob("*.py")
+        if not any(
+            part.startswith(".") or part == "__pycache__" for part in path.relative_to(ROOT).parts
+        )
+    ]
+
+
+def test_nothing_imports_conftest_the_helpers_live_in_tests_support():
+    # conftest.py only declares fixtures and hooks; the helpers are imported from tests/support/.
+    name = "conftest"  # spelt apart here, so that this file's own examples are not caught below
+    for caught in (
+        f"from tests.{name} import tiny_model",
+        f"    import tests.{name}",
+        f"from tests import {name}",
+    ):
+        assert CONFTEST_IMPORT.search(caught), caught
+    assert not CONFTEST_IMPORT.search("from tests.support.models import tiny_model")
+    files = python_files()
+    assert {ROOT / "benchmarks" / "bench_faults.py", ROOT / "docs" / "screenshots.py"} <= {*files}
+    importing = [relative(path) for path in files if CONFTEST_IMPORT.search(path.read_text())]
+    assert not importing, f"these import tests.{name} (use tests/support/): {importing}"

@@ -20,7 +20,8 @@ from core.models.info import ModelInfo, save_classifier
 from core.models.load import load_classifier, load_default
 from core.training import jobs, lease
 from core.training.recipe import TrainConfig
-from tests.conftest import TINY_SIZE, make_pets, tiny_model
+from tests.support.models import TINY_SIZE, tiny_model
+from tests.support.photos import make_pets
 
 
 @pytest.fixture
@@ -152,7 +153,7 @@ def test_the_manifest_and_the_caption_name_no_server_path(config, tmp_path):
 def test_the_manifest_says_how_the_map_was_drawn(tiny_weights):
     """alpha, ReLU, colormap and upsampling reproduce the picture as much as the layer does."""
     from core.explain.settings import UPSAMPLING, Photo, Settings, View
-    from tests.conftest import png_bytes
+    from tests.support.photos import png_bytes
 
     config = Config(weights_dir=tiny_weights)
     loaded = display.LoadedModel(Explainer(load_default(config)))
