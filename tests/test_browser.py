@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -123,14 +124,34 @@ def test_bring_data_train_watch_it_learn_stop_and_explain(server, browser, tmp_p
     curves and maps epoch by epoch, stopped, and the result used on the Explain page."""
     browser.get(f"{server['url']}/training")
     wait(browser, lambda d: "Start training" in text(d))
+    download_pets(browser, server["root"])
+    add_a_zip(browser, tmp_path)
+    start_a_long_run(browser)
+    watch_it_learn_then_stop(browser)
+
+    # The result, on the Explain page: the new model, a validation photo of the new dataset.
+    browser.get(server["url"])
+    wait(browser, lambda d: "Upload a photo, take one" in text(d))
+    assert "trained on my-pets at" in text(browser) and "/tmp/" not in text(browser)
+    photo = sorted((server["root"] / "data" / "my-pets" / "validation" / "dogs").iterdir())[0]
+    upload(browser, photo)
+    wait(browser, lambda d: "Prediction:" in text(d) and len(images(d)) >= 3, 60)
+    shot(browser, "explain-with-the-new-model")
+
+
+def download_pets(browser, root: Path) -> None:
+    """Bring data: "Download Oxford-IIIT Pet" (from the loopback copy) lands under data/."""
     browser.find_element(By.XPATH, "//summary[.//p[text()='Bring data']]").click()
     button = "//button[.//p[text()='Download Oxford-IIIT Pet']]"
     click(browser, wait(browser, lambda d: visible(d, button)))
     wait(browser, lambda d: "Oxford-IIIT Pet is in data/oxford-iiit-pet" in text(d), 120)
-    assert (server["root"] / "data" / "oxford-iiit-pet" / "annotations" / "trimaps").is_dir()
+    assert (root / "data" / "oxford-iiit-pet" / "annotations" / "trimaps").is_dir()
     shot(browser, "training-downloaded")
 
-    # A ZIP over the 25 MB photo cap (its own cap is larger), with one entry that is no photo.
+
+def add_a_zip(browser, tmp_path: Path) -> None:
+    """Upload a ZIP over the 25 MB photo cap (its own cap is larger), with one entry that is no
+    photo: a new dataset, its counts, chosen for the next run."""
     files = {
         f"mine/train/{c}/{i}.jpg": jpeg_bytes(c, i) for c in ("cats", "dogs") for i in range(12)
     }
@@ -170,6 +191,9 @@ def test_bring_data_train_watch_it_learn_stop_and_explain(server, browser, tmp_p
     wait(browser, lambda d: any(mine in box for box in d.execute_script(boxes)), 10)
     shot(browser, "training-zip-added")
 
+
+def start_a_long_run(browser) -> None:
+    """A run of 2000 head epochs (stopped by hand later), started, its progress bar shown."""
     fields = {"Head epochs": "2000", "Early-stopping patience": "2000"}
     for label, value in fields.items():
         box = wait(browser, lambda d: d.find_element(By.XPATH, f"//input[@aria-label='{label}']"))
@@ -182,6 +206,11 @@ def test_bring_data_train_watch_it_learn_stop_and_explain(server, browser, tmp_p
     wait(browser, lambda d: "Started run" in text(d))
     wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid='stProgress']"), 120)
     shot(browser, "training-progress")
+
+
+def watch_it_learn_then_stop(browser) -> None:
+    """The curves move, the four fixed photos' maps come epoch by epoch; stopped, the run is done
+    and the Epoch slider goes back to the untrained head's maps."""
     wait(browser, lambda d: "val_loss (epoch" in text(d), 180)
     first = int(text(browser).split("val_loss (epoch ")[1].split(")")[0])
     # The curves move.
@@ -217,15 +246,6 @@ def test_bring_data_train_watch_it_learn_stop_and_explain(server, browser, tmp_p
     )
     assert "Traceback" not in text(browser)
     shot(browser, "training-stopped")
-
-    # The result, on the Explain page: the new model, a validation photo of the new dataset.
-    browser.get(server["url"])
-    wait(browser, lambda d: "Upload a photo, take one" in text(d))
-    assert "trained on my-pets at" in text(browser) and "/tmp/" not in text(browser)
-    photo = sorted((server["root"] / "data" / "my-pets" / "validation" / "dogs").iterdir())[0]
-    upload(browser, photo)
-    wait(browser, lambda d: "Prediction:" in text(d) and len(images(d)) >= 3, 60)
-    shot(browser, "explain-with-the-new-model")
 
 
 def visible(driver, xpath: str):
