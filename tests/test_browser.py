@@ -303,7 +303,14 @@ def test_public_demo_trains_only_with_the_password(tmp_path, tiny_weights):
         driver = chrome(profile=tmp_path / "profile")
         try:
             driver.get(f"{url}/training")
-            wait(driver, lambda d: "the training password starts or stops one" in text(d))
+            # The page may still be drawing the button after the sentence above it.
+            wait(
+                driver,
+                lambda d: (
+                    "the training password starts or stops one" in text(d)
+                    and d.find_elements(By.XPATH, start)
+                ),
+            )
             # An anonymous visitor cannot start.
             assert not driver.find_element(By.XPATH, start).is_enabled()
             shot(driver, "public-training-locked")
