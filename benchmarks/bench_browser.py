@@ -48,8 +48,9 @@ from core.training.files import PROGRESS
 from core.training.lease import lock_holder
 from core.training.progress import request_stop
 from core.training.recipe import TrainConfig
-from tests.browser_support import CHROMIUM, DRIVER, chrome, press, streamlit_server, upload, wait
-from tests.conftest import PETS
+from tests.support.browser import MISSING, chrome, press, upload, wait
+from tests.support.photos import PETS
+from tests.support.servers import streamlit_server
 
 # Everything the page shows of the three main pictures, read in one round trip.
 PAGE = """
@@ -138,12 +139,10 @@ def chromium_cpu_seconds() -> float:
 
 def page_without_browser(weights: Path, photos: list[Path]) -> list[float]:
     """The page's 'Explained in' (ms) under AppTest: the same script and runner, no browser."""
-    from streamlit.testing.v1 import AppTest
+    from tests.support import apps
 
     os.environ["CATDOG_WEIGHTS_DIR"] = str(weights)
-    app = AppTest.from_file(
-        str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=300
-    ).run()
+    app = apps.open_page("app.py", apps.RESNET_PAGE_TIMEOUT)
     figures = []
     for photo in photos:
         app.sidebar.file_uploader[0].set_value(
@@ -362,7 +361,7 @@ def cold_report(title: str, cold: dict, arrival: float = 20.0) -> None:
 def cold_only(folder: Path, photos: list[Path], tiny: bool, arrival: float) -> None:
     """`--cold`: the cold-start figures alone, with ResNet-50 (random weights) or the tiny one."""
     if tiny:
-        from tests.conftest import TINY_SIZE, tiny_model
+        from tests.support.models import TINY_SIZE, tiny_model
 
         model = tiny_model()
         info = ModelInfo(image_size=TINY_SIZE, backbone="tiny", backbone_weights="none")
@@ -477,11 +476,8 @@ def main() -> None:
         "--arrival", type=float, default=20.0, help="with --cold: seconds from start to the visit"
     )
     args = parser.parse_args()
-    if not (CHROMIUM and DRIVER):
-        sys.exit(
-            "Debian's chromium and chromium-driver are needed: `make browser` installs them (as "
-            "root)."
-        )
+    if MISSING:
+        sys.exit(MISSING)
     if not (PETS / "validation").is_dir():
         sys.exit(f"The development photos are not at {PETS}: this benchmark uploads real photos.")
     with tempfile.TemporaryDirectory() as folder:

@@ -1,7 +1,7 @@
 """A kill -9 soak: 20 runs of the tiny model killed (SIGKILL) at random moments 0.5-8 s in.
 
 After each kill the current model must load and be the previous one byte for byte, or a finished
-run's (tests/conftest.py's `kill_9_at`; four kills are a test, tests/test_faults.py). The moments,
+run's (tests/support/runs.py kill_9_at; four kills are a test, tests/test_faults.py). The moments,
 where each run was and how many kills left a loadable model go to artifacts/kill9.json.
 
     .venv/bin/python benchmarks/bench_faults.py [--kills 20] [--seed 20]    # ~2 minutes
@@ -21,7 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.config import ROOT  # noqa: E402
-from tests.conftest import first_model, kill_9_at, make_pets  # noqa: E402
+from tests.support.photos import make_pets  # noqa: E402
+from tests.support.runs import first_model, kill_9_at  # noqa: E402
 
 
 def main() -> int:

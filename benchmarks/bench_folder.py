@@ -125,8 +125,9 @@ def worker_run(job: jobs.FolderJob, cache: Path) -> tuple[dict, float]:
 def slider_steps(folder: Path, model_file: Path, job: jobs.FolderJob, cache: Path) -> None:
     """The Explain page's alpha and layer steps in Chromium while a folder run goes on."""
     from benchmarks.bench_browser import PAGE, measure
-    from tests.browser_support import chrome, streamlit_server, wait
-    from tests.conftest import PETS
+    from tests.support.browser import chrome, wait
+    from tests.support.photos import PETS
+    from tests.support.servers import streamlit_server
 
     pool = sorted((PETS / "validation").rglob("*.jpg")) or sorted(Path(job.folder).rglob("*.jpg"))
     photos = pool[:: max(1, len(pool) // 7)][:7]  # one warm-up, three idle, three during the run

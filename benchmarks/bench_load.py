@@ -29,12 +29,9 @@ import tensorflow as tf  # noqa: E402
 from core.config import ROOT  # noqa: E402
 from core.models.build import build_classifier  # noqa: E402
 from core.models.info import ModelInfo, save_classifier  # noqa: E402
-from tests.browser_support import (  # noqa: E402
-    expected_predictions,
-    streamlit_server,
-    visitors_at_once,
-)
-from tests.conftest import PETS, make_pets  # noqa: E402
+from tests.support.browser import expected_predictions, visitors_at_once  # noqa: E402
+from tests.support.photos import PETS, make_pets  # noqa: E402
+from tests.support.servers import streamlit_server  # noqa: E402
 
 
 def photos_for(sessions: int, folder: Path) -> list[Path]:

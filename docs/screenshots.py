@@ -15,7 +15,7 @@ Rerun it after any change to what a page shows, then look at every PNG before co
 Everything the app reads lives in a temporary folder, deleted at the end: a ResNet-50 with a random
 backbone (this project cannot assume internet for ImageNet weights, so its maps mean little) saved
 with core.models.info.save_classifier, a small generated dataset in the Kaggle layout
-(tests/conftest.py make_pets), and a three-class model (birds, cats, dogs; a random backbone too)
+(tests/support/photos.py), and a three-class model (birds, cats, dogs; a random backbone too)
 saved as an earlier run, with generated pictures of its classes. The committed screenshots show
 only generated pictures: the shared development photos' licence forbids re-publishing them, and a
 screenshot would. With --pets, a few of them (../shared/data/pets) are copied into the temporary
@@ -28,8 +28,8 @@ Pages are found by their visible labels only.
 
     .venv/bin/python docs/screenshots.py [--tiny] [--keep] [--pets]
 
---tiny uses tests/conftest.py's 8x8 model instead of ResNet-50 (a quick check of the script, not
-screenshots for the README); --keep leaves the temporary folder in place and prints it;
+--tiny uses tests/support/models.py's 8x8 model instead of ResNet-50 (a quick check of the
+script, not screenshots for the README); --keep leaves the temporary folder in place and prints it;
 --pets uses the shared development photos (not for the README, see above).
 """
 
@@ -51,7 +51,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a script: `core` and `tests` are importable from the repo
 
-from tests.browser_support import chrome, images, streamlit_server, text, upload, wait  # noqa: E402
+from tests.support.browser import chrome, images, text, upload, wait  # noqa: E402
+from tests.support.servers import streamlit_server  # noqa: E402
 
 DOCS = REPO / "docs"
 PETS = REPO.parent / "shared" / "data" / "pets"  # the shared development photos, if present
@@ -106,7 +107,8 @@ def prepare(root: Path, tiny: bool, generated: bool = False) -> dict[str, str]:
     """The model and the dataset in `root`; returns the app's environment pointing there."""
     from core.models.build import build_classifier
     from core.models.info import ModelInfo, save_classifier
-    from tests.conftest import TINY_SIZE, make_pets, tiny_model
+    from tests.support.models import TINY_SIZE, tiny_model
+    from tests.support.photos import make_pets
 
     if tiny:
         model, info = tiny_model(), ModelInfo(image_size=TINY_SIZE, backbone="tiny")
@@ -143,7 +145,8 @@ def three_classes(root: Path, data: Path, tiny: bool) -> None:
 
     from core.models.build import build_classifier
     from core.models.info import ModelInfo, save_classifier
-    from tests.conftest import TINY_SIZE, class_names, make_pets, tiny_model
+    from tests.support.models import TINY_SIZE, tiny_model
+    from tests.support.photos import class_names, make_pets
 
     make_pets(data.parent / "flock", 2, 2, size=96, classes=3)
     names = tuple(class_names(3))

@@ -1,36 +1,23 @@
 """The Explain page through Streamlit's AppTest harness, a tiny model in a temporary weights/."""
 
 import io
-import json
 from pathlib import Path
 
-import pandas as pd
-import pyarrow as pa
 import pytest
 from PIL import Image
-from streamlit.testing.v1 import AppTest
 
-from tests.conftest import png_bytes
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+from tests.support import apps
+from tests.support.photos import png_bytes
 
 
 @pytest.fixture
 def app(monkeypatch, tiny_weights, tmp_path):
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tiny_weights))
     monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "no-validation"))
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = apps.open_page("app.py", run=False)
     at.run()
     assert not at.exception
     return at
-
-
-def top_chart(at) -> pd.DataFrame:
-    """The rows of the prediction's top-k bar chart (st.bar_chart sends them as Arrow)."""
-    (chart,) = [e for e in at.main if getattr(e, "type", "") == "vega_lite_chart"]
-    spec = json.loads(chart.proto.spec)
-    assert spec["mark"]["type"] == "bar" and spec["encoding"]["y"]["field"] == "class"
-    return pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_pandas()
 
 
 def overlay_url(at) -> str:
@@ -75,7 +62,7 @@ def test_upload_shows_prediction_and_sliders_change_the_overlay(app):
     assert not app.exception and not app.error
     assert app.subheader[0].value.startswith("Prediction: **")
     # Two classes: the top-k chart shows both, most probable first, summing to 100 %.
-    rows = top_chart(app)
+    rows = apps.top_chart(app)
     assert sorted(rows["class"]) == ["cat", "dog"]
     assert rows["probability (%)"].is_monotonic_decreasing
     assert abs(rows["probability (%)"].sum() - 100) < 0.01
@@ -139,7 +126,7 @@ def test_corrupt_upload_is_one_line_no_trace(app):
 def test_random_validation_photo(monkeypatch, tiny_weights, pets):
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tiny_weights))
     monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(pets / "validation"))
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = apps.open_page("app.py")
     at.sidebar.radio[0].set_value("Random validation photo").run()
     at.sidebar.button[0].click().run()
     assert not at.exception and not at.error
@@ -162,7 +149,7 @@ def test_missing_or_empty_validation_folder_is_explained(app, monkeypatch, tiny_
     )
     (tmp_path / "empty").mkdir()
     monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "empty"))
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = apps.open_page("app.py")
     at.sidebar.radio[0].set_value("Random validation photo").run()
     at.sidebar.button[0].click().run()
     assert not at.exception and any("No photos in" in warning.value for warning in at.warning)
@@ -171,7 +158,7 @@ def test_missing_or_empty_validation_folder_is_explained(app, monkeypatch, tiny_
 def test_no_model_explains_what_is_missing(monkeypatch, tmp_path):
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tmp_path / "empty"))
     monkeypatch.setenv("CATDOG_IMAGENET_WEIGHTS", str(tmp_path / "absent.h5"))
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = apps.open_page("app.py")
     assert not at.exception
     assert "No fine-tuned model" in at.error[0].value and "Training" in at.info[0].value
 
@@ -179,7 +166,7 @@ def test_no_model_explains_what_is_missing(monkeypatch, tmp_path):
 def test_new_model_is_picked_up_without_a_restart(app, tiny_weights):
     from core.models.info import ModelInfo, save_classifier
     from core.training.store import new_run_dir, publish
-    from tests.conftest import TINY_SIZE, tiny_model
+    from tests.support.models import TINY_SIZE, tiny_model
 
     assert "trained on" not in app.caption[0].value
     run_dir = new_run_dir(tiny_weights)
@@ -239,7 +226,7 @@ def test_model_replaced_under_the_running_app_is_never_half_loaded(app, tiny_wei
     import os
 
     from core.models.info import ModelInfo, save_classifier
-    from tests.conftest import TINY_SIZE, tiny_model
+    from tests.support.models import TINY_SIZE, tiny_model
 
     other = save_classifier(
         tiny_model(seed=13),
@@ -264,7 +251,7 @@ def test_one_model_per_process_shared_by_every_page_and_the_gallery(
     import ui
     from core.models.info import ModelInfo, save_classifier
     from core.models.load import app_model_path
-    from tests.conftest import TINY_SIZE, tiny_model
+    from tests.support.models import TINY_SIZE, tiny_model
 
     loads, real = [], ui.loading.load_app_model
     monkeypatch.setattr(
@@ -274,7 +261,7 @@ def test_one_model_per_process_shared_by_every_page_and_the_gallery(
     monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "none"))
     ui.loading._model.clear()
     for page in ("app.py", "pages/compare.py"):
-        at = AppTest.from_file(str(Path(APP).parent / page), default_timeout=60).run()
+        at = apps.open_page(page)
         assert not at.exception
     assert len(loads) == 1  # the Explain and Compare pages share one model
     loaded, _ = ui.app_model()
@@ -301,7 +288,7 @@ def test_the_zero_shot_entry_never_holds_a_run_published_after_the_listing(
     from core.models.catalog import ZERO_SHOT
     from core.models.info import ModelInfo, save_classifier
     from core.training.store import new_run_dir, publish
-    from tests.conftest import TINY_SIZE, tiny_model
+    from tests.support.models import TINY_SIZE, tiny_model
 
     weights = tmp_path / "weights"
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(weights))

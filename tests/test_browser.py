@@ -14,31 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
-from tests.browser_support import (
-    CHROMIUM,
-    DRIVER,
-    chrome,
-    images,
-    press,
-    shot,
-    streamlit_server,
-    text,
-    upload,
-    wait,
-)
-from tests.conftest import jpeg_bytes, make_pets, pets_archives, serve_folder
+from tests.support.browser import chrome, images, press, shot, text, upload, wait
+from tests.support.downloads import pets_archives
+from tests.support.photos import PETS, jpeg_bytes, make_pets
+from tests.support.servers import serve_folder, streamlit_server
 
 pytestmark = pytest.mark.browser
-if not (CHROMIUM and DRIVER):
-    pytest.skip(
-        "Debian's chromium and chromium-driver are not installed (make browser installs them as "
-        "root)",
-        allow_module_level=True,
-    )
-
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.common.keys import Keys  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +30,7 @@ def server(tmp_path_factory, request):
     """`streamlit run app.py` on a free loopback port, a small model in a temporary weights
     folder."""
     from core.models.info import ModelInfo, save_classifier
-    from tests.conftest import TINY_SIZE, tiny_model
+    from tests.support.models import TINY_SIZE, tiny_model
 
     root = tmp_path_factory.mktemp("browser")
     save_classifier(
@@ -54,7 +38,7 @@ def server(tmp_path_factory, request):
         ModelInfo(image_size=TINY_SIZE, backbone="tiny", backbone_weights="none"),
         root / "weights" / "model.keras",
     )
-    pets = Path(__file__).resolve().parents[2] / "shared" / "data" / "pets"
+    pets = PETS
     validation = (
         pets / "validation"
         if (pets / "validation").is_dir()
@@ -140,14 +124,34 @@ def test_bring_data_train_watch_it_learn_stop_and_explain(server, browser, tmp_p
     curves and maps epoch by epoch, stopped, and the result used on the Explain page."""
     browser.get(f"{server['url']}/training")
     wait(browser, lambda d: "Start training" in text(d))
+    download_pets(browser, server["root"])
+    add_a_zip(browser, tmp_path)
+    start_a_long_run(browser)
+    watch_it_learn_then_stop(browser)
+
+    # The result, on the Explain page: the new model, a validation photo of the new dataset.
+    browser.get(server["url"])
+    wait(browser, lambda d: "Upload a photo, take one" in text(d))
+    assert "trained on my-pets at" in text(browser) and "/tmp/" not in text(browser)
+    photo = sorted((server["root"] / "data" / "my-pets" / "validation" / "dogs").iterdir())[0]
+    upload(browser, photo)
+    wait(browser, lambda d: "Prediction:" in text(d) and len(images(d)) >= 3, 60)
+    shot(browser, "explain-with-the-new-model")
+
+
+def download_pets(browser, root: Path) -> None:
+    """Bring data: "Download Oxford-IIIT Pet" (from the loopback copy) lands under data/."""
     browser.find_element(By.XPATH, "//summary[.//p[text()='Bring data']]").click()
     button = "//button[.//p[text()='Download Oxford-IIIT Pet']]"
     click(browser, wait(browser, lambda d: visible(d, button)))
     wait(browser, lambda d: "Oxford-IIIT Pet is in data/oxford-iiit-pet" in text(d), 120)
-    assert (server["root"] / "data" / "oxford-iiit-pet" / "annotations" / "trimaps").is_dir()
+    assert (root / "data" / "oxford-iiit-pet" / "annotations" / "trimaps").is_dir()
     shot(browser, "training-downloaded")
 
-    # A ZIP over the 25 MB photo cap (its own cap is larger), with one entry that is no photo.
+
+def add_a_zip(browser, tmp_path: Path) -> None:
+    """Upload a ZIP over the 25 MB photo cap (its own cap is larger), with one entry that is no
+    photo: a new dataset, its counts, chosen for the next run."""
     files = {
         f"mine/train/{c}/{i}.jpg": jpeg_bytes(c, i) for c in ("cats", "dogs") for i in range(12)
     }
@@ -187,6 +191,9 @@ def test_bring_data_train_watch_it_learn_stop_and_explain(server, browser, tmp_p
     wait(browser, lambda d: any(mine in box for box in d.execute_script(boxes)), 10)
     shot(browser, "training-zip-added")
 
+
+def start_a_long_run(browser) -> None:
+    """A run of 2000 head epochs (stopped by hand later), started, its progress bar shown."""
     fields = {"Head epochs": "2000", "Early-stopping patience": "2000"}
     for label, value in fields.items():
         box = wait(browser, lambda d: d.find_element(By.XPATH, f"//input[@aria-label='{label}']"))
@@ -199,6 +206,11 @@ def test_bring_data_train_watch_it_learn_stop_and_explain(server, browser, tmp_p
     wait(browser, lambda d: "Started run" in text(d))
     wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid='stProgress']"), 120)
     shot(browser, "training-progress")
+
+
+def watch_it_learn_then_stop(browser) -> None:
+    """The curves move, the four fixed photos' maps come epoch by epoch; stopped, the run is done
+    and the Epoch slider goes back to the untrained head's maps."""
     wait(browser, lambda d: "val_loss (epoch" in text(d), 180)
     first = int(text(browser).split("val_loss (epoch ")[1].split(")")[0])
     # The curves move.
@@ -234,15 +246,6 @@ def test_bring_data_train_watch_it_learn_stop_and_explain(server, browser, tmp_p
     )
     assert "Traceback" not in text(browser)
     shot(browser, "training-stopped")
-
-    # The result, on the Explain page: the new model, a validation photo of the new dataset.
-    browser.get(server["url"])
-    wait(browser, lambda d: "Upload a photo, take one" in text(d))
-    assert "trained on my-pets at" in text(browser) and "/tmp/" not in text(browser)
-    photo = sorted((server["root"] / "data" / "my-pets" / "validation" / "dogs").iterdir())[0]
-    upload(browser, photo)
-    wait(browser, lambda d: "Prediction:" in text(d) and len(images(d)) >= 3, 60)
-    shot(browser, "explain-with-the-new-model")
 
 
 def visible(driver, xpath: str):
@@ -300,7 +303,14 @@ def test_public_demo_trains_only_with_the_password(tmp_path, tiny_weights):
         driver = chrome(profile=tmp_path / "profile")
         try:
             driver.get(f"{url}/training")
-            wait(driver, lambda d: "the training password starts or stops one" in text(d))
+            # The page may still be drawing the button after the sentence above it.
+            wait(
+                driver,
+                lambda d: (
+                    "the training password starts or stops one" in text(d)
+                    and d.find_elements(By.XPATH, start)
+                ),
+            )
             # An anonymous visitor cannot start.
             assert not driver.find_element(By.XPATH, start).is_enabled()
             shot(driver, "public-training-locked")
@@ -338,7 +348,7 @@ def test_public_demo_login_with_an_identity_provider(tmp_path, tiny_weights):
     oidc = pytest.importorskip(
         "oidc_provider_mock", reason="oidc-provider-mock (requirements-dev.txt) is not installed"
     )
-    from tests.browser_support import free_port
+    from tests.support.servers import free_port
 
     env = {
         "CATDOG_WEIGHTS_DIR": str(tiny_weights),

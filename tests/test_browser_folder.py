@@ -11,21 +11,17 @@ import zipfile
 
 import pandas as pd
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.by import By
 
 from core.atomic import write_json
-from tests.browser_support import CHROMIUM, DRIVER, chrome, streamlit_server, text, wait
-from tests.conftest import TINY_SIZE, make_pets, tiny_model
+from tests.support.browser import chrome, text, wait
+from tests.support.models import TINY_SIZE, tiny_model
+from tests.support.photos import make_pets
+from tests.support.servers import streamlit_server
 
 pytestmark = [pytest.mark.browser]
-if not (CHROMIUM and DRIVER):
-    pytest.skip(
-        "Debian's chromium and chromium-driver are not installed (make browser installs them as "
-        "root)",
-        allow_module_level=True,
-    )
 
-from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
 
 RUN = "20260101-090000"
 

@@ -13,36 +13,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import keras
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
-from tests.browser_support import (
-    CHROMIUM,
-    DRIVER,
-    chrome,
-    images,
-    shot,
-    streamlit_server,
-    text,
-    upload,
-    wait,
-)
-from tests.conftest import TINY_SIZE, jpeg_bytes, tiny_model
+from tests.support.browser import choose, chrome, click_button, images, shot, text, upload, wait
+from tests.support.models import TINY_SIZE, mobilenet_v2, sequential_cnn, tiny_model
+from tests.support.photos import jpeg_bytes
+from tests.support.servers import streamlit_server
+from tests.support.transformers import VIT_LAYERS, vit
 
 pytestmark = [pytest.mark.browser, pytest.mark.resnet]
-if not (CHROMIUM and DRIVER):
-    pytest.skip(
-        "Debian's chromium and chromium-driver are not installed (make browser installs them as "
-        "root)",
-        allow_module_level=True,
-    )
-
-import keras  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.common.keys import Keys  # noqa: E402
-
-from tests.support.transformers import VIT_LAYERS, vit  # noqa: E402
-from tests.test_browser_k_classes import choose, click_button  # noqa: E402
-from tests.test_import_page import mobilenet_v2, sequential_cnn  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -11,29 +11,16 @@ from __future__ import annotations
 import zipfile
 
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
-from tests.browser_support import (
-    CHROMIUM,
-    DRIVER,
-    chrome,
-    shot,
-    streamlit_server,
-    text,
-    upload,
-    wait,
-)
-from tests.conftest import TINY_SIZE, jpeg_bytes, make_pets, tiny_model
+from tests.support.browser import choose, chrome, click_button, shot, text, upload, wait
+from tests.support.models import TINY_SIZE, tiny_model
+from tests.support.photos import jpeg_bytes, make_pets
+from tests.support.servers import streamlit_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.resnet]
-if not (CHROMIUM and DRIVER):
-    pytest.skip(
-        "Debian's chromium and chromium-driver are not installed (make browser installs them as "
-        "root)",
-        allow_module_level=True,
-    )
 
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.common.keys import Keys  # noqa: E402
 
 CLASSES = ("birds", "cats", "dogs")
 CHARTS = "[data-testid='stVegaLiteChart'], [data-testid='stArrowVegaLiteChart']"
@@ -50,24 +37,6 @@ def three_class_zip(path):
                 name = f"flock\\{split}\\{c}\\{i}_jpg.rf.{i:08x}.jpg"
                 out.writestr(name, jpeg_bytes(c, 100 * len(c) + i))
     return path
-
-
-def choose(driver, label: str, option: str) -> None:
-    """Type into a selectbox (they are searchable) and take the first match, as a person would."""
-    box = f"//div[@data-testid='stSelectbox'][.//*[text()='{label}']]//input"
-    field = wait(driver, lambda d: d.find_element(By.XPATH, box))
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", field)
-    field.click()
-    field.send_keys(option)
-    field.send_keys(Keys.ENTER)
-
-
-def click_button(driver, label: str) -> None:
-    button = f"//button[.//p[text()='{label}']][not(@disabled)]"
-    element = wait(driver, lambda d: next(iter(d.find_elements(By.XPATH, button)), None), 60)
-    driver.execute_script(
-        "arguments[0].scrollIntoView({block: 'center'}); arguments[0].click()", element
-    )
 
 
 def test_three_classes_from_a_roboflow_zip_trained_and_each_explained_by_name(tmp_path):

@@ -10,20 +10,18 @@ from __future__ import annotations
 import json
 
 import pytest
+from selenium.webdriver.common.by import By
 
-from tests.browser_support import CHROMIUM, DRIVER, chrome, streamlit_server, text, upload, wait
-from tests.conftest import make_pets
+from tests.support.browser import chrome, text, upload, wait
+from tests.support.photos import make_pets
+from tests.support.servers import streamlit_server
 
 pytestmark = pytest.mark.browser
-if not (CHROMIUM and DRIVER):
-    pytest.skip("Debian's chromium and chromium-driver are not installed", allow_module_level=True)
-
-from selenium.webdriver.common.by import By  # noqa: E402
 
 
 def test_the_manifest_a_visitor_downloads_names_no_server_path(tmp_path):
     from core.models.info import ModelInfo, save_classifier
-    from tests.conftest import TINY_SIZE, tiny_model
+    from tests.support.models import TINY_SIZE, tiny_model
 
     root = tmp_path / "server"
     data = make_pets(root / "data" / "pets", n_train=2, n_validation=2, size=32).parent

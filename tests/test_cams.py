@@ -12,7 +12,7 @@ import tensorflow as tf
 from core.cams import CONTRAST, METHODS, PREDICTED, BaseCAM, GradCAM, is_guided, normalize
 from core.cams.base import TTA_FACTORS
 from core.models.preprocessing import CaffePreprocess
-from tests.conftest import TINY_SIZE, golden_model, reference_map, tiny_model
+from tests.support.models import TINY_SIZE, golden_model, reference_map, tiny_model
 
 DOG = 1
 IMAGE = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)

@@ -1,8 +1,8 @@
 """The models a person may choose (core/catalog.py) and the picker every explaining page draws.
 
-A temporary weights/ folder holds two trained runs (the newer one current), a model copied in by
-hand and an imported three-class CNN; zero-shot ImageNet is always offered, and fails here as it
-would offline.
+The `catalogue` fixture's temporary weights/ folder holds two trained runs (the newer one
+current), a model copied in by hand and an imported three-class CNN (tests/support/catalog.py);
+zero-shot ImageNet is always offered, and fails here as it would offline.
 """
 
 from __future__ import annotations
@@ -10,80 +10,28 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import keras
 import numpy as np
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.config import Config
 from core.explain import display, export
 from core.explain.explainer import Explainer
 from core.models.catalog import ZERO_SHOT, models, second_choice
-from core.models.imported import import_model
 from core.models.info import ModelInfo, save_classifier
 from core.models.load import load_classifier
 from core.models.preprocessing import PREPROCESSING
 from core.training.store import publish
-from tests.conftest import TINY_SIZE, png_bytes, tiny_model
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-OLD_RUN, NEW_RUN = "runs/20260101-090000", "runs/20260102-090000"
-HAND, FRUIT = "model.keras", "imported/fruit"
-KEYS = [NEW_RUN, OLD_RUN, HAND, FRUIT, ZERO_SHOT]
-
-
-def small_cnn(classes: int = 3) -> keras.Model:
-    """A person's own Sequential CNN: other layer names than the tiny model's, `classes` logits."""
-    keras.utils.set_random_seed(5)
-    return keras.Sequential(
-        [
-            keras.Input((TINY_SIZE, TINY_SIZE, 3)),
-            keras.layers.Conv2D(5, 3, padding="same", activation="relu", name="features"),
-            keras.layers.GlobalAveragePooling2D(name="pool"),
-            keras.layers.Dense(classes, name="scores"),
-        ]
-    )
-
-
-def weights_folder(root: Path) -> Path:
-    """root/weights: two runs (the newer current), a model copied in, an imported model."""
-    weights, dataset = root / "weights", root / "data" / "pets"
-    dataset.mkdir(parents=True)
-    for seed, stamp, accuracy in ((1, OLD_RUN, 0.8), (2, NEW_RUN, 0.9)):
-        info = ModelInfo(
-            image_size=TINY_SIZE,
-            backbone="tiny",
-            backbone_weights="none",
-            trained_at=f"2026-01-0{seed} 09:00",
-            trained_on=str(dataset),
-            val_accuracy=accuracy,
-        )
-        save_classifier(tiny_model(seed=seed), info, weights / stamp / "model.keras")
-    publish(weights / NEW_RUN, weights)
-    info = ModelInfo(image_size=TINY_SIZE, backbone="tiny", backbone_weights="none")
-    save_classifier(tiny_model(seed=3), info, weights / HAND)
-    source = root / "mine.keras"
-    small_cnn().save(source)
-    import_model(source, weights, ["apple", "pear", "plum"], "rescale", name="fruit")
-    return weights
-
-
-@pytest.fixture
-def server(tmp_path, monkeypatch) -> Path:
-    """The environment pointing at `weights_folder`, zero-shot's weights absent (offline)."""
-    weights = weights_folder(tmp_path)
-    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(weights))
-    monkeypatch.setenv("CATDOG_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "no-validation"))
-    monkeypatch.setenv("CATDOG_IMAGENET_WEIGHTS", str(tmp_path / "absent.h5"))
-    return weights
+from tests.support import apps
+from tests.support.catalog import FRUIT, HAND, KEYS, NEW_RUN, OLD_RUN
+from tests.support.models import TINY_SIZE, tiny_model
+from tests.support.photos import png_bytes
 
 
 def sha(weights: Path, key: str) -> str:
     return json.loads((weights / key).with_suffix(".json").read_text())["sha256"]
 
 
-def test_every_model_is_listed_with_its_facts_and_the_current_one_marked(server, tmp_path):
+def test_every_model_is_listed_with_its_facts_and_the_current_one_marked(catalogue, tmp_path):
     entries = models(Config())
     assert [entry.key for entry in entries] == KEYS
     assert [entry.label for entry in entries] == [
@@ -97,11 +45,12 @@ def test_every_model_is_listed_with_its_facts_and_the_current_one_marked(server,
     new, old, hand, fruit, zero_shot = (entry.facts for entry in entries)
     assert new == (
         "fine-tuned · 2 classes (cat, dog) · input 8×8 · preprocessing none · "
-        f"validation accuracy 90.0% · SHA-256 {sha(server, NEW_RUN + '/model.keras')[:12]}"
+        f"validation accuracy 90.0% · SHA-256 {sha(catalogue, NEW_RUN + '/model.keras')[:12]}"
     )
     assert "validation accuracy 80.0%" in old and "accuracy" not in hand
     assert fruit.startswith("imported · 3 classes (apple, pear, plum) · input 8×8")
-    assert f"preprocessing rescale · SHA-256 {sha(server, FRUIT + '/model.keras')[:12]}" in fruit
+    fruit_sha = sha(catalogue, FRUIT + "/model.keras")
+    assert f"preprocessing rescale · SHA-256 {fruit_sha[:12]}" in fruit
     assert zero_shot.startswith(
         "zero-shot · 2 classes (cat, dog) · input 224×224 · preprocessing none (caffe inside)"
     )
@@ -111,7 +60,7 @@ def test_every_model_is_listed_with_its_facts_and_the_current_one_marked(server,
     assert str(tmp_path) not in shown and str(tmp_path.resolve()) not in shown
 
 
-def test_the_second_choice_is_the_run_before_else_a_model_on_disk_else_zero_shot(server):
+def test_the_second_choice_is_the_run_before_else_a_model_on_disk_else_zero_shot(catalogue):
     """Zero-shot comes last: offline it cannot be built, and the page would open on an error."""
     new, old, hand, fruit, zero_shot = models(Config())
     assert second_choice(models(Config()), new) == old
@@ -136,7 +85,7 @@ def test_without_a_model_zero_shot_is_current_and_a_broken_sidecar_is_said(tmp_p
     assert hand.info is None and "cannot be read" in hand.facts
 
 
-def test_the_manifest_names_the_model_in_use(server):
+def test_the_manifest_names_the_model_in_use(catalogue):
     config = Config()
     old = models(config)[1]
     loaded = display.LoadedModel(Explainer(load_classifier(old.path)))
@@ -145,7 +94,7 @@ def test_the_manifest_names_the_model_in_use(server):
     assert record["model"]["name"] == "Run 2026-01-01 09:00 · data/pets"
     assert record["model"]["key"] == OLD_RUN
     assert record["model"]["file"] == f"{OLD_RUN}/model.keras"
-    assert record["model"]["sha256"] == sha(server, OLD_RUN + "/model.keras")
+    assert record["model"]["sha256"] == sha(catalogue, OLD_RUN + "/model.keras")
     # Without an entry: the app's current model, as before.
     assert export.manifest(loaded, explanation, "conv_b", {}, config)["model"]["key"] == NEW_RUN
     caption = display.model_caption(old, loaded.explainer.classifier.info)
@@ -153,7 +102,7 @@ def test_the_manifest_names_the_model_in_use(server):
 
 
 def open_app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = apps.open_page("app.py")
     assert not at.exception
     return at
 
@@ -164,7 +113,7 @@ def probabilities(at: AppTest) -> str:
     return chart.proto.datasets[0].data.data
 
 
-def test_the_picker_lists_every_model_and_shows_the_chosen_ones_facts(server):
+def test_the_picker_lists_every_model_and_shows_the_chosen_ones_facts(catalogue):
     at = open_app()
     picker = at.sidebar.selectbox(key="model")
     assert picker.label == "Model" and picker.value == NEW_RUN
@@ -176,7 +125,7 @@ def test_the_picker_lists_every_model_and_shows_the_chosen_ones_facts(server):
     assert at.sidebar.caption[0].value.startswith("imported · 3 classes (apple, pear, plum)")
 
 
-def test_choosing_a_model_changes_the_caption_and_the_prediction(server):
+def test_choosing_a_model_changes_the_caption_and_the_prediction(catalogue):
     at = open_app()
     at.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=2), "image/png")).run()
     # A layer of the tiny models: the imported CNN has none of that name.
@@ -197,7 +146,7 @@ def test_choosing_a_model_changes_the_caption_and_the_prediction(server):
     assert not at.exception and not at.error and "Prediction: **" in at.subheader[0].value
 
 
-def test_the_choice_is_the_sessions_and_survives_other_pages(server):
+def test_the_choice_is_the_sessions_and_survives_other_pages(catalogue):
     at = open_app()
     at.sidebar.selectbox(key="model").set_value(OLD_RUN).run()
     for page in ("pages/compare.py", "pages/side_by_side.py", "pages/training.py"):
@@ -217,15 +166,15 @@ def test_the_choice_is_the_sessions_and_survives_other_pages(server):
     assert open_app().sidebar.selectbox(key="model").value == NEW_RUN
 
 
-def test_a_session_that_never_picked_follows_a_newly_published_run(server):
+def test_a_session_that_never_picked_follows_a_newly_published_run(catalogue):
     at = open_app()
-    publish(server / OLD_RUN, server)
+    publish(catalogue / OLD_RUN, catalogue)
     at.run()
     assert at.sidebar.selectbox(key="model").value == OLD_RUN
     assert at.caption[0].value.startswith("Model: Run 2026-01-01 09:00 · data/pets (current)")
 
 
-def test_at_most_three_models_stay_loaded_the_least_recently_used_goes(server, monkeypatch):
+def test_at_most_three_models_stay_loaded_the_least_recently_used_goes(catalogue, monkeypatch):
     import ui
 
     loads, real = [], ui.loading.load_app_model

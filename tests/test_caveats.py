@@ -7,19 +7,17 @@ import json
 
 import numpy as np
 from PIL import Image
-from streamlit.testing.v1 import AppTest
 
 from core.cli.commands import main
-from core.config import ROOT
 from core.data.uploads import from_photos
 from core.explain.caveats import caveats, map_caveat, model_caveats
 from core.explain.display import colored_map
 from core.explain.explainer import Explanation
 from core.images import photo_caveat
 from core.models.info import ModelInfo, save_classifier
-from tests.conftest import TINY_SIZE, png_bytes, tiny_model
-
-APP = str(ROOT / "app.py")
+from tests.support import apps
+from tests.support.models import TINY_SIZE, tiny_model
+from tests.support.photos import png_bytes
 
 
 def explanation(raw: float, score: float, fused: bool = False) -> Explanation:
@@ -97,7 +95,7 @@ def test_the_cli_record_and_the_page_say_a_map_is_flat(tmp_path, capsys, monkeyp
     assert record["caveats"][0].startswith("The map is flat: its largest value is")
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tmp_path / "weights"))
     monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "none"))
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = apps.open_page("app.py")
     at.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=1), "image/png")).run()
     assert not at.exception
     warnings = [w.value for w in at.warning]

@@ -2,12 +2,9 @@
 
 from pathlib import Path
 
-from streamlit.testing.v1 import AppTest
-
 from core.data.choices import datasets, images_in, label, validation_folders, walk, weights_files
-from tests.conftest import make_pets
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+from tests.support import apps
+from tests.support.photos import make_pets
 
 
 def test_nothing_outside_the_root_is_offered(tmp_path):
@@ -59,7 +56,7 @@ def test_explain_page_offers_validation_folders_not_a_text_field(
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tiny_weights))
     monkeypatch.setenv("CATDOG_DATA_DIR", str(data))
     monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "absent"))
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = apps.open_page("app.py")
     at.sidebar.radio(key="source").set_value("Random validation photo").run()
     assert not at.sidebar.text_input  # no field takes a path
     assert at.sidebar.selectbox(key="validation_folder").options == ["data/validation"]

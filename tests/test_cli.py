@@ -1,5 +1,6 @@
 """`python -m core explain`: JSON lines, overlays at the photo's size, refusals, exit codes."""
 
+import argparse
 import io
 import json
 import os
@@ -17,7 +18,7 @@ from core.cli.commands import main
 from core.config import Config
 from core.images import load_image
 from core.models.info import file_sha256
-from tests.conftest import make_located_pets, make_pets
+from tests.support.photos import make_located_pets, make_pets
 
 
 def run(capsys, *argv):
@@ -107,12 +108,49 @@ def test_bad_target_and_layer_refused(capsys, tiny_weights, tmp_path):
     assert code == 2 and "Layer 'nope' is not in the model" in err
 
 
+# `python -m core`'s commands, in the order its help lists them (core/cli/__init__.py).
+COMMANDS = ("explain", "evaluate", "train", "import-model", "merge", "download-data")
+
+
+def help_commands(text: str) -> dict[str, str]:
+    """The commands an argparse help offers: name -> its help line.
+
+    Read twice: the {a,b,...} list of choices under "positional arguments:", and below it one
+    line per command, indented four spaces, its help beside it or on the next line.
+    """
+    choices = re.search(r"^  \{([\w,-]+)\}$", text, re.M)
+    assert choices, f"no list of commands in:\n{text}"
+    listed = re.findall(r"^    ([\w-]+)(?: {2,}(\S.*))?\n(?: {5,}(\S.*))?", text, re.M)
+    offered = {name: beside or below for name, beside, below in listed}
+    assert list(offered) == choices.group(1).split(","), text
+    return offered
+
+
+def test_help_commands_reads_an_argparse_help():
+    parser = argparse.ArgumentParser(prog="tool")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("a", help="the first")
+    commands.add_parser("a-rather-long-command", help="the second, below its name")
+    assert help_commands(parser.format_help()) == {
+        "a": "the first",
+        "a-rather-long-command": "the second, below its name",
+    }
+
+
 @pytest.mark.slow
-def test_module_help_lists_the_commands():
+def test_module_help_lists_the_commands(capsys):
     result = subprocess.run(
         [sys.executable, "-m", "core", "--help"], capture_output=True, text=True, timeout=120
     )
-    assert result.returncode == 0 and "explain" in result.stdout
+    assert result.returncode == 0, result.stderr
+    offered = help_commands(result.stdout)
+    assert tuple(offered) == COMMANDS
+    assert all(offered.values()), offered  # each with its line of help
+    for command in COMMANDS:  # and each answers its own --help
+        with pytest.raises(SystemExit) as done:
+            main([command, "--help"])
+        assert done.value.code == 0
+        assert capsys.readouterr().out.startswith(f"usage: python -m core {command} ")
 
 
 def test_real_photos_through_the_cli(capsys, pets, tiny_weights, tmp_path):
@@ -191,7 +229,7 @@ def test_evaluate_refuses_an_empty_folder(capsys, tiny_weights, tmp_path):
 
 def three_class_weights(tmp_path):
     from core.models.info import ModelInfo, save_classifier
-    from tests.conftest import TINY_SIZE, tiny_model
+    from tests.support.models import TINY_SIZE, tiny_model
 
     names = ("Abyssinian", "Bengal", "beagle")
     info = ModelInfo(class_names=names, image_size=TINY_SIZE, backbone="tiny")

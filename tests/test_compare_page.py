@@ -1,17 +1,15 @@
 """The Compare page through AppTest, and the grid's figures."""
 
-from pathlib import Path
-
 import numpy as np
-from streamlit.testing.v1 import AppTest
 
 from core.cams import METHODS, uses_layer
 from core.explain.compare import coincidences, compare, cost
 from core.explain.explainer import NO_LAYER, Explainer
 from core.models.load import load_classifier
-from tests.conftest import png_bytes
+from tests.support import apps
+from tests.support.photos import png_bytes
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "compare.py")
+PAGE = "pages/compare.py"
 
 
 def test_grid_has_every_method_and_layer(tiny_weights):
@@ -43,7 +41,7 @@ def test_grid_has_every_method_and_layer(tiny_weights):
 def test_compare_page_fills_its_grid(monkeypatch, tiny_weights, tmp_path):
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tiny_weights))
     monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "none"))
-    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at = apps.open_page(PAGE)
     assert not at.exception and "Upload a photo" in at.info[0].value
     at.file_uploader[0].set_value(("pet.png", png_bytes(seed=5), "image/png")).run()
     at.button(key="fill").click().run()
@@ -60,7 +58,7 @@ def test_compare_page_fills_its_grid(monkeypatch, tiny_weights, tmp_path):
 def test_compare_page_shares_the_explain_pages_photo_sources(monkeypatch, tiny_weights, pets):
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tiny_weights))
     monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(pets / "validation"))
-    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at = apps.open_page(PAGE)
     assert at.sidebar.radio(key="source").options == [
         "Upload a photo",
         "Take a photo",

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.data.folders import DataError, augmenter, image_dataset, scan
-from tests.conftest import make_pets
+from tests.support.photos import make_pets
 
 
 def test_scan_reads_classes_in_folder_order(generated_pets):

@@ -10,7 +10,7 @@ from PIL import Image
 
 from core.cli.commands import main
 from core.data.pets import DownloadError, Source, download_pets
-from tests.conftest import tar_of
+from tests.support.downloads import tar_of
 
 
 def jpeg(seed: int) -> bytes:
@@ -117,7 +117,7 @@ def test_offline_is_one_clear_line(tmp_path, capsys, monkeypatch):
 
 def test_fetch_reports_bytes_checks_and_caches(tmp_path):
     from core.data.pets import fetch
-    from tests.conftest import serve_folder
+    from tests.support.servers import serve_folder
 
     served = tmp_path / "served"
     served.mkdir()

@@ -18,7 +18,7 @@ from core.explain.faithfulness import (
     similarity,
 )
 from core.explain.overlay import upsample
-from tests.conftest import TINY_SIZE, tiny_model
+from tests.support.models import TINY_SIZE, tiny_model
 
 W, B = 0.5, -2.0
 

@@ -12,7 +12,8 @@ from core.errors import StorageError
 from core.models.info import file_sha256
 from core.models.load import app_model_path, load_default
 from core.training import jobs, lease
-from tests.conftest import FAST, first_model, kill_9_at, tiny_model
+from tests.support.models import tiny_model
+from tests.support.runs import FAST, first_model, kill_9_at
 
 
 @pytest.mark.slow

@@ -18,9 +18,10 @@ from streamlit.testing.v1 import AppTest
 from core.atomic import write_json
 from core.folder import jobs, run, table
 from core.folder.table import Filters
-from tests.conftest import make_pets
+from tests.support import apps
+from tests.support.photos import make_pets
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "folder.py")
+PAGE = "pages/folder.py"
 LAYERS = ("conv_a", "conv_b", "fused")  # the tiny model's, and the two fused
 
 
@@ -212,7 +213,7 @@ def test_the_page_explains_a_folder_in_a_worker_then_filters_and_opens_a_photo(
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tiny_weights))
     monkeypatch.setenv("CATDOG_DATA_DIR", str(data))
     monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "none"))
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = apps.open_page(PAGE)
     assert not at.exception
     assert at.selectbox(key="folder_dir").value == (data / "validation").resolve()
     at.button(key="folder_explain").click().run()
@@ -262,7 +263,7 @@ def test_photos_of_no_known_class_are_not_offered_right_or_wrong(
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tiny_weights))
     monkeypatch.setenv("CATDOG_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(loose))
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = apps.open_page(PAGE)
     assert at.selectbox(key="folder_dir").value == loose.resolve()
     at.button(key="folder_explain").click().run()
     wait_until_done(at)
@@ -298,12 +299,12 @@ def test_in_public_mode_uploading_many_photos_needs_the_training_sign_in(
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tiny_weights))
     monkeypatch.setenv("CATDOG_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CATDOG_PUBLIC", "1")
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = apps.open_page(PAGE)
     assert not at.exception
     (uploader,) = [e for e in at.sidebar if getattr(e, "type", "") == "file_uploader"]
     assert uploader.proto.disabled and "sign-in" in uploader.proto.help
     monkeypatch.setenv("CATDOG_PUBLIC", "0")
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = apps.open_page(PAGE)
     (uploader,) = [e for e in at.sidebar if getattr(e, "type", "") == "file_uploader"]
     assert not uploader.proto.disabled
 

@@ -19,7 +19,7 @@ from core.explain.explainer import Explainer
 from core.models.build import head_units
 from core.models.info import Classifier, ModelInfo, save_classifier
 from core.models.preprocessing import CaffePreprocess
-from tests.conftest import TINY_SIZE, tiny_model
+from tests.support.models import TINY_SIZE, tiny_model
 
 
 def test_fuse_is_the_geometric_mean_of_the_relud_max_scaled_maps():
@@ -202,11 +202,50 @@ def test_fused_needs_two_offered_layers_and_explain_takes_one_layer(capsys, tmp_
         assert err.count("\n") == 1 and says in err
 
 
-def test_the_sanity_check_of_the_fused_map_randomises_the_layers_it_is_made_of():
+def test_the_sanity_check_of_the_fused_map_randomises_the_layers_it_is_made_of(monkeypatch):
+    from core.explain import faithfulness
+
     explainer = tiny_explainer()
+    model = explainer.classifier.model
+    assert explainer.fused_from == ("conv_a", "conv_b")
+    kept = {name: model.get_layer(name).get_weights() for name in explainer.fused_from}
+    # Spies: which layers the cascade re-initialises (and whether their weights really change),
+    # and which model and layers each map of the check is computed from.
+    changed, maps = {}, []
+    reinitialise, methods = faithfulness.reinitialise, dict(faithfulness.METHODS)
+
+    def spy_reinitialise(layer, seed):
+        before = layer.get_weights()
+        reinitialise(layer, seed)
+        after = layer.get_weights()
+        changed[layer.name] = any(not np.array_equal(a, b) for a, b in zip(before, after))
+
+    def spy_method(cam_class):
+        def build(cam_model, layers, **options):
+            maps.append((cam_model, tuple(layers), options.get("fused_from")))
+            return cam_class(cam_model, layers, **options)
+
+        return build
+
+    monkeypatch.setattr(faithfulness, "reinitialise", spy_reinitialise)
+    monkeypatch.setattr(faithfulness, "METHODS", {k: spy_method(c) for k, c in methods.items()})
     photo = np.random.default_rng(5).integers(0, 256, (8, 8, 3), dtype=np.uint8)
     steps = explainer.sanity_check(photo, FUSED, "dog", "Layer-CAM")
     assert steps and all(step["class_index"] == 1 for step in steps)
+    # Both layers the fused map is made of were randomised, their weights changed...
+    assert {name: changed.get(name) for name in explainer.fused_from} == {
+        "conv_a": True,
+        "conv_b": True,
+    }
+    assert {"conv_a", "conv_b"} <= {step["randomised"] for step in steps}
+    # ...and every map of the check, the original's and each step's, is fused from them.
+    assert len(maps) == 1 + len(steps)
+    assert all(m[1:] == (explainer.fused_from, explainer.fused_from) for m in maps), maps
+    # The randomising happened on a copy: the explained model keeps its weights.
+    assert maps[0][0] is model and all(m[0] is not model for m in maps[1:])
+    for name, weights in kept.items():
+        now = model.get_layer(name).get_weights()
+        assert all(np.array_equal(a, b) for a, b in zip(weights, now)), name
 
 
 def test_the_page_labels_a_fused_or_guided_map_without_claiming_it_is_before_relu():

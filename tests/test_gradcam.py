@@ -9,7 +9,7 @@ from core.cams import PREDICTED, GradCAM, class_scores, normalize
 from core.models.graph import flatten_model
 from core.models.info import ModelInfo, save_classifier
 from core.models.load import load_classifier
-from tests.conftest import TINY_SIZE, golden_model, reference_map
+from tests.support.models import TINY_SIZE, golden_model, reference_map
 
 CAT, DOG = 0, 1
 

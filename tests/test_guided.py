@@ -6,8 +6,6 @@ Its plain input gradient is dz/dx = (3, -1, 0). Guided, the -2 reaching u2 is st
 dz/dx = (1, 1, 0); for the cat (-z) the -1 reaching u1 is stopped: (0, 2, 0).
 """
 
-from pathlib import Path
-
 import keras
 import numpy as np
 import pytest
@@ -19,7 +17,9 @@ from core.cams import guided as guided_module
 from core.cams.guided import NoReLUError, guidance, guided_model, guided_relu, saliency
 from core.errors import SettingError
 from core.explain import guide
-from tests.conftest import TINY_SIZE, png_bytes, tiny_model
+from tests.support import apps
+from tests.support.models import TINY_SIZE, tiny_model
+from tests.support.photos import png_bytes
 
 CAT, DOG = 0, 1
 X = np.array([[[[1.0, 2.0, 3.0]]]], np.float32)  # (1, 1, 1, 3)
@@ -258,7 +258,7 @@ def test_the_npy_download_keeps_the_three_channels_and_the_manifest_names_the_re
     from core.explain.explainer import Explainer
     from core.explain.settings import Photo, Settings, View
     from core.models.load import load_default
-    from tests.conftest import png_bytes
+    from tests.support.photos import png_bytes
 
     config = Config(weights_dir=tiny_weights)
     loaded = display.LoadedModel(Explainer(load_default(config)))
@@ -301,14 +301,11 @@ def test_gradient_picture_is_grey_at_zero_and_keeps_each_channels_sign():
     assert (gradient_picture(np.zeros((4, 4, 3)), 2, 2) == 128).all()  # all zero, no NaN
 
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-
-
 @pytest.fixture
 def app(monkeypatch, tiny_weights, tmp_path):
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tiny_weights))
     monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "no-validation"))
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = apps.open_page("app.py")
     assert not at.exception
     return at
 
@@ -391,7 +388,7 @@ def test_the_explain_page_refuses_guided_backprop_on_a_model_without_relus_in_on
     save_classifier(keras.Model(inputs, logit), swish, folder / "model.keras")
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(folder))
     monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "no-validation"))
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = apps.open_page("app.py")
     at.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=3), "image/png")).run()
     assert not at.exception and not at.error  # Grad-CAM needs no ReLU
     at.selectbox(key="method").set_value("Guided Backprop").run()
@@ -404,8 +401,7 @@ def test_the_explain_page_refuses_guided_backprop_on_a_model_without_relus_in_on
 def test_compare_grid_takes_the_guided_methods(monkeypatch, tiny_weights, tmp_path):
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tiny_weights))
     monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "none"))
-    page = str(Path(__file__).resolve().parents[1] / "pages" / "compare.py")
-    at = AppTest.from_file(page, default_timeout=120).run()
+    at = apps.open_page("pages/compare.py")
     at.file_uploader[0].set_value(("pet.png", png_bytes(seed=5), "image/png")).run()
     at.multiselect(key="methods").set_value(GUIDED).run()
     at.button(key="fill").click().run()
@@ -439,7 +435,7 @@ def test_sanity_check_on_resnet50_finds_guided_maps_nearly_blind_to_the_top_laye
     """Adebayo et al. 2018 found guided backprop nearly unchanged by cascading randomisation: on
     ResNet-50 our check says "fail" for Guided Backprop and for Guided Grad-CAM.
 
-    Measured on this ResNet-50 (random He weights seeded by conftest.RESNET_SEED = 0: no ImageNet
+    Measured on this ResNet-50 (random He weights seeded by models.RESNET_SEED = 0: no ImageNet
     download here) and the first validation cat, at conv5_block3_out, after randomising the logit
     layer: Guided Backprop Spearman 0.999 and SSIM 0.998; Guided Grad-CAM Spearman 0.40 and SSIM
     0.52 (SSIM at the 0.5 threshold or above: "fail"). Not from how we measure: the same check

@@ -8,9 +8,10 @@ from core import space
 from core.atomic import write_json
 from core.data.uploads import mark_made_here
 from core.training import files, lease, store
-from tests.conftest import make_pets
+from tests.support import apps
+from tests.support.photos import make_pets
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "training.py")
+PAGE = "pages/training.py"
 
 
 def setting_up(monkeypatch, tmp_path) -> tuple[Path, Path]:
@@ -31,7 +32,7 @@ def setting_up(monkeypatch, tmp_path) -> tuple[Path, Path]:
 
 
 def open_page() -> AppTest:
-    return AppTest.from_file(PAGE, default_timeout=60).run()
+    return apps.open_page(PAGE)
 
 
 def texts(at: AppTest) -> str:

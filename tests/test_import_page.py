@@ -14,36 +14,10 @@ import keras
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.test_page_paths import shown_text
+from tests.support import apps
+from tests.support.models import mobilenet_v2, sequential_cnn
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "training.py")
-
-
-def sequential_cnn(classes: int = 3, size: int = 32) -> keras.Model:
-    """A small Sequential CNN with a softmax head, as a notebook would make one."""
-    keras.utils.set_random_seed(0)
-    return keras.Sequential(
-        [
-            keras.Input((size, size, 3)),
-            keras.layers.Conv2D(8, 3, activation="relu", name="conv1"),
-            keras.layers.MaxPooling2D(name="pool1"),
-            keras.layers.Conv2D(16, 3, activation="relu", name="conv2"),
-            keras.layers.GlobalAveragePooling2D(name="avg_pool"),
-            keras.layers.Dense(classes, activation="softmax", name="probabilities"),
-        ],
-        name="small_cnn",
-    )
-
-
-def mobilenet_v2(classes: int = 2) -> keras.Model:
-    """MobileNetV2 (random weights, 160 px), pooled, with a softmax head on its own graph."""
-    keras.utils.set_random_seed(0)
-    base = keras.applications.MobileNetV2(
-        weights=None, input_shape=(160, 160, 3), include_top=False
-    )
-    pooled = keras.layers.GlobalAveragePooling2D(name="avg_pool")(base.output)
-    head = keras.layers.Dense(classes, activation="softmax", name="probabilities")(pooled)
-    return keras.Model(base.input, head, name="mobilenet_pets")
+PAGE = "pages/training.py"
 
 
 def with_lambda() -> keras.Model:
@@ -75,7 +49,7 @@ def page(monkeypatch, tmp_path) -> AppTest:
     # The page's temporary copies of uploads, where the path check below sees them.
     (tmp_path / "uploads").mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "uploads"))
-    return AppTest.from_file(PAGE, default_timeout=120).run()
+    return apps.open_page(PAGE)
 
 
 def choose_file(at: AppTest, name: str, data: bytes) -> AppTest:
@@ -100,7 +74,7 @@ def fill(at: AppTest, classes: str, preprocessing: str | None = None, name: str 
 
 def assert_nothing_shown_of(at: AppTest, tmp_path: Path) -> None:
     assert not at.exception, at.exception
-    text = shown_text(at)
+    text = apps.shown_text(at)
     for prefix in {str(tmp_path), str(tmp_path.resolve()), tempfile.gettempdir()}:
         assert prefix not in text, text[max(0, text.find(prefix) - 300) :][:600]
 
@@ -188,7 +162,7 @@ def test_public_mode_without_authorisation_shows_no_form(monkeypatch, tmp_path):
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tmp_path / "weights"))
     monkeypatch.setenv("CATDOG_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CATDOG_PUBLIC", "1")
-    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at = apps.open_page(PAGE)
     assert not at.exception
     assert not [u for u in at.file_uploader if u.key == "import_file"]
     assert any("reserved for authorised users" in c.value for c in at.caption)
@@ -199,7 +173,7 @@ def test_public_mode_shows_the_form_to_an_authorised_user(monkeypatch, tmp_path)
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tmp_path / "weights"))
     monkeypatch.setenv("CATDOG_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CATDOG_PUBLIC", "1")
-    at = AppTest.from_file(PAGE, default_timeout=120)
+    at = apps.open_page(PAGE, run=False)
     at.session_state.password_ok = True  # gave the training password this session
     at.run()
     assert not at.exception and at.file_uploader(key="import_file")

@@ -29,7 +29,7 @@ from core.models.info import IMPORTED, ModelInfo, save_classifier
 from core.models.load import load_classifier
 from core.models.preprocessing import Preprocess
 from core.training.store import prune
-from tests.conftest import png_bytes
+from tests.support.photos import png_bytes
 
 RNG = np.random.default_rng(0)
 

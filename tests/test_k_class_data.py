@@ -17,9 +17,12 @@ from core.data.folders import class_folders, scan
 from core.data.pet_layout import breed_of, read_list
 from core.data.pets import Source, download_pets, summary
 from core.data.uploads import DatasetError, counts, describe, from_photos, from_zip, slug
-from tests.conftest import class_names, jpeg_bytes, make_pets, png_bytes, serve_folder, tar_of
+from tests.support import apps
+from tests.support.downloads import tar_of
+from tests.support.photos import class_names, jpeg_bytes, make_pets, png_bytes
+from tests.support.servers import serve_folder
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "training.py")
+PAGE = "pages/training.py"
 CAT_BREEDS = (
     "Abyssinian Bengal Birman Bombay British_Shorthair Egyptian_Mau Maine_Coon Persian Ragdoll "
     "Russian_Blue Siamese Sphynx"
@@ -364,7 +367,7 @@ def open_page(monkeypatch, tmp_path) -> AppTest:
     (tmp_path / "data").mkdir(exist_ok=True)
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tmp_path / "weights"))
     monkeypatch.setenv("CATDOG_DATA_DIR", str(tmp_path / "data"))
-    return AppTest.from_file(PAGE, default_timeout=60).run()
+    return apps.open_page(PAGE)
 
 
 def test_page_adds_a_third_class_names_it_and_makes_a_dataset(monkeypatch, tmp_path):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -23,8 +22,9 @@ from core.errors import SettingError
 from core.explain import guide
 from core.explain.explainer import Explainer, top_k
 from core.models.info import Classifier, ModelInfo, save_classifier
-from tests.conftest import TINY_SIZE, png_bytes, tiny_model
-from tests.test_app import APP, top_chart
+from tests.support import apps
+from tests.support.models import TINY_SIZE, tiny_model
+from tests.support.photos import png_bytes
 
 BREEDS = ("Abyssinian", "Bengal", "beagle")
 # log of (1, 4, 2, 1): softmax (1/8, 4/8, 2/8, 1/8); the top two are class 1 and class 2.
@@ -194,7 +194,7 @@ def three_classes(monkeypatch, tmp_path) -> AppTest:
     save_classifier(tiny_model(seed=11, classes=3), info, folder / "model.keras")
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(folder))
     monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "none"))
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = apps.open_page("app.py")
     assert not at.exception
     return at
 
@@ -207,7 +207,7 @@ def test_explain_page_explains_each_of_three_classes_and_top1_vs_top2(three_clas
     # Every place that said "a cat or a dog" speaks of the model's own classes.
     assert at.sidebar.file_uploader[0].label == "A photo of one of 3 classes"
     assert "Why the top two classes" in at.toggle(key="contrast").label
-    rows = top_chart(at)
+    rows = apps.top_chart(at)
     assert sorted(rows["class"]) == sorted(BREEDS)
     assert rows["probability (%)"].is_monotonic_decreasing
     assert at.subheader[0].value.startswith(f"Prediction: **{rows['class'][0]}**")
@@ -221,7 +221,7 @@ def test_explain_page_explains_each_of_three_classes_and_top1_vs_top2(three_clas
     at.toggle(key="contrast").set_value(True).run()
     captions = [image.proto.imgs[0].caption for image in at.image[3:6]]
     assert [c.split("'")[1] for c in captions] == [first, second, about.split("'")[1]]
-    assert not at.exception and len(top_chart(at)) == 3
+    assert not at.exception and len(apps.top_chart(at)) == 3
 
 
 def test_the_pages_words_follow_the_models_classes():
@@ -233,8 +233,7 @@ def test_the_pages_words_follow_the_models_classes():
 
 
 def test_compare_page_explains_a_named_class_of_three(monkeypatch, three_classes):
-    page = str(Path(APP).parent / "pages" / "compare.py")
-    at = AppTest.from_file(page, default_timeout=120).run()
+    at = apps.open_page("pages/compare.py")
     at.file_uploader[0].set_value(("pet.png", png_bytes(seed=13), "image/png")).run()
     at.multiselect(key="methods").set_value(["Grad-CAM", "Score-CAM"]).run()
     at.selectbox(key="compare_target").set_value(TOP1_VS_TOP2).run()
@@ -300,19 +299,19 @@ def test_explain_page_offers_imagenets_classes_for_the_zero_shot_model(monkeypat
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tmp_path / "empty"))
     monkeypatch.setenv("CATDOG_IMAGENET_WEIGHTS", "none")
     monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "none"))
-    at = AppTest.from_file(APP, default_timeout=300).run()
+    at = apps.open_page("app.py", apps.RESNET_PAGE_TIMEOUT)
     assert not at.exception and not at.error
     at.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=18), "image/png")).run()
     # The default view is today's: cat vs dog, folded.
     assert at.radio(key="view").value == "cat vs dog (folded)"
-    assert sorted(top_chart(at)["class"]) == ["cat", "dog"]
+    assert sorted(apps.top_chart(at)["class"]) == ["cat", "dog"]
     at.selectbox(key="target").set_value("dog").run()
     at.radio(key="view").set_value("ImageNet's 1,000 classes").run()
     assert not at.exception and not at.error
     # "dog" is no ImageNet class: the select falls back to predicted.
     assert at.selectbox(key="target").value == "predicted"
     assert len(at.selectbox(key="target").options) == 1 + 1000 + 1
-    rows = top_chart(at)
+    rows = apps.top_chart(at)
     assert len(rows) == 5 and rows["probability (%)"].is_monotonic_decreasing
     at.selectbox(key="target").set_value("tabby cat").run()
     assert not at.exception and "for 'tabby cat'" in at.image[1].proto.imgs[0].caption

@@ -16,7 +16,9 @@ from core.models.load import load_classifier
 from core.training import jobs, status, watch
 from core.training.recipe import class_weights
 from core.training.report import report
-from tests.conftest import FAST, make_located_pets, make_pets, tiny_model
+from tests.support.models import tiny_model
+from tests.support.photos import make_located_pets, make_pets
+from tests.support.runs import FAST
 
 
 def folders(names, truth) -> tuple[Split, tuple[str, ...]]:
@@ -203,7 +205,7 @@ def test_tiny_model_learns_37_generated_classes(tmp_path):
 
 # ResNet-50 on three classes whose evidence sits at known places -------------------------------
 
-# Three classes, each the colour of its square of evidence (conftest.make_located_pets).
+# Three classes, each the colour of its square of evidence (support.photos.make_located_pets).
 SQUARES = {"blues": (30, 40, 230), "greens": (30, 210, 40), "reds": (230, 40, 30)}
 
 

@@ -17,8 +17,8 @@ from core.data.classes import DataError
 from core.data.folders import scan
 from core.data.layouts import label_from_name, layout_of, read_layout
 from core.data.uploads import DatasetError, counts, from_photos, from_zip
-from tests.conftest import jpeg_bytes
 from tests.support import downloads
+from tests.support.photos import jpeg_bytes
 
 # What each layout holds, per split and class, read by hand from its files; and how it is read.
 EXPECTED = {
@@ -105,7 +105,8 @@ def test_a_test_split_is_kept_apart_and_never_among_the_training_photos(tmp_path
 @pytest.mark.slow
 def test_a_run_reports_its_test_split_and_leaked_photos_apart(tmp_path):
     from core.training import jobs
-    from tests.conftest import FAST, tiny_model
+    from tests.support.models import tiny_model
+    from tests.support.runs import FAST
 
     files = downloads.roboflow(n=8)
     files["valid/cats/copy.jpg"] = files["train/cats/cat0_jpg.rf.00000000.jpg"]  # leaked

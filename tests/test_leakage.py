@@ -16,8 +16,8 @@ from core.data.folders import scan
 from core.data.leakage import MAX_DISTANCE, near_duplicates, photo_hash
 from core.data.uploads import from_zip
 from core.images import load_image
-from tests.conftest import make_pets
 from tests.support import downloads
+from tests.support.photos import make_pets
 
 PETS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pets"
 

@@ -9,21 +9,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser_support import (
-    CHROMIUM,
-    DRIVER,
-    expected_predictions,
-    streamlit_server,
-    visitors_at_once,
-)
-from tests.conftest import make_pets
+from tests.support.browser import expected_predictions, visitors_at_once
+from tests.support.photos import make_pets
+from tests.support.servers import streamlit_server
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.mark.skipif(
-    not (CHROMIUM and DRIVER), reason="Debian's chromium and chromium-driver are not installed"
-)
 def test_two_concurrent_sessions_each_see_their_own_photo(tiny_weights, tmp_path):
     photos = sorted(
         make_pets(tmp_path / "photos", n_train=0, n_validation=1, size=96).rglob("*.png")

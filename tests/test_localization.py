@@ -20,7 +20,7 @@ from core.explain.localization import (
     pointing_hit,
     read_head_box,
 )
-from tests.conftest import make_located_pets
+from tests.support.photos import make_located_pets
 
 MASK = np.zeros((40, 40), bool)
 MASK[10:20, 10:20] = True

@@ -12,7 +12,7 @@ from core.explain.explainer import Explainer
 from core.models.info import Classifier, ModelInfo, save_classifier
 from core.models.load import load_classifier
 from core.models.preprocessing import CaffePreprocess
-from tests.conftest import TINY_SIZE
+from tests.support.models import TINY_SIZE
 
 INFO = ModelInfo(image_size=TINY_SIZE, backbone="tiny", backbone_weights="none")
 

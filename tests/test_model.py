@@ -20,7 +20,7 @@ from core.models.build import (
 from core.models.info import Classifier, ModelInfo, save_classifier
 from core.models.load import load_classifier, load_default
 from core.models.preprocessing import CaffePreprocess
-from tests.conftest import TINY_SIZE, tiny_model
+from tests.support.models import TINY_SIZE, tiny_model
 
 
 def test_preprocessing_matches_keras_resnet50():

@@ -16,12 +16,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.models.info import ModelInfo, save_classifier
-from tests.conftest import TINY_SIZE, make_pets, png_bytes, tiny_model
+from tests.support import apps
+from tests.support.models import TINY_SIZE, tiny_model
+from tests.support.photos import make_pets, png_bytes
 
-PAGES = Path(__file__).resolve().parents[1] / "pages"
 
-
-def server(tmp_path: Path, monkeypatch, public: bool, with_model: bool = True) -> Path:
+def server_folders(tmp_path: Path, monkeypatch, public: bool, with_model: bool = True) -> Path:
     """The server's folders under `tmp_path`, the environment pointing at them."""
     data, weights = tmp_path / "data", tmp_path / "weights"
     dataset = make_pets(data / "pets", n_train=2, n_validation=2, size=16)
@@ -75,25 +75,9 @@ def failed_run(run: Path, dataset: Path, backbone: Path) -> None:
     np.save(run / "watch.npy", np.zeros((1, 1, 4, 4), np.float32))
 
 
-def shown_text(at: AppTest) -> str:
-    """Everything the page sends the browser, element by element, expanders and tabs included."""
-    texts = []
-
-    def visit(node) -> None:
-        proto = getattr(node, "proto", None)
-        if proto is not None:
-            texts.append(str(proto))
-        for child in getattr(node, "children", {}).values():
-            visit(child)
-
-    visit(at.main)
-    visit(at.sidebar)
-    return "\n".join(texts)
-
-
 def assert_no_server_path(at: AppTest, tmp_path: Path, public: bool) -> None:
     assert not at.exception, at.exception
-    text = shown_text(at)
+    text = apps.shown_text(at)
     assert len(text) > 200  # the walk saw the page
     for prefix in {str(tmp_path), str(tmp_path.resolve())}:
         assert prefix not in text, text[max(0, text.find(prefix) - 300) :][:600]
@@ -101,14 +85,10 @@ def assert_no_server_path(at: AppTest, tmp_path: Path, public: bool) -> None:
         assert "CATDOG_" not in text, text[max(0, text.find("CATDOG_") - 300) :][:600]
 
 
-def open_page(name: str) -> AppTest:
-    return AppTest.from_file(str(PAGES / name), default_timeout=120).run()
-
-
 @pytest.mark.parametrize("public", [False, True], ids=["local", "public"])
 def test_explain_page_names_no_server_path(tmp_path, monkeypatch, public):
-    server(tmp_path, monkeypatch, public)
-    at = open_page("explain.py")
+    server_folders(tmp_path, monkeypatch, public)
+    at = apps.open_page("pages/explain.py")
     assert "backbone weights: resnet50_notop.h5" in at.caption[0].value
     at.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(), "image/png")).run()
     at.toggle(key="contrast").set_value(True).run()
@@ -124,8 +104,8 @@ def test_explain_page_names_no_server_path(tmp_path, monkeypatch, public):
 
 @pytest.mark.parametrize("public", [False, True], ids=["local", "public"])
 def test_compare_page_names_no_server_path(tmp_path, monkeypatch, public):
-    server(tmp_path, monkeypatch, public)
-    at = open_page("compare.py")
+    server_folders(tmp_path, monkeypatch, public)
+    at = apps.open_page("pages/compare.py")
     at.file_uploader[0].set_value(("pet.png", png_bytes(seed=5), "image/png")).run()
     at.multiselect(key="methods").set_value(["Grad-CAM"]).run()
     at.button(key="fill").click().run()
@@ -136,12 +116,12 @@ def test_compare_page_names_no_server_path(tmp_path, monkeypatch, public):
 
 @pytest.mark.parametrize("public", [False, True], ids=["local", "public"])
 def test_side_by_side_page_names_no_server_path(tmp_path, monkeypatch, public):
-    server(tmp_path, monkeypatch, public)
+    server_folders(tmp_path, monkeypatch, public)
     # A run trained on the server's dataset: the picker names it below its data root.
     dataset, weights = tmp_path / "data" / "pets", tmp_path / "weights"
     info = ModelInfo(image_size=TINY_SIZE, backbone="tiny", trained_on=str(dataset))
     save_classifier(tiny_model(seed=4), info, weights / "runs" / "20260102-000000" / "model.keras")
-    at = open_page("side_by_side.py")
+    at = apps.open_page("pages/side_by_side.py")
     at.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=6), "image/png")).run()
     # Model A: the model copied in (current); B: the run, named by its dataset's label.
     assert at.sidebar.selectbox(key="second_model").options[0].endswith(" · data/pets")
@@ -155,8 +135,8 @@ def test_side_by_side_page_names_no_server_path(tmp_path, monkeypatch, public):
 
 @pytest.mark.parametrize("public", [False, True], ids=["local", "public"])
 def test_training_page_names_no_server_path(tmp_path, monkeypatch, public):
-    server(tmp_path, monkeypatch, public)
-    at = open_page("training.py")
+    server_folders(tmp_path, monkeypatch, public)
+    at = apps.open_page("pages/training.py")
     assert "Data folder data/pets/gone does not exist." in at.error[0].value
     assert any("gone.png can no longer be read" in c.value for c in at.caption)
     assert_no_server_path(at, tmp_path, public)
@@ -169,8 +149,8 @@ def test_training_page_names_no_server_path(tmp_path, monkeypatch, public):
 
 @pytest.mark.parametrize("public", [False, True], ids=["local", "public"])
 def test_pages_without_a_model_name_no_server_path(tmp_path, monkeypatch, public):
-    server(tmp_path, monkeypatch, public, with_model=False)
+    server_folders(tmp_path, monkeypatch, public, with_model=False)
     for page in ("explain.py", "compare.py", "side_by_side.py"):
-        at = open_page(page)
+        at = apps.open_page(apps.PAGES / page)
         assert at.error and "no zero-shot fallback" in at.error[0].value
         assert_no_server_path(at, tmp_path, public)

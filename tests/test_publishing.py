@@ -11,7 +11,9 @@ from core.atomic import write_json
 from core.cli.options import parser
 from core.training import jobs, publishing, store
 from core.training.files import PROGRESS
-from tests.conftest import FAST, make_pets, tiny_model
+from tests.support.models import tiny_model
+from tests.support.photos import make_pets
+from tests.support.runs import FAST
 
 SAME = {"data": "/d/pets", "photos": 200, "sha256": "a" * 64}
 OTHER = {"data": "/d/mine", "photos": 12, "sha256": "b" * 64}

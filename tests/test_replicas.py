@@ -10,16 +10,15 @@ import json
 import time
 
 import pytest
+from selenium.webdriver.common.by import By
 
-from tests.browser_support import CHROMIUM, DRIVER, chrome, shot, streamlit_server, text, wait
-from tests.conftest import make_pets
+from tests.support.browser import chrome, shot, text, wait
+from tests.support.photos import make_pets
+from tests.support.servers import streamlit_server
 
 # The run trains a ResNet-50 (random weights).
 pytestmark = [pytest.mark.browser, pytest.mark.resnet]
-if not (CHROMIUM and DRIVER):
-    pytest.skip("Debian's chromium and chromium-driver are not installed", allow_module_level=True)
 
-from selenium.webdriver.common.by import By  # noqa: E402
 
 START = "//button[.//p[text()='Start training']]"
 

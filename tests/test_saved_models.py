@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from core.models.load import load_classifier
-from tests.conftest import TINY_SIZE, tiny_model
+from tests.support.models import TINY_SIZE, tiny_model
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -1,9 +1,7 @@
 """Two models side by side: the maths by hand (shared targets, maps on the photo's grid, A minus B)
-and the page through AppTest, with test_catalog.py's weights folder."""
+and the page through AppTest, with the catalogue's weights folder."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,10 +19,11 @@ from core.explain.side_by_side import (
 )
 from core.models.catalog import ZERO_SHOT
 from core.models.load import load_classifier
-from tests.conftest import png_bytes
-from tests.test_catalog import FRUIT, HAND, NEW_RUN, OLD_RUN, server  # noqa: F401 - a fixture
+from tests.support import apps
+from tests.support.catalog import FRUIT, HAND, NEW_RUN, OLD_RUN
+from tests.support.photos import png_bytes
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "side_by_side.py")
+PAGE = "pages/side_by_side.py"
 
 
 def explanation(raw: np.ndarray, layer: str = "conv") -> Explanation:
@@ -88,7 +87,7 @@ def test_two_maps_of_different_classes_are_said_to_compare_two_classes():
 
 def test_two_tiny_models_explained_on_one_photo(tiny_weights, tmp_path):
     from core.models.info import ModelInfo, save_classifier
-    from tests.conftest import TINY_SIZE, tiny_model
+    from tests.support.models import TINY_SIZE, tiny_model
 
     other = tmp_path / "other.keras"
     save_classifier(tiny_model(seed=9), ModelInfo(image_size=TINY_SIZE, backbone="tiny"), other)
@@ -112,8 +111,8 @@ def notes(at: AppTest) -> list[str]:
     return [caption.value for caption in at.caption]
 
 
-def test_the_page_shows_two_predictions_two_maps_and_their_difference(server):  # noqa: F811
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+def test_the_page_shows_two_predictions_two_maps_and_their_difference(catalogue):
+    at = apps.open_page(PAGE)
     assert not at.exception and "Upload a photo" in at.info[0].value
     # Model A: the session's (the current run); model B: the run before it.
     assert at.sidebar.selectbox(key="model").value == NEW_RUN
@@ -143,8 +142,8 @@ def test_the_page_shows_two_predictions_two_maps_and_their_difference(server):  
     assert captions(at)[:2] == ["Guided Backprop for 'dog'"] * 2
 
 
-def test_predicted_says_when_the_two_models_explain_different_classes(server):  # noqa: F811
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+def test_predicted_says_when_the_two_models_explain_different_classes(catalogue):
+    at = apps.open_page(PAGE)
     assert at.sidebar.selectbox(key="pair_target").value == "predicted"
     # This photo: the current run predicts dog, the run before it cat.
     at.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=3), "image/png")).run()
@@ -163,8 +162,8 @@ def test_predicted_says_when_the_two_models_explain_different_classes(server):  
     assert not at.exception and not at.warning
 
 
-def test_models_without_a_shared_class_get_a_target_each(server):  # noqa: F811
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+def test_models_without_a_shared_class_get_a_target_each(catalogue):
+    at = apps.open_page(PAGE)
     at.sidebar.selectbox(key="second_model").set_value(FRUIT).run()
     assert not at.exception
     assert "share no class name" in at.info[0].value
@@ -186,8 +185,8 @@ def test_models_without_a_shared_class_get_a_target_each(server):  # noqa: F811
     assert len(at.image) == 3
 
 
-def test_a_model_that_cannot_load_is_named_in_one_line(server):  # noqa: F811
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+def test_a_model_that_cannot_load_is_named_in_one_line(catalogue):
+    at = apps.open_page(PAGE)
     at.sidebar.selectbox(key="second_model").set_value(ZERO_SHOT).run()
     assert not at.exception and len(at.error) == 1
     assert at.error[0].value.startswith(

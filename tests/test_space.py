@@ -16,7 +16,9 @@ from core.errors import StorageError, UserError
 from core.training import files, jobs, lease, store
 from core.training.progress import RunMonitor
 from core.training.recipe import TrainConfig
-from tests.conftest import FAST, make_pets, tiny_model
+from tests.support.models import tiny_model
+from tests.support.photos import make_pets
+from tests.support.runs import FAST
 
 MB = space.MB
 

@@ -15,17 +15,9 @@ from pathlib import Path
 import pytest
 
 from core.config import ROOT
-from tests.browser_support import (
-    CHROMIUM,
-    DRIVER,
-    chrome,
-    images,
-    streamlit_server,
-    text,
-    upload,
-    wait,
-)
-from tests.conftest import make_pets
+from tests.support.browser import chrome, images, text, upload, wait
+from tests.support.photos import make_pets
+from tests.support.servers import streamlit_server
 from ui.explaining import result_chunks
 
 LOADED, NO_MODEL = "Model loaded in", "No model:"
@@ -48,7 +40,6 @@ def wait_for_line(log: Path, line: str, timeout: float = 180) -> str:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="Debian's chromium is not installed")
 def test_the_model_loads_at_start_and_the_first_visitor_reuses_it(tiny_weights, tmp_path):
     log = tmp_path / "server.log"
     env = {"CATDOG_WEIGHTS_DIR": str(tiny_weights), "CATDOG_DATA_DIR": str(tmp_path / "data")}

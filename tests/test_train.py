@@ -29,7 +29,9 @@ from core.training.recipe import (
     train_head_cached,
     train_head_uncached,
 )
-from tests.conftest import FAST, SLOW_RUN, make_pets, tiny_model
+from tests.support.models import tiny_model
+from tests.support.photos import make_pets
+from tests.support.runs import FAST, SLOW_RUN
 
 
 @pytest.mark.slow
@@ -185,7 +187,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from core.training import jobs
 from core.training.recipe import TrainConfig, make_strategy
-from tests.conftest import tiny_model
+from tests.support.models import tiny_model
 replicas = make_strategy("mirrored").num_replicas_in_sync
 state = jobs.run(sys.argv[1], sys.argv[2], TrainConfig(epochs=10, learning_rate=0.05, patience=10,
 strategy="mirrored"),

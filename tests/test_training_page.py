@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "training.py")
+from tests.support import apps
+
+PAGE = "pages/training.py"
 
 
 @pytest.mark.resnet  # the page's worker trains ResNet-50 (random weights)
@@ -16,7 +18,7 @@ def test_page_starts_a_real_run_shows_progress_and_refuses_a_second(
     weights = tmp_path / "weights"
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(weights))
     monkeypatch.setenv("CATDOG_DATA_DIR", str(generated_pets))
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = apps.open_page(PAGE)
     assert not at.exception and "No training run yet" in at.info[-1].value
     at.selectbox(key="backbone_weights").set_value("none")
     at.number_input(key="epochs").set_value(4)
@@ -45,7 +47,7 @@ def test_page_starts_a_real_run_shows_progress_and_refuses_a_second(
 def open_page(monkeypatch, weights, data) -> AppTest:
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(weights))
     monkeypatch.setenv("CATDOG_DATA_DIR", str(data))
-    return AppTest.from_file(PAGE, default_timeout=60).run()
+    return apps.open_page(PAGE)
 
 
 def test_page_without_a_dataset_says_so(monkeypatch, tmp_path):
@@ -83,7 +85,7 @@ def cli_refusal(capsys, data: Path, weights: Path, backbone: str) -> str:
 def test_page_and_cli_refuse_a_bad_dataset_and_a_missing_backbone_with_one_sentence(
     monkeypatch, tmp_path, capsys
 ):
-    from tests.conftest import make_pets
+    from tests.support.photos import make_pets
 
     data, weights = tmp_path / "data", tmp_path / "weights"
     make_pets(data / "pets", 2, 1)
@@ -113,7 +115,7 @@ def test_page_and_cli_refuse_a_bad_dataset_and_a_missing_backbone_with_one_sente
 
 
 def test_only_datasets_inside_the_data_roots_are_offered(monkeypatch, tmp_path, generated_pets):
-    from tests.conftest import make_pets
+    from tests.support.photos import make_pets
 
     outside = make_pets(tmp_path / "outside", 1, 1)
     (generated_pets / "escape").symlink_to(outside)  # a link out of the root: never offered
@@ -140,7 +142,7 @@ def public_page(monkeypatch, tmp_path, data, **secrets) -> tuple[AppTest, list]:
     monkeypatch.setenv("CATDOG_PUBLIC", "1")
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tmp_path / "weights"))
     monkeypatch.setenv("CATDOG_DATA_DIR", str(data))
-    at = AppTest.from_file(PAGE, default_timeout=60)
+    at = apps.open_page(PAGE, run=False)
     for key, value in secrets.items():
         at.secrets[key] = value
     return at, started
@@ -213,7 +215,7 @@ def test_public_mode_without_password_or_provider_keeps_training_off(
 def test_photos_per_class_become_a_dataset_and_offline_download_is_one_sentence(
     monkeypatch, tmp_path
 ):
-    from tests.conftest import png_bytes
+    from tests.support.photos import png_bytes
 
     (tmp_path / "data").mkdir()
     monkeypatch.setenv("CATDOG_PETS_URL", "http://127.0.0.1:9/")  # nothing listens: offline
@@ -323,7 +325,7 @@ def test_the_run_says_what_the_explain_page_uses_for_this_person(
         ("runs/20260101-090000", "The Explain page now uses this model."),
         ("imported/mine", "The Explain page keeps the model you chose there: pick this run"),
     ):
-        at = AppTest.from_file(PAGE, default_timeout=60)
+        at = apps.open_page(PAGE, run=False)
         at.session_state[KEPT_MODEL] = kept
         at.run()
         assert not at.exception and said in at.success[0].value

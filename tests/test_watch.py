@@ -9,7 +9,8 @@ from core.models.build import LOGIT
 from core.models.graph import LAST_STAGE
 from core.training import jobs, watch
 from core.training.recipe import TrainConfig
-from tests.conftest import make_pets, tiny_model
+from tests.support.models import tiny_model
+from tests.support.photos import make_pets
 
 
 def batchnorm_classifier() -> keras.Model:

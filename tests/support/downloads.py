@@ -1,8 +1,8 @@
 """Datasets and archives laid out as the tools people download them from make them.
 
 Each layout is a dict {relative path: file bytes}, written as a folder or zipped the way a tool
-zips it. The photos are small JPEGs of one colour per class (tests/conftest.py's `colour`), so a
-tiny model can learn them. What each layout holds is what its source publishes:
+zips it. The photos are small JPEGs of one colour per class (photos.py's `colour`), so a tiny
+model can learn them. What each layout holds is what its source publishes:
 
 - Kaggle "Dogs vs. Cats" (dogs-vs-cats.zip): train/cat.0.jpg, train/dog.0.jpg (labels in the
   names), test1/1.jpg (no labels).
@@ -20,12 +20,14 @@ tiny model can learn them. What each layout holds is what its source publishes:
 
 from __future__ import annotations
 
+import hashlib
 import io
 import struct
+import tarfile
 import zipfile
 from pathlib import Path
 
-from tests.conftest import jpeg_bytes
+from tests.support.photos import jpeg_bytes
 
 
 def kaggle_dogs_vs_cats(n: int = 6) -> dict[str, bytes]:
@@ -155,3 +157,29 @@ def encrypted_zip(name: str, data: bytes) -> bytes:
         flags = struct.unpack_from("<H", raw, at + flag_at)[0]
         struct.pack_into("<H", raw, at + flag_at, flags | 0x1)
     return bytes(raw)
+
+
+def tar_of(path: Path, files: dict[str, bytes]) -> Path:
+    """A .tar.gz at `path` holding `files` (name -> bytes)."""
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def pets_archives(folder: Path, per_class: int = 8, size: int = 48) -> str:
+    """Generated images.tar.gz and annotations.tar.gz in `folder`, named as Oxford-IIIT Pet's.
+
+    Cat breeds are capitalised, as there. Returns their MD5s as CATDOG_PETS_MD5 takes them.
+    """
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {f"images/Bengal_{i}.jpg": jpeg_bytes("cats", i, size) for i in range(per_class)}
+    files |= {
+        f"images/beagle_{i}.jpg": jpeg_bytes("dogs", 100 + i, size) for i in range(per_class)
+    }
+    images = tar_of(folder / "images.tar.gz", files)
+    annotations = tar_of(folder / "annotations.tar.gz", {"annotations/trimaps/Bengal_0.png": b""})
+    return ",".join(hashlib.md5(p.read_bytes()).hexdigest() for p in (images, annotations))

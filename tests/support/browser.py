@@ -1,27 +1,32 @@
-"""Driving the real app in Debian's Chromium: one server and one browser helper, shared.
+"""Driving the real app in Debian's Chromium: starting a browser, waiting for the page, reading it.
 
-The browser tests, the load test and benchmarks/bench_browser.py and bench_load.py use them. Not a
-test module: nothing here is collected.
+The browser tests, the load test, benchmarks/bench_browser.py and bench_load.py and
+docs/screenshots.py use them; the app itself they start with tests/support/servers.py.
+
+A test that needs Chromium is marked `browser` (`pytestmark = pytest.mark.browser`), and that is
+all: tests/conftest.py skips every test so marked, with `MISSING`'s reason, where Debian's chromium
+or chromium-driver is not installed.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 from core.config import ROOT
 
 SHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+# Why a browser test cannot run here (None: it can). The one skip of the browser tests.
+MISSING = (
+    None
+    if CHROMIUM and DRIVER
+    else "Debian's chromium and chromium-driver are not installed (make browser installs them as "
+    "root)"
+)
 FLAGS = (
     "--headless=new",
     "--no-sandbox",
@@ -32,67 +37,6 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_server(url: str, timeout: float = 90) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-            return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"no Streamlit server answered at {url}")
-
-
-@contextlib.contextmanager
-def streamlit_server(
-    env: dict[str, str],
-    log: Path | None = None,
-    args: tuple[str, ...] = (),
-    port: int = 0,
-    script: str = "app.py",
-):
-    """`streamlit run app.py` (or `script`) on loopback (a free port unless given) with `env`
-    added (and `args`); yields (url, process)."""
-    port = port or free_port()
-    output = open(log, "w") if log else subprocess.DEVNULL
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            script,
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            # The tests read a traceback in full, to assert there is none (config.toml hides it).
-            "--client.showErrorDetails",
-            "full",
-            *args,
-        ],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=output,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_server(url)
-        yield url, process
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def chrome(
@@ -178,6 +122,30 @@ def upload(driver, path: Path) -> None:
     from selenium.webdriver.common.by import By
 
     wait(driver, lambda d: d.find_element(By.XPATH, "//input[@type='file']")).send_keys(str(path))
+
+
+def choose(driver, label: str, option: str) -> None:
+    """Type into a selectbox (they are searchable) and take the first match, as a person would."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    box = f"//div[@data-testid='stSelectbox'][.//*[text()='{label}']]//input"
+    field = wait(driver, lambda d: d.find_element(By.XPATH, box))
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", field)
+    field.click()
+    field.send_keys(option)
+    field.send_keys(Keys.ENTER)
+
+
+def click_button(driver, label: str) -> None:
+    """Click the enabled button labelled `label`, scrolled into view first."""
+    from selenium.webdriver.common.by import By
+
+    button = f"//button[.//p[text()='{label}']][not(@disabled)]"
+    element = wait(driver, lambda d: next(iter(d.find_elements(By.XPATH, button)), None), 60)
+    driver.execute_script(
+        "arguments[0].scrollIntoView({block: 'center'}); arguments[0].click()", element
+    )
 
 
 def expected_predictions(weights: Path, photos: list[Path]) -> dict[Path, str]:
