@@ -14,7 +14,7 @@ from core.explain import display, guide
 from core.explain.compare import WHY_THE_SAME, Cell, coincidences, compare, cost
 from core.explain.explainer import NO_LAYER, Explainer
 from core.explain.overlay import blend, colorize
-from core.explain.settings import VIEWS, ExplanationKey, Photo
+from core.explain.settings import FOLDED, ExplanationKey, Photo
 from core.images import photo_for_model, shrink
 from core.models.catalog import models
 from ui.access import shown
@@ -113,7 +113,7 @@ if photo is None:
     st.info("Upload a photo, take one, or pick a random validation photo in the sidebar.")
     st.stop()
 # The grid is kept for this photo, model and class; every method runs with its defaults.
-view = st.session_state.get("compare_view", VIEWS[0])
+view = st.session_state.get("compare_view", FOLDED)
 key = ExplanationKey(photo.digest, model_key, grid.target, view=view)
 try:
     picture = cached_picture(photo, photo.digest)

@@ -20,7 +20,7 @@ from core.images import encode_jpeg, shrink
 from core.models.catalog import models
 from core.models.info import ModelInfo
 from ui.access import shown
-from ui.explaining import CHEAP, look_widgets, passes, show_verdict, top_chart
+from ui.explaining import CHEAP, look_widgets, passes, read_settings, show_verdict, top_chart
 
 
 @st.cache_data(max_entries=64, show_spinner="Explaining…")
@@ -56,7 +56,7 @@ def explain_first(loaded: display.LoadedModel, model_key: str) -> None:
     The browser drawing a page shares the machine with the model: on 2 cores it cost 30 %.
     """
     explainer = loaded.explainer
-    settings = Settings.from_state(st.session_state, explainer.classifier.default_layer)
+    settings = read_settings(explainer)
     # An expensive method waits for its slot in the page; an unreadable photo is refused there.
     if settings.photo is not None and passes(settings, explainer) <= CHEAP:
         with contextlib.suppress(UserError):
@@ -72,7 +72,7 @@ def sidebar(loaded: display.LoadedModel, config: Config) -> Settings:
         ui.view_radio(loaded, "view")
         ui.method_widgets(loaded.explainer)
         look_widgets(st.session_state.get("method", Settings.method))
-    return Settings.from_state(st.session_state, loaded.explainer.classifier.default_layer)
+    return read_settings(loaded.explainer)
 
 
 def colored(view: View, explanation: Explanation, layer: str, size: tuple) -> np.ndarray:

@@ -24,8 +24,9 @@ from core.explain.display import LoadedModel
 from core.explain.explainer import Explainer, Explanation
 from core.explain.faithfulness import sanity_verdict
 from core.explain.overlay import COLORMAPS
-from core.explain.settings import UPSAMPLING, VIEWS, Settings, View
+from core.explain.settings import FOLDED, UPSAMPLING, Settings, View
 from core.models.info import ModelInfo
+from ui.photos import current_photo
 
 READABLE = {TOP1_VS_TOP2: "top-1 vs top-2 (the predicted class minus its runner-up)"}
 # Forward and backward passes a photo may cost and still be explained before the page draws,
@@ -48,13 +49,19 @@ def passes(settings: Settings, explainer: Explainer) -> int:
     return (cost - method.passes_per_photo) * TTA_PASSES + method.passes_per_photo
 
 
+def read_settings(explainer: Explainer) -> Settings:
+    """What the Explain page's widgets hold, or will once drawn (their defaults)."""
+    state = st.session_state
+    return Settings.from_state(state, explainer.classifier.default_layer, current_photo(state))
+
+
 def chosen_view(loaded: LoadedModel, view_key: str, target_key: str) -> LoadedModel:
     """The model seen through the view `view_key` holds, before any widget is drawn.
 
     A target the view does not have (a breed after switching to cat vs dog) is forgotten, so its
     select falls back to "predicted" instead of naming a class the model lacks.
     """
-    loaded = loaded.view(st.session_state.get(view_key, VIEWS[0]))
+    loaded = loaded.view(st.session_state.get(view_key, FOLDED))
     if st.session_state.get(target_key, PREDICTED_TARGET) not in loaded.explainer.targets:
         del st.session_state[target_key]
     return loaded
