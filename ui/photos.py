@@ -1,4 +1,4 @@
-"""The photo widgets the Explain and Compare pages share, and the photo they chose."""
+"""The photo widgets the explaining pages share, and the photo they chose."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from core.data import choices
 from core.explain.settings import Photo
 from core.images import UPLOAD_TYPES
 from ui.access import shown
+from ui.config import app_config
 
 # The sources, as the radio names them; the radio's value is one of these.
 UPLOAD, CAMERA, RANDOM = "Upload a photo", "Take a photo", "Random validation photo"
@@ -132,5 +133,5 @@ def photo_uploader(label: str, where=st, **kwargs):
     The browser refuses a larger file before sending it; core/images.py refuses it all the same.
     """
     return where.file_uploader(
-        label, list(UPLOAD_TYPES), max_upload_size=Config().max_bytes // 2**20, **kwargs
+        label, list(UPLOAD_TYPES), max_upload_size=app_config().max_bytes // 2**20, **kwargs
     )
