@@ -21,8 +21,10 @@ from core.errors import UserError
 ROOT = Path(__file__).resolve().parents[1]
 CORE = sorted((ROOT / "core").rglob("*.py"))
 PAGES = sorted((ROOT / "pages").glob("*.py"))
-UI = sorted((ROOT / "ui").glob("*.py"))
+UI = sorted((ROOT / "ui").rglob("*.py"))
 MAX_PAGE_LINES = 250
+# Project modules (core.*, ui.*) a page may import: a page reads like its screen, its logic in ui/.
+MAX_PAGE_IMPORTS = 6
 MAX_FUNCTION_LINES = 60
 # Exception classes in core/ that signal a programming error and so stay outside UserError.
 PROGRAMMING_ERRORS: frozenset[str] = frozenset()
@@ -245,7 +247,7 @@ def dotted(path: Path) -> str:
     return ".".join(path.relative_to(ROOT).with_suffix("").parts)
 
 
-SOURCES = [ROOT / "app.py", *PAGES, *sorted((ROOT / "ui").rglob("*.py")), *CORE]
+SOURCES = [ROOT / "app.py", *PAGES, *UI, *CORE]
 
 
 def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -288,3 +290,24 @@ def test_import_circles_are_found_and_the_house_has_none():
 def test_core_keeps_at_most_ten_modules_beside_its_packages():
     modules = [p.name for p in (ROOT / "core").glob("*.py")]
     assert len(modules) <= 10, f"{len(modules)} modules in core/: {sorted(modules)}"
+
+
+def test_a_page_imports_at_most_six_project_modules():
+    # `import ui` is one module, `from ui.explain import maps, screen` two, wherever they are.
+    sample = ROOT / "pages" / "explain.py"
+    assert len(project_imports(sample)) >= 2, "a page's imports are read"
+    counted = {relative(page): sorted(project_imports(page)) for page in PAGES}
+    many = {page: names for page, names in counted.items() if len(names) > MAX_PAGE_IMPORTS}
+    assert PAGES and not many, f"over {MAX_PAGE_IMPORTS} project modules: {many}"
+
+
+PRESENTERS = sorted((ROOT / "ui").rglob("present.py"))
+
+
+def test_presenters_and_the_explanation_store_load_no_streamlit():
+    # In a fresh interpreter: nothing they import, however indirectly, imports Streamlit.
+    pure = [*PRESENTERS, ROOT / "ui" / "explain" / "store.py"]
+    assert len(PRESENTERS) >= 2
+    imports = "; ".join(f"import {dotted(path)}" for path in pure)
+    loaded = run_python(f"import sys; {imports}; print('streamlit' in sys.modules)")
+    assert loaded.splitlines()[-1] == "False", f"{imports} loaded Streamlit"
