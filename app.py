@@ -30,12 +30,12 @@ if __name__ == "__main__":
         ]
     ).run()
 else:
-    from streamlit.runtime.pages_manager import PagesManager
+    from ui import streamlit_internals
 
     def _warm_model() -> None:
-        import ui  # TensorFlow's import: seconds, in this thread rather than the server's
+        from ui import loading  # TensorFlow's import: seconds, in this thread, not the server's
 
-        ui.warm_up()
+        loading.warm_up()
 
     @contextlib.asynccontextmanager
     async def at_start(_app: st.App):
@@ -47,13 +47,10 @@ else:
         model loads in a daemon thread so that the server answers /_stcore/health and pages at
         once. The thread fills `ui.loading._model`'s own cache entry: a visitor who comes meanwhile
         waits for that same load (st.cache_resource's per-key lock) and never loads a second copy.
-        ui.warm_up says what happens without a model and when the model changes.
+        ui/loading.py's warm_up says what happens without a model and when the model changes.
         """
-        # Streamlit runs a fresh server's first session in the old pages/-folder mode when pages/
-        # exists, until st.navigation has run once: a first visitor who opened /training directly
-        # would get the folder's page list, "app" included (streamlit/streamlit#9992). No session
-        # has started yet: leave that mode now, for all of them.
-        PagesManager.uses_pages_directory = False
+        # No session has started yet: none will get the pages/ folder's page list.
+        streamlit_internals.leave_pages_directory_mode()
         threading.Thread(target=_warm_model, name="warm-model", daemon=True).start()
         yield
 

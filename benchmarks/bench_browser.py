@@ -224,8 +224,8 @@ def cold_visit(weights: Path, photos: list[Path], log: Path, arrival: float = 20
             wait(driver, lambda d: "Upload a photo, take one" in d.execute_script(PAGE)[0], 180)
             wait(driver, lambda d: d.execute_script(UPLOADER), 60)
             uploader = time.perf_counter() - start
-            # The page's preload of the result's code (ui.explaining); a person choosing a file
-            # takes longer than this, so the first upload comes after it, as theirs would.
+            # The page's preload of the result's code (ui.streamlit_internals); a person choosing a
+            # file takes longer than this, so the first upload comes after it, as theirs would.
             wait(driver, lambda d: d.execute_script("return window.catdogPreloaded"), 60)
             preloaded = time.perf_counter() - start - uploader
             driver.execute_script(CLOCK)
@@ -286,7 +286,7 @@ def bare_visit(folder: Path) -> float:
 # our work: what Streamlit's own first drawing of a result costs.
 BARE_RESULT_PAGE = """import numpy as np, pandas as pd, streamlit as st
 from PIL import Image
-from ui.explaining import preload_result_code
+from ui.streamlit_internals import preload_result_code
 photo = st.sidebar.file_uploader("A photo")
 if photo is None:
     st.write("Upload a photo, take one")
@@ -310,7 +310,7 @@ def bare_uploads(folder: Path, photos: list[Path]) -> list[float]:
     script.write_text(BARE_RESULT_PAGE)
     driver = chrome()
     try:
-        env = {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}  # for ui.explaining
+        env = {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}  # for ui/
         with streamlit_server(env, folder / "bare_result.log", script=str(script)) as (url, _):
             driver.get(url)
             wait(driver, lambda d: d.execute_script("return window.catdogPreloaded"), 60)

@@ -1,102 +1,15 @@
 """Training page: start a run in the background, watch it learn, stop it, see its mistakes."""
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import streamlit as st
 
-import ui
-from core.config import Config
-from core.data import choices
-from core.data import uploads as datasets
-from core.errors import UserError, one_line
-from core.training import jobs, status
-from core.training.recipe import TrainConfig
-from core.training.status import Notice
-from ui import bring_data, housekeeping, import_model, run_panel
-from ui.access import notify
+from ui.access import access_panel
+from ui.config import app_config
+from ui.training.bring_data import show_bring
+from ui.training.housekeeping import show_housekeeping
+from ui.training.run_panel import show_status
+from ui.training.start import show_start
 
-
-@st.cache_data(ttl=10, show_spinner=False)
-def dataset_counts(path: Path) -> str:
-    return datasets.describe(path)
-
-
-@dataclass(frozen=True)
-class StartRequest:
-    """A click on "Start training": the dataset and the run's settings as the form held them."""
-
-    data_dir: Path | None
-    run: TrainConfig
-
-
-def ask_start() -> None:
-    # The form's values are read at the click; the run starts in the page's body (start_run).
-    state = st.session_state
-    chosen = {key: state[key] for key in ("epochs", "fine_tune_epochs", "patience")}
-    run = TrainConfig(**chosen, backbone_weights=str(state.backbone_weights))
-    state.start_request = StartRequest(state.data_dir, run)
-
-
-def start_run(config: Config, request: StartRequest) -> Notice:
-    """The run a click asked for, started in the background; or why it was not."""
-    # The button is disabled too; checked here all the same.
-    if not ui.may_train():
-        return Notice("warning", "Starting a run needs an authorised user in this public demo.")
-    try:
-        # jobs.start checks the dataset (chosen, still there, inside the roots) and the backbone.
-        run_dir = jobs.start(request.data_dir, config.weights_dir, request.run, config.data_roots)
-    except UserError as error:
-        return Notice("warning", one_line(error))
-    return Notice("info", f"Started run {run_dir.name}.")
-
-
-def start_form(config: Config, found: list[Path], backbones: list[str]) -> None:
-    """The run's settings: choices, never typed paths."""
-    defaults, state = TrainConfig(), st.session_state
-    # First visit, or its dataset is gone.
-    if state.get("data_dir") not in found:
-        default = config.data_dir.resolve()
-        state.data_dir = default if default in found else next(iter(found), None)
-    with st.form("start"):
-        st.selectbox(
-            "Dataset",
-            found,
-            key="data_dir",
-            format_func=lambda path: (
-                f"{choices.label(path, config.data_roots)} · {dataset_counts(path)}"
-            ),
-            placeholder="No dataset under the data roots",
-            help="Datasets under the data roots: folders with a train/ (or training/, "
-            "training_set/) folder, or with class folders of photos.",
-        )
-        head, fine, patience, weights = st.columns(4)
-        head.number_input("Head epochs", 1, 2000, defaults.epochs, key="epochs")
-        fine_label = "Fine-tune epochs (slow on a CPU)"
-        fine.number_input(fine_label, 0, 100, defaults.fine_tune_epochs, key="fine_tune_epochs")
-        hint = "Epochs without a better validation loss before a phase stops."
-        patience.number_input(
-            "Early-stopping patience", 1, 2000, defaults.patience, key="patience", help=hint
-        )
-        weights.selectbox(
-            "Backbone weights",
-            backbones,
-            index=backbones.index(config.backbone_weights or "imagenet"),
-            format_func=lambda choice: Path(choice).name if "/" in choice else choice,
-            key="backbone_weights",
-            help="'none' starts from random weights: it runs offline but learns little. Files: "
-            ".h5 under the roots.",
-        )
-        st.form_submit_button(
-            "Start training",
-            on_click=ask_start,
-            type="primary",
-            disabled=not ui.may_train(),
-            key="start",
-        )
-
-
-config = Config()
+config = app_config()
 st.title("Retrain the classifier")
 st.markdown(
     "Fine-tunes ResNet-50 on a dataset as you downloaded it: one folder per class, split folders "
@@ -106,18 +19,8 @@ st.markdown(
     "stage at a low learning rate. The run continues in the background if you leave this page, "
     "and the Explain page switches to the new model only when it has finished."
 )
-ui.access_panel()
-with st.expander("Bring data", expanded=not choices.datasets(config.data_roots)):
-    bring_data.bring_data(config, ui.may_train())
-with st.expander("Bring your own model"):
-    import_model.bring_model(config, ui.may_train())
-# Choices, never typed paths: the datasets and weights files under the data roots and weights/.
-found = choices.datasets(config.data_roots)
-weights_files = choices.weights_files((*config.data_roots, config.weights_dir))
-start_form(config, found, status.backbones(config, weights_files))
-if request := st.session_state.pop("start_request", None):
-    st.session_state.start_notice = start_run(config, request)
-if "start_notice" in st.session_state:
-    notify(st.session_state.start_notice)
-run_panel.show_status(config)
-housekeeping.show(config)
+access_panel()
+show_bring(config)
+show_start(config)
+show_status(config)
+show_housekeeping(config)

@@ -48,7 +48,7 @@ def test_advanced_keeps_its_place_and_the_colormap_says_when_it_does_not_apply(a
 
 
 def test_empty_state_has_the_browser_fetch_the_code_an_explanation_needs(app):
-    from ui.explaining import RESULT_CODE, result_chunks
+    from ui.streamlit_internals import RESULT_CODE, result_chunks
 
     # One chunk per name in this Streamlit: a rename by an upgrade fails here, not silently.
     chunks = result_chunks()
@@ -98,12 +98,12 @@ def test_a_rerun_never_clears_the_keras_session(app, monkeypatch):
     """Streamlit's per-rerun clean-up calls keras.backend.clear_session(); the app never does."""
     import keras
 
-    import ui
+    from ui import streamlit_internals
 
     calls = []
     monkeypatch.setattr(keras.backend, "clear_session", lambda *args, **kwargs: calls.append(args))
     # The spy does catch Streamlit's own hook...
-    ui.loading.STREAMLIT_CLEANUP()
+    streamlit_internals.STREAMLIT_CLEANUP()
     assert len(calls) == 1
     app.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(), "image/png")).run()
     app.slider(key="alpha").set_value(0.7).run()
@@ -248,32 +248,30 @@ def test_model_replaced_under_the_running_app_is_never_half_loaded(app, tiny_wei
 def test_one_model_per_process_shared_by_every_page_and_the_gallery(
     monkeypatch, tiny_weights, tmp_path
 ):
-    import ui
     from core.models.info import ModelInfo, save_classifier
     from core.models.load import app_model_path
     from tests.support.models import TINY_SIZE, tiny_model
+    from ui import loading
 
-    loads, real = [], ui.loading.load_app_model
-    monkeypatch.setattr(
-        ui.loading, "load_app_model", lambda *args: loads.append(args) or real(*args)
-    )
+    loads, real = [], loading.load_app_model
+    monkeypatch.setattr(loading, "load_app_model", lambda *args: loads.append(args) or real(*args))
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tiny_weights))
     monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "none"))
-    ui.loading._model.clear()
+    loading._model.clear()
     for page in ("app.py", "pages/compare.py"):
         at = apps.open_page(page)
         assert not at.exception
     assert len(loads) == 1  # the Explain and Compare pages share one model
-    loaded, _ = ui.app_model()
+    loaded, _ = loading.app_model()
     # The gallery of mistakes reuses it.
-    assert ui.model_at(app_model_path()) is loaded and len(loads) == 1
+    assert loading.model_at(app_model_path()) is loaded and len(loads) == 1
     other = save_classifier(
         tiny_model(seed=3),
         ModelInfo(image_size=TINY_SIZE, backbone="tiny"),
         tmp_path / "run" / "model.keras",
     )
     # Another run's model is its own entry.
-    assert ui.model_at(other) is not loaded and len(loads) == 2
+    assert loading.model_at(other) is not loaded and len(loads) == 2
 
 
 def test_the_zero_shot_entry_never_holds_a_run_published_after_the_listing(
@@ -282,34 +280,34 @@ def test_the_zero_shot_entry_never_holds_a_run_published_after_the_listing(
     """Nothing trained: the catalog's current entry is zero-shot. A run published between the
     listing and the load must not be cached under zero-shot's key (and served as zero-shot
     later, once the run is gone): the zero-shot entry is always built."""
-    import ui
     from core.config import Config
     from core.models import catalog
     from core.models.catalog import ZERO_SHOT
     from core.models.info import ModelInfo, save_classifier
     from core.training.store import new_run_dir, publish
     from tests.support.models import TINY_SIZE, tiny_model
+    from ui import loading
 
     weights = tmp_path / "weights"
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(weights))
     monkeypatch.setenv("CATDOG_IMAGENET_WEIGHTS", str(tmp_path / "absent.h5"))  # cannot build
-    loads, real = [], ui.loading.load_app_model
+    loads, real = [], loading.load_app_model
     monkeypatch.setattr(
-        ui.loading, "load_app_model", lambda *args: loads.append(args[1:]) or real(*args)
+        loading, "load_app_model", lambda *args: loads.append(args[1:]) or real(*args)
     )
-    ui.loading._model.clear()
-    request.addfinalizer(ui.loading._model.clear)
+    loading._model.clear()
+    request.addfinalizer(loading._model.clear)
     fallback = catalog.current(catalog.models())
     assert fallback.key == ZERO_SHOT
     run_dir = new_run_dir(weights)
     info = ModelInfo(image_size=TINY_SIZE, backbone="tiny", backbone_weights="none")
     save_classifier(tiny_model(), info, run_dir / "model.keras")
     publish(run_dir, weights)
-    loaded, key = ui.model_for(fallback)
+    loaded, key = loading.model_for(fallback)
     assert key == ZERO_SHOT and loads == [(None, True)]  # zero-shot built, not weights/ read
     assert loaded.explainer is None and "No fine-tuned model" in loaded.error
     # Picked later as zero-shot (the run is current now): the same entry, no fine-tuned model.
-    again, _ = ui.model_for(catalog.zero_shot_entry(Config()))
+    again, _ = loading.model_for(catalog.zero_shot_entry(Config()))
     assert again.explainer is None and "No fine-tuned model" not in again.error
     assert len(loads) == 1
 
@@ -321,22 +319,22 @@ def test_expensive_checks_wait_for_a_free_slot(app):
     """
     import threading
 
-    import ui
+    from ui import slots
 
     app.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=6), "image/png")).run()
     # As if other visitors held them all.
-    for _ in range(ui.SLOTS):
-        assert ui.slots._slots.acquire(blocking=False)
-    threading.Timer(2.0, lambda: [ui.slots._slots.release() for _ in range(ui.SLOTS)]).start()
+    for _ in range(slots.SLOTS):
+        assert slots._slots.acquire(blocking=False)
+    threading.Timer(2.0, lambda: [slots._slots.release() for _ in range(slots.SLOTS)]).start()
     app.button(key="measure").click().run()
     assert not app.exception
     # The wait was shown.
     assert [status.label[:22] for status in app.get("status")] == ["A slot came free after"]
     assert "Deletion AUC" in [metric.label for metric in app.metric]
     # Every slot was given back.
-    assert all(ui.slots._slots.acquire(blocking=False) for _ in range(ui.SLOTS))
-    for _ in range(ui.SLOTS):
-        ui.slots._slots.release()
+    assert all(slots._slots.acquire(blocking=False) for _ in range(slots.SLOTS))
+    for _ in range(slots.SLOTS):
+        slots._slots.release()
 
 
 def test_tta_makes_an_explanation_wait_for_a_free_slot(app):
@@ -344,20 +342,20 @@ def test_tta_makes_an_explanation_wait_for_a_free_slot(app):
     waits for a slot like Score-CAM; without TTA it never does."""
     import threading
 
-    import ui
+    from ui import slots
 
     app.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=6), "image/png")).run()
     assert not app.get("status")
-    for _ in range(ui.SLOTS):
-        assert ui.slots._slots.acquire(blocking=False)
-    threading.Timer(2.0, lambda: [ui.slots._slots.release() for _ in range(ui.SLOTS)]).start()
+    for _ in range(slots.SLOTS):
+        assert slots._slots.acquire(blocking=False)
+    threading.Timer(2.0, lambda: [slots._slots.release() for _ in range(slots.SLOTS)]).start()
     app.checkbox(key="aug_smooth").set_value(True).run()
     assert not app.exception and not app.error
     assert [status.label[:22] for status in app.get("status")] == ["A slot came free after"]
     assert "Costs about 7 forward passes" in " ".join(c.value for c in app.sidebar.caption)
-    assert all(ui.slots._slots.acquire(blocking=False) for _ in range(ui.SLOTS))
-    for _ in range(ui.SLOTS):
-        ui.slots._slots.release()
+    assert all(slots._slots.acquire(blocking=False) for _ in range(slots.SLOTS))
+    for _ in range(slots.SLOTS):
+        slots._slots.release()
 
 
 def test_camera_is_a_third_photo_source(app):
@@ -428,4 +426,3 @@ def test_a_photo_shown_smaller_says_its_own_size_and_the_size_shown(app):
     app.run()
     assert not app.exception
     assert "big.png (1600×1200, shown at 1024×768)" in app.image[0].proto.imgs[0].caption
-

@@ -175,13 +175,13 @@ def test_a_session_that_never_picked_follows_a_newly_published_run(catalogue):
 
 
 def test_at_most_three_models_stay_loaded_the_least_recently_used_goes(catalogue, monkeypatch):
-    import ui
+    from ui import loading
 
-    loads, real = [], ui.loading.load_app_model
+    loads, real = [], loading.load_app_model
     monkeypatch.setattr(
-        ui.loading, "load_app_model", lambda *args: loads.append(args[1]) or real(*args)
+        loading, "load_app_model", lambda *args: loads.append(args[1]) or real(*args)
     )
-    ui.loading._model.clear()
+    loading._model.clear()
     at = open_app()  # the current model: NEW_RUN
     picker = lambda: at.sidebar.selectbox(key="model")  # noqa: E731 - a fresh handle per run
     for key in (OLD_RUN, HAND, FRUIT):
@@ -195,7 +195,7 @@ def test_at_most_three_models_stay_loaded_the_least_recently_used_goes(catalogue
     # The three most recently used are kept: switching back among them loads nothing...
     for key in (OLD_RUN, HAND, FRUIT):
         picker().set_value(key).run()
-    assert len(loads) == 4 and ui.loading.MODELS_KEPT == 3
+    assert len(loads) == 4 and loading.MODELS_KEPT == 3
     # ...and the fourth, the least recently used, went: it is loaded again.
     picker().set_value(NEW_RUN).run()
     assert not at.exception and len(loads) == 5 and loads[-1].parent.name == "20260102-090000"

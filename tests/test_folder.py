@@ -310,7 +310,7 @@ def test_in_public_mode_uploading_many_photos_needs_the_training_sign_in(
 
 
 def test_the_progress_line_says_what_the_run_waits_for():
-    from ui.folder_view import progress_line
+    from ui.folder.present import progress_line
 
     assert progress_line({"state": "starting"}).startswith("Starting: the worker loads TensorFlow")
     starting = progress_line({"state": "running", "done": 0, "total": 200})

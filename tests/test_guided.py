@@ -351,7 +351,7 @@ RESNET_STEP = {"randomised": "logit", "class_index": 1, "spearman": 0.9988, "spe
 def verdict_page():
     import streamlit as st
 
-    from ui.explaining import show_verdict
+    from ui.explain.checks import show_verdict
 
     show_verdict(st.session_state["steps"], st.session_state["method"])
 
@@ -495,7 +495,7 @@ def test_tta_counts_seven_passes_for_the_cam_part_and_none_for_guided_backprop(t
     from core.explain.explainer import Explainer
     from core.explain.settings import Settings
     from core.models.load import load_classifier
-    from ui.explaining import CHEAP, TTA_PASSES, passes
+    from ui.explain.present import CHEAP, TTA_PASSES, passes
 
     explainer = Explainer(load_classifier(tiny_weights / "model.keras"))
     assert TTA_PASSES == 7  # the plain images, and 3 intensity scales with and without a flip

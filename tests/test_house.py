@@ -24,7 +24,9 @@ from core.errors import UserError
 ROOT = Path(__file__).resolve().parents[1]
 CORE = sorted((ROOT / "core").rglob("*.py"))
 PAGES = sorted((ROOT / "pages").glob("*.py"))
-UI = sorted((ROOT / "ui").glob("*.py"))
+UI = sorted((ROOT / "ui").rglob("*.py"))
+# Project modules (core.*, ui.*) a page may import: a page reads like its screen, its logic in ui/.
+MAX_PAGE_IMPORTS = 6
 MAX_FUNCTION_LINES = 60
 # Exception classes in core/ that signal a programming error and so stay outside UserError.
 PROGRAMMING_ERRORS: frozenset[str] = frozenset()
@@ -202,7 +204,7 @@ def dotted(path: Path) -> str:
     return ".".join(path.relative_to(ROOT).with_suffix("").parts)
 
 
-SOURCES = [ROOT / "app.py", *PAGES, *sorted((ROOT / "ui").rglob("*.py")), *CORE]
+SOURCES = [ROOT / "app.py", *PAGES, *UI, *CORE]
 
 
 def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -278,3 +280,24 @@ def test_nothing_imports_conftest_the_helpers_live_in_tests_support():
     assert {ROOT / "benchmarks" / "bench_faults.py", ROOT / "docs" / "screenshots.py"} <= {*files}
     importing = [relative(path) for path in files if CONFTEST_IMPORT.search(path.read_text())]
     assert not importing, f"these import tests.{name} (use tests/support/): {importing}"
+
+
+def test_a_page_imports_at_most_six_project_modules():
+    # `import ui` is one module, `from ui.explain import maps, screen` two, wherever they are.
+    sample = ROOT / "pages" / "explain.py"
+    assert len(project_imports(sample)) >= 2, "a page's imports are read"
+    counted = {relative(page): sorted(project_imports(page)) for page in PAGES}
+    many = {page: names for page, names in counted.items() if len(names) > MAX_PAGE_IMPORTS}
+    assert PAGES and not many, f"over {MAX_PAGE_IMPORTS} project modules: {many}"
+
+
+PRESENTERS = sorted((ROOT / "ui").rglob("present.py"))
+
+
+def test_presenters_and_the_explanation_store_load_no_streamlit():
+    # In a fresh interpreter: nothing they import, however indirectly, imports Streamlit.
+    pure = [*PRESENTERS, ROOT / "ui" / "explain" / "store.py"]
+    assert len(PRESENTERS) >= 2
+    imports = "; ".join(f"import {dotted(path)}" for path in pure)
+    loaded = run_python(f"import sys; {imports}; print('streamlit' in sys.modules)")
+    assert loaded.splitlines()[-1] == "False", f"{imports} loaded Streamlit"

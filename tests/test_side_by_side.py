@@ -198,3 +198,23 @@ def test_a_model_that_cannot_load_is_named_in_one_line(catalogue):
     assert not at.exception and not at.error
     assert "Model A and model B are the same model" in at.info[0].value
 
+
+def test_the_explain_pages_explanation_is_reused_here(catalogue, monkeypatch):
+    """One cache of explanations for every page: model A's map comes from the Explain page's."""
+    from core.explain import display
+
+    made, real = [], display.explain_photo
+
+    def counted(*args, **options):
+        made.append(args)
+        return real(*args, **options)
+
+    monkeypatch.setattr(display, "explain_photo", counted)
+    at = apps.open_page("app.py")
+    at.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=9), "image/png")).run()
+    assert not at.exception and len(made) == 1  # the Explain page: the current run, Grad-CAM
+    at.switch_page("pages/side_by_side.py").run()
+    assert not at.exception and not at.error
+    assert len(made) == 2  # model B only: model A's is the Explain page's
+    at.switch_page("pages/explain.py").run()
+    assert not at.exception and len(made) == 2

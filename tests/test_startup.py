@@ -18,7 +18,7 @@ from core.config import ROOT
 from tests.support.browser import chrome, images, text, upload, wait
 from tests.support.photos import make_pets
 from tests.support.servers import streamlit_server
-from ui.explaining import result_chunks
+from ui.streamlit_internals import result_chunks
 
 LOADED, NO_MODEL = "Model loaded in", "No model:"
 # The scripts the browser has fetched so far (Streamlit's frontend loads most element kinds' code
@@ -49,8 +49,8 @@ def test_the_model_loads_at_start_and_the_first_visitor_reuses_it(tiny_weights, 
         try:
             driver.get(url)
             wait(driver, lambda d: "Upload a photo, take one" in text(d), 120)
-            # ui.explaining.preload_result_code: every chunk, and what it imports, loaded while
-            # the page waits for a photo.
+            # ui.streamlit_internals.preload_result_code: every chunk, and what it imports, loaded
+            # while the page waits for a photo.
             chunks = len(result_chunks())
             wait(driver, lambda d: d.execute_script(PRELOADED) == chunks, 60)
             before = set(driver.execute_script(SCRIPTS))
@@ -74,10 +74,10 @@ def test_the_model_loads_at_start_and_the_first_visitor_reuses_it(tiny_weights, 
 WARM_FIRST_PAGE = """
 import inspect, sys
 import tensorflow as tf
-import ui
+from ui import loading
 done = lambda: (inspect.getabsfile(tf) in inspect.modulesbyfile, "streamlit.emojis" in sys.modules)
 before = done()
-ui.loading._warm_first_page()
+loading._warm_first_page()
 print(before, done())
 """
 

@@ -227,9 +227,9 @@ def test_photos_per_class_become_a_dataset_and_offline_download_is_one_sentence(
         "Could not download http://127.0.0.1:9/images.tar.gz (no internet here?)"
     )
     assert "\n" not in at.error[0].value and not (tmp_path / "data" / "oxford-iiit-pet").exists()
-    import ui  # the page's own module: one download per process, whichever session asks
+    from ui import slots  # the page's own module: one download per process, whichever session asks
 
-    with ui.DOWNLOAD:  # another session's download under way
+    with slots.DOWNLOAD:  # another session's download under way
         at.button(key="download").click().run()
     assert at.warning[0].value.startswith("Another download is under way on this server")
 

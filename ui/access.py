@@ -6,37 +6,40 @@ passes through `shown`: no server path ever, operator advice (a CATDOG_ setting)
 
 from __future__ import annotations
 
-import os
+import contextlib
 import time
 
 import streamlit as st
-from streamlit.errors import StreamlitSecretNotFoundError
 
 from core.config import Config
 from core.data.choices import public
+from core.errors import UserError, one_line
 from core.training.access import MAX_TRIES, WAIT_SECONDS, password_matches
 from core.training.status import Notice
-
-
-def _secrets() -> dict:
-    """.streamlit/secrets.toml as a dict; {} when there is none."""
-    try:
-        return st.secrets.to_dict()
-    except (FileNotFoundError, StreamlitSecretNotFoundError):
-        return {}
+from ui.config import app_config, public_by_environment
+from ui.streamlit_internals import secrets as _secrets
 
 
 def is_public() -> bool:
-    """The public switch: CATDOG_PUBLIC=1, or `public = true` in .streamlit/secrets.toml.
-
-    Off: local use, anyone trains.
+    """The public switch: CATDOG_PUBLIC=1 (ui/config.py), or `public = true` in
+    .streamlit/secrets.toml. Off: local use, anyone trains.
     """
-    return os.environ.get("CATDOG_PUBLIC") == "1" or bool(_secrets().get("public"))
+    return public_by_environment() or bool(_secrets().get("public"))
 
 
 def shown(text: str, config: Config | None = None) -> str:
     """`text` as this visitor may read it (core/data/choices.py `public`)."""
-    return public(text, config or Config(), operator=not is_public())
+    return public(text, config or app_config(), operator=not is_public())
+
+
+@contextlib.contextmanager
+def one_line_errors(config: Config | None = None):
+    """A UserError raised inside shown as one line this visitor may read, never a traceback; what
+    follows it inside is not drawn."""
+    try:
+        yield
+    except UserError as error:
+        st.error(shown(one_line(error), config))
 
 
 def notify(notice: Notice) -> None:

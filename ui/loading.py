@@ -1,13 +1,12 @@
 """The model loader every page shares: one cached entry per model, warmed when the server starts;
-and Streamlit's per-rerun clean-up made to leave TensorFlow's kernel cache alone.
+and Streamlit's per-rerun clean-up made to leave TensorFlow's kernel cache alone
+(ui/streamlit_internals.py does that).
 """
 
 from __future__ import annotations
 
 import gc
 import inspect
-import logging
-import sys
 import threading
 import time
 from dataclasses import replace
@@ -15,42 +14,21 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
-from streamlit import string_util
-from streamlit.logger import get_logger
-from streamlit.runtime.scriptrunner import script_runner
-from streamlit.runtime.scriptrunner_utils import script_run_context
 
-from core.config import Config
 from core.errors import one_line
 from core.explain.display import LoadedModel, load_app_model
 from core.models import catalog
 from core.models.catalog import ZERO_SHOT, ModelEntry, model_key
 from core.models.load import app_model_path
+from ui import streamlit_internals
+from ui.config import app_config
 
 # One line per model load or failure on the server's terminal, beside Streamlit's own.
-LOG = get_logger(__name__)
+LOG = streamlit_internals.logger(__name__)
 
 
-def _close_figures_only() -> None:
-    """What Streamlit's per-rerun clean-up does, less `keras.backend.clear_session()`.
-
-    Streamlit calls `_clean_problem_modules()` after every rerun. In Keras 3 its `clear_session()`
-    drops TensorFlow's kernel cache and runs `gc.collect()`: 0.3 s, and the next explanation then
-    takes 6-10x longer. This app never builds models in the script thread (it keeps one compiled
-    model per process), so there is nothing for that call to clean. Replacing Streamlit's hook,
-    rather than muting `keras.backend.clear_session` for the whole process, leaves that function
-    working for any other caller; matplotlib figures are still closed as Streamlit does. If a
-    future Streamlit renames the hook, the assignment below adds a harmless attribute and
-    tests/test_app.py's spy on `clear_session` fails.
-    """
-    pyplot = sys.modules.get("matplotlib.pyplot")
-    if pyplot is not None:
-        pyplot.close("all")
-
-
-# Kept for the test that spies on it.
-STREAMLIT_CLEANUP = getattr(script_runner, "_clean_problem_modules", None)
-script_runner._clean_problem_modules = _close_figures_only
+# Streamlit's clean-up after every rerun would clear Keras' session: replaced, once per process.
+streamlit_internals.keep_keras_session()
 
 
 # Loaded models the process keeps: a person may switch between three without waiting. A
@@ -75,7 +53,7 @@ def _model(key: str, path: str | None) -> LoadedModel:
     anything.
     """
     start = time.perf_counter()
-    loaded = load_app_model(Config(), Path(path) if path else None, path is None)
+    loaded = load_app_model(app_config(), Path(path) if path else None, path is None)
     gc.freeze()
     if loaded.error:
         LOG.warning("No model: %s", loaded.error)
@@ -97,8 +75,7 @@ def warm_up() -> None:
     one-off costs: Altair's import, Streamlit's own first-run work.
     """
     # `_model`'s spinner looks for a page to draw on; Streamlit warns that this thread has none.
-    thread = threading.current_thread().name
-    logging.getLogger(script_run_context.__name__).addFilter(lambda r: r.threadName != thread)
+    streamlit_internals.quiet_missing_context(threading.current_thread())
     try:
         app_model()
     except Exception as error:  # noqa: BLE001 - a thread's failure would otherwise be a traceback
@@ -130,12 +107,12 @@ def _warm_first_page() -> None:
     Streamlit's emoji table, loaded on first use (0.2 s).
     """
     inspect.stack()
-    string_util.is_emoji("🐾")
+    streamlit_internals.load_emoji_table()
 
 
 def app_model() -> tuple[LoadedModel, str]:
     """The app's model (weights/current, else weights/model.keras, else zero-shot) and its key."""
-    return model_for(catalog.current(catalog.models(Config())))
+    return model_for(catalog.current(catalog.models(app_config())))
 
 
 def model_for(entry: ModelEntry) -> tuple[LoadedModel, str]:
@@ -151,7 +128,9 @@ def model_for(entry: ModelEntry) -> tuple[LoadedModel, str]:
         return _model(key, str(entry.path)), key
     loaded = _model(ZERO_SHOT, None)
     if entry.current and loaded.error:
-        missing = f"No fine-tuned model at {app_model_path()}, and no zero-shot fallback"
+        missing = (
+            f"No fine-tuned model at {app_model_path(app_config())}, and no zero-shot fallback"
+        )
         loaded = replace(loaded, error=f"{missing}. {loaded.error}")
     return loaded, ZERO_SHOT
 
@@ -159,6 +138,6 @@ def model_for(entry: ModelEntry) -> tuple[LoadedModel, str]:
 def model_at(path: Path) -> LoadedModel:
     """A run's model; the very same object as `app_model()` when it is the app's model file."""
     path = Path(path)
-    if path.resolve() == app_model_path().resolve():
+    if path.resolve() == app_model_path(app_config()).resolve():
         return app_model()[0]
     return _model(model_key(path), str(path))

@@ -8,6 +8,8 @@ else was picked.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import streamlit as st
 
 from core.explain.display import LoadedModel
@@ -23,17 +25,26 @@ HELP = (
 )
 
 
+@dataclass(frozen=True)
+class Chosen:
+    """The model a picker chose: its catalogue entry, the model loaded, and its key."""
+
+    entry: ModelEntry
+    loaded: LoadedModel
+    key: str  # catalog.model_key: what its results are kept under
+
+
 def chosen_model(
     entries: list[ModelEntry],
     label: str = "Model",
     key: str = "model",
     kept: str = KEPT_MODEL,
     default: ModelEntry | None = None,
-) -> tuple[ModelEntry, LoadedModel, str]:
-    """The picker in the sidebar, and the model it chose: its entry, the loaded model, its key."""
+) -> Chosen:
+    """The picker in the sidebar, and the model it chose."""
     with st.sidebar:
         entry = model_picker(entries, label, key, kept, default)
-    return (entry, *model_for(entry))
+    return Chosen(entry, *model_for(entry))
 
 
 def model_picker(

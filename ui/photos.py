@@ -1,17 +1,32 @@
-"""The photo widgets the Explain and Compare pages share, and the photo they chose."""
+"""The photo widgets the explaining pages share, and the photo they chose."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from pathlib import Path
 
 import streamlit as st
 
 from core.config import Config
 from core.data import choices
-from core.explain.settings import KEPT_PHOTOS, KEPT_SOURCE, SOURCES, Photo, current_photo
+from core.explain.settings import Photo
 from core.images import UPLOAD_TYPES
 from ui.access import shown
+from ui.config import app_config
+
+# The sources, as the radio names them; the radio's value is one of these.
+UPLOAD, CAMERA, RANDOM = "Upload a photo", "Take a photo", "Random validation photo"
+SOURCES = (UPLOAD, CAMERA, RANDOM)
+# Non-widget session_state keys: Streamlit forgets a widget's value on a page that does not draw
+# it, and keeps these, so the photo chosen stays chosen from page to page.
+KEPT_SOURCE = "kept_source"
+KEPT_PHOTOS = "kept_photos"
+
+
+def current_photo(state: Mapping) -> Photo | None:
+    """The photo of the source chosen last, or None when that source has none yet."""
+    return state.get(KEPT_PHOTOS, {}).get(state.get(KEPT_SOURCE, UPLOAD))
 
 
 def photo_source(config: Config, subject: str = "a cat or a dog") -> Photo | None:
@@ -24,18 +39,18 @@ def photo_source(config: Config, subject: str = "a cat or a dog") -> Photo | Non
     """
     state = st.session_state
     st.header("Photo")
-    kept = SOURCES.index(state.get(KEPT_SOURCE, SOURCES[0]))
+    kept = SOURCES.index(state.get(KEPT_SOURCE, UPLOAD))
     source = st.radio(
         "Source", SOURCES, kept, horizontal=True, key="source", on_change=_keep_source
     )
-    if source == SOURCES[0]:
+    if source == UPLOAD:
         picked = photo_uploader(
             f"A photo of {subject}",
             key="upload",
             on_change=_keep_file,
             args=(source, "upload"),
         )
-    elif source == SOURCES[1]:
+    elif source == CAMERA:
         # A phone's or a laptop's camera, through the browser. 720p: the widget's own size (a
         # sidebar's width, ~260 px) would be a thumbnail.
         picked = st.camera_input(
@@ -109,7 +124,7 @@ def _pick_random_photo(folder: Path, roots: tuple[Path, ...]) -> None:
         # Deleted or unreadable since the folder was listed: said in one line, nothing kept.
         state.random_photo, photo = None, None
         state.random_error = f"{path.name} could not be read ({error.strerror or 'error'})."
-    _keep(SOURCES[2], photo)
+    _keep(RANDOM, photo)
 
 
 def photo_uploader(label: str, where=st, **kwargs):
@@ -118,5 +133,5 @@ def photo_uploader(label: str, where=st, **kwargs):
     The browser refuses a larger file before sending it; core/images.py refuses it all the same.
     """
     return where.file_uploader(
-        label, list(UPLOAD_TYPES), max_upload_size=Config().max_bytes // 2**20, **kwargs
+        label, list(UPLOAD_TYPES), max_upload_size=app_config().max_bytes // 2**20, **kwargs
     )

@@ -16,7 +16,7 @@ from core.config import Config, settings
 from core.errors import ModelError
 from core.explain.explainer import Explainer, Explanation
 from core.explain.overlay import DIVERGING, colorize, signed_to_unit
-from core.explain.settings import VIEWS
+from core.explain.settings import IMAGENET, VIEWS
 from core.images import MODEL_SIDE, photo_for_model, upright_size
 from core.models.build import build_zero_shot, imagenet_view
 from core.models.catalog import ModelEntry
@@ -43,7 +43,7 @@ class LoadedModel:
 
     def view(self, name: str) -> LoadedModel:
         """This model seen through the view `name`: the ImageNet one, else itself."""
-        if name == VIEWS[1] and self.imagenet is not None:
+        if name == IMAGENET and self.imagenet is not None:
             return replace(self, explainer=self.imagenet)
         return self
 

@@ -2,7 +2,8 @@
 
 Frozen dataclasses without Streamlit. `Settings`' defaults are the sidebar widgets' defaults, and
 its field names are the widgets' keys, so `Settings.from_state` reads a rerun's choices out of
-`session_state` before any widget is drawn and gets what the widgets will hold: one source.
+`session_state` before any widget is drawn and gets what the widgets will hold: one source. The
+widgets themselves, their labels and the pages' other keys live with the screens, in ui/.
 """
 
 from __future__ import annotations
@@ -17,15 +18,13 @@ from core.cams import METHODS
 from core.config import Config
 from core.explain.explainer import Explainer, Explanation
 
-SOURCES = ("Upload a photo", "Take a photo", "Random validation photo")
-UPSAMPLING = ("smooth", "nearest (true grid)")
+# How a map is brought to the photo's size: smoothly, or cell by cell (the layer's true grid).
+SMOOTH, NEAREST = "smooth", "nearest (true grid)"
+UPSAMPLING = (SMOOTH, NEAREST)
 # The zero-shot model's two views: ImageNet's dog breeds and cats folded into two classes (the
 # default), or all of ImageNet's 1,000 classes, each explained by its own logit.
-VIEWS = ("cat vs dog (folded)", "ImageNet's 1,000 classes")
-# Non-widget session_state keys: Streamlit forgets a widget's value on a page that does not draw
-# it, and keeps these, so the photo chosen stays chosen from page to page.
-KEPT_SOURCE = "kept_source"
-KEPT_PHOTOS = "kept_photos"
+FOLDED, IMAGENET = "cat vs dog (folded)", "ImageNet's 1,000 classes"
+VIEWS = (FOLDED, IMAGENET)
 
 
 @dataclass(frozen=True)
@@ -43,11 +42,6 @@ class Photo:
         return cls(data, name, hashlib.sha1(data).hexdigest(), labelled_as)
 
 
-def current_photo(state: Mapping) -> Photo | None:
-    """The photo of the source chosen last, or None when that source has none yet."""
-    return state.get(KEPT_PHOTOS, {}).get(state.get(KEPT_SOURCE, SOURCES[0]))
-
-
 @dataclass(frozen=True)
 class ExplanationKey:
     """Everything one explanation depends on, built once per rerun; results are kept under it."""
@@ -58,7 +52,7 @@ class ExplanationKey:
     # The method and its options as Explainer.explain takes them; () on the Compare page, where
     # every method runs with its defaults.
     options: tuple[tuple[str, Hashable], ...] = ()
-    view: str = VIEWS[0]  # the zero-shot model's view (VIEWS); a fine-tuned model has one
+    view: str = FOLDED  # the zero-shot model's view (VIEWS); a fine-tuned model has one
 
     def for_target(self, target: str) -> ExplanationKey:
         return replace(self, target=target)
@@ -77,7 +71,7 @@ class Look:
 class Settings:
     """The Explain page's sidebar: a field is a widget's key, its default the widget's default.
 
-    Two are computed by `from_state`: `photo`, the kept photo of the chosen source, and
+    Two are computed by `from_state`: `photo`, the photo chosen (ui/photos.py), and
     `method_options`, the options the chosen method declares.
     """
 
@@ -87,24 +81,27 @@ class Settings:
     method_options: tuple[tuple[str, Hashable], ...] = ()
     layer: str = ""  # "" until read: the model's default layer
     target: str = "predicted"
-    view: str = VIEWS[0]  # the zero-shot model's view; a fine-tuned model ignores it
+    view: str = FOLDED  # the zero-shot model's view; a fine-tuned model ignores it
     alpha: float = Config.alpha
     colormap: str = Config.colormap
     relu: bool = True
-    upsampling: str = UPSAMPLING[0]
+    upsampling: str = SMOOTH
     aug_smooth: bool = False
     eigen_smooth: bool = False
 
     @classmethod
-    def from_state(cls, state: Mapping, default_layer: str) -> Settings:
-        """The settings `state` (session_state) holds, each one it does not hold at its default."""
+    def from_state(
+        cls, state: Mapping, default_layer: str, photo: Photo | None = None
+    ) -> Settings:
+        """The settings `state` (session_state) holds, each one it does not hold at its default;
+        `photo` the one the page's photo widgets chose (ui/photos.py keeps it)."""
         computed = ("photo", "method_options", "layer")
         plain = {
             f.name: state.get(f.name, f.default) for f in fields(cls) if f.name not in computed
         }
         own = METHODS[plain["method"]].own_options(state)
         return cls(
-            photo=current_photo(state),
+            photo=photo,
             method_options=tuple(own.items()),
             layer=state.get("layer", default_layer),
             **plain,
@@ -118,7 +115,7 @@ class Settings:
 
     @property
     def look(self) -> Look:
-        return Look(self.relu, self.colormap, self.upsampling == UPSAMPLING[0])
+        return Look(self.relu, self.colormap, self.upsampling == SMOOTH)
 
     def key(self, model_key: str) -> ExplanationKey:
         """The one key of this photo's explanation with these settings (a photo must be set)."""

@@ -1,4 +1,4 @@
-"""The Folder page's view of a run: progress, filters, the table, the paged gallery, one photo.
+"""The Folder screen's view of a job: progress, filters, the table, the paged gallery, one photo.
 
 The Training page opens this view on a run's validation photos, filtered to the wrong ones
 (`open_on_run`): it presets the page's own keys and asks for the run, then switches page.
@@ -19,6 +19,7 @@ from core.folder.export import every_layer, overlay
 from core.folder.table import COLUMNS, VERDICTS, Filters
 from core.images import ImageError
 from ui.access import shown
+from ui.folder.present import caption, progress_line
 from ui.models import KEPT_MODEL
 
 GALLERY_PAGE = 12  # overlays per gallery page: three rows of four
@@ -46,24 +47,6 @@ def open_on_run(run_dir: Path, validation: Path) -> None:
     state["folder_verdict"] = "wrong"
     state[REQUEST] = FolderRequest(validation)
     state["open_folder_page"] = True
-
-
-def progress_line(progress: dict, stopping: bool = False) -> str:
-    """E.g. "120/200 photos · 0.11 s a photo · ETA 9 s"; before its first batch, what it waits for.
-
-    `stopping`: a Stop was asked for, which the worker obeys after its batch.
-    """
-    if not progress.get("done") and not stopping:
-        photos = f" for {progress['total']:,} photos" if progress.get("total") else ""
-        return f"Starting{photos}: the worker loads TensorFlow and the model (20 s on 2 cores)…"
-    parts = [f"{progress.get('done', 0):,}/{progress.get('total', 0):,} photos"]
-    if stopping:
-        parts.insert(0, "Stopping after this batch (what it did is kept)")
-    if each := progress.get("seconds_per_photo"):
-        parts.append(f"{each:.2f} s a photo")
-    if (eta := progress.get("eta_seconds")) is not None:
-        parts.append(f"ETA {eta:.0f} s")
-    return " · ".join(parts)
 
 
 @st.fragment(run_every=1.0)
@@ -122,14 +105,6 @@ def cached_overlay(
         return overlay(Path(jobs.read_job(Path(job_dir)).folder) / photo, maps[layer], side, alpha)
     except ImageError:
         return None
-
-
-def caption(row: pd.Series) -> str:
-    """E.g. "cats/cat_003.png · dog 81% · wrong (cat)"."""
-    verdict = ""
-    if row["right"] is not None:
-        verdict = " · right" if row["right"] else f" · wrong ({row['true']})"
-    return f"{row['photo']} · {row['predicted']} {row['confidence']:.0%}{verdict}"
 
 
 def show_gallery(job_dir: str, rows: pd.DataFrame, layer: str, config: Config) -> None:

@@ -1,4 +1,5 @@
-"""The Training page's "Bring data": Oxford-IIIT Pet by species or breed, photos per class, a ZIP.
+"""The Training page's "Bring data": Oxford-IIIT Pet by species or breed, photos per class, a ZIP;
+and beside it "Bring your own model" (ui/training/import_model.py).
 
 Buttons store a `DataRequest` (on_click); the tab of the button that asked does the work once,
 where the visitor sees it. The checking and writing are core's (core/data/uploads.py, pets.py).
@@ -20,6 +21,7 @@ from core.training.status import Notice
 from ui.access import may_train, notify
 from ui.photos import photo_uploader
 from ui.slots import DOWNLOAD, expensive
+from ui.training.import_model import bring_model
 
 LAYOUT_NAMES = {"species": "Species: cats, dogs", "breeds": "Breeds: 37 classes"}
 FIRST_CLASSES = ("cats", "dogs")  # the photos tab's first two class names, editable
@@ -175,6 +177,15 @@ def zip_tab(config: Config, allowed: bool, source: str, name: str) -> None:
     st.button("Add this ZIP", key="add_zip", disabled=disabled, on_click=ask, args=args)
     if source == "zip" and zip_file is not None:
         st.session_state.data_notice = add_dataset(config, name, zip_file)
+
+
+def show_bring(config: Config) -> None:
+    """The two ways in, each under its expander: data (open while there is none) and a model."""
+    allowed = may_train()
+    with st.expander("Bring data", expanded=not choices.datasets(config.data_roots)):
+        bring_data(config, allowed)
+    with st.expander("Bring your own model"):
+        bring_model(config, allowed)
 
 
 def bring_data(config: Config, allowed: bool) -> None:

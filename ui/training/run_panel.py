@@ -12,22 +12,22 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-import ui
 from core.config import Config
 from core.data.choices import split_folder
 from core.errors import UserError, one_line
 from core.images import ImageError
 from core.training import jobs, publishing, status, watch
 from core.training.progress import request_stop
-from ui import folder_view
-from ui.access import notify, shown
+from ui.access import may_train, notify, shown
+from ui.config import app_config
+from ui.folder.view import open_on_run
 from ui.models import KEPT_MODEL
 
 
 def stop_run(run_dir: Path, keep: bool) -> None:
     state = st.session_state
     state.stop_error = None
-    if not ui.may_train():
+    if not may_train():
         return
     try:
         request_stop(run_dir, keep)
@@ -124,7 +124,7 @@ def show_mistakes(report: dict, run_dir: Path, data_dir: Path | None) -> None:
     st.button(
         "See them on the Folder page",
         key="open_mistakes",
-        on_click=folder_view.open_on_run,
+        on_click=open_on_run,
         args=(run_dir, Path(folder)),
         help="The run's validation photos explained with its model, filtered to the wrong ones.",
     )
@@ -142,7 +142,7 @@ def show_outcome(progress: dict, run_dir: Path) -> None:
     st.progress(float(progress.get("fraction", 0.0)), text=status.progress_text(progress))
     stops = (("Stop, keep the best model so far", True), ("Stop, discard this run", False))
     for column, (label, keep) in zip(st.columns(2), stops):
-        column.button(label, on_click=stop_run, args=(run_dir, keep), disabled=not ui.may_train())
+        column.button(label, on_click=stop_run, args=(run_dir, keep), disabled=not may_train())
     if st.session_state.get("stop_error"):
         st.warning(shown(st.session_state.stop_error))
 
@@ -161,7 +161,7 @@ def show_comparison(progress: dict, run_dir: Path, weights_dir: Path) -> None:
             key="make_current",
             on_click=make_current,
             args=(run_dir, weights_dir),
-            disabled=not ui.may_train(),
+            disabled=not may_train(),
             help="The Explain page then uses it; the model it replaces stays among the runs.",
         )
     if st.session_state.get("make_current_error"):
@@ -170,7 +170,7 @@ def show_comparison(progress: dict, run_dir: Path, weights_dir: Path) -> None:
 
 def make_current(run_dir: Path, weights_dir: Path) -> None:
     st.session_state.make_current_error = None
-    if not ui.may_train():  # the button is disabled then; checked here all the same
+    if not may_train():  # the button is disabled then; checked here all the same
         return
     try:
         publishing.make_current(run_dir, weights_dir)
@@ -188,7 +188,7 @@ def show_curves(frame: pd.DataFrame) -> None:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def watched_photo(path: str) -> np.ndarray:
-    return status.watched_photo(path)
+    return status.watched_photo(path, app_config())
 
 
 def show_watch(run_dir: Path) -> None:
@@ -207,7 +207,7 @@ def show_watch(run_dir: Path) -> None:
     for cell, (path, _), raw in zip(st.columns(len(maps[epoch])), record["photos"], maps[epoch]):
         caption = f"{Path(path).parent.name}: {Path(path).name} · {chosen}"
         try:
-            picture = status.watch_overlay(watched_photo(path), raw)
+            picture = status.watch_overlay(watched_photo(path), raw, app_config())
         except ImageError:
             # Deleted or replaced since the run watched it: said in one line, the others shown.
             cell.caption(f"{Path(path).name} can no longer be read.")

@@ -143,7 +143,7 @@ def show_folder_results(config: Config, allowed: bool) -> None:
     )
 
 
-def show(config: Config) -> None:
+def show_housekeeping(config: Config) -> None:
     """The section: figures, runs and datasets with their "Delete" buttons, and the dialog."""
     key = repr((config.weights_dir, config.data_roots, config.min_free_mb))
     usage, rows = disk(key, config)
