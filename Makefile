@@ -43,6 +43,7 @@ bench: setup-dev browser  ## print the speed, memory, load and soak figures (abo
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_cams.py
 	$(PY) benchmarks/bench_transformers.py
+	$(PY) benchmarks/bench_strategies.py
 	$(PY) benchmarks/bench_memory.py
 	$(PY) benchmarks/bench_load.py
 	$(PY) benchmarks/bench_faults.py

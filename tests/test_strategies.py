@@ -243,3 +243,38 @@ def test_a_folder_runs_kept_maps_give_the_strategies_without_a_model_pass(
     assert len(flagged) == 1 and flagged[0].label == "tagged"
     assert {found.photos[i].split("/")[0] for i in flagged[0].members} == {"tagged"}
     assert found.mean_photo(flagged[0]).shape == (64, 64, 3)
+
+
+def test_the_folder_page_shows_the_tag_flagged_and_checks_it(tagged, tmp_path, monkeypatch):
+    import time
+
+    from core.models.info import save_classifier
+    from tests.support import apps
+
+    classifier, photos, labels = tagged
+    weights = tmp_path / "weights"
+    save_classifier(classifier.model, classifier.info, weights / "model.keras")
+    for split in ("train", "validation"):  # a dataset as the page lists them
+        write_folder(tmp_path / "data" / split, photos, labels, ("plain", "tagged"))
+    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(weights))
+    monkeypatch.setenv("CATDOG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CATDOG_VALIDATION_DIR", str(tmp_path / "none"))
+    at = apps.open_page("pages/folder.py")
+    assert at.selectbox(key="folder_dir").value == (tmp_path / "data" / "validation").resolve()
+    at.button(key="folder_explain").click().run()
+    assert not at.exception and not at.error, (at.error, at.info)
+    deadline = time.time() + 120
+    while time.time() < deadline and not at.get("dataframe"):
+        time.sleep(1)
+        at.run()
+    assert not at.exception and at.get("dataframe"), [c.value for c in at.caption]
+    at.button(key="folder_find").click().run()
+    assert not at.exception
+    flagged = [w.value for w in at.warning if "put their evidence at the same place" in w.value]
+    assert len(flagged) == 1 and "the top left" in flagged[0]
+    (check_button,) = [b for b in at.button if b.key and b.key.endswith(" check")]
+    check_button.click().run()
+    said = [s.value for s in at.success if s.value.startswith("Hidden by blur:")]
+    assert said and "of this strategy leans on that region" in said[0], at.success
+    flips = int(said[0].split(": ")[1].split(" of ")[0])
+    assert flips >= 0.5 * int(said[0].split(" of ")[1].split(" ")[0])

@@ -1,5 +1,5 @@
 """What the Folder screen says, worked out without drawing (no Streamlit): the folders offered,
-a run's progress line, a photo's caption, which model made a job."""
+a run's progress line, a photo's caption, which model made a job, a strategy in a line."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pandas as pd
 
 from core.config import Config
 from core.data import choices
+from core.explain.strategies import Strategy, where
 from core.folder import jobs
 from core.models.catalog import ModelEntry
 
@@ -72,3 +73,24 @@ def provenance(job: jobs.FolderJob, entries: list[ModelEntry], config: Config) -
 def uploaded(job: jobs.FolderJob, config: Config) -> bool:
     """Whether the job's photos were uploaded (kept in the Folder page's cache)."""
     return Path(job.folder).is_relative_to(Path(config.folder_cache_dir).resolve())
+
+
+def strategy_line(strategy: Strategy) -> str:
+    """E.g. "30 photos · accuracy 100% · evidence at the top left · peaks within 2% of the
+    frame"."""
+    accuracy = "" if strategy.accuracy is None else f" · accuracy {strategy.accuracy:.0%}"
+    return (
+        f"{strategy.size:,} photo{'s' * (strategy.size != 1)}{accuracy} · evidence at "
+        f"{where(strategy.peak)} · peaks within {strategy.spread:.0%} of the frame"
+    )
+
+
+def check_sentence(result: dict) -> str:
+    """What hiding a strategy's region did, e.g. "Hidden by blur: 28 of 30 flip, 1 loses
+    confidence: 97% of this strategy leans on that region."""
+    weaker = result["weaker"]
+    return (
+        f"Hidden by {result['hidden']}: {result['flipped']} of {result['photos']} flip, {weaker} "
+        f"lose{'s' * (weaker == 1)} confidence: {result['share']:.0%} of this strategy leans on "
+        "that region."
+    )

@@ -20,6 +20,7 @@ from ui.access import shown
 from ui.folder import view
 from ui.folder.present import job_entry, provenance, uploaded
 from ui.folder.start import Picked
+from ui.folder.strategies import show_strategies
 from ui.loading import model_for
 
 
@@ -117,5 +118,6 @@ def show_results(job_dir: str, progress: dict, entries: list[ModelEntry], config
         layer = st.selectbox("Layer of the overlays", layers, index=len(layers) - 1)
     view.show_gallery(job_dir, rows, layer, config)
     show_download(job_dir, rows, layer, entries, config)
+    show_strategies(job_dir, progress.get("updated_at", 0.0), layer, entries, config)
     if (opened := st.session_state.pop(view.OPENED, None)) in rows.index:
         show_photo(job_dir, rows.loc[opened], entries, config)
