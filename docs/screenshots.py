@@ -105,19 +105,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def prepare(root: Path, tiny: bool, generated: bool = False) -> dict[str, str]:
     """The model and the dataset in `root`; returns the app's environment pointing there."""
-    from core.models.build import build_classifier
     from core.models.info import ModelInfo, save_classifier
     from tests.support.models import TINY_SIZE, tiny_model
-    from tests.support.photos import make_pets
+    from tests.support.photos import make_located_pets
 
+    data = root / "data"
     if tiny:
         model, info = tiny_model(), ModelInfo(image_size=TINY_SIZE, backbone="tiny")
+        info = replace(info, backbone_weights="none")
     else:
-        model, info = build_classifier("none"), ModelInfo()
-    save_classifier(
-        model, replace(info, backbone_weights="none"), root / "weights" / "model.keras"
-    )
-    data = root / "data"
+        model, info = squares_model(root / "squares")
+    save_classifier(model, info, root / "weights" / "model.keras")
     if (PETS / "validation").is_dir() and not generated:
         for split, count in PER_CLASS.items():
             for label in ("cats", "dogs"):
@@ -127,8 +125,8 @@ def prepare(root: Path, tiny: bool, generated: bool = False) -> dict[str, str]:
                 photos = sorted((PETS / split / label).iterdir(), key=lambda p: -p.stat().st_size)
                 for source in photos[:count]:
                     shutil.copyfile(source, folder / source.name)
-    else:
-        make_pets(data, PER_CLASS["train"], PER_CLASS["validation"], size=96)
+    else:  # photos of the kind the app's model learnt: a square of its class's colour
+        make_located_pets(data, PER_CLASS["train"], PER_CLASS["validation"], size=96, seed=7)
     three_classes(root, data, tiny)
     return {
         "CATDOG_WEIGHTS_DIR": str(root / "weights"),
@@ -137,6 +135,49 @@ def prepare(root: Path, tiny: bool, generated: bool = False) -> dict[str, str]:
         "CATDOG_BACKBONE_WEIGHTS": "none",  # offline: the Training page's default backbone
         "KERAS_HOME": str(root / "keras"),
     }
+
+
+def squares_model(folder: Path):
+    """The app's model for the screenshots: a small CNN trained here on generated photos whose
+    class is the colour of a square at a random place (tests/support/photos.py
+    make_located_pets: bluish cats, reddish dogs), so the evidence is known and the map shows
+    it. Returns (model, ModelInfo)."""
+    import keras
+    import numpy as np
+
+    from core.images import load_image
+    from core.models.info import ModelInfo
+    from tests.support.photos import make_located_pets
+
+    make_located_pets(folder, n_train=120, n_validation=20, size=96)
+    splits = {}
+    for split in ("train", "validation"):
+        paths = sorted((folder / split).rglob("*.png"))
+        splits[split] = (
+            np.stack([load_image(p) for p in paths]).astype("float32"),
+            np.array([float(p.parent.name == "dogs") for p in paths]),
+        )
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((96, 96, 3), name="image")
+    x = keras.layers.Rescaling(1 / 255, name="rescale")(inputs)
+    for index, filters in enumerate((16, 32, 32)):
+        conv = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")
+        x = conv(x)
+        x = keras.layers.MaxPooling2D(name=f"pool{index}")(x) if index < 2 else x
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    model = keras.Model(inputs, keras.layers.Dense(1, name="logit")(x), name="squares_cnn")
+    model.compile(keras.optimizers.Adam(3e-3), keras.losses.BinaryCrossentropy(from_logits=True))
+    model.fit(*splits["train"], epochs=15, batch_size=16, verbose=0)
+    images, labels = splits["validation"]
+    accuracy = float(((model.predict(images, verbose=0)[:, 0] > 0) == (labels > 0.5)).mean())
+    info = ModelInfo(
+        image_size=96,
+        backbone="small CNN",
+        backbone_weights="trained from scratch on generated squares",
+        trained_on="generated squares",
+        val_accuracy=accuracy,
+    )
+    return model, info
 
 
 def three_classes(root: Path, data: Path, tiny: bool) -> None:
