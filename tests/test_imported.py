@@ -17,14 +17,8 @@ from core.data.choices import weights_files
 from core.errors import ModelError
 from core.explain.explainer import Explainer
 from core.models.build import build_classifier
-from core.models.imported import (
-    PREPROCESSING,
-    ImportRefused,
-    import_model,
-    imported_models,
-    inspect_model,
-    propose_preprocessing,
-)
+from core.models.facts import inspect_model, propose_preprocessing
+from core.models.imported import PREPROCESSING, ImportRefused, import_model, imported_models
 from core.models.info import IMPORTED, ModelInfo, save_classifier
 from core.models.load import load_classifier
 from core.models.preprocessing import Preprocess
@@ -465,7 +459,7 @@ def test_a_model_this_app_built_is_refused_a_second_preprocessing(tmp_path):
 
 
 def test_an_imported_model_is_loaded_once_and_flattened_once(tmp_path, monkeypatch):
-    from core.models import imported, safe_load
+    from core.models import facts, safe_load
 
     calls = {"load": 0, "flatten": 0}
 
@@ -477,7 +471,7 @@ def test_an_imported_model_is_loaded_once_and_flattened_once(tmp_path, monkeypat
         return wrapper
 
     monkeypatch.setattr(safe_load, "_load", counted("load", safe_load._load))
-    monkeypatch.setattr(imported, "flatten_model", counted("flatten", imported.flatten_model))
+    monkeypatch.setattr(facts, "flatten_model", counted("flatten", facts.flatten_model))
     path = import_model(saved(small_cnn(), tmp_path / "cnn.keras"), tmp_path, list("abc"), "tf")
     assert calls == {"load": 1, "flatten": 1}
     load_classifier(path)

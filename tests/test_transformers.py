@@ -25,8 +25,9 @@ from core.cams.guided import NoReLUError
 from core.errors import ModelError
 from core.explain.explainer import Explainer
 from core.models.custom_objects import OPTION, load_module, load_operator_module
+from core.models.facts import inspect_model
 from core.models.graph import map_grids, offered_layers
-from core.models.imported import import_model, inspect_model
+from core.models.imported import import_model
 from core.models.info import Classifier, ModelInfo
 from core.models.load import load_classifier
 from core.models.safe_load import ImportRefused

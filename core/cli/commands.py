@@ -41,7 +41,8 @@ from core.explain.localization import annotations_for
 from core.explain.overlay import overlay
 from core.images import ImageError, encode_png, photo_for_model
 from core.models.custom_objects import load_module
-from core.models.imported import import_loaded, preprocessing_question
+from core.models.facts import preprocessing_question
+from core.models.imported import import_loaded
 from core.models.safe_load import load_source
 from core.training import jobs
 from core.training.recipe import TrainConfig

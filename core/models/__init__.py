@@ -9,7 +9,9 @@
     build.py           how the app's ResNet-50 is built: fine-tuned head, or zero-shot ImageNet
     custom_objects.py  a model's own layer classes, from the operator's trusted module only
     safe_load.py       a person's model file, checked without running it, loaded in safe mode
-    imported.py        a person's model: inspected, imported to weights/imported/, explained
+    facts.py           a person's model read: input, outputs, layers, a proposed preprocessing,
+                       and the one model every consumer explains (`explained_model`)
+    imported.py        a person's model imported to weights/imported/ and explained
     load.py            how every kind is loaded: a run's, copied in, imported, zero-shot
     catalog.py         which models exist, each with its facts and the key its cache uses
 

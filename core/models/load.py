@@ -36,7 +36,7 @@ def load_classifier(
     `classes` and `preprocessing` (the CLI's --classes and --preprocessing) win over the sidecar's
     and let a plain .keras with no sidecar be explained (both needed then: no preprocessing is
     assumed). An imported model, one with a preprocessing other than "none", or one given either
-    flag is explained through core.imported.explained_model: 0-255 RGB in, preprocessing, flat
+    flag is explained through facts.explained_model: 0-255 RGB in, preprocessing, flat
     graph, logits out. A model this app built (sidecar preprocessing "none") is returned as it
     was saved; given a preprocessing other than "none", it is refused (it preprocesses inside).
     """

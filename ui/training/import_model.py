@@ -1,6 +1,6 @@
 """The Training page's "Bring your own model": a .keras or .h5 file checked, then imported.
 
-The upload is inspected once (core/imported.py) and its facts shown; the form asks what the CLI's
+The upload is inspected once (core/models/facts.py), its facts shown; the form asks what the CLI's
 import-model asks: class names, preprocessing, a name. "Import" stores an `ImportRequest`
 (on_click); the page's body imports it in one of the slots. Nothing is written for a refused file.
 """
@@ -16,6 +16,7 @@ import streamlit as st
 from core.config import Config
 from core.errors import UserError, one_line
 from core.models import imported
+from core.models.facts import ModelFacts, inspect_model
 from core.models.safe_load import MODEL_SUFFIXES
 from core.training.status import Notice
 from ui.access import notify, shown
@@ -36,10 +37,10 @@ class ImportRequest:
 
 @dataclass(frozen=True)
 class Inspected:
-    """One upload's facts (core/imported.py's ModelFacts), or the one sentence refusing it."""
+    """One upload's facts (core/models/facts.py's ModelFacts), or the one sentence refusing it."""
 
     file_id: str
-    facts: imported.ModelFacts | None
+    facts: ModelFacts | None
     refusal: str = ""
 
 
@@ -87,7 +88,7 @@ def inspect(config: Config, upload) -> Inspected:
     try:
         with expensive("read the model"), st.spinner("Reading the model…"):
             with tempfile.TemporaryDirectory() as folder:
-                facts = imported.inspect_model(saved_upload(folder, upload), max_bytes(config))
+                facts = inspect_model(saved_upload(folder, upload), max_bytes(config))
     except UserError as error:
         return Inspected(upload.file_id, None, shown(one_line(error)))
     return Inspected(upload.file_id, facts)
@@ -114,7 +115,7 @@ def import_upload(config: Config, upload, request: ImportRequest) -> Notice:
     return Notice("success", text)
 
 
-def show_facts(facts: imported.ModelFacts) -> None:
+def show_facts(facts: ModelFacts) -> None:
     """What the file holds, before anything is asked."""
     size, outputs, activation, layers = st.columns(4)
     size.metric("Input size", " × ".join(str(side) for side in facts.input_size))
@@ -124,13 +125,13 @@ def show_facts(facts: imported.ModelFacts) -> None:
     st.caption(f"{facts.description}. Explained by default at `{facts.default_layer}`.")
 
 
-def backbone(facts: imported.ModelFacts) -> str:
+def backbone(facts: ModelFacts) -> str:
     """The known backbone the proposal comes from, as the facts' description names it."""
     name = facts.description.partition(" backbone")[0]
     return "a model this app built" if name == "catdog" else name
 
 
-def preprocessing_select(facts: imported.ModelFacts, file_id: str) -> None:
+def preprocessing_select(facts: ModelFacts, file_id: str) -> None:
     """The preprocessing: the proposed one to start with, confirmed or changed by the person."""
     names, proposed = list(imported.PREPROCESSING), facts.preprocessing
     st.selectbox(
@@ -149,7 +150,7 @@ def preprocessing_select(facts: imported.ModelFacts, file_id: str) -> None:
         st.caption("No known backbone in this model: choose its preprocessing.")
 
 
-def model_form(config: Config, upload, facts: imported.ModelFacts, request) -> None:
+def model_form(config: Config, upload, facts: ModelFacts, request) -> None:
     """The questions the CLI's import-model asks, and the button that imports."""
     show_facts(facts)
     file_id, needed = upload.file_id, facts.outputs if facts.outputs > 1 else 2
