@@ -149,8 +149,8 @@ def test_a_stopped_and_a_failed_run_prune_the_old_ones_and_keep_the_model(
         make_run(weights, f"20000101-00000{i}", state="failed")  # older runs, of any outcome
     low_disk(monkeypatch)  # the next run stops itself at once
     state = jobs.run(generated_pets, weights, FAST, build=tiny_model)
-    assert state["state"] == "stopped" and state["message"].startswith("Stopped: the disk's free")
-    stopped = Path(state["run_dir"]).name
+    assert state.state == "stopped" and state.message.startswith("Stopped: the disk's free")
+    stopped = Path(state.run_dir).name
     assert [p.name for p in store.run_folders(weights)] == [stopped, in_use.name]
     assert (weights / "current").resolve() == in_use
 
