@@ -10,7 +10,7 @@ import pytest
 from core.atomic import write_json
 from core.cli.options import parser
 from core.training import jobs, publishing, store
-from core.training.files import PROGRESS
+from core.workers.records import PROGRESS
 from tests.support.models import tiny_model
 from tests.support.photos import make_pets
 from tests.support.runs import FAST

@@ -16,6 +16,7 @@ from core.errors import StorageError, UserError
 from core.training import files, jobs, lease, store
 from core.training.progress import RunMonitor
 from core.training.recipe import TrainConfig
+from core.workers.records import PROGRESS
 from tests.support.models import tiny_model
 from tests.support.photos import make_pets
 from tests.support.runs import FAST
@@ -31,7 +32,7 @@ def low_disk(monkeypatch, free: int = 10 * MB) -> None:
 def make_run(weights: Path, name: str, state: str = "done", model: bool = False) -> Path:
     folder = weights / store.RUNS / name
     folder.mkdir(parents=True)
-    write_json(folder / files.PROGRESS, {"state": state})
+    write_json(folder / PROGRESS, {"state": state})
     (folder / "watch.npy").write_bytes(b"\0" * 1000)
     if model:
         (folder / "model.keras").write_bytes(b"model")

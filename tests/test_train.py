@@ -21,7 +21,6 @@ from core.models.info import file_sha256
 from core.models.load import app_model_path, load_default
 from core.training import jobs, lease
 from core.training import run as steps
-from core.training.files import PROGRESS
 from core.training.recipe import (
     TrainConfig,
     extract_features,
@@ -29,6 +28,7 @@ from core.training.recipe import (
     train_head_uncached,
 )
 from core.workers.process import request_stop
+from core.workers.records import PROGRESS
 from tests.support.models import tiny_model
 from tests.support.photos import make_pets
 from tests.support.runs import FAST, SLOW_RUN
