@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Self, TypeVar
 
 from core.atomic import read_json, write_json
 from core.workers.process import alive
@@ -39,7 +39,7 @@ class Record:
     running: bool = False  # its worker lives now: worked out by the reader, never written
 
     @classmethod
-    def from_json(cls, fields: dict):
+    def from_json(cls, fields: dict) -> Self:
         """The record of a progress.json of this version or an earlier one."""
         known = {each.name for each in dataclasses.fields(cls)} - {"running"}
         return cls(**{key: value for key, value in fields.items() if key in known})
@@ -49,7 +49,7 @@ class Record:
         del fields["running"]
         return fields
 
-    def seen(self, running: bool):
+    def seen(self, running: bool) -> Self:
         """This record as a reader sees it: `running` set, and an active state whose worker is
         gone turned into what this kind of job calls it."""
         if running or self.state not in ACTIVE:
