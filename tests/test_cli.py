@@ -360,8 +360,9 @@ def test_training_prints_its_own_lines_and_verbose_tensorflows_too(tmp_path):
 @pytest.mark.resnet
 def test_a_page_started_runs_log_holds_its_own_lines_only(tmp_path):
     from core.training import jobs
-    from core.training.files import LOG, PROGRESS
+    from core.training.files import LOG
     from core.training.recipe import TrainConfig
+    from core.workers.records import PROGRESS
 
     settings = TrainConfig(epochs=1, fine_tune_epochs=0, backbone_weights="none", batch_size=4)
     run_dir = jobs.start(make_pets(tmp_path / "pets", 2, 1), tmp_path / "weights", settings)

@@ -62,7 +62,7 @@ def test_a_disk_that_fills_during_saving_fails_the_run_not_the_model(
         assert after == before and file_sha256(before) == digest
         assert load_default(Config(weights_dir=weights)).info.val_accuracy == 1.0
         failed = jobs.latest_run(weights)
-        assert failed["state"] == "failed" and "disk is full" in failed["message"]
+        assert failed.state == "failed" and "disk is full" in failed.message
     finally:
         subprocess.run(["umount", str(weights)], capture_output=True)
 

@@ -59,13 +59,13 @@ def test_a_stopped_run_resumes_and_a_finished_one_computes_nothing_again(
 
     monkeypatch.setattr(run, "explain_batch", then_stop)
     stopped = run.work(job_dir, background=False, batch_size=4)
-    assert stopped["state"] == "stopped" and stopped["done"] == 4 and explained == [[0, 1, 2, 3]]
+    assert stopped.state == "stopped" and stopped.done == 4 and explained == [[0, 1, 2, 3]]
     first = (job_dir / "batch_000000.npz").stat().st_mtime_ns
 
     monkeypatch.setattr(run, "explain_batch", original)
     (job_dir / "stop").unlink()  # jobs.start removes it
     done = run.work(job_dir, background=False, batch_size=4)
-    assert done["state"] == "done" and (done["done"], done["total"]) == (6, 6)
+    assert done.state == "done" and (done.done, done.total) == (6, 6)
     assert (job_dir / "batch_000000.npz").stat().st_mtime_ns == first  # kept, not redone
     assert [p.name for p in jobs.batches(job_dir)] == ["batch_000000.npz", "batch_000004.npz"]
 
@@ -74,7 +74,7 @@ def test_a_stopped_run_resumes_and_a_finished_one_computes_nothing_again(
 
     monkeypatch.setattr(jobs, "_launch", no_worker)
     assert jobs.start(job, cache) == job_dir  # the same folder and model: nothing new
-    assert jobs.status(job_dir)["state"] == "done"
+    assert jobs.status(job_dir).state == "done"
     # Another model, or a photo changed since, is another job.
     assert jobs.job_dir(jobs.FolderJob(**{**asdict(job), "model_key": "other"}), cache) != job_dir
     photo = Path(job.folder) / job.photos[0]
@@ -310,12 +310,13 @@ def test_in_public_mode_uploading_many_photos_needs_the_training_sign_in(
 
 
 def test_the_progress_line_says_what_the_run_waits_for():
+    from core.workers.records import FolderProgress
     from ui.folder.present import progress_line
 
-    assert progress_line({"state": "starting"}).startswith("Starting: the worker loads TensorFlow")
-    starting = progress_line({"state": "running", "done": 0, "total": 200})
+    assert progress_line(FolderProgress()).startswith("Starting: the worker loads TensorFlow")
+    starting = progress_line(FolderProgress(state="running", done=0, total=200))
     assert starting.startswith("Starting for 200 photos:")
-    going = {"state": "running", "done": 64, "total": 200, "seconds_per_photo": 0.1}
+    going = FolderProgress(state="running", done=64, total=200, seconds_per_photo=0.1)
     assert progress_line(going) == "64/200 photos · 0.10 s a photo"
     assert progress_line(going, stopping=True).startswith("Stopping after this batch")
 

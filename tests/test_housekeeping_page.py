@@ -8,6 +8,7 @@ from core import space
 from core.atomic import write_json
 from core.data.uploads import mark_made_here
 from core.training import files, lease, store
+from core.workers.records import PROGRESS
 from tests.support import apps
 from tests.support.photos import make_pets
 
@@ -20,7 +21,7 @@ def setting_up(monkeypatch, tmp_path) -> tuple[Path, Path]:
     for name, state in (("20250101-000000", "done"), ("20250102-000000", "failed")):
         folder = weights / store.RUNS / name
         folder.mkdir(parents=True)
-        write_json(folder / files.PROGRESS, {"state": state, "message": "m"})
+        write_json(folder / PROGRESS, {"state": state, "message": "m"})
     (weights / "current").symlink_to(Path(store.RUNS) / "20250101-000000")
     make_pets(data / "mine", n_train=2, n_validation=1)
     mark_made_here(data / "mine", "upload")  # as an upload makes it
@@ -118,7 +119,7 @@ def test_folder_results_are_deleted_but_a_run_going_on_and_its_uploads_stay(monk
     for name, progress in (("done", {"state": "done"}), ("going", {"state": "running"})):
         (cache / name).mkdir(parents=True)
         pid = {"pid": os.getpid()} if name == "going" else {}  # this process: alive
-        write_json(cache / name / files.PROGRESS, {**progress, **pid})
+        write_json(cache / name / PROGRESS, {**progress, **pid})
     (cache / "uploads" / "abc").mkdir(parents=True)
     (cache / "uploads" / "abc" / "0000_cat.png").write_bytes(b"x" * 100)
     at = open_page()
@@ -127,7 +128,7 @@ def test_folder_results_are_deleted_but_a_run_going_on_and_its_uploads_stay(monk
     assert not at.exception
     assert not (cache / "done").exists() and (cache / "going").is_dir()
     assert (cache / "uploads" / "abc").is_dir()  # a run going on may be reading them
-    write_json(cache / "going" / files.PROGRESS, {"state": "stopped"})
+    write_json(cache / "going" / PROGRESS, {"state": "stopped"})
     at.button(key="delete_folder_results").click().run()
     at.button(key="confirm_delete").click().run()
     assert not at.exception and list(cache.iterdir()) == []

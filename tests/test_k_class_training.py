@@ -151,15 +151,15 @@ def test_tiny_model_learns_three_generated_classes(tmp_path):
     weights = tmp_path / "weights"
     build = lambda: tiny_model(classes=3)  # noqa: E731
     state = jobs.run(three_classes(tmp_path), weights, FAST, build=build)
-    figures = state["report"]
-    assert state["state"] == "done" and figures["accuracy"] == 1.0, figures
+    figures = state.report
+    assert state.state == "done" and figures["accuracy"] == 1.0, figures
     assert (
         figures["confusion"] == [[2, 0, 0], [0, 2, 0], [0, 0, 2]]
         and "top5_accuracy" not in figures
     )
-    history = state["history"]["head"]
+    history = state.history["head"]
     assert history["loss"][-1] < history["loss"][0] and "top5_accuracy" not in history
-    run_dir = Path(state["run_dir"])
+    run_dir = Path(state.run_dir)
     classifier = load_classifier(run_dir / "model.keras")
     assert classifier.info.class_names == ("birds", "cats", "dogs")
     assert classifier.info.extra["train_counts"] == [6, 6, 6]
@@ -173,7 +173,7 @@ def test_tiny_model_learns_three_generated_classes(tmp_path):
 def test_a_built_model_that_does_not_fit_the_classes_fails_the_run(tmp_path):
     with pytest.raises(ValueError, match="3 classes need 3"):
         jobs.run(three_classes(tmp_path, 1, 1), tmp_path / "weights", FAST, build=tiny_model)
-    assert jobs.latest_run(tmp_path / "weights")["state"] == "failed"
+    assert jobs.latest_run(tmp_path / "weights").state == "failed"
 
 
 @pytest.mark.slow
@@ -189,17 +189,17 @@ def test_tiny_model_learns_37_generated_classes(tmp_path):
     )
     build = lambda: tiny_model(classes=37, dropout=0.0)  # noqa: E731
     state = jobs.run(data, tmp_path / "weights", config, build=build)
-    figures = state["report"]
+    figures = state.report
     # Chance is 1/37 (2.7 %) and top-5 chance 5/37 (13.5 %).
-    assert state["state"] == "done" and figures["accuracy"] >= 0.75, figures["accuracy"]
+    assert state.state == "done" and figures["accuracy"] >= 0.75, figures["accuracy"]
     assert figures["top5_accuracy"] >= 0.95
     assert np.trace(figures["confusion"]) == round(figures["accuracy"] * 74)
     assert len(figures["class_names"]) == 37 and len(figures["per_class_accuracy"]) == 37
     for phase in ("head", "fine-tune"):
-        history = state["history"][phase]
+        history = state.history[phase]
         assert "top5_accuracy" in history and "val_top5_accuracy" in history
-    assert state["history"]["head"]["loss"][-1] < state["history"]["head"]["loss"][0]
-    record, _ = watch.read(state["run_dir"])
+    assert state.history["head"]["loss"][-1] < state.history["head"]["loss"][0]
+    record, _ = watch.read(state.run_dir)
     assert len({label for _, label in record["photos"]}) == 4  # one of each of four classes
 
 
@@ -224,8 +224,8 @@ def test_resnet50_trained_on_three_classes_points_at_the_evidence(tmp_path):
     data = make_located_pets(tmp_path / "located", n_train=24, n_validation=8, squares=SQUARES)
     config = replace(FAST, epochs=80, learning_rate=0.01, patience=80)
     state = jobs.run(data, tmp_path / "weights", config)
-    assert state["state"] == "done" and state["report"]["accuracy"] >= 0.9, state.get("report")
-    model = load_classifier(Path(state["run_dir"]) / "model.keras").model
+    assert state.state == "done" and state.report["accuracy"] >= 0.9, state.report
+    model = load_classifier(Path(state.run_dir) / "model.keras").model
     assert model.output_shape == (None, 3)
     cam = GradCAM(model, [LAST_STAGE])
     hits = []
@@ -241,7 +241,7 @@ def test_resnet50_trained_on_three_classes_points_at_the_evidence(tmp_path):
             {
                 "photos": len(hits),
                 "pointing": float(np.mean(hits)),
-                "val_accuracy": state["report"]["accuracy"],
+                "val_accuracy": state.report["accuracy"],
             }
         )
     )

@@ -112,14 +112,14 @@ def test_a_run_reports_its_test_split_and_leaked_photos_apart(tmp_path):
     files["valid/cats/copy.jpg"] = files["train/cats/cat0_jpg.rf.00000000.jpg"]  # leaked
     folder = downloads.write_folder(tmp_path / "rf", files)
     state = jobs.run(folder, tmp_path / "weights", FAST, build=tiny_model)
-    report = state["report"]
+    report = state.report
     # The copy, 0 bits apart; and train's dog0, which has cat0's noise on another colour (the
     # same picture in grey, where pHash looks), 4 bits apart.
     pair, other = report["near_duplicates"]["pairs"]
     assert report["near_duplicates"]["count"] == 2
     assert (pair["distance"], other["distance"]) == (0, 4)
     assert (pair["split"], Path(pair["other_path"]).name) == ("train", "copy.jpg")
-    assert state["state"] == "done" and report["confusion"] and "test" in report
+    assert state.state == "done" and report["confusion"] and "test" in report
     test = report["test"]
     assert sum(map(sum, test["confusion"])) == 4 and test["class_names"] == ["cat", "dog"]
     assert test["accuracy"] == 1.0  # one colour per class: learnt, and it carries to test

@@ -120,8 +120,8 @@ def test_resnet50_trained_here_points_at_the_evidence(tmp_path):
         epochs=60, learning_rate=0.01, patience=60, backbone_weights="none", strategy="default"
     )
     state = jobs.run(data, tmp_path / "weights", config)
-    assert state["state"] == "done" and state["report"]["accuracy"] >= 0.9, state.get("report")
-    model = Path(state["run_dir"]) / "model.keras"
+    assert state.state == "done" and state.report["accuracy"] >= 0.9, state.report
+    model = Path(state.run_dir) / "model.keras"
     main(
         [
             "evaluate",
@@ -164,7 +164,7 @@ def test_resnet50_trained_here_points_at_the_evidence(tmp_path):
             {
                 "photos": len(hits),
                 "pointing": float(np.mean(hits)),
-                "val_accuracy": state["report"]["accuracy"],
+                "val_accuracy": state.report["accuracy"],
             }
         )
     )

@@ -10,7 +10,7 @@ import pytest
 from core.atomic import write_json
 from core.cli.options import parser
 from core.training import jobs, publishing, store
-from core.training.files import PROGRESS
+from core.workers.records import PROGRESS
 from tests.support.models import tiny_model
 from tests.support.photos import make_pets
 from tests.support.runs import FAST
@@ -52,20 +52,20 @@ def test_the_publishing_rule(tmp_path, theirs, mine, rule, published, said):
 def test_a_run_on_other_photos_is_kept_beside_the_current_model_until_asked(tmp_path):
     weights = tmp_path / "weights"
     first = jobs.run(make_pets(tmp_path / "pets", 12, 4), weights, FAST, build=tiny_model)
-    assert first["published"]
-    assert "It is now the current model (none to compare it with)." in first["message"]
+    assert first.published
+    assert "It is now the current model (none to compare it with)." in first.message
     small = make_pets(tmp_path / "mine", 4, 2, seed=5)
     second = jobs.run(small, weights, FAST, build=tiny_model)
-    assert second["state"] == "done" and second["published"] is False
-    assert "Not made current: the current model (run" in second["message"]
-    assert "8 photos of pets; this run: 4 photos of mine" in second["message"]
-    assert store.in_use(weights) == Path(first["run_dir"]).resolve()
-    assert (Path(second["run_dir"]) / "model.keras").is_file()  # kept, not deleted
-    rows = publishing.comparison(Path(second["run_dir"]), weights)
+    assert second.state == "done" and second.published is False
+    assert "Not made current: the current model (run" in second.message
+    assert "8 photos of pets; this run: 4 photos of mine" in second.message
+    assert store.in_use(weights) == Path(first.run_dir).resolve()
+    assert (Path(second.run_dir) / "model.keras").is_file()  # kept, not deleted
+    rows = publishing.comparison(Path(second.run_dir), weights)
     assert [row["measured on"] for row in rows] == ["4 photos of mine", "8 photos of pets"]
-    publishing.make_current(Path(second["run_dir"]), weights)  # the person says so
-    assert store.in_use(weights) == Path(second["run_dir"]).resolve()
-    assert (Path(first["run_dir"]) / "model.keras").is_file()
+    publishing.make_current(Path(second.run_dir), weights)  # the person says so
+    assert store.in_use(weights) == Path(second.run_dir).resolve()
+    assert (Path(first.run_dir) / "model.keras").is_file()
 
 
 def test_the_cli_takes_the_rule():

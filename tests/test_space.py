@@ -16,6 +16,7 @@ from core.errors import StorageError, UserError
 from core.training import files, jobs, lease, store
 from core.training.progress import RunMonitor
 from core.training.recipe import TrainConfig
+from core.workers.records import PROGRESS
 from tests.support.models import tiny_model
 from tests.support.photos import make_pets
 from tests.support.runs import FAST
@@ -31,7 +32,7 @@ def low_disk(monkeypatch, free: int = 10 * MB) -> None:
 def make_run(weights: Path, name: str, state: str = "done", model: bool = False) -> Path:
     folder = weights / store.RUNS / name
     folder.mkdir(parents=True)
-    write_json(folder / files.PROGRESS, {"state": state})
+    write_json(folder / PROGRESS, {"state": state})
     (folder / "watch.npy").write_bytes(b"\0" * 1000)
     if model:
         (folder / "model.keras").write_bytes(b"model")
@@ -149,8 +150,8 @@ def test_a_stopped_and_a_failed_run_prune_the_old_ones_and_keep_the_model(
         make_run(weights, f"20000101-00000{i}", state="failed")  # older runs, of any outcome
     low_disk(monkeypatch)  # the next run stops itself at once
     state = jobs.run(generated_pets, weights, FAST, build=tiny_model)
-    assert state["state"] == "stopped" and state["message"].startswith("Stopped: the disk's free")
-    stopped = Path(state["run_dir"]).name
+    assert state.state == "stopped" and state.message.startswith("Stopped: the disk's free")
+    stopped = Path(state.run_dir).name
     assert [p.name for p in store.run_folders(weights)] == [stopped, in_use.name]
     assert (weights / "current").resolve() == in_use
 

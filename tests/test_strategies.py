@@ -231,7 +231,7 @@ def test_a_folder_runs_kept_maps_give_the_strategies_without_a_model_pass(
     job_dir = jobs.job_dir(job, tmp_path / "cache")
     job_dir.mkdir(parents=True)
     write_json(job_dir / jobs.JOB, asdict(job))
-    assert work(job_dir, background=False)["state"] == "done"
+    assert work(job_dir, background=False).state == "done"
 
     def no_model(*args, **kwargs):
         raise AssertionError("a model pass")

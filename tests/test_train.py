@@ -21,14 +21,14 @@ from core.models.info import file_sha256
 from core.models.load import app_model_path, load_default
 from core.training import jobs, lease
 from core.training import run as steps
-from core.training.files import PROGRESS
-from core.training.progress import request_stop
 from core.training.recipe import (
     TrainConfig,
     extract_features,
     train_head_cached,
     train_head_uncached,
 )
+from core.workers.process import request_stop
+from core.workers.records import PROGRESS
 from tests.support.models import tiny_model
 from tests.support.photos import make_pets
 from tests.support.runs import FAST, SLOW_RUN
@@ -38,14 +38,12 @@ from tests.support.runs import FAST, SLOW_RUN
 def test_tiny_model_learns_separable_data(generated_pets, tmp_path):
     weights = tmp_path / "weights"
     state = jobs.run(generated_pets, weights, FAST, build=tiny_model)
-    assert state["state"] == "done" and state["report"]["accuracy"] == 1.0
-    assert (
-        state["report"]["confusion"] == [[4, 0], [0, 4]] and state["report"]["misclassified"] == []
-    )
+    assert state.state == "done" and state.report["accuracy"] == 1.0
+    assert state.report["confusion"] == [[4, 0], [0, 4]] and state.report["misclassified"] == []
     classifier = load_default(Config(weights_dir=weights))
     assert classifier.info.class_names == ("cat", "dog") and classifier.info.val_accuracy == 1.0
-    assert (weights / "current").resolve() == Path(state["run_dir"]).resolve()
-    history = state["history"]["head"]
+    assert (weights / "current").resolve() == Path(state.run_dir).resolve()
+    history = state.history["head"]
     assert history["loss"][-1] < history["loss"][0] and len(history["val_loss"]) == 40
 
 
@@ -91,13 +89,13 @@ def test_stop_request_keeps_or_discards(generated_pets, tmp_path, keep):
         build=tiny_model,
         run_dir=run_dir,
     )
-    epochs_run = len(state["history"]["head"]["val_loss"])
+    epochs_run = len(state.history["head"]["val_loss"])
     assert 3 <= epochs_run < 10_000
     if keep:
-        assert state["state"] == "done" and "Stopped early" in state["message"]
+        assert state.state == "done" and "Stopped early" in state.message
         assert (weights / "current").resolve() == run_dir.resolve()
     else:
-        assert state["state"] == "stopped" and not (weights / "current").exists()
+        assert state.state == "stopped" and not (weights / "current").exists()
 
 
 @pytest.mark.slow
@@ -116,7 +114,7 @@ def test_full_disk_fails_the_run_not_the_model(generated_pets, tmp_path, monkeyp
         jobs.run(generated_pets, weights, FAST, build=tiny_model)
     assert app_model_path(Config(weights_dir=weights)) == before and file_sha256(before) == digest
     latest = jobs.latest_run(weights)
-    assert latest["state"] == "failed" and "disk is full" in latest["message"]
+    assert latest.state == "failed" and "disk is full" in latest.message
 
 
 @pytest.mark.slow
@@ -172,12 +170,12 @@ def test_kill_9_mid_epoch_leaves_the_previous_model_loadable(generated_pets, tmp
         after = app_model_path(Config(weights_dir=weights))
         assert after == previous and file_sha256(previous) == digest
         assert load_default(Config(weights_dir=weights)).info.val_accuracy == 1.0
-        assert jobs.latest_run(weights)["state"] == "killed"
+        assert jobs.latest_run(weights).state == "killed"
 
 
 def _in_head_phase(weights: Path) -> bool:
     latest = jobs.latest_run(weights)
-    return bool(latest and latest.get("state") == "running" and latest.get("phase") == "head")
+    return bool(latest and latest.state == "running" and latest.phase == "head")
 
 
 MIRRORED = """
@@ -192,9 +190,9 @@ replicas = make_strategy("mirrored").num_replicas_in_sync
 state = jobs.run(sys.argv[1], sys.argv[2], TrainConfig(epochs=10, learning_rate=0.05, patience=10,
 strategy="mirrored"),
                  build=tiny_model)
-print(json.dumps({"replicas": replicas, "state": state["state"], "accuracy":
-state["report"]["accuracy"],
-                  "loss": state["history"]["head"]["loss"]}))
+print(json.dumps({"replicas": replicas, "state": state.state, "accuracy":
+state.report["accuracy"],
+                  "loss": state.history["head"]["loss"]}))
 """
 
 
@@ -250,9 +248,9 @@ def test_short_real_run_on_pets_lowers_the_training_loss(pets, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     state = jobs.latest_run(tmp_path / "weights")
-    loss = state["history"]["head"]["loss"]
-    assert state["state"] == "done" and loss[-1] < loss[0]
-    assert state["summary"].startswith(
+    loss = state.history["head"]["loss"]
+    assert state.state == "done" and loss[-1] < loss[0]
+    assert state.summary.startswith(
         "cats: 60 train / 20 validation, dogs: 60 train / 20 validation"
     )
     assert load_default(Config(weights_dir=tmp_path / "weights")).info.backbone_weights == "none"
@@ -273,7 +271,7 @@ def test_the_same_seed_gives_the_same_weights_and_maps(generated_pets, tmp_path)
         )
         for i, seed in enumerate((7, 7, 8))
     ]
-    models = [load_classifier(Path(run["run_dir"]) / "model.keras").model for run in runs]
+    models = [load_classifier(Path(run.run_dir) / "model.keras").model for run in runs]
     images = np.random.default_rng(0).uniform(0, 255, (3, 8, 8, 3)).astype(np.float32)
     for a, b in zip(models[0].get_weights(), models[1].get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -289,8 +287,8 @@ def test_the_same_seed_gives_the_same_weights_and_maps(generated_pets, tmp_path)
 @pytest.mark.slow
 def test_a_page_started_worker_yields_the_cpu_to_the_app(tmp_path, monkeypatch):
     code = (
-        "import os, pathlib, tensorflow as tf\nfrom core.training import "
-        "jobs\njobs.run_in_background(1)\ngroup = "
+        "import os, pathlib, tensorflow as tf\nfrom core.workers import "
+        "process\nprocess.run_in_background(1)\ngroup = "
         "pathlib.Path('/proc/self/autogroup')\nprint(os.nice(0), "
         "tf.config.threading.get_intra_op_parallelism_threads(), "
         "tf.config.threading.get_inter_op_parallelism_threads(), group.read_text().split()[-1] if "
@@ -330,10 +328,11 @@ def test_a_page_started_worker_yields_the_cpu_to_the_app(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_progress_only_moves_forward_and_counts_photos(generated_pets, tmp_path, monkeypatch):
     from core.training import progress as monitor_module
+    from core.workers import records
 
-    written, real = [], monitor_module.write_json
+    written, real = [], records.write_json
     monkeypatch.setattr(
-        monitor_module,
+        records,
         "write_json",
         lambda path, data: written.append(dict(data)) or real(path, data),
     )
@@ -344,7 +343,7 @@ def test_progress_only_moves_forward_and_counts_photos(generated_pets, tmp_path,
         lambda self, step, force=False: update(self, step, True),
     )
     state = jobs.run(generated_pets, tmp_path / "weights", FAST, build=tiny_model)
-    assert state["state"] == "done"
+    assert state.state == "done"
     fractions = [w["fraction"] for w in written if "fraction" in w]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     features = [

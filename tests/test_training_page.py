@@ -256,18 +256,21 @@ def test_photos_per_class_become_a_dataset_and_offline_download_is_one_sentence(
 
 def test_what_the_page_shows_of_a_run(generated_pets):
     from core.training import status
+    from core.workers.records import TrainingProgress
 
-    progress = {
-        "state": "running",
-        "phase": "features",
-        "step": 1200,
-        "steps": 3000,
-        "eta_seconds": 75,
-        "summary": "cats: 12 train / 4 validation",
-        "config": {"backbone_weights": "/srv/models/resnet50_notop.h5"},
-        "data": str(generated_pets),
-        "history": {"head": {"loss": [0.9, 0.5], "val_loss": [1.0, 0.6]}, "fine-tune": {}},
-    }
+    progress = TrainingProgress.from_json(
+        {
+            "state": "running",
+            "phase": "features",
+            "step": 1200,
+            "steps": 3000,
+            "eta_seconds": 75,
+            "summary": "cats: 12 train / 4 validation",
+            "config": {"backbone_weights": "/srv/models/resnet50_notop.h5"},
+            "data": str(generated_pets),
+            "history": {"head": {"loss": [0.9, 0.5], "val_loss": [1.0, 0.6]}, "fine-tune": {}},
+        }
+    )
     assert status.progress_text(progress) == "features · 1,200/3,000 photos · ETA 1m 15s"
     # The dataset below its data root, the weights by file name: no server paths.
     assert status.caption(progress, (generated_pets.parent,)) == (
@@ -280,8 +283,8 @@ def test_what_the_page_shows_of_a_run(generated_pets):
         "loss (epoch 2)": "0.500",
         "val_loss (epoch 2)": "0.600",
     }
-    assert status.curves({"history": {"head": {}}}) is None
-    done = {"state": "done", "message": "Done: validation accuracy 75.0%."}
+    assert status.curves(TrainingProgress(history={"head": {}})) is None
+    done = TrainingProgress(state="done", message="Done: validation accuracy 75.0%.")
     assert status.outcome(done) == status.Notice(
         "success", "Done: validation accuracy 75.0%. The Explain page now uses this model."
     )

@@ -99,7 +99,7 @@ def test_head_epoch_maps_are_grad_cam_on_resnet50(tmp_path, resnet50):
 def test_a_run_keeps_the_maps_of_every_epoch_of_both_phases(generated_pets, tmp_path):
     config = TrainConfig(epochs=3, patience=10, fine_tune_epochs=2, fine_tune_from="conv_b")
     state = jobs.run(generated_pets, tmp_path / "weights", config, build=tiny_model)
-    record, maps = watch.read(state["run_dir"])
+    record, maps = watch.read(state.run_dir)
     assert [(e["phase"], e["epoch"]) for e in record["epochs"]] == [
         ("head", 1),
         ("head", 2),

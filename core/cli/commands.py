@@ -161,8 +161,8 @@ def run_train(args: argparse.Namespace) -> int:
         publish=args.publish,
     )
     state = jobs.train(args.data, args.out, config, verbose=1 if sys.stdout.isatty() else 2)
-    print(state["message"])
-    return 0 if state["state"] == "done" else 1
+    print(state.message)
+    return 0 if state.state == "done" else 1
 
 
 def run_download(args: argparse.Namespace) -> int:

@@ -1,6 +1,7 @@
 """A folder run as a job: its folder (named by what it computes), the worker, progress and stop.
 
-The job folder holds job.json (what to compute), progress.json, the `stop` request, the worker's
+The job folder holds job.json (what to compute), progress.json (a FolderProgress, read and written
+by core/workers/records.py), the `stop` request (core/workers/process.py), the worker's
 folder.log and one batch_<first>.npz per batch of photos explained. Nothing is ever half written
 under its final name (core/atomic.py), so a killed worker leaves whole batches that a later start
 keeps.
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -24,8 +24,9 @@ from core.atomic import read_json, replacing, write_json
 from core.config import PREDICTED_TARGET
 from core.data.choices import images_in, label
 from core.errors import UserError, writing
-from core.training.files import PROGRESS, STOP
-from core.training.progress import launch, request_stop
+from core.workers import records
+from core.workers.process import clear_stop, launch, request_stop, stop_request
+from core.workers.records import FolderProgress
 
 JOB, LOG, BATCH = "job.json", "folder.log", "batch_"
 UPLOADS = "uploads"  # Config.folder_cache_dir/uploads/<digest>/: photos a visitor sent at once
@@ -118,7 +119,7 @@ def clear(cache: Path) -> int:
     goes on; returns how many runs' results went. Raises StorageError when the disk refuses."""
     found = sorted(Path(cache).iterdir()) if Path(cache).is_dir() else []
     runs = [path for path in found if path.is_dir() and path.name != UPLOADS]
-    going = [path for path in runs if (progress := status(path)) and progress["running"]]
+    going = [path for path in runs if (progress := status(path)) and progress.running]
     doomed = [path for path in runs if path not in going]
     if not going and (Path(cache) / UPLOADS).is_dir():
         doomed.append(Path(cache) / UPLOADS)
@@ -131,7 +132,7 @@ def clear(cache: Path) -> int:
 def running_jobs(cache: Path) -> int:
     """How many folder runs under `cache` have a live worker now."""
     found = Path(cache).iterdir() if Path(cache).is_dir() else ()
-    return sum(1 for path in found if (progress := status(path)) and progress["running"])
+    return sum(1 for path in found if (progress := status(path)) and progress.running)
 
 
 def start(job: FolderJob, cache: Path, max_running: int | None = None) -> Path:
@@ -144,7 +145,7 @@ def start(job: FolderJob, cache: Path, max_running: int | None = None) -> Path:
     """
     folder = job_dir(job, cache)
     progress = status(folder)
-    if progress and (progress["state"] == "done" or progress["running"]):
+    if progress and (progress.state == "done" or progress.running):
         return folder
     if max_running is not None and running_jobs(cache) >= max_running:
         raise FolderError(
@@ -154,9 +155,9 @@ def start(job: FolderJob, cache: Path, max_running: int | None = None) -> Path:
     space.require_free(cache, "a folder run")
     with writing("starting the folder run"):
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / STOP).unlink(missing_ok=True)
+        clear_stop(folder)
         write_json(folder / JOB, asdict(job))
-        write_json(folder / PROGRESS, {"state": "starting", "pid": _launch(folder).pid})
+        records.write(folder, FolderProgress(state="starting", pid=_launch(folder).pid))
     return folder
 
 
@@ -172,37 +173,15 @@ def stop(folder: Path) -> None:
 
 def stop_asked(folder: Path) -> bool:
     """Whether `stop` was asked for and the worker has not yet obeyed (a start clears it)."""
-    return (Path(folder) / STOP).exists()
+    return stop_request(folder) is not None
 
 
-def status(folder: Path) -> dict | None:
-    """progress.json with "running" (its worker is alive), or None before any start.
+def status(folder: Path) -> FolderProgress | None:
+    """The job's progress, `running` while its worker lives; None before any start.
 
     A "running" job whose process is gone reads "stopped": a later start resumes it.
     """
-    progress = read_json(Path(folder) / PROGRESS)
-    if progress is None:
-        return None
-    running = progress["state"] in ("starting", "running") and _alive(progress.get("pid"))
-    if progress["state"] in ("starting", "running") and not running:
-        progress["state"] = "stopped"
-    return {**progress, "running": running}
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.waitpid(pid, os.WNOHANG)  # reap our own finished worker, so it reads as ended
-    except ChildProcessError:
-        pass  # another process's child: the signal below tells
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return records.status(folder, FolderProgress)
 
 
 def read_job(folder: Path) -> FolderJob:

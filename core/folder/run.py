@@ -8,27 +8,28 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from core.atomic import replacing, write_json
+from core.atomic import replacing
 from core.config import settings
 from core.folder.jobs import BATCH, BATCH_SIZE, FolderJob, done_indices, read_job, stop_asked
-from core.training.files import PROGRESS
+from core.workers import records
+from core.workers.process import run_in_background
+from core.workers.records import FolderProgress
 
 
-def work(folder: Path, background: bool = True, batch_size: int = BATCH_SIZE) -> dict:
+def work(folder: Path, background: bool = True, batch_size: int = BATCH_SIZE) -> FolderProgress:
     """Explain the job's photos not yet explained, batch by batch; returns the last progress.
 
     `background` (the worker): the lower priority of a training run's worker
-    (core.training.jobs.run_in_background), but every core: on a 2-core CPU one core would double
+    (core.workers.process.run_in_background), but every core: on a 2-core CPU one core would double
     the run's time, and the app's own requests, at normal priority, take a core back at once
     (benchmarks/bench_folder.py times the Explain page's slider while a folder runs). The state
     ends done, stopped (a stop request) or failed (no model), with a message.
     """
-    from core.training.jobs import run_in_background
-
     if background:
         run_in_background(os.cpu_count() or 1)
     folder, job = Path(folder), read_job(folder)
@@ -45,7 +46,7 @@ def work(folder: Path, background: bool = True, batch_size: int = BATCH_SIZE) ->
         started = time.perf_counter()
         skipped = explain_batch(folder, job, explainer, indices, batch_size)
         progress.update(len(indices), len(skipped), time.perf_counter() - started)
-    return progress.finish("done", f"Done: {progress.total:,} photos.")
+    return progress.finish("done", f"Done: {progress.record.total:,} photos.")
 
 
 def _explainer(job: FolderJob, batch_size: int):
@@ -104,32 +105,33 @@ def explain_batch(
 
 
 class Progress:
-    """progress.json of a folder run: photos done of total, skipped, seconds explaining, ETA."""
+    """A folder run's progress.json, its one writer: a FolderProgress (photos done of total,
+    skipped, seconds explaining, ETA) rewritten after each batch."""
 
     def __init__(self, folder: Path, total: int, done: int):
-        self.path, self.total, self.done, self.skipped = Path(folder) / PROGRESS, total, done, 0
-        self.seconds, self.explained = 0.0, 0
-        self.state = {"state": "running", "pid": os.getpid(), "started_at": time.time()}
+        self.folder, self.seconds, self.explained = Path(folder), 0.0, 0
+        self.record = FolderProgress(
+            state="running", pid=os.getpid(), started_at=time.time(), done=done, total=total
+        )
         self.update(0, 0, 0.0)
 
     def update(self, photos: int, skipped: int, seconds: float) -> None:
-        self.done += photos
-        self.skipped += skipped
         self.explained += photos
         self.seconds += seconds
         per_photo = self.seconds / self.explained if self.explained else None
-        self.state.update(
-            done=self.done,
-            total=self.total,
-            skipped=self.skipped,
-            fraction=self.done / max(self.total, 1),
+        done, total = self.record.done + photos, self.record.total
+        self.record = replace(
+            self.record,
+            done=done,
+            skipped=self.record.skipped + skipped,
+            fraction=done / max(total, 1),
             seconds_per_photo=per_photo,
-            eta_seconds=per_photo * (self.total - self.done) if per_photo else None,
+            eta_seconds=per_photo * (total - done) if per_photo else None,
             updated_at=time.time(),
         )
-        write_json(self.path, self.state)
+        records.write(self.folder, self.record)
 
-    def finish(self, state: str, message: str) -> dict:
-        self.state.update(state=state, message=message, finished_at=time.time())
-        write_json(self.path, self.state)
-        return self.state
+    def finish(self, state: str, message: str) -> FolderProgress:
+        self.record = replace(self.record, state=state, message=message, finished_at=time.time())
+        records.write(self.folder, self.record)
+        return self.record

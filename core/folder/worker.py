@@ -11,5 +11,5 @@ if __name__ == "__main__":
     from core.folder import run
 
     progress = run.work(Path(sys.argv[1]))
-    print(progress.get("message", progress["state"]))
-    sys.exit(0 if progress["state"] in ("done", "stopped") else 1)
+    print(progress.message or progress.state)
+    sys.exit(0 if progress.state in ("done", "stopped") else 1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import tensorflow as tf
@@ -24,12 +24,14 @@ from core.data.folders import DataError, check_data_path, class_folders
 from core.errors import ModelError, StorageError, UserError, writing
 from core.models.build import resolve_backbone_weights
 from core.models.catalog import RUNS
-from core.training.files import LOG, PROGRESS, SETTINGS
+from core.training.files import LOG, SETTINGS
 from core.training.lease import acquire_lock, hand_over, kept_alive, lock_holder, release_lock
-from core.training.progress import launch
 from core.training.recipe import TrainConfig
 from core.training.run import failure, run
 from core.training.store import new_run_dir
+from core.workers import records
+from core.workers.process import launch, run_in_background
+from core.workers.records import TrainingProgress
 
 
 def check(data_root: Path | None, config: TrainConfig, roots: tuple[Path, ...] = ()) -> None:
@@ -72,7 +74,9 @@ def _renamed(error: UserError, path: str, name: str) -> UserError:
 # Taking the lock, running, releasing it ---------------------------------------------------------
 
 
-def train(data_root: Path, weights_dir: Path, config: TrainConfig, verbose: int = 0) -> dict:
+def train(
+    data_root: Path, weights_dir: Path, config: TrainConfig, verbose: int = 0
+) -> TrainingProgress:
     """A run in this process (the CLI): check, take the lock, run, release it. Raises Busy."""
     check(data_root, config)
     run_dir = _run_dir_holding_lock(Path(weights_dir))
@@ -126,7 +130,7 @@ def _launch(run_dir: Path) -> subprocess.Popen:
     return launch("core.training.worker", run_dir, LOG)
 
 
-def work(run_dir: Path) -> dict:
+def work(run_dir: Path) -> TrainingProgress:
     """The worker's body: the settings `start` wrote, run at a lower priority.
 
     One core is left to the app.
@@ -139,7 +143,7 @@ def work(run_dir: Path) -> dict:
 
 def _holding_lock(
     data_root: Path, weights_dir: Path, config: TrainConfig, run_dir: Path, verbose: int = 2
-) -> dict:
+) -> TrainingProgress:
     # Deterministic kernels: on a CPU they cost little, and with a seed a run can be repeated.
     tf.config.experimental.enable_op_determinism()
     try:
@@ -151,26 +155,8 @@ def _holding_lock(
         release_lock(weights_dir)
 
 
-def run_in_background(threads: int, niceness: int = 10) -> None:
-    """A page-started worker yields to the app: lower CPU priority, TensorFlow in `threads`.
-
-    Call before the first TensorFlow op (thread counts are fixed once its runtime starts).
-    tf.data's own decoding threads are not bounded, but they run at the same lowered priority. The
-    worker leads its own session, and Linux schedules each session as one group ("autogroup") whose
-    share nice() does not touch: the group's own nice value is lowered too, where the kernel has
-    one.
-    """
-    os.nice(niceness)
-    try:
-        Path("/proc/self/autogroup").write_text(str(niceness))
-    except OSError:
-        pass  # no autogroups here (another OS, or a kernel without them): nice() alone rules
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
-
-
-def latest_run(weights_dir: Path) -> dict | None:
-    """The newest run's progress, or None when there is no run yet.
+def latest_run(weights_dir: Path) -> TrainingProgress | None:
+    """The newest run's progress, `running` from the lease; None when there is no run yet.
 
     Its state is running, done, failed, stopped, or killed when its process vanished.
     """
@@ -180,16 +166,12 @@ def latest_run(weights_dir: Path) -> dict | None:
     )
     holder = lock_holder(weights_dir)
     for folder in folders:
-        progress = read_json(folder / PROGRESS)
+        progress = records.read(folder, TrainingProgress)
+        # The lease, not the pid: the run's worker may be on another host.
         running = bool(holder and holder.get("run_dir") == str(folder))
         if progress is None and running:
-            return {"state": "starting", "run_dir": str(folder), "running": True, "history": {}}
+            return TrainingProgress(state="starting", run_dir=str(folder), running=True)
         if progress is None:
             continue
-        if progress.get("state") == "running" and not running:
-            progress.update(
-                state="killed",
-                message="The run's process ended without finishing; the previous model is in use.",
-            )
-        return {**progress, "run_dir": str(folder), "running": running}
+        return replace(progress.seen(running), run_dir=str(folder))
     return None

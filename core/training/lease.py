@@ -19,7 +19,9 @@ from pathlib import Path
 
 from core.atomic import read_json, write_json
 from core.errors import StorageError, UserError, storage_sentence, writing
-from core.training.files import PROGRESS
+from core.workers import records
+from core.workers.process import alive
+from core.workers.records import TrainingProgress
 
 LOCK = "train.lock"
 LEASE_SECONDS = 60.0  # a heartbeat older than this: the holder is gone
@@ -130,36 +132,21 @@ def lock_holder(weights_dir: Path, lease_seconds: float = LEASE_SECONDS) -> dict
         return None
     expired = time.time() - holder.get("heartbeat", holder.get("since", 0)) > lease_seconds
     same_host = holder.get("host", socket.gethostname()) == socket.gethostname()
-    gone = same_host and not _alive(holder.get("pid", -1))
+    gone = same_host and not alive(holder.get("pid", -1))
     if expired or gone:
         path.unlink(missing_ok=True)
         return None
     return holder
 
 
-def _alive(pid: int) -> bool:
-    try:
-        # Reap our own finished worker, so that it is not mistaken for a live one.
-        os.waitpid(pid, os.WNOHANG)
-    except (ChildProcessError, OSError):
-        pass
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError, OverflowError):
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
 def describe_holder(holder: dict) -> str:
     since = time.strftime("%H:%M:%S", time.localtime(holder.get("since", time.time())))
-    progress = read_json(Path(holder["run_dir"]) / PROGRESS) if holder.get("run_dir") else None
+    run_dir = holder.get("run_dir")
+    progress = records.read(run_dir, TrainingProgress) if run_dir else None
     where = ""
-    if progress and progress.get("phase"):
+    if progress and progress.phase:
         where = (
-            f": {progress['phase']}, epoch {progress.get('epoch')}/{progress.get('epochs')}, "
-            f"{progress.get('fraction', 0):.0%} done"
+            f": {progress.phase}, epoch {progress.epoch}/{progress.epochs}, "
+            f"{progress.fraction:.0%} done"
         )
     return f"A training run is already in progress (since {since}{where})."

@@ -1,50 +1,33 @@
-"""A worker process's start, its progress file and its stop request (training and folder runs).
+"""The training worker's progress.json (a TrainingProgress) and its obedience to a stop request.
 
-The Training page reads the progress file and writes the stop request. The monitor also stops a
-run itself, discarding it, when the disk's free space falls below Config.min_free_mb.
+The Training page reads the record (core/workers/records.py) and writes the stop request
+(core/workers/process.py). The monitor also stops a run itself, discarding it, when the disk's
+free space falls below Config.min_free_mb.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import keras
 
 from core import space
-from core.atomic import write_json
-from core.config import ROOT, settings
-from core.errors import writing
-from core.training.files import PROGRESS, STOP
+from core.config import settings
+from core.workers import records
+from core.workers.process import stop_request
+from core.workers.records import TrainingProgress
 
 SPACE_SECONDS = 5.0  # how often a run looks at the free space: a statvfs call, microseconds
 
 
-def launch(module: str, folder: Path, log: str) -> subprocess.Popen:
-    """`python -m MODULE FOLDER` in a session of its own (a page rerun or a closed tab does not
-    end it), its output in FOLDER/`log`."""
-    with open(Path(folder) / log, "w") as output:
-        return subprocess.Popen(
-            [sys.executable, "-m", module, str(folder)],
-            cwd=ROOT,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-
-
-def request_stop(run_dir: Path, keep: bool) -> None:
-    """Ask a run to end cleanly after its current batch, keeping its best model so far or not."""
-    with writing("asking the run to stop"):
-        (Path(run_dir) / STOP).write_text("keep" if keep else "discard")
-
-
 class RunMonitor(keras.callbacks.Callback):
     """Writes progress.json (phase, epoch, step, history, ETA) and obeys a stop request.
+
+    `progress` is the run's TrainingProgress, its one writer this monitor (and `run.py`'s steps,
+    which record the data's summary and the outcome through it).
 
     One monitor follows a whole run across its phases: "features" (the frozen backbone's pass over
     the photos), "head" (training on cached features) and "fine-tune". `plan` weighs each phase's
@@ -54,7 +37,7 @@ class RunMonitor(keras.callbacks.Callback):
     def __init__(
         self,
         run_dir: Path,
-        info: dict | None = None,
+        info: TrainingProgress | None = None,
         phases: dict | None = None,
         floor_mb: int | None = None,
     ):
@@ -69,13 +52,9 @@ class RunMonitor(keras.callbacks.Callback):
         self.phases = phases or {}
         self.started = time.time()
         self.done_units = 0.0
-        self.state = {
-            "state": "running",
-            "pid": os.getpid(),
-            "started_at": self.started,
-            "history": {},
-            **(info or {}),
-        }
+        self.progress = replace(
+            info or TrainingProgress(), state="running", pid=os.getpid(), started_at=self.started
+        )
         self.phase, self.epochs, self.steps, self.epoch = "", 0, 0, 0
         self._last_write = 0.0
 
@@ -92,13 +71,17 @@ class RunMonitor(keras.callbacks.Callback):
             "fine-tune": config.fine_tune_epochs * (2.5 * n_train + n_validation),
         }
 
+    def note(self, **fields) -> None:
+        """Fields of the record that its next write carries (the data's summary, once scanned)."""
+        self.progress = replace(self.progress, **fields)
+
     # Phases
     # ------------------------------------------------------------------------------------------
     def begin(self, phase: str, epochs: int, steps: int) -> None:
         if self.phase:
             self.done_units += self.phases.get(self.phase, 0.0)
         self.phase, self.epochs, self.steps, self.epoch = phase, epochs, max(steps, 1), 0
-        self.state["history"].setdefault(phase, {})
+        self.progress.history.setdefault(phase, {})
         self.update(0, force=True)
 
     def update(self, step: int, force: bool = False) -> None:
@@ -110,7 +93,8 @@ class RunMonitor(keras.callbacks.Callback):
         total = sum(self.phases.values()) or 1.0
         fraction = min((self.done_units + within * self.phases.get(self.phase, 0.0)) / total, 1.0)
         elapsed = now - self.started
-        self.state.update(
+        self.progress = replace(
+            self.progress,
             phase=self.phase,
             epoch=min(self.epoch + 1, self.epochs),
             epochs=self.epochs,
@@ -121,25 +105,27 @@ class RunMonitor(keras.callbacks.Callback):
             updated_at=now,
             eta_seconds=elapsed / fraction * (1 - fraction) if fraction > 0.02 else None,
         )
-        write_json(self.run_dir / PROGRESS, self.state)
+        records.write(self.run_dir, self.progress)
 
-    def finish(self, state: str, message: str, **extra) -> None:
-        self.state.update(
+    def finish(self, state: str, message: str, **extra) -> TrainingProgress:
+        """The run's outcome written; `extra`: more of its fields (report, published)."""
+        self.progress = replace(
+            self.progress,
             state=state,
             message=message,
-            fraction=1.0 if state == "done" else self.state.get("fraction", 0),
+            fraction=1.0 if state == "done" else self.progress.fraction,
             eta_seconds=0,
             finished_at=time.time(),
             **extra,
         )
-        write_json(self.run_dir / PROGRESS, self.state)
+        records.write(self.run_dir, self.progress)
+        return self.progress
 
     def stop_requested(self) -> str | None:
         """None, or "keep" / "discard" when the page asked this run to stop or the disk is low."""
         if self.stop_reason or self._disk_low():
             return "discard"
-        path = self.run_dir / STOP
-        return (path.read_text().strip() or "keep") if path.exists() else None
+        return stop_request(self.run_dir)
 
     def _disk_low(self) -> bool:
         """Every SPACE_SECONDS: is the free space below the floor? Then the run stops, discarded.
@@ -168,7 +154,7 @@ class RunMonitor(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
-        history = self.state["history"][self.phase]
+        history = self.progress.history[self.phase]
         for key, value in (logs or {}).items():
             history.setdefault(key, []).append(float(value))
         self.epoch = epoch + 1

@@ -12,13 +12,13 @@ afterwards). Otherwise it is kept beside the others, not current: the decision d
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from core.atomic import read_json, write_json
 from core.errors import UserError
-from core.training.files import PROGRESS
 from core.training.store import in_use, publish
+from core.workers import records
+from core.workers.records import TrainingProgress
 
 
 @dataclass(frozen=True)
@@ -76,14 +76,14 @@ def decide(figures: dict, weights_dir: Path, rule: str = "if-better") -> Decisio
 
 def make_current(run_dir: Path, weights_dir: Path) -> None:
     """A finished run made the current model at a person's request; its record says so."""
-    progress = read_json(Path(run_dir) / PROGRESS) or {}
-    if progress.get("state") != "done" or not (Path(run_dir) / "model.keras").is_file():
+    progress = records.read(run_dir, TrainingProgress)
+    if not progress or progress.state != "done" or not (Path(run_dir) / "model.keras").is_file():
         raise UserError(f"Run {Path(run_dir).name} has no finished model to make current.")
     publish(run_dir, weights_dir)
-    accuracy = (progress.get("report") or {}).get("accuracy")
+    accuracy = (progress.report or {}).get("accuracy")
     figures = f": validation accuracy {accuracy:.1%}" if accuracy is not None else ""
     message = f"Done{figures}. Made the current model at your request."
-    write_json(Path(run_dir) / PROGRESS, {**progress, "published": True, "message": message})
+    records.write(run_dir, replace(progress, published=True, message=message))
 
 
 def comparison(run_dir: Path, weights_dir: Path) -> list[dict]:
@@ -115,7 +115,8 @@ def _better(mine: dict, theirs: dict) -> bool:
 
 
 def _report(run_dir: Path) -> dict | None:
-    return (read_json(Path(run_dir) / PROGRESS) or {}).get("report")
+    progress = records.read(run_dir, TrainingProgress)
+    return progress.report if progress else None
 
 
 def _named(validation: dict) -> str:

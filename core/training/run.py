@@ -34,6 +34,7 @@ from core.training.recipe import (
 from core.training.report import leakage_report, report
 from core.training.store import new_run_dir, prune, publish
 from core.training.watch import Watch, pick
+from core.workers.records import TrainingProgress
 
 
 def run(
@@ -43,10 +44,10 @@ def run(
     build: Callable | None = None,
     run_dir: Path | None = None,
     verbose: int = 0,
-) -> dict:
+) -> TrainingProgress:
     """Scan, train, evaluate, save into a run folder, then switch `current` to it.
 
-    Returns progress.json's dict. `build` makes the model (default: ResNet-50 with
+    Returns the run's last progress record. `build` makes the model (default: ResNet-50 with
     `config.backbone_weights`); it is called inside the distribution strategy's scope. A stop
     request ends the run cleanly: "keep" saves the best epoch so far, "discard" saves nothing. Any
     failure leaves `current`, the previous model, untouched.
@@ -57,7 +58,9 @@ def run(
     # the same data and seed give the same model on the same machine (the worker also makes ops
     # deterministic).
     keras.utils.set_random_seed(config.seed)
-    monitor = RunMonitor(run_dir, {"run_dir": str(run_dir), **settings(data_root, config)})
+    monitor = RunMonitor(
+        run_dir, TrainingProgress(run_dir=str(run_dir), **settings(data_root, config))
+    )
     try:
         data = scan_data(data_root, config, monitor)
         with make_strategy(config.strategy).scope():
@@ -92,7 +95,7 @@ def run(
 
 
 def settings(data_root: Path, config: TrainConfig) -> dict:
-    """What progress.json says the run was asked to do: its dataset and its TrainConfig."""
+    """What the run's record says it was asked to do: its dataset and its TrainConfig."""
     return {"data": str(Path(data_root).resolve()), "config": asdict(config)}
 
 
@@ -101,9 +104,7 @@ def scan_data(data_root: Path, config: TrainConfig, monitor: RunMonitor) -> Data
     most = operator_settings().max_files_per_class
     data = scan(data_root, config.validation_fraction, config.seed, most)
     monitor.plan(len(data.train.paths), len(data.validation.paths), config)
-    monitor.state.update(
-        summary=data.summary(), skipped=list(data.skipped), held_out=data.held_out
-    )
+    monitor.note(summary=data.summary(), skipped=list(data.skipped), held_out=data.held_out)
     return data
 
 
@@ -166,7 +167,7 @@ def fine_tune_too(
     return fine_tune(model, data, config, steps, monitor, verbose=verbose)
 
 
-def stopped(monitor: RunMonitor, stop: str | None, weights_dir: Path) -> dict:
+def stopped(monitor: RunMonitor, stop: str | None, weights_dir: Path) -> TrainingProgress:
     """A run that ends with nothing saved: discarded (as asked, or for a low disk) or too early.
 
     "Too early" is before a full epoch. Older runs beyond Config.keep_runs are pruned, this one
@@ -178,9 +179,9 @@ def stopped(monitor: RunMonitor, stop: str | None, weights_dir: Path) -> dict:
         message = "Stopped; the run's model was discarded as asked."
     else:
         message = "Stopped before a full epoch: nothing saved."
-    monitor.finish("stopped", message)
+    finished = monitor.finish("stopped", message)
     prune(weights_dir, spare=monitor.run_dir)
-    return monitor.state
+    return finished
 
 
 def model_info(
@@ -205,13 +206,12 @@ def model_info(
 
 def finish(
     monitor: RunMonitor, figures: dict, stop: str | None, decision: publishing.Decision
-) -> dict:
+) -> TrainingProgress:
     """The run's last word in progress.json: done (or stopped early, its best epoch kept), and
     whether it became the current model and why."""
     done = "Stopped early; the best epoch so far was kept" if stop else "Done"
     message = f"{done}: validation accuracy {figures['accuracy']:.1%}. {decision.why}"
-    monitor.finish("done", message, report=figures, published=decision.publish)
-    return monitor.state
+    return monitor.finish("done", message, report=figures, published=decision.publish)
 
 
 def failure(error: Exception) -> str:

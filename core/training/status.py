@@ -2,8 +2,8 @@
 
 Its caption, its progress line, its curves, its confusion heatmap, per-class accuracy and most
 confused pairs, and the Grad-CAM overlays of its mistakes and of the photos it watched.
-`jobs.latest_run` gives the run's progress.json as a dict; these functions turn it into text,
-tables and RGB arrays, and the page draws them.
+`jobs.latest_run` gives the run's progress as a TrainingProgress; these functions turn it into
+text, tables and RGB arrays, and the page draws them.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from core.data.choices import label
 from core.explain.overlay import overlay
 from core.images import load_image, shrink
 from core.training.report import MOST_CONFUSED, most_confused, per_class_accuracy
+from core.workers.records import TrainingProgress
 
 # The four figures the page shows for the latest epoch, in its order.
 FIGURES = ("accuracy", "val_accuracy", "loss", "val_loss")
@@ -29,16 +30,16 @@ FIGURES = ("accuracy", "val_accuracy", "loss", "val_loss")
 COUNTS_IN_CELLS = 12
 
 
-def caption(status: dict, roots: tuple[Path, ...]) -> str | None:
+def caption(status: TrainingProgress, roots: tuple[Path, ...]) -> str | None:
     """The run's data and backbone in one line; None before the data is scanned.
 
     Named as a visitor may read them: the dataset below its data root, weights by file name.
     """
-    if not status.get("summary"):
+    if not status.summary:
         return None
-    weights = Path(status.get("config", {}).get("backbone_weights", "?")).name
-    data = label(Path(status.get("data", "?")), roots)
-    return f"{status['summary']} · backbone weights: {weights} · data: {data}"
+    weights = Path(status.config.get("backbone_weights", "?")).name
+    data = label(Path(status.data or "?"), roots)
+    return f"{status.summary} · backbone weights: {weights} · data: {data}"
 
 
 @dataclass(frozen=True)
@@ -50,15 +51,15 @@ class Notice:
     text: str
 
 
-def outcome(status: dict, explain_follows: bool = True) -> Notice:
+def outcome(status: TrainingProgress, explain_follows: bool = True) -> Notice:
     """How a run that is not running ended: a success, an error or an info.
 
     `explain_follows`: whether this person's Explain page follows the newest model (they never
     picked another there), so that what the sentence says of it is true for them.
     """
-    state = status["state"]
-    if state == "done" and status.get("published") is False:  # kept beside the current model
-        return Notice("info", status["message"])
+    state = status.state
+    if state == "done" and status.published is False:  # kept beside the current model
+        return Notice("info", status.message)
     if state == "done":
         page = (
             " The Explain page now uses this model."
@@ -66,10 +67,10 @@ def outcome(status: dict, explain_follows: bool = True) -> Notice:
             else " The Explain page keeps the model you chose there: pick this run in its Model "
             "list to explain with it."
         )
-        return Notice("success", status["message"] + page)
+        return Notice("success", status.message + page)
     if state in ("failed", "killed"):
-        return Notice("error", status.get("message", "The run failed."))
-    return Notice("info", status.get("message", state))
+        return Notice("error", status.message or "The run failed.")
+    return Notice("info", status.message or state)
 
 
 def backbones(config: Config, weights_files: list[Path]) -> list[str]:
@@ -84,24 +85,24 @@ def backbones(config: Config, weights_files: list[Path]) -> list[str]:
     return offered
 
 
-def progress_text(status: dict) -> str:
+def progress_text(status: TrainingProgress) -> str:
     """A running run's progress line: the phase, its photos or epochs, and the time left."""
-    if status.get("phase") == "features":
+    if status.phase == "features":
         # One forward pass per photo, training then validation.
-        text = f"features · {status.get('step', 0):,}/{status.get('steps', 0):,} photos"
+        text = f"features · {status.step:,}/{status.steps:,} photos"
     else:
-        phase, epoch = status.get("phase", "starting"), status.get("epoch", 0)
-        text = f"{phase} · epoch {epoch}/{status.get('epochs', 0)}"
-    eta = status.get("eta_seconds")
+        phase = status.phase or "starting"
+        text = f"{phase} · epoch {status.epoch}/{status.epochs}"
+    eta = status.eta_seconds
     return text + (f" · ETA {int(eta // 60)}m {int(eta % 60):02d}s" if eta else "")
 
 
-def curves(status: dict) -> pd.DataFrame | None:
+def curves(status: TrainingProgress) -> pd.DataFrame | None:
     """Both phases end to end, one row per epoch; None before the first epoch.
 
     The seed article's accuracy and loss plots are drawn from it.
     """
-    history = {phase: figures for phase, figures in status.get("history", {}).items() if figures}
+    history = {phase: figures for phase, figures in status.history.items() if figures}
     rows = [
         {"phase": phase, **{key: values[i] for key, values in figures.items()}}
         for phase, figures in history.items()

@@ -32,8 +32,10 @@ from core.config import settings
 from core.errors import UserError, writing
 from core.models.catalog import RUNS, run_folders
 from core.models.info import CURRENT
-from core.training.files import PROGRESS, SETTINGS
+from core.training.files import SETTINGS
 from core.training.lease import lock_holder
+from core.workers import records
+from core.workers.records import TrainingProgress
 
 # A folder being removed is first renamed to this prefix, so that it is never read half-deleted.
 DELETING = ".deleting-"
@@ -83,11 +85,11 @@ def in_progress(weights_dir: Path) -> Path | None:
 def running_data(weights_dir: Path) -> Path | None:
     """The dataset the run in progress reads (its config.json, else its progress.json); or None."""
     run_dir = in_progress(weights_dir)
-    for name in (SETTINGS, PROGRESS) if run_dir else ():
-        data = (read_json(run_dir / name) or {}).get("data")
-        if data:
-            return Path(data).resolve()
-    return None
+    if run_dir is None:
+        return None
+    progress = records.read(run_dir, TrainingProgress)
+    data = (read_json(run_dir / SETTINGS) or {}).get("data") or (progress and progress.data)
+    return Path(data).resolve() if data else None
 
 
 def prune(weights_dir: Path, keep: int | None = None, spare: Path | None = None) -> list[str]:
@@ -160,9 +162,8 @@ def run_entries(weights_dir: Path) -> list[RunEntry]:
     entries = []
     for folder in run_folders(weights_dir):
         running = folder.resolve() == going
-        state = (read_json(folder / PROGRESS) or {}).get("state", "unknown")
-        if state == "running" and not running:
-            state = "killed"
+        progress = records.read(folder, TrainingProgress)
+        state = progress.seen(running).state if progress else "unknown"
         size, _ = space.folder_bytes(folder)
         entries.append(
             RunEntry(

@@ -18,5 +18,5 @@ if __name__ == "__main__":
     except UserError as error:  # progress.json already says "failed"
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
-    print(state["message"])
-    sys.exit(0 if state["state"] == "done" else 1)
+    print(state.message)
+    sys.exit(0 if state.state == "done" else 1)

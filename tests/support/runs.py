@@ -14,6 +14,7 @@ from core.models.info import file_sha256
 from core.models.load import app_model_path, load_default
 from core.training import jobs
 from core.training.recipe import TrainConfig
+from core.workers.records import TrainingProgress
 from tests.support.models import tiny_model
 
 # A tiny model's training run: fast, and certain to separate generated pets (photos.make_pets).
@@ -27,6 +28,7 @@ import sys
 from core.training import jobs
 from core.training.store import new_run_dir
 from core.training.recipe import TrainConfig
+from core.workers.records import TrainingProgress
 from tests.support.models import tiny_model
 run_dir = new_run_dir(sys.argv[2])
 jobs.acquire_lock(sys.argv[2], run_dir)  # as jobs.train does
@@ -58,19 +60,15 @@ def kill_9_at(data: Path, weights: Path, moment: float, training: bool = False) 
     )
     deadline = time.time() + 120
     while training and time.time() < deadline and process.poll() is None:
-        latest = jobs.latest_run(weights) or {}
-        if latest.get("state") == "running" and latest.get("phase") == "head":
+        latest = jobs.latest_run(weights)
+        if latest and latest.state == "running" and latest.phase == "head":
             break
         time.sleep(0.05)
     time.sleep(moment)
-    latest = jobs.latest_run(weights) or {}
+    latest = jobs.latest_run(weights) or TrainingProgress()  # none yet: "starting"
     process.send_signal(signal.SIGKILL)  # a no-op when the run has already finished
     process.wait()
-    where = (
-        latest.get("state", "starting")
-        if latest.get("run_dir") != str(before.parent)
-        else "not started"
-    )
+    where = latest.state if latest.run_dir != str(before.parent) else "not started"
     after = app_model_path(Config(weights_dir=weights))
     assert load_default(Config(weights_dir=weights)).model is not None
     if after == before:
@@ -78,4 +76,4 @@ def kill_9_at(data: Path, weights: Path, moment: float, training: bool = False) 
     else:
         # A finished run.
         assert (jobs.read_json(after.parent / "progress.json") or {}).get("state") == "done"
-    return f"{where}/{latest.get('phase', '-')}" if where == "running" else where
+    return f"{where}/{latest.phase or '-'}" if where == "running" else where

@@ -12,6 +12,7 @@ from core.data import choices
 from core.explain.strategies import Strategy, where
 from core.folder import jobs
 from core.models.catalog import ModelEntry
+from core.workers.records import FolderProgress
 
 
 def folders(config: Config) -> list[Path]:
@@ -26,20 +27,20 @@ def folders(config: Config) -> list[Path]:
     return list(dict.fromkeys([*configured, *splits]))
 
 
-def progress_line(progress: dict, stopping: bool = False) -> str:
+def progress_line(progress: FolderProgress, stopping: bool = False) -> str:
     """E.g. "120/200 photos · 0.11 s a photo · ETA 9 s"; before its first batch, what it waits for.
 
     `stopping`: a Stop was asked for, which the worker obeys after its batch.
     """
-    if not progress.get("done") and not stopping:
-        photos = f" for {progress['total']:,} photos" if progress.get("total") else ""
+    if not progress.done and not stopping:
+        photos = f" for {progress.total:,} photos" if progress.total else ""
         return f"Starting{photos}: the worker loads TensorFlow and the model (20 s on 2 cores)…"
-    parts = [f"{progress.get('done', 0):,}/{progress.get('total', 0):,} photos"]
+    parts = [f"{progress.done:,}/{progress.total:,} photos"]
     if stopping:
         parts.insert(0, "Stopping after this batch (what it did is kept)")
-    if each := progress.get("seconds_per_photo"):
+    if each := progress.seconds_per_photo:
         parts.append(f"{each:.2f} s a photo")
-    if (eta := progress.get("eta_seconds")) is not None:
+    if (eta := progress.eta_seconds) is not None:
         parts.append(f"ETA {eta:.0f} s")
     return " · ".join(parts)
 

@@ -16,6 +16,7 @@ from core.folder import jobs, table
 from core.folder.export import export_zip, model_record
 from core.models.catalog import ModelEntry
 from core.training.status import confusion_picture
+from core.workers.records import FolderProgress
 from ui.access import shown
 from ui.folder import view
 from ui.folder.present import job_entry, provenance, uploaded
@@ -29,11 +30,11 @@ def show_job(config: Config, picked: Picked) -> None:
     job_dir = st.session_state.get(view.JOB)
     if job_dir is None or not (progress := jobs.status(Path(job_dir))):
         return
-    if progress["running"]:
+    if progress.running:
         view.show_progress(job_dir)
         return
-    if progress.get("message"):
-        st.caption(shown(progress["message"]))
+    if progress.message:
+        st.caption(shown(progress.message))
     show_provenance(job_dir, picked, config)
     show_results(job_dir, progress, picked.entries, config)
 
@@ -99,9 +100,11 @@ def show_download(
     )
 
 
-def show_results(job_dir: str, progress: dict, entries: list[ModelEntry], config: Config) -> None:
+def show_results(
+    job_dir: str, progress: FolderProgress, entries: list[ModelEntry], config: Config
+) -> None:
     """Figures, filters, the table, the gallery and the download of a job's results."""
-    whole, class_names = cached_table(job_dir, progress.get("updated_at", 0.0))
+    whole, class_names = cached_table(job_dir, progress.updated_at or 0.0)
     if whole.empty:
         st.info("No photo explained yet.")
         return

@@ -97,7 +97,7 @@ def start(config: Config, request: view.FolderRequest, picked: Picked) -> Notice
     """The job a click asked for, started in the background (or found done); or why not."""
     state, cache = st.session_state, config.folder_cache_dir
     held = jobs.status(Path(state[view.JOB])) if view.JOB in state else None
-    if held and held["running"]:
+    if held and held.running:
         return Notice("warning", "One folder at a time: stop the one in progress first.")
     limit = config.folder_max_photos if is_public() else None
     try:
@@ -124,6 +124,6 @@ def start(config: Config, request: view.FolderRequest, picked: Picked) -> Notice
     except UserError as error:
         return Notice("warning", one_line(error))
     state[view.JOB] = str(job_dir)
-    if jobs.status(job_dir)["state"] == "done":
+    if jobs.status(job_dir).state == "done":
         return Notice("info", f"{len(photos):,} photos already explained by this model.")
     return Notice("info", f"Explaining {len(photos):,} photos in the background.")

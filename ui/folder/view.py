@@ -53,11 +53,11 @@ def open_on_run(run_dir: Path, validation: Path) -> None:
 def show_progress(job_dir: str) -> None:
     """The run's progress bar and its Stop button, redrawn every second; the page when it ends."""
     progress = jobs.status(Path(job_dir))
-    if not progress or not progress["running"]:
+    if not progress or not progress.running:
         st.rerun()  # the whole page: its table and gallery now
     stopping = jobs.stop_asked(Path(job_dir))
     line = progress_line(progress, stopping)
-    st.progress(float(progress.get("fraction", 0.0)), text=line)
+    st.progress(float(progress.fraction), text=line)
     st.button(
         "Stop", on_click=jobs.stop, args=(Path(job_dir),), key="folder_stop", disabled=stopping
     )

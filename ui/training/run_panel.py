@@ -17,7 +17,8 @@ from core.data.choices import split_folder
 from core.errors import UserError, one_line
 from core.images import ImageError
 from core.training import jobs, publishing, status, watch
-from core.training.progress import request_stop
+from core.workers.process import request_stop
+from core.workers.records import TrainingProgress
 from ui.access import may_train, notify, shown
 from ui.config import app_config
 from ui.folder.view import open_on_run
@@ -132,14 +133,14 @@ def show_mistakes(report: dict, run_dir: Path, data_dir: Path | None) -> None:
         st.switch_page("pages/folder.py")
 
 
-def show_outcome(progress: dict, run_dir: Path) -> None:
+def show_outcome(progress: TrainingProgress, run_dir: Path) -> None:
     """A running run's progress and stop buttons, or how it ended."""
-    if not progress["running"]:
+    if not progress.running:
         # Computed from the Explain page's own state: a person who picked a model there keeps it.
         kept = st.session_state.get(KEPT_MODEL)
         notify(status.outcome(progress, kept in (None, f"runs/{run_dir.name}")))
         return
-    st.progress(float(progress.get("fraction", 0.0)), text=status.progress_text(progress))
+    st.progress(float(progress.fraction), text=status.progress_text(progress))
     stops = (("Stop, keep the best model so far", True), ("Stop, discard this run", False))
     for column, (label, keep) in zip(st.columns(2), stops):
         column.button(label, on_click=stop_run, args=(run_dir, keep), disabled=not may_train())
@@ -147,7 +148,7 @@ def show_outcome(progress: dict, run_dir: Path) -> None:
         st.warning(shown(st.session_state.stop_error))
 
 
-def show_comparison(progress: dict, run_dir: Path, weights_dir: Path) -> None:
+def show_comparison(progress: TrainingProgress, run_dir: Path, weights_dir: Path) -> None:
     """This run beside the current model, each with the photos it was measured on; and, when
     the run was not made current, the button that makes it so."""
     if rows := publishing.comparison(run_dir, weights_dir):
@@ -155,7 +156,7 @@ def show_comparison(progress: dict, run_dir: Path, weights_dir: Path) -> None:
         st.dataframe(
             pd.DataFrame(rows), hide_index=True, column_config={"validation accuracy": percent}
         )
-    if progress.get("published") is False:
+    if progress.published is False:
         st.button(
             "Make this run the current model",
             key="make_current",
@@ -221,16 +222,16 @@ def show_status(config: Config) -> None:
     if progress is None:
         st.info("No training run yet. Choose a dataset and start one.")
         return
-    run_dir = Path(progress["run_dir"])
-    st.subheader(f"Run {run_dir.name}: {progress['state']}")
+    run_dir = Path(progress.run_dir)
+    st.subheader(f"Run {run_dir.name}: {progress.state}")
     if caption := status.caption(progress, config.data_roots):
         st.caption(shown(caption))
     show_outcome(progress, run_dir)
-    if progress["state"] == "done" and not progress["running"]:
+    if progress.state == "done" and not progress.running:
         show_comparison(progress, run_dir, config.weights_dir)
     if (frame := status.curves(progress)) is not None:
         show_curves(frame)
     show_watch(run_dir)
-    if not progress["running"] and progress.get("report"):
-        data_dir = Path(progress["data"]) if progress.get("data") else None
-        show_report(progress["report"], run_dir, data_dir)
+    if not progress.running and progress.report:
+        data_dir = Path(progress.data) if progress.data else None
+        show_report(progress.report, run_dir, data_dir)
