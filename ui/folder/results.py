@@ -121,6 +121,6 @@ def show_results(
         layer = st.selectbox("Layer of the overlays", layers, index=len(layers) - 1)
     view.show_gallery(job_dir, rows, layer, config)
     show_download(job_dir, rows, layer, entries, config)
-    show_strategies(job_dir, progress.get("updated_at", 0.0), layer, entries, config)
+    show_strategies(job_dir, progress.updated_at or 0.0, layer, entries, config)
     if (opened := st.session_state.pop(view.OPENED, None)) in rows.index:
         show_photo(job_dir, rows.loc[opened], entries, config)
