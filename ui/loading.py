@@ -126,7 +126,8 @@ def model_for(entry: ModelEntry) -> tuple[LoadedModel, str]:
     if entry.key != ZERO_SHOT:
         key = model_key(entry.path)
         return _model(key, str(entry.path)), key
-    loaded = _model(ZERO_SHOT, None)
+    # Offline without ImageNet's weights: the reason, never a build that would try to download.
+    loaded = LoadedModel(None, entry.unavailable) if entry.unavailable else _model(ZERO_SHOT, None)
     if entry.current and loaded.error:
         missing = (
             f"No fine-tuned model at {app_model_path(app_config())}, and no zero-shot fallback"

@@ -8,7 +8,7 @@ with its options, the layer, and how the map is drawn. Each widget's key is a `S
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import streamlit as st
 
@@ -21,13 +21,25 @@ from core.explain.overlay import COLORMAPS
 from core.explain.settings import FOLDED, UPSAMPLING, Settings
 from core.models.catalog import models
 from ui.explain.present import layer_caption, passes, readable
+from ui.kept import keep, restore
 from ui.models import Chosen, chosen_model, forget_other_layers
 from ui.photos import current_photo, photo_source
+
+# The sidebar's widget keys (Settings' fields and every method's options): kept for the session.
+SIDEBAR_KEYS = (
+    *(each.name for each in fields(Settings) if each.name not in ("photo", "method_options")),
+    *(name for method in METHODS.values() for name in method.options),
+)
 
 
 def choose_model(config: Config, view_key: str, target_key: str, layer_key: str) -> Chosen:
     """The model picker in the sidebar, and the model it chose seen through the view `view_key`
-    holds; a layer choice (`layer_key`) the model lacks is forgotten."""
+    holds; a layer choice (`layer_key`) the model lacks is forgotten.
+
+    The sidebar's settings kept from an earlier visit come back first, so what this model lacks is
+    forgotten from them too.
+    """
+    restore(SIDEBAR_KEYS)
     chosen = chosen_model(models(config))
     if chosen.loaded.error:
         return chosen
@@ -53,6 +65,7 @@ def sidebar(loaded: LoadedModel, config: Config) -> Settings:
         view_radio(loaded, "view")
         method_widgets(loaded.explainer)
         look_widgets(st.session_state.get("method", Settings.method))
+    keep(SIDEBAR_KEYS)
     return read_settings(loaded)
 
 

@@ -12,10 +12,15 @@ from core.config import Config
 from core.data import choices
 from core.data import uploads as datasets
 from core.errors import UserError, one_line
+from core.models.build import imagenet_weights_available
 from core.training import jobs, status
 from core.training.recipe import TrainConfig
 from core.training.status import Notice
-from ui.access import may_train, notify
+from ui.access import is_public, may_train, notify
+from ui.kept import keep, restore
+
+# The form's widget keys: kept for the session from page to page (ui/kept.py).
+FORM_KEYS = ("data_dir", "epochs", "fine_tune_epochs", "patience", "backbone_weights")
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -58,11 +63,22 @@ def show_start(config: Config) -> None:
     # Choices, never typed paths: the datasets and weights files under the data roots and weights/.
     found = choices.datasets(config.data_roots)
     weights_files = choices.weights_files((*config.data_roots, config.weights_dir))
+    restore(FORM_KEYS)
     start_form(config, found, status.backbones(config, weights_files))
+    keep(FORM_KEYS)
+    if not found and not is_public():  # where to put one: operator advice, never in public
+        st.info("No dataset under the data roots yet. " + choices.roots_advice(config))
     if request := st.session_state.pop("start_request", None):
         st.session_state.start_notice = start_run(config, request)
     if "start_notice" in st.session_state:
         notify(st.session_state.start_notice)
+
+
+def backbone_name(choice: str, imagenet_here: bool) -> str:
+    """A backbone as the select names it: a file by its name; ImageNet's said missing offline."""
+    if choice == "imagenet" and not imagenet_here:
+        return "imagenet (not on this machine)"
+    return Path(choice).name if "/" in choice else choice
 
 
 def start_form(config: Config, found: list[Path], backbones: list[str]) -> None:
@@ -72,6 +88,10 @@ def start_form(config: Config, found: list[Path], backbones: list[str]) -> None:
     if state.get("data_dir") not in found:
         default = config.data_dir.resolve()
         state.data_dir = default if default in found else next(iter(found), None)
+    # First visit, or its weights file is gone: ImageNet's if they are here, else 'none'.
+    if state.get("backbone_weights") not in backbones:
+        state.backbone_weights = status.default_backbone(config)
+    imagenet_here = imagenet_weights_available(include_top=False, config=config)
     with st.form("start"):
         st.selectbox(
             "Dataset",
@@ -82,7 +102,8 @@ def start_form(config: Config, found: list[Path], backbones: list[str]) -> None:
             ),
             placeholder="No dataset under the data roots",
             help="Datasets under the data roots: folders with a train/ (or training/, "
-            "training_set/) folder, or with class folders of photos.",
+            "training_set/) folder, or with class folders of photos."
+            + ("" if is_public() else " " + choices.roots_advice(config)),
         )
         head, fine, patience, weights = st.columns(4)
         head.number_input("Head epochs", 1, 2000, defaults.epochs, key="epochs")
@@ -95,12 +116,15 @@ def start_form(config: Config, found: list[Path], backbones: list[str]) -> None:
         weights.selectbox(
             "Backbone weights",
             backbones,
-            index=backbones.index(config.backbone_weights or "imagenet"),
-            format_func=lambda choice: Path(choice).name if "/" in choice else choice,
+            format_func=lambda choice: backbone_name(choice, imagenet_here),
             key="backbone_weights",
             help="'none' starts from random weights: it runs offline but learns little. Files: "
             ".h5 under the roots.",
         )
+        if not imagenet_here:
+            st.caption(status.IMAGENET_MISSING + " " + status.RANDOM_BACKBONE)
+        elif state.backbone_weights == "none":
+            st.caption(status.RANDOM_BACKBONE)
         st.form_submit_button(
             "Start training",
             on_click=ask_start,
