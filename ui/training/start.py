@@ -16,7 +16,7 @@ from core.models.build import imagenet_weights_available
 from core.training import jobs, status
 from core.training.recipe import TrainConfig
 from core.training.status import Notice
-from ui.access import is_public, may_train, notify
+from ui.access import is_public, may_train, notify, shown
 from ui.kept import keep, restore
 
 # The form's widget keys: kept for the session from page to page (ui/kept.py).
@@ -67,7 +67,8 @@ def show_start(config: Config) -> None:
     start_form(config, found, status.backbones(config, weights_files))
     keep(FORM_KEYS)
     if not found and not is_public():  # where to put one: operator advice, never in public
-        st.info("No dataset under the data roots yet. " + choices.roots_advice(config))
+        advice = "No dataset under the data roots yet. " + choices.roots_advice(config)
+        st.info(shown(advice, config))
     if request := st.session_state.pop("start_request", None):
         st.session_state.start_notice = start_run(config, request)
     if "start_notice" in st.session_state:
@@ -103,7 +104,7 @@ def start_form(config: Config, found: list[Path], backbones: list[str]) -> None:
             placeholder="No dataset under the data roots",
             help="Datasets under the data roots: folders with a train/ (or training/, "
             "training_set/) folder, or with class folders of photos."
-            + ("" if is_public() else " " + choices.roots_advice(config)),
+            + ("" if is_public() else " " + shown(choices.roots_advice(config), config)),
         )
         head, fine, patience, weights = st.columns(4)
         head.number_input("Head epochs", 1, 2000, defaults.epochs, key="epochs")
