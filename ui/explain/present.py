@@ -60,6 +60,19 @@ def layer_caption(layer: str, layers: dict[str, tuple]) -> str:
     return f"{layer} · {layers[layer][0]}×{layers[layer][1]}"
 
 
+# Between a slider's two end labels, which the browser sets flush left and right under it: an em
+# space, which HTML never collapses, so a narrow sidebar shows "56×56  fused", not "56×56fused".
+END_GAP = "\u2003"
+
+
+def slider_label(layer: str, layers: dict[str, tuple]) -> str:
+    """`layer_caption`, the first option followed by END_GAP and the last preceded by it."""
+    names, caption = list(layers), layer_caption(layer, layers)
+    if layer == names[-1] and len(names) > 1:
+        caption = END_GAP + caption
+    return caption + END_GAP if layer == names[0] and len(names) > 1 else caption
+
+
 def contrast_note(explainer: Explainer) -> str:
     """What the contrast row shows: why each of two classes and their difference, or (K > 2) the
     top two and top-1 vs top-2."""

@@ -20,7 +20,7 @@ from core.explain.explainer import Explainer
 from core.explain.overlay import COLORMAPS
 from core.explain.settings import FOLDED, UPSAMPLING, Settings
 from core.models.catalog import models
-from ui.explain.present import layer_caption, passes, readable
+from ui.explain.present import passes, readable, slider_label
 from ui.kept import keep, restore
 from ui.models import Chosen, chosen_model, forget_other_layers
 from ui.photos import current_photo, photo_source
@@ -111,7 +111,7 @@ def method_widgets(explainer: Explainer) -> None:
         options=list(layers),
         value=explainer.classifier.default_layer,
         key="layer",
-        format_func=lambda name: layer_caption(name, layers),
+        format_func=lambda name: slider_label(name, layers),
         help="Early layers are sharp but see edges and fur; the last layer (7×7) sees 'cat' or "
         "'dog'.",
         disabled=not uses_layer(method),
