@@ -18,3 +18,28 @@ def test_the_layer_sliders_end_labels_do_not_run_together(monkeypatch, tiny_weig
     options = at.select_slider(key="layer").options
     assert not at.exception and len(options) > 1
     assert options[0][-1].isspace() and options[-1][0].isspace()
+
+
+def test_the_started_run_box_goes_when_the_run_ends(monkeypatch, tmp_path, generated_pets):
+    from core.training import jobs
+    from ui.training import start
+
+    run_dir, holder = tmp_path / "weights" / "runs" / "20261207-221500", {}
+    monkeypatch.setattr(jobs, "start", lambda *args: run_dir)
+    lease = lambda weights_dir: holder.get("lease")  # noqa: E731
+    monkeypatch.setattr(start, "lock_holder", lease, raising=False)
+    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("CATDOG_DATA_DIR", str(generated_pets))
+    at = apps.open_page("pages/training.py")
+    holder["lease"] = {"run_dir": str(run_dir)}
+    at.button(key="start").click().run()
+
+    def said() -> bool:
+        return any(info.value.startswith("Started run") for info in at.info)
+
+    assert not at.exception and said()
+    at.run()
+    assert said()  # still running: still said
+    holder.pop("lease")  # the run ended and let go of the lease
+    at.run()
+    assert not at.exception and not said()

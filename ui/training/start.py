@@ -14,6 +14,7 @@ from core.data import uploads as datasets
 from core.errors import UserError, one_line
 from core.models.build import imagenet_weights_available
 from core.training import jobs, status
+from core.training.lease import lock_holder
 from core.training.recipe import TrainConfig
 from core.training.status import Notice
 from ui.access import is_public, may_train, notify, shown
@@ -44,22 +45,23 @@ def ask_start() -> None:
     state.start_request = StartRequest(state.data_dir, run)
 
 
-def start_run(config: Config, request: StartRequest) -> Notice:
-    """The run a click asked for, started in the background; or why it was not."""
+def start_run(config: Config, request: StartRequest) -> tuple[Notice, Path | None]:
+    """The run a click asked for, started in the background, and its folder; or why it was not."""
     # The button is disabled too; checked here all the same.
     if not may_train():
-        return Notice("warning", "Starting a run needs an authorised user in this public demo.")
+        notice = "Starting a run needs an authorised user in this public demo."
+        return Notice("warning", notice), None
     try:
         # jobs.start checks the dataset (chosen, still there, inside the roots) and the backbone.
         run_dir = jobs.start(request.data_dir, config.weights_dir, request.run, config.data_roots)
     except UserError as error:
-        return Notice("warning", one_line(error))
-    return Notice("info", f"Started run {run_dir.name}.")
+        return Notice("warning", one_line(error)), None
+    return Notice("info", f"Started run {run_dir.name}."), run_dir
 
 
 def show_start(config: Config) -> None:
     """The form over the datasets and weights files found, then the run a click asked for, or
-    why it did not start (said until the next click)."""
+    why it did not start (said until the next click, or until the run started has ended)."""
     # Choices, never typed paths: the datasets and weights files under the data roots and weights/.
     found = choices.datasets(config.data_roots)
     weights_files = choices.weights_files((*config.data_roots, config.weights_dir))
@@ -69,10 +71,20 @@ def show_start(config: Config) -> None:
     if not found and not is_public():  # where to put one: operator advice, never in public
         advice = "No dataset under the data roots yet. " + choices.roots_advice(config)
         st.info(shown(advice, config))
-    if request := st.session_state.pop("start_request", None):
-        st.session_state.start_notice = start_run(config, request)
-    if "start_notice" in st.session_state:
-        notify(st.session_state.start_notice)
+    state = st.session_state
+    if request := state.pop("start_request", None):
+        state.start_notice, state.started_run = start_run(config, request)
+    elif state.get("started_run") and not still_running(config, state.started_run):
+        # "Started run …" said while it runs; its end is the run panel's to say.
+        del state.start_notice, state.started_run
+    if "start_notice" in state:
+        notify(state.start_notice)
+
+
+def still_running(config: Config, run_dir: Path) -> bool:
+    """Whether the run the page started still holds the training lease (or is taking it)."""
+    holder = lock_holder(config.weights_dir)
+    return holder is not None and holder.get("run_dir") in (None, str(run_dir))
 
 
 def backbone_name(choice: str, imagenet_here: bool) -> str:
