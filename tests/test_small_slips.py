@@ -43,3 +43,26 @@ def test_the_started_run_box_goes_when_the_run_ends(monkeypatch, tmp_path, gener
     holder.pop("lease")  # the run ended and let go of the lease
     at.run()
     assert not at.exception and not said()
+
+
+def test_names_needed_goes_once_the_names_are_typed(monkeypatch, tmp_path):
+    from tests.support.models import sequential_cnn
+
+    (tmp_path / "data").mkdir()
+    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("CATDOG_DATA_DIR", str(tmp_path / "data"))
+    model = tmp_path / "cnn.keras"
+    sequential_cnn().save(model)  # three outputs
+    at = apps.open_page("pages/training.py")
+    upload = ("cnn.keras", model.read_bytes(), "application/octet-stream")
+    at.file_uploader(key="import_file").set_value(upload).run()
+
+    def needed() -> list[str]:
+        return [caption.value for caption in at.caption if "names needed" in caption.value]
+
+    assert not at.exception and needed() == ["3 names needed."]
+    names = next(each for each in at.text_input if each.key.startswith("import_classes "))
+    names.input("birds, cats").run()
+    assert needed() == ["3 names needed, 2 typed."]
+    names.input("birds, cats, dogs").run()
+    assert not at.exception and needed() == []
