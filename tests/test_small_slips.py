@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from core.data.pets import DownloadError, download_pets
 from tests.support import apps
 
 
@@ -66,3 +69,16 @@ def test_names_needed_goes_once_the_names_are_typed(monkeypatch, tmp_path):
     assert needed() == ["3 names needed, 2 typed."]
     names.input("birds, cats, dogs").run()
     assert not at.exception and needed() == []
+
+
+def test_an_offline_download_says_why_in_words_not_urllibs(tmp_path, monkeypatch):
+    monkeypatch.setenv("CATDOG_PETS_URL", "http://127.0.0.1:9/")  # nothing listens
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    with pytest.raises(DownloadError) as caught:
+        download_pets(tmp_path / "data")
+    said = str(caught.value)
+    assert said == (
+        "Could not download http://127.0.0.1:9/images.tar.gz: its server refused the connection. "
+        "Connect this machine to the internet, or point CATDOG_PETS_URL at a copy it can reach."
+    )
+    assert "<" not in said and "Errno" not in said
