@@ -225,7 +225,7 @@ def test_photos_per_class_become_a_dataset_and_offline_download_is_one_sentence(
     assert at.selectbox(key="data_dir").options == []
     at.button(key="download").click().run()
     assert not at.exception and at.error[0].value.startswith(
-        "Could not download http://127.0.0.1:9/images.tar.gz (no internet here?)"
+        "Could not download http://127.0.0.1:9/images.tar.gz: its server refused the connection."
     )
     assert "\n" not in at.error[0].value and not (tmp_path / "data" / "oxford-iiit-pet").exists()
     from ui import slots  # the page's own module: one download per process, whichever session asks
