@@ -82,3 +82,26 @@ def test_an_offline_download_says_why_in_words_not_urllibs(tmp_path, monkeypatch
         "Connect this machine to the internet, or point CATDOG_PETS_URL at a copy it can reach."
     )
     assert "<" not in said and "Errno" not in said
+
+
+def test_a_run_is_named_by_its_start_everywhere(monkeypatch, tmp_path):
+    """The Training page named a run by its folder's stamp (its start), the model pickers by its
+    sidecar's trained_at (its end): two names for one run."""
+    import json
+
+    from core.models.catalog import models
+    from core.models.info import ModelInfo, save_classifier
+    from tests.support.models import TINY_SIZE, tiny_model
+
+    run = tmp_path / "weights" / "runs" / "20260305-141500"
+    info = ModelInfo(image_size=TINY_SIZE, backbone="tiny", trained_at="2026-03-05 14:52")
+    save_classifier(tiny_model(), info, run / "model.keras")
+    progress = {"state": "failed", "message": "Stopped by a test.", "history": {}}
+    (run / "progress.json").write_text(json.dumps(progress))
+    (tmp_path / "data").mkdir()
+    monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("CATDOG_DATA_DIR", str(tmp_path / "data"))
+    (entry, _zero_shot) = models()
+    assert entry.label == "Run 2026-03-05 14:15"
+    at = apps.open_page("pages/training.py")
+    assert not at.exception and at.subheader[0].value == "Run 2026-03-05 14:15: failed"

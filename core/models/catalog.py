@@ -136,7 +136,7 @@ def zero_shot_entry(config: Config, current: bool = False) -> ModelEntry:
 def _entry(path: Path, key: str, current: bool, config: Config) -> ModelEntry:
     info = read_info(path)
     if key.startswith("runs/"):
-        label = f"Run {_when(info, path.parent.name)}" + _dataset(info, config)
+        label = run_name(path.parent.name) + _dataset(info, config)
     elif key.startswith(f"{IMPORTED}/"):
         label = f"Imported: {path.parent.name}"
     else:
@@ -152,14 +152,13 @@ def read_info(path: Path) -> ModelInfo | None:
         return None
 
 
-def _when(info: ModelInfo | None, stamp: str) -> str:
-    """When a run trained: its sidecar's trained_at, else its folder's stamp (20261125-180102)."""
-    if info and info.trained_at:
-        return info.trained_at
+def run_name(stamp: str) -> str:
+    """A run as every page names it: "Run 2026-11-25 18:01", when it started (its folder's stamp,
+    20261125-180102, core/training/store.py), the same while it runs and once it has finished."""
     try:
-        return time.strftime("%Y-%m-%d %H:%M", time.strptime(stamp[:15], "%Y%m%d-%H%M%S"))
+        return "Run " + time.strftime("%Y-%m-%d %H:%M", time.strptime(stamp[:15], "%Y%m%d-%H%M%S"))
     except ValueError:
-        return stamp
+        return f"Run {stamp}"
 
 
 def _dataset(info: ModelInfo | None, config: Config) -> str:

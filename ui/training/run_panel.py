@@ -16,6 +16,7 @@ from core.config import Config
 from core.data.choices import split_folder
 from core.errors import UserError, one_line
 from core.images import ImageError
+from core.models.catalog import run_name
 from core.training import jobs, publishing, status, watch
 from core.training.progress import request_stop
 from ui.access import may_train, notify, shown
@@ -222,7 +223,7 @@ def show_status(config: Config) -> None:
         st.info("No training run yet. Choose a dataset and start one.")
         return
     run_dir = Path(progress["run_dir"])
-    st.subheader(f"Run {run_dir.name}: {progress['state']}")
+    st.subheader(f"{run_name(run_dir.name)}: {progress['state']}")
     if caption := status.caption(progress, config.data_roots):
         st.caption(shown(caption))
     show_outcome(progress, run_dir)

@@ -13,6 +13,7 @@ from core.data import choices
 from core.data import uploads as datasets
 from core.errors import UserError, one_line
 from core.models.build import imagenet_weights_available
+from core.models.catalog import run_name
 from core.training import jobs, status
 from core.training.lease import lock_holder
 from core.training.recipe import TrainConfig
@@ -56,7 +57,7 @@ def start_run(config: Config, request: StartRequest) -> tuple[Notice, Path | Non
         run_dir = jobs.start(request.data_dir, config.weights_dir, request.run, config.data_roots)
     except UserError as error:
         return Notice("warning", one_line(error)), None
-    return Notice("info", f"Started run {run_dir.name}."), run_dir
+    return Notice("info", f"Started {run_name(run_dir.name).lower()}."), run_dir
 
 
 def show_start(config: Config) -> None:
