@@ -290,7 +290,9 @@ def test_the_zero_shot_entry_never_holds_a_run_published_after_the_listing(
 
     weights = tmp_path / "weights"
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(weights))
-    monkeypatch.setenv("CATDOG_IMAGENET_WEIGHTS", str(tmp_path / "absent.h5"))  # cannot build
+    # A weights file that is there (so zero-shot is tried) but holds no weights: cannot build.
+    (tmp_path / "broken.h5").write_bytes(b"not weights")
+    monkeypatch.setenv("CATDOG_IMAGENET_WEIGHTS", str(tmp_path / "broken.h5"))
     loads, real = [], loading.load_app_model
     monkeypatch.setattr(
         loading, "load_app_model", lambda *args: loads.append(args[1:]) or real(*args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from core.data.pets import DownloadError, download_pets
@@ -105,3 +106,22 @@ def test_a_run_is_named_by_its_start_everywhere(monkeypatch, tmp_path):
     assert entry.label == "Run 2026-03-05 14:15"
     at = apps.open_page("pages/training.py")
     assert not at.exception and at.subheader[0].value == "Run 2026-03-05 14:15: failed"
+
+
+def test_a_signed_map_has_a_legend_of_its_colours(monkeypatch, tiny_weights, tmp_path):
+    from core.explain.overlay import DIVERGING, colorize
+    from tests.support.photos import png_bytes
+
+    at = open_explain(monkeypatch, tiny_weights, tmp_path)
+    at.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=3), "image/png")).run()
+
+    def legends() -> list[str]:
+        return [caption.value for caption in at.caption if caption.value.startswith("Signed")]
+
+    assert not at.exception and legends() == []  # ReLU on: one colormap, no sign
+    at.sidebar.checkbox(key="relu").uncheck().run()
+    predicted = at.subheader[0].value.split("**")[1]
+    assert legends() == [f"Signed map: red for '{predicted}', blue against, white neither."]
+    # What the legend says is what DIVERGING draws: the top of the scale red, the bottom blue.
+    low, high = colorize(np.array([[0.0, 1.0]]), 1, 2, DIVERGING, False)[0]
+    assert low[2] > low[0] and high[0] > high[2]

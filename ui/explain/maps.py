@@ -66,6 +66,8 @@ def show_maps(view: View) -> None:
     alt = f"{about}: red where the evidence is strongest"
     heatmap_jpeg = cached_jpeg(heatmap, view.key, settings.layer, settings.look)
     middle.image(heatmap_jpeg, caption=about, width="stretch", alt=alt)
+    if not settings.relu:  # the signed map's own colours (overlay.DIVERGING)
+        middle.caption(present.signed_legend(explanation))
     caption, alt = f"Overlay, alpha {settings.alpha:.2f}", "The heatmap blended over the photo"
     right.image(blend(photo, heatmap, settings.alpha), caption=caption, width="stretch", alt=alt)
     if pixels:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from core.cams import FUSED, METHODS, GuidedBackprop, is_guided, uses_layer
 from core.cams.base import TTA_FACTORS
 from core.config import TOP1_VS_TOP2
-from core.explain import guide
+from core.explain import guide, overlay
 from core.explain.caveats import caveats, map_caveat
 from core.explain.explainer import Explainer, Explanation
 from core.explain.faithfulness import sanity_verdict
@@ -63,6 +63,12 @@ def layer_caption(layer: str, layers: dict[str, tuple]) -> str:
 # Between a slider's two end labels, which the browser sets flush left and right under it: an em
 # space, which HTML never collapses, so a narrow sidebar shows "56×56  fused", not "56×56fused".
 END_GAP = "\u2003"
+
+
+def signed_legend(explanation: Explanation) -> str:
+    """Under a signed map: the colour for the class explained and the colour against it."""
+    what = explanation.title if explanation.versus else explanation.scored or explanation.target
+    return overlay.signed_legend(f"'{what}'")
 
 
 def slider_label(layer: str, layers: dict[str, tuple]) -> str:
