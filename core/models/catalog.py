@@ -28,11 +28,7 @@ RUNS = "runs"  # weights/runs/<stamp>/: one folder per training run (core/traini
 ZERO_SHOT = "zero-shot"  # the zero-shot entry's key (the others are paths below weights/)
 SHOWN_CLASSES = 3  # class names a fact line spells out before "…"
 SHA_PREFIX = 12  # hex digits of the SHA-256 a fact line shows
-ZERO_SHOT_MISSING = (
-    "Zero-shot ImageNet is unavailable: ResNet-50's ImageNet weights are not in Keras' cache "
-    "(~/.keras/models) and cannot be downloaded here. Connect once, or point "
-    "CATDOG_IMAGENET_WEIGHTS at a local copy of the with-top file."
-)
+
 
 
 @dataclass(frozen=True)
@@ -124,13 +120,30 @@ def zero_shot_entry(config: Config, current: bool = False) -> ModelEntry:
     the reason, and never tried: a download would fail, or wait for a network that is not there.
     """
     info = ModelInfo(kind=ZERO_SHOT, image_size=config.image_size, preprocessing="none")
-    label = "Zero-shot ImageNet (ResNet-50)"
-    unavailable = None
-    if not imagenet_weights_available(include_top=True, config=config):
-        label += " · unavailable offline"
-        unavailable = ZERO_SHOT_MISSING
+    unavailable = zero_shot_unavailable(config)
+    label = "Zero-shot ImageNet (ResNet-50)" + (" · unavailable offline" if unavailable else "")
     label += " (current)" if current else ""
     return ModelEntry(ZERO_SHOT, label, None, info, current, unavailable)
+
+
+def zero_shot_unavailable(config: Config) -> str | None:
+    """Why zero-shot ImageNet cannot be built here without a download, or None when it can.
+
+    Its with-top weights file is the one CATDOG_IMAGENET_WEIGHTS names, else Keras' cached copy
+    (build.imagenet_weights_available); nothing is downloaded to find out.
+    """
+    if imagenet_weights_available(include_top=True, config=config):
+        return None
+    if config.imagenet_weights:
+        return (
+            "Zero-shot ImageNet is unavailable: its weights file "
+            f"{config.imagenet_weights} does not exist."
+        )
+    return (
+        "Zero-shot ImageNet is unavailable: ResNet-50's ImageNet weights are not in Keras' cache, "
+        "and this app does not download them on a page. Connect once and run `python -m core "
+        "explain` on a photo, or point CATDOG_IMAGENET_WEIGHTS at a copy of the with-top file."
+    )
 
 
 def _entry(path: Path, key: str, current: bool, config: Config) -> ModelEntry:
