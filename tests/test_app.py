@@ -196,7 +196,8 @@ def test_every_method_renders_with_its_options(app, method):
     app.checkbox(key="relu").set_value(False).run()
     app.radio(key="upsampling").set_value("nearest (true grid)").run()
     app.toggle(key="contrast").set_value(True).run()
-    assert not app.exception and len(app.image) == 9
+    # Score-CAM computes the layer shown only: no strip of every layer (3 pictures fewer).
+    assert not app.exception and len(app.image) == (6 if method == "Score-CAM" else 9)
 
 
 def test_raw_numbers_downloads_faithfulness_and_sanity_check(app):
@@ -396,6 +397,7 @@ def test_explain_first_reads_the_same_settings_the_widgets_hold(app):
         ("aug_smooth", False),
         ("eigen_smooth", False),
         ("top_n", app.select_slider(key="top_n").value),
+        ("layers", (default_layer,)),  # Score-CAM pays per layer: the one shown only
     )
 
 

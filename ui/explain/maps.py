@@ -116,6 +116,9 @@ def show_layers(view: View, thumb: np.ndarray, layers: dict[str, tuple]) -> None
         if not uses_layer(view.settings.method):
             st.caption(guide.NO_LAYER)
             return
+        if view.settings.layers:  # Score-CAM paid for the layer shown only
+            st.caption(guide.ONE_LAYER.format(method=view.settings.method))
+            return
         for cell, layer in zip(st.columns(len(layers)), layers):
             caption, alt = present.layer_caption(layer, layers), f"The map at {layer}"
             heatmap = colored(view, view.explanation, layer, thumb.shape)

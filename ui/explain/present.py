@@ -38,6 +38,11 @@ def passes(settings: Settings, explainer: Explainer) -> int:
     return (cost - method.passes_per_photo) * TTA_PASSES + method.passes_per_photo
 
 
+def duration(seconds: float) -> str:
+    """A time as the page says it: "340 ms" below a second, "2.3 s" from one second on."""
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:,.1f} s"
+
+
 def readable(target: str) -> str:
     """A target as the class select names it."""
     return READABLE.get(target, target)

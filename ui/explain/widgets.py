@@ -122,14 +122,14 @@ def method_widgets(explainer: Explainer) -> None:
     # The options the method declares (Score-CAM: the channels it tries), and what they cost.
     for name, option in METHODS[method].options.items():
         st.select_slider(option.label, option.choices, option.default, key=name, help=option.help)
-    cost = passes(
-        Settings.from_state(st.session_state, explainer.classifier.default_layer), explainer
-    )
+    chosen = Settings.from_state(st.session_state, explainer.classifier.default_layer)
+    cost = passes(chosen, explainer)
     # Always in its place, empty or not: an element that comes and goes above the Advanced
     # expander would move it, and Streamlit would draw it anew, closed.
     cost_line = st.empty()
     if cost > 1:
-        cost_line.caption(f"Costs about {cost:,} forward passes for this photo (all layers).")
+        which = "this layer" if chosen.layers else "all layers"
+        cost_line.caption(f"Costs about {cost:,} forward passes for this photo ({which}).")
 
 
 def look_widgets(method: str) -> None:
