@@ -23,6 +23,7 @@ from ui.access import may_train, notify, shown
 from ui.config import app_config
 from ui.folder.view import open_on_run
 from ui.models import KEPT_MODEL
+from ui.training.start import started_run_ended
 
 
 def stop_run(run_dir: Path, keep: bool) -> None:
@@ -222,6 +223,8 @@ def show_status(config: Config) -> None:
     if progress is None:
         st.info("No training run yet. Choose a dataset and start one.")
         return
+    if started_run_ended(config):
+        st.rerun()  # the whole page, this panel being redrawn alone: "Started run …" goes
     run_dir = Path(progress["run_dir"])
     st.subheader(f"{run_name(run_dir.name)}: {progress['state']}")
     if caption := status.caption(progress, config.data_roots):

@@ -75,17 +75,22 @@ def show_start(config: Config) -> None:
     state = st.session_state
     if request := state.pop("start_request", None):
         state.start_notice, state.started_run = start_run(config, request)
-    elif state.get("started_run") and not still_running(config, state.started_run):
+    elif started_run_ended(config):
         # "Started run …" said while it runs; its end is the run panel's to say.
         del state.start_notice, state.started_run
     if "start_notice" in state:
         notify(state.start_notice)
 
 
-def still_running(config: Config, run_dir: Path) -> bool:
-    """Whether the run the page started still holds the training lease (or is taking it)."""
+def started_run_ended(config: Config) -> bool:
+    """Whether the run this page said it started has ended: it no longer holds the training lease
+    (nor is taking it). The run panel, redrawn alone every second, reruns the page when it has, so
+    that "Started run …" goes."""
+    started = st.session_state.get("started_run")
+    if not started:
+        return False
     holder = lock_holder(config.weights_dir)
-    return holder is not None and holder.get("run_dir") in (None, str(run_dir))
+    return holder is None or holder.get("run_dir") not in (None, str(started))
 
 
 def backbone_name(choice: str, imagenet_here: bool) -> str:
