@@ -56,3 +56,14 @@ def test_explained_in_says_seconds_from_one_second_on(monkeypatch, tiny_weights,
     monkeypatch.setattr(display, "explain_photo", slow)
     at = open_with_photo(monkeypatch, tiny_weights, tmp_path, seed=12)
     assert not at.exception and at.metric[0].value == "2.3 s"
+
+
+def test_side_by_side_score_cam_computes_each_models_layer_shown(catalogue, monkeypatch):
+    made = explained_layers(monkeypatch)
+    at = apps.open_page("pages/side_by_side.py")
+    at.sidebar.file_uploader[0].set_value(("pet.png", png_bytes(seed=13), "image/png")).run()
+    before = len(made)
+    at.sidebar.selectbox(key="pair_method").set_value("Score-CAM").run()
+    assert made[before:] == [{"conv_b"}, {"conv_b"}]  # each model at its default layer only
+    at.selectbox(key="pair_layer_b").set_value("conv_a").run()
+    assert not at.exception and not at.error and made[before + 2 :] == [{"conv_a"}]
