@@ -196,7 +196,8 @@ def test_every_method_renders_with_its_options(app, method):
     app.checkbox(key="relu").set_value(False).run()
     app.radio(key="upsampling").set_value("nearest (true grid)").run()
     app.toggle(key="contrast").set_value(True).run()
-    assert not app.exception and len(app.image) == 9
+    # Score-CAM computes the layer shown only: no strip of every layer (3 pictures fewer).
+    assert not app.exception and len(app.image) == (6 if method == "Score-CAM" else 9)
 
 
 def test_raw_numbers_downloads_faithfulness_and_sanity_check(app):
@@ -290,7 +291,9 @@ def test_the_zero_shot_entry_never_holds_a_run_published_after_the_listing(
 
     weights = tmp_path / "weights"
     monkeypatch.setenv("CATDOG_WEIGHTS_DIR", str(weights))
-    monkeypatch.setenv("CATDOG_IMAGENET_WEIGHTS", str(tmp_path / "absent.h5"))  # cannot build
+    # A weights file that is there (so zero-shot is tried) but holds no weights: cannot build.
+    (tmp_path / "broken.h5").write_bytes(b"not weights")
+    monkeypatch.setenv("CATDOG_IMAGENET_WEIGHTS", str(tmp_path / "broken.h5"))
     loads, real = [], loading.load_app_model
     monkeypatch.setattr(
         loading, "load_app_model", lambda *args: loads.append(args[1:]) or real(*args)
@@ -394,6 +397,7 @@ def test_explain_first_reads_the_same_settings_the_widgets_hold(app):
         ("aug_smooth", False),
         ("eigen_smooth", False),
         ("top_n", app.select_slider(key="top_n").value),
+        ("layers", (default_layer,)),  # Score-CAM pays per layer: the one shown only
     )
 
 

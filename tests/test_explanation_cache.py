@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -83,4 +84,9 @@ def test_side_by_sides_key_is_the_explain_pages_for_the_same_choice(method):
     """The Explain page at its defaults and the Side by side page find each other's results."""
     photo = Photo.of(b"photo", "pet.png")
     explain_page = Settings.from_state({"method": method, "target": "dog"}, "conv", photo)
-    assert key_for(photo, "model-key", "dog", method) == explain_page.key("model-key")
+    side_by_side = key_for(photo, "model-key", "dog", method)
+    if explain_page.layers:  # Score-CAM: the Explain page pays for the layer shown only
+        narrowed = (*side_by_side.options, ("layers", ("conv",)))
+        assert replace(side_by_side, options=narrowed) == explain_page.key("model-key")
+    else:
+        assert side_by_side == explain_page.key("model-key")

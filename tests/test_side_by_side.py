@@ -190,7 +190,8 @@ def test_a_model_that_cannot_load_is_named_in_one_line(catalogue):
     at.sidebar.selectbox(key="second_model").set_value(ZERO_SHOT).run()
     assert not at.exception and len(at.error) == 1
     assert at.error[0].value.startswith(
-        "Model B (Zero-shot ImageNet (ResNet-50)): Zero-shot ImageNet could not be built: "
+        "Model B (Zero-shot ImageNet (ResNet-50) · unavailable offline): Zero-shot ImageNet is "
+        "unavailable: "
     )
     assert "Pick another model under **Model** or **Second model**" in at.info[0].value
     # The same model on both sides: said, and the page still works.

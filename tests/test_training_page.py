@@ -64,7 +64,8 @@ def test_weights_files_are_choices_and_a_vanished_one_is_refused(
     (generated_pets / "resnet50_notop.h5").write_bytes(b"weights")
     at = open_page(monkeypatch, tmp_path / "weights", generated_pets)
     options = at.selectbox(key="backbone_weights").options
-    assert options[:2] == ["imagenet", "none"] and options[2:] == ["resnet50_notop.h5"]
+    assert options[:2] == ["imagenet (not on this machine)", "none"]
+    assert options[2:] == ["resnet50_notop.h5"]
     at.selectbox(key="backbone_weights").select_index(2)
     (generated_pets / "resnet50_notop.h5").unlink()  # gone between the choice and the click
     at.button(key="start").click().run()
@@ -224,7 +225,7 @@ def test_photos_per_class_become_a_dataset_and_offline_download_is_one_sentence(
     assert at.selectbox(key="data_dir").options == []
     at.button(key="download").click().run()
     assert not at.exception and at.error[0].value.startswith(
-        "Could not download http://127.0.0.1:9/images.tar.gz (no internet here?)"
+        "Could not download http://127.0.0.1:9/images.tar.gz: its server refused the connection."
     )
     assert "\n" not in at.error[0].value and not (tmp_path / "data" / "oxford-iiit-pet").exists()
     from ui import slots  # the page's own module: one download per process, whichever session asks

@@ -126,7 +126,9 @@ def model_for(entry: ModelEntry) -> tuple[LoadedModel, str]:
     if entry.key != ZERO_SHOT:
         key = model_key(entry.path)
         return _model(key, str(entry.path)), key
-    loaded = _model(ZERO_SHOT, None)
+    # Without ImageNet's weights: why, nothing downloaded; kept apart, so weights fetched since
+    # (the CLI's first run) are found without a restart.
+    loaded = _model(ZERO_SHOT + (" (unavailable)" if entry.unavailable else ""), None)
     if entry.current and loaded.error:
         missing = (
             f"No fine-tuned model at {app_model_path(app_config())}, and no zero-shot fallback"

@@ -61,7 +61,7 @@ def model_picker(
     by_key = {entry.key: entry for entry in entries}
     chosen = st.session_state.get(kept)
     if chosen not in by_key:  # never picked, or since deleted: the default again
-        chosen = (default or current(entries)).key
+        chosen = opening(entries, default).key
     # Set, not offered as the widget's index: the widget would keep its own value from the last
     # run, and a run published since would not become the model of someone who never picked.
     st.session_state[key] = chosen
@@ -77,6 +77,14 @@ def model_picker(
     entry = by_key[picked]
     st.caption(entry.facts)
     return entry
+
+
+def opening(entries: list[ModelEntry], default: ModelEntry | None = None) -> ModelEntry:
+    """`default`, else the current model; one that is unavailable (zero-shot offline) only when
+    no other model is there to open on."""
+    first = default or current(entries)
+    available = [entry for entry in entries if not entry.unavailable]
+    return first if not first.unavailable else next(iter(available), first)
 
 
 def _keep(key: str, kept: str) -> None:

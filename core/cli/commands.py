@@ -28,6 +28,7 @@ from core.cli.batch import (
     wrote,
 )
 from core.cli.options import parser
+from core.cli.progress import Progress
 from core.config import settings
 from core.data.folders import DataError
 from core.data.pet_layout import LAYOUTS, find_download
@@ -92,11 +93,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     explainer = Explainer(classifier, layers)
     explainer.target_index(args.target)  # refuse a bad target before any work
     positions = shard.positions(len(listed)) if shard else range(len(listed))
-    photos = [
-        {"position": p, "photo": listed[p].key}
-        | evaluate_photo(explainer, listed[p].path, shown, args)
-        for p in positions
-    ]
+    progress = Progress(len(positions), ", ".join(args.method))
+    photos = []
+    for p in positions:
+        figures = evaluate_photo(explainer, listed[p].path, shown, args)
+        photos.append({"position": p, "photo": listed[p].key} | figures)
+        progress.step()
     print(summary(photos, str(args.data), list(shown), args.target))
     if shard:
         settings = evaluate_settings(args, shown)
@@ -193,12 +195,17 @@ def run_explain(args: argparse.Namespace) -> int:
     explainer = Explainer(classifier, layers)
     explainer.target_index(args.target)  # refuse a bad target before any work
     positions = shard.positions(len(listed)) if shard else range(len(listed))
+    # Over a folder, how far it has got; a photo or two named alone say nothing on stderr.
+    folder = any(Path(each).is_dir() for each in args.photos)
+    progress = Progress(len(positions), args.method) if folder else None
     records, refused = [], 0
     for start in range(0, len(positions), BATCH):
         batch = {p: listed[p] for p in positions[start : start + BATCH]}
         for position, record in explain_batch(explainer, batch, shown, args):
             print(json.dumps(record), flush=True)
             refused += "error" in record
+            if progress:
+                progress.step()
             if shard:  # kept for the shard file; a run without one may be of a million photos
                 records.append({"position": position} | record)
     if not shard:

@@ -128,6 +128,16 @@ def label(path: Path, roots: tuple[Path, ...]) -> str:
     return path.name
 
 
+def roots_advice(config: Config) -> str:
+    """Where datasets are looked for and how to add one: operator advice, local use only."""
+    roots = ", ".join(f"`{root}`" for root in config.data_roots)
+    return (
+        f"The data roots: {roots}. To add a dataset, put its folder there (say `my-pets/cats/` "
+        "and `my-pets/dogs/`), or name another root with CATDOG_DATA_ROOTS (folders joined "
+        f"by `{os.pathsep}`) and restart the app."
+    )
+
+
 def public(text: str, config: Config, operator: bool = True) -> str:
     """`text` as a visitor may read it: no server path, and operator advice only if `operator`.
 

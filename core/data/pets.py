@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 import tarfile
 import tempfile
+import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ from core.data.pet_layout import (
     read_list,
     split_by_breed,
 )
-from core.errors import StorageError, UserError, one_line, writing
+from core.errors import StorageError, UserError, writing
 from core.images import readable
 
 # Where the page's download goes, under the first data root (one folder per layout).
@@ -206,7 +208,8 @@ def fetch(url: str, md5: str, cache_dir: Path | None = None, progress=None) -> P
     except (OSError, ValueError) as error:
         partial.unlink(missing_ok=True)
         raise DownloadError(
-            f"Could not download {url} (no internet here?): {one_line(error, 200)}"
+            f"Could not download {url}: {why_not_downloaded(error)}. Connect this machine to "
+            "the internet, or point CATDOG_PETS_URL at a copy it can reach."
         ) from None
     except BaseException:  # a page rerun or Ctrl-C: nothing half-written is left behind
         partial.unlink(missing_ok=True)
@@ -216,6 +219,22 @@ def fetch(url: str, md5: str, cache_dir: Path | None = None, progress=None) -> P
         raise DownloadError(f"{url} arrived damaged (MD5 {digest.hexdigest()}, expected {md5}).")
     os.replace(partial, path)
     return path
+
+
+def why_not_downloaded(error: Exception) -> str:
+    """What a failed download met, in words, not urllib's "<urlopen error [Errno 111] ...>"."""
+    reason = getattr(error, "reason", error)  # a URLError wraps the socket's error
+    if isinstance(error, urllib.error.HTTPError):
+        return f"the server answered {error.code} {error.reason}"
+    if isinstance(reason, socket.gaierror):
+        return "its server's name could not be looked up (no internet here?)"
+    if isinstance(reason, ConnectionRefusedError):
+        return "its server refused the connection"
+    if isinstance(reason, TimeoutError | socket.timeout):
+        return "its server did not answer in time"
+    if isinstance(error, ValueError):
+        return "that is not a URL this app can download from"
+    return "the network failed (no internet here?)"
 
 
 def _save(response, partial: Path, what: str, digest, progress) -> None:

@@ -19,7 +19,7 @@ from core.explain.overlay import DIVERGING, colorize, signed_to_unit
 from core.explain.settings import IMAGENET, VIEWS
 from core.images import MODEL_SIDE, photo_for_model, upright_size
 from core.models.build import build_zero_shot, imagenet_view
-from core.models.catalog import ModelEntry
+from core.models.catalog import ModelEntry, zero_shot_unavailable
 from core.models.info import Classifier, ModelInfo
 from core.models.load import load_classifier, load_default
 
@@ -78,6 +78,9 @@ def load_app_model(
 
 def _zero_shot(config: Config) -> Classifier:
     """The zero-shot classifier chosen by name; ModelError saying so when it cannot be built."""
+    # Weights neither named nor in Keras' cache: said, never a download tried from a page.
+    if unavailable := zero_shot_unavailable(config):
+        raise ModelError(unavailable)
     try:
         return build_zero_shot(config.imagenet_weights or "imagenet", config)
     except ModelError as error:

@@ -127,6 +127,7 @@ class Explainer:
         self.fused_from = fused_layers(list(classifier.layers), self.layers)
         self._extra = (classifier.imagenet_layer,) if classifier.imagenet_layer else ()
         self._cams: dict[tuple, BaseCAM] = {}
+        self._narrowed: dict[tuple[str, ...], Explainer] = {}
         self.cam("Grad-CAM")  # build (and validate the layers) now
 
     @property
@@ -184,15 +185,17 @@ class Explainer:
             )
         return self._cams[key]
 
-    def cost(self, method: str, **options) -> int:
-        """Forward passes per photo for all layers: the one pass, plus what the method adds.
+    def cost(self, method: str, layers: tuple[str, ...] = (), **options) -> int:
+        """Forward passes per photo for all layers (or `layers`): the one pass, plus what the
+        method adds.
 
         It adds `forward_passes` per layer, and `passes_per_photo` for all layers together
         (Guided Grad-CAM's guided pass).
         """
         cls = METHODS[method]
         own = cls.own_options(options)
-        channels = [self.classifier.model.get_layer(name).output.shape[-1] for name in self.layers]
+        model = self.classifier.model
+        channels = [model.get_layer(name).output.shape[-1] for name in layers or self.layers]
         return 1 + cls.passes_per_photo + sum(cls.forward_passes(c, **own) for c in channels)
 
     def target_index(self, target: str) -> int:
@@ -253,9 +256,16 @@ class Explainer:
         method: str = "Grad-CAM",
         aug_smooth: bool = False,
         eigen_smooth: bool = False,
+        layers: tuple[str, ...] = (),
         **options,
     ) -> list[Explanation]:
-        """Predict and explain a batch of RGB uint8 photos (any size) at all layers in one pass."""
+        """Predict and explain a batch of RGB uint8 photos (any size) at all layers in one pass,
+        or at `layers` alone (a method that pays per layer, Score-CAM, for the one shown)."""
+        if layers and tuple(layers) != tuple(self.layers):
+            narrowed = self._narrowed.get(tuple(layers))
+            if narrowed is None:
+                narrowed = self._narrowed[tuple(layers)] = Explainer(self.classifier, list(layers))
+            return narrowed.explain(photos, target, method, aug_smooth, eigen_smooth, **options)
         start = time.perf_counter()
         inputs = to_model_input(photos, self.classifier.input_size)
         cam = self.cam(method, eigen_smooth, **options)

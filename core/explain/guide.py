@@ -169,3 +169,10 @@ def true_class_line(photo, predicted: str, probabilities: dict[str, float]) -> s
         return None
     verdict = "right" if true == predicted else f"wrong (p = {probabilities[true]:.1%} for {true})"
     return f"True class: **{true}** · {verdict}"
+
+
+# The Explain page's "Every layer at once" for a method that pays per layer.
+ONE_LAYER = (
+    "{method} costs a forward pass per channel tried at each layer, so this page computes only "
+    "the layer on the slider: move it to see another, or see every layer on the Compare page."
+)

@@ -10,6 +10,13 @@ from matplotlib import colormaps
 
 COLORMAPS = ("jet", "turbo", "inferno", "viridis")
 DIVERGING = "RdBu_r"  # for signed maps: blue below zero, red above
+DIVERGING_ENDS = ("blue", "red")  # DIVERGING's colour below zero (against), then above (for)
+
+
+def signed_legend(what: str) -> str:
+    """The legend under a signed map (ReLU off): which colour speaks for `what`, which against."""
+    against, for_ = DIVERGING_ENDS
+    return f"Signed map: {for_} for {what}, {against} against, white neither."
 
 
 @functools.lru_cache(maxsize=16)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
-from core.cams import METHODS
+from core.cams import FUSED, METHODS
 from core.config import Config
 from core.explain.explainer import Explainer, Explanation
 
@@ -111,7 +111,16 @@ class Settings:
     def options(self) -> tuple[tuple[str, Hashable], ...]:
         """What Explainer.explain takes besides the photo and the target, as a hashable key."""
         smoothing = (("aug_smooth", self.aug_smooth), ("eigen_smooth", self.eigen_smooth))
-        return (("method", self.method), *smoothing, *self.method_options)
+        narrowed = (("layers", self.layers),) if self.layers else ()
+        return (("method", self.method), *smoothing, *self.method_options, *narrowed)
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """The layers to explain when the method pays per layer (Score-CAM: a forward pass per
+        channel tried, per layer): the one shown; () for every other method, whose one pass
+        serves every layer, and for FUSED, made of them all."""
+        per_layer = METHODS[self.method].forward_passes(1, **dict(self.method_options)) > 0
+        return (self.layer,) if per_layer and self.layer and self.layer != FUSED else ()
 
     @property
     def look(self) -> Look:
@@ -125,7 +134,7 @@ class Settings:
 
     def cost(self, explainer: Explainer) -> int:
         """Forward passes the explanation takes: 1 for a gradient method."""
-        return explainer.cost(self.method, **dict(self.method_options))
+        return explainer.cost(self.method, self.layers, **dict(self.method_options))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -53,6 +54,32 @@ def resolve_backbone_weights(choice: str | None) -> str | None:
     if not Path(choice).is_file():
         raise ModelError(f"Backbone weights file {choice} does not exist.")
     return str(choice)
+
+# Keras' file names for ResNet-50's ImageNet weights (keras.applications.resnet), with and
+# without the top, under its cache's models/ folder: keras.utils.get_file's cache.
+IMAGENET_FILES = {
+    True: "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
+    False: "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+}
+
+
+def imagenet_weights_available(include_top: bool, config: Config | None = None) -> bool:
+    """Whether ResNet-50's ImageNet weights can be had without a download.
+
+    The file the config names (imagenet_weights with the top, backbone_weights without) when it
+    names one, else Keras' cached copy: under KERAS_HOME (read now, not at Keras' import) or
+    ~/.keras, or /tmp/.keras where get_file falls back when that is not writable. Nothing is
+    downloaded.
+    """
+    config = config or settings()
+    named = config.imagenet_weights if include_top else config.backbone_weights
+    if named:
+        return Path(named).is_file()
+    home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
+    if not os.access(home, os.W_OK):  # where keras.utils.get_file then keeps its files
+        home = Path("/tmp") / ".keras"  # noqa: S108 - Keras' own fallback, not a temporary file
+    return (home / "models" / IMAGENET_FILES[include_top]).is_file()
+
 
 def _resnet50(include_top: bool, weights: str | None, input_tensor) -> keras.Model:
     try:

@@ -19,6 +19,7 @@ from pathlib import Path
 from core.config import Config, settings
 from core.data.choices import label as choice_label
 from core.errors import ModelError
+from core.models.build import imagenet_weights_available
 from core.models.imported import imported_models
 from core.models.info import IMPORTED, ModelInfo, read_sidecar
 from core.models.load import app_model_path
@@ -27,6 +28,7 @@ RUNS = "runs"  # weights/runs/<stamp>/: one folder per training run (core/traini
 ZERO_SHOT = "zero-shot"  # the zero-shot entry's key (the others are paths below weights/)
 SHOWN_CLASSES = 3  # class names a fact line spells out before "…"
 SHA_PREFIX = 12  # hex digits of the SHA-256 a fact line shows
+
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class ModelEntry:
     path: Path | None  # the .keras file; None for zero-shot, which is built
     info: ModelInfo | None  # its sidecar; None when it cannot be read (loading then says why)
     current: bool = False  # the app's model (load.app_model_path): the default
+    unavailable: str | None = None  # why it cannot be loaded here (zero-shot offline), or None
 
     @property
     def digest(self) -> str | None:
@@ -100,26 +103,53 @@ def current(entries: list[ModelEntry]) -> ModelEntry:
 
 def second_choice(entries: list[ModelEntry], first: ModelEntry) -> ModelEntry:
     """What to set beside `first`: the run before it (the newest run if `first` is not a run),
-    else any other model on disk, else zero-shot (which offline cannot be built), else `first`
+    else any other model on disk, else zero-shot (unless its weights are missing), else `first`
     itself (nothing else to compare with)."""
     runs = [entry for entry in entries if entry.key.startswith("runs/")]
     older = runs[runs.index(first) + 1 :] if first in runs else runs
     on_disk = [entry for entry in entries if entry.path is not None and entry not in runs]
-    others = [*older, *on_disk, *(entry for entry in entries if entry.key == ZERO_SHOT)]
+    zero_shot = (entry for entry in entries if entry.key == ZERO_SHOT and not entry.unavailable)
+    others = [*older, *on_disk, *zero_shot]
     return next((entry for entry in others if entry != first), first)
 
 
 def zero_shot_entry(config: Config, current: bool = False) -> ModelEntry:
-    """ResNet-50's ImageNet classifier, cats and dogs folded: built, never read from weights/."""
+    """ResNet-50's ImageNet classifier, cats and dogs folded: built, never read from weights/.
+
+    Without ImageNet's weights here (offline, nothing cached), it is offered as unavailable, with
+    the reason, and never tried: a download would fail, or wait for a network that is not there.
+    """
     info = ModelInfo(kind=ZERO_SHOT, image_size=config.image_size, preprocessing="none")
-    label = "Zero-shot ImageNet (ResNet-50)" + (" (current)" if current else "")
-    return ModelEntry(ZERO_SHOT, label, None, info, current)
+    unavailable = zero_shot_unavailable(config)
+    label = "Zero-shot ImageNet (ResNet-50)" + (" · unavailable offline" if unavailable else "")
+    label += " (current)" if current else ""
+    return ModelEntry(ZERO_SHOT, label, None, info, current, unavailable)
+
+
+def zero_shot_unavailable(config: Config) -> str | None:
+    """Why zero-shot ImageNet cannot be built here without a download, or None when it can.
+
+    Its with-top weights file is the one CATDOG_IMAGENET_WEIGHTS names, else Keras' cached copy
+    (build.imagenet_weights_available); nothing is downloaded to find out.
+    """
+    if imagenet_weights_available(include_top=True, config=config):
+        return None
+    if config.imagenet_weights:
+        return (
+            "Zero-shot ImageNet is unavailable: its weights file "
+            f"{config.imagenet_weights} does not exist."
+        )
+    return (
+        "Zero-shot ImageNet is unavailable: ResNet-50's ImageNet weights are not in Keras' cache, "
+        "and this app does not download them on a page. Connect once and run `python -m core "
+        "explain` on a photo, or point CATDOG_IMAGENET_WEIGHTS at a copy of the with-top file."
+    )
 
 
 def _entry(path: Path, key: str, current: bool, config: Config) -> ModelEntry:
     info = read_info(path)
     if key.startswith("runs/"):
-        label = f"Run {_when(info, path.parent.name)}" + _dataset(info, config)
+        label = run_name(path.parent.name) + _dataset(info, config)
     elif key.startswith(f"{IMPORTED}/"):
         label = f"Imported: {path.parent.name}"
     else:
@@ -135,14 +165,13 @@ def read_info(path: Path) -> ModelInfo | None:
         return None
 
 
-def _when(info: ModelInfo | None, stamp: str) -> str:
-    """When a run trained: its sidecar's trained_at, else its folder's stamp (20261125-180102)."""
-    if info and info.trained_at:
-        return info.trained_at
+def run_name(stamp: str) -> str:
+    """A run as every page names it: "Run 2026-11-25 18:01", when it started (its folder's stamp,
+    20261125-180102, core/training/store.py), the same while it runs and once it has finished."""
     try:
-        return time.strftime("%Y-%m-%d %H:%M", time.strptime(stamp[:15], "%Y%m%d-%H%M%S"))
+        return "Run " + time.strftime("%Y-%m-%d %H:%M", time.strptime(stamp[:15], "%Y%m%d-%H%M%S"))
     except ValueError:
-        return stamp
+        return f"Run {stamp}"
 
 
 def _dataset(info: ModelInfo | None, config: Config) -> str:

@@ -21,6 +21,7 @@ from core.config import Config, settings
 from core.data.choices import label
 from core.explain.overlay import overlay
 from core.images import load_image, shrink
+from core.models.build import imagenet_weights_available
 from core.training.report import MOST_CONFUSED, most_confused, per_class_accuracy
 from core.workers.records import TrainingProgress
 
@@ -83,6 +84,22 @@ def backbones(config: Config, weights_files: list[Path]) -> list[str]:
     if config.backbone_weights and config.backbone_weights not in offered:
         offered.append(config.backbone_weights)
     return offered
+
+
+# Said under the backbone choice when it starts random: what such a run gives.
+RANDOM_BACKBONE = (
+    "A random backbone ('none') trains offline, but expect little: its accuracy stays far below "
+    "a pretrained one's, and its maps mean little."
+)
+IMAGENET_MISSING = "ImageNet's weights are not on this machine and cannot be downloaded here."
+
+
+def default_backbone(config: Config) -> str:
+    """The backbone the form opens on: the operator's file, else ImageNet's when its weights are
+    here (Keras' cache, nothing downloaded), else 'none', the one that works offline."""
+    if config.backbone_weights:
+        return config.backbone_weights
+    return "imagenet" if imagenet_weights_available(include_top=False, config=config) else "none"
 
 
 def progress_text(status: TrainingProgress) -> str:

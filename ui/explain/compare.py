@@ -21,6 +21,7 @@ from core.explain.overlay import blend, colorize
 from core.explain.settings import FOLDED, ExplanationKey, Photo
 from core.images import photo_for_model, shrink
 from ui.access import shown
+from ui.explain.present import duration
 from ui.explain.widgets import target_select, view_radio
 from ui.models import Chosen
 from ui.photos import photo_source
@@ -128,7 +129,7 @@ def show_grid(cells: list[Cell], thumb: np.ndarray, shapes: dict[str, tuple], al
             column.image(
                 blend(thumb, colorize(cell.heatmap, *thumb.shape[:2]), alpha),
                 width="stretch",
-                caption=f"{cell.seconds * 1000:.0f} ms · deletion AUC {cell.deletion_auc:.3f}",
+                caption=f"{duration(cell.seconds)} · deletion AUC {cell.deletion_auc:.3f}",
                 alt=f"{method} at {cell.layer}: the heatmap over the photo",
             )
     same = coincidences(cells)

@@ -66,6 +66,8 @@ def show_maps(view: View) -> None:
     alt = f"{about}: red where the evidence is strongest"
     heatmap_jpeg = cached_jpeg(heatmap, view.key, settings.layer, settings.look)
     middle.image(heatmap_jpeg, caption=about, width="stretch", alt=alt)
+    if not settings.relu:  # the signed map's own colours (overlay.DIVERGING)
+        middle.caption(present.signed_legend(explanation))
     caption, alt = f"Overlay, alpha {settings.alpha:.2f}", "The heatmap blended over the photo"
     right.image(blend(photo, heatmap, settings.alpha), caption=caption, width="stretch", alt=alt)
     if pixels:
@@ -113,6 +115,9 @@ def show_layers(view: View, thumb: np.ndarray, layers: dict[str, tuple]) -> None
     with st.expander("Every layer at once"):
         if not uses_layer(view.settings.method):
             st.caption(guide.NO_LAYER)
+            return
+        if view.settings.layers:  # Score-CAM paid for the layer shown only
+            st.caption(guide.ONE_LAYER.format(method=view.settings.method))
             return
         for cell, layer in zip(st.columns(len(layers)), layers):
             caption, alt = present.layer_caption(layer, layers), f"The map at {layer}"

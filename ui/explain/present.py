@@ -9,7 +9,7 @@ from __future__ import annotations
 from core.cams import FUSED, METHODS, GuidedBackprop, is_guided, uses_layer
 from core.cams.base import TTA_FACTORS
 from core.config import TOP1_VS_TOP2
-from core.explain import guide
+from core.explain import guide, overlay
 from core.explain.caveats import caveats, map_caveat
 from core.explain.explainer import Explainer, Explanation
 from core.explain.faithfulness import sanity_verdict
@@ -38,6 +38,11 @@ def passes(settings: Settings, explainer: Explainer) -> int:
     return (cost - method.passes_per_photo) * TTA_PASSES + method.passes_per_photo
 
 
+def duration(seconds: float) -> str:
+    """A time as the page says it: "340 ms" below a second, "2.3 s" from one second on."""
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:,.1f} s"
+
+
 def readable(target: str) -> str:
     """A target as the class select names it."""
     return READABLE.get(target, target)
@@ -58,6 +63,25 @@ def map_title(explanation: Explanation, layer: str) -> str:
 def layer_caption(layer: str, layers: dict[str, tuple]) -> str:
     """E.g. "conv5_block3_out · 7×7"."""
     return f"{layer} · {layers[layer][0]}×{layers[layer][1]}"
+
+
+# Between a slider's two end labels, which the browser sets flush left and right under it: an em
+# space, which HTML never collapses, so a narrow sidebar shows "56×56  fused", not "56×56fused".
+END_GAP = "\u2003"
+
+
+def signed_legend(explanation: Explanation) -> str:
+    """Under a signed map: the colour for the class explained and the colour against it."""
+    what = explanation.title if explanation.versus else explanation.scored or explanation.target
+    return overlay.signed_legend(f"'{what}'")
+
+
+def slider_label(layer: str, layers: dict[str, tuple]) -> str:
+    """`layer_caption`, the first option followed by END_GAP and the last preceded by it."""
+    names, caption = list(layers), layer_caption(layer, layers)
+    if layer == names[-1] and len(names) > 1:
+        caption = END_GAP + caption
+    return caption + END_GAP if layer == names[0] and len(names) > 1 else caption
 
 
 def contrast_note(explainer: Explainer) -> str:

@@ -86,7 +86,7 @@ def show_prediction(view: View, chosen: Chosen):
     ):
         st.markdown(line)
     chart, timing = st.columns([4, 1])
-    seconds = f"{explanation.seconds * 1000:.0f} ms"
+    seconds = present.duration(explanation.seconds)
     cost = passes(view.settings, chosen.loaded.explainer)
     timing.metric("Explained in", seconds, help=guide.timing_help(cost))
     for sentence in present.said_before_the_map(view, info):

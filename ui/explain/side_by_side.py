@@ -7,7 +7,7 @@ the Explain page builds for the same model, class and method at its default opti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import streamlit as st
@@ -17,7 +17,7 @@ from core.config import Config
 from core.explain import guide
 from core.explain.explainer import Explanation
 from core.explain.overlay import blend, colorize
-from core.explain.settings import Photo
+from core.explain.settings import ExplanationKey, Photo, Settings
 from core.explain.side_by_side import DIFFERENCE, difference_picture, shared_targets, side_by_side
 from core.models.catalog import models, second_choice
 from ui.access import shown
@@ -140,6 +140,15 @@ def pick_layer(side: Side, column, method: str) -> str:
     )
 
 
+def pair_key(photo: Photo, model_key: str, target: str, method: str, layer: str) -> ExplanationKey:
+    """`key_for`'s key, narrowed to `layer` as the Explain page narrows it for a method that pays
+    per layer (Score-CAM, Settings.layers): the two pages still find each other's results."""
+    key = key_for(photo, model_key, target, method)
+    defaults = tuple(METHODS[method].own_options({}).items())
+    layers = Settings(photo, method, defaults, layer=layer).layers
+    return replace(key, options=(*key.options, ("layers", layers))) if layers else key
+
+
 def explain_pair(
     sides: list[Side], settings: PairSettings
 ) -> tuple[np.ndarray, list[Explanation]]:
@@ -147,10 +156,13 @@ def explain_pair(
     now (in one of the process's slots when the two together cost more than two passes)."""
     photo, method = settings.photo, settings.method
     keys = [
-        key_for(photo, side.chosen.key, target, method)
-        for side, target in zip(sides, settings.targets)
+        pair_key(photo, side.chosen.key, target, method, layer)
+        for side, target, layer in zip(sides, settings.targets, settings.layers)
     ]
-    cost = sum(side.chosen.loaded.explainer.cost(method) for side in sides)
+    cost = sum(
+        side.chosen.loaded.explainer.cost(method, dict(key.options).get("layers", ()))
+        for side, key in zip(sides, keys)
+    )
     with expensive(f"explain with {method}", when=cost > 2):
         found = [explained(side.chosen.loaded, photo, key) for side, key in zip(sides, keys)]
     return found[0].picture, [each.explanation for each in found]

@@ -8,7 +8,7 @@ with its options, the layer, and how the map is drawn. Each widget's key is a `S
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import streamlit as st
 
@@ -20,14 +20,26 @@ from core.explain.explainer import Explainer
 from core.explain.overlay import COLORMAPS
 from core.explain.settings import FOLDED, UPSAMPLING, Settings
 from core.models.catalog import models
-from ui.explain.present import layer_caption, passes, readable
+from ui.explain.present import passes, readable, slider_label
+from ui.kept import keep, restore
 from ui.models import Chosen, chosen_model, forget_other_layers
 from ui.photos import current_photo, photo_source
+
+# The sidebar's widget keys (Settings' fields and every method's options): kept for the session.
+SIDEBAR_KEYS = (
+    *(each.name for each in fields(Settings) if each.name not in ("photo", "method_options")),
+    *(name for method in METHODS.values() for name in method.options),
+)
 
 
 def choose_model(config: Config, view_key: str, target_key: str, layer_key: str) -> Chosen:
     """The model picker in the sidebar, and the model it chose seen through the view `view_key`
-    holds; a layer choice (`layer_key`) the model lacks is forgotten."""
+    holds; a layer choice (`layer_key`) the model lacks is forgotten.
+
+    The sidebar's settings kept from an earlier visit come back first, so what this model lacks is
+    forgotten from them too.
+    """
+    restore(SIDEBAR_KEYS)
     chosen = chosen_model(models(config))
     if chosen.loaded.error:
         return chosen
@@ -53,6 +65,7 @@ def sidebar(loaded: LoadedModel, config: Config) -> Settings:
         view_radio(loaded, "view")
         method_widgets(loaded.explainer)
         look_widgets(st.session_state.get("method", Settings.method))
+    keep(SIDEBAR_KEYS)
     return read_settings(loaded)
 
 
@@ -98,7 +111,7 @@ def method_widgets(explainer: Explainer) -> None:
         options=list(layers),
         value=explainer.classifier.default_layer,
         key="layer",
-        format_func=lambda name: layer_caption(name, layers),
+        format_func=lambda name: slider_label(name, layers),
         help="Early layers are sharp but see edges and fur; the last layer (7×7) sees 'cat' or "
         "'dog'.",
         disabled=not uses_layer(method),
@@ -109,14 +122,14 @@ def method_widgets(explainer: Explainer) -> None:
     # The options the method declares (Score-CAM: the channels it tries), and what they cost.
     for name, option in METHODS[method].options.items():
         st.select_slider(option.label, option.choices, option.default, key=name, help=option.help)
-    cost = passes(
-        Settings.from_state(st.session_state, explainer.classifier.default_layer), explainer
-    )
+    chosen = Settings.from_state(st.session_state, explainer.classifier.default_layer)
+    cost = passes(chosen, explainer)
     # Always in its place, empty or not: an element that comes and goes above the Advanced
     # expander would move it, and Streamlit would draw it anew, closed.
     cost_line = st.empty()
     if cost > 1:
-        cost_line.caption(f"Costs about {cost:,} forward passes for this photo (all layers).")
+        which = "this layer" if chosen.layers else "all layers"
+        cost_line.caption(f"Costs about {cost:,} forward passes for this photo ({which}).")
 
 
 def look_widgets(method: str) -> None:

@@ -18,6 +18,7 @@ from core.config import Config
 from core.data import choices, uploads
 from core.errors import UserError, one_line
 from core.folder import jobs
+from core.models.catalog import run_name
 from core.training import store
 from core.training.status import Notice
 from ui.access import may_train, notify
@@ -93,7 +94,7 @@ def show_runs(config: Config, allowed: bool) -> None:
     st.markdown(f"**Runs** (the newest {config.keep_runs} are kept, and the one in use)")
     for entry in entries:
         name, state, size, button = st.columns([3, 2, 2, 2], vertical_alignment="center")
-        name.write(entry.name + (" · in use" if entry.in_use else ""))
+        name.write(run_name(entry.name) + (" · in use" if entry.in_use else ""))
         state.write(entry.state)
         size.write(space.size_text(entry.size))
         why = "in use" if entry.in_use else "in progress" if entry.running else None

@@ -160,7 +160,10 @@ def model_form(config: Config, upload, facts: ModelFacts, request) -> None:
         placeholder=f"{needed} names needed",
         help="One sigmoid unit: the class scored near 0, then near 1." if needed == 2 else None,
     )
-    st.caption(f"{needed} names needed.")
+    # Said until as many names as the model has outputs are typed.
+    typed = len(class_names(st.session_state.get(field("classes", file_id), "")))
+    if typed != needed:
+        st.caption(f"{needed} names needed" + (f", {typed} typed." if typed else "."))
     preprocessing_select(facts, file_id)
     name, stem = field("name", file_id), Path(upload.name).stem
     st.text_input("Name (optional)", key=name, max_chars=60, placeholder=stem)

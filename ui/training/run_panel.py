@@ -16,6 +16,7 @@ from core.config import Config
 from core.data.choices import split_folder
 from core.errors import UserError, one_line
 from core.images import ImageError
+from core.models.catalog import run_name
 from core.training import jobs, publishing, status, watch
 from core.workers.process import request_stop
 from core.workers.records import TrainingProgress
@@ -23,6 +24,7 @@ from ui.access import may_train, notify, shown
 from ui.config import app_config
 from ui.folder.view import open_on_run
 from ui.models import KEPT_MODEL
+from ui.training.start import started_run_ended
 
 
 def stop_run(run_dir: Path, keep: bool) -> None:
@@ -222,8 +224,10 @@ def show_status(config: Config) -> None:
     if progress is None:
         st.info("No training run yet. Choose a dataset and start one.")
         return
+    if started_run_ended(config):
+        st.rerun()  # the whole page, this panel being redrawn alone: "Started run …" goes
     run_dir = Path(progress.run_dir)
-    st.subheader(f"Run {run_dir.name}: {progress.state}")
+    st.subheader(f"{run_name(run_dir.name)}: {progress.state}")
     if caption := status.caption(progress, config.data_roots):
         st.caption(shown(caption))
     show_outcome(progress, run_dir)
