@@ -109,7 +109,7 @@ def test_bad_target_and_layer_refused(capsys, tiny_weights, tmp_path):
 
 
 # `python -m core`'s commands, in the order its help lists them (core/cli/__init__.py).
-COMMANDS = ("explain", "evaluate", "train", "import-model", "merge", "download-data")
+COMMANDS = ("explain", "evaluate", "train", "import-model", "strategies", "merge", "download-data")
 
 
 def help_commands(text: str) -> dict[str, str]:
