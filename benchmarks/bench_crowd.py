@@ -84,17 +84,20 @@ def _overlay(run) -> str | None:
     return next((c for c in _captions(run) if c.startswith("Overlay, alpha")), None)
 
 
-async def one_visitor(url: str, name: str, data: bytes, together: asyncio.Barrier) -> dict:
-    """Open the page; with the others, upload; with the others, move alpha one step."""
+async def one_visitor(url: str, name: str, data: bytes, together: asyncio.Barrier, mark) -> dict:
+    """Open the page; with the others, upload; with the others, move alpha one step. The first
+    through each gate calls `mark` (the server's CPU seconds around the uploads)."""
     visitor = Visitor(url)
     try:
         await visitor.open()
-        await together.wait()
+        if await together.wait() == 0:
+            mark("uploads")
         start = time.perf_counter()
         # Another visitor's photo, or none, would never satisfy has_result: the timeout says so.
         await asyncio.wait_for(visitor.upload(UPLOADER, name, data, has_result(name)), TIMEOUT)
         upload_s = time.perf_counter() - start
-        await together.wait()
+        if await together.wait() == 0:
+            mark("sliders")
         alpha = round(list(visitor.run_widget(SLIDER).default)[0] + 0.05, 2)
         start = time.perf_counter()
         redrawn = f"Overlay, alpha {alpha:.2f}"

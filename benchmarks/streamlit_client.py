@@ -97,6 +97,13 @@ class Visitor:
             urls.upload_url, files={"file": (name, data)}, headers={"X-Xsrftoken": token}
         )
         answer.raise_for_status()
+        # The browser deletes the file it replaces: the server keeps each upload until then.
+        if (replaced := self.states.get(uploader.id)) is not None:
+            for old in replaced.file_uploader_state_value.uploaded_file_info:
+                gone = await self.http.delete(
+                    old.file_urls.delete_url, headers={"X-Xsrftoken": token}
+                )
+                gone.raise_for_status()
         info = UploadedFileInfo(name=name, size=len(data), file_id=urls.file_id, file_urls=urls)
         self._state(uploader.id).file_uploader_state_value.uploaded_file_info.append(info)
         return await self.rerun(until)
@@ -104,6 +111,15 @@ class Visitor:
     async def set_slider(self, label: str, value: float, until) -> Run:
         slider = self.run_widget(label)
         self._state(slider.id).double_array_value.data[:] = [value]
+        return await self.rerun(until)
+
+    async def choose(self, label: str, until, **value) -> Run:
+        """Set a selectbox's or a radio's option (string_value="turbo") or a toggle's
+        (bool_value=False), as a click does, and rerun."""
+        widget = self.run_widget(label)
+        state = self._state(widget.id)
+        for name, given in value.items():
+            setattr(state, name, given)
         return await self.rerun(until)
 
     def run_widget(self, label: str):
