@@ -17,7 +17,6 @@ A figure, not behaviour, so it lives here rather than in the test suite.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import sys
 import tempfile
@@ -27,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from core.config import ROOT  # noqa: E402
+from benchmarks.bench_memory_server import server_memory, write_figures  # noqa: E402
 from core.explain.explainer import Explainer  # noqa: E402
 from core.models.build import build_classifier  # noqa: E402
 from core.models.info import ModelInfo, save_classifier  # noqa: E402
@@ -44,14 +43,6 @@ def rss_mib() -> float:
     return int(line.split()[1]) / 1024
 
 
-def write_figures(figures: dict) -> None:
-    """Into artifacts/memory.json, beside the other mode's figures already there."""
-    path = ROOT / "artifacts" / "memory.json"
-    path.parent.mkdir(exist_ok=True)
-    kept = json.loads(path.read_text()) if path.exists() else {}
-    path.write_text(json.dumps({**kept, **figures}, indent=2))
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--explanations", type=int, default=500)
@@ -60,8 +51,6 @@ def main() -> int:
     parser.add_argument("--looks", type=int, default=3, help="colormaps each photo is seen in")
     args = parser.parse_args()
     if args.server:
-        from benchmarks.bench_memory_server import server_memory
-
         return server_memory(args.photos, args.looks, SERVER_LIMIT_MIB)
     return explainer_memory(args.explanations)
 

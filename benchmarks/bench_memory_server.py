@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -14,8 +15,8 @@ import numpy as np
 from PIL import Image
 
 from benchmarks.bench_crowd import UPLOADER, has_result
-from benchmarks.bench_memory import write_figures
 from benchmarks.streamlit_client import Visitor
+from core.config import ROOT
 from core.explain.overlay import COLORMAPS
 from core.models.build import build_classifier
 from core.models.info import ModelInfo, save_classifier
@@ -34,6 +35,14 @@ def twelve_mp(seed: int) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(picture).save(buffer, "JPEG", quality=90)
     return buffer.getvalue()
+
+
+def write_figures(figures: dict) -> None:
+    """Into artifacts/memory.json, beside the other mode's figures already there."""
+    path = ROOT / "artifacts" / "memory.json"
+    path.parent.mkdir(exist_ok=True)
+    kept = json.loads(path.read_text()) if path.exists() else {}
+    path.write_text(json.dumps({**kept, **figures}, indent=2))
 
 
 def rss_of(pid: int) -> float:
