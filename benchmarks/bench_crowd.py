@@ -13,7 +13,10 @@ move the alpha slider at the same moment. The figures go to artifacts/crowd.json
 - p95 / (N × one explanation's CPU seconds ÷ usable cores): 1 when the crowd is served as fast
   as the cores allow, more when it waits on something else than the cores.
 
-    .venv/bin/python benchmarks/bench_crowd.py [--visitors 1,2,4,8,16] [--side 1024]
+    .venv/bin/python benchmarks/bench_crowd.py [--visitors 1,2,4,8,16] [--side 1024] [--fairness]
+
+--fairness: then one visitor's upload → result idle and while another visitor's Score-CAM runs
+(the issue asks for at most 2× idle).
 
 Exits 1 when a visitor saw an error or another visitor's photo.
 """
@@ -134,6 +137,42 @@ async def crowd(url: str, pid: int, visitors: int, first_seed: int, side: int) -
     }
 
 
+async def fairness(url: str, side: int, method: str = "Score-CAM") -> dict:
+    """A visitor's upload → result idle, then while another visitor's `method` runs on the Explain
+    page (issue #32, item 4: at most 2× idle). Two idle uploads, then two during it."""
+    busy, other = Visitor(url), Visitor(url)
+    await busy.open()
+    await other.open()
+    seeds = iter(range(90_000, 90_010))
+
+    async def upload(visitor: Visitor) -> float:
+        name = f"photo-{(seed := next(seeds))}.jpg"
+        start = time.perf_counter()
+        await visitor.upload(UPLOADER, name, photo(seed, side), has_result(name))
+        return time.perf_counter() - start
+
+    idle = [await upload(other) for _ in range(2)]
+    await upload(busy)
+    expensive = asyncio.create_task(
+        busy.choose("Method", lambda run: _overlay(run) is not None, string_value=method)
+    )
+    await asyncio.sleep(2)  # its explanation under way
+    during = [await upload(other) for _ in range(2)]
+    finished = not expensive.done()
+    started = time.perf_counter()
+    await asyncio.wait_for(expensive, TIMEOUT)
+    for visitor in (busy, other):
+        await visitor.close()
+    return {
+        "expensive": method,
+        "upload_idle_s": idle,
+        "upload_during_s": during,
+        "ratio": statistics.median(during) / statistics.median(idle),
+        "expensive_still_running_after_uploads": finished,
+        "expensive_ran_on_for_s": time.perf_counter() - started,
+    }
+
+
 def p95(values: list[float]) -> float:
     return float(np.percentile(values, 95))
 
@@ -142,6 +181,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--visitors", default="1,2,4,8,16", help="crowd sizes, in turn")
     parser.add_argument("--side", type=int, default=1024, help="the photos' width in pixels")
+    parser.add_argument("--fairness", action="store_true", help="also: upload during Score-CAM")
     args = parser.parse_args()
     sizes = [int(n) for n in args.visitors.split(",")]
     cores = len(os.sched_getaffinity(0))
@@ -158,6 +198,7 @@ def main() -> int:
                 rounds.append(asyncio.run(crowd(url, server.pid, visitors, seed, args.side)))
                 seed += visitors
                 print(json.dumps(rounds[-1]), flush=True)
+            fair = asyncio.run(fairness(url, args.side)) if args.fairness else None
     one = next((r for r in rounds if r["visitors"] == 1), warm)["server_cpu_s_per_upload"]
     for figures in rounds:
         limit = figures["visitors"] * one / cores
@@ -169,6 +210,7 @@ def main() -> int:
         "load_average": Path("/proc/loadavg").read_text().split()[:3],
         "first_visitor_upload_s": warm["upload_to_result_s"]["p50"],
         "rounds": rounds,
+        "fairness": fair,
     }
     (ROOT / "artifacts").mkdir(exist_ok=True)
     (ROOT / "artifacts" / "crowd.json").write_text(json.dumps(result, indent=2))

@@ -163,7 +163,7 @@ class Visitor:
 
     def _element(self, element) -> None:
         kind = element.WhichOneof("type")
-        if kind in ("file_uploader", "slider", "radio", "selectbox", "toggle", "checkbox"):
+        if kind in ("file_uploader", "slider", "radio", "selectbox", "checkbox"):
             widget = getattr(element, kind)
             self.run.widgets[widget.label] = widget
         elif kind in ("markdown", "heading", "alert"):
