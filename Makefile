@@ -45,7 +45,9 @@ bench: setup-dev browser  ## print the speed, memory, load and soak figures (abo
 	$(PY) benchmarks/bench_transformers.py
 	$(PY) benchmarks/bench_strategies.py
 	$(PY) benchmarks/bench_memory.py
+	$(PY) benchmarks/bench_memory.py --server
 	$(PY) benchmarks/bench_load.py
+	$(PY) benchmarks/bench_crowd.py
 	$(PY) benchmarks/bench_faults.py
 
 # The README's screenshots, from the running app in Chromium; rerun after any change to a page, and

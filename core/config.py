@@ -118,6 +118,22 @@ class Config:
     # also bounds what one import can make the server hold.
     max_model_mb: int = field(default_factory=lambda: max(1, _env_int("CATDOG_MAX_MODEL_MB", 500)))
 
+    # Memory (MB) the process keeps for explained photos, every session's together
+    # (ui/explain/cache.py), the least recently used going first. A plain entry is its photo at
+    # display size (at most 1024x768x3: 2.4 MB) and small maps; a guided method's adds its
+    # gradients at the photo's size (9.4 MB a layer), so 256 keeps about a hundred plain ones or
+    # half a dozen guided ones at four layers.
+    explanation_cache_mb: int = field(
+        default_factory=lambda: max(1, _env_int("CATDOG_EXPLANATION_CACHE_MB", 256))
+    )
+    # Memory (MB) the process keeps for pictures drawn from them (ui/picture_cache.py): coloured
+    # maps, overlays, thumbnails, JPEGs, decoded photos, every page's and session's together. A
+    # display-size map is 2.4 MB, a thumbnail's overlay a tenth of that: 128 keeps about fifty
+    # maps, enough for each visitor's slider and colormap steps to be redrawn from memory.
+    picture_cache_mb: int = field(
+        default_factory=lambda: max(1, _env_int("CATDOG_PICTURE_CACHE_MB", 128))
+    )
+
     # Photos one request may explain on the Folder page in public mode: a ResNet-50 on a 2-core CPU
     # explains about ten a second in the background, so 200 is a validation split in about half a
     # minute, and a visitor cannot queue hours of work. Local use has no limit.

@@ -4,7 +4,7 @@ Keyed by one hashable `ExplanationKey` (the photo's digest, the model's key, the
 method and its options, the view): a photo explained on the Explain page is found by the Side by
 side page for the same model and settings, and the other way round. One store per process
 (ui/explain/store.py), shared by every session as the model is; its entries know their size in
-bytes, so a limit in bytes is MAX_BYTES below.
+bytes, and the store holds at most Config.explanation_cache_mb of them.
 """
 
 from __future__ import annotations
@@ -14,18 +14,23 @@ import streamlit as st
 from core.cams import METHODS
 from core.explain import display
 from core.explain.settings import FOLDED, ExplanationKey, Photo, Settings
+from ui.config import app_config
 from ui.explain.store import Explained, ExplanationStore
 
-# Explained photos kept per process. An entry is mostly its photo at display size (at most
-# 1024×768×3: 2.4 MB; a ResNet-50's maps at its four stages are tens of KB), so 64 hold about
-# 150 MB at most.
+# Explained photos kept per process, at most: their bytes are bounded by
+# Config.explanation_cache_mb (a guided method's gradients weigh 9.4 MB a layer), the count only
+# spares the store from scanning many small entries.
 MAX_ENTRIES = 64
-MAX_BYTES: int | None = None  # no limit in bytes yet; the store enforces one when set
+MB = 1024 * 1024
 
 
 @st.cache_resource(show_spinner=False)
+def _kept(max_bytes: int) -> ExplanationStore:
+    return ExplanationStore(MAX_ENTRIES, max_bytes)
+
+
 def _store() -> ExplanationStore:
-    return ExplanationStore(MAX_ENTRIES, MAX_BYTES)
+    return _kept(app_config().explanation_cache_mb * MB)
 
 
 def explained(loaded: display.LoadedModel, photo: Photo, key: ExplanationKey) -> Explained:

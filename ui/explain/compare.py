@@ -25,12 +25,13 @@ from ui.explain.present import duration
 from ui.explain.widgets import target_select, view_radio
 from ui.models import Chosen
 from ui.photos import photo_source
+from ui.picture_cache import kept_picture
 from ui.slots import button_result
 
 VIEW, TARGET = "compare_view", "compare_target"  # not the Explain page's "view" and "target"
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@kept_picture()
 def cached_picture(_photo: Photo, photo_id: str, _config: Config) -> np.ndarray:
     """The photo as the model gets it (display size), decoded once; ImageError if unreadable."""
     return photo_for_model(_photo.data, _photo.name, _config)

@@ -1,7 +1,7 @@
 """The Explain page's maps: the photo, the map and the overlay, the contrast row, every layer.
 
-Each picture is made once at display size and kept by what changes it (st.cache_data): an alpha
-step only blends again.
+Each picture is made once at display size and kept by what changes it (ui/picture_cache.py, in a
+budget of bytes): an alpha step only blends again.
 """
 
 from __future__ import annotations
@@ -22,21 +22,22 @@ from core.images import encode_jpeg, shrink
 from ui.explain import present
 from ui.explain.cache import explained
 from ui.models import Chosen
+from ui.picture_cache import kept_picture
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@kept_picture()
 def cached_map(_explanation: Explanation, key: ExplanationKey, layer: str, look: Look, size):
     """The coloured map at display size, keyed by what changes it: an alpha step only blends."""
     return display.colored_map(_explanation, layer, size[0], size[1], **asdict(look))
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@kept_picture()
 def cached_jpeg(_picture: np.ndarray, *identity) -> bytes:
     """A picture an alpha step does not change, encoded once (st.image sends bytes as they are)."""
     return encode_jpeg(_picture)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@kept_picture()
 def cached_thumbnail(_picture: np.ndarray, photo_id: str, side: int) -> np.ndarray:
     return shrink(_picture, side)
 

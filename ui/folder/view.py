@@ -21,6 +21,7 @@ from core.images import ImageError
 from ui.access import shown
 from ui.folder.present import caption, progress_line
 from ui.models import KEPT_MODEL
+from ui.picture_cache import kept_picture
 
 GALLERY_PAGE = 12  # overlays per gallery page: three rows of four
 GALLERY_COLUMNS = 4
@@ -95,7 +96,7 @@ def show_table(rows: pd.DataFrame) -> None:
     )
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@kept_picture()
 def cached_overlay(
     job_dir: str, photo: str, batch: str, row: int, layer: str, side: int, alpha: float
 ) -> np.ndarray | None:
@@ -128,7 +129,7 @@ def _open(index: int) -> None:
     st.session_state[OPENED] = index
 
 
-@st.cache_data(max_entries=32, show_spinner="Explaining it at every layer…")
+@kept_picture(spinner="Explaining it at every layer…")
 def every_layer_overlays(
     _explainer, model_key: str, job_dir: str, photo: str, alpha: float
 ) -> list[tuple[str, np.ndarray]] | None:

@@ -24,6 +24,7 @@ from ui.access import may_train, notify, shown
 from ui.config import app_config
 from ui.folder.view import open_on_run
 from ui.models import KEPT_MODEL
+from ui.picture_cache import kept_picture
 from ui.training.start import started_run_ended
 
 
@@ -41,7 +42,7 @@ def stop_run(run_dir: Path, keep: bool) -> None:
 LEAKS_SHOWN = 12  # near-duplicate pairs drawn on the page
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@kept_picture()
 def confusion_picture(class_names: list[str], confusion: list[list[int]]) -> np.ndarray:
     """The heatmap drawn once per report, not on every redraw of the panel."""
     return status.confusion_picture({"class_names": class_names, "confusion": confusion})
@@ -189,7 +190,7 @@ def show_curves(frame: pd.DataFrame) -> None:
         column.line_chart(frame[shown], x_label="epoch", y_label=keys[0])
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@kept_picture()
 def watched_photo(path: str) -> np.ndarray:
     return status.watched_photo(path, app_config())
 
