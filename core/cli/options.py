@@ -103,15 +103,7 @@ def add_evaluate_parser(commands) -> None:
     evaluate = commands.add_parser(
         "evaluate", help="mean deletion/insertion AUC of each method over a folder"
     )
-    evaluate.add_argument(
-        "--data", type=Path, required=True, help="a folder of photos (searched recursively)"
-    )
-    evaluate.add_argument(
-        "--weights",
-        type=Path,
-        help="a .keras model (default: the app's); one with no sidecar needs --classes a,b and "
-        "--preprocessing",
-    )
+    add_folder_options(evaluate)
     evaluate.add_argument(
         "--method", nargs="+", default=list(METHODS), choices=list(METHODS), metavar="NAME"
     )
@@ -142,6 +134,19 @@ def add_evaluate_parser(commands) -> None:
     evaluate.add_argument("--shard", help=SHARD_HELP + " (--limit 0: of the whole folder)")
     evaluate.add_argument(
         "--out", type=Path, default=Path("out"), help="folder for the shard file (with --shard)"
+    )
+
+
+def add_folder_options(parser) -> None:
+    """--data (a folder of photos) and --weights: what evaluate and strategies read."""
+    parser.add_argument(
+        "--data", type=Path, required=True, help="a folder of photos (searched recursively)"
+    )
+    parser.add_argument(
+        "--weights",
+        type=Path,
+        help="a .keras model (default: the app's); one with no sidecar needs --classes a,b and "
+        "--preprocessing",
     )
 
 
@@ -298,15 +303,7 @@ def add_strategies_parser(commands) -> None:
         help="cluster the maps of a folder's photos per predicted class (SpRAy) and flag the "
         "clusters that look like shortcuts",
     )
-    found.add_argument(
-        "--data", type=Path, required=True, help="a folder of photos (searched recursively)"
-    )
-    found.add_argument(
-        "--weights",
-        type=Path,
-        help="a .keras model (default: the app's); one with no sidecar needs --classes a,b and "
-        "--preprocessing",
-    )
+    add_folder_options(found)
     found.add_argument("--layer", help="the layer whose maps are clustered (default: the model's)")
     add_model_options(found)
     add_custom_objects_option(found)
