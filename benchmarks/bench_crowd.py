@@ -18,7 +18,8 @@ move the alpha slider at the same moment. The figures go to artifacts/crowd.json
 --fairness: then one visitor's upload → result idle and while another visitor's Score-CAM runs
 (the issue asks for at most 2× idle).
 
-Exits 1 when a visitor saw an error or another visitor's photo.
+A visitor whose page shows an error or another visitor's photo never sees its result: the
+benchmark then stops with a TimeoutError naming the wait.
 """
 
 from __future__ import annotations

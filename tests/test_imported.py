@@ -519,3 +519,21 @@ def test_a_model_computing_channels_first_is_refused_in_one_sentence(tmp_path, c
     assert main([*argv, "--preprocessing", "none", "--out", str(tmp_path / "o")]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("error: first.keras computes channels_first inside (layer 'conv_a')")
+
+
+@pytest.mark.parametrize("kind", ["bad json", "truncated h5"])
+def test_a_damaged_model_file_is_refused_in_one_sentence(tmp_path, kind):
+    import zipfile
+
+    if kind == "bad json":
+        path = tmp_path / "model.keras"
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("config.json", "{not json")
+            archive.writestr("model.weights.h5", b"")
+    else:
+        path = tmp_path / "model.h5"
+        whole = saved(small_cnn(), tmp_path / "whole.h5").read_bytes()
+        path.write_bytes(whole[: len(whole) // 3])
+    with pytest.raises(ImportRefused) as refused:
+        inspect_model(path)
+    assert "\n" not in str(refused.value) and path.name in str(refused.value)

@@ -1,7 +1,8 @@
 """A least-recently-used store bounded in bytes: pure Python, no Streamlit.
 
-Every cache of pictures or maps the screens keep for the whole process is one of these
-(ui/explain/cache.py's explanations, ui/picture_cache.py's coloured maps, overlays and photos),
+The screens' caches of explanations and pictures are these (ui/explain/cache.py's explanations,
+ui/picture_cache.py's coloured maps, overlays and photos; the Folder page's table and strategies,
+a few KB a photo, stay in st.cache_data with a count),
 so what they can hold is a number of bytes an operator sets (Config.explanation_cache_mb,
 Config.picture_cache_mb), whatever the photos' sizes.
 """

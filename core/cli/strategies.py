@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     layer = args.layer or classifier.default_layer
     explainer = Explainer(classifier, [layer])
     root = Path(args.data)
-    relative = [str(each.path.resolve().relative_to(root.resolve())) for each in listed]
+    relative = [each.key for each in listed]  # as listed below --data, links kept as links
     print(f"explaining {len(relative):,} photos at {layer}…", file=sys.stderr)
     found = from_photos(explainer, root, relative, layer)
     records = []

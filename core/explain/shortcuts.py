@@ -102,6 +102,8 @@ _FORWARDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _forward(model):
+    """The model's compiled forward; it holds the model weakly, so the entry goes with it."""
     if model not in _FORWARDS:
-        _FORWARDS[model] = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        held = weakref.ref(model)
+        _FORWARDS[model] = tf.function(lambda x: held()(x, training=False), reduce_retracing=True)
     return _FORWARDS[model]

@@ -96,7 +96,11 @@ def saved_classes(path: Path, unknown: bool = False) -> set[str]:
         return set(re.findall(r'"class_name":\s*"([^"]+)"', text))
     known = keras.saving.get_custom_objects()
     found = set()
-    for entry in _entries(json.loads(text)):
+    try:
+        config = json.loads(text)
+    except ValueError:
+        raise ModelError(f"{Path(path).name}'s saved model config is not valid JSON.") from None
+    for entry in _entries(config):
         module = str(entry.get("module") or "keras")
         registered = str(entry.get("registered_name") or "")
         outside = not module.startswith("keras") or ">" in registered
@@ -106,7 +110,20 @@ def saved_classes(path: Path, unknown: bool = False) -> set[str]:
 
 
 def saved_config(path: Path) -> str:
-    """The model config saved in a .keras zip (config.json) or a legacy .h5 file, as text."""
+    """The model config saved in a .keras zip (config.json) or a legacy .h5 file, as text;
+    ModelError (one sentence) for a file too damaged to read it from."""
+    try:
+        return _config_text(path)
+    except ModelError:
+        raise
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, EOFError) as error:
+        raise ModelError(
+            f"{path.name} is damaged: its saved model config cannot be read "
+            f"({one_line(error, 120)})."
+        ) from None
+
+
+def _config_text(path: Path) -> str:
     if path.suffix.lower() == ".keras":
         with zipfile.ZipFile(path) as archive:
             size = archive.getinfo("config.json").file_size

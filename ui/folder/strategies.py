@@ -4,6 +4,7 @@ class (core/explain/strategies.py), the likely shortcuts flagged, and a check of
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,14 +15,17 @@ from core.explain.overlay import overlay
 from core.explain.shortcuts import HOW, check
 from core.folder import jobs
 from core.folder.strategies import Found, from_run
-from core.images import photo_for_model, to_model_input
-from core.models.catalog import ModelEntry
+from core.images import ImageError, photo_for_model, to_model_input
+from core.models.catalog import ModelEntry, model_key
 from ui.access import shown
 from ui.folder import view
 from ui.folder.present import check_sentence, job_entry, strategy_line
 from ui.loading import model_for
 
 ASKED, CHECKED = "folder_strategies", "folder_strategy_checks"
+# Photos one check hides at most (one forward pass each, in the page's own run): the most
+# typical of a larger cluster, and the result says how many.
+MAX_CHECKED = 200
 
 
 @st.cache_data(max_entries=4, show_spinner="Clustering the maps of each predicted class…")
@@ -70,15 +74,17 @@ def _show_strategy(job_dir, found: Found, strategy, number: int, entries, config
         if strategy.flagged:
             words.warning(shown(strategy.reason))
             _show_check(job_dir, found, strategy, number, entries, words)
-        _show_typical(found, strategy, number)
+        _show_typical(found, strategy, number, jobs.read_job(Path(job_dir)).photos)
 
 
-def _show_typical(found: Found, strategy, number: int) -> None:
-    job_photos = {photo: index for index, photo in enumerate(found.photos)}
+def _show_typical(found: Found, strategy, number: int, job_photos: tuple[str, ...]) -> None:
+    """The cluster's most typical photos; Open shows one as the gallery's Open does (by its index
+    in the job's photos, which the table's rows are keyed by)."""
+    index_of = {photo: index for index, photo in enumerate(job_photos)}
     cells = st.columns(max(4, len(strategy.typical)))
     for cell, member in zip(cells, strategy.typical):
         cell.image(found.thumbs[member], caption=Path(found.photos[member]).name, width="stretch")
-        index = job_photos[found.photos[member]]
+        index = index_of[found.photos[member]]
         cell.button("Open", key=f"strategy {number} open {member}", on_click=_open, args=(index,))
 
 
@@ -91,7 +97,7 @@ def _show_check(job_dir, found: Found, strategy, number: int, entries, where) ->
     how = where.radio(
         "Hide the region by", HOW, horizontal=True, key=f"strategy {number} hide"
     )
-    key = (job_dir, number, how)
+    key = (job_dir, strategy.members, how)  # a re-clustering never shows an old answer
     where.button(
         f"Is it really the shortcut? Hide it in these {strategy.size} photos",
         key=f"strategy {number} check",
@@ -103,17 +109,35 @@ def _show_check(job_dir, found: Found, strategy, number: int, entries, where) ->
 
 
 def _check(job_dir, found: Found, strategy, how: str, entries, key) -> None:
-    entry = job_entry(jobs.read_job(Path(job_dir)), entries)
+    """Hide the region in the cluster's photos (at most MAX_CHECKED, the most typical first) with
+    the model that made the run; the one line why not when that model is gone or was replaced."""
+    job = jobs.read_job(Path(job_dir))
+    entry = job_entry(job, entries)
     loaded = model_for(entry)[0] if entry else None
-    if loaded is None or loaded.error:
+    if loaded is None or loaded.error or model_key(entry.path) != job.model_key:
         result = "The model that made these results is no longer there to check them with."
     else:
         classifier = loaded.explainer.classifier
-        root = Path(jobs.read_job(Path(job_dir)).folder)
-        photos = [
-            to_model_input([photo_for_model(root / found.photos[i])], classifier.input_size)[0]
-            for i in strategy.members
-        ]
-        photos = [np.asarray(p, np.uint8) for p in photos]
-        result = check(classifier, photos, strategy, how, found.before(strategy))
+        members = _most_typical(found, strategy)[:MAX_CHECKED]
+        try:
+            photos = [
+                to_model_input([photo_for_model(Path(job.folder) / found.photos[i])],
+                               classifier.input_size)[0].astype(np.uint8)
+                for i in members
+            ]  # fmt: skip
+        except ImageError as error:
+            result = f"A photo of this strategy cannot be read any more: {error}"
+        else:
+            before = found.confidence[list(members)]
+            result = check(classifier, photos, _members(strategy, members), how, before)
     st.session_state.setdefault(CHECKED, {})[key] = result
+
+
+def _most_typical(found: Found, strategy) -> list[int]:
+    """The cluster's members, its most typical first."""
+    typical = list(strategy.typical)
+    return typical + [member for member in strategy.members if member not in typical]
+
+
+def _members(strategy, members: list[int]):
+    return replace(strategy, members=tuple(members))
