@@ -38,6 +38,12 @@ def test_imagenet_weights_are_found_in_keras_cache_or_the_file_named(keras_home,
     # A file the settings name is looked at instead of the cache.
     named = Config(imagenet_weights=str(tmp_path / "absent.h5"), backbone_weights="")
     assert not imagenet_weights_available(True, named)
+    # The operator's random zero-shot model (CATDOG_IMAGENET_WEIGHTS=none) needs no file; a
+    # backbone set to "none" says nothing of ImageNet's, which stay missing.
+    random = Config(imagenet_weights="none", backbone_weights="none")
+    assert imagenet_weights_available(True, random)
+    (keras_home / "models" / IMAGENET_FILES[False]).unlink()
+    assert not imagenet_weights_available(False, random)
     (tmp_path / "absent.h5").write_bytes(b"now here")
     assert imagenet_weights_available(True, named)
 

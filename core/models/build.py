@@ -64,16 +64,19 @@ IMAGENET_FILES = {
 
 
 def imagenet_weights_available(include_top: bool, config: Config | None = None) -> bool:
-    """Whether ResNet-50's ImageNet weights can be had without a download.
+    """Whether ResNet-50's weights can be had without a download.
 
     The file the config names (imagenet_weights with the top, backbone_weights without) when it
-    names one, else Keras' cached copy: under KERAS_HOME (read now, not at Keras' import) or
+    names one, else Keras' cached copy of ImageNet's (CATDOG_IMAGENET_WEIGHTS=none, the operator's
+    random zero-shot model, needs none): under KERAS_HOME (read now, not at Keras' import) or
     ~/.keras, or /tmp/.keras where get_file falls back when that is not writable. Nothing is
     downloaded.
     """
     config = config or settings()
     named = config.imagenet_weights if include_top else config.backbone_weights
-    if named:
+    if include_top and named == "none":
+        return True
+    if named and named != "none":
         return Path(named).is_file()
     home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
     if not os.access(home, os.W_OK):  # where keras.utils.get_file then keeps its files
