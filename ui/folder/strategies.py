@@ -53,8 +53,9 @@ def show_strategies(
         st.info("No photo explained yet.")
         return
     flagged = sum(s.flagged for s in found.strategies)
+    count = len(found.strategies)
     st.caption(
-        f"{len(found.strategies)} strategies over {len(found.photos):,} photos; "
+        f"{count} {'strategy' if count == 1 else 'strategies'} over {len(found.photos):,} photos; "
         f"{flagged} flagged as a likely shortcut."
     )
     for number, strategy in enumerate(sorted(found.strategies, key=lambda s: not s.flagged)):
