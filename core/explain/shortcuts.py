@@ -71,9 +71,8 @@ def check(
     label = names.index(strategy.label)
     if confidence is None:
         confidence = _probabilities(classifier, photos)[:, label]
-    after = _probabilities(
-        classifier, [hidden(p, region(strategy, *p.shape[:2]), how) for p in photos]
-    )
+    masks = {shape: region(strategy, *shape) for shape in {p.shape[:2] for p in photos}}
+    after = _probabilities(classifier, [hidden(p, masks[p.shape[:2]], how) for p in photos])
     flipped = int((after.argmax(axis=1) != label).sum())
     kept = after.argmax(axis=1) == label
     weaker = int((kept & (np.asarray(confidence) - after[:, label] >= WEAKER)).sum())
