@@ -372,3 +372,18 @@ def test_a_run_not_made_current_shows_both_figures_and_can_be_made_current(
         "Done: validation accuracy 33.3%. Made the current model at your request. The Explain "
         "page now uses this model."
     )
+
+
+def test_the_zip_uploaders_cap_is_the_servers_one_setting(monkeypatch, tmp_path):
+    """.streamlit/config.toml's server.maxUploadSize is the ZIP cap's one home: the uploader
+    offers what the server accepts, not a second number that could drift from it."""
+    import tomllib
+
+    from core.config import ROOT
+
+    server = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]
+    (tmp_path / "data").mkdir()
+    at = open_page(monkeypatch, tmp_path / "weights", tmp_path / "data")
+    (uploader,) = [u for u in at.get("file_uploader") if "ZIP of a dataset" in u.proto.label]
+    assert uploader.proto.max_upload_size_mb == server["maxUploadSize"]
+    assert f"up to {server['maxUploadSize']} MB" in uploader.proto.label

@@ -20,8 +20,6 @@ from pathlib import PurePosixPath
 from core.data.classes import DataError
 from core.images import IMAGE_SUFFIXES
 
-# The ZIP uploader's own cap (the photo uploaders keep server.maxUploadSize, 25 MB).
-ZIP_MAX_MB = 200
 MAX_FILES = 20_000  # entries in one ZIP
 MAX_UNPACKED = 2 * 1024**3  # bytes, all entries unpacked: a ZIP that claims more is refused
 ENCRYPTED, UTF8_NAMES = 0x1, 0x800  # a ZIP entry's general purpose flags (APPNOTE 4.4.4)

@@ -15,7 +15,6 @@ import streamlit as st
 from core.config import Config
 from core.data import choices, pet_layout, pets
 from core.data import uploads as datasets
-from core.data.archives import ZIP_MAX_MB
 from core.errors import UserError, one_line, writing
 from core.training.status import Notice
 from ui.access import may_train, notify
@@ -157,7 +156,7 @@ def photos_tab(config: Config, allowed: bool, source: str, name: str) -> None:
 
 def zip_tab(config: Config, allowed: bool, source: str, name: str) -> None:
     st.text_input("Name of the new dataset", key="new_dataset_zip", max_chars=80)
-    most = ZIP_MAX_MB
+    most = st.get_option("server.maxUploadSize")  # .streamlit/config.toml: the one ZIP cap
     text = (
         "A ZIP of a dataset as downloaded (Kaggle, Roboflow, TensorFlow, Microsoft PetImages, "
         f"Oxford-IIIT Pet) or of your own class folders (cats/, dogs/, ...), up to {most} MB"
