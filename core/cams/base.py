@@ -224,7 +224,7 @@ class BaseCAM:
                 f"Layer(s) {flat} have no map: neither an (N, H, W, C) output nor tokens on a "
                 "patch grid."
             )
-        # Token layers (N, T, C) are read as (N, h, w, C) patches (core/tokens.py).
+        # Token layers (N, T, C) are read as (N, h, w, C) patches (core/models/tokens.py).
         self.grids = {name: grids[name] for name in layers}
         self.model, self.layers, self.eigen_smooth = model, list(layers), eigen_smooth
         # `fused_from` (of `layers`; `fusion.fused_layers` says which) gives one more map, FUSED.

@@ -116,7 +116,11 @@ def eigengap(graph, most: int = MAX_CLUSTERS) -> int:
     n = graph.shape[0]
     if n <= 2:
         return 1
-    values, _ = spectrum(graph, min(most + 1, n - 1))
+    return largest_gap(spectrum(graph, min(most + 1, n - 1))[0])
+
+
+def largest_gap(values: np.ndarray) -> int:
+    """1 + the index of the largest gap between consecutive ascending eigenvalues."""
     return int(np.argmax(np.diff(values))) + 1
 
 
@@ -127,7 +131,7 @@ def cluster(features: np.ndarray, most: int = MAX_CLUSTERS, seed: int = 0) -> np
     if n < 3:
         return np.zeros(n, int)
     values, vectors = spectrum(affinity(features), min(most + 1, n - 1))
-    k = int(np.argmax(np.diff(values))) + 1
+    k = largest_gap(values)  # the eigengap's choice, from the very spectrum embedded below
     if k == 1:
         return np.zeros(n, int)
     embedding = vectors[:, :k]

@@ -183,8 +183,9 @@ def transformer_layers(model: keras.Model, grids: dict[str, Grid]) -> tuple[list
     (a class-token ViT: its last block's input to attention, pytorch-grad-cam's `norm1`).
     """
     reached = reaching(model, grids)
-    blocks = [name for name in block_outputs(model, grids) if name in reached]
-    last_block = (block_outputs(model, grids) or [None])[-1]
+    every_block = block_outputs(model, grids)
+    blocks = [name for name in every_block if name in reached]
+    last_block = (every_block or [None])[-1]
     if last_block in reached:
         default = last_block
     else:
