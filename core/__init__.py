@@ -3,6 +3,7 @@
     core/config.py   every setting, one frozen dataclass        core/errors.py  UserError, one_line
     core/images.py   any photo -> upright RGB uint8             core/atomic.py  atomic writes
     core/space.py    free space, folder sizes, the free-space floor
+    core/pace.py     long work's steps counted where they happen, and the time left
     core/tf_logs.py  TensorFlow's harmless stderr lines, and the filter `python -m core` and the
                      training worker pass stderr through (`python -m core --verbose`: all of them)
     core/models/     a model's whole life: what it is, how it is built, its graph read, a

@@ -110,7 +110,9 @@ def test_a_runs_mistakes_open_on_the_folder_page_filtered_paged_opened_and_expor
             assert all(f" · {layer}" in captions for layer in ("conv_a", "conv_b", "fused"))
             click(driver, f"{dialog}//button[@aria-label='Close']")
             wait(driver, lambda d: not d.find_elements(By.XPATH, dialog))
-            # The ZIP, built on the click.
+            # The ZIP, made when asked for (under a bar), then downloaded.
+            click(driver, button("Make the ZIP of these 200 (overlays, raw maps, CSV, manifest)"))
+            wait(driver, lambda d: "Download the ZIP (" in text(d), 60)
             click(driver, "//*[@data-testid='stDownloadButton']//button")
             wait(driver, lambda d: any(downloads.glob("folder_*.zip")), 60)
             archive = next(downloads.glob("folder_*.zip"))

@@ -167,6 +167,15 @@ def test_the_zip_holds_overlays_raw_maps_the_table_and_a_manifest(tmp_path, tiny
     assert manifest["overlay_layer"] == "conv_b" and manifest["photos"] == 2
     assert manifest["method"] == "Grad-CAM"
     assert str(tmp_path) not in archive.read("manifest.json").decode()
+    # Written into a file instead, a photo at a time told: the same archive.
+    photos = []
+    into = tmp_path / "download.zip"
+    look_and_about = (look, {"folder": "data/validation"})
+    made = export_zip(
+        job_dir, job, rows, "conv_b", *look_and_about, into=into, progress=lambda: photos.append(1)
+    )
+    assert made is None and len(photos) == len(rows) == 2
+    assert set(zipfile.ZipFile(into).namelist()) == names
 
 
 def test_a_folder_outside_the_roots_or_over_the_limit_is_refused_in_one_line(tmp_path):
@@ -236,6 +245,18 @@ def test_the_page_explains_a_folder_in_a_worker_then_filters_and_opens_a_photo(
     dialog = next(iter(at._tree.children[2].children.values()))  # the event block: the dialog
     assert dialog.proto.dialog.title == "One photo, every layer"
     assert image_captions(dialog) == {f"cats/cat_000.png · {layer}" for layer in LAYERS}
+
+    # The ZIP of the rows shown: made when asked for, beside the job, then offered; asked for
+    # other rows (a filter), it must be made again.
+    assert not at.get("download_button")
+    at.button(key="folder_zip").click().run()
+    assert not at.exception and not [c for c in at.caption if "Stopped" in c.value]
+    [offered] = at.get("download_button")
+    assert offered.proto.label.startswith("Download the ZIP (")
+    assert len(list(tmp_path.rglob("download.zip"))) == 1
+    at.slider(key="folder_band").set_value((0.99, 1.0)).run()
+    assert not at.get("download_button")
+    at.slider(key="folder_band").set_value((0.0, 1.0)).run()
 
     # The same folder and model again: nothing to compute.
     at.button(key="folder_explain").click().run()

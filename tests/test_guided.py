@@ -155,9 +155,11 @@ def test_guided_gradcam_is_the_guided_gradient_times_the_stretched_gradcam():
 
 def test_guided_cams_over_one_model_share_one_clone(monkeypatch):
     built = []
-    monkeypatch.setattr(
-        guided_module, "guided_model", lambda m: built.append(m) or guided_model(m)
-    )
+    def counted(model, progress=None):
+        built.append(model)
+        return guided_model(model, progress)
+
+    monkeypatch.setattr(guided_module, "guided_model", counted)
     model = tiny_model(seed=3)
     backprop = METHODS["Guided Backprop"](model, ["conv_b"])
     guided_cam = METHODS["Guided Grad-CAM"](model, ["conv_a", "conv_b"])

@@ -15,7 +15,8 @@ What two screens share, once, above them:
     models.py               the model picker, its choice kept across pages
     photos.py               the photo widgets (upload, camera, a random validation photo)
     access.py               who may train in public mode; what a visitor may read
-    slots.py                expensive actions bounded per process, buttons whose work runs later
+    slots.py                expensive actions bounded per process, their bars with Cancel,
+                            buttons whose work runs later
     streamlit_internals.py  every use of Streamlit's private parts, each with its version
 
 Nothing is imported here: app.py reads streamlit_internals.py before TensorFlow is loaded.

@@ -18,6 +18,7 @@ from core.cams.fusion import normalize as normalize  # re-exported: guided.py, c
 from core.models.graph import flatten_model, map_grids
 from core.models.info import probabilities
 from core.models.tokens import to_grid
+from core.pace import advance
 
 PREDICTED = -1  # class index meaning "whatever the model predicts for this image"
 CONTRAST = -2  # "class 1 minus class 0" (dog minus cat)
@@ -27,6 +28,16 @@ TOP_TWO = -3
 NO_REFERENCE = -1  # a reference (subtracted) class index meaning "none"
 # Intensity scales of test-time augmentation, each with and without a flip.
 TTA_FACTORS = (0.9, 1.0, 1.1)
+
+
+def flat_form(model: keras.Model) -> keras.Model:
+    """`model`, or its flat copy (graph.flatten_model) when it is Sequential or nests models:
+    CAMs read layer outputs, which a nested model hides."""
+    if isinstance(model, keras.Sequential) or any(
+        isinstance(layer, keras.Model) for layer in model.layers
+    ):
+        return flatten_model(model)
+    return model
 
 
 def predicted_class(logits: tf.Tensor) -> tf.Tensor:
@@ -207,10 +218,7 @@ class BaseCAM:
         if unknown:
             raise ValueError(f"{self.name} takes no option(s) {sorted(unknown)}.")
         self.settings = self.own_options(options)
-        if isinstance(model, keras.Sequential) or any(
-            isinstance(layer, keras.Model) for layer in model.layers
-        ):
-            model = flatten_model(model)
+        model = flat_form(model)
         names = [layer.name for layer in model.layers]
         unknown = [name for name in [*layers, *extra_outputs] if name not in names]
         if unknown:
@@ -363,6 +371,7 @@ class BaseCAM:
         else:
             activations, gradients, logits, pair, scores, extra = self._pass(*inputs)
             maps = self.raw_maps(inputs[0], activations, gradients, scores, *pair)
+        advance(len(images))  # the guided pass and Score-CAM's masked ones count their own
         return CAMResult(
             maps={name: np.asarray(m) for name, m in zip(self.layers, maps)},
             logits=logits.numpy(),

@@ -22,6 +22,7 @@ from __future__ import annotations
 import collections
 import threading
 import weakref
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -33,11 +34,13 @@ from core.cams.base import (
     BaseCAM,
     CAMResult,
     class_scores,
+    flat_form,
     resolve_targets,
 )
 from core.cams.fusion import FUSED, stretched_units
 from core.cams.grad_cam import GradCAM
 from core.errors import SettingError
+from core.pace import advance
 
 # Activations guided, and their ReLU settings (Keras' relu(x, negative_slope, max_value, ...)).
 RELUS = {
@@ -130,18 +133,22 @@ def guidance(model: keras.Model) -> str:
     return text
 
 
-def guided_model(model: keras.Model) -> keras.Model:
+def guided_model(model: keras.Model, progress: Callable[[], None] | None = None) -> keras.Model:
     """A flat functional `model`'s clone with guided ReLUs: same layer names, weights, forward.
 
     A new model every call (`shared_guided_model` keeps one per model); `model` itself is left
     exactly as it was. Models with nested sub-models are flattened first (BaseCAM does that).
     NoReLUError if it has no ReLU to guide (swish, GELU): its guided gradient would silently be
-    the plain one.
+    the plain one. `progress()` hears each layer cloned.
     """
     guided: list[str] = []
-    clone = keras.models.clone_model(
-        model, clone_function=lambda layer: _guided_layer(layer, guided)
-    )
+
+    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
+        if progress:
+            progress()
+        return _guided_layer(layer, guided)
+
+    clone = keras.models.clone_model(model, clone_function=clone)
     if not guided:
         raise NoReLUError(
             f"Guided Backprop needs ReLUs; model {model.name!r} has none (its activations are "
@@ -159,9 +166,12 @@ _CLONES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _CLONES_LOCK = threading.Lock()
 
 
-def shared_guided_model(key: keras.Model, flat: keras.Model) -> keras.Model:
+def shared_guided_model(
+    key: keras.Model, flat: keras.Model, progress: Callable[[], None] | None = None
+) -> keras.Model:
     """The guided clone of `flat` (the flat form of `key`, the caller's model), built once per
-    `key` and given `flat`'s current weights on every call.
+    `key` (`progress()` hearing each layer cloned) and given `flat`'s current weights on every
+    call.
 
     The weights are copied again because a model's weights may change between two CAMs (the
     sanity check re-initialises its copy's layers group by group, building a CAM after each).
@@ -169,10 +179,32 @@ def shared_guided_model(key: keras.Model, flat: keras.Model) -> keras.Model:
     with _CLONES_LOCK:
         clone = _CLONES.get(key)
         if clone is None:
-            clone = _CLONES[key] = guided_model(flat)
+            clone = _CLONES[key] = guided_model(flat, progress)
         else:
             clone.set_weights(flat.get_weights())
         return clone
+
+
+def layers_to_clone(model: keras.Model) -> int:
+    """The layers `build_guided` clones for `model` (nested models' counted in), 0 once built:
+    a guided method's first use builds it, a ResNet-50's in ~10 s."""
+    with _CLONES_LOCK:
+        if model in _CLONES:
+            return 0
+
+    def count(model: keras.Model) -> int:  # clone_model clones all but the input layers
+        return sum(
+            count(x) if isinstance(x, keras.Model) else not isinstance(x, keras.layers.InputLayer)
+            for x in model.layers
+        )
+
+    return count(model)
+
+
+def build_guided(model: keras.Model, progress: Callable[[], None] | None = None) -> None:
+    """Build `model`'s shared guided clone now, `progress()` hearing each layer cloned, so that
+    its wait can be shown; NoReLUError if it has no ReLU to guide."""
+    shared_guided_model(model, flat_form(model), progress)
 
 
 def saliency(gradients: np.ndarray) -> np.ndarray:
@@ -213,7 +245,9 @@ class Guided:
     def guided(self, images: np.ndarray, class_index: np.ndarray, reference: np.ndarray):
         """(N, H, W, 3) guided gradient of each image's class score, and what the pass gave."""
         inputs = (tf.constant(images), tf.constant(class_index), tf.constant(reference))
-        return self._guided_step(*inputs)
+        outputs = self._guided_step(*inputs)
+        advance(len(images))
+        return outputs
 
 
 class GuidedBackprop(Guided, BaseCAM):

@@ -22,6 +22,7 @@ import tensorflow as tf
 from scipy.ndimage import zoom
 
 from core.cams.base import BaseCAM, Option, class_probabilities, first_component
+from core.pace import advance
 
 
 class ScoreCAM(BaseCAM):
@@ -76,6 +77,7 @@ class ScoreCAM(BaseCAM):
             masks = (masks - low) / (high - low + 1e-7)
             masked = image[None] * np.moveaxis(masks, -1, 0)[..., None]  # (channels, H, W, 3)
             logits = self._predict(tf.constant(masked, dtype=tf.float32))
+            advance(len(masked))
             chosen, reference = (tf.fill([len(masked)], int(c)) for c in pair)
             weights.append(class_probabilities(logits, chosen, reference).numpy())
         weighted = activations[..., keep] * np.concatenate(weights)

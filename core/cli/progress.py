@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from core.pace import Pace
+
 
 class Progress:
     """Reports `total` photos' progress to `stream` (stderr), one `step` per photo done."""
@@ -24,24 +26,23 @@ class Progress:
         stream: TextIO | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.total, self.what, self.clock = total, what, clock
+        self.what, self.pace = what, Pace(total, clock)
         self.stream = stream or sys.stderr
         self.on_terminal = self.stream.isatty()
-        self.started, self.done, self.width = clock(), 0, 0
+        self.width = 0
 
     def step(self, photos: int = 1) -> None:
         """`photos` more done: the line said again, with the time left estimated from the pace."""
-        self.done = min(self.total, self.done + photos)
-        elapsed = self.clock() - self.started
-        # The pace so far, per photo; nothing to estimate from before the first.
-        left = elapsed / self.done * (self.total - self.done) if self.done else 0.0
+        pace = self.pace
+        pace.add(photos)
+        done, (elapsed, left) = min(pace.done, pace.total), pace.times()
         line = (
-            f"photo {self.done:,} of {self.total:,} · {self.what} · {elapsed:.1f} s elapsed · "
-            f"about {left:.0f} s left"
+            f"photo {done:,} of {pace.total:,} · {self.what} · {elapsed:.1f} s elapsed · "
+            f"about {left or 0:.0f} s left"
         )
         if self.on_terminal:
             # The same line rewritten: padded over a longer one before it, ended once done.
-            end = "\n" if self.done == self.total else ""
+            end = "\n" if done == pace.total else ""
             self.stream.write(f"\r{line.ljust(self.width)}{end}")
             self.width = len(line)
         else:

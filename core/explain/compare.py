@@ -27,16 +27,15 @@ def compare(
     layers: list[str],
     target: str = "predicted",
     steps: int = 25,
-    progress=None,
 ) -> list[Cell]:
     """One pass per method (all layers at once), then a deletion curve per cell.
 
     A method the layer does not change (`uses_layer`: Guided Backprop) gives one cell, at
-    NO_LAYER. `progress(fraction)` is optional.
+    NO_LAYER. Score-CAM's and the curves' passes are counted (core.pace) towards `cost`.
     """
     model_input = explainer.model_input(photo)
     cells = []
-    for i, method in enumerate(methods):
+    for method in methods:
         explanation = explainer.explain([photo], target, method)[0]
         index = explainer.scored_class(explanation)
         for layer in cell_layers(method, layers):
@@ -48,8 +47,6 @@ def compare(
             cells.append(
                 Cell(method, layer, heatmap, explanation.seconds, deletion["deletion_auc"])
             )
-        if progress:
-            progress((i + 1) / len(methods))
     return cells
 
 

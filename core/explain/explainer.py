@@ -238,8 +238,11 @@ class Explainer:
             steps,
         )
 
-    def sanity_check(self, photo: np.ndarray, layer: str, target: str, method: str) -> list[dict]:
-        """The cascading randomisation check of the map (faithfulness.sanity_check)."""
+    def sanity_check(
+        self, photo: np.ndarray, layer: str, target: str, method: str, progress=None
+    ) -> list[dict]:
+        """The cascading randomisation check of the map (faithfulness.sanity_check; `progress()`
+        hears each of its `sanity_steps`)."""
         return sanity_check(
             self.classifier.model,
             layer,
@@ -247,6 +250,7 @@ class Explainer:
             self.target_index(target),
             method,
             layers=list(self.fused_from) if layer == FUSED else None,  # FUSED's own layers
+            progress=progress,
         )
 
     def explain(

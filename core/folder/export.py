@@ -1,8 +1,9 @@
 """What a folder run shows and hands out: overlays drawn on demand, and the ZIP of its results.
 
-The ZIP is built when a person downloads it (the page gives Streamlit a function): overlays/ (PNG
-at display size, the chosen layer), maps/ (every layer's raw map as .npy), table.csv and
-manifest.json. It never names a server path: the folder by its label below its data root.
+The ZIP is built when a person asks for it (on the page, under a bar with Cancel, into a file
+beside the job's results, which the download reads): overlays/ (PNG at display size, the chosen
+layer), maps/ (every layer's raw map as .npy), table.csv and manifest.json. It never names a
+server path: the folder by its label below its data root.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import io
 import json
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path, PurePath
 
 import numpy as np
@@ -63,24 +65,30 @@ def export_zip(
     layer: str,
     look: dict,
     about: dict,
-) -> bytes:
-    """A ZIP of `rows` (read_table's, filtered): overlays at `layer`, raw maps, CSV, manifest.
+    into: Path | None = None,
+    progress: Callable[[], None] | None = None,
+) -> bytes | None:
+    """A ZIP of `rows` (read_table's, filtered): overlays at `layer`, raw maps, CSV, manifest;
+    its bytes, or None when written `into` a file.
 
     `look` is how overlays are drawn: max_side (pixels), alpha, colormap. `about` goes into the
-    manifest as it is (the model, the folder's label, the figures).
+    manifest as it is (the model, the folder's label, the figures). `progress()` hears each photo
+    done. The overlays are PNGs, stored as they are (compressing them again gains nothing).
     """
-    buffer = io.BytesIO()
+    buffer = io.BytesIO() if into is None else into
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         places = output_places([PurePath(photo) for photo in rows["photo"]])
         for place, (_, row) in zip(places, rows.iterrows()):
             stem = place.as_posix()  # x.jpg beside x.png keep their extensions
             maps = raw_maps(folder, row["batch"], row["row"])
             picture = overlay(Path(job.folder) / row["photo"], maps[layer], **look)
-            archive.writestr(f"overlays/{stem}.png", encode_png(picture))
+            archive.writestr(f"overlays/{stem}.png", encode_png(picture), zipfile.ZIP_STORED)
             for name, raw in maps.items():
                 saved = io.BytesIO()
                 np.save(saved, raw)
                 archive.writestr(f"maps/{stem}/{name}.npy", saved.getvalue())
+            if progress:
+                progress()
         archive.writestr("table.csv", rows[COLUMNS].to_csv(index=False))
         record = {
             **about,
@@ -92,7 +100,7 @@ def export_zip(
             "made_at": time.strftime("%Y-%m-%d %H:%M:%S"),
         }
         archive.writestr("manifest.json", json.dumps(record, indent=2))
-    return buffer.getvalue()
+    return buffer.getvalue() if into is None else None
 
 
 def model_record(entry: ModelEntry) -> dict:

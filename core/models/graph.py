@@ -8,8 +8,10 @@ A layer has a map when it outputs (N, H, W, C), or transformer tokens on a patch
 from __future__ import annotations
 
 import functools
+import weakref
 
 import keras
+import tensorflow as tf
 
 from core.config import STAGE_LAYERS
 from core.models.keras_internals import run_graph
@@ -137,3 +139,16 @@ def conv_layer_shapes(model: keras.Model) -> dict[str, tuple[int, int]]:
         if len(shape) == 4:
             shapes[layer.name] = (int(shape[1]), int(shape[2]))
     return shapes
+
+
+# One compiled forward pass per model, kept while the model lives (a page's model is shared).
+_FORWARDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def compiled_forward(model: keras.Model):
+    """`model`'s inference pass, compiled once (tf.function; batch sizes generalised after the
+    second): (N, H, W, 3) float32 -> its output. It holds the model weakly, so it goes with it."""
+    if model not in _FORWARDS:
+        held = weakref.ref(model)
+        _FORWARDS[model] = tf.function(lambda x: held()(x, training=False), reduce_retracing=True)
+    return _FORWARDS[model]

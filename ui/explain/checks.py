@@ -11,6 +11,7 @@ import streamlit as st
 from core.cams import is_guided
 from core.explain import figures, guide
 from core.explain.explainer import Explainer
+from core.explain.faithfulness import faithfulness_passes, sanity_steps
 from core.explain.settings import Check, View
 from ui.explain import present
 from ui.slots import button_result
@@ -29,13 +30,15 @@ def show_checks(view: View, explainer: Explainer) -> None:
 
 def show_faithfulness(view: View, explainer: Explainer, check: Check) -> None:
     """Deletion and insertion AUCs against a random map's, and their curves, once asked for."""
+    passes = faithfulness_passes()
     measured = button_result(
-        "Measure faithfulness (about 100 forward passes)",
+        f"Measure faithfulness ({passes} forward passes)",
         "measure",
         check,
         "measure faithfulness",
-        functools.partial(explainer.faithfulness, view.picture, view.explanation, check.layer),
-        "Deleting and inserting pixels, 50 steps each…",
+        lambda step: explainer.faithfulness(view.picture, view.explanation, check.layer),
+        "Deleting and inserting pixels",
+        passes,
     )
     if measured is None:
         return
@@ -56,7 +59,9 @@ def show_sanity(view: View, explainer: Explainer, check: Check) -> None:
         functools.partial(
             explainer.sanity_check, view.picture, check.layer, check.target, check.method
         ),
-        "Randomising a copy of the model, layer group by layer group…",
+        "Randomising a copy of the model, layer group by layer group",
+        sanity_steps(explainer.classifier.model),
+        "steps",
     )
     if steps is None:
         return

@@ -21,6 +21,7 @@ from core.explain.overlay import blend, colorize
 from core.explain.settings import FOLDED, ExplanationKey, Photo
 from core.images import photo_for_model, shrink
 from ui.access import shown
+from ui.explain.cache import build_guided_first
 from ui.explain.present import duration
 from ui.explain.widgets import target_select, view_radio
 from ui.models import Chosen
@@ -84,12 +85,15 @@ def show_grid_on_click(chosen: Chosen, grid: GridSettings, config: Config) -> No
     explainer = chosen.loaded.explainer
     picture = cached_picture(grid.photo, grid.photo.digest, config)
     st.image(shrink(picture, 192), caption=grid.photo.name, alt=f"The photo {grid.photo.name}")
+    methods, layers = list(grid.methods), list(grid.layers)
     cells = button_result(
         "Fill the grid",
         "fill",
         grid.key(chosen.key),
         "fill the grid",
         functools.partial(fill_grid, explainer, picture, grid),
+        "Explaining with every method at every layer",
+        cost(explainer, methods, layers) if methods and layers else 0,
         type="primary",
         disabled=not (grid.methods and grid.layers),
     )
@@ -98,19 +102,12 @@ def show_grid_on_click(chosen: Chosen, grid: GridSettings, config: Config) -> No
         show_grid(cells, thumb, explainer.layer_choices, config.alpha)
 
 
-def fill_grid(explainer: Explainer, picture: np.ndarray, grid: GridSettings) -> list[Cell]:
-    """Every method at every layer, with a progress bar while it runs."""
-    bar = st.progress(0.0, text="Explaining…")
-    cells = compare(
-        explainer,
-        picture,
-        list(grid.methods),
-        list(grid.layers),
-        grid.target,
-        progress=lambda f: bar.progress(f, text=f"Explaining… {f:.0%}"),
-    )
-    bar.empty()
-    return cells
+def fill_grid(explainer: Explainer, picture: np.ndarray, grid: GridSettings, step) -> list[Cell]:
+    """Every method at every layer (the guided clone built first, under a bar of its own, when a
+    guided method is among them); `button_result`'s bar counts the passes."""
+    methods = list(grid.methods)
+    build_guided_first(explainer.classifier.model, methods, "fill guided")
+    return compare(explainer, picture, methods, list(grid.layers), grid.target)
 
 
 def show_grid(cells: list[Cell], thumb: np.ndarray, shapes: dict[str, tuple], alpha: float):

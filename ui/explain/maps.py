@@ -96,7 +96,8 @@ def show_contrast(view: View, chosen: Chosen, thumb: np.ndarray) -> None:
     targets = explainer.contrast_targets(view.explanation)
     for cell, target in zip(st.columns(len(targets)), targets):
         key = view.key.for_target(target)
-        other = explained(chosen.loaded, settings.photo, key).explanation
+        cost = present.passes(settings, explainer)
+        other = explained(chosen.loaded, settings.photo, key, cost).explanation
         if other.is_flat(layer):  # float noise: said so, not drawn as evidence
             cell.info(present.flat_map(other, layer))
             continue

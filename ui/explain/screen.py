@@ -10,6 +10,8 @@ import contextlib
 
 import streamlit as st
 
+from core.cams import is_guided
+from core.cams.guided import layers_to_clone
 from core.config import Config
 from core.errors import UserError
 from core.explain import display, export, figures, guide
@@ -17,7 +19,7 @@ from core.explain.explainer import Explanation
 from core.explain.settings import Settings, View
 from ui.access import is_public, shown
 from ui.explain import present
-from ui.explain.cache import explained
+from ui.explain.cache import cancel, explained
 from ui.explain.present import CHEAP, passes
 from ui.explain.widgets import read_settings
 from ui.models import Chosen
@@ -39,8 +41,14 @@ def explain_first(chosen: Chosen) -> None:
     if chosen.loaded.error:
         return
     settings = read_settings(chosen.loaded)
-    # An expensive method waits for its slot in the page; an unreadable photo is refused there.
-    if settings.photo is not None and passes(settings, chosen.loaded.explainer) <= CHEAP:
+    explainer = chosen.loaded.explainer
+    # An expensive method waits for its slot in the page, and a guided clone's first build shows
+    # its bar there; an unreadable photo is refused there.
+    if (
+        settings.photo is not None
+        and passes(settings, explainer) <= CHEAP
+        and not (is_guided(settings.method) and layers_to_clone(explainer.classifier.model))
+    ):
         with contextlib.suppress(UserError):
             explained(chosen.loaded, settings.photo, settings.key(chosen.key))
 
@@ -68,11 +76,12 @@ def show_waiting() -> None:
 
 def explain(chosen: Chosen, settings: Settings) -> View:
     """The photo explained with `settings`, from the shared cache or now (an expensive method in
-    one of the process's slots); ImageError for a photo it cannot read."""
+    one of the process's slots, under a bar with Cancel); ImageError for a photo it cannot read,
+    Stopped once cancelled."""
     key = settings.key(chosen.key)
     cost = passes(settings, chosen.loaded.explainer)
-    with expensive(f"explain with {settings.method}", when=cost > CHEAP):
-        found = explained(chosen.loaded, settings.photo, key)
+    with expensive(f"explain with {settings.method}", cost > CHEAP, *cancel(key)):
+        found = explained(chosen.loaded, settings.photo, key, cost)
     return View(settings, key, found.picture, found.explanation)
 
 

@@ -22,7 +22,7 @@ from core.explain.side_by_side import DIFFERENCE, difference_picture, shared_tar
 from core.models.catalog import models, second_choice
 from ui.access import shown
 from ui.explain import present
-from ui.explain.cache import explained, key_for
+from ui.explain.cache import cancel, explained, key_for
 from ui.explain.screen import top_chart
 from ui.models import KEPT_SECOND, Chosen, chosen_model, forget_other_layers
 from ui.photos import photo_source
@@ -159,12 +159,15 @@ def explain_pair(
         pair_key(photo, side.chosen.key, target, method, layer)
         for side, target, layer in zip(sides, settings.targets, settings.layers)
     ]
-    cost = sum(
+    costs = [
         side.chosen.loaded.explainer.cost(method, dict(key.options).get("layers", ()))
         for side, key in zip(sides, keys)
-    )
-    with expensive(f"explain with {method}", when=cost > 2):
-        found = [explained(side.chosen.loaded, photo, key) for side, key in zip(sides, keys)]
+    ]
+    with expensive(f"explain with {method}", sum(costs) > 2, *cancel(keys[0])):
+        found = [
+            explained(side.chosen.loaded, photo, key, cost)
+            for side, key, cost in zip(sides, keys, costs)
+        ]
     return found[0].picture, [each.explanation for each in found]
 
 

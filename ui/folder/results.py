@@ -4,11 +4,13 @@ them, accuracy and confusion, filters, the table, the gallery, the ZIP and one p
 from __future__ import annotations
 
 import functools
+import hashlib
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from core.atomic import replacing
 from core.config import Config
 from core.data import choices
 from core.explain import display
@@ -23,6 +25,9 @@ from ui.folder.present import job_entry, provenance, uploaded
 from ui.folder.start import Picked
 from ui.folder.strategies import show_strategies
 from ui.loading import model_for
+from ui.slots import button_result
+
+ZIP_NAME = "download.zip"  # the last ZIP made of a job's results, beside them
 
 
 def show_job(config: Config, picked: Picked) -> None:
@@ -82,7 +87,8 @@ def show_photo(job_dir: str, row: pd.Series, entries: list[ModelEntry], config: 
 def show_download(
     job_dir: str, rows: pd.DataFrame, layer: str, entries: list[ModelEntry], config: Config
 ) -> None:
-    """The ZIP of the rows shown, built when clicked; its manifest names the job's own model."""
+    """The ZIP of the rows shown, made when asked for (under a bar with Cancel) into a file beside
+    the job's results, then offered for download; its manifest names the job's own model."""
     job = jobs.read_job(Path(job_dir))
     entry = job_entry(job, entries)
     about = {
@@ -90,14 +96,33 @@ def show_download(
         "folder": choices.label(Path(job.folder), config.data_roots),
     }
     look = {"max_side": display.DISPLAY_SIDE, "alpha": config.alpha, "colormap": config.colormap}
-    build = functools.partial(export_zip, Path(job_dir), job, rows, layer, look, about)
-    st.download_button(
-        f"Download these {len(rows):,} (ZIP: overlays, raw maps, CSV, manifest)",
-        data=build,
-        file_name=f"folder_{Path(job_dir).name}.zip",
-        mime="application/zip",
-        key="folder_zip",
+    photos = hashlib.sha256("\n".join(rows["photo"]).encode()).hexdigest()
+    made = button_result(
+        f"Make the ZIP of these {len(rows):,} (overlays, raw maps, CSV, manifest)",
+        "folder_zip",
+        (job_dir, photos, layer, tuple(look.items())),
+        "make the ZIP",
+        functools.partial(write_zip, Path(job_dir), job, rows, layer, look, about),
+        "Drawing the overlays",
+        len(rows),
+        "photos",
     )
+    if made is not None and Path(made).is_file():
+        st.download_button(
+            f"Download the ZIP ({Path(made).stat().st_size / 1e6:,.1f} MB)",
+            data=lambda: Path(made).read_bytes(),
+            file_name=f"folder_{Path(job_dir).name}.zip",
+            mime="application/zip",
+            key="folder_zip_file",
+        )
+
+
+def write_zip(job_dir: Path, job, rows, layer: str, look: dict, about: dict, step) -> str:
+    """The ZIP written to job_dir/ZIP_NAME (whole, or not at all), `step()` told each photo."""
+    path = job_dir / ZIP_NAME
+    with replacing(path) as temporary:
+        export_zip(job_dir, job, rows, layer, look, about, into=temporary, progress=step)
+    return str(path)
 
 
 def show_results(
