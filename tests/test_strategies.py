@@ -21,7 +21,14 @@ import pytest
 from core.explain.explainer import Explainer
 from core.explain.localization import read_trimap
 from core.explain.shortcuts import check, hidden, region
-from core.explain.strategies import cluster, downsized, eigengap, on_the_pet, strategies
+from core.explain.strategies import (
+    Strategy,
+    cluster,
+    downsized,
+    eigengap,
+    on_the_pet,
+    strategies,
+)
 from core.models.info import Classifier, ModelInfo
 from tests.support.photos import trimap
 
@@ -168,9 +175,39 @@ def test_hiding_keeps_the_photo_and_changes_only_the_region():
         hidden(picture, mask, "paint")
 
 
-def test_the_region_is_where_the_mean_map_is_high(tagged):
-    from core.explain.strategies import Strategy
+@pytest.mark.parametrize("shape", [(224, 224), (37, 301)])
+def test_hiding_is_the_whole_photos_blur_or_mean_colour_inside_the_mask(shape):
+    # The reference: what the docstrings say, computed on the whole photo (hiding blurs only the
+    # region and a margin, and writes straight into the model's batch).
+    import cv2
 
+    height, width = shape
+    picture = np.random.default_rng(4).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    mask = np.zeros(shape, bool)
+    mask[5:30, 100:160] = True
+    small = cv2.resize(picture, (width // 16, max(1, height // 16)), interpolation=cv2.INTER_AREA)
+    stretched = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+    blur = cv2.GaussianBlur(stretched, (0, 0), sigmaX=4)
+    mean = picture.reshape(-1, 3).mean(axis=0).astype(np.uint8)
+    for how, filler in (("blur", blur), ("mean", mean)):
+        expected = np.where(mask[..., None], filler, picture)
+        np.testing.assert_array_equal(hidden(picture, mask, how), expected)
+
+
+def test_the_check_traces_its_forward_once_for_any_number_of_photos(tagged):
+    from core.explain.shortcuts import _forward
+
+    classifier, photos, labels = tagged
+    corner = np.zeros((8, 8))
+    corner[0, 0] = 1.0
+    strategy = Strategy("tagged", tuple(range(17)), corner, None, (0.06, 0.06), 0.0, (0,))
+    for count in (17, 3, 1):  # a full batch and a short one, then shorter ones
+        result = check(classifier, list(photos[:count]), strategy, "mean")
+        assert result["photos"] == count
+    assert _forward(classifier.model).experimental_get_tracing_count() == 1
+
+
+def test_the_region_is_where_the_mean_map_is_high(tagged):
     mean = np.zeros((8, 8))
     mean[0, 0] = 1.0
     strategy = Strategy("x", (0,), mean / mean.sum(), None, (0.06, 0.06), 0.0, (0,))
