@@ -123,14 +123,22 @@ def _probabilities(
     forward = _forward(classifier.model)
     rows = []
     for start in range(0, len(photos), BATCH):
-        chunk = photos[start : start + BATCH]
-        batch = np.empty((len(chunk), *chunk[0].shape), np.float32)
-        for row, photo in zip(batch, chunk):
-            row[...] = photo  # one pass: the photo, as float32, where the model reads it
-            if masks is not None:
-                hide_into(row, photo, masks[photo.shape[:2]], how)
+        batch = hidden_batch(photos[start : start + BATCH], masks, how)
         rows.append(classifier.probabilities(forward(batch).numpy()))
     return np.concatenate(rows) if rows else np.zeros((0, len(classifier.info.class_names)))
+
+
+def hidden_batch(
+    photos: list[np.ndarray], masks: dict[tuple[int, int], np.ndarray] | None, how: str
+) -> np.ndarray:
+    """(N, H, W, 3) float32: the N photos (uint8, all H x W), each hidden where `masks` (photo
+    size -> mask; None: nothing hidden) say, as the model reads them."""
+    batch = np.empty((len(photos), *photos[0].shape), np.float32)
+    for row, photo in zip(batch, photos):
+        row[...] = photo  # one pass: the photo, as float32, where the model reads it
+        if masks is not None:
+            hide_into(row, photo, masks[photo.shape[:2]], how)
+    return batch
 
 
 # One compiled forward per model, kept while the model lives (a page's model is shared).
