@@ -131,7 +131,7 @@ def _probabilities(
 def hidden_batch(
     photos: list[np.ndarray], masks: dict[tuple[int, int], np.ndarray] | None, how: str
 ) -> np.ndarray:
-    """(N, H, W, 3) float32: the N photos (uint8, all H x W), each hidden where `masks` (photo
+    """(N, H, W, 3) float32: the N >= 1 photos (uint8, all H x W), each hidden where `masks` (photo
     size -> mask; None: nothing hidden) say, as the model reads them."""
     batch = np.empty((len(photos), *photos[0].shape), np.float32)
     for row, photo in zip(batch, photos):
