@@ -5,7 +5,9 @@ A tiny CNN is trained in the test on generated 32 x 32 photos: grey noise and a 
 top-left corner and the squares' colours tell nothing, so the tag is the model's only evidence: its
 maps for that class form one cluster, flagged, and hiding the tag flips most of its predictions.
 In the control set the classes differ by the square's colour and nothing is tagged: nothing is
-flagged. The eigengap's choice is checked on maps built by hand.
+flagged. The eigengap's choice is checked on maps built by hand, and so is the rule that the
+pets' masks (Oxford-IIIT Pet's trimaps) make where they are known: evidence off the pet is flagged,
+evidence on it is not.
 """
 
 from __future__ import annotations
@@ -17,42 +19,57 @@ import numpy as np
 import pytest
 
 from core.explain.explainer import Explainer
+from core.explain.localization import read_trimap
 from core.explain.shortcuts import check, hidden, region
-from core.explain.strategies import cluster, downsized, eigengap, strategies
+from core.explain.strategies import (
+    Strategy,
+    cluster,
+    downsized,
+    eigengap,
+    on_the_pet,
+    strategies,
+)
 from core.models.info import Classifier, ModelInfo
+from tests.support.photos import trimap
 
 SIDE = 32
+SQUARE = 9  # the "pet": a 9 x 9 square
 TAG = (slice(1, 7), slice(1, 7))  # a 6 x 6 white tag in the top-left corner
+VALIDATION_SEED = 1  # the seed of the validation photos `trained` returns
 
 
-def photo(rng, colour, tagged: bool) -> np.ndarray:
+def photo(rng, colour, tagged: bool) -> tuple[np.ndarray, tuple[int, int]]:
+    """(pixels, (top, left) of the square)."""
     pixels = rng.integers(60, 190, (SIDE, SIDE, 3)).astype(np.uint8)
     top, left = rng.integers(10, 14, 2)  # the square near the centre, where subjects are
-    pixels[top : top + 9, left : left + 9] = colour
+    pixels[top : top + SQUARE, left : left + SQUARE] = colour
     if tagged:
         pixels[TAG] = 255
-    return pixels
+    return pixels, (int(top), int(left))
 
 
-def generated(rng, count: int, tagged_set: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(photos, labels): class 1 is the tagged one (tagged set) or the reddish one (control)."""
-    photos, labels = [], []
+def generated(rng, count: int, tagged_set: bool) -> tuple[np.ndarray, np.ndarray, list]:
+    """(photos, labels, the squares' (top, left)): class 1 is the tagged one (tagged set) or the
+    reddish one (control)."""
+    photos, labels, places = [], [], []
     for i in range(count):
         label = i % 2
         if tagged_set:
             colour = rng.integers(0, 256, 3)  # the square's colour tells nothing
         else:
             colour = (200, 60, 60) if label else (60, 60, 200)
-        photos.append(photo(rng, colour, tagged_set and label == 1))
+        pixels, place = photo(rng, colour, tagged_set and label == 1)
+        photos.append(pixels)
         labels.append(label)
-    return np.stack(photos), np.array(labels)
+        places.append(place)
+    return np.stack(photos), np.array(labels), places
 
 
 def trained(tagged_set: bool) -> tuple[Classifier, np.ndarray, np.ndarray]:
     """A small CNN trained on a generated set; (classifier, validation photos, their labels)."""
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
-    x, y = generated(rng, 240, tagged_set)
+    x, y, _ = generated(rng, 240, tagged_set)
     inputs = keras.Input((SIDE, SIDE, 3))
     h = keras.layers.Rescaling(1 / 255)(inputs)
     h = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(h)
@@ -64,7 +81,7 @@ def trained(tagged_set: bool) -> tuple[Classifier, np.ndarray, np.ndarray]:
     model.fit(x.astype(np.float32), y.astype(np.float32), epochs=40, batch_size=16, verbose=0)
     names = ("plain", "tagged") if tagged_set else ("blue", "red")
     info = ModelInfo(kind="imported", class_names=names, image_size=SIDE, backbone="tiny")
-    validation, labels = generated(np.random.default_rng(1), 60, tagged_set)
+    validation, labels, _ = generated(np.random.default_rng(VALIDATION_SEED), 60, tagged_set)
     return Classifier(model, info), validation, labels
 
 
@@ -83,6 +100,11 @@ def tagged():
     return trained(tagged_set=True)
 
 
+@pytest.fixture(scope="module")
+def control():
+    return trained(tagged_set=False)
+
+
 def test_the_tag_is_one_flagged_strategy_and_hiding_it_flips_most(tagged):
     classifier, photos, labels = tagged
     found_, predicted = found(classifier, photos, labels)
@@ -94,16 +116,19 @@ def test_the_tag_is_one_flagged_strategy_and_hiding_it_flips_most(tagged):
     assert tag.label == "tagged" and len(tagged_photos & set(tag.members)) >= 0.9 * 30
     assert tag.peak[0] < 0.3 and tag.peak[1] < 0.3 and "the top left" in tag.reason
     record = json.loads(json.dumps(tag.record()))
-    assert set(record) == {"class", "size", "accuracy", "peak", "spread", "flagged", "reason"}
+    assert set(record) == {
+        "class", "size", "accuracy", "peak", "spread", "on_object", "flagged", "reason"
+    }  # fmt: skip
     assert record["accuracy"] >= 0.9 and record["flagged"] is True
+    assert record["on_object"] is None  # no masks
     for how in ("blur", "mean"):
         members = [photos[i] for i in tag.members]
         result = check(classifier, members, tag, how)
         assert result["photos"] == tag.size and result["flipped"] >= 0.5 * tag.size, result
 
 
-def test_a_set_without_a_shortcut_flags_nothing():
-    classifier, photos, labels = trained(tagged_set=False)
+def test_a_set_without_a_shortcut_flags_nothing(control):
+    classifier, photos, labels = control
     found_, _ = found(classifier, photos, labels)
     assert found_ and not [s.record() for s in found_ if s.flagged]
 
@@ -150,14 +175,86 @@ def test_hiding_keeps_the_photo_and_changes_only_the_region():
         hidden(picture, mask, "paint")
 
 
-def test_the_region_is_where_the_mean_map_is_high(tagged):
-    from core.explain.strategies import Strategy
+@pytest.mark.parametrize("shape", [(224, 224), (37, 301)])
+def test_hiding_is_the_whole_photos_blur_or_mean_colour_inside_the_mask(shape):
+    # The reference: what the docstrings say, computed on the whole photo (hiding blurs only the
+    # region and a margin, and writes straight into the model's batch).
+    import cv2
 
+    height, width = shape
+    picture = np.random.default_rng(4).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    mask = np.zeros(shape, bool)
+    mask[5:30, 100:160] = True
+    small = cv2.resize(picture, (width // 16, max(1, height // 16)), interpolation=cv2.INTER_AREA)
+    stretched = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+    blur = cv2.GaussianBlur(stretched, (0, 0), sigmaX=4)
+    mean = picture.reshape(-1, 3).mean(axis=0).astype(np.uint8)
+    for how, filler in (("blur", blur), ("mean", mean)):
+        expected = np.where(mask[..., None], filler, picture)
+        np.testing.assert_array_equal(hidden(picture, mask, how), expected)
+
+
+def test_the_check_traces_its_forward_once_for_any_number_of_photos(tagged):
+    from core.explain.shortcuts import _forward
+
+    classifier, photos, labels = tagged
+    corner = np.zeros((8, 8))
+    corner[0, 0] = 1.0
+    strategy = Strategy("tagged", tuple(range(17)), corner, None, (0.06, 0.06), 0.0, (0,))
+    for count in (17, 3, 1):  # a full batch and a short one, then shorter ones
+        result = check(classifier, list(photos[:count]), strategy, "mean")
+        assert result["photos"] == count
+    assert _forward(classifier.model).experimental_get_tracing_count() == 1
+
+
+def test_the_region_is_where_the_mean_map_is_high(tagged):
     mean = np.zeros((8, 8))
     mean[0, 0] = 1.0
     strategy = Strategy("x", (0,), mean / mean.sum(), None, (0.06, 0.06), 0.0, (0,))
     mask = region(strategy, 32, 32)
     assert mask[0, 0] and not mask[16, 16] and mask.mean() < 0.1
+
+
+def masks_of(folder, boxes, side: int = 224) -> list[np.ndarray]:
+    """A pet mask per (top, left, size) box: its trimap written as Oxford-IIIT Pet ships it (PNG)
+    and read back."""
+    from PIL import Image
+
+    masks = []
+    for i, (top, left, size) in enumerate(boxes):
+        Image.fromarray(trimap(side, top, left, size)).save(folder / f"{i:03d}.png")
+        masks.append(read_trimap(folder / f"{i:03d}.png"))
+    return masks
+
+
+def test_evidence_off_the_pet_is_flagged_with_its_reason(tmp_path):
+    # Every map peaks at the centre, where the centre prior expects the subject; but in 9 of the 10
+    # photos the pet sits in the bottom-right corner: the trimaps see what the prior cannot.
+    maps = hand_maps([(3, 3)], per_group=10)
+    masks = masks_of(tmp_path, [(80, 80, 64)] + [(160, 160, 60)] * 9)
+    on_pet = [on_the_pet(m, mask) for m, mask in zip(maps, masks)]
+    assert on_pet == [True] + [False] * 9
+    (by_the_prior,) = strategies(maps, ["dog"] * 10)
+    assert not by_the_prior.flagged and by_the_prior.on_object is None
+    (found,) = strategies(maps, ["dog"] * 10, on_pet=on_pet)
+    assert found.flagged and json.loads(json.dumps(found.record()))["on_object"] == 0.1
+    assert "their evidence is off the pet in 9 of 10 photos (trimaps" in found.reason
+
+
+def test_evidence_on_the_pet_is_not_flagged_even_off_centre(tmp_path):
+    # Every map peaks in the top-left corner, and so does every pet: the centre prior's rule alone
+    # flags this cluster (same place, off centre); the trimaps say it looks at the pet.
+    maps = hand_maps([(0, 0)], per_group=10)
+    masks = masks_of(tmp_path, [(0, 0, 70 + 2 * i) for i in range(10)])
+    on_pet = [on_the_pet(m, mask) for m, mask in zip(maps, masks)]
+    assert on_pet == [True] * 10
+    (found,) = strategies(maps, ["cat"] * 10, on_pet=on_pet)
+    assert not found.flagged and found.reason == "" and found.record()["on_object"] == 1.0
+    for unknown in (None, [None] * 10):  # no masks: the centre prior's rule alone, on_object null
+        (by_the_prior,) = strategies(maps, ["cat"] * 10, on_pet=unknown)
+        assert by_the_prior.flagged and "the top left" in by_the_prior.reason
+        assert json.loads(json.dumps(by_the_prior.record()))["on_object"] is None
+    assert on_the_pet(np.zeros((7, 7)), masks[0]) is None and on_the_pet(maps[0], None) is None
 
 
 def write_folder(root, photos, labels, names) -> None:
@@ -190,12 +287,59 @@ def test_the_command_line_finds_flags_and_checks_the_tag(tagged, tmp_path, capsy
     assert "FLAGGED:" in capsys.readouterr().out
 
 
+def strategies_with_trimaps(classifier, tagged_set: bool, tmp_path) -> list[dict]:
+    """`python -m core strategies --annotations` over the validation photos, 4 times their size
+    (128 px, so the pointing game's 15 px is a small part of them; the model still sees the same
+    32 px photos), each with its trimap as Oxford-IIIT Pet ships it:
+    annotations/trimaps/<stem>.png."""
+    from PIL import Image
+
+    from core.cli.commands import main
+    from core.models.info import save_classifier
+
+    photos, labels, places = generated(np.random.default_rng(VALIDATION_SEED), 60, tagged_set)
+    scale = 4
+    large = photos.repeat(scale, axis=1).repeat(scale, axis=2)
+    write_folder(tmp_path / "photos", large, labels, classifier.info.class_names)
+    trimaps = tmp_path / "annotations" / "trimaps"
+    trimaps.mkdir(parents=True)
+    for i, (top, left) in enumerate(places):
+        mask = trimap(SIDE * scale, top * scale, left * scale, SQUARE * scale)
+        Image.fromarray(mask).save(trimaps / f"{i:03d}.png")
+    weights = save_classifier(classifier.model, classifier.info, tmp_path / "model.keras")
+    out = tmp_path / "strategies.json"
+    code = main(
+        ["strategies", "--data", str(tmp_path / "photos"), "--weights", str(weights),
+         "--layer", "conv_last", "--annotations", str(tmp_path / "annotations"),
+         "--json", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    return json.loads(out.read_text())
+
+
+def test_the_command_line_with_trimaps_flags_the_tag_off_the_pet(tagged, tmp_path):
+    records = strategies_with_trimaps(tagged[0], True, tmp_path)
+    tags = [r for r in records if r["class"] == "tagged" and r["size"] >= 27]
+    assert len(tags) == 1 and tags[0]["on_object"] <= 0.2, records
+    # The squares' colours tell nothing in this set: no cluster, tagged or plain, looks at them.
+    for record in records:
+        assert record["flagged"] and record["on_object"] <= 0.2, records
+        assert "their evidence is off the pet in" in record["reason"], records
+        assert "(trimaps" in record["reason"]
+
+
+def test_the_command_line_with_trimaps_flags_nothing_that_looks_at_the_pet(control, tmp_path):
+    records = strategies_with_trimaps(control[0], False, tmp_path)
+    assert records and not [r for r in records if r["flagged"]], records
+    assert all(r["on_object"] >= 0.8 for r in records), records
+
+
 @pytest.mark.resnet
 def test_strategies_of_a_few_photos_on_resnet50_make_well_formed_json(resnet50_weights, tmp_path):
     from core.cli.commands import main
 
     rng = np.random.default_rng(3)
-    photos, labels = generated(rng, 6, tagged_set=False)
+    photos, labels, _ = generated(rng, 6, tagged_set=False)
     write_folder(tmp_path / "photos", photos, labels, ("cats", "dogs"))
     out = tmp_path / "strategies.json"
     code = main(["strategies", "--data", str(tmp_path / "photos"),

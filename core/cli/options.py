@@ -9,6 +9,7 @@ from core.cams import METHODS
 from core.config import settings
 from core.data.pet_layout import LAYOUTS
 from core.explain.overlay import COLORMAPS
+from core.explain.strategies import OFF_OBJECT
 from core.models.imported import PREPROCESSING
 from core.training.recipe import TrainConfig
 
@@ -125,12 +126,7 @@ def add_evaluate_parser(commands) -> None:
     evaluate.add_argument(
         "--steps", type=int, default=50, help="steps of each deletion/insertion curve (0: none)"
     )
-    evaluate.add_argument(
-        "--annotations",
-        type=Path,
-        help="trimaps/ and xmls/ of Oxford-IIIT Pet (download-data "
-        "keeps them in DEST/annotations): adds the pointing game and its energy form",
-    )
+    add_annotations_option(evaluate, "adds the pointing game and its energy form")
     evaluate.add_argument("--shard", help=SHARD_HELP + " (--limit 0: of the whole folder)")
     evaluate.add_argument(
         "--out", type=Path, default=Path("out"), help="folder for the shard file (with --shard)"
@@ -147,6 +143,17 @@ def add_folder_options(parser) -> None:
         type=Path,
         help="a .keras model (default: the app's); one with no sidecar needs --classes a,b and "
         "--preprocessing",
+    )
+
+
+def add_annotations_option(parser, what: str) -> None:
+    """--annotations: Oxford-IIIT Pet's masks (evaluate and strategies); `what` they add."""
+    parser.add_argument(
+        "--annotations",
+        type=Path,
+        metavar="DIR",
+        help="trimaps/ and xmls/ of Oxford-IIIT Pet (download-data keeps them in "
+        f"DEST/annotations): {what}",
     )
 
 
@@ -311,6 +318,12 @@ def add_strategies_parser(commands) -> None:
         "--limit", type=int, default=0, help="the first photos to use, in sorted order; 0: all"
     )
     found.add_argument("--json", type=Path, help="write the clusters as a JSON list to this file")
+    add_annotations_option(
+        found,
+        f"a cluster whose maps peak off the pet in at least {OFF_OBJECT * 100:.0f}%% of its "
+        "photos with a trimap is flagged, the trimaps deciding where the pet is instead of the "
+        "centre prior",
+    )
     found.add_argument(
         "--check",
         action="store_true",

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     root = Path(args.data)
     relative = [each.key for each in listed]  # as listed below --data, links kept as links
     print(f"explaining {len(relative):,} photos at {layer}…", file=sys.stderr)
-    found = from_photos(explainer, root, relative, layer)
+    found = from_photos(explainer, root, relative, layer, annotations=args.annotations)
     records = []
     for strategy in found.strategies:
         record = strategy.record() | {"typical": [found.photos[i] for i in strategy.typical]}
@@ -51,12 +51,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def strategy_line(record: dict) -> str:
-    """One cluster in a line: class, size, accuracy, peak, spread, and a flag's reason."""
+    """One cluster in a line: class, size, accuracy, peak, spread, the share peaking on the pet
+    (with --annotations), and a flag's reason."""
     accuracy = "" if record["accuracy"] is None else f" · accuracy {record['accuracy']:.0%}"
     y, x = record["peak"]
+    on_object = record.get("on_object")
+    on_pet = "" if on_object is None else f" · peaks on the pet {on_object:.0%}"
     line = (
         f"{record['class']}: {record['size']} photos{accuracy} · peak at ({y:.2f}, {x:.2f}) · "
-        f"spread {record['spread']:.2f}"
+        f"spread {record['spread']:.2f}{on_pet}"
     )
     if record["flagged"]:
         line += f"\n  FLAGGED: {record['reason']}"

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from core.data.layouts import true_class
-from core.explain.strategies import Strategy, strategies
+from core.explain.localization import annotations_for
+from core.explain.strategies import Strategy, on_the_pet, strategies
 from core.folder.jobs import FolderJob
 from core.folder.table import raw_maps, read_table
 from core.images import ImageError, photo_for_model, to_model_input
@@ -58,12 +59,21 @@ def from_run(folder: Path, job: FolderJob, layer: str | None = None) -> Found:
     return Found(found_, list(rows["photo"]), thumbs, rows["confidence"].to_numpy(float))
 
 
-def from_photos(explainer, root: Path, photos: list[str], layer: str, batch: int = 16) -> Found:
+def from_photos(
+    explainer,
+    root: Path,
+    photos: list[str],
+    layer: str,
+    batch: int = 16,
+    annotations: Path | None = None,
+) -> Found:
     """The strategies of `photos` (paths below `root`) explained at `layer`, one pass per photo,
     for the predicted class; true classes from their folders or names. Unreadable photos are left
-    out."""
+    out. `annotations`: a folder with Oxford-IIIT Pet's trimaps/<stem>.png, so that a cluster off
+    the pet is flagged (each mask is read, used and dropped: only whether the map peaks on the pet
+    is kept)."""
     names = list(explainer.class_names)
-    maps, predicted, truth, thumbs, kept, confidence = [], [], [], [], [], []
+    maps, predicted, truth, thumbs, kept, confidence, on_pet = [], [], [], [], [], [], []
     for start in range(0, len(photos), batch):
         loaded = []
         for photo in photos[start : start + batch]:
@@ -82,11 +92,19 @@ def from_photos(explainer, root: Path, photos: list[str], layer: str, batch: int
             truth.append(true_class(photo, names))
             thumbs.append(to_model_input([pixels], THUMB)[0].astype(np.uint8))
             kept.append(photo)
+            on_pet.append(_on_pet(explanation.raw_maps[layer], root / photo, pixels, annotations))
     if not kept:
         return Found([], [], np.zeros((0, THUMB, THUMB, 3), np.uint8), np.zeros(0))
     thumbs = np.stack(thumbs)
-    found = strategies(np.stack(maps), predicted, truth, thumbs)
+    found = strategies(np.stack(maps), predicted, truth, thumbs, on_pet)
     return Found(found, kept, thumbs, np.array(confidence))
+
+
+def _on_pet(heatmap, path: Path, pixels: np.ndarray, annotations: Path | None) -> bool | None:
+    """Does the map peak on the photo's pet? None without a trimap of the photo's size."""
+    if annotations is None:
+        return None
+    return on_the_pet(heatmap, annotations_for(path, annotations, *pixels.shape[:2]).get("pet"))
 
 
 def _thumb(path: Path) -> np.ndarray:

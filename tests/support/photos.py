@@ -3,7 +3,8 @@
 Generated pets are bluish-dark "cats" and reddish-bright "dogs" (separable by a tiny model), with
 seeded noise; a third class and more get a seeded colour of their own. `make_pets` lays them out
 as Kaggle does (train/<class>/, validation/<class>/); `make_located_pets` adds Oxford-style
-trimaps around one square of evidence per photo.
+trimaps around one square of evidence per photo; `trimap` makes one with the pet's border as the
+dataset draws it.
 """
 
 from __future__ import annotations
@@ -111,3 +112,13 @@ def make_located_pets(
                 Image.fromarray(pixels).save(folder / f"{stem}.png")
                 Image.fromarray(trimap).save(trimaps / f"{stem}.png")
     return root
+
+
+def trimap(side: int, top: int, left: int, size: int, border: int = 3) -> np.ndarray:
+    """(side, side) uint8, as Oxford-IIIT Pet ships its trimaps (8-bit grey PNG): 1 on the pet (the
+    `size` x `size` square at `top`, `left`), 3 on a `border`-px ring around it, 2 elsewhere."""
+    mask = np.full((side, side), 2, np.uint8)
+    y0, x0 = max(top - border, 0), max(left - border, 0)
+    mask[y0 : top + size + border, x0 : left + size + border] = 3
+    mask[top : top + size, left : left + size] = 1
+    return mask
