@@ -195,7 +195,7 @@ def test_hiding_is_the_whole_photos_blur_or_mean_colour_inside_the_mask(shape):
 
 
 def test_the_check_traces_its_forward_once_for_any_number_of_photos(tagged):
-    from core.explain.shortcuts import _forward
+    from core.models.graph import compiled_forward
 
     classifier, photos, labels = tagged
     corner = np.zeros((8, 8))
@@ -204,7 +204,7 @@ def test_the_check_traces_its_forward_once_for_any_number_of_photos(tagged):
     for count in (17, 3, 1):  # a full batch and a short one, then shorter ones
         result = check(classifier, list(photos[:count]), strategy, "mean")
         assert result["photos"] == count
-    assert _forward(classifier.model).experimental_get_tracing_count() == 1
+    assert compiled_forward(classifier.model).experimental_get_tracing_count() == 1
 
 
 def test_the_region_is_where_the_mean_map_is_high(tagged):

@@ -10,14 +10,12 @@ a margin are blurred, and each hidden photo is written straight into the batch t
 
 from __future__ import annotations
 
-import weakref
-
 import cv2
 import numpy as np
-import tensorflow as tf
 
 from core.explain.overlay import upsample
 from core.explain.strategies import Strategy
+from core.models.graph import compiled_forward
 from core.models.info import Classifier
 
 HOW = ("blur", "mean")
@@ -120,7 +118,7 @@ def _probabilities(
 ) -> np.ndarray:
     """(N, K) class probabilities of `photos` (all of the model's input size), each hidden where
     `masks` (photo size -> mask) say, one compiled forward pass per photo, in batches of BATCH."""
-    forward = _forward(classifier.model)
+    forward = compiled_forward(classifier.model)
     rows = []
     for start in range(0, len(photos), BATCH):
         batch = hidden_batch(photos[start : start + BATCH], masks, how)
@@ -139,18 +137,3 @@ def hidden_batch(
         if masks is not None:
             hide_into(row, photo, masks[photo.shape[:2]], how)
     return batch
-
-
-# One compiled forward per model, kept while the model lives (a page's model is shared).
-_FORWARDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _forward(model):
-    """The model's compiled forward, traced once for any batch size (its signature leaves the
-    batch free, so a short last batch is neither padded nor traced again); it holds the model
-    weakly, so the entry goes with it."""
-    if model not in _FORWARDS:
-        held = weakref.ref(model)
-        spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)
-        _FORWARDS[model] = tf.function(lambda x: held()(x, training=False), input_signature=[spec])
-    return _FORWARDS[model]

@@ -146,9 +146,11 @@ _FORWARDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def compiled_forward(model: keras.Model):
-    """`model`'s inference pass, compiled once (tf.function; batch sizes generalised after the
-    second): (N, H, W, 3) float32 -> its output. It holds the model weakly, so it goes with it."""
+    """`model`'s inference pass, (N, H, W, 3) float32 -> its output, traced once for any batch
+    size (its signature leaves the batch free, so a short last batch is neither padded nor traced
+    again). It holds the model weakly, so the entry goes with it."""
     if model not in _FORWARDS:
         held = weakref.ref(model)
-        _FORWARDS[model] = tf.function(lambda x: held()(x, training=False), reduce_retracing=True)
+        spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)
+        _FORWARDS[model] = tf.function(lambda x: held()(x, training=False), input_signature=[spec])
     return _FORWARDS[model]
