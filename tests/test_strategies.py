@@ -354,21 +354,17 @@ def test_strategies_of_a_few_photos_on_resnet50_make_well_formed_json(resnet50_w
         assert isinstance(record["flagged"], bool) and isinstance(record["reason"], str)
 
 
-def test_a_folder_runs_kept_maps_give_the_strategies_without_a_model_pass(
-    tagged, tmp_path, monkeypatch
-):
+def folder_run(classifier, tmp_path):
+    """A Folder run of `classifier` over tmp_path/photos, done: (its folder, its job)."""
     from dataclasses import asdict
 
     from core.atomic import write_json
     from core.folder import jobs
     from core.folder.run import work
-    from core.folder.strategies import from_run
     from core.models.catalog import model_key
     from core.models.info import save_classifier
 
-    classifier, photos, labels = tagged
-    weights = save_classifier(classifier.model, classifier.info, tmp_path / "model.keras")
-    write_folder(tmp_path / "photos", photos, labels, classifier.info.class_names)
+    weights = save_classifier(classifier.model, classifier.info, tmp_path / "run.keras")
     folder = (tmp_path / "photos").resolve()
     names = jobs.photos_in(folder, (tmp_path,), tmp_path / "cache", None)
     job = jobs.FolderJob(str(folder), tuple(names), str(weights), model_key(weights))
@@ -376,6 +372,17 @@ def test_a_folder_runs_kept_maps_give_the_strategies_without_a_model_pass(
     job_dir.mkdir(parents=True)
     write_json(job_dir / jobs.JOB, asdict(job))
     assert work(job_dir, background=False).state == "done"
+    return job_dir, job
+
+
+def test_a_folder_runs_kept_maps_give_the_strategies_without_a_model_pass(
+    tagged, tmp_path, monkeypatch
+):
+    from core.folder.strategies import from_run
+
+    classifier, photos, labels = tagged
+    write_folder(tmp_path / "photos", photos, labels, classifier.info.class_names)
+    job_dir, job = folder_run(classifier, tmp_path)
 
     def no_model(*args, **kwargs):
         raise AssertionError("a model pass")
@@ -387,6 +394,20 @@ def test_a_folder_runs_kept_maps_give_the_strategies_without_a_model_pass(
     assert len(flagged) == 1 and flagged[0].label == "tagged"
     assert {found.photos[i].split("/")[0] for i in flagged[0].members} == {"tagged"}
     assert found.mean_photo(flagged[0]).shape == (64, 64, 3)
+    assert all(s.on_object is None for s in found.strategies)  # no trimaps beside the folder
+
+
+def test_a_folder_run_beside_oxford_pets_annotations_reads_their_trimaps(tagged, tmp_path):
+    """photos/ beside annotations/trimaps/, as download-data lays them out: the Folder page's
+    strategies (from_run) judge off the pet as the command line's do."""
+    from core.folder.strategies import from_run
+
+    records = strategies_with_trimaps(tagged[0], True, tmp_path)
+    found = from_run(*folder_run(tagged[0], tmp_path))
+    assert found.strategies and all(s.on_object is not None for s in found.strategies)
+    tags = [s for s in found.strategies if s.label == "tagged" and s.size >= 27]
+    assert len(tags) == 1 and tags[0].flagged and "(trimaps" in tags[0].reason
+    assert tags[0].on_object <= 0.2 and len(records) >= 1
 
 
 def test_the_folder_page_shows_the_tag_flagged_and_checks_it(tagged, tmp_path, monkeypatch):

@@ -39,7 +39,8 @@ class Found:
 
 def from_run(folder: Path, job: FolderJob, layer: str | None = None) -> Found:
     """The strategies of a Folder run's photos from its kept maps at `layer` (default: the first
-    kept, the model's default layer). No model is loaded; each photo is decoded once for its copy.
+    kept, the model's default layer). No model is loaded; each photo is decoded once for its copy
+    (and its trimap, when Oxford-IIIT Pet's annotations lie beside the folder: `annotations_near`).
     ValueError when the run kept no map at `layer`."""
     table, names = read_table(folder, job)
     maps, kept = [], []
@@ -52,11 +53,32 @@ def from_run(folder: Path, job: FolderJob, layer: str | None = None) -> Found:
         kept.append(index)
     if not kept:
         return Found([], [], np.zeros((0, THUMB, THUMB, 3), np.uint8), np.zeros(0))
-    rows = table.loc[kept]
-    thumbs = np.stack([_thumb(Path(job.folder) / p) for p in rows["photo"]])
+    rows, annotations = table.loc[kept], annotations_near(Path(job.folder))
+    thumbs, on_pet = [], []
+    for photo, heatmap in zip(rows["photo"], maps):
+        path = Path(job.folder) / photo
+        try:
+            pixels = photo_for_model(path)
+        except ImageError:
+            thumbs.append(np.zeros((THUMB, THUMB, 3), np.uint8))
+            on_pet.append(None)
+            continue
+        thumbs.append(to_model_input([pixels], THUMB)[0].astype(np.uint8))
+        on_pet.append(_on_pet(heatmap, path, pixels, annotations))
     truth = [t if isinstance(t, str) else None for t in rows["true"]]
-    found_ = strategies(np.stack(maps), list(rows["predicted"]), truth, thumbs)
+    thumbs = np.stack(thumbs)
+    found_ = strategies(np.stack(maps), list(rows["predicted"]), truth, thumbs, on_pet)
     return Found(found_, list(rows["photo"]), thumbs, rows["confidence"].to_numpy(float))
+
+
+def annotations_near(folder: Path) -> Path | None:
+    """Oxford-IIIT Pet's annotations for a folder of its photos: DEST/annotations beside
+    DEST/validation as `python -m core download-data` and the Training page lay them out, or
+    inside the folder; None when neither holds trimaps/."""
+    for candidate in (folder / "annotations", folder.parent / "annotations"):
+        if (candidate / "trimaps").is_dir():
+            return candidate
+    return None
 
 
 def from_photos(
@@ -105,10 +127,3 @@ def _on_pet(heatmap, path: Path, pixels: np.ndarray, annotations: Path | None) -
     if annotations is None:
         return None
     return on_the_pet(heatmap, annotations_for(path, annotations, *pixels.shape[:2]).get("pet"))
-
-
-def _thumb(path: Path) -> np.ndarray:
-    try:
-        return to_model_input([photo_for_model(path)], THUMB)[0].astype(np.uint8)
-    except ImageError:
-        return np.zeros((THUMB, THUMB, 3), np.uint8)
