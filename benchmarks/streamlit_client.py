@@ -1,13 +1,14 @@
 """A visitor without a browser: one Streamlit session spoken to in Streamlit's own protocol.
 
-What the browser's frontend does, reduced to what the Explain page needs (Streamlit 1.67): a
+What the browser's frontend does, reduced to what the benchmarks need (Streamlit 1.67): a
 websocket on /_stcore/stream carrying BackMsg protobufs up (`rerun_script` with the widgets'
 states, `file_urls_request`) and ForwardMsg protobufs down (`new_session` at each run's start,
-`delta`s with the elements, `file_urls_response`, `script_finished`); a file goes up by HTTP PUT
-to the URL the server handed out, with the XSRF cookie (set by /_stcore/health) echoed in the
-X-Xsrftoken header; and the pictures an `st.image` names are fetched from /media, as a browser
-would. A visitor costs the machine a few milliseconds of CPU where a headless Chromium cost a
-core: the benchmark measures the server.
+`delta`s with the elements, `file_urls_response`, `navigation` naming the pages,
+`script_finished`). A button's click is a one-shot trigger in the next rerun's states; another
+page, a rerun with its script's hash. A file goes up by HTTP PUT to the URL the server handed out,
+with the XSRF cookie (set by /_stcore/health) echoed in the X-Xsrftoken header; and the pictures
+an `st.image` names are fetched from /media, as a browser would. A visitor costs the machine a few
+milliseconds of CPU where a headless Chromium cost a core: the benchmark measures the server.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class Visitor:
         self.session_id, self.page_hash = "", ""
         self.run, self.finished = Run(), asyncio.Queue()
         self.states: dict[str, object] = {}  # widget id -> its WidgetState, sent on every rerun
+        self.pages: dict[str, str] = {}  # url path ("" the default page) -> its script's hash
         self._urls: dict[str, asyncio.Future] = {}
 
     async def open(self) -> Run:
@@ -72,6 +74,8 @@ class Visitor:
         state.page_script_hash = self.page_hash
         state.widget_states.widgets.extend(self.states.values())
         await self.socket.send(message.SerializeToString())
+        # A click is sent once, as the browser's trigger is.
+        self.states = {k: s for k, s in self.states.items() if not s.HasField("trigger_value")}
         while True:
             run = await self.finished.get()
             if run.errors:
@@ -122,6 +126,17 @@ class Visitor:
             setattr(state, name, given)
         return await self.rerun(until)
 
+    async def click(self, label: str, until) -> Run:
+        """Click the button whose label starts with `label`, and rerun."""
+        self._state(self.run_widget(label).id).trigger_value = True
+        return await self.rerun(until)
+
+    async def go(self, path: str, until) -> Run:
+        """Open another page by its URL path ("compare", "folder"), as the sidebar's link does;
+        the session's widgets keep their states, as in a browser."""
+        self.page_hash = self.pages[path]
+        return await self.rerun(until)
+
     def run_widget(self, label: str):
         """The last run's widget whose label starts with `label`."""
         return next(w for name, w in self.last_run.widgets.items() if name.startswith(label))
@@ -153,17 +168,23 @@ class Visitor:
             self.run = Run()
         elif kind == "delta" and message.delta.WhichOneof("type") == "new_element":
             self._element(message.delta.new_element)
+        elif kind == "navigation":
+            for page in message.navigation.app_pages:
+                self.pages[page.url_pathname] = page.page_script_hash
         elif kind == "file_urls_response":
             answer = message.file_urls_response
             self._urls.pop(answer.response_id).set_result(answer)
         elif kind == "script_finished":
             self.run.status = message.script_finished
             self.last_run = self.run
+            if self.run.status == DONE:  # as the browser does: only the widgets on screen
+                shown = {widget.id for widget in self.run.widgets.values()}
+                self.states = {k: s for k, s in self.states.items() if k in shown}
             self.finished.put_nowait(self.run)
 
     def _element(self, element) -> None:
         kind = element.WhichOneof("type")
-        if kind in ("file_uploader", "slider", "radio", "selectbox", "checkbox"):
+        if kind in ("file_uploader", "slider", "radio", "selectbox", "checkbox", "button"):
             widget = getattr(element, kind)
             self.run.widgets[widget.label] = widget
         elif kind in ("markdown", "heading", "alert"):
