@@ -9,15 +9,13 @@ photos' confidence before is the run's.
 
 from __future__ import annotations
 
-import weakref
-
 import cv2
 import numpy as np
 import tensorflow as tf
 
 from core.explain.overlay import upsample
 from core.explain.strategies import Strategy
-from core.models.info import Classifier
+from core.models.info import Classifier, compiled_forward
 
 HOW = ("blur", "mean")
 REGION = 0.5  # the region: cells at least this share of the mean map's largest value
@@ -88,21 +86,9 @@ def check(
 
 def _probabilities(classifier: Classifier, photos: list[np.ndarray]) -> np.ndarray:
     """(N, K) class probabilities, one compiled forward pass per photo, in batches."""
-    forward = _forward(classifier.model)
+    forward = compiled_forward(classifier.model)
     rows = []
     for start in range(0, len(photos), BATCH):
         batch = np.stack(photos[start : start + BATCH]).astype(np.float32)
         rows.append(classifier.probabilities(forward(tf.constant(batch)).numpy()))
     return np.concatenate(rows) if rows else np.zeros((0, len(classifier.info.class_names)))
-
-
-# One compiled forward per model, kept while the model lives (a page's model is shared).
-_FORWARDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _forward(model):
-    """The model's compiled forward; it holds the model weakly, so the entry goes with it."""
-    if model not in _FORWARDS:
-        held = weakref.ref(model)
-        _FORWARDS[model] = tf.function(lambda x: held()(x, training=False), reduce_retracing=True)
-    return _FORWARDS[model]
