@@ -37,7 +37,7 @@ test: setup-dev browser  ## set up, lint and run the whole test suite (ResNet-50
 test-fast: setup-dev  ## the quick tests only (no ResNet-50, no Chromium, no slow tests)
 	$(PY) -m pytest -n 2 -m "not resnet and not browser and not slow"
 
-bench: setup-dev browser  ## print the speed, memory, load and soak figures (about 15 minutes)
+bench: setup-dev browser  ## print the speed, memory, load and soak figures (about 20 minutes)
 	$(PY) benchmarks/bench_explain.py
 	$(PY) benchmarks/bench_browser.py
 	$(PY) benchmarks/bench_train.py
@@ -46,6 +46,7 @@ bench: setup-dev browser  ## print the speed, memory, load and soak figures (abo
 	$(PY) benchmarks/bench_strategies.py
 	$(PY) benchmarks/bench_memory.py
 	$(PY) benchmarks/bench_memory.py --server
+	$(PY) benchmarks/bench_memory.py --commands
 	$(PY) benchmarks/bench_load.py
 	$(PY) benchmarks/bench_crowd.py
 	$(PY) benchmarks/bench_faults.py

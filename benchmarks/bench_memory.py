@@ -6,10 +6,14 @@ would cross it). With --server: the app's server (the same model) while three vi
 (benchmarks/streamlit_client.py, no browser) each upload distinct 12-MP photos in turn and look
 at each in several colormaps; the server's RSS above its warm figure after each photo; exits 1
 when it rises more than 600 MiB above warm, or still rises over the last third of the photos by
-more than a tenth of that (the caches, bounded in bytes, fill and then level off).
+more than a tenth of that (the caches, bounded in bytes, fill and then level off). With
+--commands: `python -m core evaluate` and `explain` over a folder, each a fresh process, few
+photos against many and one method against all (benchmarks/bench_memory_commands.py); exits 1
+when the peak grows with the photos by more than 15 % or with the methods by more than 300 MiB.
 
     .venv/bin/python benchmarks/bench_memory.py [--explanations 500]
     .venv/bin/python benchmarks/bench_memory.py --server [--photos 12] [--looks 3]
+    .venv/bin/python benchmarks/bench_memory.py --commands
 
 A figure, not behaviour, so it lives here rather than in the test suite.
 """
@@ -26,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
+from benchmarks.bench_memory_commands import commands_memory  # noqa: E402
 from benchmarks.bench_memory_server import server_memory, write_figures  # noqa: E402
 from core.explain.explainer import Explainer  # noqa: E402
 from core.models.build import build_classifier  # noqa: E402
@@ -47,9 +52,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--explanations", type=int, default=500)
     parser.add_argument("--server", action="store_true", help="the app's server, 3 visitors")
+    parser.add_argument(
+        "--commands", action="store_true", help="evaluate and explain over a folder, peak RSS"
+    )
     parser.add_argument("--photos", type=int, default=12, help="12-MP photos per visitor")
     parser.add_argument("--looks", type=int, default=3, help="colormaps each photo is seen in")
     args = parser.parse_args()
+    if args.commands:
+        return commands_memory()
     if args.server:
         return server_memory(args.photos, args.looks, SERVER_LIMIT_MIB)
     return explainer_memory(args.explanations)

@@ -1,5 +1,8 @@
 """Faithfulness metrics on hand-weighted toy models with closed-form curves; the sanity check."""
 
+import gc
+import weakref
+
 import keras
 import numpy as np
 import pytest
@@ -18,6 +21,7 @@ from core.explain.faithfulness import (
     similarity,
 )
 from core.explain.overlay import upsample
+from core.models.info import compiled_forward
 from tests.support.models import TINY_SIZE, tiny_model
 
 W, B = 0.5, -2.0
@@ -73,6 +77,21 @@ def test_a_faithful_map_beats_a_reversed_and_a_random_one():
     )
     both = faithfulness(mean_model(), IMAGE, HEAT, 1, steps=16)
     assert both["map"]["deletion_auc"] <= both["random"]["deletion_auc"]
+
+
+def test_the_curves_run_one_compiled_forward_per_model_that_goes_with_it():
+    # Eager, ResNet-50's 32-image pass of the curves held ~5.8 GB (evaluate's 6 GB); compiled,
+    # it reuses its buffers (~1.2 GB). bench_memory.py --commands has the figures.
+    model = mean_model()
+    forward = compiled_forward(model)
+    curves(model, IMAGE, HEAT, 1, steps=4, blur_sigma=0)
+    confidence_change(model, IMAGE, HEAT, 1)
+    assert compiled_forward(model) is forward and forward.experimental_get_tracing_count() >= 1
+    np.testing.assert_allclose(forward(tf.constant(IMAGE[None])), model(IMAGE[None]), rtol=1e-6)
+    held = weakref.ref(model)
+    del model, forward
+    gc.collect()
+    assert held() is None  # the entry holds its model weakly: a model dropped is freed
 
 
 def test_average_drop_and_increase_closed_form():

@@ -195,7 +195,7 @@ def test_hiding_is_the_whole_photos_blur_or_mean_colour_inside_the_mask(shape):
 
 
 def test_the_check_traces_its_forward_once_for_any_number_of_photos(tagged):
-    from core.models.graph import compiled_forward
+    from core.models.info import compiled_forward
 
     classifier, photos, labels = tagged
     corner = np.zeros((8, 8))

@@ -36,7 +36,7 @@ from core.data.pets import download_pets
 from core.data.shards import Listed, Shard, listed_photos, write_shard
 from core.errors import SettingError, UserError
 from core.explain.caveats import caveats
-from core.explain.evaluation import photo_rows, summary
+from core.explain.evaluation import centre_prior_row, method_rows, summary
 from core.explain.explainer import Explainer
 from core.explain.localization import annotations_for
 from core.explain.overlay import overlay
@@ -93,12 +93,21 @@ def run_evaluate(args: argparse.Namespace) -> int:
     explainer = Explainer(classifier, layers)
     explainer.target_index(args.target)  # refuse a bad target before any work
     positions = shard.positions(len(listed)) if shard else range(len(listed))
-    progress = Progress(len(positions), ", ".join(args.method))
-    photos = []
-    for p in positions:
-        figures = evaluate_photo(explainer, listed[p].path, shown, args)
-        photos.append({"position": p, "photo": listed[p].key} | figures)
-        progress.step()
+    # Method by method, each photo read again for each: one method's CAM (its compiled passes,
+    # Score-CAM's masked batch) is alive at a time, and only each photo's figures are kept.
+    photos = {p: {"position": p, "photo": listed[p].key} for p in positions}
+    for number, method in enumerate(args.method, 1):
+        progress = Progress(len(positions), f"{method} (method {number} of {len(args.method)})")
+        for p in positions:
+            if "error" not in photos[p]:  # an unreadable photo is left out once, with one note
+                last = number == len(args.method)
+                figures = evaluate_photo(explainer, listed[p].path, shown, args, method, last)
+                if "rows" in figures:  # this method's rows after the earlier methods'
+                    figures["rows"] = photos[p].get("rows", []) + figures["rows"]
+                photos[p] |= figures
+            progress.step()
+        explainer.release()
+    photos = list(photos.values())
     print(summary(photos, str(args.data), list(shown), args.target))
     if shard:
         settings = evaluate_settings(args, shown)
@@ -107,8 +116,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def evaluate_photo(explainer: Explainer, path: Path, shown: dict, args) -> dict:
-    """One photo's figures: {"masks": how many it has, "rows": [(method, layer, figures)]}.
+def evaluate_photo(
+    explainer: Explainer, path: Path, shown: dict, args, method: str, last: bool
+) -> dict:
+    """One photo's figures for one method: {"masks": how many it has, "rows": [(method, layer,
+    figures)]}, the centre prior's row after the `last` method's when it has masks.
 
     A photo that cannot be read is left out with a note (a batch job is not stopped by one), and
     {"error": why} kept instead.
@@ -119,7 +131,9 @@ def evaluate_photo(explainer: Explainer, path: Path, shown: dict, args) -> dict:
         print(f"note: left out {path}: {error}", file=sys.stderr)
         return {"error": str(error)}
     masks = annotations_for(path, args.annotations, *photo.shape[:2]) if args.annotations else None
-    rows = photo_rows(explainer, photo, masks, args.method, shown, args.target, args.steps)
+    rows = method_rows(explainer, photo, masks, method, shown, args.target, args.steps)
+    if last and masks is not None:
+        rows.append(centre_prior_row(photo, masks))
     return {"masks": len(masks or {}), "rows": rows}
 
 

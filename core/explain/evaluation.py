@@ -5,7 +5,7 @@ call), then each layer's map is scored (Guided Backprop's, which no layer change
 "–"): the pointing game and its energy form against the photo's
 masks (`localization`), deletion and insertion AUC beside a random map (`faithfulness`). The
 figures of each photo are kept apart, so shards of a job (`core.data.shards`) merge into the table
-one run would print.
+one run would print; its maps are not kept (`method_rows`).
 """
 
 from __future__ import annotations
@@ -28,36 +28,39 @@ FAITHFULNESS = {
 CENTRE_PRIOR = "centre prior"  # the baseline row: a Gaussian bump at the photo's centre
 
 
-def photo_rows(
+def method_rows(
     explainer: Explainer,
     photo: np.ndarray,
     masks: dict[str, np.ndarray] | None,
-    methods: list[str],
+    method: str,
     layers: dict[str, str],
     target: str,
     steps: int,
 ) -> list[tuple[str, str, dict]]:
-    """One photo's (method, layer, figures) rows, then the centre prior's when `masks` is given.
+    """One photo's (method, layer, figures) rows for one method, a row per layer shown.
 
     `photo` is (H, W, 3) uint8; `masks` name -> (H, W) bool (None: no annotations asked for);
     `layers` maps each layer as shown to its key in the explanation's maps (`layer:fused`, a
     model's own layer of that name, to "fused"). `steps` = 0 leaves deletion/insertion out. A
-    method the layer does not change (Guided Backprop) is scored once, at NO_LAYER.
+    method the layer does not change (Guided Backprop) is scored once, at NO_LAYER. The maps are
+    dropped on return: only the figures (a few floats per row) are kept.
     """
     rows = []
     first = next(iter(layers.values()))
-    for method in methods:
-        explanation = explainer.explain([photo], target, method)[0]
-        for shown in cell_layers(method, list(layers)):
-            key = first if shown == NO_LAYER else layers[shown]
-            figures = localization(explanation.heatmap(key), masks or {})
-            if steps:
-                both = explainer.faithfulness(photo, explanation, key, steps)
-                figures |= {name: both[which][f] for name, (which, f) in FAITHFULNESS.items()}
-            rows.append((method, shown, figures))
-    if masks is not None:
-        rows.append((CENTRE_PRIOR, NO_LAYER, localization(centre_prior(*photo.shape[:2]), masks)))
+    explanation = explainer.explain([photo], target, method)[0]
+    for shown in cell_layers(method, list(layers)):
+        key = first if shown == NO_LAYER else layers[shown]
+        figures = localization(explanation.heatmap(key), masks or {})
+        if steps:
+            both = explainer.faithfulness(photo, explanation, key, steps)
+            figures |= {name: both[which][f] for name, (which, f) in FAITHFULNESS.items()}
+        rows.append((method, shown, figures))
     return rows
+
+
+def centre_prior_row(photo: np.ndarray, masks: dict[str, np.ndarray]) -> tuple[str, str, dict]:
+    """The baseline row of a photo with masks, after its methods' rows: the centre prior's."""
+    return CENTRE_PRIOR, NO_LAYER, localization(centre_prior(*photo.shape[:2]), masks)
 
 
 def summary(photos: list[dict], data: str, layers: list[str], target: str) -> str:

@@ -15,8 +15,7 @@ import numpy as np
 
 from core.explain.overlay import upsample
 from core.explain.strategies import Strategy
-from core.models.graph import compiled_forward
-from core.models.info import Classifier
+from core.models.info import Classifier, compiled_forward
 
 HOW = ("blur", "mean")
 REGION = 0.5  # the region: cells at least this share of the mean map's largest value

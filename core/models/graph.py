@@ -8,10 +8,8 @@ A layer has a map when it outputs (N, H, W, C), or transformer tokens on a patch
 from __future__ import annotations
 
 import functools
-import weakref
 
 import keras
-import tensorflow as tf
 
 from core.config import STAGE_LAYERS
 from core.models.keras_internals import run_graph
@@ -139,18 +137,3 @@ def conv_layer_shapes(model: keras.Model) -> dict[str, tuple[int, int]]:
         if len(shape) == 4:
             shapes[layer.name] = (int(shape[1]), int(shape[2]))
     return shapes
-
-
-# One compiled forward pass per model, kept while the model lives (a page's model is shared).
-_FORWARDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def compiled_forward(model: keras.Model):
-    """`model`'s inference pass, (N, H, W, 3) float32 -> its output, traced once for any batch
-    size (its signature leaves the batch free, so a short last batch is neither padded nor traced
-    again). It holds the model weakly, so the entry goes with it."""
-    if model not in _FORWARDS:
-        held = weakref.ref(model)
-        spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)
-        _FORWARDS[model] = tf.function(lambda x: held()(x, training=False), input_signature=[spec])
-    return _FORWARDS[model]
