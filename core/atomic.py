@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import uuid
 from pathlib import Path
 
 
@@ -16,7 +17,9 @@ def replacing(path: Path):
     the temporary is flushed to the disk first, so a power cut cannot rename an empty file in.
     """
     path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
+    # Unique per call: two threads of one process (two visitors' sessions) may write one path.
+    unique = f"{os.getpid()}.{uuid.uuid4().hex[:8]}"
+    temporary = path.with_name(f".{path.name}.{unique}.tmp{path.suffix}")
     try:
         yield temporary
         fsync(temporary)

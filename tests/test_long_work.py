@@ -83,6 +83,13 @@ def test_an_explanation_counts_the_passes_it_costs(explainer, method, options):
     assert sum(heard) == explainer.cost(method, **options)
 
 
+def test_test_time_augmentation_counts_its_seven_passes_a_photo(explainer):
+    heard = []
+    with listening(heard.append):
+        explainer.explain([photo()], method="Grad-CAM", aug_smooth=True)
+    assert sum(heard) == 7 * explainer.cost("Grad-CAM")  # the plain photo, 3 scales × 2 flips
+
+
 def test_a_score_cam_of_one_layer_counts_that_layers_passes(explainer):
     heard = []
     with listening(heard.append):

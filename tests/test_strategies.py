@@ -410,6 +410,17 @@ def test_a_folder_run_beside_oxford_pets_annotations_reads_their_trimaps(tagged,
     assert tags[0].on_object <= 0.2 and len(records) >= 1
 
 
+def test_annotations_beside_a_folder_count_only_inside_the_data_roots(tmp_path):
+    from core.folder.strategies import annotations_near
+
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "annotations" / "trimaps").mkdir(parents=True)
+    photos = tmp_path / "photos"
+    assert annotations_near(photos) == tmp_path / "annotations"  # the command line: no roots
+    assert annotations_near(photos, (tmp_path,)) == tmp_path / "annotations"
+    assert annotations_near(photos, (photos,)) is None  # above the page's data root: not read
+
+
 def test_the_folder_page_shows_the_tag_flagged_and_checks_it(tagged, tmp_path, monkeypatch):
     import time
 

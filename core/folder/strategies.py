@@ -37,11 +37,13 @@ class Found:
         return self.thumbs[list(strategy.members)].mean(axis=0).astype(np.uint8)
 
 
-def from_run(folder: Path, job: FolderJob, layer: str | None = None) -> Found:
+def from_run(
+    folder: Path, job: FolderJob, layer: str | None = None, roots: tuple[Path, ...] | None = None
+) -> Found:
     """The strategies of a Folder run's photos from its kept maps at `layer` (default: the first
     kept, the model's default layer). No model is loaded; each photo is decoded once for its copy
-    (and its trimap, when Oxford-IIIT Pet's annotations lie beside the folder: `annotations_near`).
-    ValueError when the run kept no map at `layer`."""
+    (and its trimap, when Oxford-IIIT Pet's annotations lie beside the folder, within `roots` when
+    given: `annotations_near`). ValueError when the run kept no map at `layer`."""
     table, names = read_table(folder, job)
     maps, kept = [], []
     for index, row in table.iterrows():
@@ -53,7 +55,7 @@ def from_run(folder: Path, job: FolderJob, layer: str | None = None) -> Found:
         kept.append(index)
     if not kept:
         return Found([], [], np.zeros((0, THUMB, THUMB, 3), np.uint8), np.zeros(0))
-    rows, annotations = table.loc[kept], annotations_near(Path(job.folder))
+    rows, annotations = table.loc[kept], annotations_near(Path(job.folder), roots)
     thumbs, on_pet = [], []
     for photo, heatmap in zip(rows["photo"], maps):
         path = Path(job.folder) / photo
@@ -71,12 +73,16 @@ def from_run(folder: Path, job: FolderJob, layer: str | None = None) -> Found:
     return Found(found_, list(rows["photo"]), thumbs, rows["confidence"].to_numpy(float))
 
 
-def annotations_near(folder: Path) -> Path | None:
+def annotations_near(folder: Path, roots: tuple[Path, ...] | None = None) -> Path | None:
     """Oxford-IIIT Pet's annotations for a folder of its photos: DEST/annotations beside
     DEST/validation as `python -m core download-data` and the Training page lay them out, or
-    inside the folder; None when neither holds trimaps/."""
+    inside the folder; None when neither holds trimaps/, or (with `roots`, the page's data roots)
+    when it lies outside them."""
     for candidate in (folder / "annotations", folder.parent / "annotations"):
-        if (candidate / "trimaps").is_dir():
+        inside = roots is None or any(
+            candidate.resolve().is_relative_to(Path(root).resolve()) for root in roots
+        )
+        if inside and (candidate / "trimaps").is_dir():
             return candidate
     return None
 

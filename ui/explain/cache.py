@@ -20,14 +20,14 @@ from core.explain.settings import FOLDED, ExplanationKey, Photo, Settings
 from ui.config import app_config
 from ui.explain.present import CHEAP
 from ui.explain.store import Explained, ExplanationStore
-from ui.slots import Stopped, working
+from ui.slots import Stopped, cheap_first, working
 
 # Explained photos kept per process, at most: their bytes are bounded by
 # Config.explanation_cache_mb (a guided method's gradients weigh 9.4 MB a layer), the count only
 # spares the store from scanning many small entries.
 MAX_ENTRIES = 64
 MB = 1024 * 1024
-STOPPED = "stopped explanation"  # the key of the explanation a person cancelled
+STOPPED = "stopped explanations"  # the keys of the explanations a person cancelled
 
 
 @st.cache_resource(show_spinner=False)
@@ -53,15 +53,19 @@ def explained(
     if (found := store.get(key)) is not None:
         return found
     method = dict(key.options)["method"]
-    if state.get(STOPPED) == key:
-        st.button(f"Explain with {method} after all", on_click=state.pop, args=(STOPPED,))
+    if is_stopped(key):
+        st.button(
+            f"Explain with {method} after all",
+            key=f"after all {hash(key)}",
+            on_click=lambda: state[STOPPED].discard(key),
+        )
         raise Stopped(f"Stopped: {method} for {photo.name} was cancelled.")
     stop = cancel(key)
     build_guided_first(loaded.explainer.classifier.model, [method], f"guided {hash(key)}", stop)
     make = functools.partial(_explain, loaded, photo, key)
     if passes <= CHEAP:  # (ui/explain/screen.py's explain_first too: before the page draws)
         # Kept before the spinner goes: a rerun that Streamlit starts at its end loses nothing.
-        with st.spinner("Explaining…"):
+        with st.spinner("Explaining…"), cheap_first():
             return store.get_or_make(key, make)
     # Its own key: the contrast's three explanations may each have a bar in one run.
     bar = f"explaining {hash(key)}"
@@ -71,7 +75,16 @@ def explained(
 
 def cancel(key: ExplanationKey) -> tuple:
     """A Cancel button's callback and its arguments: `key`'s explanation is no longer wanted."""
-    return st.session_state.__setitem__, (STOPPED, key)
+    return _stop, (key,)
+
+
+def is_stopped(key: ExplanationKey) -> bool:
+    """Was `key`'s explanation cancelled in this session (and not asked for again)?"""
+    return key in st.session_state.get(STOPPED, ())
+
+
+def _stop(key: ExplanationKey) -> None:
+    st.session_state.setdefault(STOPPED, set()).add(key)
 
 
 def _explain(loaded: display.LoadedModel, photo: Photo, key: ExplanationKey) -> Explained:

@@ -27,7 +27,7 @@ from ui.explain.widgets import target_select, view_radio
 from ui.models import Chosen
 from ui.photos import photo_source
 from ui.picture_cache import kept_picture
-from ui.slots import button_result
+from ui.slots import button_result, stopper
 
 VIEW, TARGET = "compare_view", "compare_target"  # not the Explain page's "view" and "target"
 
@@ -85,13 +85,13 @@ def show_grid_on_click(chosen: Chosen, grid: GridSettings, config: Config) -> No
     explainer = chosen.loaded.explainer
     picture = cached_picture(grid.photo, grid.photo.digest, config)
     st.image(shrink(picture, 192), caption=grid.photo.name, alt=f"The photo {grid.photo.name}")
-    methods, layers = list(grid.methods), list(grid.layers)
+    methods, layers, made_for = list(grid.methods), list(grid.layers), grid.key(chosen.key)
     cells = button_result(
         "Fill the grid",
         "fill",
-        grid.key(chosen.key),
+        made_for,
         "fill the grid",
-        functools.partial(fill_grid, explainer, picture, grid),
+        functools.partial(fill_grid, explainer, picture, grid, stopper("fill", made_for)),
         "Explaining with every method at every layer",
         cost(explainer, methods, layers) if methods and layers else 0,
         type="primary",
@@ -102,11 +102,14 @@ def show_grid_on_click(chosen: Chosen, grid: GridSettings, config: Config) -> No
         show_grid(cells, thumb, explainer.layer_choices, config.alpha)
 
 
-def fill_grid(explainer: Explainer, picture: np.ndarray, grid: GridSettings, step) -> list[Cell]:
-    """Every method at every layer (the guided clone built first, under a bar of its own, when a
-    guided method is among them); `button_result`'s bar counts the passes."""
+def fill_grid(
+    explainer: Explainer, picture: np.ndarray, grid: GridSettings, stop: tuple, step
+) -> list[Cell]:
+    """Every method at every layer (the guided clone built first, under a bar of its own with
+    the grid's Cancel, `stop`, when a guided method is among them); `button_result`'s bar counts
+    the passes."""
     methods = list(grid.methods)
-    build_guided_first(explainer.classifier.model, methods, "fill guided")
+    build_guided_first(explainer.classifier.model, methods, "fill guided", stop)
     return compare(explainer, picture, methods, list(grid.layers), grid.target)
 
 

@@ -23,6 +23,7 @@ from ui.explain import present
 from ui.explain.cache import explained
 from ui.models import Chosen
 from ui.picture_cache import kept_picture
+from ui.slots import Stopped
 
 
 @kept_picture()
@@ -96,8 +97,13 @@ def show_contrast(view: View, chosen: Chosen, thumb: np.ndarray) -> None:
     targets = explainer.contrast_targets(view.explanation)
     for cell, target in zip(st.columns(len(targets)), targets):
         key = view.key.for_target(target)
-        cost = present.passes(settings, explainer)
-        other = explained(chosen.loaded, settings.photo, key, cost).explanation
+        try:
+            with cell:  # its bar, or its button after a Cancel, in its own column
+                cost = present.passes(settings, explainer)
+                other = explained(chosen.loaded, settings.photo, key, cost).explanation
+        except Stopped as stopped:
+            cell.info(str(stopped))
+            continue
         if other.is_flat(layer):  # float noise: said so, not drawn as evidence
             cell.info(present.flat_map(other, layer))
             continue

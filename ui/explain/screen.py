@@ -19,7 +19,7 @@ from core.explain.explainer import Explanation
 from core.explain.settings import Settings, View
 from ui.access import is_public, shown
 from ui.explain import present
-from ui.explain.cache import cancel, explained
+from ui.explain.cache import cancel, explained, is_stopped
 from ui.explain.present import CHEAP, passes
 from ui.explain.widgets import read_settings
 from ui.models import Chosen
@@ -46,6 +46,7 @@ def explain_first(chosen: Chosen) -> None:
     # its bar there; an unreadable photo is refused there.
     if (
         settings.photo is not None
+        and not is_stopped(settings.key(chosen.key))
         and passes(settings, explainer) <= CHEAP
         and not (is_guided(settings.method) and layers_to_clone(explainer.classifier.model))
     ):

@@ -13,6 +13,7 @@ import streamlit as st
 from core.atomic import replacing
 from core.config import Config
 from core.data import choices
+from core.errors import writing
 from core.explain import display
 from core.folder import jobs, table
 from core.folder.export import export_zip, model_record
@@ -27,7 +28,7 @@ from ui.folder.strategies import show_strategies
 from ui.loading import model_for
 from ui.slots import button_result
 
-ZIP_NAME = "download.zip"  # the last ZIP made of a job's results, beside them
+ZIPS_KEPT = 4  # the ZIPs made of a job's results kept beside them, the newest
 
 
 def show_job(config: Config, picked: Picked) -> None:
@@ -97,12 +98,13 @@ def show_download(
     }
     look = {"max_side": display.DISPLAY_SIDE, "alpha": config.alpha, "colormap": config.colormap}
     photos = hashlib.sha256("\n".join(rows["photo"]).encode()).hexdigest()
+    made_for = (job_dir, photos, layer, tuple(look.items()))
     made = button_result(
         f"Make the ZIP of these {len(rows):,} (overlays, raw maps, CSV, manifest)",
         "folder_zip",
-        (job_dir, photos, layer, tuple(look.items())),
+        made_for,
         "make the ZIP",
-        functools.partial(write_zip, Path(job_dir), job, rows, layer, look, about),
+        functools.partial(write_zip, Path(job_dir), made_for, job, rows, layer, look, about),
         "Drawing the overlays",
         len(rows),
         "photos",
@@ -117,11 +119,19 @@ def show_download(
         )
 
 
-def write_zip(job_dir: Path, job, rows, layer: str, look: dict, about: dict, step) -> str:
-    """The ZIP written to job_dir/ZIP_NAME (whole, or not at all), `step()` told each photo."""
-    path = job_dir / ZIP_NAME
-    with replacing(path) as temporary:
+def write_zip(
+    job_dir: Path, made_for: tuple, job, rows, layer: str, look: dict, about: dict, step
+) -> str:
+    """The ZIP written whole (or not at all) beside the job's results, named by what it was made
+    for, so that no visitor downloads another's rows; `step()` told each photo. The oldest of more
+    than ZIPS_KEPT go; StorageError when the disk is full."""
+    digest = hashlib.sha256(repr(made_for).encode()).hexdigest()[:16]
+    path = job_dir / f"download-{digest}.zip"
+    with writing("making the ZIP"), replacing(path) as temporary:
         export_zip(job_dir, job, rows, layer, look, about, into=temporary, progress=step)
+    made = sorted(job_dir.glob("download-*.zip"), key=lambda p: p.stat().st_mtime)
+    for old in made[:-ZIPS_KEPT]:
+        old.unlink(missing_ok=True)
     return str(path)
 
 

@@ -29,8 +29,8 @@ MAX_CHECKED = 200
 
 
 @st.cache_data(max_entries=4, show_spinner="Clustering the maps of each predicted class…")
-def found_in(job_dir: str, updated: float, layer: str) -> Found:
-    return from_run(Path(job_dir), jobs.read_job(Path(job_dir)), layer)
+def found_in(job_dir: str, updated: float, layer: str, roots: tuple[Path, ...]) -> Found:
+    return from_run(Path(job_dir), jobs.read_job(Path(job_dir)), layer, roots)
 
 
 def show_strategies(
@@ -48,7 +48,7 @@ def show_strategies(
     if st.session_state.get(ASKED) != job_dir:
         st.button("Find its strategies", on_click=_ask, args=(job_dir,), key="folder_find")
         return
-    found = found_in(job_dir, updated, layer)
+    found = found_in(job_dir, updated, layer, tuple(config.data_roots))
     if not found.strategies:
         st.info("No photo explained yet.")
         return
