@@ -3,16 +3,18 @@
 In one process: 500 photos through one Explainer (ResNet-50, random weights), the RSS before and
 after; exits 1 when it grows by 64 MiB or more (a leak of one picture or map per explanation
 would cross it). With --server: the app's server (the same model) while three visitors
-(benchmarks/streamlit_client.py, no browser) each upload distinct 12-MP photos in turn and look
-at each in several colormaps; the server's RSS above its warm figure after each photo; exits 1
-when it rises more than 600 MiB above warm, or still rises over the last third of the photos by
-more than a tenth of that (the caches, bounded in bytes, fill and then level off). With
+(benchmarks/streamlit_client.py, no browser) each upload distinct 12-MP photos in turn and see
+each in several looks (colormap and alpha); the server's RSS above its warm figure after each
+photo; exits 1 when it rises more than 600 MiB above warm, or still rises over the last third of
+the photos by more than a tenth of that (the caches, bounded in bytes, fill and then level off).
+With
 --commands: `python -m core evaluate` and `explain` over a folder, each a fresh process, few
 photos against many and one method against all (benchmarks/bench_memory_commands.py); exits 1
 when the peak grows with the photos by more than 15 % or with the methods by more than 300 MiB.
 
     .venv/bin/python benchmarks/bench_memory.py [--explanations 500]
     .venv/bin/python benchmarks/bench_memory.py --server [--photos 12] [--looks 3]
+    (the issue's run: --server --photos 100 --looks 20, 300 photos over three sessions)
     .venv/bin/python benchmarks/bench_memory.py --commands
 
 A figure, not behaviour, so it lives here rather than in the test suite.
@@ -56,7 +58,9 @@ def main() -> int:
         "--commands", action="store_true", help="evaluate and explain over a folder, peak RSS"
     )
     parser.add_argument("--photos", type=int, default=12, help="12-MP photos per visitor")
-    parser.add_argument("--looks", type=int, default=3, help="colormaps each photo is seen in")
+    parser.add_argument(
+        "--looks", type=int, default=3, help="looks each photo is seen in (colormap, alpha)"
+    )
     args = parser.parse_args()
     if args.commands:
         return commands_memory()

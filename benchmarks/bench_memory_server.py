@@ -1,5 +1,5 @@
 """bench_memory.py --server: the app's server RSS while three visitors explain distinct 12-MP
-photos, each seen in several colormaps (benchmarks/streamlit_client.py, no browser)."""
+photos, each seen in several looks (benchmarks/streamlit_client.py, no browser)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from benchmarks.bench_crowd import UPLOADER, has_result
+from benchmarks.bench_crowd import SLIDER, UPLOADER, has_result
 from benchmarks.streamlit_client import Visitor
-from core.config import ROOT
+from core.config import ROOT, Config
 from core.explain.overlay import COLORMAPS
 from core.models.build import build_classifier
 from core.models.info import ModelInfo, save_classifier
@@ -50,15 +50,29 @@ def rss_of(pid: int) -> float:
         return int(next(line.split()[1] for line in status if line.startswith("VmRSS"))) / 1024
 
 
-async def visitor_in_turn(url: str, photos: list[tuple[str, bytes]], looks: int, after) -> None:
-    """Upload each photo, see it in `looks` colormaps; `after(index)` once each photo is done."""
+def looks_of(count: int) -> list[tuple[str, float]]:
+    """`count` distinct looks, (colormap, alpha), the default's first: each colormap in turn, at
+    alphas from the default up in the slider's steps of 0.05 (a new overlay drawn for each)."""
+    cycle = len(COLORMAPS)
+    alphas = [round(Config.alpha + 0.05 * (i // cycle), 2) for i in range(count)]
+    return [(COLORMAPS[i % cycle], alpha) for i, alpha in enumerate(alphas)]
+
+
+async def visitor_in_turn(url: str, seeds: list[int], looks: int, after) -> None:
+    """Upload each seed's photo (made as it is needed), see it in `looks` looks (`looks_of`);
+    `after(index)` once each photo is done."""
     visitor = Visitor(url)
     try:
         await visitor.open()
-        for index, (name, data) in enumerate(photos):
-            await visitor.upload(UPLOADER, name, data, has_result(name))
-            for colormap in COLORMAPS[1 : 1 + looks - 1]:  # the first look is the default's
+        for index, seed in enumerate(seeds):
+            name = f"phone-{seed}.jpg"
+            await visitor.upload(UPLOADER, name, twelve_mp(seed), has_result(name))
+            shown = looks_of(looks)[0]
+            for colormap, alpha in looks_of(looks)[1:]:  # the first look is the default's
+                if alpha != shown[1]:
+                    await visitor.set_slider(SLIDER, alpha, has_result(name))
                 await visitor.choose("Colormap", has_result(name), string_value=colormap)
+                shown = (colormap, alpha)
             await after(index)
     finally:
         await visitor.close()
@@ -73,10 +87,9 @@ async def sessions(url: str, pid: int, per_visitor: int, looks: int, warm: float
             curve.append(round(rss_of(pid) - warm, 1))
             print(f"photo {index + 1} of each visitor: RSS {curve[-1]:+.0f} MiB", flush=True)
 
-    seeds = range(10_000, 10_000 + SESSIONS * per_visitor)
-    photos = [(f"phone-{seed}.jpg", twelve_mp(seed)) for seed in seeds]
+    seeds = list(range(10_000, 10_000 + SESSIONS * per_visitor))
     await asyncio.gather(
-        *(visitor_in_turn(url, photos[n::SESSIONS], looks, after) for n in range(SESSIONS))
+        *(visitor_in_turn(url, seeds[n::SESSIONS], looks, after) for n in range(SESSIONS))
     )
     return curve
 
@@ -90,8 +103,7 @@ def server_memory(per_visitor: int, looks: int, limit_mib: float) -> int:
         )
         with streamlit_server({"CATDOG_WEIGHTS_DIR": str(weights)}) as (url, server):
             # Warm: the model loaded, one visitor's photo explained and drawn in every look.
-            warm_photo = [("warm.jpg", twelve_mp(1))]
-            asyncio.run(_one(url, warm_photo, looks))
+            asyncio.run(_one(url, [1], looks))
             time.sleep(1)
             warm = rss_of(server.pid)
             curve = asyncio.run(sessions(url, server.pid, per_visitor, looks, warm))
@@ -118,8 +130,8 @@ def server_memory(per_visitor: int, looks: int, limit_mib: float) -> int:
     return 0 if verdict == "ok" else 1
 
 
-async def _one(url: str, photos: list, looks: int) -> None:
+async def _one(url: str, seeds: list[int], looks: int) -> None:
     async def nothing(index: int) -> None:
         return None
 
-    await visitor_in_turn(url, photos, looks, nothing)
+    await visitor_in_turn(url, seeds, looks, nothing)
