@@ -454,3 +454,46 @@ def test_the_folder_page_shows_the_tag_flagged_and_checks_it(tagged, tmp_path, m
     assert said and "of this strategy leans on that region" in said[0], at.success
     flips = int(said[0].split(": ")[1].split(" of ")[0])
     assert flips >= 0.5 * int(said[0].split(" of ")[1].split(" ")[0])
+
+
+@pytest.mark.browser
+def test_in_chromium_the_folder_page_finds_flags_and_checks_the_tag(tagged, tmp_path):
+    """A person's way (#31, item 6): the Folder page over a tagged folder, its strategies, the
+    flagged one, and the check, in Chromium against `streamlit run`."""
+    from selenium.webdriver.common.by import By
+
+    from core.models.info import save_classifier
+    from tests.support.browser import chrome, click_button, shot, text, wait
+    from tests.support.servers import streamlit_server
+
+    classifier, photos, labels = tagged
+    save_classifier(classifier.model, classifier.info, tmp_path / "weights" / "model.keras")
+    for split in ("train", "validation"):
+        write_folder(tmp_path / "data" / split, photos, labels, ("plain", "tagged"))
+    env = {
+        "CATDOG_WEIGHTS_DIR": str(tmp_path / "weights"),
+        "CATDOG_DATA_DIR": str(tmp_path / "data"),
+        "CATDOG_VALIDATION_DIR": str(tmp_path / "none"),
+    }
+    driver = chrome(profile=tmp_path / "profile")
+    with streamlit_server(env) as (url, _):
+        try:
+            driver.get(f"{url}/folder")
+            click_button(driver, "Explain these photos")
+            wait(driver, lambda d: "sorted by confidence." in text(d), 180)
+            click_button(driver, "Find its strategies")
+            flagged = "put their evidence at the same place"
+            wait(driver, lambda d: flagged in text(d) and "the top left" in text(d), 120)
+            shot(driver, "folder-strategies")
+            check = "//button[.//p[starts-with(., 'Is it really the shortcut?')]]"
+            buttons = wait(driver, lambda d: d.find_elements(By.XPATH, check))
+            driver.execute_script(
+                "arguments[0].scrollIntoView({block: 'center'}); arguments[0].click()", buttons[0]
+            )
+            wait(driver, lambda d: "Hidden by blur:" in text(d), 120)
+            said = next(line for line in text(driver).splitlines() if "Hidden by blur:" in line)
+            assert "of this strategy leans on that region" in said
+            assert "Traceback" not in text(driver)
+            shot(driver, "folder-strategies-checked")
+        finally:
+            driver.quit()
