@@ -51,7 +51,7 @@ from core.config import ROOT  # noqa: E402
 from core.models.build import build_classifier  # noqa: E402
 from core.models.info import ModelInfo, save_classifier  # noqa: E402
 from tests.support.photos import make_pets  # noqa: E402
-from tests.support.servers import streamlit_server  # noqa: E402
+from tests.support.servers import cpu_seconds, streamlit_server  # noqa: E402
 
 # The Explain page's widgets, by the start of their labels.
 UPLOADER, SLIDER = "A photo of", "Heatmap opacity (alpha)"
@@ -67,13 +67,6 @@ def photo(seed: int, side: int) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(picture).save(buffer, "JPEG", quality=90)
     return buffer.getvalue()
-
-
-def cpu_seconds(pid: int) -> float:
-    """The process's user + system CPU seconds so far (/proc/<pid>/stat, fields 14 and 15)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def children(pid: int) -> list[int]:

@@ -5,7 +5,6 @@ so in one line and offers it again."""
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
@@ -14,15 +13,9 @@ from selenium.webdriver.common.keys import Keys
 
 from tests.support.browser import choose, chrome, click_button, press, text, upload, wait
 from tests.support.photos import jpeg_bytes
-from tests.support.servers import streamlit_server
+from tests.support.servers import cpu_seconds, streamlit_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.resnet]
-
-
-def cpu_seconds(pid: int) -> float:
-    """A process's user and system CPU time so far (/proc/PID/stat), in seconds."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def quiet(pid: int, seconds: float = 3.0) -> float:

@@ -21,6 +21,13 @@ from pathlib import Path
 from core.config import ROOT
 
 
+def cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU seconds so far (/proc/<pid>/stat, fields 14 and 15): what a
+    server has spent, read by the tests and benchmarks that time it."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
