@@ -44,10 +44,10 @@ from core.models.build import build_classifier
 from core.models.info import ModelInfo, save_classifier
 from core.models.load import load_classifier
 from core.training import jobs
-from core.training.files import PROGRESS
 from core.training.lease import lock_holder
-from core.training.progress import request_stop
 from core.training.recipe import TrainConfig
+from core.workers.process import request_stop
+from core.workers.records import PROGRESS
 from tests.support.browser import MISSING, chrome, press, upload, wait
 from tests.support.photos import PETS
 from tests.support.servers import streamlit_server

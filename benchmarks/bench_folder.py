@@ -49,7 +49,7 @@ from core.models.build import build_classifier
 from core.models.catalog import model_key
 from core.models.info import ModelInfo, save_classifier
 from core.models.load import load_classifier
-from core.training.files import PROGRESS
+from core.workers.records import PROGRESS
 
 CHECKPOINTS = (200, 1000, 2000)
 
